@@ -1,0 +1,262 @@
+// kvtier: command-line client.
+//
+//   kvtier [--server HOST:PORT] [--hex] [--timeout MS] COMMAND ...
+//     put NS KEY [FILE|-]     store FILE (or stdin) under KEY
+//     get NS KEY [FILE|-]     write the value to FILE (or stdout)
+//     exists NS KEY...        print each key's tier, or "absent"
+//     del NS KEY...           delete keys; print each outcome
+//     match NS KEY...         how many leading keys are cached, and where
+//     stats [--json]          server, tier and namespace counters
+//
+// Keys are taken as text; with --hex each KEY is hex-encoded bytes.
+// Exit status: 0 on success, 1 when the operation failed (or a get missed),
+// 2 on a usage error. Errors are one line on stderr.
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "client/client.h"
+#include "common/keys.h"
+
+namespace kvtier::client {
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: kvtier [--server HOST:PORT] [--hex] [--timeout MS] COMMAND ...\n"
+    "  put NS KEY [FILE|-]   get NS KEY [FILE|-]   exists NS KEY...\n"
+    "  del NS KEY...         match NS KEY...       stats [--json]\n";
+
+struct Options {
+  ClientOptions client;
+  bool hex = false;
+  std::vector<std::string> args;  // command and its operands
+};
+
+int Fail(std::string_view what) {
+  std::cerr << "kvtier: " << what << "\n";
+  return 1;
+}
+
+int Usage(std::string_view what) {
+  std::cerr << "kvtier: " << what << "\n" << kUsage;
+  return 2;
+}
+
+Result<Options> ParseArgs(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (!options.args.empty()) {
+      options.args.emplace_back(arg);
+    } else if (arg == "--server" && i + 1 < argc) {
+      const std::string_view value = argv[++i];
+      const size_t colon = value.rfind(':');
+      if (colon == std::string_view::npos) return InvalidArgument("--server needs HOST:PORT");
+      options.client.host = std::string(value.substr(0, colon));
+      try {
+        const int port = std::stoi(std::string(value.substr(colon + 1)));
+        if (port <= 0 || port > 65535) throw std::out_of_range("port");
+        options.client.port = static_cast<uint16_t>(port);
+      } catch (const std::exception&) {
+        return InvalidArgument("bad port in --server " + std::string(value));
+      }
+    } else if (arg == "--timeout" && i + 1 < argc) {
+      try {
+        options.client.request_timeout = std::chrono::milliseconds(std::stoul(argv[++i]));
+      } catch (const std::exception&) {
+        return InvalidArgument("--timeout needs milliseconds");
+      }
+    } else if (arg == "--hex") {
+      options.hex = true;
+    } else if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      std::exit(0);
+    } else if (arg.starts_with("--")) {
+      return InvalidArgument("unknown option " + std::string(arg));
+    } else {
+      options.args.emplace_back(arg);
+    }
+  }
+  if (options.args.empty()) return InvalidArgument("no command");
+  return options;
+}
+
+Result<std::vector<std::string>> Keys(const Options& options, size_t first, size_t last) {
+  std::vector<std::string> keys;
+  for (size_t i = first; i < last; ++i) {
+    if (options.hex) {
+      KVTIER_ASSIGN_OR_RETURN(std::string key, FromHex(options.args[i]));
+      keys.push_back(std::move(key));
+    } else {
+      keys.push_back(options.args[i]);
+    }
+  }
+  return keys;
+}
+
+Result<std::vector<char>> ReadInput(const std::string& path) {
+  if (path == "-") {
+    return std::vector<char>(std::istreambuf_iterator<char>(std::cin),
+                             std::istreambuf_iterator<char>());
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return InvalidArgument("cannot open '" + path + "'");
+  return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+int Put(Client& client, const Options& o) {
+  if (o.args.size() < 3 || o.args.size() > 4) return Usage("put NS KEY [FILE|-]");
+  auto keys = Keys(o, 2, 3);
+  if (!keys.ok()) return Usage(keys.status().message());
+  auto data = ReadInput(o.args.size() == 4 ? o.args[3] : "-");
+  if (!data.ok()) return Fail(data.status().message());
+  const std::span<const std::byte> value(reinterpret_cast<const std::byte*>(data->data()),
+                                         data->size());
+  auto result = client.Put(o.args[1], *keys, std::span(&value, 1));
+  if (!result.ok()) return Fail("put: " + result.status().ToString());
+  if (!result->statuses[0].ok()) return Fail("put: " + result->statuses[0].ToString());
+  return 0;
+}
+
+int Get(Client& client, const Options& o) {
+  if (o.args.size() < 3 || o.args.size() > 4) return Usage("get NS KEY [FILE|-]");
+  auto keys = Keys(o, 2, 3);
+  if (!keys.ok()) return Usage(keys.status().message());
+  auto result = client.Get(o.args[1], *keys);
+  if (!result.ok()) return Fail("get: " + result.status().ToString());
+  const GetValue& value = result->values[0];
+  if (!value.status.ok()) return Fail("get: " + value.status.ToString());
+  const std::string path = o.args.size() == 4 ? o.args[3] : "-";
+  if (path == "-") {
+    std::fwrite(value.bytes.data(), 1, value.bytes.size(), stdout);
+    return std::fflush(stdout) == 0 ? 0 : Fail("get: cannot write stdout");
+  }
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(value.bytes.data()),
+            static_cast<std::streamsize>(value.bytes.size()));
+  return out ? 0 : Fail("get: cannot write '" + path + "'");
+}
+
+int Exists(Client& client, const Options& o) {
+  if (o.args.size() < 3) return Usage("exists NS KEY...");
+  auto keys = Keys(o, 2, o.args.size());
+  if (!keys.ok()) return Usage(keys.status().message());
+  auto result = client.Exists(o.args[1], *keys);
+  if (!result.ok()) return Fail("exists: " + result.status().ToString());
+  for (size_t i = 0; i < keys->size(); ++i) {
+    const TierId tier = result->tiers[i];
+    std::cout << o.args[2 + i] << "\t"
+              << (tier == TierId::kNone ? "absent" : protocol::TierName(tier)) << "\n";
+  }
+  return 0;
+}
+
+int Delete(Client& client, const Options& o) {
+  if (o.args.size() < 3) return Usage("del NS KEY...");
+  auto keys = Keys(o, 2, o.args.size());
+  if (!keys.ok()) return Usage(keys.status().message());
+  auto result = client.Delete(o.args[1], *keys);
+  if (!result.ok()) return Fail("del: " + result.status().ToString());
+  for (size_t i = 0; i < keys->size(); ++i) {
+    std::cout << o.args[2 + i] << "\t"
+              << (result->statuses[i].ok() ? "deleted" : StatusCodeName(result->statuses[i].code()))
+              << "\n";
+  }
+  return 0;
+}
+
+int Match(Client& client, const Options& o) {
+  if (o.args.size() < 3) return Usage("match NS KEY...");
+  auto keys = Keys(o, 2, o.args.size());
+  if (!keys.ok()) return Usage(keys.status().message());
+  auto result = client.MatchPrefix(o.args[1], *keys);
+  if (!result.ok()) return Fail("match: " + result.status().ToString());
+  std::cout << "matched " << result->matched << " of " << keys->size() << "\n";
+  for (uint32_t i = 0; i < result->matched; ++i) {
+    std::cout << o.args[2 + i] << "\t" << protocol::TierName(result->tiers[i]) << "\n";
+  }
+  return 0;
+}
+
+void PrintCountersJson(const std::vector<protocol::NamedCounter>& counters) {
+  std::cout << "{";
+  for (size_t i = 0; i < counters.size(); ++i) {
+    std::cout << (i ? ", " : "") << "\"" << counters[i].name << "\": " << counters[i].value;
+  }
+  std::cout << "}";
+}
+
+int Stats(Client& client, const Options& o) {
+  const bool json = o.args.size() == 2 && o.args[1] == "--json";
+  if (o.args.size() > 1 && !json) return Usage("stats [--json]");
+  auto stats = client.Stats();
+  if (!stats.ok()) return Fail("stats: " + stats.status().ToString());
+  if (json) {
+    std::cout << "{\"server_name\": \"" << stats->server_name << "\", \"server_id\": \""
+              << stats->server_id << "\", \"uptime_seconds\": " << stats->uptime_seconds
+              << ", \"counters\": ";
+    PrintCountersJson(stats->counters);
+    std::cout << ", \"tiers\": [";
+    for (size_t i = 0; i < stats->tiers.size(); ++i) {
+      const auto& t = stats->tiers[i];
+      std::cout << (i ? ", " : "") << "{\"name\": \"" << t.name
+                << "\", \"capacity_bytes\": " << t.capacity_bytes
+                << ", \"used_bytes\": " << t.used_bytes << ", \"items\": " << t.items
+                << ", \"counters\": ";
+      PrintCountersJson(t.counters);
+      std::cout << "}";
+    }
+    std::cout << "], \"namespaces\": [";
+    for (size_t i = 0; i < stats->namespaces.size(); ++i) {
+      const auto& n = stats->namespaces[i];
+      std::cout << (i ? ", " : "") << "{\"name\": \"" << n.name << "\", \"kind\": \"" << n.kind
+                << "\", \"counters\": ";
+      PrintCountersJson(n.counters);
+      std::cout << "}";
+    }
+    std::cout << "]}\n";
+    return 0;
+  }
+  std::cout << "server " << stats->server_name << " (" << stats->server_id << "), up "
+            << stats->uptime_seconds << "s\n";
+  for (const auto& t : stats->tiers) {
+    std::cout << "tier " << t.name << ": " << t.used_bytes << " / " << t.capacity_bytes
+              << " bytes, " << t.items << " items\n";
+    for (const auto& c : t.counters) std::cout << "  " << c.name << " " << c.value << "\n";
+  }
+  for (const auto& n : stats->namespaces) {
+    std::cout << "namespace " << n.name << " (" << n.kind << ")\n";
+    for (const auto& c : n.counters) std::cout << "  " << c.name << " " << c.value << "\n";
+  }
+  std::cout << "server counters\n";
+  for (const auto& c : stats->counters) std::cout << "  " << c.name << " " << c.value << "\n";
+  return 0;
+}
+
+int Run(int argc, char** argv) {
+  auto options = ParseArgs(argc, argv);
+  if (!options.ok()) return Usage(options.status().message());
+  const std::string& command = options->args[0];
+  using Handler = int (*)(Client&, const Options&);
+  static const std::pair<std::string_view, Handler> kCommands[] = {
+      {"put", Put},    {"get", Get},     {"exists", Exists},
+      {"del", Delete}, {"match", Match}, {"stats", Stats},
+  };
+  for (const auto& [name, handler] : kCommands) {
+    if (command != name) continue;
+    auto client = Client::Connect(options->client);
+    if (!client.ok()) return Fail(client.status().ToString());
+    return handler(**client, *options);
+  }
+  return Usage("unknown command '" + command + "'");
+}
+
+}  // namespace
+}  // namespace kvtier::client
+
+int main(int argc, char** argv) { return kvtier::client::Run(argc, argv); }

@@ -1,0 +1,506 @@
+#include "client/client.h"
+
+#include <deque>
+#include <functional>
+#include <thread>
+#include <unordered_map>
+
+#include "common/checksum.h"
+#include "protocol/asio.h"
+#include "protocol/frame.h"
+
+namespace kvtier::client {
+namespace {
+
+using protocol::FrameHeader;
+using protocol::Opcode;
+
+auto Redirect(boost::system::error_code& ec) {
+  return asio::redirect_error(asio::use_awaitable, ec);
+}
+
+struct ReplyFrame {
+  FrameHeader header;
+  std::vector<std::byte> metadata;
+  std::shared_ptr<std::vector<std::byte>> payload;
+};
+
+using Completion = std::function<void(Result<ReplyFrame>)>;
+
+// The whole-request status of a reply: its ErrorReply, or OK.
+Status RequestStatus(const Result<ReplyFrame>& frame, Opcode expected) {
+  if (!frame.ok()) return frame.status();
+  if ((frame->header.flags & protocol::frame_flags::kError) != 0) {
+    return protocol::DecodeErrorReply(frame->metadata);
+  }
+  if (frame->header.opcode != static_cast<uint8_t>(expected)) {
+    return ProtocolError("reply opcode " + std::to_string(frame->header.opcode) +
+                         " does not match the request");
+  }
+  return Status::Ok();
+}
+
+KeyStatuses ToKeyStatuses(const std::vector<StatusCode>& codes) {
+  KeyStatuses out;
+  out.statuses.reserve(codes.size());
+  for (StatusCode code : codes) {
+    out.statuses.emplace_back(code,
+                              code == StatusCode::kOk ? "" : std::string(StatusCodeName(code)));
+  }
+  return out;
+}
+
+}  // namespace
+
+bool KeyStatuses::all_ok() const {
+  for (const Status& s : statuses) {
+    if (!s.ok()) return false;
+  }
+  return true;
+}
+
+// Owns the socket and an I/O thread. Every member below the options is
+// touched only on that thread; public methods post to it.
+class Client::Impl {
+ public:
+  explicit Impl(const ClientOptions& options)
+      : options_(options), socket_(io_), writer_wake_(io_), work_(asio::make_work_guard(io_)) {
+    // Until Hello says otherwise, accept any reply a default server could send.
+    receive_limits_.max_metadata_bytes = 16u << 20;
+    receive_limits_.max_payload_bytes = 1ull << 32;
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  ~Impl() {
+    asio::post(io_, [this] { Fail(Unavailable("client closed")); });
+    work_.reset();
+    thread_.join();
+  }
+
+  Status Connect() {
+    std::promise<Status> connected;
+    asio::co_spawn(io_, ConnectCoroutine(&connected), asio::detached);
+    return connected.get_future().get();
+  }
+
+  void SetServerInfo(ServerInfo info) {
+    info_ = std::move(info);
+    asio::post(io_, [this, limits = info_.limits] {
+      receive_limits_.max_metadata_bytes = std::max(limits.max_metadata_bytes, 1u << 20);
+      receive_limits_.max_payload_bytes = limits.max_payload_bytes;
+    });
+  }
+  const ServerInfo& info() const { return info_; }
+
+  void Submit(Opcode opcode, protocol::Metadata metadata,
+              std::vector<std::span<const std::byte>> payload, Completion done) {
+    asio::post(io_, [this, opcode, metadata = std::move(metadata), payload = std::move(payload),
+                     done = std::move(done)]() mutable {
+      if (!broken_.ok()) {
+        done(broken_);
+        return;
+      }
+      const uint64_t id = next_id_++;
+      FrameHeader header;
+      header.opcode = static_cast<uint8_t>(opcode);
+      header.request_id = id;
+      header.metadata_length = static_cast<uint32_t>(metadata.bytes().size());
+      for (const auto& value : payload) header.payload_length += value.size();
+
+      Pending& pending = pending_[id];
+      pending.done = std::move(done);
+      pending.timer = std::make_unique<asio::steady_timer>(io_, options_.request_timeout);
+      pending.timer->async_wait([this, id](boost::system::error_code ec) {
+        if (!ec) TimeOut(id);
+      });
+      queue_.push_back(
+          {id, protocol::EncodeFrameHeader(header), std::move(metadata), std::move(payload)});
+      writer_wake_.cancel();
+    });
+  }
+
+ private:
+  struct Pending {
+    Completion done;
+    std::unique_ptr<asio::steady_timer> timer;
+  };
+  struct Outgoing {
+    uint64_t id;
+    protocol::FrameHeaderBytes header;
+    protocol::Metadata metadata;
+    std::vector<std::span<const std::byte>> payload;
+  };
+
+  asio::awaitable<void> ConnectCoroutine(std::promise<Status>* connected) {
+    boost::system::error_code ec;
+    tcp::resolver resolver(io_);
+    auto endpoints =
+        co_await resolver.async_resolve(options_.host, std::to_string(options_.port), Redirect(ec));
+    if (ec) {
+      connected->set_value(Unavailable("cannot resolve '" + options_.host + "': " + ec.message()));
+      co_return;
+    }
+    asio::steady_timer deadline(io_, options_.connect_timeout);
+    bool timed_out = false;
+    deadline.async_wait([&](boost::system::error_code wait_ec) {
+      if (!wait_ec) {
+        timed_out = true;
+        boost::system::error_code ignored;
+        socket_.close(ignored);
+      }
+    });
+    co_await asio::async_connect(socket_, endpoints, Redirect(ec));
+    deadline.cancel();
+    const std::string where = options_.host + ":" + std::to_string(options_.port);
+    if (timed_out) {
+      connected->set_value(DeadlineExceeded("connecting to " + where + " timed out"));
+      co_return;
+    }
+    if (ec) {
+      connected->set_value(Unavailable("cannot connect to " + where + ": " + ec.message()));
+      co_return;
+    }
+    socket_.set_option(tcp::no_delay(true), ec);
+    writer_wake_.expires_at(std::chrono::steady_clock::time_point::max());
+    asio::co_spawn(io_, ReadLoop(), asio::detached);
+    asio::co_spawn(io_, WriteLoop(), asio::detached);
+    connected->set_value(Status::Ok());
+  }
+
+  asio::awaitable<void> WriteLoop() {
+    std::vector<asio::const_buffer> buffers;
+    while (broken_.ok()) {
+      if (queue_.empty()) {
+        boost::system::error_code ec;
+        co_await writer_wake_.async_wait(Redirect(ec));
+        continue;
+      }
+      Outgoing out = std::move(queue_.front());
+      queue_.pop_front();
+      buffers.clear();
+      buffers.emplace_back(out.header.data(), out.header.size());
+      buffers.emplace_back(out.metadata.bytes().data(), out.metadata.bytes().size());
+      for (const auto& value : out.payload) buffers.emplace_back(value.data(), value.size());
+      writing_id_ = out.id;
+      boost::system::error_code ec;
+      co_await asio::async_write(socket_, buffers, Redirect(ec));
+      writing_id_ = 0;
+      if (ec) {
+        Fail(Unavailable("connection lost while sending: " + ec.message()));
+        break;
+      }
+    }
+  }
+
+  asio::awaitable<void> ReadLoop() {
+    while (broken_.ok()) {
+      protocol::FrameHeaderBytes header_bytes;
+      boost::system::error_code ec;
+      co_await asio::async_read(socket_, asio::buffer(header_bytes), Redirect(ec));
+      if (ec) {
+        Fail(Unavailable("connection lost: " + ec.message()));
+        break;
+      }
+      auto header = protocol::DecodeFrameHeader(header_bytes, receive_limits_);
+      if (!header.ok()) {
+        Fail(header.status());
+        break;
+      }
+      if ((header->flags & protocol::frame_flags::kResponse) == 0) {
+        Fail(ProtocolError("server sent a frame not flagged as a response"));
+        break;
+      }
+      ReplyFrame frame;
+      frame.header = *header;
+      frame.metadata.resize(header->metadata_length);
+      frame.payload = std::make_shared<std::vector<std::byte>>(header->payload_length);
+      std::array<asio::mutable_buffer, 2> body = {asio::buffer(frame.metadata),
+                                                  asio::buffer(*frame.payload)};
+      co_await asio::async_read(socket_, body, Redirect(ec));
+      if (ec) {
+        Fail(Unavailable("connection lost inside a reply: " + ec.message()));
+        break;
+      }
+      if (header->request_id == 0 && (header->flags & protocol::frame_flags::kError) != 0) {
+        // A connection-level error (limit reached, stream rejected).
+        Fail(protocol::DecodeErrorReply(frame.metadata));
+        break;
+      }
+      auto it = pending_.find(header->request_id);
+      if (it == pending_.end()) continue;  // its caller already timed out
+      Completion done = std::move(it->second.done);
+      pending_.erase(it);
+      done(std::move(frame));
+    }
+  }
+
+  void TimeOut(uint64_t id) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;
+    const Status status = DeadlineExceeded(
+        "no reply within " + std::to_string(options_.request_timeout.count()) + " ms");
+    if (id == writing_id_) {
+      // Its bytes are being sent and the caller's buffers are in use: only
+      // closing the socket releases them.
+      Fail(Unavailable("connection closed after a request timed out while sending"), id, status);
+      return;
+    }
+    for (auto q = queue_.begin(); q != queue_.end(); ++q) {
+      if (q->id == id) {
+        queue_.erase(q);
+        break;
+      }
+    }
+    Completion done = std::move(it->second.done);
+    pending_.erase(it);
+    done(status);
+  }
+
+  // Breaks the connection: every pending request fails with `status`, except
+  // `special_id`, which gets `special_status`.
+  void Fail(Status status, uint64_t special_id = 0, Status special_status = Status::Ok()) {
+    if (!broken_.ok()) return;
+    broken_ = status;
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+    writer_wake_.cancel();
+    queue_.clear();
+    auto pending = std::move(pending_);
+    pending_.clear();
+    for (auto& [id, p] : pending) {
+      p.timer->cancel();
+      p.done(id == special_id ? special_status : status);
+    }
+  }
+
+  const ClientOptions options_;
+  ServerInfo info_;
+  asio::io_context io_;
+  tcp::socket socket_;
+  asio::steady_timer writer_wake_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::thread thread_;
+
+  protocol::Limits receive_limits_;
+  std::deque<Outgoing> queue_;
+  std::unordered_map<uint64_t, Pending> pending_;
+  uint64_t next_id_ = 1;
+  uint64_t writing_id_ = 0;
+  Status broken_;
+};
+
+namespace {
+
+// Checks what the server would reject anyway, before sending anything.
+Status CheckKeys(const protocol::Limits& limits, std::string_view ns,
+                 std::span<const std::string> keys) {
+  if (ns.empty()) return InvalidArgument("namespace name is empty");
+  if (keys.size() > limits.max_keys_per_request) {
+    return InvalidArgument(std::to_string(keys.size()) +
+                           " keys in one request; the server allows " +
+                           std::to_string(limits.max_keys_per_request));
+  }
+  for (const std::string& key : keys) {
+    if (key.empty() || key.size() > limits.max_key_bytes) {
+      return InvalidArgument("key of " + std::to_string(key.size()) +
+                             " bytes; the server allows 1.." +
+                             std::to_string(limits.max_key_bytes));
+    }
+  }
+  return Status::Ok();
+}
+
+template <typename T>
+std::future<Result<T>> Failed(Status status) {
+  std::promise<Result<T>> promise;
+  promise.set_value(std::move(status));
+  return promise.get_future();
+}
+
+}  // namespace
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+const ServerInfo& Client::server_info() const { return impl_->info(); }
+
+Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
+  auto impl = std::make_unique<Impl>(options);
+  KVTIER_RETURN_IF_ERROR(impl->Connect());
+  std::promise<Result<ServerInfo>> hello;
+  protocol::HelloRequest request;
+  request.client_name = options.client_name;
+  impl->Submit(Opcode::kHello, protocol::EncodeHelloRequest(request), {},
+               [&hello](Result<ReplyFrame> frame) {
+                 Status status = RequestStatus(frame, Opcode::kHello);
+                 if (!status.ok()) {
+                   hello.set_value(status);
+                 } else {
+                   hello.set_value(protocol::DecodeHelloResponse(frame->metadata));
+                 }
+               });
+  auto info = hello.get_future().get();
+  if (!info.ok()) return info.status();
+  impl->SetServerInfo(std::move(*info));
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+template <typename T, typename Decode>
+std::future<Result<T>> Client::Call(Opcode opcode, protocol::Metadata metadata,
+                                    std::vector<std::span<const std::byte>> payload,
+                                    Decode decode) {
+  auto promise = std::make_shared<std::promise<Result<T>>>();
+  auto future = promise->get_future();
+  impl_->Submit(opcode, std::move(metadata), std::move(payload),
+                [promise, opcode, decode = std::move(decode)](Result<ReplyFrame> frame) {
+                  Status status = RequestStatus(frame, opcode);
+                  if (!status.ok()) {
+                    promise->set_value(std::move(status));
+                  } else {
+                    promise->set_value(decode(*frame));
+                  }
+                });
+  return future;
+}
+
+std::future<Result<KeyStatuses>> Client::PutAsync(
+    std::string_view ns, std::span<const std::string> keys,
+    std::span<const std::span<const std::byte>> values) {
+  const protocol::Limits& limits = impl_->info().limits;
+  if (Status s = CheckKeys(limits, ns, keys); !s.ok()) return Failed<KeyStatuses>(s);
+  if (values.size() != keys.size()) {
+    return Failed<KeyStatuses>(InvalidArgument("Put needs one value per key"));
+  }
+  std::vector<uint64_t> lengths;
+  std::vector<uint64_t> checksums;
+  uint64_t total = 0;
+  for (const auto& value : values) {
+    if (value.size() > limits.max_value_bytes) {
+      return Failed<KeyStatuses>(InvalidArgument("value of " + std::to_string(value.size()) +
+                                                 " bytes; the server allows " +
+                                                 std::to_string(limits.max_value_bytes)));
+    }
+    total += value.size();
+    lengths.push_back(value.size());
+    checksums.push_back(BlockChecksum(value));  // the edge checksum
+  }
+  if (total > limits.max_payload_bytes) {
+    return Failed<KeyStatuses>(InvalidArgument("values total " + std::to_string(total) +
+                                               " bytes; one request may carry " +
+                                               std::to_string(limits.max_payload_bytes)));
+  }
+  const size_t count = keys.size();
+  return Call<KeyStatuses>(Opcode::kPut, protocol::EncodePutRequest(ns, keys, lengths, checksums),
+                           std::vector<std::span<const std::byte>>(values.begin(), values.end()),
+                           [count](const ReplyFrame& frame) -> Result<KeyStatuses> {
+                             KVTIER_ASSIGN_OR_RETURN(
+                                 auto response, protocol::DecodePutResponse(frame.metadata, count));
+                             return ToKeyStatuses(response.codes);
+                           });
+}
+
+std::future<Result<GetResult>> Client::GetAsync(std::string_view ns,
+                                                std::span<const std::string> keys) {
+  if (Status s = CheckKeys(impl_->info().limits, ns, keys); !s.ok()) return Failed<GetResult>(s);
+  const size_t count = keys.size();
+  return Call<GetResult>(
+      Opcode::kGet, protocol::EncodeKeysRequest(ns, keys), {},
+      [count](const ReplyFrame& frame) -> Result<GetResult> {
+        KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodeGetResponse(frame.metadata, count,
+                                                                           frame.payload->size()));
+        GetResult result;
+        result.payload = frame.payload;
+        result.values.resize(count);
+        uint64_t offset = 0;
+        for (size_t i = 0; i < count; ++i) {
+          GetValue& value = result.values[i];
+          const StatusCode code = response.codes[i];
+          value.tier = response.tiers[i];
+          value.checksum = response.checksums[i];
+          if (code != StatusCode::kOk) {
+            value.status = Status(code, std::string(StatusCodeName(code)));
+            continue;
+          }
+          value.bytes =
+              std::span<const std::byte>(frame.payload->data() + offset, response.value_lengths[i]);
+          offset += response.value_lengths[i];
+          // Verify at the edge: bytes that changed on the way are never used.
+          if (BlockChecksum(value.bytes) != value.checksum) {
+            value.status = Corruption("value failed its checksum");
+            value.bytes = {};
+          }
+        }
+        return result;
+      });
+}
+
+std::future<Result<ExistsResult>> Client::ExistsAsync(std::string_view ns,
+                                                      std::span<const std::string> keys) {
+  if (Status s = CheckKeys(impl_->info().limits, ns, keys); !s.ok()) {
+    return Failed<ExistsResult>(s);
+  }
+  const size_t count = keys.size();
+  return Call<ExistsResult>(Opcode::kExists, protocol::EncodeKeysRequest(ns, keys), {},
+                            [count](const ReplyFrame& frame) -> Result<ExistsResult> {
+                              KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodeExistsResponse(
+                                                                         frame.metadata, count));
+                              return ExistsResult{std::move(response.tiers)};
+                            });
+}
+
+std::future<Result<KeyStatuses>> Client::DeleteAsync(std::string_view ns,
+                                                     std::span<const std::string> keys) {
+  if (Status s = CheckKeys(impl_->info().limits, ns, keys); !s.ok()) {
+    return Failed<KeyStatuses>(s);
+  }
+  const size_t count = keys.size();
+  return Call<KeyStatuses>(Opcode::kDelete, protocol::EncodeKeysRequest(ns, keys), {},
+                           [count](const ReplyFrame& frame) -> Result<KeyStatuses> {
+                             KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodeDeleteResponse(
+                                                                        frame.metadata, count));
+                             return ToKeyStatuses(response.codes);
+                           });
+}
+
+std::future<Result<MatchResult>> Client::MatchPrefixAsync(std::string_view ns,
+                                                          std::span<const std::string> keys) {
+  if (Status s = CheckKeys(impl_->info().limits, ns, keys); !s.ok()) {
+    return Failed<MatchResult>(s);
+  }
+  const size_t count = keys.size();
+  return Call<MatchResult>(Opcode::kMatchPrefix, protocol::EncodeKeysRequest(ns, keys), {},
+                           [count](const ReplyFrame& frame) -> Result<MatchResult> {
+                             KVTIER_ASSIGN_OR_RETURN(
+                                 auto response,
+                                 protocol::DecodeMatchPrefixResponse(frame.metadata, count));
+                             return MatchResult{response.matched, std::move(response.tiers)};
+                           });
+}
+
+std::future<Result<StatsResult>> Client::StatsAsync() {
+  return Call<StatsResult>(Opcode::kStats, protocol::EncodeStatsRequest(), {},
+                           [](const ReplyFrame& frame) -> Result<StatsResult> {
+                             return protocol::DecodeStatsResponse(frame.metadata);
+                           });
+}
+
+Result<KeyStatuses> Client::Put(std::string_view ns, std::span<const std::string> keys,
+                                std::span<const std::span<const std::byte>> values) {
+  return PutAsync(ns, keys, values).get();
+}
+Result<GetResult> Client::Get(std::string_view ns, std::span<const std::string> keys) {
+  return GetAsync(ns, keys).get();
+}
+Result<ExistsResult> Client::Exists(std::string_view ns, std::span<const std::string> keys) {
+  return ExistsAsync(ns, keys).get();
+}
+Result<KeyStatuses> Client::Delete(std::string_view ns, std::span<const std::string> keys) {
+  return DeleteAsync(ns, keys).get();
+}
+Result<MatchResult> Client::MatchPrefix(std::string_view ns, std::span<const std::string> keys) {
+  return MatchPrefixAsync(ns, keys).get();
+}
+Result<StatsResult> Client::Stats() { return StatsAsync().get(); }
+
+}  // namespace kvtier::client

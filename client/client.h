@@ -1,0 +1,113 @@
+#pragma once
+
+// The kvtier C++ client: one TCP connection to one server, with pipelining.
+//
+// Every operation is batched and comes in two forms: `XxxAsync` returns a
+// future and may be called many times before any completes (requests are
+// pipelined and matched to replies by request id), and `Xxx` waits for the
+// answer. Futures always complete: with the reply, with kDeadlineExceeded
+// after ClientOptions::request_timeout, or with kUnavailable when the
+// connection is lost.
+//
+// Ownership: keys are copied at the call. Put value bytes are NOT copied;
+// they must stay valid until the returned future is ready.
+//
+// Thread safety: all methods may be called from any thread concurrently.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "protocol/frame.h"
+#include "protocol/messages.h"
+
+namespace kvtier::client {
+
+using protocol::TierId;
+
+struct ClientOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 7400;
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds request_timeout{30000};
+  std::string client_name = "kvtier-client";
+};
+
+using ServerInfo = protocol::HelloResponse;
+using StatsResult = protocol::StatsResponse;
+
+// Per-key outcome of Put and Delete, in request order.
+struct KeyStatuses {
+  std::vector<Status> statuses;
+  bool all_ok() const;
+};
+
+struct GetValue {
+  Status status;  // kOk, kNotFound, kCorruption (checksum mismatch here), ...
+  TierId tier = TierId::kNone;
+  uint64_t checksum = 0;
+  std::span<const std::byte> bytes;  // valid while the GetResult lives
+};
+
+struct GetResult {
+  std::vector<GetValue> values;                           // in request order
+  std::shared_ptr<const std::vector<std::byte>> payload;  // owns the bytes
+};
+
+struct ExistsResult {
+  std::vector<TierId> tiers;  // kNone: absent
+};
+
+struct MatchResult {
+  uint32_t matched = 0;       // leading keys present
+  std::vector<TierId> tiers;  // tier of each matched key
+};
+
+class Client {
+ public:
+  // Connects and says Hello. Errors: kUnavailable (cannot connect),
+  // kDeadlineExceeded, kUnsupported (no common protocol version).
+  static Result<std::unique_ptr<Client>> Connect(const ClientOptions& options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  const ServerInfo& server_info() const;
+
+  std::future<Result<KeyStatuses>> PutAsync(std::string_view ns, std::span<const std::string> keys,
+                                            std::span<const std::span<const std::byte>> values);
+  std::future<Result<GetResult>> GetAsync(std::string_view ns, std::span<const std::string> keys);
+  std::future<Result<ExistsResult>> ExistsAsync(std::string_view ns,
+                                                std::span<const std::string> keys);
+  std::future<Result<KeyStatuses>> DeleteAsync(std::string_view ns,
+                                               std::span<const std::string> keys);
+  std::future<Result<MatchResult>> MatchPrefixAsync(std::string_view ns,
+                                                    std::span<const std::string> keys);
+  std::future<Result<StatsResult>> StatsAsync();
+
+  Result<KeyStatuses> Put(std::string_view ns, std::span<const std::string> keys,
+                          std::span<const std::span<const std::byte>> values);
+  Result<GetResult> Get(std::string_view ns, std::span<const std::string> keys);
+  Result<ExistsResult> Exists(std::string_view ns, std::span<const std::string> keys);
+  Result<KeyStatuses> Delete(std::string_view ns, std::span<const std::string> keys);
+  Result<MatchResult> MatchPrefix(std::string_view ns, std::span<const std::string> keys);
+  Result<StatsResult> Stats();
+
+ private:
+  class Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  // Sends one request; `decode` turns a successful reply into T.
+  template <typename T, typename Decode>
+  std::future<Result<T>> Call(protocol::Opcode opcode, protocol::Metadata metadata,
+                              std::vector<std::span<const std::byte>> payload, Decode decode);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kvtier::client

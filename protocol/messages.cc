@@ -1,0 +1,483 @@
+#include "protocol/messages.h"
+
+#include "kvtier_generated.h"
+
+namespace kvtier::protocol {
+namespace fb = ::flatbuffers;
+namespace w = ::kvtier::wire;
+
+std::string_view TierName(TierId tier) {
+  switch (tier) {
+    case TierId::kNone:
+      return "none";
+    case TierId::kDram:
+      return "dram";
+    case TierId::kNvme:
+      return "nvme";
+    case TierId::kBlob:
+      return "blob";
+  }
+  return "unknown";
+}
+
+namespace {
+
+const uint8_t* Data(std::span<const std::byte> bytes) {
+  return reinterpret_cast<const uint8_t*>(bytes.data());
+}
+
+// Runs the verifier for root type T; nullptr when the buffer does not verify.
+template <typename T>
+const T* VerifiedRoot(std::span<const std::byte> metadata) {
+  if (metadata.empty()) return nullptr;
+  fb::Verifier verifier(Data(metadata), metadata.size(), /*max_depth=*/16,
+                        /*max_tables=*/1 << 16);
+  if (!verifier.VerifyBuffer<T>(nullptr)) return nullptr;
+  return fb::GetRoot<T>(Data(metadata));
+}
+
+Metadata Finish(fb::FlatBufferBuilder& builder) { return Metadata(builder.Release()); }
+
+std::string_view View(const fb::String* s) {
+  return s == nullptr ? std::string_view() : std::string_view(s->data(), s->size());
+}
+
+Status BadRequest(std::string what) { return InvalidArgument(std::move(what)); }
+Status VerifyFailure(std::string_view what) {
+  return InvalidArgument(std::string(kVerifyFailurePrefix) + " as " + std::string(what));
+}
+Status BadResponse(std::string what) { return ProtocolError("malformed response: " + what); }
+
+Status CheckNamespaceName(std::string_view name) {
+  if (name.empty()) return BadRequest("namespace name is empty");
+  if (name.size() > kMaxNamespaceNameBytes) {
+    return BadRequest("namespace name longer than " + std::to_string(kMaxNamespaceNameBytes) +
+                      " bytes");
+  }
+  return Status::Ok();
+}
+
+// Splits packed keys, checking every length against the limits.
+Result<std::vector<std::string_view>> UnpackKeys(const fb::Vector<uint8_t>* keys,
+                                                 const fb::Vector<uint16_t>* lengths,
+                                                 const Limits& limits) {
+  if (lengths->size() > limits.max_keys_per_request) {
+    return BadRequest("request has " + std::to_string(lengths->size()) + " keys; limit is " +
+                      std::to_string(limits.max_keys_per_request));
+  }
+  std::vector<std::string_view> out;
+  out.reserve(lengths->size());
+  const char* base = reinterpret_cast<const char*>(keys->data());
+  size_t offset = 0;
+  for (uint32_t i = 0; i < lengths->size(); ++i) {
+    const size_t length = lengths->Get(i);
+    if (length == 0) return BadRequest("key " + std::to_string(i) + " is empty");
+    if (length > limits.max_key_bytes) {
+      return BadRequest("key " + std::to_string(i) + " is " + std::to_string(length) +
+                        " bytes; limit is " + std::to_string(limits.max_key_bytes));
+    }
+    if (length > keys->size() - offset) {
+      return BadRequest("key lengths run past the key bytes");
+    }
+    out.emplace_back(base + offset, length);
+    offset += length;
+  }
+  if (offset != keys->size()) return BadRequest("key bytes left over after the last key");
+  return out;
+}
+
+std::pair<fb::Offset<fb::Vector<uint8_t>>, fb::Offset<fb::Vector<uint16_t>>> PackKeys(
+    fb::FlatBufferBuilder& builder, std::span<const std::string> keys) {
+  std::vector<uint8_t> bytes;
+  std::vector<uint16_t> lengths;
+  lengths.reserve(keys.size());
+  for (const std::string& key : keys) {
+    bytes.insert(bytes.end(), key.begin(), key.end());
+    lengths.push_back(static_cast<uint16_t>(key.size()));
+  }
+  auto key_bytes = builder.CreateVector(bytes);
+  auto key_lengths = builder.CreateVector(lengths);
+  return {key_bytes, key_lengths};
+}
+
+std::vector<uint8_t> CodesToBytes(const std::vector<StatusCode>& codes) {
+  std::vector<uint8_t> out;
+  out.reserve(codes.size());
+  for (StatusCode code : codes) out.push_back(static_cast<uint8_t>(code));
+  return out;
+}
+
+Result<std::vector<StatusCode>> BytesToCodes(const fb::Vector<uint8_t>* codes, size_t key_count) {
+  if (codes == nullptr || codes->size() != key_count) {
+    return BadResponse("expected " + std::to_string(key_count) + " codes");
+  }
+  std::vector<StatusCode> out;
+  out.reserve(codes->size());
+  for (uint8_t code : *codes) {
+    if (code > kMaxStatusCode) return BadResponse("unknown status code " + std::to_string(code));
+    out.push_back(static_cast<StatusCode>(code));
+  }
+  return out;
+}
+
+std::vector<uint8_t> TiersToBytes(const std::vector<TierId>& tiers) {
+  std::vector<uint8_t> out;
+  out.reserve(tiers.size());
+  for (TierId tier : tiers) out.push_back(static_cast<uint8_t>(tier));
+  return out;
+}
+
+Result<std::vector<TierId>> BytesToTiers(const fb::Vector<uint8_t>* tiers, size_t count) {
+  if (tiers == nullptr || tiers->size() != count) {
+    return BadResponse("expected " + std::to_string(count) + " tiers");
+  }
+  std::vector<TierId> out;
+  out.reserve(count);
+  for (uint8_t tier : *tiers) {
+    if (tier > kMaxTierId) return BadResponse("unknown tier " + std::to_string(tier));
+    out.push_back(static_cast<TierId>(tier));
+  }
+  return out;
+}
+
+fb::Offset<fb::Vector<fb::Offset<w::Counter>>> EncodeCounters(
+    fb::FlatBufferBuilder& builder, const std::vector<NamedCounter>& counters) {
+  std::vector<fb::Offset<w::Counter>> offsets;
+  offsets.reserve(counters.size());
+  for (const NamedCounter& counter : counters) {
+    offsets.push_back(w::CreateCounterDirect(builder, counter.name.c_str(), counter.value));
+  }
+  return builder.CreateVector(offsets);
+}
+
+std::vector<NamedCounter> DecodeCounters(const fb::Vector<fb::Offset<w::Counter>>* counters) {
+  std::vector<NamedCounter> out;
+  if (counters == nullptr) return out;
+  out.reserve(counters->size());
+  for (const w::Counter* counter : *counters) {
+    out.push_back({std::string(View(counter->name())), counter->value()});
+  }
+  return out;
+}
+
+}  // namespace
+
+bool IsVerifyFailure(const Status& status) {
+  return status.code() == StatusCode::kInvalidArgument &&
+         std::string_view(status.message()).starts_with(kVerifyFailurePrefix);
+}
+
+// ---- Encoders ----
+
+Metadata EncodeErrorReply(const Status& status) {
+  fb::FlatBufferBuilder builder(64 + status.message().size());
+  builder.Finish(w::CreateErrorReplyDirect(builder, static_cast<uint8_t>(status.code()),
+                                           status.message().c_str()));
+  return Finish(builder);
+}
+
+Metadata EncodeHelloRequest(const HelloRequest& request) {
+  fb::FlatBufferBuilder builder(128);
+  builder.Finish(w::CreateHelloRequestDirect(builder, request.min_version, request.max_version,
+                                             request.client_name.c_str()));
+  return Finish(builder);
+}
+
+Metadata EncodeHelloResponse(const HelloResponse& response) {
+  fb::FlatBufferBuilder builder(512);
+  const Limits& l = response.limits;
+  auto limits = w::CreateLimits(builder, l.max_metadata_bytes, l.max_keys_per_request,
+                                l.max_key_bytes, l.max_value_bytes, l.max_payload_bytes);
+  std::vector<fb::Offset<fb::String>> names;
+  for (const std::string& name : response.namespaces) names.push_back(builder.CreateString(name));
+  auto namespaces = builder.CreateVector(names);
+  auto server_name = builder.CreateString(response.server_name);
+  auto server_id = builder.CreateString(response.server_id);
+  builder.Finish(w::CreateHelloResponse(builder, response.version, server_name, server_id, limits,
+                                        namespaces));
+  return Finish(builder);
+}
+
+Metadata EncodeKeysRequest(std::string_view namespace_name, std::span<const std::string> keys) {
+  fb::FlatBufferBuilder builder(64 + keys.size() * 24);
+  auto ns = builder.CreateString(namespace_name.data(), namespace_name.size());
+  auto [key_bytes, key_lengths] = PackKeys(builder, keys);
+  builder.Finish(w::CreateKeysRequest(builder, ns, key_bytes, key_lengths));
+  return Finish(builder);
+}
+
+Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::string> keys,
+                          std::span<const uint64_t> value_lengths,
+                          std::span<const uint64_t> checksums) {
+  fb::FlatBufferBuilder builder(64 + keys.size() * 40);
+  auto ns = builder.CreateString(namespace_name.data(), namespace_name.size());
+  auto [key_bytes, key_lengths] = PackKeys(builder, keys);
+  auto lengths = builder.CreateVector(value_lengths.data(), value_lengths.size());
+  fb::Offset<fb::Vector<uint64_t>> sums;
+  if (!checksums.empty()) sums = builder.CreateVector(checksums.data(), checksums.size());
+  builder.Finish(w::CreatePutRequest(builder, ns, key_bytes, key_lengths, lengths, sums));
+  return Finish(builder);
+}
+
+Metadata EncodePutResponse(const PutResponse& response) {
+  fb::FlatBufferBuilder builder(32 + response.codes.size());
+  auto codes = builder.CreateVector(CodesToBytes(response.codes));
+  builder.Finish(w::CreatePutResponse(builder, codes));
+  return Finish(builder);
+}
+
+Metadata EncodeGetResponse(const GetResponse& response) {
+  fb::FlatBufferBuilder builder(64 + response.codes.size() * 18);
+  auto codes = builder.CreateVector(CodesToBytes(response.codes));
+  auto lengths = builder.CreateVector(response.value_lengths);
+  auto checksums = builder.CreateVector(response.checksums);
+  auto tiers = builder.CreateVector(TiersToBytes(response.tiers));
+  builder.Finish(w::CreateGetResponse(builder, codes, lengths, checksums,
+                                      fb::Offset<fb::Vector<w::TierId>>(tiers.o)));
+  return Finish(builder);
+}
+
+Metadata EncodeExistsResponse(const ExistsResponse& response) {
+  fb::FlatBufferBuilder builder(32 + response.tiers.size());
+  auto tiers = builder.CreateVector(TiersToBytes(response.tiers));
+  builder.Finish(w::CreateExistsResponse(builder, fb::Offset<fb::Vector<w::TierId>>(tiers.o)));
+  return Finish(builder);
+}
+
+Metadata EncodeDeleteResponse(const DeleteResponse& response) {
+  fb::FlatBufferBuilder builder(32 + response.codes.size());
+  auto codes = builder.CreateVector(CodesToBytes(response.codes));
+  builder.Finish(w::CreateDeleteResponse(builder, codes));
+  return Finish(builder);
+}
+
+Metadata EncodeMatchPrefixResponse(const MatchPrefixResponse& response) {
+  fb::FlatBufferBuilder builder(32 + response.tiers.size());
+  auto tiers = builder.CreateVector(TiersToBytes(response.tiers));
+  builder.Finish(w::CreateMatchPrefixResponse(builder, response.matched,
+                                              fb::Offset<fb::Vector<w::TierId>>(tiers.o)));
+  return Finish(builder);
+}
+
+Metadata EncodeStatsRequest() {
+  fb::FlatBufferBuilder builder(16);
+  builder.Finish(w::CreateStatsRequest(builder));
+  return Finish(builder);
+}
+
+Metadata EncodeStatsResponse(const StatsResponse& response) {
+  fb::FlatBufferBuilder builder(4096);
+  auto counters = EncodeCounters(builder, response.counters);
+  std::vector<fb::Offset<w::TierStats>> tiers;
+  for (const TierStatsInfo& tier : response.tiers) {
+    auto tier_counters = EncodeCounters(builder, tier.counters);
+    tiers.push_back(w::CreateTierStats(builder, builder.CreateString(tier.name),
+                                       tier.capacity_bytes, tier.used_bytes, tier.items,
+                                       tier_counters));
+  }
+  auto tier_vector = builder.CreateVector(tiers);
+  std::vector<fb::Offset<w::NamespaceStats>> namespaces;
+  for (const NamespaceStatsInfo& ns : response.namespaces) {
+    auto ns_counters = EncodeCounters(builder, ns.counters);
+    namespaces.push_back(w::CreateNamespaceStats(builder, builder.CreateString(ns.name),
+                                                 builder.CreateString(ns.kind), ns_counters));
+  }
+  auto ns_vector = builder.CreateVector(namespaces);
+  auto server_name = builder.CreateString(response.server_name);
+  auto server_id = builder.CreateString(response.server_id);
+  builder.Finish(w::CreateStatsResponse(builder, server_name, server_id, response.uptime_seconds,
+                                        counters, tier_vector, ns_vector));
+  return Finish(builder);
+}
+
+// ---- Request decoders ----
+
+Result<HelloRequest> DecodeHelloRequest(std::span<const std::byte> metadata) {
+  const auto* root = VerifiedRoot<w::HelloRequest>(metadata);
+  if (root == nullptr) return VerifyFailure("Hello");
+  HelloRequest out;
+  out.min_version = root->min_version();
+  out.max_version = root->max_version();
+  if (out.min_version > out.max_version) {
+    return BadRequest("Hello min_version > max_version");
+  }
+  out.client_name = std::string(View(root->client_name()).substr(0, 256));
+  return out;
+}
+
+Result<PutRequest> DecodePutRequest(std::span<const std::byte> metadata, const Limits& limits,
+                                    uint64_t payload_length) {
+  const auto* root = VerifiedRoot<w::PutRequest>(metadata);
+  if (root == nullptr) return VerifyFailure("Put");
+  PutRequest out;
+  out.namespace_name = View(root->namespace_name());
+  KVTIER_RETURN_IF_ERROR(CheckNamespaceName(out.namespace_name));
+  KVTIER_ASSIGN_OR_RETURN(out.keys, UnpackKeys(root->keys(), root->key_lengths(), limits));
+  const auto* lengths = root->value_lengths();
+  if (lengths->size() != out.keys.size()) {
+    return BadRequest("Put has " + std::to_string(out.keys.size()) + " keys but " +
+                      std::to_string(lengths->size()) + " value lengths");
+  }
+  uint64_t total = 0;
+  out.value_lengths.reserve(lengths->size());
+  for (uint32_t i = 0; i < lengths->size(); ++i) {
+    const uint64_t length = lengths->Get(i);
+    if (length > limits.max_value_bytes) {
+      return BadRequest("value " + std::to_string(i) + " is " + std::to_string(length) +
+                        " bytes; limit is " + std::to_string(limits.max_value_bytes));
+    }
+    total += length;  // cannot overflow: keys and value sizes are both bounded
+    out.value_lengths.push_back(length);
+  }
+  if (total != payload_length) {
+    return BadRequest("value lengths add up to " + std::to_string(total) +
+                      " bytes but the payload is " + std::to_string(payload_length));
+  }
+  if (const auto* sums = root->checksums(); sums != nullptr) {
+    if (sums->size() != out.keys.size()) {
+      return BadRequest("Put has " + std::to_string(out.keys.size()) + " keys but " +
+                        std::to_string(sums->size()) + " checksums");
+    }
+    out.checksums.assign(sums->begin(), sums->end());
+  }
+  return out;
+}
+
+Result<KeysRequest> DecodeKeysRequest(std::span<const std::byte> metadata, const Limits& limits) {
+  const auto* root = VerifiedRoot<w::KeysRequest>(metadata);
+  if (root == nullptr) return VerifyFailure("keys request");
+  KeysRequest out;
+  out.namespace_name = View(root->namespace_name());
+  KVTIER_RETURN_IF_ERROR(CheckNamespaceName(out.namespace_name));
+  KVTIER_ASSIGN_OR_RETURN(out.keys, UnpackKeys(root->keys(), root->key_lengths(), limits));
+  return out;
+}
+
+Status DecodeStatsRequest(std::span<const std::byte> metadata) {
+  if (VerifiedRoot<w::StatsRequest>(metadata) == nullptr) {
+    return VerifyFailure("Stats");
+  }
+  return Status::Ok();
+}
+
+// ---- Response decoders ----
+
+Status DecodeErrorReply(std::span<const std::byte> metadata) {
+  const auto* root = VerifiedRoot<w::ErrorReply>(metadata);
+  if (root == nullptr) return BadResponse("ErrorReply failed verification");
+  if (root->code() == 0 || root->code() > kMaxStatusCode) {
+    return BadResponse("ErrorReply has code " + std::to_string(root->code()));
+  }
+  return Status(static_cast<StatusCode>(root->code()), std::string(View(root->message())));
+}
+
+Result<HelloResponse> DecodeHelloResponse(std::span<const std::byte> metadata) {
+  const auto* root = VerifiedRoot<w::HelloResponse>(metadata);
+  if (root == nullptr) return BadResponse("HelloResponse failed verification");
+  if (root->limits() == nullptr) return BadResponse("HelloResponse has no limits");
+  HelloResponse out;
+  out.version = root->version();
+  out.server_name = std::string(View(root->server_name()));
+  out.server_id = std::string(View(root->server_id()));
+  const auto* l = root->limits();
+  out.limits = Limits{l->max_metadata_bytes(), l->max_keys_per_request(), l->max_key_bytes(),
+                      l->max_value_bytes(), l->max_payload_bytes()};
+  if (Status s = out.limits.Validate(); !s.ok()) return BadResponse(s.message());
+  if (root->namespaces() != nullptr) {
+    for (const fb::String* name : *root->namespaces()) out.namespaces.emplace_back(View(name));
+  }
+  return out;
+}
+
+Result<PutResponse> DecodePutResponse(std::span<const std::byte> metadata, size_t key_count) {
+  const auto* root = VerifiedRoot<w::PutResponse>(metadata);
+  if (root == nullptr) return BadResponse("PutResponse failed verification");
+  PutResponse out;
+  KVTIER_ASSIGN_OR_RETURN(out.codes, BytesToCodes(root->codes(), key_count));
+  return out;
+}
+
+Result<GetResponse> DecodeGetResponse(std::span<const std::byte> metadata, size_t key_count,
+                                      uint64_t payload_length) {
+  const auto* root = VerifiedRoot<w::GetResponse>(metadata);
+  if (root == nullptr) return BadResponse("GetResponse failed verification");
+  GetResponse out;
+  KVTIER_ASSIGN_OR_RETURN(out.codes, BytesToCodes(root->codes(), key_count));
+  const auto* tiers = root->tiers();
+  KVTIER_ASSIGN_OR_RETURN(
+      out.tiers, BytesToTiers(reinterpret_cast<const fb::Vector<uint8_t>*>(tiers), key_count));
+  if (root->value_lengths() == nullptr || root->value_lengths()->size() != key_count ||
+      root->checksums() == nullptr || root->checksums()->size() != key_count) {
+    return BadResponse("GetResponse vectors do not match the key count");
+  }
+  out.value_lengths.assign(root->value_lengths()->begin(), root->value_lengths()->end());
+  out.checksums.assign(root->checksums()->begin(), root->checksums()->end());
+  uint64_t total = 0;
+  for (size_t i = 0; i < key_count; ++i) {
+    if (out.codes[i] != StatusCode::kOk && out.value_lengths[i] != 0) {
+      return BadResponse("value length given for a missing key");
+    }
+    if (out.value_lengths[i] > payload_length - total) {
+      return BadResponse("value lengths run past the payload");
+    }
+    total += out.value_lengths[i];
+  }
+  if (total != payload_length) return BadResponse("payload has bytes no value accounts for");
+  return out;
+}
+
+Result<ExistsResponse> DecodeExistsResponse(std::span<const std::byte> metadata, size_t key_count) {
+  const auto* root = VerifiedRoot<w::ExistsResponse>(metadata);
+  if (root == nullptr) return BadResponse("ExistsResponse failed verification");
+  ExistsResponse out;
+  KVTIER_ASSIGN_OR_RETURN(
+      out.tiers,
+      BytesToTiers(reinterpret_cast<const fb::Vector<uint8_t>*>(root->tiers()), key_count));
+  return out;
+}
+
+Result<DeleteResponse> DecodeDeleteResponse(std::span<const std::byte> metadata, size_t key_count) {
+  const auto* root = VerifiedRoot<w::DeleteResponse>(metadata);
+  if (root == nullptr) return BadResponse("DeleteResponse failed verification");
+  DeleteResponse out;
+  KVTIER_ASSIGN_OR_RETURN(out.codes, BytesToCodes(root->codes(), key_count));
+  return out;
+}
+
+Result<MatchPrefixResponse> DecodeMatchPrefixResponse(std::span<const std::byte> metadata,
+                                                      size_t key_count) {
+  const auto* root = VerifiedRoot<w::MatchPrefixResponse>(metadata);
+  if (root == nullptr) return BadResponse("MatchPrefixResponse failed verification");
+  MatchPrefixResponse out;
+  out.matched = root->matched();
+  if (out.matched > key_count) return BadResponse("matched more keys than were asked");
+  KVTIER_ASSIGN_OR_RETURN(
+      out.tiers,
+      BytesToTiers(reinterpret_cast<const fb::Vector<uint8_t>*>(root->tiers()), out.matched));
+  return out;
+}
+
+Result<StatsResponse> DecodeStatsResponse(std::span<const std::byte> metadata) {
+  const auto* root = VerifiedRoot<w::StatsResponse>(metadata);
+  if (root == nullptr) return BadResponse("StatsResponse failed verification");
+  StatsResponse out;
+  out.server_name = std::string(View(root->server_name()));
+  out.server_id = std::string(View(root->server_id()));
+  out.uptime_seconds = root->uptime_seconds();
+  out.counters = DecodeCounters(root->counters());
+  if (root->tiers() != nullptr) {
+    for (const w::TierStats* tier : *root->tiers()) {
+      out.tiers.push_back({std::string(View(tier->name())), tier->capacity_bytes(),
+                           tier->used_bytes(), tier->items(), DecodeCounters(tier->counters())});
+    }
+  }
+  if (root->namespaces() != nullptr) {
+    for (const w::NamespaceStats* ns : *root->namespaces()) {
+      out.namespaces.push_back({std::string(View(ns->name())), std::string(View(ns->kind())),
+                                DecodeCounters(ns->counters())});
+    }
+  }
+  return out;
+}
+
+}  // namespace kvtier::protocol

@@ -1,0 +1,164 @@
+#pragma once
+
+// Typed forms of every metadata table in kvtier.fbs, with encoders and
+// checking decoders. A decoder first runs the FlatBuffers verifier (bounds),
+// then validates meaning (counts, lengths, enum ranges, limits); nothing from
+// the network is used before both pass. Decoded requests hold string_views
+// into the metadata buffer, which must outlive them.
+
+#include <flatbuffers/flatbuffers.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "protocol/limits.h"
+
+namespace kvtier::protocol {
+
+enum class TierId : uint8_t { kNone = 0, kDram = 1, kNvme = 2, kBlob = 3 };
+inline constexpr uint8_t kMaxTierId = 3;
+std::string_view TierName(TierId tier);
+
+inline constexpr size_t kMaxNamespaceNameBytes = 128;
+
+// Encoded metadata, owned. bytes() stays valid while the object lives.
+class Metadata {
+ public:
+  Metadata() = default;
+  explicit Metadata(flatbuffers::DetachedBuffer buffer) : buffer_(std::move(buffer)) {}
+  std::span<const std::byte> bytes() const {
+    return {reinterpret_cast<const std::byte*>(buffer_.data()), buffer_.size()};
+  }
+
+ private:
+  flatbuffers::DetachedBuffer buffer_;
+};
+
+struct HelloRequest {
+  uint8_t min_version = 1;
+  uint8_t max_version = 1;
+  std::string client_name;
+};
+
+struct HelloResponse {
+  uint8_t version = 0;
+  std::string server_name;
+  std::string server_id;
+  Limits limits;
+  std::vector<std::string> namespaces;
+};
+
+// Get, Exists, Delete and MatchPrefix requests: a namespace and keys.
+struct KeysRequest {
+  std::string_view namespace_name;
+  std::vector<std::string_view> keys;
+};
+
+struct PutRequest {
+  std::string_view namespace_name;
+  std::vector<std::string_view> keys;
+  std::vector<uint64_t> value_lengths;  // one per key, sums to the payload length
+  std::vector<uint64_t> checksums;      // one per key, or empty when the client sent none
+};
+
+struct PutResponse {
+  std::vector<StatusCode> codes;
+};
+
+struct GetResponse {
+  std::vector<StatusCode> codes;
+  std::vector<uint64_t> value_lengths;  // 0 where codes[i] != kOk
+  std::vector<uint64_t> checksums;
+  std::vector<TierId> tiers;
+};
+
+struct ExistsResponse {
+  std::vector<TierId> tiers;  // kNone: absent
+};
+
+struct DeleteResponse {
+  std::vector<StatusCode> codes;  // kOk deleted, kNotFound absent
+};
+
+struct MatchPrefixResponse {
+  uint32_t matched = 0;
+  std::vector<TierId> tiers;  // size() == matched
+};
+
+struct NamedCounter {
+  std::string name;
+  uint64_t value = 0;
+};
+
+struct TierStatsInfo {
+  std::string name;
+  uint64_t capacity_bytes = 0;
+  uint64_t used_bytes = 0;
+  uint64_t items = 0;
+  std::vector<NamedCounter> counters;
+};
+
+struct NamespaceStatsInfo {
+  std::string name;
+  std::string kind;
+  std::vector<NamedCounter> counters;
+};
+
+struct StatsResponse {
+  std::string server_name;
+  std::string server_id;
+  uint64_t uptime_seconds = 0;
+  std::vector<NamedCounter> counters;
+  std::vector<TierStatsInfo> tiers;
+  std::vector<NamespaceStatsInfo> namespaces;
+};
+
+// ---- Encoders (cannot fail: inputs come from our own code) ----
+Metadata EncodeErrorReply(const Status& status);
+Metadata EncodeHelloRequest(const HelloRequest& request);
+Metadata EncodeHelloResponse(const HelloResponse& response);
+Metadata EncodeKeysRequest(std::string_view namespace_name, std::span<const std::string> keys);
+Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::string> keys,
+                          std::span<const uint64_t> value_lengths,
+                          std::span<const uint64_t> checksums);
+Metadata EncodePutResponse(const PutResponse& response);
+Metadata EncodeGetResponse(const GetResponse& response);
+Metadata EncodeExistsResponse(const ExistsResponse& response);
+Metadata EncodeDeleteResponse(const DeleteResponse& response);
+Metadata EncodeMatchPrefixResponse(const MatchPrefixResponse& response);
+Metadata EncodeStatsRequest();
+Metadata EncodeStatsResponse(const StatsResponse& response);
+
+// ---- Request decoders (server side): kInvalidArgument on any failure ----
+// A request whose metadata fails the FlatBuffers verifier gets a status whose
+// message starts with kVerifyFailurePrefix, so servers can count it apart.
+inline constexpr std::string_view kVerifyFailurePrefix = "metadata failed verification";
+bool IsVerifyFailure(const Status& status);
+
+Result<HelloRequest> DecodeHelloRequest(std::span<const std::byte> metadata);
+// `payload_length` is the frame's; the value lengths must add up to it.
+Result<PutRequest> DecodePutRequest(std::span<const std::byte> metadata, const Limits& limits,
+                                    uint64_t payload_length);
+Result<KeysRequest> DecodeKeysRequest(std::span<const std::byte> metadata, const Limits& limits);
+Status DecodeStatsRequest(std::span<const std::byte> metadata);
+
+// ---- Response decoders (client side): kProtocolError on any failure ----
+// The carried status of an ErrorReply (never OK; a malformed reply yields
+// kProtocolError).
+Status DecodeErrorReply(std::span<const std::byte> metadata);
+Result<HelloResponse> DecodeHelloResponse(std::span<const std::byte> metadata);
+Result<PutResponse> DecodePutResponse(std::span<const std::byte> metadata, size_t key_count);
+Result<GetResponse> DecodeGetResponse(std::span<const std::byte> metadata, size_t key_count,
+                                      uint64_t payload_length);
+Result<ExistsResponse> DecodeExistsResponse(std::span<const std::byte> metadata, size_t key_count);
+Result<DeleteResponse> DecodeDeleteResponse(std::span<const std::byte> metadata, size_t key_count);
+Result<MatchPrefixResponse> DecodeMatchPrefixResponse(std::span<const std::byte> metadata,
+                                                      size_t key_count);
+Result<StatsResponse> DecodeStatsResponse(std::span<const std::byte> metadata);
+
+}  // namespace kvtier::protocol

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of kvtier from Debian 12 packages.
+# Idempotent: packages already present are not touched, and apt-get runs only
+# when something is missing. Safe to run as root or through sudo.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  libboost-dev libboost-system-dev
+  libflatbuffers-dev flatbuffers-compiler
+  librocksdb-dev libibverbs-dev libjemalloc-dev
+  libspdlog-dev libfmt-dev libyaml-cpp-dev
+  liburing-dev libxxhash-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  netcat-openbsd clang-format
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,293 @@
+#include "server/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "common/byte_size.h"
+
+namespace kvtier::server {
+namespace {
+
+// yaml-cpp reports errors by exception; they are caught here and never leave
+// this file.
+class Reader {
+ public:
+  Status status;
+
+  // Checks that `node` is a map whose keys are all in `allowed`.
+  bool Map(const YAML::Node& node, const std::string& path, std::set<std::string> allowed) {
+    if (!node.IsMap()) return Fail(path, "must be a mapping");
+    for (const auto& item : node) {
+      const std::string key = item.first.as<std::string>();
+      if (allowed.count(key) == 0)
+        return Fail(path.empty() ? key : path + "." + key, "unknown option");
+    }
+    return true;
+  }
+
+  bool String(const YAML::Node& node, const std::string& path, std::string& out) {
+    if (!node) return true;
+    if (!node.IsScalar()) return Fail(path, "must be a string");
+    out = node.as<std::string>();
+    return true;
+  }
+
+  template <typename T>
+  bool Integer(const YAML::Node& node, const std::string& path, T& out) {
+    if (!node) return true;
+    if (!node.IsScalar()) return Fail(path, "must be an integer");
+    const std::string text = node.as<std::string>();
+    T value{};
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+      return Fail(path, "must be an integer in range, got '" + text + "'");
+    }
+    out = value;
+    return true;
+  }
+
+  bool Millis(const YAML::Node& node, const std::string& path, std::chrono::milliseconds& out) {
+    uint64_t ms = static_cast<uint64_t>(out.count());
+    if (!Integer(node, path, ms)) return false;
+    out = std::chrono::milliseconds(ms);
+    return true;
+  }
+
+  template <typename T>
+  bool Bytes(const YAML::Node& node, const std::string& path, T& out) {
+    if (!node) return true;
+    if (!node.IsScalar()) return Fail(path, "must be a byte size");
+    auto parsed = ParseByteSize(node.as<std::string>());
+    if (!parsed.ok()) return Fail(path, parsed.status().message());
+    if (*parsed > std::numeric_limits<T>::max()) return Fail(path, "is too large");
+    out = static_cast<T>(*parsed);
+    return true;
+  }
+
+  bool Fail(const std::string& path, const std::string& what) {
+    if (status.ok()) status = InvalidArgument("config: " + path + ": " + what);
+    return false;
+  }
+};
+
+bool ParseServer(Reader& r, const YAML::Node& node, ServerConfig& config) {
+  if (!node) return true;
+  if (!r.Map(node, "server",
+             {"name", "listen", "io_threads", "max_connections", "idle_timeout_ms",
+              "frame_timeout_ms", "max_queued_reply_bytes"})) {
+    return false;
+  }
+  ListenerConfig& l = config.listener;
+  if (!r.String(node["name"], "server.name", config.server_name)) return false;
+  if (node["listen"]) {
+    std::string listen;
+    if (!r.String(node["listen"], "server.listen", listen)) return false;
+    auto parsed = ParseHostPort(listen);
+    if (!parsed.ok()) return r.Fail("server.listen", parsed.status().message());
+    l.host = parsed->first;
+    l.port = parsed->second;
+  }
+  return r.Integer(node["io_threads"], "server.io_threads", l.io_threads) &&
+         r.Integer(node["max_connections"], "server.max_connections", l.max_connections) &&
+         r.Millis(node["idle_timeout_ms"], "server.idle_timeout_ms", l.idle_timeout) &&
+         r.Millis(node["frame_timeout_ms"], "server.frame_timeout_ms", l.frame_timeout) &&
+         r.Bytes(node["max_queued_reply_bytes"], "server.max_queued_reply_bytes",
+                 l.max_queued_reply_bytes);
+}
+
+bool ParseLimits(Reader& r, const YAML::Node& node, protocol::Limits& limits) {
+  if (!node) return true;
+  if (!r.Map(node, "limits",
+             {"max_metadata_bytes", "max_keys_per_request", "max_key_bytes", "max_value_bytes",
+              "max_payload_bytes"})) {
+    return false;
+  }
+  return r.Bytes(node["max_metadata_bytes"], "limits.max_metadata_bytes",
+                 limits.max_metadata_bytes) &&
+         r.Integer(node["max_keys_per_request"], "limits.max_keys_per_request",
+                   limits.max_keys_per_request) &&
+         r.Bytes(node["max_key_bytes"], "limits.max_key_bytes", limits.max_key_bytes) &&
+         r.Bytes(node["max_value_bytes"], "limits.max_value_bytes", limits.max_value_bytes) &&
+         r.Bytes(node["max_payload_bytes"], "limits.max_payload_bytes", limits.max_payload_bytes);
+}
+
+bool ParseTiers(Reader& r, const YAML::Node& node, ServerConfig& config) {
+  if (!node) return true;
+  if (!r.Map(node, "tiers", {"dram"})) return false;
+  const YAML::Node dram = node["dram"];
+  if (!dram) return true;
+  if (!r.Map(dram, "tiers.dram", {"capacity", "shards", "policy"})) return false;
+  std::string policy(tiers::EvictionPolicyName(config.dram.policy));
+  if (!r.Bytes(dram["capacity"], "tiers.dram.capacity", config.dram.capacity_bytes) ||
+      !r.Integer(dram["shards"], "tiers.dram.shards", config.dram.shards) ||
+      !r.String(dram["policy"], "tiers.dram.policy", policy)) {
+    return false;
+  }
+  auto kind = tiers::ParseEvictionPolicyKind(policy);
+  if (!kind.ok()) return r.Fail("tiers.dram.policy", kind.status().message());
+  config.dram.policy = *kind;
+  return true;
+}
+
+bool ParseNamespaces(Reader& r, const YAML::Node& node, ServerConfig& config) {
+  if (!node) return true;
+  if (!node.IsSequence()) return r.Fail("namespaces", "must be a list");
+  config.namespaces.clear();
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string path = "namespaces[" + std::to_string(i) + "]";
+    if (!r.Map(node[i], path, {"name", "kind"})) return false;
+    NamespaceConfig ns;
+    std::string kind = "kv";
+    if (!r.String(node[i]["name"], path + ".name", ns.name) ||
+        !r.String(node[i]["kind"], path + ".kind", kind)) {
+      return false;
+    }
+    if (kind == "kv") {
+      ns.kind = NamespaceKind::kKv;
+    } else if (kind == "kb") {
+      ns.kind = NamespaceKind::kKb;
+    } else if (kind == "dataset") {
+      ns.kind = NamespaceKind::kDataset;
+    } else {
+      return r.Fail(path + ".kind", "must be kv, kb or dataset, got '" + kind + "'");
+    }
+    config.namespaces.push_back(std::move(ns));
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view NamespaceKindName(NamespaceKind kind) {
+  switch (kind) {
+    case NamespaceKind::kKv:
+      return "kv";
+    case NamespaceKind::kKb:
+      return "kb";
+    case NamespaceKind::kDataset:
+      return "dataset";
+  }
+  return "kv";
+}
+
+Result<std::pair<std::string, uint16_t>> ParseHostPort(std::string_view text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
+    return InvalidArgument("'" + std::string(text) + "' is not HOST:PORT");
+  }
+  std::string host(text.substr(0, colon));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::string_view port_text = text.substr(colon + 1);
+  uint32_t port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
+    return InvalidArgument("'" + std::string(port_text) + "' is not a port number");
+  }
+  return std::pair<std::string, uint16_t>(host, static_cast<uint16_t>(port));
+}
+
+Result<ServerConfig> ParseConfig(std::string_view yaml_text) {
+  ServerConfig config;
+  Reader r;
+  try {
+    const YAML::Node root = YAML::Load(std::string(yaml_text));
+    if (!root || root.IsNull()) return config;
+    if (!r.Map(root, "", {"server", "log", "limits", "tiers", "namespaces"})) return r.status;
+    if (const YAML::Node log = root["log"]; log) {
+      if (!r.Map(log, "log", {"level"}) || !r.String(log["level"], "log.level", config.log_level)) {
+        return r.status;
+      }
+    }
+    if (!ParseServer(r, root["server"], config) || !ParseLimits(r, root["limits"], config.limits) ||
+        !ParseTiers(r, root["tiers"], config) || !ParseNamespaces(r, root["namespaces"], config)) {
+      return r.status;
+    }
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument(std::string("config: not valid YAML: ") + e.what());
+  }
+  return config;
+}
+
+Result<ServerConfig> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return InvalidArgument("config: cannot open '" + path + "'");
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseConfig(text.str());
+}
+
+Status ServerConfig::Validate() const {
+  if (server_name.empty()) return InvalidArgument("server.name must not be empty");
+  if (listener.host.empty()) return InvalidArgument("server.listen has an empty host");
+  if (listener.io_threads == 0 || listener.io_threads > 256) {
+    return InvalidArgument("server.io_threads must be in 1..256, got " +
+                           std::to_string(listener.io_threads));
+  }
+  if (listener.max_connections == 0) return InvalidArgument("server.max_connections must be > 0");
+  if (listener.idle_timeout.count() <= 0) {
+    return InvalidArgument("server.idle_timeout_ms must be > 0");
+  }
+  if (listener.frame_timeout.count() <= 0) {
+    return InvalidArgument("server.frame_timeout_ms must be > 0");
+  }
+  if (listener.max_queued_reply_bytes < limits.max_payload_bytes) {
+    return InvalidArgument(
+        "server.max_queued_reply_bytes (" + FormatByteSize(listener.max_queued_reply_bytes) +
+        ") must be >= limits.max_payload_bytes (" + FormatByteSize(limits.max_payload_bytes) + ")");
+  }
+  static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",
+                                                "error", "critical", "off"};
+  if (kLevels.count(log_level) == 0) {
+    return InvalidArgument(
+        "log.level must be one of trace, debug, info, warn, error, critical, "
+        "off; got '" +
+        log_level + "'");
+  }
+  KVTIER_RETURN_IF_ERROR(limits.Validate());
+  KVTIER_RETURN_IF_ERROR(dram.Validate());
+  if (namespaces.empty()) return InvalidArgument("namespaces: at least one is required");
+  std::set<std::string> seen;
+  for (size_t i = 0; i < namespaces.size(); ++i) {
+    const std::string& name = namespaces[i].name;
+    if (name.empty() || name.size() > 128) {
+      return InvalidArgument("namespaces[" + std::to_string(i) + "].name must be 1..128 bytes");
+    }
+    if (!seen.insert(name).second) {
+      return InvalidArgument("namespaces[" + std::to_string(i) + "].name '" + name +
+                             "' is declared twice");
+    }
+  }
+  return Status::Ok();
+}
+
+std::string DescribeConfig(const ServerConfig& c) {
+  std::ostringstream out;
+  out << "server: {name: " << c.server_name << ", listen: " << c.listener.host << ":"
+      << c.listener.port << ", io_threads: " << c.listener.io_threads
+      << ", max_connections: " << c.listener.max_connections
+      << ", idle_timeout_ms: " << c.listener.idle_timeout.count()
+      << ", frame_timeout_ms: " << c.listener.frame_timeout.count()
+      << ", max_queued_reply_bytes: " << FormatByteSize(c.listener.max_queued_reply_bytes) << "}\n";
+  out << "log: {level: " << c.log_level << "}\n";
+  out << "limits: {max_metadata_bytes: " << FormatByteSize(c.limits.max_metadata_bytes)
+      << ", max_keys_per_request: " << c.limits.max_keys_per_request
+      << ", max_key_bytes: " << c.limits.max_key_bytes
+      << ", max_value_bytes: " << FormatByteSize(c.limits.max_value_bytes)
+      << ", max_payload_bytes: " << FormatByteSize(c.limits.max_payload_bytes) << "}\n";
+  out << "tiers: {dram: {capacity: " << FormatByteSize(c.dram.capacity_bytes)
+      << ", shards: " << c.dram.shards << ", policy: " << tiers::EvictionPolicyName(c.dram.policy)
+      << "}}\n";
+  out << "namespaces:";
+  for (const NamespaceConfig& ns : c.namespaces) {
+    out << " {name: " << ns.name << ", kind: " << NamespaceKindName(ns.kind) << "}";
+  }
+  return out.str();
+}
+
+}  // namespace kvtier::server

@@ -1,0 +1,61 @@
+#pragma once
+
+// kvtierd configuration: typed structs with defaults, parsed from YAML, then
+// checked by Validate(), which names the bad field. See docs/config.md.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "protocol/limits.h"
+#include "tiers/dram/dram_tier.h"
+
+namespace kvtier::server {
+
+enum class NamespaceKind { kKv, kKb, kDataset };
+std::string_view NamespaceKindName(NamespaceKind kind);
+
+struct NamespaceConfig {
+  std::string name;
+  NamespaceKind kind = NamespaceKind::kKv;
+};
+
+struct ListenerConfig {
+  std::string host = "127.0.0.1";
+  uint16_t port = 7400;  // 0: pick a free port (see --port-file)
+  uint32_t io_threads = 2;
+  uint32_t max_connections = 1024;
+  std::chrono::milliseconds idle_timeout{300000};
+  std::chrono::milliseconds frame_timeout{30000};
+  uint64_t max_queued_reply_bytes = 512ull << 20;
+};
+
+struct ServerConfig {
+  std::string server_name = "kvtier";
+  ListenerConfig listener;
+  std::string log_level = "info";
+  protocol::Limits limits;
+  tiers::DramTierOptions dram;
+  std::vector<NamespaceConfig> namespaces;
+
+  Status Validate() const;
+};
+
+// The configuration compiled into the binary (configs/kvtier.yaml).
+std::string_view EmbeddedDefaultConfigText();
+
+// Parses YAML text; unknown keys and malformed values are errors naming the
+// field. Does not call Validate().
+Result<ServerConfig> ParseConfig(std::string_view yaml_text);
+Result<ServerConfig> LoadConfigFile(const std::string& path);
+
+// The effective configuration as YAML, for the start-up log.
+std::string DescribeConfig(const ServerConfig& config);
+
+// Splits "host:port"; the port must be 0..65535.
+Result<std::pair<std::string, uint16_t>> ParseHostPort(std::string_view text);
+
+}  // namespace kvtier::server

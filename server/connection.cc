@@ -1,0 +1,325 @@
+#include "server/connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+
+namespace kvtier::server {
+namespace {
+
+using protocol::FrameHeader;
+using protocol::kFrameHeaderSize;
+using protocol::Opcode;
+
+constexpr size_t kScratchBytes = 64 * 1024;
+
+auto Redirect(boost::system::error_code& ec) {
+  return asio::redirect_error(asio::use_awaitable, ec);
+}
+
+std::string PeerName(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  const auto endpoint = socket.remote_endpoint(ec);
+  if (ec) return "unknown-peer";
+  return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+}  // namespace
+
+Connection::Connection(tcp::socket socket, Service& service, ServerStats& stats,
+                       RateLimitedLog& log, const ListenerConfig& config, OnClosed on_closed)
+    : socket_(std::move(socket)),
+      service_(service),
+      stats_(stats),
+      log_(log),
+      config_(config),
+      on_closed_(std::move(on_closed)),
+      peer_(PeerName(socket_)),
+      watchdog_timer_(socket_.get_executor()),
+      writer_wake_(socket_.get_executor()),
+      reader_wake_(socket_.get_executor()) {
+  boost::system::error_code ec;
+  socket_.set_option(tcp::no_delay(true), ec);
+  stats_.connections_active.fetch_add(1, std::memory_order_relaxed);
+}
+
+Connection::~Connection() {
+  stats_.connections_active.fetch_sub(1, std::memory_order_relaxed);
+  if (on_closed_) on_closed_(this);
+}
+
+// A coroutine function, not a capturing lambda: parameters live in the
+// coroutine frame, lambda captures would not outlive Start().
+asio::awaitable<void> Connection::Guarded(std::shared_ptr<Connection> self,
+                                          asio::awaitable<void> (Connection::*loop)()) {
+  try {
+    co_await (self.get()->*loop)();
+  } catch (const std::exception& e) {
+    // Nothing from the network may take the server down: end this
+    // connection only.
+    spdlog::error("connection {}: {}", self->peer_, e.what());
+    self->CloseSocket();
+  }
+}
+
+void Connection::Start() {
+  writer_wake_.expires_at(Clock::time_point::max());
+  reader_wake_.expires_at(Clock::time_point::max());
+  const auto executor = socket_.get_executor();
+  asio::co_spawn(executor, Guarded(shared_from_this(), &Connection::ReadLoop), asio::detached);
+  asio::co_spawn(executor, Guarded(shared_from_this(), &Connection::WriteLoop), asio::detached);
+  asio::co_spawn(executor, Guarded(shared_from_this(), &Connection::Watchdog), asio::detached);
+}
+
+void Connection::Drain() {
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    self->draining_ = true;
+    if (self->phase_ == ReadPhase::kIdle && !self->closed_) {
+      // Waiting for the next frame: end that wait now. The write side stays
+      // open for replies already queued.
+      boost::system::error_code ec;
+      self->socket_.shutdown(tcp::socket::shutdown_receive, ec);
+    }
+  });
+}
+
+void Connection::SetReadDeadline(Clock::time_point deadline) {
+  read_deadline_ = deadline;
+  if (deadline < watchdog_timer_.expiry()) watchdog_timer_.cancel();
+}
+
+void Connection::SetWriteDeadline(Clock::time_point deadline) {
+  write_deadline_ = deadline;
+  if (deadline < watchdog_timer_.expiry()) watchdog_timer_.cancel();
+}
+
+void Connection::CloseSocket() {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  watchdog_timer_.cancel();
+  writer_wake_.cancel();
+  reader_wake_.cancel();
+}
+
+void Connection::Reject(BadInput kind, const std::string& message) {
+  stats_.CountBadInput(kind);
+  log_.Warn(kind, peer_, message);
+}
+
+asio::awaitable<void> Connection::Watchdog() {
+  while (!closed_) {
+    watchdog_timer_.expires_at(std::min(read_deadline_, write_deadline_));
+    boost::system::error_code ec;
+    co_await watchdog_timer_.async_wait(Redirect(ec));
+    if (closed_) break;
+    const auto now = Clock::now();
+    if (now >= write_deadline_) {
+      Reject(BadInput::kWriteTimeout, "peer stopped reading replies; closing");
+      CloseSocket();
+    } else if (now >= read_deadline_) {
+      if (phase_ == ReadPhase::kIdle) {
+        stats_.CountBadInput(BadInput::kIdleTimeout);
+        spdlog::debug("connection {} idle past its timeout; closing", peer_);
+      } else {
+        Reject(BadInput::kFrameTimeout, "frame not completed in time; closing");
+      }
+      CloseSocket();
+    }
+  }
+}
+
+asio::awaitable<bool> Connection::ReadExactly(asio::mutable_buffer buffer) {
+  boost::system::error_code ec;
+  const size_t n = co_await asio::async_read(socket_, buffer, Redirect(ec));
+  stats_.bytes_received.fetch_add(n, std::memory_order_relaxed);
+  if (ec) {
+    // A timeout already counted itself and closed the socket.
+    if (!closed_ && !draining_) Reject(BadInput::kTruncated, "peer closed inside a frame");
+    co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> Connection::Discard(uint64_t bytes) {
+  if (scratch_.empty()) scratch_.resize(kScratchBytes);
+  while (bytes > 0) {
+    const size_t chunk = static_cast<size_t>(std::min<uint64_t>(bytes, scratch_.size()));
+    if (!co_await ReadExactly(asio::buffer(scratch_.data(), chunk))) co_return false;
+    bytes -= chunk;
+  }
+  co_return true;
+}
+
+asio::awaitable<void> Connection::ReadLoop() {
+  while (!closed_ && !draining_) {
+    if (!co_await ServeOneFrame()) break;
+    // Backpressure: stop reading while too many reply bytes wait to be sent.
+    while (!closed_ && queued_bytes_ >= config_.max_queued_reply_bytes) {
+      boost::system::error_code ec;
+      co_await reader_wake_.async_wait(Redirect(ec));
+    }
+  }
+  reader_done_ = true;
+  SetReadDeadline(Clock::time_point::max());
+  writer_wake_.cancel();  // let the writer finish and close
+}
+
+asio::awaitable<bool> Connection::ServeOneFrame() {
+  std::array<std::byte, kFrameHeaderSize> header_bytes;
+  phase_ = ReadPhase::kIdle;
+  SetReadDeadline(Clock::now() + config_.idle_timeout);
+  boost::system::error_code ec;
+  size_t have = co_await socket_.async_read_some(asio::buffer(header_bytes), Redirect(ec));
+  stats_.bytes_received.fetch_add(have, std::memory_order_relaxed);
+  if (ec) co_return false;  // clean close between frames, or drain
+
+  phase_ = ReadPhase::kFrame;
+  SetReadDeadline(Clock::now() + config_.frame_timeout);
+  if (have < kFrameHeaderSize &&
+      !co_await ReadExactly(asio::buffer(header_bytes.data() + have, kFrameHeaderSize - have))) {
+    co_return false;
+  }
+
+  protocol::FrameProblem problem;
+  auto decoded = protocol::DecodeFrameHeader(header_bytes, service_.limits(), &problem);
+  if (!decoded.ok()) {
+    // The stream cannot be trusted past a bad header: answer and close.
+    Reject(BadInputFromFrameProblem(problem), decoded.status().message());
+    FrameHeader reply_to;
+    if (problem != protocol::FrameProblem::kBadMagic) {
+      for (int i = 7; i >= 0; --i) {
+        reply_to.request_id =
+            (reply_to.request_id << 8) | std::to_integer<uint8_t>(header_bytes[8 + i]);
+      }
+    }
+    EnqueueError(reply_to, decoded.status());
+    co_return false;
+  }
+  const FrameHeader header = *decoded;
+  if ((header.flags & protocol::frame_flags::kResponse) != 0) {
+    Status status = ProtocolError("client sent a frame flagged as a response");
+    Reject(BadInput::kBadHeader, status.message());
+    EnqueueError(header, status);
+    co_return false;
+  }
+
+  std::vector<std::byte> metadata(header.metadata_length);
+  if (!metadata.empty() && !co_await ReadExactly(asio::buffer(metadata))) co_return false;
+
+  const bool known = protocol::IsKnownOpcode(header.opcode);
+  stats_.requests[known ? header.opcode : 0].fetch_add(1, std::memory_order_relaxed);
+  if (!known) {
+    Status status = Unsupported("unknown opcode " + std::to_string(header.opcode));
+    Reject(BadInput::kUnknownOpcode, status.message());
+    if (!co_await Discard(header.payload_length)) co_return false;
+    EnqueueError(header, status);
+    co_return true;
+  }
+
+  const auto opcode = static_cast<Opcode>(header.opcode);
+  if (opcode == Opcode::kPut) co_return co_await ReceivePut(header, std::move(metadata));
+
+  if (header.payload_length != 0) {
+    Status status =
+        InvalidArgument(std::string(protocol::OpcodeName(opcode)) + " carries no payload, got " +
+                        std::to_string(header.payload_length) + " bytes");
+    Reject(BadInput::kInvalidRequest, status.message());
+    if (!co_await Discard(header.payload_length)) co_return false;
+    EnqueueError(header, status);
+    co_return true;
+  }
+  auto body = service_.Handle(opcode, metadata);
+  if (!body.ok()) {
+    if (body.status().code() == StatusCode::kInvalidArgument ||
+        body.status().code() == StatusCode::kUnknownNamespace) {
+      log_.Warn(BadInput::kInvalidRequest, peer_, body.status().ToString());
+    }
+    EnqueueError(header, body.status());
+    co_return true;
+  }
+  Enqueue(header, std::move(*body), /*error=*/false);
+  co_return true;
+}
+
+asio::awaitable<bool> Connection::ReceivePut(const FrameHeader& header,
+                                             std::vector<std::byte> metadata) {
+  auto put = service_.BeginPut(metadata, header.payload_length);
+  if (!put.ok()) {
+    log_.Warn(BadInput::kInvalidRequest, peer_, put.status().ToString());
+    if (!co_await Discard(header.payload_length)) co_return false;
+    EnqueueError(header, put.status());
+    co_return true;
+  }
+  // Value bytes go straight from the socket into block memory; a value with
+  // no block (its allocation failed) is read and dropped.
+  for (size_t i = 0; i < put->blocks.size(); ++i) {
+    const uint64_t length = put->request.value_lengths[i];
+    if (put->blocks[i]) {
+      const std::span<std::byte> target = put->blocks[i].mutable_bytes();
+      if (length > 0 && !co_await ReadExactly(asio::buffer(target.data(), target.size()))) {
+        co_return false;
+      }
+    } else if (!co_await Discard(length)) {
+      co_return false;
+    }
+  }
+  Enqueue(header, service_.FinishPut(std::move(*put)), /*error=*/false);
+  co_return true;
+}
+
+void Connection::Enqueue(const FrameHeader& request, ReplyBody body, bool error) {
+  if (closed_) return;
+  FrameHeader reply;
+  reply.opcode = request.opcode;
+  reply.flags = protocol::frame_flags::kResponse | (error ? protocol::frame_flags::kError : 0);
+  reply.request_id = request.request_id;
+  reply.metadata_length = static_cast<uint32_t>(body.metadata.bytes().size());
+  reply.payload_length = body.payload_bytes;
+  Outgoing out;
+  out.header = protocol::EncodeFrameHeader(reply);
+  out.bytes = kFrameHeaderSize + reply.metadata_length + reply.payload_length;
+  out.body = std::move(body);
+  queued_bytes_ += out.bytes;
+  queue_.push_back(std::move(out));
+  writer_wake_.cancel();
+}
+
+void Connection::EnqueueError(const FrameHeader& request, const Status& status) {
+  Enqueue(request, ReplyBody{protocol::EncodeErrorReply(status), {}, 0}, /*error=*/true);
+}
+
+asio::awaitable<void> Connection::WriteLoop() {
+  std::vector<asio::const_buffer> buffers;
+  while (!closed_) {
+    if (queue_.empty()) {
+      if (reader_done_) break;
+      boost::system::error_code ec;
+      co_await writer_wake_.async_wait(Redirect(ec));
+      continue;
+    }
+    Outgoing& out = queue_.front();
+    buffers.clear();
+    buffers.emplace_back(out.header.data(), out.header.size());
+    const auto metadata = out.body.metadata.bytes();
+    buffers.emplace_back(metadata.data(), metadata.size());
+    for (const tiers::BlockHandle& block : out.body.payload) {
+      buffers.emplace_back(block.bytes().data(), block.bytes().size());
+    }
+    SetWriteDeadline(Clock::now() + config_.frame_timeout);
+    boost::system::error_code ec;
+    const size_t n = co_await asio::async_write(socket_, buffers, Redirect(ec));
+    SetWriteDeadline(Clock::time_point::max());
+    stats_.bytes_sent.fetch_add(n, std::memory_order_relaxed);
+    if (ec) break;
+    queued_bytes_ -= out.bytes;
+    queue_.pop_front();  // releases the pins
+    reader_wake_.cancel();
+  }
+  CloseSocket();
+  queue_.clear();
+}
+
+}  // namespace kvtier::server

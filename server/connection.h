@@ -1,0 +1,98 @@
+#pragma once
+
+// One client connection on one io_context thread. Three coroutines share it:
+//   reader   - reads a frame at a time, answers it through the Service and
+//              queues the reply; pauses while queued replies exceed
+//              max_queued_reply_bytes (backpressure on the client);
+//   writer   - sends queued replies in order with scatter-gather writes,
+//              holding the block pins until each write completes;
+//   watchdog - closes the socket when the idle, frame or write deadline
+//              passes.
+// All state is touched only from the connection's io_context thread, so no
+// locks are needed; Drain() is the one entry point from other threads.
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "protocol/asio.h"
+#include "server/config.h"
+#include "server/rate_limited_log.h"
+#include "server/server_stats.h"
+#include "server/service.h"
+
+namespace kvtier::server {
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  using OnClosed = std::function<void(Connection*)>;
+
+  Connection(tcp::socket socket, Service& service, ServerStats& stats, RateLimitedLog& log,
+             const ListenerConfig& config, OnClosed on_closed);
+  ~Connection();
+
+  // Spawns the coroutines. Call once, right after construction.
+  void Start();
+
+  // Thread-safe. Stops reading at the next frame boundary, sends every
+  // queued reply, then closes.
+  void Drain();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  enum class ReadPhase { kIdle, kFrame };
+
+  struct Outgoing {
+    protocol::FrameHeaderBytes header;
+    ReplyBody body;
+    uint64_t bytes = 0;
+  };
+
+  static asio::awaitable<void> Guarded(std::shared_ptr<Connection> self,
+                                       asio::awaitable<void> (Connection::*loop)());
+  asio::awaitable<void> ReadLoop();
+  asio::awaitable<void> WriteLoop();
+  asio::awaitable<void> Watchdog();
+
+  // Reads one frame and answers it. Returns false when the connection must
+  // stop reading (peer closed, timeout, or a stream-level protocol error).
+  asio::awaitable<bool> ServeOneFrame();
+  asio::awaitable<bool> ReadExactly(asio::mutable_buffer buffer);
+  asio::awaitable<bool> Discard(uint64_t bytes);
+  asio::awaitable<bool> ReceivePut(const protocol::FrameHeader& header,
+                                   std::vector<std::byte> metadata);
+
+  void Enqueue(const protocol::FrameHeader& request, ReplyBody body, bool error);
+  void EnqueueError(const protocol::FrameHeader& request, const Status& status);
+  void Reject(BadInput kind, const std::string& message);
+  void SetReadDeadline(Clock::time_point deadline);
+  void SetWriteDeadline(Clock::time_point deadline);
+  void CloseSocket();
+
+  tcp::socket socket_;
+  Service& service_;
+  ServerStats& stats_;
+  RateLimitedLog& log_;
+  const ListenerConfig& config_;
+  OnClosed on_closed_;
+  std::string peer_;
+
+  asio::steady_timer watchdog_timer_;
+  asio::steady_timer writer_wake_;
+  asio::steady_timer reader_wake_;
+  Clock::time_point read_deadline_ = Clock::time_point::max();
+  Clock::time_point write_deadline_ = Clock::time_point::max();
+  ReadPhase phase_ = ReadPhase::kIdle;
+
+  std::deque<Outgoing> queue_;
+  uint64_t queued_bytes_ = 0;
+  bool reader_done_ = false;
+  bool draining_ = false;
+  bool closed_ = false;
+  std::vector<std::byte> scratch_;  // sink for discarded payload bytes
+};
+
+}  // namespace kvtier::server

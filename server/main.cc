@@ -1,0 +1,172 @@
+// kvtierd: the kvtier cache server.
+//
+//   kvtierd [--config FILE] [--listen HOST:PORT] [--port N] [--io-threads N]
+//           [--dram-capacity SIZE] [--dram-policy s3fifo|lru] [--log-level LEVEL]
+//           [--port-file FILE] [--print-config] [--help]
+//
+// Without --config the embedded default (configs/kvtier.yaml) is used.
+// Command-line options override the file. SIGINT/SIGTERM drain and exit 0.
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <string_view>
+
+#include "common/byte_size.h"
+#include "protocol/asio.h"
+#include "server/config.h"
+#include "server/server_stats.h"
+#include "server/service.h"
+#include "server/tcp_server.h"
+#include "tiers/dram/dram_tier.h"
+
+namespace kvtier::server {
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: kvtierd [--config FILE] [--listen HOST:PORT] [--port N] [--io-threads N]\n"
+    "               [--dram-capacity SIZE] [--dram-policy s3fifo|lru] [--log-level LEVEL]\n"
+    "               [--port-file FILE] [--print-config] [--help]\n";
+
+struct CommandLine {
+  std::string config_path;
+  std::string port_file;
+  bool print_config = false;
+  std::vector<std::pair<std::string, std::string>> overrides;
+};
+
+Result<CommandLine> ParseCommandLine(int argc, char** argv) {
+  CommandLine cl;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    auto value = [&](std::string_view name) -> Result<std::string> {
+      if (i + 1 >= argc) return InvalidArgument(std::string(name) + " needs a value");
+      return std::string(argv[++i]);
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      std::exit(0);
+    } else if (arg == "--print-config") {
+      cl.print_config = true;
+    } else if (arg == "--config") {
+      KVTIER_ASSIGN_OR_RETURN(cl.config_path, value(arg));
+    } else if (arg == "--port-file") {
+      KVTIER_ASSIGN_OR_RETURN(cl.port_file, value(arg));
+    } else if (arg == "--listen" || arg == "--port" || arg == "--io-threads" ||
+               arg == "--dram-capacity" || arg == "--dram-policy" || arg == "--log-level") {
+      KVTIER_ASSIGN_OR_RETURN(std::string v, value(arg));
+      cl.overrides.emplace_back(std::string(arg), std::move(v));
+    } else {
+      return InvalidArgument("unknown option '" + std::string(arg) + "'");
+    }
+  }
+  return cl;
+}
+
+Status ApplyOverride(ServerConfig& config, const std::string& name, const std::string& value) {
+  auto number = [&](uint64_t max) -> Result<uint64_t> {
+    try {
+      size_t used = 0;
+      const unsigned long long n = std::stoull(value, &used);
+      if (used == value.size() && n <= max) return static_cast<uint64_t>(n);
+    } catch (const std::exception&) {
+    }
+    return InvalidArgument(name + ": '" + value + "' is not a number in 0.." + std::to_string(max));
+  };
+  if (name == "--listen") {
+    KVTIER_ASSIGN_OR_RETURN(auto host_port, ParseHostPort(value));
+    config.listener.host = host_port.first;
+    config.listener.port = host_port.second;
+  } else if (name == "--port") {
+    KVTIER_ASSIGN_OR_RETURN(uint64_t port, number(65535));
+    config.listener.port = static_cast<uint16_t>(port);
+  } else if (name == "--io-threads") {
+    KVTIER_ASSIGN_OR_RETURN(uint64_t threads, number(256));
+    config.listener.io_threads = static_cast<uint32_t>(threads);
+  } else if (name == "--dram-capacity") {
+    KVTIER_ASSIGN_OR_RETURN(config.dram.capacity_bytes, ParseByteSize(value));
+  } else if (name == "--dram-policy") {
+    KVTIER_ASSIGN_OR_RETURN(config.dram.policy, tiers::ParseEvictionPolicyKind(value));
+  } else if (name == "--log-level") {
+    config.log_level = value;
+  }
+  return Status::Ok();
+}
+
+Result<ServerConfig> BuildConfig(const CommandLine& cl) {
+  Result<ServerConfig> config = cl.config_path.empty() ? ParseConfig(EmbeddedDefaultConfigText())
+                                                       : LoadConfigFile(cl.config_path);
+  if (!config.ok()) return config.status();
+  for (const auto& [name, value] : cl.overrides) {
+    KVTIER_RETURN_IF_ERROR(ApplyOverride(*config, name, value));
+  }
+  KVTIER_RETURN_IF_ERROR(config->Validate());
+  return config;
+}
+
+int Run(int argc, char** argv) {
+  auto cl = ParseCommandLine(argc, argv);
+  if (!cl.ok()) {
+    std::cerr << "kvtierd: " << cl.status().message() << "\n" << kUsage;
+    return 2;
+  }
+  auto config = BuildConfig(*cl);
+  if (!config.ok()) {
+    std::cerr << "kvtierd: " << config.status().message() << "\n";
+    return 2;
+  }
+  if (cl->print_config) {
+    std::cout << DescribeConfig(*config) << "\n";
+    return 0;
+  }
+  spdlog::set_level(spdlog::level::from_str(config->log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%t] %v");
+  spdlog::info("kvtierd starting; config from {}",
+               cl->config_path.empty() ? "the embedded default" : cl->config_path);
+  for (std::string_view rest = DescribeConfig(*config); !rest.empty();) {
+    const size_t end = rest.find('\n');
+    spdlog::info("config {}", rest.substr(0, end));
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+  }
+
+  // Signals are blocked in every thread and awaited here, so no I/O thread
+  // is interrupted.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  tiers::DramTier dram(config->dram);
+  ServerStats stats;
+  Service service(*config, dram, stats);
+  TcpServer server(config->listener, service, stats);
+  if (Status status = server.Start(); !status.ok()) {
+    spdlog::critical("{}", status.ToString());
+    return 1;
+  }
+  spdlog::info("listening on {}:{} (tcp); server id {}", config->listener.host, server.port(),
+               service.server_id());
+  if (!cl->port_file.empty()) {
+    const std::string tmp = cl->port_file + ".tmp";
+    std::ofstream(tmp) << server.port() << "\n";
+    std::rename(tmp.c_str(), cl->port_file.c_str());  // readers never see a partial file
+  }
+
+  int received = 0;
+  sigwait(&signals, &received);
+  spdlog::info("{} received; draining connections", received == SIGINT ? "SIGINT" : "SIGTERM");
+  server.Stop(std::chrono::seconds(10));
+  spdlog::info("kvtierd stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace kvtier::server
+
+int main(int argc, char** argv) { return kvtier::server::Run(argc, argv); }

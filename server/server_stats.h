@@ -1,0 +1,54 @@
+#pragma once
+
+// Process-wide counters of the server: connections, requests and bad input.
+// Lock-free; read by the Stats operation (and later by /metrics).
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+
+#include "protocol/frame.h"
+
+namespace kvtier::server {
+
+// Every kind of bad input the server counts and answers (docs/protocol.md,
+// "Errors and bad input").
+enum class BadInput : uint8_t {
+  kBadMagic,
+  kBadVersion,
+  kBadHeader,       // reserved bytes or unknown flags
+  kOversize,        // metadata or payload length over the limits
+  kTruncated,       // the peer closed in the middle of a frame
+  kVerifyFailed,    // metadata failed FlatBuffers verification
+  kInvalidRequest,  // verified, but breaks a rule (counts, lengths, limits)
+  kUnknownOpcode,
+  kUnknownNamespace,
+  kChecksumMismatch,  // a put value did not match its checksum
+  kIdleTimeout,
+  kFrameTimeout,  // a frame started but did not finish in time
+  kWriteTimeout,  // the peer stopped reading replies
+  kCount,
+};
+
+std::string_view BadInputName(BadInput kind);
+BadInput BadInputFromFrameProblem(protocol::FrameProblem problem);
+
+struct ServerStats {
+  std::atomic<uint64_t> connections_accepted{0};
+  std::atomic<uint64_t> connections_refused{0};
+  std::atomic<uint64_t> connections_active{0};
+  std::atomic<uint64_t> bytes_received{0};
+  std::atomic<uint64_t> bytes_sent{0};
+  std::array<std::atomic<uint64_t>, 8> requests{};  // by opcode; [0] unknown
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(BadInput::kCount)> bad_input{};
+
+  void CountBadInput(BadInput kind) {
+    bad_input[static_cast<size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
+  }
+  uint64_t BadInputCount(BadInput kind) const {
+    return bad_input[static_cast<size_t>(kind)].load(std::memory_order_relaxed);
+  }
+};
+
+}  // namespace kvtier::server

@@ -1,0 +1,126 @@
+#include "server/tcp_server.h"
+
+#include <spdlog/spdlog.h>
+
+namespace kvtier::server {
+
+TcpServer::TcpServer(const ListenerConfig& config, Service& service, ServerStats& stats)
+    : config_(config), service_(service), stats_(stats) {
+  for (uint32_t i = 0; i < config_.io_threads; ++i) {
+    contexts_.push_back(std::make_unique<asio::io_context>(1));
+    work_.push_back(asio::make_work_guard(*contexts_.back()));
+  }
+}
+
+TcpServer::~TcpServer() { Stop(std::chrono::milliseconds(0)); }
+
+Status TcpServer::Start() {
+  const std::string where = config_.host + ":" + std::to_string(config_.port);
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(config_.host, ec);
+  if (ec) return InvalidArgument("server.listen: '" + config_.host + "' is not an IP address");
+  acceptor_ = std::make_unique<tcp::acceptor>(*contexts_[0]);
+  const tcp::endpoint endpoint(address, config_.port);
+  if (acceptor_->open(endpoint.protocol(), ec); ec) {
+    return IoError("cannot open a socket for " + where + ": " + ec.message());
+  }
+  acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (acceptor_->bind(endpoint, ec); ec) {
+    return IoError("cannot bind " + where + ": " + ec.message());
+  }
+  if (acceptor_->listen(asio::socket_base::max_listen_connections, ec); ec) {
+    return IoError("cannot listen on " + where + ": " + ec.message());
+  }
+  port_ = acceptor_->local_endpoint().port();
+  asio::co_spawn(*contexts_[0], AcceptLoop(), asio::detached);
+  for (auto& context : contexts_) {
+    threads_.emplace_back([ctx = context.get()] { ctx->run(); });
+  }
+  return Status::Ok();
+}
+
+asio::awaitable<void> TcpServer::AcceptLoop() {
+  while (acceptor_->is_open()) {
+    asio::io_context& target = *contexts_[next_context_++ % contexts_.size()];
+    boost::system::error_code ec;
+    tcp::socket socket =
+        co_await acceptor_->async_accept(target, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor_->is_open()) break;
+      // Out of file descriptors and the like: back off briefly, keep serving.
+      spdlog::warn("accept failed: {}", ec.message());
+      asio::steady_timer pause(acceptor_->get_executor(), std::chrono::milliseconds(50));
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    if (stats_.connections_active.load(std::memory_order_relaxed) >= config_.max_connections) {
+      stats_.connections_refused.fetch_add(1, std::memory_order_relaxed);
+      asio::co_spawn(socket.get_executor(), Refuse(std::move(socket)), asio::detached);
+      continue;
+    }
+    stats_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+    auto connection = std::make_shared<Connection>(std::move(socket), service_, stats_, log_,
+                                                   config_, [this](Connection* closed) {
+                                                     std::lock_guard lock(connections_mu_);
+                                                     connections_.erase(closed);
+                                                   });
+    {
+      std::lock_guard lock(connections_mu_);
+      connections_.emplace(connection.get(), connection);
+    }
+    connection->Start();
+  }
+}
+
+asio::awaitable<void> TcpServer::Refuse(tcp::socket socket) {
+  const Status status =
+      ResourceExhausted("connection limit of " + std::to_string(config_.max_connections) +
+                        " reached; try again later");
+  spdlog::warn("refusing a connection: {}", status.message());
+  const protocol::Metadata metadata = protocol::EncodeErrorReply(status);
+  protocol::FrameHeader header;
+  header.flags = protocol::frame_flags::kResponse | protocol::frame_flags::kError;
+  header.metadata_length = static_cast<uint32_t>(metadata.bytes().size());
+  const auto header_bytes = protocol::EncodeFrameHeader(header);
+  std::array<asio::const_buffer, 2> buffers = {
+      asio::buffer(header_bytes), asio::buffer(metadata.bytes().data(), metadata.bytes().size())};
+  boost::system::error_code ec;
+  co_await asio::async_write(socket, buffers, asio::redirect_error(asio::use_awaitable, ec));
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+}
+
+void TcpServer::Stop(std::chrono::milliseconds drain_timeout) {
+  if (stopped_ || contexts_.empty()) return;
+  stopped_ = true;
+  if (acceptor_) {
+    asio::post(*contexts_[0], [this] {
+      boost::system::error_code ec;
+      acceptor_->close(ec);
+    });
+  }
+  {
+    std::lock_guard lock(connections_mu_);
+    for (auto& [raw, weak] : connections_) {
+      if (auto connection = weak.lock()) connection->Drain();
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + drain_timeout;
+  while (stats_.connections_active.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (stats_.connections_active.load() > 0) {
+    spdlog::warn("{} connections still busy after the drain timeout; cutting them",
+                 stats_.connections_active.load());
+  }
+  work_.clear();
+  for (auto& context : contexts_) context->stop();
+  for (auto& thread : threads_) thread.join();
+  threads_.clear();
+  acceptor_.reset();
+  // Destroying the contexts destroys any coroutine still suspended, which
+  // releases its connection and the block pins it held.
+  contexts_.clear();
+}
+
+}  // namespace kvtier::server

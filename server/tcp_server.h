@@ -1,0 +1,63 @@
+#pragma once
+
+// The TCP listener: N io_context threads, one acceptor, and the registry of
+// live connections used for the connection limit and for draining on stop.
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "protocol/asio.h"
+#include "server/config.h"
+#include "server/connection.h"
+#include "server/rate_limited_log.h"
+#include "server/server_stats.h"
+#include "server/service.h"
+
+namespace kvtier::server {
+
+class TcpServer {
+ public:
+  TcpServer(const ListenerConfig& config, Service& service, ServerStats& stats);
+  ~TcpServer();
+  TcpServer(const TcpServer&) = delete;
+  TcpServer& operator=(const TcpServer&) = delete;
+
+  // Binds, listens and starts the I/O threads. Errors: kIoError naming the
+  // address when it cannot be bound.
+  Status Start();
+
+  // The bound port (useful with port 0). Valid after Start.
+  uint16_t port() const { return port_; }
+
+  // Stops accepting, lets every connection finish the requests it has
+  // received and send their replies, then stops the threads. Connections
+  // still busy after `drain_timeout` are cut. Call from a non-I/O thread.
+  void Stop(std::chrono::milliseconds drain_timeout);
+
+ private:
+  asio::awaitable<void> AcceptLoop();
+  asio::awaitable<void> Refuse(tcp::socket socket);
+
+  const ListenerConfig config_;
+  Service& service_;
+  ServerStats& stats_;
+  RateLimitedLog log_;
+
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;
+  std::unique_ptr<tcp::acceptor> acceptor_;
+  uint16_t port_ = 0;
+  size_t next_context_ = 0;
+  bool stopped_ = false;
+
+  std::mutex connections_mu_;
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
+};
+
+}  // namespace kvtier::server

@@ -1,0 +1,316 @@
+// Throws malformed frames at a real kvtierd over raw sockets. Each bad input
+// must get the reply docs/protocol.md lists (an error reply, and a close when
+// the stream cannot be trusted), be counted, and leave the server serving.
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "client/client.h"
+#include "common/checksum.h"
+#include "protocol/frame.h"
+#include "protocol/messages.h"
+#include "tests/support/server_process.h"
+
+namespace kvtier {
+namespace {
+
+using protocol::FrameHeader;
+using protocol::Opcode;
+
+struct Reply {
+  FrameHeader header;
+  std::vector<std::byte> metadata;
+  std::vector<std::byte> payload;
+  bool is_error() const { return (header.flags & protocol::frame_flags::kError) != 0; }
+  Status error() const { return protocol::DecodeErrorReply(metadata); }
+};
+
+bool SendFrame(testing::RawSocket& socket, FrameHeader header, std::span<const std::byte> metadata,
+               std::span<const std::byte> payload = {}) {
+  header.metadata_length = static_cast<uint32_t>(metadata.size());
+  header.payload_length = payload.size();
+  const auto bytes = protocol::EncodeFrameHeader(header);
+  return socket.SendAll(bytes.data(), bytes.size()) &&
+         socket.SendAll(metadata.data(), metadata.size()) &&
+         socket.SendAll(payload.data(), payload.size());
+}
+
+FrameHeader Header(Opcode opcode, uint64_t id) {
+  FrameHeader header;
+  header.opcode = static_cast<uint8_t>(opcode);
+  header.request_id = id;
+  return header;
+}
+
+std::optional<Reply> ReadReply(testing::RawSocket& socket) {
+  protocol::FrameHeaderBytes bytes;
+  if (!socket.RecvAll(bytes.data(), bytes.size())) return std::nullopt;
+  protocol::Limits limits;
+  auto header = protocol::DecodeFrameHeader(bytes, limits);
+  if (!header.ok()) return std::nullopt;
+  Reply reply{*header, std::vector<std::byte>(header->metadata_length),
+              std::vector<std::byte>(header->payload_length)};
+  if (!socket.RecvAll(reply.metadata.data(), reply.metadata.size()) ||
+      !socket.RecvAll(reply.payload.data(), reply.payload.size())) {
+    return std::nullopt;
+  }
+  return reply;
+}
+
+// The connection still answers a valid request after the bad one.
+void ExpectStillServing(testing::RawSocket& socket) {
+  ASSERT_TRUE(
+      SendFrame(socket, Header(Opcode::kStats, 77), protocol::EncodeStatsRequest().bytes()));
+  auto reply = ReadReply(socket);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->header.request_id, 77u);
+  EXPECT_FALSE(reply->is_error());
+}
+
+class BadInputTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_ = new testing::ServerProcess(
+        {},
+        "server: {frame_timeout_ms: 500, max_connections: 8}\n"
+        "limits: {max_keys_per_request: 16, max_key_bytes: 32, max_value_bytes: 1MiB,\n"
+        "         max_payload_bytes: 4MiB, max_metadata_bytes: 64KiB}\n"
+        "tiers: {dram: {capacity: 64MiB}}\n"
+        "namespaces: [{name: demo}]\n");
+    ASSERT_TRUE(server_->Start().ok()) << server_->log();
+  }
+  static void TearDownTestSuite() {
+    EXPECT_EQ(server_->Stop(), 0) << server_->log();
+    delete server_;
+  }
+
+  testing::RawSocket Socket() {
+    auto socket = testing::RawSocket::Connect(server_->port());
+    EXPECT_TRUE(socket.ok());
+    return std::move(*socket);
+  }
+
+  uint64_t Counter(const std::string& name) {
+    client::ClientOptions options;
+    options.port = server_->port();
+    auto client = client::Client::Connect(options);
+    EXPECT_TRUE(client.ok()) << client.status().ToString();
+    auto stats = (*client)->Stats();
+    EXPECT_TRUE(stats.ok());
+    for (const auto& c : stats->counters) {
+      if (c.name == name) return c.value;
+    }
+    ADD_FAILURE() << "no counter " << name;
+    return 0;
+  }
+
+  // After each test the server must still be up and answering.
+  void TearDown() override {
+    ASSERT_TRUE(server_->running()) << server_->log();
+    auto socket = Socket();
+    ExpectStillServing(socket);
+  }
+
+  static testing::ServerProcess* server_;
+};
+testing::ServerProcess* BadInputTest::server_ = nullptr;
+
+TEST_F(BadInputTest, GarbageGetsClosedAndCounted) {
+  const uint64_t before = Counter("bad_input_bad_magic");
+  auto socket = Socket();
+  std::mt19937 random(42);
+  std::vector<uint8_t> garbage(100000);
+  for (auto& b : garbage) b = static_cast<uint8_t>(random());
+  garbage[0] = 'X';
+  socket.SendAll(garbage.data(), garbage.size());
+  EXPECT_TRUE(socket.WaitClosed());
+  EXPECT_EQ(Counter("bad_input_bad_magic"), before + 1);
+}
+
+TEST_F(BadInputTest, WrongVersionIsAnsweredThenClosed) {
+  auto socket = Socket();
+  auto bytes = protocol::EncodeFrameHeader(Header(Opcode::kStats, 5));
+  bytes[4] = std::byte{9};
+  socket.SendAll(bytes.data(), bytes.size());
+  auto reply = ReadReply(socket);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_TRUE(reply->is_error());
+  EXPECT_EQ(reply->header.request_id, 5u);
+  EXPECT_EQ(reply->error().code(), StatusCode::kProtocolError);
+  EXPECT_TRUE(socket.WaitClosed());
+}
+
+TEST_F(BadInputTest, OversizeLengthsAreRefusedBeforeAllocation) {
+  for (int which = 0; which < 2; ++which) {
+    auto socket = Socket();
+    FrameHeader header = Header(Opcode::kPut, 6);
+    if (which == 0) header.metadata_length = 1u << 30;
+    if (which == 1) header.payload_length = 1ull << 40;
+    const auto bytes = protocol::EncodeFrameHeader(header);
+    socket.SendAll(bytes.data(), bytes.size());
+    auto reply = ReadReply(socket);
+    ASSERT_TRUE(reply.has_value());
+    EXPECT_EQ(reply->error().code(), StatusCode::kProtocolError);
+    EXPECT_NE(reply->error().message().find("exceeds limit"), std::string::npos);
+    EXPECT_TRUE(socket.WaitClosed());
+  }
+}
+
+TEST_F(BadInputTest, MetadataThatFailsVerificationKeepsTheConnection) {
+  const uint64_t before = Counter("bad_input_verify_failed");
+  auto socket = Socket();
+  std::vector<std::byte> junk(200, std::byte{0xee});
+  ASSERT_TRUE(SendFrame(socket, Header(Opcode::kGet, 9), junk));
+  auto reply = ReadReply(socket);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->header.request_id, 9u);
+  EXPECT_EQ(reply->error().code(), StatusCode::kInvalidArgument);
+  ExpectStillServing(socket);
+  EXPECT_EQ(Counter("bad_input_verify_failed"), before + 1);
+}
+
+TEST_F(BadInputTest, UnknownOpcodeWithPayloadIsSkipped) {
+  auto socket = Socket();
+  FrameHeader header;
+  header.opcode = 99;
+  header.request_id = 10;
+  std::vector<std::byte> payload(5000, std::byte{1});
+  ASSERT_TRUE(SendFrame(socket, header, protocol::EncodeStatsRequest().bytes(), payload));
+  auto reply = ReadReply(socket);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->error().code(), StatusCode::kUnsupported);
+  ExpectStillServing(socket);
+}
+
+TEST_F(BadInputTest, PayloadOnAnOperationWithoutOne) {
+  auto socket = Socket();
+  const std::vector<std::string> keys = {"k"};
+  std::vector<std::byte> payload(100, std::byte{2});
+  ASSERT_TRUE(SendFrame(socket, Header(Opcode::kGet, 11),
+                        protocol::EncodeKeysRequest("demo", keys).bytes(), payload));
+  auto reply = ReadReply(socket);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->error().code(), StatusCode::kInvalidArgument);
+  ExpectStillServing(socket);
+}
+
+TEST_F(BadInputTest, TooManyKeysAndOversizedKeys) {
+  auto socket = Socket();
+  std::vector<std::string> many(17, "k");
+  ASSERT_TRUE(SendFrame(socket, Header(Opcode::kExists, 12),
+                        protocol::EncodeKeysRequest("demo", many).bytes()));
+  auto reply = ReadReply(socket);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->error().code(), StatusCode::kInvalidArgument);
+  const std::vector<std::string> long_key = {std::string(33, 'k')};
+  ASSERT_TRUE(SendFrame(socket, Header(Opcode::kExists, 13),
+                        protocol::EncodeKeysRequest("demo", long_key).bytes()));
+  reply = ReadReply(socket);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->error().code(), StatusCode::kInvalidArgument);
+  ExpectStillServing(socket);
+}
+
+TEST_F(BadInputTest, OversizedValueIsRejectedAndItsBytesSkipped) {
+  auto socket = Socket();
+  const std::vector<std::string> keys = {"big"};
+  const std::vector<uint64_t> lengths = {(1 << 20) + 1};
+  std::vector<std::byte> payload(lengths[0], std::byte{3});
+  ASSERT_TRUE(SendFrame(socket, Header(Opcode::kPut, 14),
+                        protocol::EncodePutRequest("demo", keys, lengths, {}).bytes(), payload));
+  auto reply = ReadReply(socket);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->error().code(), StatusCode::kInvalidArgument);
+  ExpectStillServing(socket);
+}
+
+TEST_F(BadInputTest, ChecksumMismatchIsNeverStored) {
+  auto socket = Socket();
+  const std::vector<std::string> keys = {"flip", "fine"};
+  std::vector<std::byte> payload(2000, std::byte{4});
+  const auto first = std::span(payload).subspan(0, 1000);
+  const std::vector<uint64_t> lengths = {1000, 1000};
+  const std::vector<uint64_t> checksums = {BlockChecksum(first) ^ 1, BlockChecksum(first)};
+  ASSERT_TRUE(SendFrame(socket, Header(Opcode::kPut, 15),
+                        protocol::EncodePutRequest("demo", keys, lengths, checksums).bytes(),
+                        payload));
+  auto reply = ReadReply(socket);
+  ASSERT_TRUE(reply.has_value());
+  ASSERT_FALSE(reply->is_error());
+  auto codes = protocol::DecodePutResponse(reply->metadata, 2);
+  ASSERT_TRUE(codes.ok());
+  EXPECT_EQ(codes->codes[0], StatusCode::kCorruption);
+  EXPECT_EQ(codes->codes[1], StatusCode::kOk);
+  ASSERT_TRUE(SendFrame(socket, Header(Opcode::kExists, 16),
+                        protocol::EncodeKeysRequest("demo", keys).bytes()));
+  reply = ReadReply(socket);
+  ASSERT_TRUE(reply.has_value());
+  auto exists = protocol::DecodeExistsResponse(reply->metadata, 2);
+  ASSERT_TRUE(exists.ok());
+  EXPECT_EQ(exists->tiers[0], protocol::TierId::kNone);
+  EXPECT_EQ(exists->tiers[1], protocol::TierId::kDram);
+}
+
+TEST_F(BadInputTest, TruncatedFrameIsCountedWhenThePeerCloses) {
+  const uint64_t before = Counter("bad_input_truncated");
+  {
+    auto socket = Socket();
+    const std::vector<std::string> keys = {"k"};
+    const std::vector<uint64_t> lengths = {1000};
+    const auto metadata = protocol::EncodePutRequest("demo", keys, lengths, {});
+    FrameHeader header = Header(Opcode::kPut, 17);
+    header.metadata_length = static_cast<uint32_t>(metadata.bytes().size());
+    header.payload_length = 1000;
+    const auto bytes = protocol::EncodeFrameHeader(header);
+    socket.SendAll(bytes.data(), bytes.size());
+    socket.SendAll(metadata.bytes().data(), metadata.bytes().size());
+    socket.SendAll("only part", 9);
+  }  // closed mid-payload
+  // The count lands when the server notices; poll (bounded) rather than sleep.
+  uint64_t after = before;
+  for (int i = 0; i < 200 && after == before; ++i) {
+    after = Counter("bad_input_truncated");
+    if (after == before) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(after, before + 1);
+}
+
+TEST_F(BadInputTest, StalledFrameIsCutByTheFrameTimeout) {
+  auto socket = Socket();
+  const auto bytes = protocol::EncodeFrameHeader(Header(Opcode::kStats, 18));
+  socket.SendAll(bytes.data(), 10);  // then nothing: the frame never completes
+  EXPECT_TRUE(socket.WaitClosed());
+  EXPECT_GE(Counter("bad_input_frame_timeout"), 1u);
+}
+
+TEST_F(BadInputTest, ConnectionLimitRefusesClearly) {
+  std::vector<testing::RawSocket> held;
+  // Fill every slot; each answered request proves the slot is taken.
+  for (int i = 0; i < 8; ++i) {
+    held.push_back(Socket());
+    ExpectStillServing(held.back());
+  }
+  auto extra = Socket();
+  auto reply = ReadReply(extra);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->header.request_id, 0u);
+  EXPECT_EQ(reply->error().code(), StatusCode::kResourceExhausted);
+  EXPECT_TRUE(reply->error().retryable());
+  EXPECT_TRUE(extra.WaitClosed());
+  held.clear();
+  // Slots free up as the held connections close.
+  bool served = false;
+  for (int i = 0; i < 200 && !served; ++i) {
+    auto socket = Socket();
+    if (SendFrame(socket, Header(Opcode::kStats, 1), protocol::EncodeStatsRequest().bytes())) {
+      auto r = ReadReply(socket);
+      served = r.has_value() && !r->is_error();
+    }
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(served);
+}
+
+}  // namespace
+}  // namespace kvtier

@@ -1,0 +1,131 @@
+// Runs the kvtier CLI binary against a real kvtierd, as a user would.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "tests/support/server_process.h"
+
+namespace kvtier {
+namespace {
+
+struct CliRun {
+  int exit_code;
+  std::string out;
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_ = new testing::ServerProcess();
+    ASSERT_TRUE(server_->Start().ok()) << server_->log();
+    char pattern[] = "/tmp/kvtier-cli-XXXXXX";
+    dir_ = mkdtemp(pattern);
+  }
+  static void TearDownTestSuite() {
+    EXPECT_EQ(server_->Stop(), 0);
+    delete server_;
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Runs `kvtier --server 127.0.0.1:PORT ARGS` through the shell; stdout
+  // (and stderr with `2>&1` in args) is captured.
+  static CliRun Cli(const std::string& args) {
+    const std::string command = testing::BinaryPath("kvtier") +
+                                " --server 127.0.0.1:" + std::to_string(server_->port()) + " " +
+                                args;
+    FILE* pipe = popen(command.c_str(), "r");
+    std::string out;
+    char buffer[4096];
+    size_t n;
+    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
+    const int status = pclose(pipe);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  }
+
+  static std::string Path(const std::string& name) { return (dir_ / name).string(); }
+
+  static void WriteRandomFile(const std::string& path, size_t size) {
+    std::mt19937 random(7);
+    std::string data(size, '\0');
+    for (auto& c : data) c = static_cast<char>(random());
+    std::ofstream(path, std::ios::binary) << data;
+  }
+
+  static testing::ServerProcess* server_;
+  static std::filesystem::path dir_;
+};
+testing::ServerProcess* CliTest::server_ = nullptr;
+std::filesystem::path CliTest::dir_;
+
+TEST_F(CliTest, PutFileThenGetToStdoutIsByteIdentical) {
+  WriteRandomFile(Path("in.bin"), 3 << 20);
+  ASSERT_EQ(Cli("put demo k1 " + Path("in.bin")).exit_code, 0);
+  EXPECT_EQ(Cli("get demo k1 - > " + Path("out.bin")).exit_code, 0);
+  EXPECT_EQ(std::system(("cmp -s " + Path("in.bin") + " " + Path("out.bin")).c_str()), 0);
+  EXPECT_EQ(Cli("get demo k1 " + Path("out2.bin")).exit_code, 0);
+  EXPECT_EQ(std::system(("cmp -s " + Path("in.bin") + " " + Path("out2.bin")).c_str()), 0);
+}
+
+TEST_F(CliTest, PutFromStdin) {
+  ASSERT_EQ(Cli("put demo piped - < /etc/hostname").exit_code, 0);
+  EXPECT_EQ(Cli("get demo piped | cmp -s - /etc/hostname && echo same").out, "same\n");
+}
+
+TEST_F(CliTest, ExistsDeleteAndMatchPrintPerKey) {
+  ASSERT_EQ(Cli("put demo a /etc/hostname").exit_code, 0);
+  ASSERT_EQ(Cli("put demo b /etc/hostname").exit_code, 0);
+  EXPECT_EQ(Cli("exists demo a zz").out, "a\tdram\nzz\tabsent\n");
+  EXPECT_EQ(Cli("match demo a b zz a").out, "matched 2 of 4\na\tdram\nb\tdram\n");
+  EXPECT_EQ(Cli("del demo b zz").out, "b\tdeleted\nzz\tnot_found\n");
+  EXPECT_EQ(Cli("exists demo b").out, "b\tabsent\n");
+}
+
+TEST_F(CliTest, HexKeys) {
+  ASSERT_EQ(Cli("--hex put demo 00ff10 /etc/hostname").exit_code, 0);
+  EXPECT_EQ(Cli("--hex exists demo 00ff10").out, "00ff10\tdram\n");
+  EXPECT_EQ(Cli("--hex get demo 0g 2>&1").exit_code, 2);
+}
+
+TEST_F(CliTest, FailuresAreOneLineAndNonZero) {
+  CliRun missing = Cli("get demo never-stored 2>&1");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(std::count(missing.out.begin(), missing.out.end(), '\n'), 1);
+  EXPECT_NE(missing.out.find("not_found"), std::string::npos);
+
+  CliRun unknown_ns = Cli("get nowhere k 2>&1");
+  EXPECT_EQ(unknown_ns.exit_code, 1);
+  EXPECT_NE(unknown_ns.out.find("unknown_namespace"), std::string::npos);
+
+  EXPECT_EQ(Cli("frobnicate 2>/dev/null").exit_code, 2);
+  EXPECT_EQ(Cli("put demo 2>/dev/null").exit_code, 2);
+  EXPECT_EQ(Cli("put demo k /no/such/file 2>/dev/null").exit_code, 1);
+}
+
+TEST_F(CliTest, UnreachableServerFailsCleanly) {
+  const std::string command = testing::BinaryPath("kvtier") + " --server 127.0.0.1:1 stats 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  char buffer[512] = {};
+  fread(buffer, 1, sizeof(buffer) - 1, pipe);
+  const int status = pclose(pipe);
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(std::string(buffer).find("unavailable"), std::string::npos);
+}
+
+TEST_F(CliTest, StatsTextAndJson) {
+  CliRun text = Cli("stats");
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.out.find("tier dram"), std::string::npos);
+  EXPECT_NE(text.out.find("namespace demo (kv)"), std::string::npos);
+  CliRun json = Cli("stats --json");
+  EXPECT_EQ(json.exit_code, 0);
+  EXPECT_EQ(json.out.front(), '{');
+  EXPECT_NE(json.out.find("\"tiers\": [{\"name\": \"dram\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kvtier

@@ -1,0 +1,281 @@
+// Drives a real kvtierd process through the C++ client library.
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <thread>
+
+#include "client/client.h"
+#include "common/keys.h"
+#include "tests/support/server_process.h"
+
+namespace kvtier {
+namespace {
+
+using client::Client;
+using client::ClientOptions;
+using protocol::TierId;
+
+std::vector<std::byte> Bytes(size_t size, uint32_t seed) {
+  std::vector<std::byte> out(size);
+  std::mt19937 random(seed);
+  for (auto& b : out) b = static_cast<std::byte>(random());
+  return out;
+}
+
+std::span<const std::byte> View(const std::vector<std::byte>& v) { return v; }
+
+class ServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_ = new testing::ServerProcess();
+    ASSERT_TRUE(server_->Start().ok()) << server_->log();
+  }
+  static void TearDownTestSuite() {
+    EXPECT_EQ(server_->Stop(), 0) << server_->log();
+    delete server_;
+  }
+
+  std::unique_ptr<Client> Connect() {
+    ClientOptions options;
+    options.port = server_->port();
+    auto client = Client::Connect(options);
+    EXPECT_TRUE(client.ok()) << client.status().ToString();
+    return client.ok() ? std::move(*client) : nullptr;
+  }
+
+  static testing::ServerProcess* server_;
+};
+testing::ServerProcess* ServerTest::server_ = nullptr;
+
+TEST_F(ServerTest, HelloReportsLimitsAndNamespaces) {
+  auto client = Connect();
+  const auto& info = client->server_info();
+  EXPECT_EQ(info.version, 1);
+  EXPECT_EQ(info.server_name, "kvtier");
+  EXPECT_EQ(info.server_id.size(), 16u);
+  EXPECT_EQ(info.limits.max_key_bytes, 256u);
+  EXPECT_EQ(info.limits.max_value_bytes, 64ull << 20);
+  EXPECT_NE(std::find(info.namespaces.begin(), info.namespaces.end(), "demo"),
+            info.namespaces.end());
+}
+
+TEST_F(ServerTest, PutGetRoundTripOfA5MiBValue) {
+  auto client = Connect();
+  const auto value = Bytes(5 << 20, 1);
+  const std::vector<std::string> keys = {"big"};
+  const std::vector<std::span<const std::byte>> values = {View(value)};
+  auto put = client->Put("demo", keys, values);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  ASSERT_TRUE(put->all_ok());
+  auto got = client->Get("demo", keys);
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->values[0].status.ok()) << got->values[0].status.ToString();
+  EXPECT_EQ(got->values[0].tier, TierId::kDram);
+  ASSERT_EQ(got->values[0].bytes.size(), value.size());
+  EXPECT_TRUE(std::equal(value.begin(), value.end(), got->values[0].bytes.begin()));
+}
+
+TEST_F(ServerTest, BatchesOf256Keys) {
+  auto client = Connect();
+  std::vector<std::string> keys;
+  std::vector<std::vector<std::byte>> data;
+  std::vector<std::span<const std::byte>> values;
+  for (int i = 0; i < 256; ++i) {
+    keys.push_back("batch-" + std::to_string(i));
+    data.push_back(Bytes(1000 + i * 37, i));
+  }
+  for (const auto& d : data) values.push_back(d);
+  auto put = client->Put("kv", keys, values);
+  ASSERT_TRUE(put.ok() && put->all_ok());
+
+  auto got = client->Get("kv", keys);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->values.size(), 256u);
+  for (int i = 0; i < 256; ++i) {
+    ASSERT_TRUE(got->values[i].status.ok()) << i;
+    ASSERT_TRUE(std::equal(data[i].begin(), data[i].end(), got->values[i].bytes.begin(),
+                           got->values[i].bytes.end()))
+        << i;
+  }
+
+  std::vector<std::string> mixed = {"batch-0", "absent", "batch-255"};
+  auto exists = client->Exists("kv", mixed);
+  ASSERT_TRUE(exists.ok());
+  EXPECT_EQ(exists->tiers, (std::vector<TierId>{TierId::kDram, TierId::kNone, TierId::kDram}));
+
+  auto deleted = client->Delete("kv", mixed);
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_TRUE(deleted->statuses[0].ok());
+  EXPECT_EQ(deleted->statuses[1].code(), StatusCode::kNotFound);
+  auto after = client->Get("kv", mixed);
+  ASSERT_TRUE(after.ok());
+  for (const auto& v : after->values) EXPECT_EQ(v.status.code(), StatusCode::kNotFound);
+}
+
+TEST_F(ServerTest, MatchPrefixStopsAtTheFirstGap) {
+  auto client = Connect();
+  std::vector<uint32_t> tokens(16 * 6);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<uint32_t>(i * 7);
+  const auto keys = PrefixBlockKeys(tokens, 16, "match-test");
+  ASSERT_EQ(keys.size(), 6u);
+  const auto block = Bytes(4096, 5);
+  // Store blocks 0, 1, 2 and 4: the answer must be 3, not 4.
+  for (int i : {0, 1, 2, 4}) {
+    const std::vector<std::string> one = {keys[i]};
+    const std::vector<std::span<const std::byte>> v = {View(block)};
+    ASSERT_TRUE(client->Put("kv", one, v)->all_ok());
+  }
+  auto match = client->MatchPrefix("kv", keys);
+  ASSERT_TRUE(match.ok());
+  EXPECT_EQ(match->matched, 3u);
+  EXPECT_EQ(match->tiers, (std::vector<TierId>(3, TierId::kDram)));
+  // Another namespace shares nothing.
+  auto other = client->MatchPrefix("kb", keys);
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->matched, 0u);
+}
+
+TEST_F(ServerTest, UnknownNamespaceIsARequestError) {
+  auto client = Connect();
+  const std::vector<std::string> keys = {"k"};
+  auto got = client->Get("no-such-namespace", keys);
+  EXPECT_EQ(got.status().code(), StatusCode::kUnknownNamespace);
+  // The connection is still usable.
+  EXPECT_TRUE(client->Get("demo", keys).ok());
+}
+
+TEST_F(ServerTest, ClientRejectsWhatTheServerWould) {
+  auto client = Connect();
+  const std::vector<std::string> long_key = {std::string(257, 'k')};
+  EXPECT_EQ(client->Get("demo", long_key).status().code(), StatusCode::kInvalidArgument);
+  std::vector<std::string> many(4097, "k");
+  EXPECT_EQ(client->Exists("demo", many).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(ServerTest, PipelinedRequestsFromSeveralConnections) {
+  constexpr int kConnections = 4;
+  constexpr int kInFlight = 64;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int c = 0; c < kConnections; ++c) {
+    threads.emplace_back([&, c] {
+      auto client = Connect();
+      if (!client) {
+        failures++;
+        return;
+      }
+      std::vector<std::vector<std::byte>> data;
+      std::vector<std::vector<std::string>> keys;
+      std::vector<std::vector<std::span<const std::byte>>> values;
+      for (int i = 0; i < kInFlight; ++i) {
+        data.push_back(Bytes(8192 + i, c * 1000 + i));
+        keys.push_back({"pipe-" + std::to_string(c) + "-" + std::to_string(i)});
+      }
+      for (int i = 0; i < kInFlight; ++i) values.push_back({View(data[i])});
+      // All puts in flight at once, then all gets, then check every answer.
+      std::vector<std::future<Result<client::KeyStatuses>>> puts;
+      for (int i = 0; i < kInFlight; ++i)
+        puts.push_back(client->PutAsync("kv", keys[i], values[i]));
+      for (auto& p : puts) {
+        auto r = p.get();
+        if (!r.ok() || !r->all_ok()) failures++;
+      }
+      std::vector<std::future<Result<client::GetResult>>> gets;
+      for (int i = 0; i < kInFlight; ++i) gets.push_back(client->GetAsync("kv", keys[i]));
+      for (int i = 0; i < kInFlight; ++i) {
+        auto r = gets[i].get();
+        if (!r.ok() || !r->values[0].status.ok() ||
+            !std::equal(data[i].begin(), data[i].end(), r->values[0].bytes.begin(),
+                        r->values[0].bytes.end())) {
+          failures++;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST_F(ServerTest, StatsCountersMove) {
+  auto client = Connect();
+  auto before = client->Stats();
+  ASSERT_TRUE(before.ok());
+  const std::vector<std::string> keys = {"stats-key"};
+  const auto value = Bytes(100, 3);
+  const std::vector<std::span<const std::byte>> values = {View(value)};
+  ASSERT_TRUE(client->Put("demo", keys, values)->all_ok());
+  ASSERT_TRUE(client->Get("demo", keys).ok());
+  auto after = client->Stats();
+  ASSERT_TRUE(after.ok());
+  auto counter = [](const client::StatsResult& s, const std::string& ns, const std::string& name) {
+    for (const auto& n : s.namespaces) {
+      if (n.name != ns) continue;
+      for (const auto& c : n.counters) {
+        if (c.name == name) return c.value;
+      }
+    }
+    return uint64_t{0};
+  };
+  EXPECT_EQ(counter(*after, "demo", "puts"), counter(*before, "demo", "puts") + 1);
+  EXPECT_EQ(counter(*after, "demo", "hits"), counter(*before, "demo", "hits") + 1);
+  ASSERT_EQ(after->tiers.size(), 1u);
+  EXPECT_EQ(after->tiers[0].name, "dram");
+  EXPECT_GT(after->tiers[0].used_bytes, 0u);
+}
+
+TEST(ServerEviction, SmallDramEvictsInsteadOfFailing) {
+  testing::ServerProcess server({"--dram-capacity", "4MiB"});
+  ASSERT_TRUE(server.Start().ok()) << server.log();
+  ClientOptions options;
+  options.port = server.port();
+  auto client = Client::Connect(options);
+  ASSERT_TRUE(client.ok());
+  const auto value = Bytes(256 * 1024, 9);
+  for (int i = 0; i < 64; ++i) {
+    const std::vector<std::string> keys = {"e" + std::to_string(i)};
+    const std::vector<std::span<const std::byte>> values = {View(value)};
+    auto put = (*client)->Put("demo", keys, values);
+    ASSERT_TRUE(put.ok() && put->all_ok()) << i;
+  }
+  auto stats = (*client)->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_LE(stats->tiers[0].used_bytes, 4u << 20);
+  EXPECT_LT(stats->tiers[0].items, 64u);
+  client->reset();
+  EXPECT_EQ(server.Stop(), 0);
+}
+
+TEST(ServerShutdown, SigtermAnswersInFlightRequestsThenExitsZero) {
+  testing::ServerProcess server;
+  ASSERT_TRUE(server.Start().ok()) << server.log();
+  ClientOptions options;
+  options.port = server.port();
+  auto client = Client::Connect(options);
+  ASSERT_TRUE(client.ok());
+  const auto value = Bytes(1 << 20, 4);
+  std::vector<std::future<Result<client::KeyStatuses>>> puts;
+  std::vector<std::vector<std::string>> keys(32);
+  const std::vector<std::span<const std::byte>> values = {View(value)};
+  for (int i = 0; i < 32; ++i) {
+    keys[i] = {"s" + std::to_string(i)};
+    puts.push_back((*client)->PutAsync("demo", keys[i], values));
+  }
+  // The first reply proves the server is working through the batch.
+  auto first = puts[0].get();
+  ASSERT_TRUE(first.ok() && first->all_ok());
+  std::thread stopper([&] { EXPECT_EQ(server.Stop(), 0) << server.log(); });
+  // Every request gets an answer: stored, or a clear retryable error.
+  for (size_t i = 1; i < puts.size(); ++i) {
+    auto r = puts[i].get();
+    if (r.ok()) {
+      EXPECT_TRUE(r->all_ok());
+    } else {
+      EXPECT_TRUE(r.status().retryable()) << r.status().ToString();
+    }
+  }
+  stopper.join();
+}
+
+}  // namespace
+}  // namespace kvtier

@@ -1,0 +1,158 @@
+#include "tests/support/server_process.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace kvtier::testing {
+
+std::string BinaryPath(const std::string& name) { return std::string(KVTIER_BIN_DIR) + "/" + name; }
+
+ServerProcess::ServerProcess(std::vector<std::string> extra_args, std::string config_yaml)
+    : args_(std::move(extra_args)), config_yaml_(std::move(config_yaml)) {
+  char pattern[] = "/tmp/kvtier-test-XXXXXX";
+  dir_ = mkdtemp(pattern);
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+Status ServerProcess::Start() {
+  const std::string port_file = (dir_ / "port").string();
+  const std::string log_file = (dir_ / "log").string();
+  std::vector<std::string> argv = {BinaryPath("kvtierd"), "--port", "0", "--port-file", port_file};
+  if (!config_yaml_.empty()) {
+    const std::string config_file = (dir_ / "config.yaml").string();
+    std::ofstream(config_file) << config_yaml_;
+    argv.insert(argv.begin() + 1, {"--config", config_file});
+  }
+  argv.insert(argv.end(), args_.begin(), args_.end());
+
+  pid_ = fork();
+  if (pid_ < 0) return Internal("fork failed");
+  if (pid_ == 0) {
+    const int fd = open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    std::vector<char*> raw;
+    for (auto& arg : argv) raw.push_back(arg.data());
+    raw.push_back(nullptr);
+    execv(raw[0], raw.data());
+    _exit(127);
+  }
+  // Poll for the port file, which appears once the server listens.
+  for (int i = 0; i < 3000; ++i) {
+    std::ifstream in(port_file);
+    int port = 0;
+    if (in >> port && port > 0) {
+      port_ = static_cast<uint16_t>(port);
+      return Status::Ok();
+    }
+    if (!running()) return Internal("kvtierd exited during start:\n" + log());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return DeadlineExceeded("kvtierd did not start listening within 30 s:\n" + log());
+}
+
+bool ServerProcess::running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+int ServerProcess::Stop() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
+std::string ServerProcess::log() const {
+  std::ifstream in(dir_ / "log");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Result<RawSocket> RawSocket::Connect(uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return IoError("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return IoError("connect failed");
+  }
+  timeval timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  return RawSocket(fd);
+}
+
+RawSocket::RawSocket(RawSocket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+
+RawSocket::~RawSocket() {
+  if (fd_ >= 0) close(fd_);
+}
+
+bool RawSocket::SendAll(const void* data, size_t size) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = send(fd_, p, size, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool RawSocket::RecvAll(void* data, size_t size) {
+  char* p = static_cast<char*>(data);
+  while (size > 0) {
+    const ssize_t n = recv(fd_, p, size, 0);
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool RawSocket::WaitClosed() {
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
+    if (n == 0) return true;
+    if (n < 0) return errno == ECONNRESET;
+  }
+}
+
+void RawSocket::ShutdownWrite() { shutdown(fd_, SHUT_WR); }
+
+}  // namespace kvtier::testing

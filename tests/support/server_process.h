@@ -1,0 +1,62 @@
+#pragma once
+
+// Runs a real kvtierd as a child process on an ephemeral loopback port, for
+// integration tests. The server writes its bound port to a file once it
+// listens; Start() waits for that file.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace kvtier::testing {
+
+class ServerProcess {
+ public:
+  // `extra_args` are appended to the kvtierd command line; `config_yaml`,
+  // when non-empty, is written to a file and passed with --config.
+  explicit ServerProcess(std::vector<std::string> extra_args = {}, std::string config_yaml = "");
+  ~ServerProcess();  // SIGKILLs the server if still running
+
+  Status Start();
+  uint16_t port() const { return port_; }
+  bool running();
+  // Sends SIGTERM and waits; returns the exit status (or 128 + signal).
+  int Stop();
+  std::string log() const;  // the server's stdout and stderr so far
+
+ private:
+  std::vector<std::string> args_;
+  std::string config_yaml_;
+  std::filesystem::path dir_;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+// A path to a binary built by this project (KVTIER_BIN_DIR/name).
+std::string BinaryPath(const std::string& name);
+
+// A blocking loopback TCP socket for sending raw bytes.
+class RawSocket {
+ public:
+  static Result<RawSocket> Connect(uint16_t port);
+  RawSocket(RawSocket&& other) noexcept;
+  ~RawSocket();
+  bool SendAll(const void* data, size_t size);
+  // Reads exactly `size` bytes; false on EOF, error or a 10 s timeout.
+  bool RecvAll(void* data, size_t size);
+  // True when the peer has closed (EOF or reset) within 10 s.
+  bool WaitClosed();
+  void ShutdownWrite();
+
+ private:
+  explicit RawSocket(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
+}  // namespace kvtier::testing

@@ -1,0 +1,221 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <random>
+#include <thread>
+
+#include "common/checksum.h"
+#include "tiers/dram/dram_tier.h"
+
+namespace kvtier::tiers {
+namespace {
+
+constexpr uint64_t kCapacity = 4ull << 20;
+
+DramTierOptions Options(uint64_t capacity = kCapacity, uint32_t shards = 4,
+                        EvictionPolicyKind policy = EvictionPolicyKind::kS3Fifo) {
+  DramTierOptions options;
+  options.capacity_bytes = capacity;
+  options.shards = shards;
+  options.policy = policy;
+  return options;
+}
+
+// Fills a block with bytes derived from `seed` and seals it.
+Result<BlockHandle> MakeBlock(DramTier& tier, std::string_view key, size_t size, uint32_t seed) {
+  KVTIER_ASSIGN_OR_RETURN(WritableBlock block, tier.Allocate(key.size(), size));
+  auto bytes = block.mutable_bytes();
+  for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<std::byte>((seed * 131 + i) & 0xff);
+  const uint64_t checksum = BlockChecksum(bytes);
+  return std::move(block).Seal(checksum);
+}
+
+uint64_t Counter(const TierStats& stats, std::string_view name) {
+  for (const auto& c : stats.counters) {
+    if (c.name == name) return c.value;
+  }
+  ADD_FAILURE() << "no counter " << name;
+  return 0;
+}
+
+Status PutBlock(DramTier& tier, uint32_t ns, const std::string& key, size_t size,
+                uint32_t seed = 0) {
+  KVTIER_ASSIGN_OR_RETURN(BlockHandle block, MakeBlock(tier, key, size, seed));
+  return tier.Put({ns, key}, std::move(block));
+}
+
+TEST(DramTier, UsedBytesCountRealAllocationsAndOverhead) {
+  DramTier tier(Options());
+  ASSERT_TRUE(PutBlock(tier, 1, "key", 1000).ok());
+  const uint64_t used = tier.used_bytes();
+  EXPECT_GE(used, 1000 + BlockBuffer::HeaderSize() + DramTier::kEntryOverheadBytes + 3);
+  ASSERT_TRUE(tier.Erase({1, "key"}).ok());
+  EXPECT_EQ(tier.used_bytes(), 0u);
+}
+
+TEST(DramTier, NeverHoldsMoreThanCapacity) {
+  DramTier tier(Options());
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_TRUE(PutBlock(tier, 1, "k" + std::to_string(i), 16 * 1024, i).ok());
+    ASSERT_LE(tier.used_bytes(), kCapacity);
+  }
+  const TierStats stats = tier.Stats();
+  EXPECT_LT(stats.items, 2000u);
+  EXPECT_EQ(Counter(stats, "evictions") + stats.items, 2000u);
+}
+
+TEST(DramTier, UnsealedBlocksReturnTheirCharge) {
+  DramTier tier(Options());
+  {
+    auto block = tier.Allocate(3, 100000);
+    ASSERT_TRUE(block.ok());
+    EXPECT_GT(tier.used_bytes(), 100000u);
+  }
+  EXPECT_EQ(tier.used_bytes(), 0u);
+}
+
+TEST(DramTier, BlockLargerThanCapacityIsInvalid) {
+  DramTier tier(Options());
+  auto block = tier.Allocate(3, kCapacity);
+  EXPECT_EQ(block.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(DramTier, PinnedBlocksAreNotEvictedAndFullPinsGiveRetryableError) {
+  DramTier tier(Options(kCapacity, 1));
+  std::vector<BlockHandle> pins;
+  int stored = 0;
+  // Pin every block as it is stored, until nothing more fits.
+  for (;; ++stored) {
+    auto block = MakeBlock(tier, "k", 64 * 1024, stored);
+    if (!block.ok()) {
+      EXPECT_EQ(block.status().code(), StatusCode::kResourceExhausted);
+      EXPECT_TRUE(block.status().retryable());
+      break;
+    }
+    const std::string key = "k" + std::to_string(stored);
+    ASSERT_TRUE(tier.Put({1, key}, std::move(*block)).ok());
+    pins.push_back(*tier.Get({1, key}));
+    ASSERT_LT(stored, 1000) << "capacity never ran out";
+  }
+  ASSERT_GT(stored, 10);
+  for (int i = 0; i < stored; ++i) EXPECT_TRUE(tier.Contains({1, "k" + std::to_string(i)}));
+  // Releasing one pin makes room again.
+  pins.erase(pins.begin());
+  EXPECT_TRUE(PutBlock(tier, 1, "after", 64 * 1024).ok());
+  EXPECT_FALSE(tier.Contains({1, "k0"}));
+}
+
+TEST(DramTier, APinnedBlockSurvivesHeavyChurn) {
+  DramTier tier(Options());
+  ASSERT_TRUE(PutBlock(tier, 1, "keep", 32 * 1024, 99).ok());
+  BlockHandle pin = *tier.Get({1, "keep"});
+  const uint64_t checksum = pin.checksum();
+  for (int i = 0; i < 1000; ++i)
+    ASSERT_TRUE(PutBlock(tier, 1, "c" + std::to_string(i), 32 * 1024).ok());
+  EXPECT_TRUE(tier.Contains({1, "keep"}));
+  EXPECT_EQ(BlockChecksum(pin.bytes()), checksum);
+}
+
+TEST(DramTier, ErasedButPinnedBytesStillCount) {
+  DramTier tier(Options());
+  ASSERT_TRUE(PutBlock(tier, 1, "k", 100000).ok());
+  const uint64_t used = tier.used_bytes();
+  BlockHandle pin = *tier.Get({1, "k"});
+  ASSERT_TRUE(tier.Erase({1, "k"}).ok());
+  EXPECT_EQ(tier.used_bytes(), used);  // still held by the reader
+  pin.Reset();
+  EXPECT_EQ(tier.used_bytes(), 0u);
+}
+
+// A hot set re-read between cold one-time inserts. Hot reuse distance
+// exceeds the capacity, so LRU thrashes; S3-FIFO keeps the hot set in its
+// main queue and lets the scan pass through the small one.
+double HotHitRatio(EvictionPolicyKind policy) {
+  DramTier tier(Options(2ull << 20, 1, policy));
+  constexpr size_t kValue = 4096 - 64;
+  int capacity_blocks = 0;
+  while (Counter(tier.Stats(), "evictions") == 0) {  // until the first eviction
+    EXPECT_TRUE(PutBlock(tier, 9, "probe" + std::to_string(capacity_blocks++), kValue).ok());
+  }
+  const int hot = capacity_blocks * 6 / 10;
+  for (int i = 0; i < hot; ++i) {
+    EXPECT_TRUE(PutBlock(tier, 1, "hot" + std::to_string(i), kValue).ok());
+    EXPECT_TRUE(tier.Get({1, "hot" + std::to_string(i)}).ok());
+  }
+  int hits = 0;
+  int reads = 0;
+  for (int i = 0; i < capacity_blocks * 8; ++i) {
+    EXPECT_TRUE(PutBlock(tier, 2, "cold" + std::to_string(i), kValue).ok());
+    const std::string key = "hot" + std::to_string(i % hot);
+    ++reads;
+    if (tier.Get({1, key}).ok()) {
+      ++hits;
+    } else {
+      EXPECT_TRUE(PutBlock(tier, 1, key, kValue).ok());
+    }
+  }
+  return static_cast<double>(hits) / reads;
+}
+
+TEST(DramTier, S3FifoResistsScansThatFlushLru) {
+  const double lru = HotHitRatio(EvictionPolicyKind::kLru);
+  const double s3fifo = HotHitRatio(EvictionPolicyKind::kS3Fifo);
+  EXPECT_LT(lru, 0.1);
+  EXPECT_GT(s3fifo, 0.6);
+}
+
+TEST(DramTier, ConcurrentPutGetEraseNeverServesWrongBytes) {
+  DramTier tier(Options(8ull << 20, 16));
+  std::atomic<uint64_t> bad{0};
+  std::atomic<uint64_t> hits{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 random(1000 + t);
+      for (int i = 0; i < 4000; ++i) {
+        const std::string key = "k" + std::to_string(random() % 300);
+        const uint32_t op = random() % 10;
+        if (op < 4) {
+          const size_t size = 1024 + random() % (64 * 1024);
+          Status s = PutBlock(tier, 1, key, size, random());
+          if (!s.ok() && s.code() != StatusCode::kResourceExhausted) bad++;
+        } else if (op < 9) {
+          auto got = tier.Get({1, key});
+          if (got.ok()) {
+            hits++;
+            if (BlockChecksum(got->bytes()) != got->checksum()) bad++;
+          }
+        } else {
+          (void)tier.Erase({1, key});
+        }
+        if (tier.used_bytes() > tier.capacity_bytes()) bad++;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(bad.load(), 0u);
+  EXPECT_GT(hits.load(), 0u);
+  for (int k = 0; k < 300; ++k) (void)tier.Erase({1, "k" + std::to_string(k)});
+  EXPECT_EQ(tier.used_bytes(), 0u);
+  EXPECT_EQ(tier.Stats().items, 0u);
+}
+
+TEST(DramTierOptions, ValidateNamesTheField) {
+  DramTierOptions options;
+  options.capacity_bytes = 1000;
+  EXPECT_NE(options.Validate().message().find("dram.capacity"), std::string::npos);
+  options = DramTierOptions{};
+  options.shards = 0;
+  EXPECT_NE(options.Validate().message().find("dram.shards"), std::string::npos);
+  EXPECT_TRUE(DramTierOptions{}.Validate().ok());
+}
+
+TEST(EvictionPolicy, ParsesNames) {
+  EXPECT_EQ(*ParseEvictionPolicyKind("lru"), EvictionPolicyKind::kLru);
+  EXPECT_EQ(*ParseEvictionPolicyKind("s3fifo"), EvictionPolicyKind::kS3Fifo);
+  EXPECT_FALSE(ParseEvictionPolicyKind("arc").ok());
+}
+
+}  // namespace
+}  // namespace kvtier::tiers

@@ -1,0 +1,273 @@
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "protocol/frame.h"
+#include "protocol/messages.h"
+
+namespace kvtier::protocol {
+namespace {
+
+std::vector<std::string> MakeKeys(size_t n, size_t length = 16) {
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < n; ++i) {
+    std::string key = "key-" + std::to_string(i);
+    key.resize(length, '.');
+    keys.push_back(key);
+  }
+  return keys;
+}
+
+// ---- Frame header ----
+
+TEST(FrameHeader, RoundTrips) {
+  FrameHeader header;
+  header.opcode = static_cast<uint8_t>(Opcode::kGet);
+  header.flags = frame_flags::kResponse;
+  header.request_id = 0x0102030405060708ull;
+  header.metadata_length = 1234;
+  header.payload_length = 5ull << 20;
+  const auto bytes = EncodeFrameHeader(header);
+  EXPECT_EQ(std::to_integer<char>(bytes[0]), 'K');
+  EXPECT_EQ(std::to_integer<uint8_t>(bytes[8]), 0x08);  // little-endian request id
+  auto decoded = DecodeFrameHeader(bytes, Limits{});
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->opcode, header.opcode);
+  EXPECT_EQ(decoded->flags, header.flags);
+  EXPECT_EQ(decoded->request_id, header.request_id);
+  EXPECT_EQ(decoded->metadata_length, header.metadata_length);
+  EXPECT_EQ(decoded->payload_length, header.payload_length);
+}
+
+struct HeaderCase {
+  const char* name;
+  size_t offset;
+  uint8_t value;
+  FrameProblem problem;
+};
+
+class FrameHeaderRejects : public ::testing::TestWithParam<HeaderCase> {};
+
+TEST_P(FrameHeaderRejects, WithTheRightProblem) {
+  FrameHeader header;
+  header.opcode = static_cast<uint8_t>(Opcode::kPut);
+  auto bytes = EncodeFrameHeader(header);
+  bytes[GetParam().offset] = static_cast<std::byte>(GetParam().value);
+  FrameProblem problem = FrameProblem::kNone;
+  auto decoded = DecodeFrameHeader(bytes, Limits{}, &problem);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.status().code(), StatusCode::kProtocolError);
+  EXPECT_EQ(problem, GetParam().problem);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, FrameHeaderRejects,
+    ::testing::Values(HeaderCase{"magic", 0, 'X', FrameProblem::kBadMagic},
+                      HeaderCase{"magic_last", 3, 0, FrameProblem::kBadMagic},
+                      HeaderCase{"version", 4, 9, FrameProblem::kBadVersion},
+                      HeaderCase{"flags", 7, 0x80, FrameProblem::kBadHeader},
+                      HeaderCase{"reserved", 21, 1, FrameProblem::kBadHeader},
+                      HeaderCase{"metadata_length", 19, 1, FrameProblem::kOversize},
+                      HeaderCase{"payload_length", 31, 1, FrameProblem::kOversize}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(FrameHeader, LimitsAreInclusive) {
+  Limits limits;
+  FrameHeader header;
+  header.metadata_length = limits.max_metadata_bytes;
+  header.payload_length = limits.max_payload_bytes;
+  EXPECT_TRUE(DecodeFrameHeader(EncodeFrameHeader(header), limits).ok());
+  header.payload_length += 1;
+  EXPECT_FALSE(DecodeFrameHeader(EncodeFrameHeader(header), limits).ok());
+}
+
+TEST(FrameHeader, UnknownOpcodeStillDecodes) {
+  FrameHeader header;
+  header.opcode = 200;
+  auto decoded = DecodeFrameHeader(EncodeFrameHeader(header), Limits{});
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_FALSE(IsKnownOpcode(decoded->opcode));
+  EXPECT_TRUE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kStats)));
+}
+
+// ---- Requests ----
+
+TEST(Messages, PutRoundTrip) {
+  const auto keys = MakeKeys(3);
+  const std::vector<uint64_t> lengths = {10, 0, 5};
+  const std::vector<uint64_t> checksums = {1, 2, 3};
+  const Metadata m = EncodePutRequest("ns", keys, lengths, checksums);
+  auto put = DecodePutRequest(m.bytes(), Limits{}, 15);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(put->namespace_name, "ns");
+  ASSERT_EQ(put->keys.size(), 3u);
+  EXPECT_EQ(put->keys[2], keys[2]);
+  EXPECT_EQ(put->value_lengths, lengths);
+  EXPECT_EQ(put->checksums, checksums);
+}
+
+TEST(Messages, PutWithoutChecksumsIsAccepted) {
+  const auto keys = MakeKeys(1);
+  const std::vector<uint64_t> lengths = {7};
+  auto put = DecodePutRequest(EncodePutRequest("ns", keys, lengths, {}).bytes(), Limits{}, 7);
+  ASSERT_TRUE(put.ok());
+  EXPECT_TRUE(put->checksums.empty());
+}
+
+TEST(Messages, PutSemanticRejects) {
+  Limits limits;
+  limits.max_keys_per_request = 4;
+  limits.max_key_bytes = 32;
+  limits.max_value_bytes = 100;
+  const auto keys = MakeKeys(2);
+  const std::vector<uint64_t> ok_lengths = {10, 20};
+  auto decode = [&](const Metadata& m, uint64_t payload) {
+    return DecodePutRequest(m.bytes(), limits, payload).status();
+  };
+  // Payload length disagrees with the value lengths.
+  EXPECT_EQ(decode(EncodePutRequest("ns", keys, ok_lengths, {}), 31).code(),
+            StatusCode::kInvalidArgument);
+  // One value over the limit.
+  const std::vector<uint64_t> big = {101, 0};
+  EXPECT_EQ(decode(EncodePutRequest("ns", keys, big, {}), 101).code(),
+            StatusCode::kInvalidArgument);
+  // Counts that do not line up.
+  const std::vector<uint64_t> one_length = {30};
+  EXPECT_FALSE(decode(EncodePutRequest("ns", keys, one_length, {}), 30).ok());
+  const std::vector<uint64_t> one_sum = {1};
+  EXPECT_FALSE(decode(EncodePutRequest("ns", keys, ok_lengths, one_sum), 30).ok());
+  // Too many keys, an oversized key, an empty namespace.
+  const auto many = MakeKeys(5);
+  const std::vector<uint64_t> five(5, 0);
+  EXPECT_FALSE(decode(EncodePutRequest("ns", many, five, {}), 0).ok());
+  const auto long_keys = MakeKeys(2, 33);
+  EXPECT_FALSE(decode(EncodePutRequest("ns", long_keys, ok_lengths, {}), 30).ok());
+  EXPECT_FALSE(decode(EncodePutRequest("", keys, ok_lengths, {}), 30).ok());
+  EXPECT_TRUE(decode(EncodePutRequest("ns", keys, ok_lengths, {}), 30).ok());
+}
+
+TEST(Messages, KeysRequestRejectsEmptyAndLongKeys) {
+  Limits limits;
+  std::vector<std::string> keys = {"a", ""};
+  EXPECT_FALSE(DecodeKeysRequest(EncodeKeysRequest("ns", keys).bytes(), limits).ok());
+  keys = {"a", std::string(limits.max_key_bytes + 1, 'k')};
+  EXPECT_FALSE(DecodeKeysRequest(EncodeKeysRequest("ns", keys).bytes(), limits).ok());
+  keys = {"a", std::string(limits.max_key_bytes, 'k')};
+  auto ok = DecodeKeysRequest(EncodeKeysRequest("ns", keys).bytes(), limits);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->keys[1].size(), limits.max_key_bytes);
+  EXPECT_FALSE(
+      DecodeKeysRequest(EncodeKeysRequest(std::string(129, 'n'), keys).bytes(), limits).ok());
+}
+
+TEST(Messages, VerifierRejectsGarbageAndTruncation) {
+  const auto keys = MakeKeys(8);
+  const Metadata m = EncodeKeysRequest("namespace", keys);
+  const auto bytes = m.bytes();
+  // A cut either fails or (when it only drops trailing padding) decodes to
+  // exactly what was sent; it never yields different keys.
+  size_t rejected = 0;
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    auto r = DecodeKeysRequest(bytes.subspan(0, cut), Limits{});
+    if (!r.ok()) {
+      ++rejected;
+      continue;
+    }
+    ASSERT_EQ(r->keys.size(), keys.size()) << "truncated at " << cut;
+    for (size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(r->keys[i], keys[i]);
+  }
+  EXPECT_GT(rejected, bytes.size() * 9 / 10);
+  std::mt19937 random(12345);
+  std::vector<std::byte> garbage(256);
+  int verified_failures = 0;
+  for (int round = 0; round < 500; ++round) {
+    for (auto& b : garbage) b = static_cast<std::byte>(random());
+    auto r = DecodeKeysRequest(garbage, Limits{});
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+      verified_failures += IsVerifyFailure(r.status());
+    }
+  }
+  EXPECT_GT(verified_failures, 400);
+  EXPECT_FALSE(DecodePutRequest({}, Limits{}, 0).ok());
+  EXPECT_TRUE(IsVerifyFailure(DecodeStatsRequest({})));
+}
+
+TEST(Messages, HelloRoundTripAndVersionRange) {
+  HelloRequest hello{1, 3, "test"};
+  auto decoded = DecodeHelloRequest(EncodeHelloRequest(hello).bytes());
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->max_version, 3);
+  EXPECT_EQ(decoded->client_name, "test");
+  EXPECT_FALSE(DecodeHelloRequest(EncodeHelloRequest({4, 2, ""}).bytes()).ok());
+
+  HelloResponse response;
+  response.version = 1;
+  response.server_name = "s";
+  response.namespaces = {"a", "b"};
+  auto back = DecodeHelloResponse(EncodeHelloResponse(response).bytes());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->namespaces, response.namespaces);
+  EXPECT_EQ(back->limits.max_value_bytes, Limits{}.max_value_bytes);
+}
+
+// ---- Responses ----
+
+TEST(Messages, GetResponseChecksPayloadAccounting) {
+  GetResponse response;
+  response.codes = {StatusCode::kOk, StatusCode::kNotFound, StatusCode::kOk};
+  response.value_lengths = {4, 0, 6};
+  response.checksums = {1, 0, 2};
+  response.tiers = {TierId::kDram, TierId::kNone, TierId::kDram};
+  const Metadata m = EncodeGetResponse(response);
+  auto ok = DecodeGetResponse(m.bytes(), 3, 10);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->codes, response.codes);
+  EXPECT_EQ(ok->tiers, response.tiers);
+  EXPECT_EQ(DecodeGetResponse(m.bytes(), 3, 11).status().code(), StatusCode::kProtocolError);
+  EXPECT_EQ(DecodeGetResponse(m.bytes(), 3, 9).status().code(), StatusCode::kProtocolError);
+  EXPECT_EQ(DecodeGetResponse(m.bytes(), 2, 10).status().code(), StatusCode::kProtocolError);
+}
+
+TEST(Messages, ResponsesRejectOutOfRangeEnums) {
+  PutResponse put;
+  put.codes = {static_cast<StatusCode>(200)};
+  EXPECT_FALSE(DecodePutResponse(EncodePutResponse(put).bytes(), 1).ok());
+  ExistsResponse exists;
+  exists.tiers = {static_cast<TierId>(9)};
+  EXPECT_FALSE(DecodeExistsResponse(EncodeExistsResponse(exists).bytes(), 1).ok());
+}
+
+TEST(Messages, MatchPrefixCannotMatchMoreThanAsked) {
+  MatchPrefixResponse response;
+  response.matched = 2;
+  response.tiers = {TierId::kDram, TierId::kDram};
+  const Metadata m = EncodeMatchPrefixResponse(response);
+  EXPECT_TRUE(DecodeMatchPrefixResponse(m.bytes(), 2).ok());
+  EXPECT_FALSE(DecodeMatchPrefixResponse(m.bytes(), 1).ok());
+}
+
+TEST(Messages, ErrorReplyCarriesTheStatus) {
+  const Status sent = ResourceExhausted("DRAM tier is full");
+  const Status got = DecodeErrorReply(EncodeErrorReply(sent).bytes());
+  EXPECT_EQ(got, sent);
+  EXPECT_TRUE(got.retryable());
+  EXPECT_EQ(DecodeErrorReply(EncodeErrorReply(Status::Ok()).bytes()).code(),
+            StatusCode::kProtocolError);
+}
+
+TEST(Messages, StatsRoundTrip) {
+  StatsResponse stats;
+  stats.server_name = "kvtier";
+  stats.counters = {{"a", 1}, {"b", 2}};
+  stats.tiers = {{"dram", 100, 50, 3, {{"hits", 7}}}};
+  stats.namespaces = {{"demo", "kv", {{"puts", 9}}}};
+  auto back = DecodeStatsResponse(EncodeStatsResponse(stats).bytes());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->tiers[0].counters[0].value, 7u);
+  EXPECT_EQ(back->namespaces[0].kind, "kv");
+  EXPECT_EQ(back->counters[1].name, "b");
+}
+
+}  // namespace
+}  // namespace kvtier::protocol

@@ -1,0 +1,25 @@
+#include "tiers/block.h"
+
+#include <cstdlib>
+#include <new>
+
+namespace kvtier::tiers {
+
+HeapBlockAllocator& HeapBlockAllocator::Instance() {
+  static HeapBlockAllocator instance;
+  return instance;
+}
+
+WritableBlock HeapBlockAllocator::Allocate(uint64_t size) {
+  const uint64_t bytes = (BlockBuffer::HeaderSize() + size + 63) / 64 * 64;
+  void* memory = std::aligned_alloc(64, bytes);
+  if (memory == nullptr) throw std::bad_alloc();
+  return WritableBlock(BlockBuffer::Construct(memory, size, /*charge=*/0, this));
+}
+
+void HeapBlockAllocator::Free(BlockBuffer* block) {
+  block->~BlockBuffer();
+  std::free(block);
+}
+
+}  // namespace kvtier::tiers

@@ -1,0 +1,152 @@
+#pragma once
+
+// Block memory shared by every tier: one allocation holds a small header and
+// the value bytes. Blocks are immutable once sealed and reference counted;
+// BlockHandle is the move-only pin that keeps the bytes alive while they are
+// being sent or copied. A tier's index holds one handle per stored block, so
+// "refs() == 1" under the index lock means nobody else is using the block and
+// it may be evicted.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <utility>
+
+namespace kvtier::tiers {
+
+class BlockBuffer;
+
+// Owner of block allocations: returns the memory when the last handle goes.
+// Must outlive every block it allocated.
+class BlockAllocator {
+ public:
+  virtual ~BlockAllocator() = default;
+  // Called exactly once per block, from whichever thread drops the last ref.
+  virtual void Free(BlockBuffer* block) = 0;
+};
+
+// Header placed in front of the value bytes of every block allocation. It is
+// 64 bytes and 64-aligned, so value bytes start on a cache-line boundary.
+class alignas(64) BlockBuffer {
+ public:
+  std::span<const std::byte> bytes() const { return {data(), size_}; }
+  uint64_t checksum() const { return checksum_; }
+  uint64_t size() const { return size_; }
+  // Bytes this block counts against its tier's capacity (0 for heap blocks).
+  uint64_t charge() const { return charge_; }
+  BlockAllocator* allocator() const { return allocator_; }
+  uint32_t refs() const { return refs_.load(std::memory_order_acquire); }
+
+  // Placement-constructs a header at `memory`, which must have room for
+  // HeaderSize() + size bytes and be 64-byte aligned.
+  static BlockBuffer* Construct(void* memory, uint64_t size, uint64_t charge,
+                                BlockAllocator* allocator) {
+    return new (memory) BlockBuffer(size, charge, allocator);
+  }
+  static constexpr size_t HeaderSize() { return sizeof(BlockBuffer); }
+
+ private:
+  friend class BlockHandle;
+  friend class WritableBlock;
+
+  BlockBuffer(uint64_t size, uint64_t charge, BlockAllocator* allocator)
+      : size_(size), charge_(charge), allocator_(allocator) {}
+
+  std::byte* data() const {
+    return reinterpret_cast<std::byte*>(const_cast<BlockBuffer*>(this)) + sizeof(BlockBuffer);
+  }
+  void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) allocator_->Free(this);
+  }
+
+  std::atomic<uint32_t> refs_{1};
+  uint64_t size_;
+  uint64_t checksum_ = 0;
+  uint64_t charge_;
+  BlockAllocator* allocator_;
+};
+
+// A pin on a sealed block. Move-only: copying a pin is an explicit Clone().
+// Thread-safe as a value: distinct handles to one block may be used and
+// dropped from different threads.
+class BlockHandle {
+ public:
+  BlockHandle() = default;
+  ~BlockHandle() { Reset(); }
+  BlockHandle(BlockHandle&& other) noexcept : block_(std::exchange(other.block_, nullptr)) {}
+  BlockHandle& operator=(BlockHandle&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      block_ = std::exchange(other.block_, nullptr);
+    }
+    return *this;
+  }
+  BlockHandle(const BlockHandle&) = delete;
+  BlockHandle& operator=(const BlockHandle&) = delete;
+
+  // Another pin on the same block.
+  BlockHandle Clone() const {
+    if (block_ != nullptr) block_->Ref();
+    return BlockHandle(block_);
+  }
+
+  explicit operator bool() const { return block_ != nullptr; }
+  std::span<const std::byte> bytes() const { return block_->bytes(); }
+  uint64_t checksum() const { return block_->checksum(); }
+  uint64_t size() const { return block_->size(); }
+  const BlockBuffer* buffer() const { return block_; }
+
+  void Reset() {
+    if (block_ != nullptr) std::exchange(block_, nullptr)->Unref();
+  }
+
+ private:
+  friend class WritableBlock;
+  explicit BlockHandle(BlockBuffer* block) : block_(block) {}
+  BlockBuffer* block_ = nullptr;
+};
+
+// A freshly allocated block that only its owner can see and write. Sealing
+// records the checksum and turns it into an immutable, shareable block.
+// Dropping it unsealed frees the memory (and its capacity charge).
+class WritableBlock {
+ public:
+  WritableBlock() = default;
+  explicit WritableBlock(BlockBuffer* block) : block_(block) {}
+  ~WritableBlock() { BlockHandle discard(std::exchange(block_, nullptr)); }
+  WritableBlock(WritableBlock&& other) noexcept : block_(std::exchange(other.block_, nullptr)) {}
+  WritableBlock& operator=(WritableBlock&& other) noexcept {
+    if (this != &other) {
+      BlockHandle discard(std::exchange(block_, other.block_));
+      other.block_ = nullptr;
+    }
+    return *this;
+  }
+  WritableBlock(const WritableBlock&) = delete;
+  WritableBlock& operator=(const WritableBlock&) = delete;
+
+  explicit operator bool() const { return block_ != nullptr; }
+  std::span<std::byte> mutable_bytes() { return {block_->data(), block_->size_}; }
+  uint64_t size() const { return block_->size_; }
+
+  BlockHandle Seal(uint64_t checksum) && {
+    block_->checksum_ = checksum;
+    return BlockHandle(std::exchange(block_, nullptr));
+  }
+
+ private:
+  BlockBuffer* block_ = nullptr;
+};
+
+// Plain heap blocks that count against nothing: for bytes read from lower
+// tiers and for tests. Thread-safe; one process-wide instance.
+class HeapBlockAllocator final : public BlockAllocator {
+ public:
+  static HeapBlockAllocator& Instance();
+  WritableBlock Allocate(uint64_t size);
+  void Free(BlockBuffer* block) override;
+};
+
+}  // namespace kvtier::tiers

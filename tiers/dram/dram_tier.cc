@@ -1,0 +1,271 @@
+#include "tiers/dram/dram_tier.h"
+
+#include <xxhash.h>
+
+#include <bit>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "common/byte_size.h"
+
+#ifdef KVTIER_HAVE_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
+namespace kvtier::tiers {
+namespace {
+
+// BlockBuffer is 64-aligned; value bytes follow its 64-byte header.
+constexpr size_t kBlockAlignment = 64;
+
+uint64_t RealAllocationSize(uint64_t bytes) {
+#ifdef KVTIER_HAVE_JEMALLOC
+  return nallocx(bytes, MALLOCX_ALIGN(kBlockAlignment));
+#else
+  return (bytes + kBlockAlignment - 1) / kBlockAlignment * kBlockAlignment + 16;
+#endif
+}
+
+void* AllocateBlockMemory(uint64_t bytes) {
+#ifdef KVTIER_HAVE_JEMALLOC
+  return mallocx(bytes, MALLOCX_ALIGN(kBlockAlignment));
+#else
+  return std::aligned_alloc(kBlockAlignment,
+                            (bytes + kBlockAlignment - 1) / kBlockAlignment * kBlockAlignment);
+#endif
+}
+
+void FreeBlockMemory(void* memory, uint64_t bytes) {
+#ifdef KVTIER_HAVE_JEMALLOC
+  sdallocx(memory, bytes, MALLOCX_ALIGN(kBlockAlignment));
+#else
+  (void)bytes;
+  std::free(memory);
+#endif
+}
+
+thread_local std::string tls_index_key;
+
+}  // namespace
+
+void EncodeIndexKey(const BlockKey& key, std::string& out) {
+  out.resize(4 + key.key.size());
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((key.namespace_id >> (8 * i)) & 0xff);
+  std::memcpy(out.data() + 4, key.key.data(), key.key.size());
+}
+
+Status DramTierOptions::Validate() const {
+  if (capacity_bytes < kMiB) {
+    return InvalidArgument("dram.capacity must be at least 1MiB, got " +
+                           FormatByteSize(capacity_bytes));
+  }
+  if (shards == 0 || shards > 4096) {
+    return InvalidArgument("dram.shards must be in 1..4096, got " + std::to_string(shards));
+  }
+  return Status::Ok();
+}
+
+size_t DramTier::TransparentHash::operator()(std::string_view s) const {
+  return XXH3_64bits(s.data(), s.size());
+}
+
+DramTier::DramTier(const DramTierOptions& options) : options_(options) {
+  const uint32_t shard_count = std::bit_ceil(std::max<uint32_t>(1, options.shards));
+  shards_.reserve(shard_count);
+  for (uint32_t i = 0; i < shard_count; ++i) {
+    auto shard = std::make_unique<Shard>();
+    shard->policy = MakeEvictionPolicy(options.policy);
+    shards_.push_back(std::move(shard));
+  }
+}
+
+DramTier::~DramTier() {
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard->mu);
+    for (auto& [key, entry] : shard->index) shard->policy->OnRemove(entry.get());
+    shard->index.clear();
+  }
+}
+
+DramTier::Shard& DramTier::ShardFor(std::string_view index_key, uint64_t* hash_out) const {
+  const uint64_t hash = XXH3_64bits(index_key.data(), index_key.size());
+  if (hash_out != nullptr) *hash_out = hash;
+  // High bits pick the shard; the map uses the full hash for buckets.
+  return *shards_[(hash >> 40) & (shards_.size() - 1)];
+}
+
+uint64_t DramTier::BlockCharge(uint64_t key_size, uint64_t value_size) {
+  return RealAllocationSize(BlockBuffer::HeaderSize() + value_size) + kEntryOverheadBytes +
+         key_size;
+}
+
+bool DramTier::TryReserve(uint64_t charge) {
+  uint64_t used = used_bytes_.load(std::memory_order_relaxed);
+  while (used + charge <= options_.capacity_bytes) {
+    if (used_bytes_.compare_exchange_weak(used, used + charge, std::memory_order_relaxed)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Result<WritableBlock> DramTier::Allocate(uint64_t key_size, uint64_t value_size) {
+  const uint64_t charge = BlockCharge(key_size, value_size);
+  if (charge > options_.capacity_bytes) {
+    counters_.allocation_failures.fetch_add(1, std::memory_order_relaxed);
+    return InvalidArgument("a block of " + std::to_string(value_size) +
+                           " bytes can never fit the DRAM tier capacity of " +
+                           FormatByteSize(options_.capacity_bytes));
+  }
+  while (!TryReserve(charge)) {
+    const uint64_t used = used_bytes_.load(std::memory_order_relaxed);
+    const uint64_t shortfall =
+        used + charge > options_.capacity_bytes ? used + charge - options_.capacity_bytes : 1;
+    if (EvictAtLeast(shortfall) == 0 && !TryReserve(charge)) {
+      counters_.allocation_failures.fetch_add(1, std::memory_order_relaxed);
+      return ResourceExhausted("DRAM tier is full: " + FormatByteSize(used) + " of " +
+                               FormatByteSize(options_.capacity_bytes) +
+                               " held by blocks that are pinned or in flight");
+    }
+  }
+  const uint64_t bytes = BlockBuffer::HeaderSize() + value_size;
+  void* memory = AllocateBlockMemory(bytes);
+  if (memory == nullptr) {
+    used_bytes_.fetch_sub(charge, std::memory_order_relaxed);
+    counters_.allocation_failures.fetch_add(1, std::memory_order_relaxed);
+    return ResourceExhausted("out of memory allocating " + std::to_string(bytes) + " bytes");
+  }
+  return WritableBlock(BlockBuffer::Construct(memory, value_size, charge, this));
+}
+
+void DramTier::Free(BlockBuffer* block) {
+  const uint64_t charge = block->charge();
+  const uint64_t bytes = BlockBuffer::HeaderSize() + block->size();
+  block->~BlockBuffer();
+  FreeBlockMemory(block, bytes);
+  used_bytes_.fetch_sub(charge, std::memory_order_relaxed);
+}
+
+uint64_t DramTier::EvictFromShard(Shard& shard, uint64_t bytes) {
+  uint64_t freed = 0;
+  std::lock_guard lock(shard.mu);
+  // Only the index's own handle may exist: refs() == 1 under the shard lock
+  // means no reader holds the block, and new readers need this lock.
+  auto unpinned = [](const PolicyEntry& candidate) {
+    return static_cast<const Entry&>(candidate).block.buffer()->refs() == 1;
+  };
+  while (freed < bytes) {
+    PolicyEntry* victim = shard.policy->PickVictim(unpinned);
+    if (victim == nullptr) break;
+    auto* entry = static_cast<Entry*>(victim);
+    shard.policy->OnRemove(entry);
+    freed += entry->charge;
+    counters_.evicted_bytes.fetch_add(entry->charge, std::memory_order_relaxed);
+    shard.index.erase(shard.index.find(std::string_view(entry->index_key)));  // frees the block
+    items_.fetch_sub(1, std::memory_order_relaxed);
+    counters_.evictions.fetch_add(1, std::memory_order_relaxed);
+  }
+  return freed;
+}
+
+uint64_t DramTier::EvictAtLeast(uint64_t bytes) {
+  uint64_t freed = 0;
+  const uint32_t start = evict_cursor_.fetch_add(1, std::memory_order_relaxed);
+  for (size_t i = 0; i < shards_.size() && freed < bytes; ++i) {
+    freed += EvictFromShard(*shards_[(start + i) & (shards_.size() - 1)], bytes - freed);
+  }
+  return freed;
+}
+
+Status DramTier::Put(const BlockKey& key, BlockHandle block) {
+  if (!block) return InvalidArgument("put of an empty block handle");
+  if (block.buffer()->allocator() != this) {
+    // Foreign memory (a lower tier, a test): copy it into our own.
+    KVTIER_ASSIGN_OR_RETURN(WritableBlock copy, Allocate(key.key.size(), block.size()));
+    std::memcpy(copy.mutable_bytes().data(), block.bytes().data(), block.size());
+    block = std::move(copy).Seal(block.checksum());
+    counters_.copied_puts.fetch_add(1, std::memory_order_relaxed);
+  }
+  auto entry = std::make_unique<Entry>();
+  EncodeIndexKey(key, entry->index_key);
+  Shard& shard = ShardFor(entry->index_key, &entry->key_hash);
+  entry->charge = block.buffer()->charge();
+  entry->block = std::move(block);
+
+  BlockHandle replaced;  // dropped after the lock is released
+  {
+    std::lock_guard lock(shard.mu);
+    auto [it, inserted] = shard.index.try_emplace(entry->index_key, nullptr);
+    if (!inserted) {
+      shard.policy->OnRemove(it->second.get());
+      replaced = std::move(it->second->block);
+    } else {
+      items_.fetch_add(1, std::memory_order_relaxed);
+    }
+    it->second = std::move(entry);
+    shard.policy->OnInsert(it->second.get());
+  }
+  counters_.puts.fetch_add(1, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Result<BlockHandle> DramTier::Get(const BlockKey& key) {
+  EncodeIndexKey(key, tls_index_key);
+  Shard& shard = ShardFor(tls_index_key);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.index.find(std::string_view(tls_index_key));
+  if (it == shard.index.end()) {
+    counters_.misses.fetch_add(1, std::memory_order_relaxed);
+    return NotFound("key not in DRAM tier");
+  }
+  shard.policy->OnAccess(it->second.get());
+  counters_.hits.fetch_add(1, std::memory_order_relaxed);
+  return it->second->block.Clone();
+}
+
+bool DramTier::Contains(const BlockKey& key) const {
+  EncodeIndexKey(key, tls_index_key);
+  Shard& shard = ShardFor(tls_index_key);
+  std::lock_guard lock(shard.mu);
+  return shard.index.find(std::string_view(tls_index_key)) != shard.index.end();
+}
+
+Status DramTier::Erase(const BlockKey& key) {
+  EncodeIndexKey(key, tls_index_key);
+  Shard& shard = ShardFor(tls_index_key);
+  std::unique_ptr<Entry> removed;  // freed after the lock is released
+  {
+    std::lock_guard lock(shard.mu);
+    auto it = shard.index.find(std::string_view(tls_index_key));
+    if (it == shard.index.end()) return NotFound("key not in DRAM tier");
+    shard.policy->OnRemove(it->second.get());
+    removed = std::move(it->second);
+    shard.index.erase(it);
+  }
+  items_.fetch_sub(1, std::memory_order_relaxed);
+  counters_.erases.fetch_add(1, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+TierStats DramTier::Stats() const {
+  TierStats stats;
+  stats.name = "dram";
+  stats.capacity_bytes = options_.capacity_bytes;
+  stats.used_bytes = used_bytes_.load(std::memory_order_relaxed);
+  stats.items = items_.load(std::memory_order_relaxed);
+  auto add = [&](const char* name, const std::atomic<uint64_t>& value) {
+    stats.counters.push_back({name, value.load(std::memory_order_relaxed)});
+  };
+  add("hits", counters_.hits);
+  add("misses", counters_.misses);
+  add("puts", counters_.puts);
+  add("erases", counters_.erases);
+  add("evictions", counters_.evictions);
+  add("evicted_bytes", counters_.evicted_bytes);
+  add("allocation_failures", counters_.allocation_failures);
+  add("copied_puts", counters_.copied_puts);
+  return stats;
+}
+
+}  // namespace kvtier::tiers

@@ -1,0 +1,114 @@
+#pragma once
+
+// The DRAM tier: a sharded hash index over blocks in jemalloc memory.
+//
+// Capacity counts what is really held: the allocator's real size of every
+// block (header included, from nallocx) plus a fixed per-entry index
+// overhead and the key bytes. A block is charged from Allocate until its
+// memory is freed, so blocks being received, and blocks erased or replaced
+// while a reader still pins them, still count.
+//
+// Eviction: per shard, by the configured policy (S3-FIFO by default, LRU for
+// comparison). A block whose handle is held outside the index (being sent,
+// copied or filled) is pinned and skipped. When Allocate cannot make room
+// because everything left is pinned it fails with kResourceExhausted.
+//
+// Locking: one mutex per shard; no method holds two shard mutexes at once.
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "tiers/dram/eviction_policy.h"
+#include "tiers/tier.h"
+
+namespace kvtier::tiers {
+
+struct DramTierOptions {
+  uint64_t capacity_bytes = 1ull << 30;
+  uint32_t shards = 64;  // rounded up to a power of two
+  EvictionPolicyKind policy = EvictionPolicyKind::kS3Fifo;
+
+  Status Validate() const;
+};
+
+class DramTier final : public Tier, private BlockAllocator {
+ public:
+  // Index bytes charged per entry on top of the key: the entry, its hash-map
+  // node and bucket, and the policy's list node.
+  static constexpr uint64_t kEntryOverheadBytes = 160;
+
+  explicit DramTier(const DramTierOptions& options);
+  // Every handle to this tier's blocks must be gone before destruction.
+  ~DramTier() override;
+
+  std::string_view name() const override { return "dram"; }
+  TierCapabilities capabilities() const override {
+    return {.persistent = false, .pins_in_place = true, .blocking_io = false};
+  }
+  Result<WritableBlock> Allocate(uint64_t key_size, uint64_t value_size) override;
+  Status Put(const BlockKey& key, BlockHandle block) override;
+  Result<BlockHandle> Get(const BlockKey& key) override;
+  bool MayContain(const BlockKey& key) const override { return Contains(key); }
+  bool Contains(const BlockKey& key) const override;
+  Status Erase(const BlockKey& key) override;
+  TierStats Stats() const override;
+
+  uint64_t used_bytes() const { return used_bytes_.load(std::memory_order_relaxed); }
+  uint64_t capacity_bytes() const { return options_.capacity_bytes; }
+
+ private:
+  struct Entry : PolicyEntry {
+    std::string index_key;
+    BlockHandle block;
+  };
+  struct TransparentHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const;
+  };
+  struct Shard {
+    mutable std::mutex mu;
+    std::unordered_map<std::string, std::unique_ptr<Entry>, TransparentHash, std::equal_to<>> index;
+    std::unique_ptr<EvictionPolicy> policy;
+  };
+
+  // BlockAllocator: returns block memory and its charge.
+  void Free(BlockBuffer* block) override;
+
+  static uint64_t BlockCharge(uint64_t key_size, uint64_t value_size);
+  bool TryReserve(uint64_t charge);
+  // Evicts unpinned blocks until at least `bytes` were freed or nothing more
+  // can go; returns the bytes freed.
+  uint64_t EvictAtLeast(uint64_t bytes);
+  uint64_t EvictFromShard(Shard& shard, uint64_t bytes);
+  Shard& ShardFor(std::string_view index_key, uint64_t* hash_out = nullptr) const;
+
+  const DramTierOptions options_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<uint64_t> used_bytes_{0};
+  std::atomic<uint64_t> items_{0};
+  std::atomic<uint32_t> evict_cursor_{0};
+
+  struct Counters {
+    std::atomic<uint64_t> hits{0};
+    std::atomic<uint64_t> misses{0};
+    std::atomic<uint64_t> puts{0};
+    std::atomic<uint64_t> erases{0};
+    std::atomic<uint64_t> evictions{0};
+    std::atomic<uint64_t> evicted_bytes{0};
+    std::atomic<uint64_t> allocation_failures{0};
+    std::atomic<uint64_t> copied_puts{0};
+  };
+  mutable Counters counters_;
+};
+
+// The index key of a block: namespace id (4 bytes little-endian) then the
+// key bytes. Written into `out` to avoid an allocation per lookup.
+void EncodeIndexKey(const BlockKey& key, std::string& out);
+
+}  // namespace kvtier::tiers

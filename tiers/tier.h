@@ -1,0 +1,116 @@
+#pragma once
+
+// The storage tier contract. Every tier (DRAM now; NVMe and Blob later)
+// implements it, and one conformance suite (tests/unit/tier_conformance_test.cc)
+// runs over each. Decorators for fault injection and tracing wrap a Tier
+// through TierWrapper and live in tests/, never inside a tier.
+//
+// Thread safety: every method may be called concurrently from any thread.
+// Blocking: DRAM-tier methods never block on I/O; a tier whose capabilities
+// say `blocking_io` must only be called from a worker pool, never from a
+// network thread.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "tiers/block.h"
+
+namespace kvtier::tiers {
+
+// Identifies a block: the server-assigned namespace id plus the client's key
+// bytes. Keys of different namespaces never meet.
+struct BlockKey {
+  uint32_t namespace_id = 0;
+  std::string_view key;
+};
+
+struct TierCapabilities {
+  bool persistent = false;     // blocks survive a restart of the process
+  bool pins_in_place = false;  // Get returns handles to the tier's own memory
+  bool blocking_io = false;    // calls may block on disk or network
+};
+
+struct TierCounter {
+  std::string name;
+  uint64_t value = 0;
+};
+
+struct TierStats {
+  std::string name;
+  uint64_t capacity_bytes = 0;
+  uint64_t used_bytes = 0;  // bytes really held: allocations plus index overhead
+  uint64_t items = 0;
+  std::vector<TierCounter> counters;
+};
+
+class Tier {
+ public:
+  virtual ~Tier() = default;
+
+  // Short lower-case name used in stats and logs ("dram").
+  virtual std::string_view name() const = 0;
+  virtual TierCapabilities capabilities() const = 0;
+
+  // Allocates an unpublished block of `value_size` bytes that a later Put on
+  // this tier takes without a copy. The bytes count against capacity from
+  // this moment until the block is freed; room is made by evicting unpinned
+  // blocks. Errors: kInvalidArgument if the block could never fit;
+  // kResourceExhausted (retryable) if no room can be made now, for example
+  // because the rest of the tier is pinned.
+  virtual Result<WritableBlock> Allocate(uint64_t key_size, uint64_t value_size) = 0;
+
+  // Publishes `block` under `key`, replacing any block stored there (the old
+  // one stays readable through handles already taken). A block from another
+  // allocator is copied into this tier's memory first. The caller must have
+  // checked the block's checksum. Errors: as Allocate for copied blocks.
+  virtual Status Put(const BlockKey& key, BlockHandle block) = 0;
+
+  // Returns a pin on the block stored under `key` and records the access for
+  // eviction. Errors: kNotFound; kCorruption when a tier that verifies on
+  // read finds a bad checksum (the block is dropped and counted).
+  virtual Result<BlockHandle> Get(const BlockKey& key) = 0;
+
+  // Fast negative check: false means the key is certainly absent. Never does
+  // I/O and never records an access.
+  virtual bool MayContain(const BlockKey& key) const = 0;
+
+  // Exact presence, without recording an access.
+  virtual bool Contains(const BlockKey& key) const = 0;
+
+  // Removes the key. Pinned bytes stay valid until their handles go.
+  // Errors: kNotFound.
+  virtual Status Erase(const BlockKey& key) = 0;
+
+  virtual TierStats Stats() const = 0;
+};
+
+// Forwards every call to another tier; decorators override what they change.
+class TierWrapper : public Tier {
+ public:
+  explicit TierWrapper(Tier* target) : target_(target) {}
+
+  std::string_view name() const override { return target_->name(); }
+  TierCapabilities capabilities() const override { return target_->capabilities(); }
+  Result<WritableBlock> Allocate(uint64_t key_size, uint64_t value_size) override {
+    return target_->Allocate(key_size, value_size);
+  }
+  Status Put(const BlockKey& key, BlockHandle block) override {
+    return target_->Put(key, std::move(block));
+  }
+  Result<BlockHandle> Get(const BlockKey& key) override { return target_->Get(key); }
+  bool MayContain(const BlockKey& key) const override { return target_->MayContain(key); }
+  bool Contains(const BlockKey& key) const override { return target_->Contains(key); }
+  Status Erase(const BlockKey& key) override { return target_->Erase(key); }
+  TierStats Stats() const override { return target_->Stats(); }
+
+ protected:
+  Tier* target() const { return target_; }
+
+ private:
+  Tier* target_;
+};
+
+}  // namespace kvtier::tiers
