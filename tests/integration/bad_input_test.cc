@@ -312,5 +312,26 @@ TEST_F(BadInputTest, ConnectionLimitRefusesClearly) {
   EXPECT_TRUE(served);
 }
 
+TEST(IdleTimeout, SilentConnectionsAreClosedAndCounted) {
+  testing::ServerProcess server({}, "server: {idle_timeout_ms: 200}\nnamespaces: [{name: demo}]\n");
+  ASSERT_TRUE(server.Start().ok()) << server.log();
+  auto socket = testing::RawSocket::Connect(server.port());
+  ASSERT_TRUE(socket.ok());
+  EXPECT_TRUE(socket->WaitClosed());  // never sent a byte
+  client::ClientOptions options;
+  options.port = server.port();
+  auto client = client::Client::Connect(options);
+  ASSERT_TRUE(client.ok());
+  auto stats = (*client)->Stats();
+  ASSERT_TRUE(stats.ok());
+  uint64_t idle = 0;
+  for (const auto& c : stats->counters) {
+    if (c.name == "bad_input_idle_timeout") idle = c.value;
+  }
+  EXPECT_GE(idle, 1u);
+  client->reset();
+  EXPECT_EQ(server.Stop(), 0);
+}
+
 }  // namespace
 }  // namespace kvtier

@@ -7,6 +7,7 @@
 
 #include "client/client.h"
 #include "common/keys.h"
+#include "protocol/asio.h"
 #include "tests/support/server_process.h"
 
 namespace kvtier {
@@ -275,6 +276,33 @@ TEST(ServerShutdown, SigtermAnswersInFlightRequestsThenExitsZero) {
     }
   }
   stopper.join();
+}
+
+// A peer that accepts and reads but never answers: the client's request
+// timeout must turn the silence into kDeadlineExceeded, not a hang.
+TEST(ClientTimeouts, SilentPeerGivesDeadlineExceeded) {
+  asio::io_context io;
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  std::thread peer([&] {
+    tcp::socket socket(io);
+    acceptor.accept(socket);
+    std::array<char, 4096> sink;
+    boost::system::error_code ec;
+    while (!ec) socket.read_some(asio::buffer(sink), ec);  // until the client closes
+  });
+  ClientOptions options;
+  options.port = acceptor.local_endpoint().port();
+  options.request_timeout = std::chrono::milliseconds(200);
+  auto client = Client::Connect(options);
+  EXPECT_EQ(client.status().code(), StatusCode::kDeadlineExceeded) << client.status().ToString();
+  peer.join();
+}
+
+TEST(ClientTimeouts, NothingListeningGivesUnavailable) {
+  ClientOptions options;
+  options.port = 1;  // privileged and unused: refused at once
+  auto client = Client::Connect(options);
+  EXPECT_EQ(client.status().code(), StatusCode::kUnavailable);
 }
 
 }  // namespace
