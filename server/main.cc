@@ -127,7 +127,8 @@ int Run(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%t] %v");
   spdlog::info("kvtierd starting; config from {}",
                cl->config_path.empty() ? "the embedded default" : cl->config_path);
-  for (std::string_view rest = DescribeConfig(*config); !rest.empty();) {
+  const std::string effective = DescribeConfig(*config);
+  for (std::string_view rest = effective; !rest.empty();) {
     const size_t end = rest.find('\n');
     spdlog::info("config {}", rest.substr(0, end));
     rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
