@@ -22,7 +22,10 @@ auto Redirect(boost::system::error_code& ec) {
 struct ReplyFrame {
   FrameHeader header;
   std::vector<std::byte> metadata;
-  std::shared_ptr<std::vector<std::byte>> payload;
+  // Value bytes, allocated without zero-filling: they are overwritten by
+  // the read at once.
+  std::shared_ptr<std::byte[]> payload;
+  uint64_t payload_length = 0;
 };
 
 using Completion = std::function<void(Result<ReplyFrame>)>;
@@ -213,9 +216,10 @@ class Client::Impl {
       ReplyFrame frame;
       frame.header = *header;
       frame.metadata.resize(header->metadata_length);
-      frame.payload = std::make_shared<std::vector<std::byte>>(header->payload_length);
-      std::array<asio::mutable_buffer, 2> body = {asio::buffer(frame.metadata),
-                                                  asio::buffer(*frame.payload)};
+      frame.payload_length = header->payload_length;
+      frame.payload.reset(new std::byte[header->payload_length]);
+      std::array<asio::mutable_buffer, 2> body = {
+          asio::buffer(frame.metadata), asio::buffer(frame.payload.get(), frame.payload_length)};
       co_await asio::async_read(socket_, body, Redirect(ec));
       if (ec) {
         Fail(Unavailable("connection lost inside a reply: " + ec.message()));
@@ -408,7 +412,7 @@ std::future<Result<GetResult>> Client::GetAsync(std::string_view ns,
       Opcode::kGet, protocol::EncodeKeysRequest(ns, keys), {},
       [count](const ReplyFrame& frame) -> Result<GetResult> {
         KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodeGetResponse(frame.metadata, count,
-                                                                           frame.payload->size()));
+                                                                           frame.payload_length));
         GetResult result;
         result.payload = frame.payload;
         result.values.resize(count);
@@ -423,7 +427,7 @@ std::future<Result<GetResult>> Client::GetAsync(std::string_view ns,
             continue;
           }
           value.bytes =
-              std::span<const std::byte>(frame.payload->data() + offset, response.value_lengths[i]);
+              std::span<const std::byte>(frame.payload.get() + offset, response.value_lengths[i]);
           offset += response.value_lengths[i];
           // Verify at the edge: bytes that changed on the way are never used.
           if (BlockChecksum(value.bytes) != value.checksum) {

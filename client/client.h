@@ -58,7 +58,7 @@ struct GetValue {
 
 struct GetResult {
   std::vector<GetValue> values;                           // in request order
-  std::shared_ptr<const std::vector<std::byte>> payload;  // owns the bytes
+  std::shared_ptr<const std::byte[]> payload;  // owns the bytes the spans point into
 };
 
 struct ExistsResult {

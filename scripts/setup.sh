@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every build and test dependency of kvtier from Debian 12 packages.
+# Installs every build, test and benchmark dependency of kvtier from Debian 12
+# packages (redis-server and iperf3 are the yardsticks of bench-compare.sh).
 # Idempotent: packages already present are not touched, and apt-get runs only
 # when something is missing. Safe to run as root or through sudo.
 set -euo pipefail
@@ -13,6 +14,7 @@ PACKAGES=(
   liburing-dev libxxhash-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   netcat-openbsd clang-format
+  redis-server iperf3
 )
 
 missing=()

@@ -1,0 +1,62 @@
+#pragma once
+
+// One connection to a store under test, driven by one worker thread. The
+// same workload code drives every backend: it submits up to `depth`
+// operations (pipelined on the wire), then WaitAll() completes them in
+// submission order, reporting each one's outcome and completion time.
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace kvtier::bench {
+
+using Clock = std::chrono::steady_clock;
+
+enum class OpKind { kPut, kGet, kMatch };
+
+struct OpResult {
+  OpKind kind = OpKind::kGet;
+  Status status;       // whole-request outcome
+  uint32_t hits = 0;   // get: values returned; match: leading keys present
+  uint64_t bytes = 0;  // value bytes moved
+  Clock::time_point done;
+  // get: the values returned, valid only during the callback (empty span
+  // for a miss).
+  std::vector<std::span<const std::byte>> values;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // Value spans must stay valid until WaitAll returns.
+  virtual void SubmitPut(const std::vector<std::string>& keys,
+                         const std::vector<std::span<const std::byte>>& values) = 0;
+  virtual void SubmitGet(const std::vector<std::string>& keys) = 0;
+  // How many leading keys are stored (kvtier: MatchPrefix, one request;
+  // redis: one pipelined EXISTS per key, counted client-side).
+  virtual void SubmitMatch(const std::vector<std::string>& keys) = 0;
+
+  // Completes every submitted operation in order. A non-OK return means the
+  // connection broke; results already delivered stand.
+  virtual Status WaitAll(const std::function<void(OpResult&)>& on_done) = 0;
+};
+
+struct Target {
+  enum class Kind { kKvtier, kRedis } kind = Kind::kKvtier;
+  std::string host = "127.0.0.1";
+  uint16_t port = 7400;
+  std::string ns = "kv";  // kvtier namespace
+};
+
+Result<std::unique_ptr<Backend>> ConnectBackend(const Target& target);
+
+}  // namespace kvtier::bench

@@ -1,0 +1,248 @@
+#include "bench/workloads.h"
+
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "bench/value_pattern.h"
+
+namespace kvtier::bench {
+namespace {
+
+struct Submitted {
+  OpKind kind;
+  Clock::time_point start;
+  std::vector<std::string> keys;
+};
+
+class Worker {
+ public:
+  Worker(const BenchOptions& options, const ValuePattern& pattern, uint32_t index)
+      : options_(options), pattern_(pattern), index_(index), random_(options.seed * 7919 + index) {
+    // Enough value buffers for every put one window can have in flight.
+    const size_t buffers = static_cast<size_t>(options.depth) * options.batch;
+    values_.assign(buffers, std::vector<std::byte>(options.value_size));
+    for (auto& v : values_) pattern_.Fill("", v);
+  }
+
+  Status Connect() {
+    auto backend = ConnectBackend(options_.target);
+    if (!backend.ok()) return backend.status();
+    backend_ = std::move(*backend);
+    return Status::Ok();
+  }
+
+  // Puts keys [first, last) of the working set, `batch` at a time.
+  Status Fill(uint64_t first, uint64_t last) {
+    for (uint64_t i = first; i < last;) {
+      std::vector<std::string> keys;
+      for (; i < last && keys.size() < options_.batch; ++i) keys.push_back(BenchKey(i));
+      SubmitPut(keys);
+      KVTIER_RETURN_IF_ERROR(Wait(nullptr));
+    }
+    return Status::Ok();
+  }
+
+  // Runs windows of `depth` operations until `until` or `max_ops`; records
+  // them into `stats` when it is non-null.
+  Status Run(Clock::time_point until, uint64_t max_ops, std::array<OpStats, 3>* stats) {
+    uint64_t done = 0;
+    while (Clock::now() < until && (max_ops == 0 || done < max_ops)) {
+      if (options_.workload == "engine") {
+        KVTIER_RETURN_IF_ERROR(EnginePrompt(stats));
+        ++done;
+        continue;
+      }
+      for (uint32_t d = 0; d < options_.depth; ++d) SubmitNext();
+      KVTIER_RETURN_IF_ERROR(Wait(stats));
+      done += options_.depth;
+    }
+    return Status::Ok();
+  }
+
+ private:
+  uint64_t RandomKey() { return random_() % options_.keys; }
+
+  std::vector<std::string> RandomKeys() {
+    std::vector<std::string> keys;
+    for (uint32_t b = 0; b < options_.batch; ++b) keys.push_back(BenchKey(RandomKey()));
+    return keys;
+  }
+
+  void SubmitNext() {
+    const std::string& w = options_.workload;
+    if (w == "put") {
+      std::vector<std::string> keys;
+      for (uint32_t b = 0; b < options_.batch; ++b) {
+        keys.push_back(BenchKey((put_cursor_++ * options_.connections + index_) % options_.keys));
+      }
+      SubmitPut(keys);
+    } else if (w == "mixed") {
+      if (std::uniform_real_distribution<double>(0, 1)(random_) < options_.read_ratio) {
+        Submit(OpKind::kGet, RandomKeys());
+      } else {
+        SubmitPut(RandomKeys());
+      }
+    } else if (w == "match") {
+      std::vector<std::string> chain;
+      for (uint32_t i = 0; i < options_.match_keys; ++i) chain.push_back(BenchKey(i));
+      Submit(OpKind::kMatch, std::move(chain));
+    } else if (w == "fanout") {
+      // Every connection walks the same blocks in the same order.
+      std::vector<std::string> keys;
+      for (uint32_t b = 0; b < options_.batch; ++b)
+        keys.push_back(BenchKey(fanout_cursor_++ % options_.keys));
+      Submit(OpKind::kGet, std::move(keys));
+    } else {
+      Submit(OpKind::kGet, RandomKeys());
+    }
+  }
+
+  void SubmitPut(std::vector<std::string> keys) {
+    std::vector<std::span<const std::byte>> values;
+    for (const std::string& key : keys) {
+      std::vector<std::byte>& buffer = values_[value_cursor_++ % values_.size()];
+      if (options_.verify) pattern_.Fill(key, buffer);
+      values.emplace_back(buffer);
+    }
+    backend_->SubmitPut(keys, values);
+    submitted_.push_back({OpKind::kPut, Clock::now(), std::move(keys)});
+  }
+
+  void Submit(OpKind kind, std::vector<std::string> keys) {
+    if (kind == OpKind::kGet) backend_->SubmitGet(keys);
+    if (kind == OpKind::kMatch) backend_->SubmitMatch(keys);
+    submitted_.push_back({kind, Clock::now(), std::move(keys)});
+  }
+
+  Status Wait(std::array<OpStats, 3>* stats) {
+    size_t next = 0;
+    Status status = backend_->WaitAll([&](OpResult& result) {
+      const Submitted& op = submitted_[next++];
+      last_hits_ = result.hits;
+      if (stats == nullptr) return;
+      OpStats& s = (*stats)[static_cast<size_t>(op.kind)];
+      s.ops++;
+      s.keys += op.keys.size();
+      s.hits += result.hits;
+      s.bytes += op.kind == OpKind::kPut ? options_.value_size * op.keys.size() : result.bytes;
+      s.errors += !result.status.ok();
+      s.latencies_ns.push_back(static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(result.done - op.start).count()));
+      if (options_.verify && op.kind == OpKind::kGet) {
+        for (size_t i = 0; i < result.values.size() && i < op.keys.size(); ++i) {
+          if (!result.values[i].empty() && !pattern_.Check(op.keys[i], result.values[i])) {
+            s.verify_failures++;
+          }
+        }
+      }
+    });
+    submitted_.clear();
+    return status;
+  }
+
+  // One engine request: match the prompt's chain, read the cached prefix in
+  // one batch, write the blocks that were missing.
+  Status EnginePrompt(std::array<OpStats, 3>* stats) {
+    std::vector<std::string> chain;
+    const uint32_t system = static_cast<uint32_t>(random_() % options_.shared_prefixes);
+    const uint32_t shared = std::min(options_.shared_blocks, options_.prompt_blocks);
+    for (uint32_t b = 0; b < shared; ++b) {
+      chain.push_back("sys" + std::to_string(system) + "/" + std::to_string(b));
+    }
+    const uint64_t prompt = prompt_cursor_++;
+    for (uint32_t b = shared; b < options_.prompt_blocks; ++b) {
+      chain.push_back("w" + std::to_string(index_) + "/p" + std::to_string(prompt) + "/" +
+                      std::to_string(b));
+    }
+    Submit(OpKind::kMatch, chain);
+    KVTIER_RETURN_IF_ERROR(Wait(stats));
+    const uint32_t hits = last_hits_;
+    if (hits > 0) {
+      Submit(OpKind::kGet, std::vector<std::string>(chain.begin(), chain.begin() + hits));
+      KVTIER_RETURN_IF_ERROR(Wait(stats));
+    }
+    for (size_t start = hits; start < chain.size(); start += options_.batch) {
+      const size_t end = std::min(chain.size(), start + options_.batch);
+      SubmitPut(std::vector<std::string>(chain.begin() + start, chain.begin() + end));
+      KVTIER_RETURN_IF_ERROR(Wait(stats));
+    }
+    return Status::Ok();
+  }
+
+  const BenchOptions& options_;
+  const ValuePattern& pattern_;
+  const uint32_t index_;
+  std::mt19937_64 random_;
+  std::unique_ptr<Backend> backend_;
+  std::vector<std::vector<std::byte>> values_;
+  std::vector<Submitted> submitted_;
+  uint64_t put_cursor_ = 0;
+  uint64_t fanout_cursor_ = 0;
+  uint64_t value_cursor_ = 0;
+  uint64_t prompt_cursor_ = 0;
+  uint32_t last_hits_ = 0;
+};
+
+bool NeedsFill(const std::string& workload) {
+  return workload == "get" || workload == "mixed" || workload == "match" || workload == "fanout";
+}
+
+}  // namespace
+
+std::string BenchKey(uint64_t i) { return "bench/" + std::to_string(i); }
+
+BenchReport RunWorkload(const BenchOptions& options) {
+  BenchReport report;
+  const ValuePattern pattern(options.value_size);
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (uint32_t i = 0; i < options.connections; ++i) {
+    workers.push_back(std::make_unique<Worker>(options, pattern, i));
+    if (report.status = workers.back()->Connect(); !report.status.ok()) return report;
+  }
+
+  auto parallel = [&](auto&& body) {
+    std::vector<Status> statuses(workers.size());
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < workers.size(); ++i) {
+      threads.emplace_back([&, i] { statuses[i] = body(*workers[i], i); });
+    }
+    for (auto& t : threads) t.join();
+    for (const Status& s : statuses) {
+      if (!s.ok()) return s;
+    }
+    return Status::Ok();
+  };
+
+  if (NeedsFill(options.workload)) {
+    const uint64_t fill_keys = options.workload == "match"
+                                   ? std::max<uint64_t>(options.keys, options.match_keys)
+                                   : options.keys;
+    const uint64_t share = (fill_keys + workers.size() - 1) / workers.size();
+    report.status = parallel([&](Worker& w, size_t i) {
+      return w.Fill(std::min(fill_keys, i * share), std::min(fill_keys, (i + 1) * share));
+    });
+    if (!report.status.ok()) return report;
+  }
+
+  const auto warm_until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(options.warmup_s));
+  report.status = parallel([&](Worker& w, size_t) { return w.Run(warm_until, 0, nullptr); });
+  if (!report.status.ok()) return report;
+
+  std::vector<std::array<OpStats, 3>> per_worker(workers.size());
+  const auto start = Clock::now();
+  const auto until = options.ops > 0
+                         ? Clock::time_point::max()
+                         : start + std::chrono::duration_cast<Clock::duration>(
+                                       std::chrono::duration<double>(options.duration_s));
+  report.status =
+      parallel([&](Worker& w, size_t i) { return w.Run(until, options.ops, &per_worker[i]); });
+  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  for (const auto& stats : per_worker) {
+    for (size_t k = 0; k < stats.size(); ++k) report.by_kind[k].Merge(stats[k]);
+  }
+  return report;
+}
+
+}  // namespace kvtier::bench

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Side-by-side comparison of kvtier with redis-server and the machine's
+# limits, on loopback. Builds Release into build-release/, starts kvtierd and
+# redis-server with the same memory budget, measures the loopback ceiling
+# (iperf3, one stream) and single-thread memcpy, runs each workload against
+# both targets RUNS times, and rewrites bench/RESULTS.md with the medians and
+# the ratios kvtier/redis and kvtier/ceiling.
+#
+# Usage: scripts/bench-compare.sh [--runs N] [--duration SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=3
+duration=3
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --runs) runs=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    *) echo "usage: $0 [--runs N] [--duration SECONDS]" >&2; exit 2 ;;
+  esac
+done
+
+scripts/setup.sh >&2
+if [[ ! -f build-release/CMakeCache.txt ]]; then
+  cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DKVTIER_BUILD_TESTS=OFF >&2
+fi
+cmake --build build-release --parallel "$(nproc)" >&2
+bin=build-release/bin
+
+memory=3GiB
+redis_memory=3gb
+kvtier_port=17400
+redis_port=17479
+iperf_port=17520
+work=$(mktemp -d)
+cleanup() {
+  [[ -n "${kvtier_pid:-}" ]] && kill "$kvtier_pid" 2>/dev/null || true
+  [[ -n "${redis_pid:-}" ]] && kill "$redis_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$bin/kvtierd" --port "$kvtier_port" --dram-capacity "$memory" --log-level warn \
+  >"$work/kvtierd.log" 2>&1 &
+kvtier_pid=$!
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+  --maxmemory "$redis_memory" --maxmemory-policy allkeys-lru --dir "$work" \
+  >"$work/redis.log" 2>&1 &
+redis_pid=$!
+for _ in $(seq 100); do
+  if nc -z 127.0.0.1 "$kvtier_port" && nc -z 127.0.0.1 "$redis_port"; then break; fi
+  sleep 0.1
+done
+
+median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+# field NAME FROM-JSON-LINE [OP]: the numeric field of operation OP (default: the first).
+field() {
+  local json=$2 op=${3:-}
+  if [[ -n "$op" ]]; then json=$(grep -o "\"$op\": {[^}]*}" <<<"$json"); fi
+  grep -o "\"$1\": [0-9.]*" <<<"$json" | head -1 | awk '{print $2}'
+}
+
+echo "measuring ceilings" >&2
+iperf=$(for _ in $(seq "$runs"); do
+  iperf3 -s -1 -B 127.0.0.1 -p "$iperf_port" >/dev/null 2>&1 &
+  sleep 0.3
+  iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$duration" -J |
+    grep -o '"bits_per_second":[[:space:]]*[0-9.e+]*' | tail -1 | awk -F: '{printf "%.3f\n", $2 / 8e9}'
+  wait
+done | median)
+memcpy=$("$bin/kvtier-memcpy")
+
+rows=()
+# run NAME METRIC(gb_per_s|p50_us) OP ARGS...: median of RUNS runs on both targets.
+run() {
+  local name=$1 metric=$2 op=$3
+  shift 3
+  local k r
+  k=$(for _ in $(seq "$runs"); do
+    field "$metric" "$("$bin/kvtier-bench" --server "127.0.0.1:$kvtier_port" --json \
+      --duration "$duration" "$@")" "$op"
+  done | median)
+  r=$(for _ in $(seq "$runs"); do
+    field "$metric" "$("$bin/kvtier-bench" --redis "127.0.0.1:$redis_port" --json \
+      --duration "$duration" "$@")" "$op"
+  done | median)
+  echo "$name: kvtier $k redis $r ($metric)" >&2
+  rows+=("$name|$metric|$k|$r|$*")
+}
+
+common=(--connections 2 --depth 4 --warmup 1)
+run "put 2 MiB" gb_per_s put --workload put --value-size 2097152 --keys 512 "${common[@]}"
+run "get 2 MiB" gb_per_s get --workload get --value-size 2097152 --keys 512 "${common[@]}"
+run "put 256 KiB" gb_per_s put --workload put --value-size 262144 --keys 4096 "${common[@]}"
+run "get 256 KiB" gb_per_s get --workload get --value-size 262144 --keys 4096 "${common[@]}"
+run "batch get 32 x 256 KiB" gb_per_s get --workload get --value-size 262144 --keys 4096 \
+  --batch 32 --connections 2 --depth 1 --warmup 1
+run "match 128 keys, p50" p50_us match --workload match --match-keys 128 --connections 1 \
+  --depth 1 --warmup 1
+run "match 1 key, p50" p50_us match --workload match --match-keys 1 --connections 1 --depth 1 \
+  --warmup 1
+run "fanout 256 KiB" gb_per_s get --workload fanout --value-size 262144 --keys 64 "${common[@]}"
+
+machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(free -g | awk '/Mem:/ {print $2}') GiB, kernel $(uname -r)"
+{
+  echo "# Benchmark results"
+  echo
+  echo "Written by \`scripts/bench-compare.sh --runs $runs --duration $duration\`; do not edit by hand."
+  echo
+  echo "- Machine: $machine"
+  echo "- Date: $(date -u +%Y-%m-%d), kvtier $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "- Targets on loopback, each with a $memory memory budget: kvtierd (DRAM tier) and"
+  echo "  $(redis-server --version | awk '{print $3}' | tr -d 'v=') (\`--save '' --appendonly no --maxmemory $redis_memory\`)."
+  echo "- Ceilings: iperf3 one stream $iperf GB/s; single-thread memcpy $memcpy GB/s."
+  echo "- Figures are medians of $runs runs of $duration s. For redis, match of N keys is N"
+  echo "  pipelined EXISTS in one round trip; batch get is MGET."
+  echo
+  echo "| workload | metric | kvtier | redis | kvtier/redis | kvtier/iperf3 | kvtier-bench arguments |"
+  echo "|---|---|---|---|---|---|---|"
+  for row in "${rows[@]}"; do
+    IFS='|' read -r name metric k r args <<<"$row"
+    if [[ "$metric" == p50_us ]]; then
+      ratio=$(awk -v k="$k" -v r="$r" 'BEGIN {printf "%.2f", k / r}')
+      ceiling="-"
+      unit="p50 us (lower is better)"
+    else
+      ratio=$(awk -v k="$k" -v r="$r" 'BEGIN {printf "%.2f", k / r}')
+      ceiling=$(awk -v k="$k" -v c="$iperf" 'BEGIN {printf "%.2f", k / c}')
+      unit="GB/s"
+    fi
+    echo "| $name | $unit | $k | $r | $ratio | $ceiling | \`$args\` |"
+  done
+} >bench/RESULTS.md.new
+mv bench/RESULTS.md.new bench/RESULTS.md
+cat bench/RESULTS.md
