@@ -45,6 +45,10 @@ class Backend {
   // redis: one pipelined EXISTS per key, counted client-side).
   virtual void SubmitMatch(const std::vector<std::string>& keys) = 0;
 
+  // The store's memory budget in bytes (kvtier: the DRAM tier's capacity;
+  // redis: maxmemory). Call with nothing in flight.
+  virtual Result<uint64_t> CapacityBytes() = 0;
+
   // Completes every submitted operation in order. A non-OK return means the
   // connection broke; results already delivered stand.
   virtual Status WaitAll(const std::function<void(OpResult&)>& on_done) = 0;

@@ -28,6 +28,14 @@ class KvtierBackend final : public Backend {
     pending_.push_back(client_->MatchPrefixAsync(ns_, keys));
   }
 
+  Result<uint64_t> CapacityBytes() override {
+    KVTIER_ASSIGN_OR_RETURN(auto stats, client_->Stats());
+    for (const auto& tier : stats.tiers) {
+      if (tier.name == "dram") return tier.capacity_bytes;
+    }
+    return NotFound("the server reports no DRAM tier");
+  }
+
   Status WaitAll(const std::function<void(OpResult&)>& on_done) override {
     Status broken;
     while (!pending_.empty()) {

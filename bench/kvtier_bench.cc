@@ -10,6 +10,12 @@
 //           keys (the first --shared-blocks from one of --shared-prefixes system prompts),
 //           read the cached prefix in one batch, write the missing blocks
 //   fanout  every connection reads the same blocks in the same order (a shared dataset)
+//   trace   replay a Mooncake-format JSONL trace (--trace FILE; kvtier-tracegen makes
+//           synthetic ones) on one connection: per request, match its hash_ids chain, read
+//           the cached prefix, write the rest (--block-bytes each). Prints block- and
+//           token-weighted prefix hit ratios next to a textbook prefix-LRU simulation of
+//           the same capacity in blocks (--capacity-blocks, default: derived from the
+//           target's memory budget). --time-scale 1 replays in real time, 0 flat out.
 //
 // Targets: --server HOST:PORT (kvtier, namespace --namespace) or --redis HOST:PORT.
 // Every connection is one thread with --depth requests in flight (pipelined).
@@ -30,8 +36,9 @@ constexpr std::string_view kUsage =
     "  [--value-size BYTES] [--keys N] [--batch N] [--connections N] [--depth N]\n"
     "  [--duration S | --ops N] [--warmup S] [--read-ratio R] [--match-keys N]\n"
     "  [--prompt-blocks N] [--shared-prefixes N] [--shared-blocks N] [--namespace NS]\n"
+    "  [--trace FILE] [--block-bytes BYTES] [--time-scale X] [--capacity-blocks N]\n"
     "  [--seed N] [--verify] [--json]\n"
-    "workloads: put get mixed match engine fanout\n";
+    "workloads: put get mixed match engine fanout trace\n";
 
 Status ParseTarget(std::string_view text, Target::Kind kind, Target& target) {
   const size_t colon = text.rfind(':');
@@ -86,6 +93,14 @@ Result<BenchOptions> ParseOptions(int argc, char** argv) {
         o.shared_prefixes = static_cast<uint32_t>(std::stoul(next()));
       } else if (arg == "--shared-blocks") {
         o.shared_blocks = static_cast<uint32_t>(std::stoul(next()));
+      } else if (arg == "--trace") {
+        o.trace_path = next();
+      } else if (arg == "--block-bytes") {
+        o.value_size = std::stoull(next());
+      } else if (arg == "--time-scale") {
+        o.time_scale = std::stod(next());
+      } else if (arg == "--capacity-blocks") {
+        o.capacity_blocks = std::stoull(next());
       } else if (arg == "--seed") {
         o.seed = std::stoull(next());
       } else if (arg == "--verify") {
@@ -102,11 +117,15 @@ Result<BenchOptions> ParseOptions(int argc, char** argv) {
   } catch (const std::exception& e) {
     return InvalidArgument(std::string("bad option value: ") + e.what());
   }
-  static const std::string_view kWorkloads[] = {"put", "get", "mixed", "match", "engine", "fanout"};
+  static const std::string_view kWorkloads[] = {"put",    "get",    "mixed", "match",
+                                                "engine", "fanout", "trace"};
   if (std::find(std::begin(kWorkloads), std::end(kWorkloads), o.workload) == std::end(kWorkloads)) {
     return InvalidArgument("unknown workload '" + o.workload + "'");
   }
   if (!have_target) return InvalidArgument("--server or --redis is required");
+  if (o.workload == "trace" && o.trace_path.empty()) {
+    return InvalidArgument("the trace workload needs --trace FILE");
+  }
   if (o.keys == 0 || o.batch == 0 || o.connections == 0 || o.depth == 0 || o.shared_prefixes == 0) {
     return InvalidArgument(
         "--keys, --batch, --connections, --depth, --shared-prefixes must be > 0");
@@ -133,6 +152,14 @@ void PrintText(const BenchOptions& o, BenchReport& r) {
         static_cast<unsigned long long>(s.errors),
         static_cast<unsigned long long>(s.verify_failures));
   }
+  if (r.traced) {
+    std::printf(
+        "  trace: %llu requests; prefix hit ratio by blocks %.4f, by tokens %.4f\n"
+        "  prefix-LRU of %llu blocks:        by blocks %.4f, by tokens %.4f\n",
+        static_cast<unsigned long long>(r.target_hits.requests), r.target_hits.BlockRatio(),
+        r.target_hits.TokenRatio(), static_cast<unsigned long long>(r.capacity_blocks),
+        r.lru_hits.BlockRatio(), r.lru_hits.TokenRatio());
+  }
 }
 
 void PrintJson(const BenchOptions& o, BenchReport& r) {
@@ -156,7 +183,17 @@ void PrintJson(const BenchOptions& o, BenchReport& r) {
         static_cast<unsigned long long>(s.verify_failures));
     first = false;
   }
-  std::printf("}}\n");
+  std::printf("}");
+  if (r.traced) {
+    std::printf(
+        ", \"trace\": {\"requests\": %llu, \"block_hit_ratio\": %.4f, \"token_hit_ratio\": %.4f, "
+        "\"lru_capacity_blocks\": %llu, \"lru_block_hit_ratio\": %.4f, "
+        "\"lru_token_hit_ratio\": %.4f}",
+        static_cast<unsigned long long>(r.target_hits.requests), r.target_hits.BlockRatio(),
+        r.target_hits.TokenRatio(), static_cast<unsigned long long>(r.capacity_blocks),
+        r.lru_hits.BlockRatio(), r.lru_hits.TokenRatio());
+  }
+  std::printf("}\n");
 }
 
 int Run(int argc, char** argv) {

@@ -55,6 +55,22 @@ class RedisBackend final : public Backend {
     pending_.push_back({OpKind::kMatch, keys.size(), keys.size()});
   }
 
+  Result<uint64_t> CapacityBytes() override {
+    Command({Text("CONFIG"), Text("GET"), Text("maxmemory")});
+    KVTIER_RETURN_IF_ERROR(Flush());
+    std::string line;
+    KVTIER_RETURN_IF_ERROR(Line(line));  // *2
+    for (int i = 0; i < 2; ++i) {
+      KVTIER_RETURN_IF_ERROR(Line(line));  // $len
+      KVTIER_RETURN_IF_ERROR(Line(line));  // the name, then the value
+    }
+    try {
+      return static_cast<uint64_t>(std::stoull(line));
+    } catch (const std::exception&) {
+      return ReplyError(line);
+    }
+  }
+
   Status WaitAll(const std::function<void(OpResult&)>& on_done) override {
     Status sent = Flush();
     if (!sent.ok()) {

@@ -1,5 +1,6 @@
 #include "bench/workloads.h"
 
+#include <algorithm>
 #include <atomic>
 #include <random>
 #include <thread>
@@ -19,11 +20,15 @@ class Worker {
  public:
   Worker(const BenchOptions& options, const ValuePattern& pattern, uint32_t index)
       : options_(options), pattern_(pattern), index_(index), random_(options.seed * 7919 + index) {
-    // Enough value buffers for every put one window can have in flight.
-    const size_t buffers = static_cast<size_t>(options.depth) * options.batch;
+    // Enough value buffers for every put one window can have in flight (a
+    // prompt's missing blocks are one window).
+    const size_t buffers =
+        std::max<size_t>(static_cast<size_t>(options.depth) * options.batch, options.prompt_blocks);
     values_.assign(buffers, std::vector<std::byte>(options.value_size));
     for (auto& v : values_) pattern_.Fill("", v);
   }
+
+  Backend& backend() { return *backend_; }
 
   Status Connect() {
     auto backend = ConnectBackend(options_.target);
@@ -58,6 +63,26 @@ class Worker {
       done += options_.depth;
     }
     return Status::Ok();
+  }
+
+  // One engine request: match the prompt's chain, read the cached prefix in
+  // one batch, write the blocks that were missing. Returns the matched count.
+  Result<uint32_t> ServePrompt(const std::vector<std::string>& chain,
+                               std::array<OpStats, 3>* stats) {
+    Submit(OpKind::kMatch, chain);
+    KVTIER_RETURN_IF_ERROR(Wait(stats));
+    const uint32_t hits = std::min<uint32_t>(last_hits_, static_cast<uint32_t>(chain.size()));
+    if (hits > 0) {
+      Submit(OpKind::kGet, std::vector<std::string>(chain.begin(), chain.begin() + hits));
+      KVTIER_RETURN_IF_ERROR(Wait(stats));
+    }
+    // The missing blocks go out pipelined, --batch keys a request.
+    for (size_t start = hits; start < chain.size(); start += options_.batch) {
+      const size_t end = std::min(chain.size(), start + options_.batch);
+      SubmitPut(std::vector<std::string>(chain.begin() + start, chain.begin() + end));
+    }
+    KVTIER_RETURN_IF_ERROR(Wait(stats));
+    return hits;
   }
 
  private:
@@ -141,8 +166,6 @@ class Worker {
     return status;
   }
 
-  // One engine request: match the prompt's chain, read the cached prefix in
-  // one batch, write the blocks that were missing.
   Status EnginePrompt(std::array<OpStats, 3>* stats) {
     std::vector<std::string> chain;
     const uint32_t system = static_cast<uint32_t>(random_() % options_.shared_prefixes);
@@ -155,19 +178,7 @@ class Worker {
       chain.push_back("w" + std::to_string(index_) + "/p" + std::to_string(prompt) + "/" +
                       std::to_string(b));
     }
-    Submit(OpKind::kMatch, chain);
-    KVTIER_RETURN_IF_ERROR(Wait(stats));
-    const uint32_t hits = last_hits_;
-    if (hits > 0) {
-      Submit(OpKind::kGet, std::vector<std::string>(chain.begin(), chain.begin() + hits));
-      KVTIER_RETURN_IF_ERROR(Wait(stats));
-    }
-    for (size_t start = hits; start < chain.size(); start += options_.batch) {
-      const size_t end = std::min(chain.size(), start + options_.batch);
-      SubmitPut(std::vector<std::string>(chain.begin() + start, chain.begin() + end));
-      KVTIER_RETURN_IF_ERROR(Wait(stats));
-    }
-    return Status::Ok();
+    return ServePrompt(chain, stats).status();
   }
 
   const BenchOptions& options_;
@@ -188,11 +199,63 @@ bool NeedsFill(const std::string& workload) {
   return workload == "get" || workload == "mixed" || workload == "match" || workload == "fanout";
 }
 
+BenchReport ReplayTrace(const BenchOptions& options) {
+  BenchReport report;
+  report.traced = true;
+  auto requests = LoadTrace(options.trace_path);
+  if (!requests.ok()) {
+    report.status = requests.status();
+    return report;
+  }
+  std::stable_sort(requests->begin(), requests->end(),
+                   [](const auto& a, const auto& b) { return a.timestamp_ms < b.timestamp_ms; });
+  BenchOptions one = options;
+  one.connections = 1;
+  const ValuePattern pattern(options.value_size);
+  Worker worker(one, pattern, 0);
+  if (report.status = worker.Connect(); !report.status.ok()) return report;
+
+  report.capacity_blocks = options.capacity_blocks;
+  if (report.capacity_blocks == 0) {
+    auto capacity = worker.backend().CapacityBytes();
+    if (!capacity.ok()) {
+      report.status = capacity.status();
+      return report;
+    }
+    report.capacity_blocks = *capacity / (options.value_size + kSimulatedBlockOverhead);
+  }
+  PrefixLruSimulator lru(report.capacity_blocks);
+  std::array<OpStats, 3> stats;
+  const auto start = Clock::now();
+  const uint64_t first_ms = requests->empty() ? 0 : requests->front().timestamp_ms;
+  for (const TraceRequest& request : *requests) {
+    if (options.time_scale > 0) {
+      std::this_thread::sleep_until(
+          start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                      (request.timestamp_ms - first_ms) * options.time_scale / 1000.0)));
+    }
+    std::vector<std::string> chain;
+    chain.reserve(request.hash_ids.size());
+    for (uint64_t id : request.hash_ids) chain.push_back("trace/" + std::to_string(id));
+    auto hits = worker.ServePrompt(chain, &stats);
+    if (!hits.ok()) {
+      report.status = hits.status();
+      return report;
+    }
+    report.target_hits.Add(request, *hits);
+    report.lru_hits.Add(request, lru.Access(request.hash_ids));
+  }
+  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  report.by_kind = std::move(stats);
+  return report;
+}
+
 }  // namespace
 
 std::string BenchKey(uint64_t i) { return "bench/" + std::to_string(i); }
 
 BenchReport RunWorkload(const BenchOptions& options) {
+  if (options.workload == "trace") return ReplayTrace(options);
   BenchReport report;
   const ValuePattern pattern(options.value_size);
   std::vector<std::unique_ptr<Worker>> workers;

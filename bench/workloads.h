@@ -8,6 +8,7 @@
 
 #include "bench/backend.h"
 #include "bench/latency.h"
+#include "bench/trace.h"
 
 namespace kvtier::bench {
 
@@ -27,6 +28,9 @@ struct BenchOptions {
   uint32_t prompt_blocks = 64;   // engine: blocks per prompt
   uint32_t shared_prefixes = 8;  // engine: distinct system prompts
   uint32_t shared_blocks = 32;   // engine: blocks of each system prompt
+  std::string trace_path;        // trace: JSONL file; --value-size is the bytes per block
+  double time_scale = 0;         // trace: 0 as fast as possible, 1 real time, 0.5 twice as fast
+  uint64_t capacity_blocks = 0;  // trace: LRU simulation size (0: from the target's budget)
   bool verify = false;
   bool json = false;
   uint64_t seed = 1;
@@ -36,10 +40,21 @@ struct BenchReport {
   std::array<OpStats, 3> by_kind;  // indexed by OpKind
   double seconds = 0;
   Status status;
+  // trace only: the target's prefix hits and a prefix-LRU of the same size.
+  bool traced = false;
+  PrefixHits target_hits;
+  PrefixHits lru_hits;
+  uint64_t capacity_blocks = 0;
 };
 
+// Bytes a block is assumed to cost in a target beyond its value, when the
+// simulation's capacity is derived from the target's memory budget (the
+// DRAM tier's block header and index entry, with the key).
+inline constexpr uint64_t kSimulatedBlockOverhead = 256;
+
 // Runs `options.workload`: a fill if the workload reads, a warm-up, then the
-// timed phase on `connections` threads.
+// timed phase on `connections` threads. `trace` replays the trace once on one
+// connection, in timestamp order, without a warm-up.
 BenchReport RunWorkload(const BenchOptions& options);
 
 // The key of item i of the working set.

@@ -53,6 +53,19 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
+# kvtierd's resident memory: the idle figure is its fixed overhead; the peak
+# is sampled every 0.2 s for the whole run.
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+rss_idle=$(rss_kib "$kvtier_pid")
+(
+  peak=0
+  while kill -0 "$kvtier_pid" 2>/dev/null; do
+    now=$(rss_kib "$kvtier_pid" 2>/dev/null || echo 0)
+    if [[ "${now:-0}" -gt "$peak" ]]; then peak=$now; echo "$peak" >"$work/rss_peak"; fi
+    sleep 0.2
+  done
+) &
+
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 # field NAME FROM-JSON-LINE [OP]: the numeric field of operation OP (default: the first).
 field() {
@@ -102,6 +115,30 @@ run "match 1 key, p50" p50_us match --workload match --match-keys 1 --connection
   --warmup 1
 run "fanout 256 KiB" gb_per_s get --workload fanout --value-size 262144 --keys 64 "${common[@]}"
 
+# Writes of twice the DRAM capacity: eviction keeps up and memory stays bounded.
+"$bin/kvtier-bench" --server "127.0.0.1:$kvtier_port" --workload put --value-size 262144 \
+  --keys 24576 --ops 3072 --connections 2 --depth 4 --warmup 0 >/dev/null
+
+# Prefix hit ratio on a synthetic multi-turn trace, on a dedicated 256 MiB
+# kvtierd per eviction policy, against a textbook prefix-LRU simulation of the
+# same capacity in blocks (derived from the server's budget).
+"$bin/kvtier-tracegen" --requests 4000 --conversations 400 --seed 11 >"$work/trace.jsonl"
+trace_port=17401
+for policy in s3fifo lru; do
+  "$bin/kvtierd" --port "$trace_port" --dram-capacity 256MiB --dram-policy "$policy" \
+    --log-level warn >"$work/trace-$policy.log" 2>&1 &
+  trace_pid=$!
+  for _ in $(seq 100); do nc -z 127.0.0.1 "$trace_port" && break; sleep 0.1; done
+  trace_json=$("$bin/kvtier-bench" --server "127.0.0.1:$trace_port" --workload trace \
+    --trace "$work/trace.jsonl" --block-bytes 65536 --json)
+  kill "$trace_pid"
+  wait "$trace_pid" || true
+  printf -v "trace_$policy" '%s' "$(field block_hit_ratio "$trace_json")"
+  trace_lru_sim=$(field lru_block_hit_ratio "$trace_json")
+  trace_blocks=$(field lru_capacity_blocks "$trace_json")
+done
+rss_peak=$(cat "$work/rss_peak" 2>/dev/null || echo 0)
+
 machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(free -g | awk '/Mem:/ {print $2}') GiB, kernel $(uname -r)"
 {
   echo "# Benchmark results"
@@ -115,6 +152,13 @@ machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpui
   echo "- Ceilings: iperf3 one stream $iperf GB/s; single-thread memcpy $memcpy GB/s."
   echo "- Figures are medians of $runs runs of $duration s. For redis, match of N keys is N"
   echo "  pipelined EXISTS in one round trip; batch get is MGET."
+  echo "- kvtierd memory: idle RSS $((rss_idle / 1024)) MiB (its fixed overhead); peak RSS over the whole"
+  echo "  run, which ends with writes of twice the capacity, $((rss_peak / 1024)) MiB; bound"
+  echo "  capacity x 1.05 + idle = $(awk -v i="$rss_idle" 'BEGIN {printf "%d", 3 * 1024 * 1.05 + i / 1024}') MiB."
+  echo "- Trace replay (\`kvtier-tracegen --requests 4000 --conversations 400 --seed 11\`, 64 KiB"
+  echo "  blocks, a dedicated kvtierd with a 256 MiB DRAM tier): prefix hit ratio by blocks"
+  echo "  $trace_s3fifo with the s3fifo policy, $trace_lru with lru; a textbook prefix-LRU of the"
+  echo "  same $trace_blocks blocks: $trace_lru_sim."
   echo
   echo "| workload | metric | kvtier | redis | kvtier/redis | kvtier/iperf3 | kvtier-bench arguments |"
   echo "|---|---|---|---|---|---|---|"

@@ -14,7 +14,8 @@ WritableBlock HeapBlockAllocator::Allocate(uint64_t size) {
   const uint64_t bytes = (BlockBuffer::HeaderSize() + size + 63) / 64 * 64;
   void* memory = std::aligned_alloc(64, bytes);
   if (memory == nullptr) throw std::bad_alloc();
-  return WritableBlock(BlockBuffer::Construct(memory, size, /*charge=*/0, this));
+  auto* data = static_cast<std::byte*>(memory) + BlockBuffer::HeaderSize();
+  return WritableBlock(BlockBuffer::Construct(memory, data, size, /*charge=*/0, this));
 }
 
 void HeapBlockAllocator::Free(BlockBuffer* block) {

@@ -23,9 +23,21 @@ struct BenchRun {
   std::string json;
 };
 
+// A small synthetic trace for the trace workload, made by kvtier-tracegen.
+std::string TraceFile() {
+  static const std::string path = [] {
+    const std::string file = "/tmp/kvtier-smoke-" + std::to_string(getpid()) + ".jsonl";
+    const std::string command = testing::BinaryPath("kvtier-tracegen") +
+                                " --requests 200 --conversations 20 --seed 3 > " + file;
+    EXPECT_EQ(std::system(command.c_str()), 0);
+    return file;
+  }();
+  return path;
+}
+
 BenchRun RunBench(const std::string& target, const std::string& workload) {
   const std::string command = testing::BinaryPath("kvtier-bench") + " " + target + " --workload " +
-                              workload +
+                              workload + " --trace " + TraceFile() +
                               " --duration 0.3 --warmup 0.1 --keys 32 --value-size 65536"
                               " --connections 2 --depth 2 --match-keys 16 --prompt-blocks 8"
                               " --shared-blocks 4 --verify --json 2>&1";
@@ -36,24 +48,31 @@ BenchRun RunBench(const std::string& target, const std::string& workload) {
   while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) run.json.append(buffer, n);
   const int status = pclose(pipe);
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::filesystem::remove(TraceFile());
   return run;
 }
 
-void ExpectHealthy(const BenchRun& run) {
+void ExpectHealthy(const BenchRun& run, const std::string& workload) {
   EXPECT_EQ(run.exit_code, 0) << run.json;
+  if (workload == "trace") {
+    // The replay reports both hit ratios, and a warm trace hits something.
+    EXPECT_NE(run.json.find("\"lru_block_hit_ratio\""), std::string::npos) << run.json;
+    EXPECT_EQ(run.json.find("\"block_hit_ratio\": 0.0000"), std::string::npos) << run.json;
+  }
   EXPECT_NE(run.json.find("\"ops_per_s\""), std::string::npos) << run.json;
   EXPECT_EQ(run.json.find("\"errors\": 0") == std::string::npos, false) << run.json;
   EXPECT_EQ(run.json.find("\"verify_failures\": 1"), std::string::npos) << run.json;
 }
 
-const char* const kWorkloads[] = {"put", "get", "mixed", "match", "engine", "fanout"};
+const char* const kWorkloads[] = {"put", "get", "mixed", "match", "engine", "fanout", "trace"};
 
 class BenchSmoke : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(BenchSmoke, AgainstKvtier) {
   testing::ServerProcess server({"--dram-capacity", "256MiB"});
   ASSERT_TRUE(server.Start().ok()) << server.log();
-  ExpectHealthy(RunBench("--server 127.0.0.1:" + std::to_string(server.port()), GetParam()));
+  ExpectHealthy(RunBench("--server 127.0.0.1:" + std::to_string(server.port()), GetParam()),
+                GetParam());
   EXPECT_EQ(server.Stop(), 0);
 }
 
@@ -89,7 +108,7 @@ TEST_P(BenchSmoke, AgainstRedis) {
     if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_TRUE(up) << "redis-server did not start";
-  ExpectHealthy(RunBench("--redis 127.0.0.1:" + std::to_string(port), GetParam()));
+  ExpectHealthy(RunBench("--redis 127.0.0.1:" + std::to_string(port), GetParam()), GetParam());
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
 }

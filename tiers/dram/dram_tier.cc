@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdlib>
 #include <cstring>
@@ -16,10 +17,12 @@
 namespace kvtier::tiers {
 namespace {
 
-// BlockBuffer is 64-aligned; value bytes follow its 64-byte header.
+// Headers and value bytes are separate allocations, both 64-byte aligned
+// (value bytes start on a cache line; see BlockBuffer on why apart).
 constexpr size_t kBlockAlignment = 64;
 
 uint64_t RealAllocationSize(uint64_t bytes) {
+  bytes = std::max<uint64_t>(bytes, 1);
 #ifdef KVTIER_HAVE_JEMALLOC
   return nallocx(bytes, MALLOCX_ALIGN(kBlockAlignment));
 #else
@@ -28,6 +31,7 @@ uint64_t RealAllocationSize(uint64_t bytes) {
 }
 
 void* AllocateBlockMemory(uint64_t bytes) {
+  bytes = std::max<uint64_t>(bytes, 1);
 #ifdef KVTIER_HAVE_JEMALLOC
   return mallocx(bytes, MALLOCX_ALIGN(kBlockAlignment));
 #else
@@ -37,6 +41,7 @@ void* AllocateBlockMemory(uint64_t bytes) {
 }
 
 void FreeBlockMemory(void* memory, uint64_t bytes) {
+  bytes = std::max<uint64_t>(bytes, 1);
 #ifdef KVTIER_HAVE_JEMALLOC
   sdallocx(memory, bytes, MALLOCX_ALIGN(kBlockAlignment));
 #else
@@ -96,8 +101,8 @@ DramTier::Shard& DramTier::ShardFor(std::string_view index_key, uint64_t* hash_o
 }
 
 uint64_t DramTier::BlockCharge(uint64_t key_size, uint64_t value_size) {
-  return RealAllocationSize(BlockBuffer::HeaderSize() + value_size) + kEntryOverheadBytes +
-         key_size;
+  return RealAllocationSize(BlockBuffer::HeaderSize()) + RealAllocationSize(value_size) +
+         kEntryOverheadBytes + key_size;
 }
 
 bool DramTier::TryReserve(uint64_t charge) {
@@ -129,21 +134,26 @@ Result<WritableBlock> DramTier::Allocate(uint64_t key_size, uint64_t value_size)
                                " held by blocks that are pinned or in flight");
     }
   }
-  const uint64_t bytes = BlockBuffer::HeaderSize() + value_size;
-  void* memory = AllocateBlockMemory(bytes);
-  if (memory == nullptr) {
+  void* header = AllocateBlockMemory(BlockBuffer::HeaderSize());
+  void* data = AllocateBlockMemory(value_size);
+  if (header == nullptr || data == nullptr) {
+    if (header != nullptr) FreeBlockMemory(header, BlockBuffer::HeaderSize());
+    if (data != nullptr) FreeBlockMemory(data, value_size);
     used_bytes_.fetch_sub(charge, std::memory_order_relaxed);
     counters_.allocation_failures.fetch_add(1, std::memory_order_relaxed);
-    return ResourceExhausted("out of memory allocating " + std::to_string(bytes) + " bytes");
+    return ResourceExhausted("out of memory allocating " + std::to_string(value_size) + " bytes");
   }
-  return WritableBlock(BlockBuffer::Construct(memory, value_size, charge, this));
+  return WritableBlock(
+      BlockBuffer::Construct(header, static_cast<std::byte*>(data), value_size, charge, this));
 }
 
 void DramTier::Free(BlockBuffer* block) {
   const uint64_t charge = block->charge();
-  const uint64_t bytes = BlockBuffer::HeaderSize() + block->size();
+  const uint64_t size = block->size();
+  std::byte* data = const_cast<std::byte*>(block->bytes().data());
   block->~BlockBuffer();
-  FreeBlockMemory(block, bytes);
+  FreeBlockMemory(data, size);
+  FreeBlockMemory(block, BlockBuffer::HeaderSize());
   used_bytes_.fetch_sub(charge, std::memory_order_relaxed);
 }
 

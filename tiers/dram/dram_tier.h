@@ -2,9 +2,10 @@
 
 // The DRAM tier: a sharded hash index over blocks in jemalloc memory.
 //
-// Capacity counts what is really held: the allocator's real size of every
-// block (header included, from nallocx) plus a fixed per-entry index
-// overhead and the key bytes. A block is charged from Allocate until its
+// Capacity counts what is really held: the allocator's real size (nallocx)
+// of every block's value bytes and of its header, which are allocated apart
+// so power-of-two values fit their size class exactly, plus a fixed
+// per-entry index overhead and the key bytes. A block is charged from Allocate until its
 // memory is freed, so blocks being received, and blocks erased or replaced
 // while a reader still pins them, still count.
 //
