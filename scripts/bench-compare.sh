@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-runs=3
+runs=5
 duration=3
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -85,19 +85,21 @@ done | median)
 memcpy=$("$bin/kvtier-memcpy")
 
 rows=()
-# run NAME METRIC(gb_per_s|p50_us) OP ARGS...: median of RUNS runs on both targets.
+# run NAME METRIC(gb_per_s|p50_us) OP ARGS...: median of RUNS runs on each
+# target. The runs alternate between the targets, so that drift in the
+# machine (a noisy neighbour, frequency changes) falls on both alike.
 run() {
   local name=$1 metric=$2 op=$3
   shift 3
-  local k r
-  k=$(for _ in $(seq "$runs"); do
-    field "$metric" "$("$bin/kvtier-bench" --server "127.0.0.1:$kvtier_port" --json \
-      --duration "$duration" "$@")" "$op"
-  done | median)
-  r=$(for _ in $(seq "$runs"); do
-    field "$metric" "$("$bin/kvtier-bench" --redis "127.0.0.1:$redis_port" --json \
-      --duration "$duration" "$@")" "$op"
-  done | median)
+  local kvtier_runs=() redis_runs=() k r i
+  for i in $(seq "$runs"); do
+    kvtier_runs+=("$(field "$metric" "$("$bin/kvtier-bench" --server "127.0.0.1:$kvtier_port" --json \
+      --duration "$duration" "$@")" "$op")")
+    redis_runs+=("$(field "$metric" "$("$bin/kvtier-bench" --redis "127.0.0.1:$redis_port" --json \
+      --duration "$duration" "$@")" "$op")")
+  done
+  k=$(printf '%s\n' "${kvtier_runs[@]}" | median)
+  r=$(printf '%s\n' "${redis_runs[@]}" | median)
   echo "$name: kvtier $k redis $r ($metric)" >&2
   rows+=("$name|$metric|$k|$r|$*")
 }
@@ -117,7 +119,7 @@ run "fanout 256 KiB" gb_per_s get --workload fanout --value-size 262144 --keys 6
 
 # Writes of twice the DRAM capacity: eviction keeps up and memory stays bounded.
 "$bin/kvtier-bench" --server "127.0.0.1:$kvtier_port" --workload put --value-size 262144 \
-  --keys 24576 --ops 3072 --connections 2 --depth 4 --warmup 0 >/dev/null
+  --keys 24576 --ops 12288 --connections 2 --depth 4 --warmup 0 >/dev/null
 
 # Prefix hit ratio on a synthetic multi-turn trace, on a dedicated 256 MiB
 # kvtierd per eviction policy, against a textbook prefix-LRU simulation of the

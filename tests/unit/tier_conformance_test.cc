@@ -4,17 +4,21 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include "common/checksum.h"
 #include "tiers/dram/dram_tier.h"
+#include "tiers/nvme/nvme_tier.h"
 #include "tiers/tier.h"
 
 namespace kvtier::tiers {
 namespace {
 
+// Each factory makes a fresh tier; `dir` is an empty directory the test
+// removes afterwards.
 struct DramFactory {
-  static std::unique_ptr<Tier> Make() {
+  static std::unique_ptr<Tier> Make(const std::filesystem::path&) {
     DramTierOptions options;
     options.capacity_bytes = 64ull << 20;
     options.shards = 8;
@@ -22,10 +26,31 @@ struct DramFactory {
   }
 };
 
+struct NvmeFactory {
+  static std::unique_ptr<Tier> Make(const std::filesystem::path& dir) {
+    NvmeTierOptions options;
+    options.directory = dir;
+    options.capacity_bytes = 64ull << 20;
+    options.segment_bytes = 4ull << 20;
+    auto tier = NvmeTier::Open(options);
+    EXPECT_TRUE(tier.ok()) << tier.status().ToString();
+    return tier.ok() ? std::move(*tier) : nullptr;
+  }
+};
+
 template <typename Factory>
 class TierConformance : public ::testing::Test {
  protected:
-  void SetUp() override { tier_ = Factory::Make(); }
+  void SetUp() override {
+    char pattern[] = "/tmp/kvtier-tier-XXXXXX";
+    dir_ = mkdtemp(pattern);
+    tier_ = Factory::Make(dir_);
+    ASSERT_NE(tier_, nullptr);
+  }
+  void TearDown() override {
+    tier_.reset();
+    std::filesystem::remove_all(dir_);
+  }
 
   // Builds a sealed block holding `text`, in the tier's own memory.
   BlockHandle Block(std::string_view text) {
@@ -39,10 +64,11 @@ class TierConformance : public ::testing::Test {
     return std::string(reinterpret_cast<const char*>(h.bytes().data()), h.size());
   }
 
+  std::filesystem::path dir_;
   std::unique_ptr<Tier> tier_;
 };
 
-using TierTypes = ::testing::Types<DramFactory>;
+using TierTypes = ::testing::Types<DramFactory, NvmeFactory>;
 TYPED_TEST_SUITE(TierConformance, TierTypes);
 
 TYPED_TEST(TierConformance, PutThenGetReturnsBytesAndChecksum) {
@@ -96,11 +122,12 @@ TYPED_TEST(TierConformance, EraseKeepsPinnedBytesReadable) {
 TYPED_TEST(TierConformance, AcceptsBlocksFromOtherAllocators) {
   WritableBlock heap = HeapBlockAllocator::Instance().Allocate(3);
   std::memcpy(heap.mutable_bytes().data(), "abc", 3);
-  ASSERT_TRUE(this->tier_->Put({1, "k"}, std::move(heap).Seal(42)).ok());
+  const uint64_t checksum = BlockChecksum(heap.mutable_bytes());
+  ASSERT_TRUE(this->tier_->Put({1, "k"}, std::move(heap).Seal(checksum)).ok());
   auto got = this->tier_->Get({1, "k"});
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(this->Text(*got), "abc");
-  EXPECT_EQ(got->checksum(), 42u);
+  EXPECT_EQ(got->checksum(), checksum);
 }
 
 TYPED_TEST(TierConformance, EmptyValuesAreValues) {

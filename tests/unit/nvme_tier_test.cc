@@ -1,0 +1,180 @@
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "common/checksum.h"
+#include "tiers/nvme/nvme_tier.h"
+
+namespace kvtier::tiers {
+namespace {
+
+class NvmeTierTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/kvtier-nvme-XXXXXX";
+    options_.directory = mkdtemp(pattern);
+    options_.capacity_bytes = 8ull << 20;
+    options_.segment_bytes = 1ull << 20;
+  }
+  void TearDown() override { std::filesystem::remove_all(options_.directory); }
+
+  std::unique_ptr<NvmeTier> Open() {
+    auto tier = NvmeTier::Open(options_);
+    EXPECT_TRUE(tier.ok()) << tier.status().ToString();
+    return tier.ok() ? std::move(*tier) : nullptr;
+  }
+
+  static BlockHandle Block(size_t size, uint32_t seed) {
+    WritableBlock block = HeapBlockAllocator::Instance().Allocate(size);
+    auto bytes = block.mutable_bytes();
+    for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<std::byte>((seed * 131 + i) & 0xff);
+    const uint64_t checksum = BlockChecksum(bytes);
+    return std::move(block).Seal(checksum);
+  }
+
+  static uint64_t Counter(const TierStats& stats, std::string_view name) {
+    for (const auto& c : stats.counters) {
+      if (c.name == name) return c.value;
+    }
+    ADD_FAILURE() << "no counter " << name;
+    return 0;
+  }
+
+  std::vector<std::filesystem::path> Segments() const {
+    std::vector<std::filesystem::path> out;
+    for (const auto& f : std::filesystem::directory_iterator(options_.directory / "segments")) {
+      out.push_back(f.path());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  NvmeTierOptions options_;
+};
+
+TEST_F(NvmeTierTest, DiskStaysWithinCapacityAfterWritingTwiceIt) {
+  auto tier = Open();
+  constexpr size_t kValue = 64 * 1024;
+  const int count = static_cast<int>(2 * options_.capacity_bytes / kValue);
+  for (int i = 0; i < count; ++i) {
+    ASSERT_TRUE(tier->Put({1, "k" + std::to_string(i)}, Block(kValue, i)).ok()) << i;
+    ASSERT_LE(tier->DiskBytes(), options_.capacity_bytes) << i;
+  }
+  // The bytes really on disk, measured from the files themselves.
+  uint64_t on_disk = 0;
+  for (const auto& path : Segments()) on_disk += std::filesystem::file_size(path);
+  EXPECT_LE(on_disk, options_.capacity_bytes);
+  EXPECT_GT(on_disk, options_.capacity_bytes / 2);
+  // FIFO: the newest blocks are there, the oldest are gone.
+  EXPECT_TRUE(tier->Contains({1, "k" + std::to_string(count - 1)}));
+  EXPECT_FALSE(tier->Contains({1, "k0"}));
+  const TierStats stats = tier->Stats();
+  EXPECT_GT(Counter(stats, "evictions"), 0u);
+  EXPECT_EQ(stats.items + Counter(stats, "evictions"), static_cast<uint64_t>(count));
+}
+
+TEST_F(NvmeTierTest, BlocksSurviveReopenByteIdentical) {
+  {
+    auto tier = Open();
+    for (int i = 0; i < 20; ++i) {
+      ASSERT_TRUE(tier->Put({1, "k" + std::to_string(i)}, Block(100000 + i, i)).ok());
+    }
+    ASSERT_TRUE(tier->Put({1, "k3"}, Block(777, 99)).ok());  // a later put wins
+    ASSERT_TRUE(tier->Erase({1, "k4"}).ok());
+  }
+  auto tier = Open();
+  for (int i = 0; i < 20; ++i) {
+    auto got = tier->Get({1, "k" + std::to_string(i)});
+    if (i == 4) {
+      EXPECT_EQ(got.status().code(), StatusCode::kNotFound);
+      continue;
+    }
+    ASSERT_TRUE(got.ok()) << i << ": " << got.status().ToString();
+    const BlockHandle expected = i == 3 ? Block(777, 99) : Block(100000 + i, i);
+    ASSERT_EQ(got->size(), expected.size());
+    EXPECT_EQ(std::memcmp(got->bytes().data(), expected.bytes().data(), got->size()), 0) << i;
+  }
+  EXPECT_EQ(Counter(tier->Stats(), "recovered_entries"), 19u);
+}
+
+TEST_F(NvmeTierTest, FlippedBytesAreDetectedCountedAndNeverServed) {
+  auto tier = Open();
+  ASSERT_TRUE(tier->Put({1, "a"}, Block(4096, 1)).ok());
+  ASSERT_TRUE(tier->Put({1, "b"}, Block(4096, 2)).ok());
+  // Flip one byte of "a" (the first value of the first segment) on disk.
+  const auto segments = Segments();
+  ASSERT_FALSE(segments.empty());
+  const int fd = open(segments.front().c_str(), O_RDWR);
+  uint8_t byte = 0;
+  ASSERT_EQ(pread(fd, &byte, 1, 100), 1);
+  byte ^= 0x20;
+  ASSERT_EQ(pwrite(fd, &byte, 1, 100), 1);
+  close(fd);
+
+  EXPECT_EQ(tier->Get({1, "a"}).status().code(), StatusCode::kCorruption);
+  EXPECT_FALSE(tier->Contains({1, "a"}));  // dropped
+  EXPECT_EQ(tier->Get({1, "a"}).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(tier->Get({1, "b"}).ok());
+  EXPECT_EQ(Counter(tier->Stats(), "checksum_failures"), 1u);
+}
+
+TEST_F(NvmeTierTest, EntriesPastATruncatedSegmentAreDroppedAtOpen) {
+  {
+    auto tier = Open();
+    for (int i = 0; i < 4; ++i)
+      ASSERT_TRUE(tier->Put({1, "k" + std::to_string(i)}, Block(1000, i)).ok());
+  }
+  // Lose the tail of the segment, as an OS crash can.
+  const auto segments = Segments();
+  std::filesystem::resize_file(segments.front(), 2500);
+  auto tier = Open();
+  EXPECT_TRUE(tier->Get({1, "k0"}).ok());
+  EXPECT_TRUE(tier->Get({1, "k1"}).ok());
+  EXPECT_FALSE(tier->Contains({1, "k2"}));
+  EXPECT_FALSE(tier->Contains({1, "k3"}));
+  EXPECT_EQ(Counter(tier->Stats(), "dropped_at_recovery"), 2u);
+}
+
+TEST_F(NvmeTierTest, RejectsBlocksLargerThanASegment) {
+  auto tier = Open();
+  EXPECT_EQ(tier->Put({1, "big"}, Block(options_.segment_bytes + 1, 0)).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(tier->Allocate(3, options_.segment_bytes + 1).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_F(NvmeTierTest, ConcurrentWritersAndReadersSeeOnlyWholeBlocks) {
+  auto tier = Open();
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 300; ++i) {
+        const std::string key = "k" + std::to_string((i * 7 + t) % 50);
+        if ((i + t) % 3 == 0) {
+          if (!tier->Put({1, key}, Block(20000 + i, i)).ok()) bad++;
+        } else {
+          auto got = tier->Get({1, key});
+          if (!got.ok() && got.status().code() != StatusCode::kNotFound) bad++;
+          if (got.ok() && BlockChecksum(got->bytes()) != got->checksum()) bad++;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(bad.load(), 0);
+}
+
+TEST(NvmeTierOptions, ValidateNamesTheField) {
+  NvmeTierOptions options;
+  EXPECT_NE(options.Validate().message().find("nvme.directory"), std::string::npos);
+  options.directory = "/tmp/x";
+  options.capacity_bytes = options.segment_bytes;
+  EXPECT_NE(options.Validate().message().find("nvme.capacity"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kvtier::tiers

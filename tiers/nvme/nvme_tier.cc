@@ -1,0 +1,360 @@
+#include "tiers/nvme/nvme_tier.h"
+
+#include <fcntl.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "common/byte_size.h"
+#include "common/checksum.h"
+#include "tiers/dram/dram_tier.h"
+
+namespace kvtier::tiers {
+namespace {
+
+constexpr size_t kExtentBytes = 32;
+
+std::string EncodeExtent(uint64_t segment, uint64_t offset, uint64_t length, uint64_t checksum) {
+  std::string out(kExtentBytes, '\0');
+  const uint64_t fields[4] = {segment, offset, length, checksum};
+  for (int f = 0; f < 4; ++f) {
+    for (int b = 0; b < 8; ++b) out[f * 8 + b] = static_cast<char>((fields[f] >> (8 * b)) & 0xff);
+  }
+  return out;
+}
+
+bool DecodeExtent(const rocksdb::Slice& bytes, uint64_t fields[4]) {
+  if (bytes.size() != kExtentBytes) return false;
+  for (int f = 0; f < 4; ++f) {
+    fields[f] = 0;
+    for (int b = 7; b >= 0; --b) {
+      fields[f] = (fields[f] << 8) | static_cast<uint8_t>(bytes.data()[f * 8 + b]);
+    }
+  }
+  return true;
+}
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsNoSpace()) return ResourceExhausted(what + ": disk full: " + s.ToString());
+  if (s.IsCorruption()) return Corruption(what + ": " + s.ToString());
+  return IoError(what + ": " + s.ToString());
+}
+
+Status Errno(const std::string& what) { return IoError(what + ": " + std::strerror(errno)); }
+
+}  // namespace
+
+Status NvmeTierOptions::Validate() const {
+  if (directory.empty()) return InvalidArgument("nvme.directory must be set");
+  if (segment_bytes < kMiB) {
+    return InvalidArgument("nvme.segment_bytes must be at least 1MiB, got " +
+                           FormatByteSize(segment_bytes));
+  }
+  if (capacity_bytes < 2 * segment_bytes) {
+    return InvalidArgument("nvme.capacity (" + FormatByteSize(capacity_bytes) +
+                           ") must hold at least two segments of " + FormatByteSize(segment_bytes));
+  }
+  return Status::Ok();
+}
+
+NvmeTier::Segment::~Segment() {
+  if (fd >= 0) close(fd);
+}
+
+NvmeTier::NvmeTier(const NvmeTierOptions& options) : options_(options) {}
+
+NvmeTier::~NvmeTier() = default;
+
+Result<std::unique_ptr<NvmeTier>> NvmeTier::Open(const NvmeTierOptions& options) {
+  KVTIER_RETURN_IF_ERROR(options.Validate());
+  std::error_code ec;
+  std::filesystem::create_directories(options.directory / "segments", ec);
+  if (ec) return IoError("cannot create " + options.directory.string() + ": " + ec.message());
+
+  std::unique_ptr<NvmeTier> tier(new NvmeTier(options));
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.compression = rocksdb::kNoCompression;  // 32-byte extents do not compress
+  db_options.max_open_files = 256;
+  rocksdb::DB* db = nullptr;
+  KVTIER_RETURN_IF_ERROR(
+      FromRocks(rocksdb::DB::Open(db_options, (options.directory / "index").string(), &db),
+                "opening the NVMe index"));
+  tier->db_.reset(db);
+  KVTIER_RETURN_IF_ERROR(tier->Recover());
+  std::lock_guard lock(tier->write_mu_);
+  KVTIER_RETURN_IF_ERROR(tier->OpenNewSegment());
+  return tier;
+}
+
+std::filesystem::path NvmeTier::SegmentPath(uint64_t id) const {
+  char name[32];
+  std::snprintf(name, sizeof(name), "%016llx.seg", static_cast<unsigned long long>(id));
+  return options_.directory / "segments" / name;
+}
+
+Status NvmeTier::Recover() {
+  // Segments on disk, oldest first.
+  for (const auto& file : std::filesystem::directory_iterator(options_.directory / "segments")) {
+    const std::string name = file.path().filename().string();
+    if (name.size() != 20 || !name.ends_with(".seg")) continue;
+    auto segment = std::make_shared<Segment>();
+    segment->id = std::stoull(name.substr(0, 16), nullptr, 16);
+    segment->fd = open(file.path().c_str(), O_RDWR | O_CLOEXEC);
+    if (segment->fd < 0) return Errno("opening " + file.path().string());
+    struct stat st {};
+    if (fstat(segment->fd, &st) != 0) return Errno("stat " + file.path().string());
+    segment->size = static_cast<uint64_t>(st.st_size);
+    next_segment_id_ = std::max(next_segment_id_, segment->id + 1);
+    segments_[segment->id] = std::move(segment);
+  }
+  // Index entries whose bytes are all on disk; the rest go.
+  rocksdb::WriteBatch stale;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    uint64_t f[4] = {};
+    const bool decoded = DecodeExtent(it->value(), f);
+    auto segment = decoded ? segments_.find(f[0]) : segments_.end();
+    if (segment == segments_.end() || f[1] + f[2] > segment->second->size) {
+      stale.Delete(it->key());
+      counters_.dropped_at_recovery.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    std::string key = it->key().ToString();
+    segment->second->keys.push_back(key);
+    entries_[std::move(key)] = Extent{f[0], f[1], f[2], f[3]};
+    counters_.recovered_entries.fetch_add(1, std::memory_order_relaxed);
+  }
+  KVTIER_RETURN_IF_ERROR(FromRocks(it->status(), "scanning the NVMe index"));
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &stale), "dropping stale index entries");
+}
+
+Status NvmeTier::OpenNewSegment() {
+  // Room for one more full segment, by dropping the oldest ones.
+  while ((segments_.size() + 1) * options_.segment_bytes > options_.capacity_bytes &&
+         !segments_.empty()) {
+    KVTIER_RETURN_IF_ERROR(DropOldestSegment());
+  }
+  auto segment = std::make_shared<Segment>();
+  segment->id = next_segment_id_++;
+  const auto path = SegmentPath(segment->id);
+  segment->fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (segment->fd < 0) return Errno("creating " + path.string());
+  std::unique_lock lock(index_mu_);
+  segments_[segment->id] = segment;
+  active_ = std::move(segment);
+  return Status::Ok();
+}
+
+Status NvmeTier::DropOldestSegment() {
+  std::shared_ptr<Segment> oldest;
+  rocksdb::WriteBatch batch;
+  uint64_t evicted = 0;
+  {
+    std::unique_lock lock(index_mu_);
+    if (segments_.empty()) return Status::Ok();
+    oldest = segments_.begin()->second;
+    for (const std::string& key : oldest->keys) {
+      auto entry = entries_.find(key);
+      if (entry == entries_.end() || entry->second.segment != oldest->id) continue;  // stale
+      entries_.erase(entry);
+      batch.Delete(key);
+      ++evicted;
+    }
+    segments_.erase(segments_.begin());
+  }
+  // Readers that already hold the segment keep reading through its open
+  // descriptor; the file's space returns when the last of them closes it.
+  std::error_code ec;
+  std::filesystem::remove(SegmentPath(oldest->id), ec);
+  counters_.evictions.fetch_add(evicted, std::memory_order_relaxed);
+  counters_.segments_dropped.fetch_add(1, std::memory_order_relaxed);
+  // Not synced: an entry that survives a crash without its segment is
+  // dropped at recovery.
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "evicting a segment");
+}
+
+Result<WritableBlock> NvmeTier::Allocate(uint64_t /*key_size*/, uint64_t value_size) {
+  if (value_size > options_.segment_bytes) {
+    return InvalidArgument("a block of " + std::to_string(value_size) +
+                           " bytes is larger than an NVMe segment");
+  }
+  return HeapBlockAllocator::Instance().Allocate(value_size);
+}
+
+Status NvmeTier::Put(const BlockKey& key, BlockHandle block) {
+  if (!block) return InvalidArgument("put of an empty block handle");
+  const uint64_t length = block.size();
+  if (length > options_.segment_bytes) {
+    return InvalidArgument("a block of " + std::to_string(length) +
+                           " bytes is larger than an NVMe segment");
+  }
+  std::string index_key;
+  EncodeIndexKey(key, index_key);
+
+  std::lock_guard write_lock(write_mu_);
+  if (active_->size + length > options_.segment_bytes) {
+    KVTIER_RETURN_IF_ERROR(OpenNewSegment());
+  }
+  const uint64_t offset = active_->size;
+  const std::byte* data = block.bytes().data();
+  for (uint64_t done = 0; done < length;) {
+    const ssize_t n =
+        pwrite(active_->fd, data + done, length - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      counters_.io_errors.fetch_add(1, std::memory_order_relaxed);
+      if (errno == ENOSPC || errno == EDQUOT) {
+        disk_full_.store(true, std::memory_order_relaxed);
+        return ResourceExhausted("NVMe tier: disk full; writes are refused until space returns");
+      }
+      return Errno("writing an NVMe segment");
+    }
+    done += static_cast<uint64_t>(n);
+  }
+  active_->size += length;
+  if (options_.sync_writes && fdatasync(active_->fd) != 0) {
+    counters_.io_errors.fetch_add(1, std::memory_order_relaxed);
+    return Errno("syncing an NVMe segment");
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync_writes;
+  const Status indexed =
+      FromRocks(db_->Put(write_options, index_key,
+                         EncodeExtent(active_->id, offset, length, block.checksum())),
+                "indexing an NVMe block");
+  if (!indexed.ok()) {
+    counters_.io_errors.fetch_add(1, std::memory_order_relaxed);
+    if (indexed.code() == StatusCode::kResourceExhausted) disk_full_.store(true);
+    return indexed;
+  }
+  disk_full_.store(false, std::memory_order_relaxed);
+  {
+    std::unique_lock lock(index_mu_);
+    active_->keys.push_back(index_key);
+    entries_[std::move(index_key)] = Extent{active_->id, offset, length, block.checksum()};
+  }
+  counters_.puts.fetch_add(1, std::memory_order_relaxed);
+  counters_.put_bytes.fetch_add(length, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+void NvmeTier::DropEntry(const std::string& index_key, const Extent& extent) {
+  std::lock_guard write_lock(write_mu_);
+  {
+    std::unique_lock lock(index_mu_);
+    auto entry = entries_.find(index_key);
+    // Only the entry that failed: a newer put of the key stays.
+    if (entry == entries_.end() || entry->second.segment != extent.segment ||
+        entry->second.offset != extent.offset) {
+      return;
+    }
+    entries_.erase(entry);
+  }
+  db_->Delete(rocksdb::WriteOptions(), index_key).PermitUncheckedError();
+}
+
+Result<BlockHandle> NvmeTier::Get(const BlockKey& key) {
+  std::string index_key;
+  EncodeIndexKey(key, index_key);
+  Extent extent;
+  std::shared_ptr<Segment> segment;
+  {
+    std::shared_lock lock(index_mu_);
+    auto entry = entries_.find(index_key);
+    if (entry != entries_.end()) {
+      extent = entry->second;
+      auto found = segments_.find(extent.segment);
+      if (found != segments_.end()) segment = found->second;
+    }
+  }
+  if (!segment) {
+    counters_.misses.fetch_add(1, std::memory_order_relaxed);
+    return NotFound("key not in NVMe tier");
+  }
+  WritableBlock block = HeapBlockAllocator::Instance().Allocate(extent.length);
+  std::byte* out = block.mutable_bytes().data();
+  for (uint64_t done = 0; done < extent.length;) {
+    const ssize_t n = pread(segment->fd, out + done, extent.length - done,
+                            static_cast<off_t>(extent.offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      counters_.io_errors.fetch_add(1, std::memory_order_relaxed);
+      return n < 0 ? Errno("reading an NVMe segment") : IoError("NVMe segment is short");
+    }
+    done += static_cast<uint64_t>(n);
+  }
+  const uint64_t checksum = BlockChecksum(block.mutable_bytes());
+  if (checksum != extent.checksum) {
+    counters_.checksum_failures.fetch_add(1, std::memory_order_relaxed);
+    DropEntry(index_key, extent);
+    return Corruption("NVMe block failed its checksum; dropped");
+  }
+  counters_.hits.fetch_add(1, std::memory_order_relaxed);
+  return std::move(block).Seal(checksum);
+}
+
+bool NvmeTier::Contains(const BlockKey& key) const {
+  std::string index_key;
+  EncodeIndexKey(key, index_key);
+  std::shared_lock lock(index_mu_);
+  return entries_.count(index_key) != 0;
+}
+
+Status NvmeTier::Erase(const BlockKey& key) {
+  std::string index_key;
+  EncodeIndexKey(key, index_key);
+  std::lock_guard write_lock(write_mu_);
+  {
+    std::unique_lock lock(index_mu_);
+    if (entries_.erase(index_key) == 0) return NotFound("key not in NVMe tier");
+  }
+  counters_.erases.fetch_add(1, std::memory_order_relaxed);
+  return FromRocks(db_->Delete(rocksdb::WriteOptions(), index_key), "erasing an NVMe block");
+}
+
+uint64_t NvmeTier::DiskBytes() const {
+  std::shared_lock lock(index_mu_);
+  uint64_t bytes = 0;
+  for (const auto& [id, segment] : segments_) {
+    struct stat st {};
+    if (fstat(segment->fd, &st) == 0) bytes += static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+  return bytes;
+}
+
+TierStats NvmeTier::Stats() const {
+  TierStats stats;
+  stats.name = "nvme";
+  stats.capacity_bytes = options_.capacity_bytes;
+  stats.used_bytes = DiskBytes();
+  {
+    std::shared_lock lock(index_mu_);
+    stats.items = entries_.size();
+  }
+  auto add = [&](const char* name, const std::atomic<uint64_t>& value) {
+    stats.counters.push_back({name, value.load(std::memory_order_relaxed)});
+  };
+  add("hits", counters_.hits);
+  add("misses", counters_.misses);
+  add("puts", counters_.puts);
+  add("put_bytes", counters_.put_bytes);
+  add("erases", counters_.erases);
+  add("evictions", counters_.evictions);
+  add("segments_dropped", counters_.segments_dropped);
+  add("checksum_failures", counters_.checksum_failures);
+  add("io_errors", counters_.io_errors);
+  add("recovered_entries", counters_.recovered_entries);
+  add("dropped_at_recovery", counters_.dropped_at_recovery);
+  stats.counters.push_back({"disk_full", disk_full_.load() ? 1u : 0u});
+  return stats;
+}
+
+}  // namespace kvtier::tiers

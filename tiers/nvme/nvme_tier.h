@@ -1,0 +1,142 @@
+#pragma once
+
+// The NVMe tier: value bytes in append-only segment files, and RocksDB as the
+// durable key -> extent index over them.
+//
+// Layout under `directory`:
+//   index/            RocksDB: key = index key (namespace id, key bytes);
+//                     value = segment id, offset, length, checksum (32 bytes)
+//   segments/NNNNNNNNNNNNNNNN.seg   values back to back, no headers
+//
+// Why not values inside RocksDB: KV blocks are 256 KiB to 64 MiB. Every
+// RocksDB compaction (or BlobDB garbage collection) would rewrite them; here
+// a value is written once and space comes back by deleting whole segment
+// files, oldest first (FIFO by write order), so write amplification for value
+// bytes is 1 and the bytes on disk are bounded by construction: at most
+// capacity / segment_bytes segment files exist, each at most segment_bytes.
+// bench/RESULTS.md compares this with plain RocksDB values.
+//
+// Crash semantics:
+//   - A value is written to its segment before its index entry, so an index
+//     entry never names bytes that were not written (unless the OS lost them:
+//     see below).
+//   - After a process crash (kill -9) everything acknowledged survives: file
+//     writes and the RocksDB WAL are in the OS page cache.
+//   - After an OS crash or power loss, writes since the last sync may be lost
+//     (`sync_writes` makes every Put durable before it returns, for
+//     write-through namespaces). An entry whose segment is missing or too
+//     short is dropped at open.
+//   - Never served: bytes that fail their checksum. Every Get verifies the
+//     block checksum; a mismatch drops the entry, is counted
+//     (checksum_failures) and reads as kCorruption.
+//
+// Thread safety: all methods may be called concurrently. Every method may
+// block on disk (capabilities().blocking_io): call it from a worker pool,
+// never from a network thread. Lock order: write_mu_ before index_mu_.
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+
+#include "tiers/tier.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace kvtier::tiers {
+
+struct NvmeTierOptions {
+  std::filesystem::path directory;
+  uint64_t capacity_bytes = 8ull << 30;  // value bytes on disk, segment files included
+  uint64_t segment_bytes = 64ull << 20;  // one value never spans two segments
+  bool sync_writes = false;              // fdatasync + synced WAL before Put returns
+
+  Status Validate() const;
+};
+
+class NvmeTier final : public Tier {
+ public:
+  // Opens (or creates) the tier, rebuilding the in-memory index from RocksDB
+  // and dropping entries whose bytes are not on disk. Errors: kIoError,
+  // kCorruption (RocksDB could not open its index), kInvalidArgument.
+  static Result<std::unique_ptr<NvmeTier>> Open(const NvmeTierOptions& options);
+  ~NvmeTier() override;
+
+  std::string_view name() const override { return "nvme"; }
+  TierCapabilities capabilities() const override {
+    return {.persistent = true, .pins_in_place = false, .blocking_io = true};
+  }
+  // Heap memory: Put copies it to disk.
+  Result<WritableBlock> Allocate(uint64_t key_size, uint64_t value_size) override;
+  // Errors: kInvalidArgument (larger than a segment), kResourceExhausted
+  // (the disk is full: writes are refused, reads go on), kIoError.
+  Status Put(const BlockKey& key, BlockHandle block) override;
+  Result<BlockHandle> Get(const BlockKey& key) override;
+  bool MayContain(const BlockKey& key) const override { return Contains(key); }
+  bool Contains(const BlockKey& key) const override;
+  Status Erase(const BlockKey& key) override;
+  TierStats Stats() const override;
+
+  // Bytes of segment files on disk (allocated blocks, from stat).
+  uint64_t DiskBytes() const;
+
+ private:
+  struct Extent {
+    uint64_t segment = 0;
+    uint64_t offset = 0;
+    uint64_t length = 0;
+    uint64_t checksum = 0;
+  };
+  struct Segment {
+    uint64_t id = 0;
+    int fd = -1;
+    uint64_t size = 0;
+    std::vector<std::string> keys;  // index keys written here (some may be stale)
+    ~Segment();
+  };
+
+  explicit NvmeTier(const NvmeTierOptions& options);
+  Status Recover();
+  Status OpenNewSegment();     // requires write_mu_
+  Status DropOldestSegment();  // requires write_mu_
+  std::filesystem::path SegmentPath(uint64_t id) const;
+  std::shared_ptr<Segment> FindSegment(uint64_t id) const;
+  void DropEntry(const std::string& index_key, const Extent& extent);
+
+  const NvmeTierOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+
+  std::mutex write_mu_;  // appends, segment roll and drop
+  std::shared_ptr<Segment> active_;
+  uint64_t next_segment_id_ = 1;
+
+  mutable std::shared_mutex index_mu_;  // entries_ and segments_
+  std::unordered_map<std::string, Extent> entries_;
+  std::map<uint64_t, std::shared_ptr<Segment>> segments_;  // oldest first
+
+  std::atomic<bool> disk_full_{false};
+  struct Counters {
+    std::atomic<uint64_t> hits{0};
+    std::atomic<uint64_t> misses{0};
+    std::atomic<uint64_t> puts{0};
+    std::atomic<uint64_t> put_bytes{0};
+    std::atomic<uint64_t> erases{0};
+    std::atomic<uint64_t> evictions{0};
+    std::atomic<uint64_t> segments_dropped{0};
+    std::atomic<uint64_t> checksum_failures{0};
+    std::atomic<uint64_t> io_errors{0};
+    std::atomic<uint64_t> recovered_entries{0};
+    std::atomic<uint64_t> dropped_at_recovery{0};
+  };
+  mutable Counters counters_;
+};
+
+}  // namespace kvtier::tiers
