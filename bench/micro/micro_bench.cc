@@ -1,11 +1,14 @@
 // Micro benchmarks of the hot pieces, one process, no sockets:
 //   frame header codec, request decode (verify + validate), the prefix hash
-//   chain, block checksums, and DRAM tier get/put/evict under contention.
+//   chain, block checksums, DRAM tier get/put/evict under contention, and
+//   the NVMe tier's put and get (page-cache speed: a device's own speed is
+//   the raw-disk comparison of bench-compare, not a micro benchmark).
 // Run: build/bin/kvtier-micro [--benchmark_filter=REGEX]
 
 #include <benchmark/benchmark.h>
 
 #include <cstring>
+#include <filesystem>
 #include <numeric>
 
 #include "common/checksum.h"
@@ -13,6 +16,7 @@
 #include "protocol/frame.h"
 #include "protocol/messages.h"
 #include "tiers/dram/dram_tier.h"
+#include "tiers/nvme/nvme_tier.h"
 
 namespace kvtier {
 namespace {
@@ -114,6 +118,65 @@ void BM_DramPutEvict(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(value));
 }
 BENCHMARK(BM_DramPutEvict)->Arg(4096)->Arg(256 << 10)->Threads(1)->Threads(2);
+
+// An NVMe tier in a fresh directory under /tmp, removed at exit.
+tiers::NvmeTier* SharedNvme() {
+  static std::filesystem::path dir;
+  static std::unique_ptr<tiers::NvmeTier> tier = [] {
+    char pattern[] = "/tmp/kvtier-micro-XXXXXX";
+    dir = mkdtemp(pattern);
+    tiers::NvmeTierOptions options;
+    options.directory = dir;
+    options.capacity_bytes = 1ull << 30;
+    options.segment_bytes = 64ull << 20;
+    auto opened = tiers::NvmeTier::Open(options);
+    return opened.ok() ? std::move(*opened) : nullptr;
+  }();
+  static const struct Cleanup {
+    ~Cleanup() {
+      tier.reset();
+      std::filesystem::remove_all(dir);
+    }
+  } cleanup;
+  return tier.get();
+}
+
+tiers::BlockHandle HeapBlock(size_t size) {
+  tiers::WritableBlock block = tiers::HeapBlockAllocator::Instance().Allocate(size);
+  std::memset(block.mutable_bytes().data(), 0x5a, size);
+  const uint64_t checksum = BlockChecksum(block.mutable_bytes());
+  return std::move(block).Seal(checksum);
+}
+
+void BM_NvmePut(benchmark::State& state) {
+  tiers::NvmeTier* tier = SharedNvme();
+  if (tier == nullptr) return state.SkipWithError("cannot open the NVMe tier");
+  const size_t size = static_cast<size_t>(state.range(0));
+  const tiers::BlockHandle block = HeapBlock(size);
+  uint64_t i = 0;
+  for (auto _ : state) {
+    if (!tier->Put({1, "p" + std::to_string(i++ % 1024)}, block.Clone()).ok()) {
+      return state.SkipWithError("put failed");
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_NvmePut)->Arg(256 << 10)->Arg(2 << 20);
+
+void BM_NvmeGet(benchmark::State& state) {
+  tiers::NvmeTier* tier = SharedNvme();
+  if (tier == nullptr) return state.SkipWithError("cannot open the NVMe tier");
+  const size_t size = static_cast<size_t>(state.range(0));
+  for (int k = 0; k < 64; ++k) (void)tier->Put({2, "g" + std::to_string(k)}, HeapBlock(size));
+  uint64_t i = 0;
+  for (auto _ : state) {
+    auto got = tier->Get({2, "g" + std::to_string(i++ % 64)});
+    if (!got.ok()) return state.SkipWithError("get failed");
+    benchmark::DoNotOptimize(got);
+  }
+  state.SetBytesProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_NvmeGet)->Arg(256 << 10)->Arg(2 << 20);
 
 }  // namespace
 }  // namespace kvtier

@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <string>
 #include <utility>
@@ -27,12 +28,12 @@ constexpr size_t kBlockAlignment = 64;
 // All block memory comes from one jemalloc arena of its own, bypassing the
 // thread caches. Eviction on one I/O thread frees blocks that another thread
 // allocated; with per-thread arenas those pages would sit dirty in the other
-// arena while this one grew. And the arena returns freed pages to the kernel
-// at once (decay 0): the capacity counts live blocks, so pages kept dirty
-// for reuse would be memory held beyond it. In a test writing 2 MiB, then
+// arena while this one grew. The tier keeps freed value memory itself (see
+// KeepFreeChunk) and counts it; what it hands back to this arena is released
+// to the kernel at once (decay 0), because the allocator's own dirty pages
+// would be memory held beyond the capacity. In a test writing 2 MiB, then
 // 256 KiB, then 64 KiB blocks through a 1 GiB tier, peak RSS was 1359 MiB
-// with jemalloc's defaults and 1099 MiB with this arena; the rest was the
-// page LargePad() now charges.
+// with jemalloc's defaults and 1035 MiB with this arena and LargePad().
 int BlockFlags() {
   static const int flags = [] {
     unsigned arena = 0;
@@ -74,27 +75,61 @@ uint64_t LargePad(uint64_t bytes) {
   return bytes > small_max_and_pad.first ? small_max_and_pad.second : 0;
 }
 
-uint64_t RealAllocationSize(uint64_t bytes) {
+// The allocator's size class for `bytes` of value: what a block of that size
+// really gets, and the key of the free chunk lists.
+uint64_t ClassSize(uint64_t bytes) {
   bytes = std::max<uint64_t>(bytes, 1);
 #ifdef KVTIER_HAVE_JEMALLOC
-  return nallocx(bytes, BlockFlags()) + LargePad(bytes);
+  return nallocx(bytes, BlockFlags());
 #else
-  return (bytes + kBlockAlignment - 1) / kBlockAlignment * kBlockAlignment + 16;
+  return (bytes + kBlockAlignment - 1) / kBlockAlignment * kBlockAlignment;
 #endif
 }
 
+// Bytes a value allocation of `class_size` holds: the class plus, under
+// jemalloc, its cache-oblivious page.
+uint64_t ChunkCharge(uint64_t class_size) {
+#ifdef KVTIER_HAVE_JEMALLOC
+  return class_size + LargePad(class_size);
+#else
+  return class_size + 16;
+#endif
+}
+
+void* AllocateHeader() {
+#ifdef KVTIER_HAVE_JEMALLOC
+  return mallocx(BlockBuffer::HeaderSize(), MALLOCX_ALIGN(kBlockAlignment));
+#else
+  return std::aligned_alloc(kBlockAlignment, BlockBuffer::HeaderSize());
+#endif
+}
+
+void FreeHeader(void* header) {
+#ifdef KVTIER_HAVE_JEMALLOC
+  sdallocx(header, BlockBuffer::HeaderSize(), MALLOCX_ALIGN(kBlockAlignment));
+#else
+  std::free(header);
+#endif
+}
+
+uint64_t HeaderCharge() {
+#ifdef KVTIER_HAVE_JEMALLOC
+  return nallocx(BlockBuffer::HeaderSize(), MALLOCX_ALIGN(kBlockAlignment));
+#else
+  return BlockBuffer::HeaderSize() + 16;
+#endif
+}
+
+// Value memory of `class_size` bytes (a ClassSize result).
 void* AllocateBlockMemory(uint64_t bytes) {
-  bytes = std::max<uint64_t>(bytes, 1);
 #ifdef KVTIER_HAVE_JEMALLOC
   return mallocx(bytes, BlockFlags());
 #else
-  return std::aligned_alloc(kBlockAlignment,
-                            (bytes + kBlockAlignment - 1) / kBlockAlignment * kBlockAlignment);
+  return std::aligned_alloc(kBlockAlignment, bytes);
 #endif
 }
 
 void FreeBlockMemory(void* memory, uint64_t bytes) {
-  bytes = std::max<uint64_t>(bytes, 1);
 #ifdef KVTIER_HAVE_JEMALLOC
   sdallocx(memory, bytes, BlockFlags());
 #else
@@ -144,6 +179,7 @@ DramTier::~DramTier() {
     for (auto& [key, entry] : shard->index) shard->policy->OnRemove(entry.get());
     shard->index.clear();
   }
+  ReleaseFreeChunks(std::numeric_limits<uint64_t>::max());
 }
 
 DramTier::Shard& DramTier::ShardFor(std::string_view index_key, uint64_t* hash_out) const {
@@ -154,8 +190,7 @@ DramTier::Shard& DramTier::ShardFor(std::string_view index_key, uint64_t* hash_o
 }
 
 uint64_t DramTier::BlockCharge(uint64_t key_size, uint64_t value_size) {
-  return RealAllocationSize(BlockBuffer::HeaderSize()) + RealAllocationSize(value_size) +
-         kEntryOverheadBytes + key_size;
+  return HeaderCharge() + ChunkCharge(ClassSize(value_size)) + kEntryOverheadBytes + key_size;
 }
 
 bool DramTier::TryReserve(uint64_t charge) {
@@ -169,6 +204,8 @@ bool DramTier::TryReserve(uint64_t charge) {
 }
 
 Result<WritableBlock> DramTier::Allocate(uint64_t key_size, uint64_t value_size) {
+  const uint64_t class_size = ClassSize(value_size);
+  const uint64_t chunk_charge = ChunkCharge(class_size);
   const uint64_t charge = BlockCharge(key_size, value_size);
   if (charge > options_.capacity_bytes) {
     counters_.allocation_failures.fetch_add(1, std::memory_order_relaxed);
@@ -176,22 +213,30 @@ Result<WritableBlock> DramTier::Allocate(uint64_t key_size, uint64_t value_size)
                            " bytes can never fit the DRAM tier capacity of " +
                            FormatByteSize(options_.capacity_bytes));
   }
-  while (!TryReserve(charge)) {
+  // A kept chunk of the right class is already counted: only the rest of
+  // the charge needs room.
+  void* data = TakeFreeChunk(class_size);
+  auto need = [&] { return data != nullptr ? charge - chunk_charge : charge; };
+  while (!TryReserve(need())) {
+    if (data == nullptr && (data = TakeFreeChunk(class_size)) != nullptr) continue;
     const uint64_t used = used_bytes_.load(std::memory_order_relaxed);
     const uint64_t shortfall =
-        used + charge > options_.capacity_bytes ? used + charge - options_.capacity_bytes : 1;
-    if (EvictAtLeast(shortfall) == 0 && !TryReserve(charge)) {
-      counters_.allocation_failures.fetch_add(1, std::memory_order_relaxed);
-      return ResourceExhausted("DRAM tier is full: " + FormatByteSize(used) + " of " +
-                               FormatByteSize(options_.capacity_bytes) +
-                               " held by blocks that are pinned or in flight");
-    }
+        used + need() > options_.capacity_bytes ? used + need() - options_.capacity_bytes : 1;
+    // Memory kept for other sizes goes back before any block is evicted.
+    if (ReleaseFreeChunks(shortfall) > 0) continue;
+    if (EvictAtLeast(shortfall) > 0) continue;
+    if (TryReserve(need())) break;
+    if (data != nullptr) KeepFreeChunk(data, class_size);
+    counters_.allocation_failures.fetch_add(1, std::memory_order_relaxed);
+    return ResourceExhausted("DRAM tier is full: " + FormatByteSize(used) + " of " +
+                             FormatByteSize(options_.capacity_bytes) +
+                             " held by blocks that are pinned or in flight");
   }
-  void* header = AllocateBlockMemory(BlockBuffer::HeaderSize());
-  void* data = AllocateBlockMemory(value_size);
+  void* header = AllocateHeader();
+  if (data == nullptr) data = AllocateBlockMemory(class_size);
   if (header == nullptr || data == nullptr) {
-    if (header != nullptr) FreeBlockMemory(header, BlockBuffer::HeaderSize());
-    if (data != nullptr) FreeBlockMemory(data, value_size);
+    if (header != nullptr) FreeHeader(header);
+    if (data != nullptr) FreeBlockMemory(data, class_size);
     used_bytes_.fetch_sub(charge, std::memory_order_relaxed);
     counters_.allocation_failures.fetch_add(1, std::memory_order_relaxed);
     return ResourceExhausted("out of memory allocating " + std::to_string(value_size) + " bytes");
@@ -202,12 +247,47 @@ Result<WritableBlock> DramTier::Allocate(uint64_t key_size, uint64_t value_size)
 
 void DramTier::Free(BlockBuffer* block) {
   const uint64_t charge = block->charge();
-  const uint64_t size = block->size();
-  std::byte* data = const_cast<std::byte*>(block->bytes().data());
+  const uint64_t class_size = ClassSize(block->size());
+  void* data = const_cast<std::byte*>(block->bytes().data());
   block->~BlockBuffer();
-  FreeBlockMemory(data, size);
-  FreeBlockMemory(block, BlockBuffer::HeaderSize());
-  used_bytes_.fetch_sub(charge, std::memory_order_relaxed);
+  FreeHeader(block);
+  // The value memory stays, counted, for the next block of its class: reuse
+  // costs no page faults, where memory returned to the kernel would.
+  KeepFreeChunk(data, class_size);
+  used_bytes_.fetch_sub(charge - ChunkCharge(class_size), std::memory_order_relaxed);
+}
+
+void* DramTier::TakeFreeChunk(uint64_t class_size) {
+  std::lock_guard lock(free_mu_);
+  auto it = free_chunks_.find(class_size);
+  if (it == free_chunks_.end() || it->second.empty()) return nullptr;
+  void* chunk = it->second.back();
+  it->second.pop_back();
+  free_bytes_.fetch_sub(ChunkCharge(class_size), std::memory_order_relaxed);
+  return chunk;
+}
+
+void DramTier::KeepFreeChunk(void* chunk, uint64_t class_size) {
+  std::lock_guard lock(free_mu_);
+  free_chunks_[class_size].push_back(chunk);
+  free_bytes_.fetch_add(ChunkCharge(class_size), std::memory_order_relaxed);
+}
+
+uint64_t DramTier::ReleaseFreeChunks(uint64_t bytes) {
+  uint64_t released = 0;
+  std::lock_guard lock(free_mu_);
+  for (auto it = free_chunks_.begin(); it != free_chunks_.end() && released < bytes;) {
+    const uint64_t chunk_charge = ChunkCharge(it->first);
+    while (!it->second.empty() && released < bytes) {
+      FreeBlockMemory(it->second.back(), it->first);
+      it->second.pop_back();
+      released += chunk_charge;
+    }
+    it = it->second.empty() ? free_chunks_.erase(it) : std::next(it);
+  }
+  free_bytes_.fetch_sub(released, std::memory_order_relaxed);
+  used_bytes_.fetch_sub(released, std::memory_order_relaxed);
+  return released;
 }
 
 uint64_t DramTier::EvictFromShard(Shard& shard, uint64_t bytes) {
@@ -328,6 +408,7 @@ TierStats DramTier::Stats() const {
   add("evicted_bytes", counters_.evicted_bytes);
   add("allocation_failures", counters_.allocation_failures);
   add("copied_puts", counters_.copied_puts);
+  add("kept_free_bytes", free_bytes_);
   return stats;
 }
 

@@ -14,7 +14,13 @@
 // copied or filled) is pinned and skipped. When Allocate cannot make room
 // because everything left is pinned it fails with kResourceExhausted.
 //
+// Freed value memory is kept, still counted, in per-size-class lists and
+// reused by the next block of that class (no page faults); it goes back to
+// the allocator only when room is needed for another size, before any block
+// is evicted.
+//
 // Locking: one mutex per shard; no method holds two shard mutexes at once.
+// Lock order: a shard's mutex, then free_mu_.
 
 #include <array>
 #include <atomic>
@@ -61,6 +67,8 @@ class DramTier final : public Tier, private BlockAllocator {
   TierStats Stats() const override;
 
   uint64_t used_bytes() const { return used_bytes_.load(std::memory_order_relaxed); }
+  // The part of used_bytes() that is freed value memory kept for reuse.
+  uint64_t kept_free_bytes() const { return free_bytes_.load(std::memory_order_relaxed); }
   uint64_t capacity_bytes() const { return options_.capacity_bytes; }
 
  private:
@@ -87,6 +95,11 @@ class DramTier final : public Tier, private BlockAllocator {
   // can go; returns the bytes freed.
   uint64_t EvictAtLeast(uint64_t bytes);
   uint64_t EvictFromShard(Shard& shard, uint64_t bytes);
+  void* TakeFreeChunk(uint64_t class_size);
+  void KeepFreeChunk(void* chunk, uint64_t class_size);
+  // Returns kept chunks to the allocator until `bytes` are released (or
+  // none is left); returns the bytes released.
+  uint64_t ReleaseFreeChunks(uint64_t bytes);
   Shard& ShardFor(std::string_view index_key, uint64_t* hash_out = nullptr) const;
 
   const DramTierOptions options_;
@@ -94,6 +107,10 @@ class DramTier final : public Tier, private BlockAllocator {
   std::atomic<uint64_t> used_bytes_{0};
   std::atomic<uint64_t> items_{0};
   std::atomic<uint32_t> evict_cursor_{0};
+
+  std::mutex free_mu_;
+  std::unordered_map<uint64_t, std::vector<void*>> free_chunks_;  // by size class
+  std::atomic<uint64_t> free_bytes_{0};
 
   struct Counters {
     std::atomic<uint64_t> hits{0};
