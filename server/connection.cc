@@ -116,6 +116,10 @@ asio::awaitable<void> Connection::Watchdog() {
     co_await watchdog_timer_.async_wait(Redirect(ec));
     if (closed_) break;
     const auto now = Clock::now();
+    if (lingering_ && now >= read_deadline_) {
+      CloseSocket();  // the peer kept sending after its error reply
+      break;
+    }
     if (now >= write_deadline_) {
       Reject(BadInput::kWriteTimeout, "peer stopped reading replies; closing");
       CloseSocket();
@@ -196,6 +200,7 @@ asio::awaitable<bool> Connection::ServeOneFrame() {
       }
     }
     EnqueueError(reply_to, decoded.status());
+    linger_ = true;
     co_return false;
   }
   const FrameHeader header = *decoded;
@@ -203,6 +208,7 @@ asio::awaitable<bool> Connection::ServeOneFrame() {
     Status status = ProtocolError("client sent a frame flagged as a response");
     Reject(BadInput::kBadHeader, status.message());
     EnqueueError(header, status);
+    linger_ = true;
     co_return false;
   }
 
@@ -318,8 +324,22 @@ asio::awaitable<void> Connection::WriteLoop() {
     queue_.pop_front();  // releases the pins
     reader_wake_.cancel();
   }
+  if (linger_ && !closed_ && queue_.empty()) co_await Linger();
   CloseSocket();
   queue_.clear();
+}
+
+asio::awaitable<void> Connection::Linger() {
+  constexpr uint64_t kMaxDrainBytes = 1 << 20;
+  lingering_ = true;
+  boost::system::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  SetReadDeadline(Clock::now() +
+                  std::min<Clock::duration>(config_.frame_timeout, std::chrono::seconds(1)));
+  if (scratch_.empty()) scratch_.resize(kScratchBytes);
+  for (uint64_t drained = 0; !ec && !closed_ && drained < kMaxDrainBytes;) {
+    drained += co_await socket_.async_read_some(asio::buffer(scratch_), Redirect(ec));
+  }
 }
 
 }  // namespace kvtier::server

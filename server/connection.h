@@ -68,6 +68,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Enqueue(const protocol::FrameHeader& request, ReplyBody body, bool error);
   void EnqueueError(const protocol::FrameHeader& request, const Status& status);
   void Reject(BadInput kind, const std::string& message);
+  // After a stream-fatal error reply: half-close, then read and drop what
+  // the peer still sends (bounded in bytes and time) before closing, so the
+  // reply reaches the peer instead of being lost to a connection reset.
+  asio::awaitable<void> Linger();
   void SetReadDeadline(Clock::time_point deadline);
   void SetWriteDeadline(Clock::time_point deadline);
   void CloseSocket();
@@ -90,6 +94,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<Outgoing> queue_;
   uint64_t queued_bytes_ = 0;
   bool reader_done_ = false;
+  bool linger_ = false;     // the last reply is a stream-fatal error
+  bool lingering_ = false;  // in Linger(): a timeout is not bad input
   bool draining_ = false;
   bool closed_ = false;
   std::vector<std::byte> scratch_;  // sink for discarded payload bytes

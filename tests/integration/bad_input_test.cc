@@ -124,6 +124,12 @@ TEST_F(BadInputTest, GarbageGetsClosedAndCounted) {
   for (auto& b : garbage) b = static_cast<uint8_t>(random());
   garbage[0] = 'X';
   socket.SendAll(garbage.data(), garbage.size());
+  // The error reply arrives even though the peer sent far more than one
+  // frame: the server drains before it closes, so no reset eats the reply.
+  auto reply = ReadReply(socket);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->header.request_id, 0u);
+  EXPECT_EQ(reply->error().code(), StatusCode::kProtocolError);
   EXPECT_TRUE(socket.WaitClosed());
   EXPECT_EQ(Counter("bad_input_bad_magic"), before + 1);
 }
