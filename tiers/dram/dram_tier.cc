@@ -52,6 +52,7 @@ int BlockFlags() {
 }
 #endif
 
+#ifdef KVTIER_HAVE_JEMALLOC
 // Bytes jemalloc maps beyond nallocx for an allocation of `bytes`: when it
 // is built cache-oblivious (Debian's is, and it cannot be turned off at run
 // time), every large allocation gets one extra page for a random offset.
@@ -74,6 +75,7 @@ uint64_t LargePad(uint64_t bytes) {
   }();
   return bytes > small_max_and_pad.first ? small_max_and_pad.second : 0;
 }
+#endif
 
 // The allocator's size class for `bytes` of value: what a block of that size
 // really gets, and the key of the free chunk lists.
