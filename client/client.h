@@ -57,7 +57,7 @@ struct GetValue {
 };
 
 struct GetResult {
-  std::vector<GetValue> values;                           // in request order
+  std::vector<GetValue> values;                // in request order
   std::shared_ptr<const std::byte[]> payload;  // owns the bytes the spans point into
 };
 
