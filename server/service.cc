@@ -228,8 +228,10 @@ Result<ReplyBody> Service::MatchPrefix(std::span<const std::byte> metadata) {
   auto ns = Resolve(request->namespace_name);
   if (!ns.ok()) return Reject(ns.status());
   protocol::MatchPrefixResponse response;
+  // DRAM's Contains is exact and does no I/O: one lookup per key. (The
+  // MayContain check belongs in front of tiers that would do I/O.)
   for (std::string_view key : request->keys) {
-    if (!dram_.MayContain({(*ns)->id, key}) || !dram_.Contains({(*ns)->id, key})) break;
+    if (!dram_.Contains({(*ns)->id, key})) break;
     response.tiers.push_back(TierId::kDram);
   }
   response.matched = static_cast<uint32_t>(response.tiers.size());
