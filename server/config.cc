@@ -50,6 +50,19 @@ class Reader {
     return true;
   }
 
+  bool Bool(const YAML::Node& node, const std::string& path, bool& out) {
+    if (!node) return true;
+    const std::string text = node.IsScalar() ? node.as<std::string>() : "";
+    if (text == "true") {
+      out = true;
+    } else if (text == "false") {
+      out = false;
+    } else {
+      return Fail(path, "must be true or false");
+    }
+    return true;
+  }
+
   bool Millis(const YAML::Node& node, const std::string& path, std::chrono::milliseconds& out) {
     uint64_t ms = static_cast<uint64_t>(out.count());
     if (!Integer(node, path, ms)) return false;
@@ -115,10 +128,7 @@ bool ParseLimits(Reader& r, const YAML::Node& node, protocol::Limits& limits) {
          r.Bytes(node["max_payload_bytes"], "limits.max_payload_bytes", limits.max_payload_bytes);
 }
 
-bool ParseTiers(Reader& r, const YAML::Node& node, ServerConfig& config) {
-  if (!node) return true;
-  if (!r.Map(node, "tiers", {"dram"})) return false;
-  const YAML::Node dram = node["dram"];
+bool ParseDram(Reader& r, const YAML::Node& dram, ServerConfig& config) {
   if (!dram) return true;
   if (!r.Map(dram, "tiers.dram", {"capacity", "shards", "policy"})) return false;
   std::string policy(tiers::EvictionPolicyName(config.dram.policy));
@@ -133,18 +143,92 @@ bool ParseTiers(Reader& r, const YAML::Node& node, ServerConfig& config) {
   return true;
 }
 
+bool ParseNvme(Reader& r, const YAML::Node& nvme, ServerConfig& config) {
+  if (!nvme) return true;
+  if (!r.Map(nvme, "tiers.nvme", {"directory", "capacity", "segment_bytes", "sync_writes"})) {
+    return false;
+  }
+  config.nvme_enabled = true;
+  std::string directory = config.nvme.directory.string();
+  if (!r.String(nvme["directory"], "tiers.nvme.directory", directory) ||
+      !r.Bytes(nvme["capacity"], "tiers.nvme.capacity", config.nvme.capacity_bytes) ||
+      !r.Bytes(nvme["segment_bytes"], "tiers.nvme.segment_bytes", config.nvme.segment_bytes) ||
+      !r.Bool(nvme["sync_writes"], "tiers.nvme.sync_writes", config.nvme.sync_writes)) {
+    return false;
+  }
+  config.nvme.directory = directory;
+  return true;
+}
+
+bool ParseTiers(Reader& r, const YAML::Node& node, ServerConfig& config) {
+  if (!node) return true;
+  if (!r.Map(node, "tiers", {"dram", "nvme", "demotion", "promote_on_get", "workers"})) {
+    return false;
+  }
+  if (!ParseDram(r, node["dram"], config) || !ParseNvme(r, node["nvme"], config) ||
+      !r.Bool(node["promote_on_get"], "tiers.promote_on_get", config.stack.promote_on_get)) {
+    return false;
+  }
+  if (const YAML::Node demotion = node["demotion"]; demotion) {
+    if (!r.Map(demotion, "tiers.demotion", {"admission", "queue_bytes"})) return false;
+    std::string admission(tiers::AdmissionPolicyName(config.stack.admission));
+    if (!r.String(demotion["admission"], "tiers.demotion.admission", admission) ||
+        !r.Bytes(demotion["queue_bytes"], "tiers.demotion.queue_bytes",
+                 config.stack.demotion_queue_bytes)) {
+      return false;
+    }
+    auto policy = tiers::ParseAdmissionPolicy(admission);
+    if (!policy.ok()) return r.Fail("tiers.demotion.admission", policy.status().message());
+    config.stack.admission = *policy;
+  }
+  if (const YAML::Node workers = node["workers"]; workers) {
+    if (!r.Map(workers, "tiers.workers", {"threads", "max_queued_jobs"})) return false;
+    return r.Integer(workers["threads"], "tiers.workers.threads", config.workers.threads) &&
+           r.Integer(workers["max_queued_jobs"], "tiers.workers.max_queued_jobs",
+                     config.workers.max_queued_jobs);
+  }
+  return true;
+}
+
+bool ParseNamespaceTiers(Reader& r, const YAML::Node& node, const std::string& path,
+                         NamespaceConfig& ns) {
+  if (!node) return true;
+  if (!node.IsSequence()) return r.Fail(path, "must be a list: [dram] or [dram, nvme]");
+  std::vector<std::string> names;
+  for (const auto& item : node) names.push_back(item.IsScalar() ? item.as<std::string>() : "");
+  if (names == std::vector<std::string>{"dram"}) {
+    ns.use_nvme = false;
+  } else if (names == std::vector<std::string>{"dram", "nvme"}) {
+    ns.use_nvme = true;
+  } else {
+    return r.Fail(path, "must be [dram] or [dram, nvme]");
+  }
+  return true;
+}
+
 bool ParseNamespaces(Reader& r, const YAML::Node& node, ServerConfig& config) {
   if (!node) return true;
   if (!node.IsSequence()) return r.Fail("namespaces", "must be a list");
   config.namespaces.clear();
   for (size_t i = 0; i < node.size(); ++i) {
     const std::string path = "namespaces[" + std::to_string(i) + "]";
-    if (!r.Map(node[i], path, {"name", "kind"})) return false;
+    if (!r.Map(node[i], path, {"name", "kind", "tiers", "write_mode"})) return false;
     NamespaceConfig ns;
     std::string kind = "kv";
+    std::string write_mode = "write_back";
     if (!r.String(node[i]["name"], path + ".name", ns.name) ||
-        !r.String(node[i]["kind"], path + ".kind", kind)) {
+        !r.String(node[i]["kind"], path + ".kind", kind) ||
+        !ParseNamespaceTiers(r, node[i]["tiers"], path + ".tiers", ns) ||
+        !r.String(node[i]["write_mode"], path + ".write_mode", write_mode)) {
       return false;
+    }
+    if (write_mode == "write_back") {
+      ns.write_mode = tiers::WriteMode::kWriteBack;
+    } else if (write_mode == "write_through") {
+      ns.write_mode = tiers::WriteMode::kWriteThrough;
+    } else {
+      return r.Fail(path + ".write_mode",
+                    "must be write_back or write_through, got '" + write_mode + "'");
     }
     if (kind == "kv") {
       ns.kind = NamespaceKind::kKv;
@@ -251,12 +335,27 @@ Status ServerConfig::Validate() const {
   }
   KVTIER_RETURN_IF_ERROR(limits.Validate());
   KVTIER_RETURN_IF_ERROR(dram.Validate());
+  if (nvme_enabled) KVTIER_RETURN_IF_ERROR(nvme.Validate());
+  KVTIER_RETURN_IF_ERROR(stack.Validate());
+  if (workers.threads == 0 || workers.threads > 256) {
+    return InvalidArgument("tiers.workers.threads must be in 1..256, got " +
+                           std::to_string(workers.threads));
+  }
+  if (workers.max_queued_jobs == 0) {
+    return InvalidArgument("tiers.workers.max_queued_jobs must be > 0");
+  }
   if (namespaces.empty()) return InvalidArgument("namespaces: at least one is required");
   std::set<std::string> seen;
   for (size_t i = 0; i < namespaces.size(); ++i) {
     const std::string& name = namespaces[i].name;
     if (name.empty() || name.size() > 128) {
       return InvalidArgument("namespaces[" + std::to_string(i) + "].name must be 1..128 bytes");
+    }
+    if (namespaces[i].write_mode == tiers::WriteMode::kWriteThrough &&
+        (!nvme_enabled || !namespaces[i].use_nvme)) {
+      return InvalidArgument("namespaces[" + std::to_string(i) +
+                             "].write_mode write_through needs the nvme tier (tiers.nvme and "
+                             "tiers: [dram, nvme])");
     }
     if (!seen.insert(name).second) {
       return InvalidArgument("namespaces[" + std::to_string(i) + "].name '" + name +
@@ -282,10 +381,25 @@ std::string DescribeConfig(const ServerConfig& c) {
       << ", max_payload_bytes: " << FormatByteSize(c.limits.max_payload_bytes) << "}\n";
   out << "tiers: {dram: {capacity: " << FormatByteSize(c.dram.capacity_bytes)
       << ", shards: " << c.dram.shards << ", policy: " << tiers::EvictionPolicyName(c.dram.policy)
-      << "}}\n";
+      << "}";
+  if (c.nvme_enabled) {
+    out << ", nvme: {directory: " << c.nvme.directory.string()
+        << ", capacity: " << FormatByteSize(c.nvme.capacity_bytes)
+        << ", segment_bytes: " << FormatByteSize(c.nvme.segment_bytes)
+        << ", sync_writes: " << (c.nvme.sync_writes ? "true" : "false") << "}";
+  }
+  out << ", demotion: {admission: " << tiers::AdmissionPolicyName(c.stack.admission)
+      << ", queue_bytes: " << FormatByteSize(c.stack.demotion_queue_bytes)
+      << "}, promote_on_get: " << (c.stack.promote_on_get ? "true" : "false")
+      << ", workers: {threads: " << c.workers.threads
+      << ", max_queued_jobs: " << c.workers.max_queued_jobs << "}}\n";
   out << "namespaces:";
   for (const NamespaceConfig& ns : c.namespaces) {
-    out << " {name: " << ns.name << ", kind: " << NamespaceKindName(ns.kind) << "}";
+    out << " {name: " << ns.name << ", kind: " << NamespaceKindName(ns.kind)
+        << ", tiers: " << (ns.use_nvme && c.nvme_enabled ? "[dram, nvme]" : "[dram]")
+        << ", write_mode: "
+        << (ns.write_mode == tiers::WriteMode::kWriteThrough ? "write_through" : "write_back")
+        << "}";
   }
   return out.str();
 }

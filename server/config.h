@@ -12,6 +12,8 @@
 #include "common/result.h"
 #include "protocol/limits.h"
 #include "tiers/dram/dram_tier.h"
+#include "tiers/nvme/nvme_tier.h"
+#include "tiers/tier_stack.h"
 
 namespace kvtier::server {
 
@@ -21,6 +23,14 @@ std::string_view NamespaceKindName(NamespaceKind kind);
 struct NamespaceConfig {
   std::string name;
   NamespaceKind kind = NamespaceKind::kKv;
+  bool use_nvme = true;  // `tiers: [dram, nvme]` (the default) or `[dram]`
+  tiers::WriteMode write_mode = tiers::WriteMode::kWriteBack;
+};
+
+// Blocking tier calls (NVMe now) run on this pool, never on network threads.
+struct WorkerConfig {
+  uint32_t threads = 4;
+  uint32_t max_queued_jobs = 4096;  // over it, requests get a retryable error
 };
 
 struct ListenerConfig {
@@ -39,6 +49,10 @@ struct ServerConfig {
   std::string log_level = "info";
   protocol::Limits limits;
   tiers::DramTierOptions dram;
+  bool nvme_enabled = false;  // a `tiers.nvme` section is present
+  tiers::NvmeTierOptions nvme;
+  tiers::TierStackOptions stack;
+  WorkerConfig workers;
   std::vector<NamespaceConfig> namespaces;
 
   Status Validate() const;

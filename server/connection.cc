@@ -160,8 +160,10 @@ asio::awaitable<bool> Connection::Discard(uint64_t bytes) {
 asio::awaitable<void> Connection::ReadLoop() {
   while (!closed_ && !draining_) {
     if (!co_await ServeOneFrame()) break;
-    // Backpressure: stop reading while too many reply bytes wait to be sent.
-    while (!closed_ && queued_bytes_ >= config_.max_queued_reply_bytes) {
+    // Backpressure: stop reading while too many reply bytes wait to be sent
+    // or too many requests wait on workers.
+    while (!closed_ &&
+           (queued_bytes_ >= config_.max_queued_reply_bytes || deferred_ >= kMaxDeferredRequests)) {
       boost::system::error_code ec;
       co_await reader_wake_.async_wait(Redirect(ec));
     }
@@ -237,22 +239,45 @@ asio::awaitable<bool> Connection::ServeOneFrame() {
     EnqueueError(header, status);
     co_return true;
   }
-  auto body = service_.Handle(opcode, metadata);
-  if (!body.ok()) {
-    if (body.status().code() == StatusCode::kInvalidArgument ||
-        body.status().code() == StatusCode::kUnknownNamespace) {
-      log_.Warn(BadInput::kInvalidRequest, peer_, body.status().ToString());
-    }
-    EnqueueError(header, body.status());
-    co_return true;
-  }
-  Enqueue(header, std::move(*body), /*error=*/false);
+  Answer(header, service_.Handle(opcode, std::move(metadata), MakeDeferredReply(header)));
   co_return true;
+}
+
+DeferredReply Connection::MakeDeferredReply(const FrameHeader& request) {
+  // Holds the connection alive until the worker's reply has been handled.
+  return [self = shared_from_this(), request](Result<ReplyBody> body) {
+    asio::post(self->socket_.get_executor(), [self, request, body = std::move(body)]() mutable {
+      --self->deferred_;
+      self->QueueResult(request, std::move(body));
+      self->reader_wake_.cancel();
+      self->writer_wake_.cancel();  // the writer may be waiting to finish
+    });
+  };
+}
+
+void Connection::Answer(const FrameHeader& request, std::optional<Result<ReplyBody>> answer) {
+  if (!answer) {
+    ++deferred_;
+    return;
+  }
+  QueueResult(request, std::move(*answer));
+}
+
+void Connection::QueueResult(const FrameHeader& request, Result<ReplyBody> body) {
+  if (body.ok()) {
+    Enqueue(request, std::move(*body), /*error=*/false);
+    return;
+  }
+  if (body.status().code() == StatusCode::kInvalidArgument ||
+      body.status().code() == StatusCode::kUnknownNamespace) {
+    log_.Warn(BadInput::kInvalidRequest, peer_, body.status().ToString());
+  }
+  EnqueueError(request, body.status());
 }
 
 asio::awaitable<bool> Connection::ReceivePut(const FrameHeader& header,
                                              std::vector<std::byte> metadata) {
-  auto put = service_.BeginPut(metadata, header.payload_length);
+  auto put = service_.BeginPut(std::move(metadata), header.payload_length);
   if (!put.ok()) {
     log_.Warn(BadInput::kInvalidRequest, peer_, put.status().ToString());
     if (!co_await Discard(header.payload_length)) co_return false;
@@ -272,7 +297,7 @@ asio::awaitable<bool> Connection::ReceivePut(const FrameHeader& header,
       co_return false;
     }
   }
-  Enqueue(header, service_.FinishPut(std::move(*put)), /*error=*/false);
+  Answer(header, service_.FinishPut(std::move(*put), MakeDeferredReply(header)));
   co_return true;
 }
 
@@ -301,7 +326,7 @@ asio::awaitable<void> Connection::WriteLoop() {
   std::vector<asio::const_buffer> buffers;
   while (!closed_) {
     if (queue_.empty()) {
-      if (reader_done_) break;
+      if (reader_done_ && deferred_ == 0) break;
       boost::system::error_code ec;
       co_await writer_wake_.async_wait(Redirect(ec));
       continue;

@@ -3,13 +3,17 @@
 // One client connection on one io_context thread. Three coroutines share it:
 //   reader   - reads a frame at a time, answers it through the Service and
 //              queues the reply; pauses while queued replies exceed
-//              max_queued_reply_bytes (backpressure on the client);
+//              max_queued_reply_bytes or kMaxDeferredRequests requests wait
+//              on workers (backpressure on the client). A deferred reply is
+//              posted back onto this connection's thread and queued then, so
+//              replies may leave out of request order (matched by id);
 //   writer   - sends queued replies in order with scatter-gather writes,
 //              holding the block pins until each write completes;
 //   watchdog - closes the socket when the idle, frame or write deadline
 //              passes.
 // All state is touched only from the connection's io_context thread, so no
-// locks are needed; Drain() is the one entry point from other threads.
+// locks are needed; Drain() and deferred replies are the entry points from
+// other threads, and both post onto that thread.
 
 #include <chrono>
 #include <cstddef>
@@ -28,6 +32,9 @@ namespace kvtier::server {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
+  // Requests of one connection waiting on workers before reading pauses.
+  static constexpr uint32_t kMaxDeferredRequests = 64;
+
   using OnClosed = std::function<void(Connection*)>;
 
   Connection(tcp::socket socket, Service& service, ServerStats& stats, RateLimitedLog& log,
@@ -65,6 +72,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<bool> ReceivePut(const protocol::FrameHeader& header,
                                    std::vector<std::byte> metadata);
 
+  // Queues the answer, or arranges for a deferred one to be queued later.
+  void Answer(const protocol::FrameHeader& request, std::optional<Result<ReplyBody>> answer);
+  // The reply callback for a request the Service defers.
+  DeferredReply MakeDeferredReply(const protocol::FrameHeader& request);
+  void QueueResult(const protocol::FrameHeader& request, Result<ReplyBody> body);
   void Enqueue(const protocol::FrameHeader& request, ReplyBody body, bool error);
   void EnqueueError(const protocol::FrameHeader& request, const Status& status);
   void Reject(BadInput kind, const std::string& message);
@@ -93,6 +105,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   std::deque<Outgoing> queue_;
   uint64_t queued_bytes_ = 0;
+  uint32_t deferred_ = 0;  // requests whose replies workers still owe
   bool reader_done_ = false;
   bool linger_ = false;     // the last reply is a stream-fatal error
   bool lingering_ = false;  // in Linger(): a timeout is not bad input

@@ -1,8 +1,9 @@
 // kvtierd: the kvtier cache server.
 //
 //   kvtierd [--config FILE] [--listen HOST:PORT] [--port N] [--io-threads N]
-//           [--dram-capacity SIZE] [--dram-policy s3fifo|lru] [--log-level LEVEL]
-//           [--port-file FILE] [--print-config] [--help]
+//           [--dram-capacity SIZE] [--dram-policy s3fifo|lru] [--nvme-dir DIR]
+//           [--nvme-capacity SIZE] [--log-level LEVEL] [--port-file FILE]
+//           [--print-config] [--help]
 //
 // Without --config the embedded default (configs/kvtier.yaml) is used.
 // Command-line options override the file. SIGINT/SIGTERM drain and exit 0.
@@ -23,14 +24,17 @@
 #include "server/service.h"
 #include "server/tcp_server.h"
 #include "tiers/dram/dram_tier.h"
+#include "tiers/nvme/nvme_tier.h"
+#include "tiers/tier_stack.h"
 
 namespace kvtier::server {
 namespace {
 
 constexpr std::string_view kUsage =
     "usage: kvtierd [--config FILE] [--listen HOST:PORT] [--port N] [--io-threads N]\n"
-    "               [--dram-capacity SIZE] [--dram-policy s3fifo|lru] [--log-level LEVEL]\n"
-    "               [--port-file FILE] [--print-config] [--help]\n";
+    "               [--dram-capacity SIZE] [--dram-policy s3fifo|lru] [--nvme-dir DIR]\n"
+    "               [--nvme-capacity SIZE] [--log-level LEVEL] [--port-file FILE]\n"
+    "               [--print-config] [--help]\n";
 
 struct CommandLine {
   std::string config_path;
@@ -57,7 +61,8 @@ Result<CommandLine> ParseCommandLine(int argc, char** argv) {
     } else if (arg == "--port-file") {
       KVTIER_ASSIGN_OR_RETURN(cl.port_file, value(arg));
     } else if (arg == "--listen" || arg == "--port" || arg == "--io-threads" ||
-               arg == "--dram-capacity" || arg == "--dram-policy" || arg == "--log-level") {
+               arg == "--dram-capacity" || arg == "--dram-policy" || arg == "--nvme-dir" ||
+               arg == "--nvme-capacity" || arg == "--log-level") {
       KVTIER_ASSIGN_OR_RETURN(std::string v, value(arg));
       cl.overrides.emplace_back(std::string(arg), std::move(v));
     } else {
@@ -91,6 +96,13 @@ Status ApplyOverride(ServerConfig& config, const std::string& name, const std::s
     KVTIER_ASSIGN_OR_RETURN(config.dram.capacity_bytes, ParseByteSize(value));
   } else if (name == "--dram-policy") {
     KVTIER_ASSIGN_OR_RETURN(config.dram.policy, tiers::ParseEvictionPolicyKind(value));
+  } else if (name == "--nvme-dir") {
+    // Enables the NVMe tier (with default sizes) where the config has none.
+    config.nvme_enabled = true;
+    config.nvme.directory = value;
+  } else if (name == "--nvme-capacity") {
+    config.nvme_enabled = true;
+    KVTIER_ASSIGN_OR_RETURN(config.nvme.capacity_bytes, ParseByteSize(value));
   } else if (name == "--log-level") {
     config.log_level = value;
   }
@@ -144,8 +156,25 @@ int Run(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   tiers::DramTier dram(config->dram);
+  std::unique_ptr<tiers::NvmeTier> nvme;
+  if (config->nvme_enabled) {
+    auto opened = tiers::NvmeTier::Open(config->nvme);
+    if (!opened.ok()) {
+      spdlog::critical("NVMe tier at {}: {}", config->nvme.directory.string(),
+                       opened.status().ToString());
+      return 1;
+    }
+    nvme = std::move(*opened);
+    const tiers::TierStats nvme_stats = nvme->Stats();
+    spdlog::info("NVMe tier at {}: {} blocks recovered, {} of {} on disk",
+                 config->nvme.directory.string(), nvme_stats.items,
+                 FormatByteSize(nvme_stats.used_bytes), FormatByteSize(nvme_stats.capacity_bytes));
+  } else {
+    spdlog::info("no NVMe tier configured: DRAM only");
+  }
+  tiers::TierStack stack(dram, nvme.get(), config->stack);
   ServerStats stats;
-  Service service(*config, dram, stats);
+  Service service(*config, stack, stats);
   TcpServer server(config->listener, service, stats);
   if (Status status = server.Start(); !status.ok()) {
     spdlog::critical("{}", status.ToString());
@@ -162,7 +191,8 @@ int Run(int argc, char** argv) {
   int received = 0;
   sigwait(&signals, &received);
   spdlog::info("{} received; draining connections", received == SIGINT ? "SIGINT" : "SIGTERM");
-  server.Stop(std::chrono::seconds(10));
+  server.Stop(std::chrono::seconds(10));  // drains connections, then the workers
+  stack.Shutdown();                       // writes queued demotions to NVMe
   spdlog::info("kvtierd stopped");
   return 0;
 }

@@ -28,20 +28,36 @@ std::vector<protocol::NamedCounter> ToNamed(const std::vector<tiers::TierCounter
 
 }  // namespace
 
-Service::Service(const ServerConfig& config, tiers::Tier& dram, ServerStats& stats)
+Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStats& stats)
     : server_name_(config.server_name),
       server_id_(MakeServerId()),
       limits_(config.limits),
       started_(std::chrono::steady_clock::now()),
-      dram_(dram),
-      stats_(stats) {
+      stack_(stack),
+      stats_(stats),
+      workers_("kvtier-io", config.workers.threads, config.workers.max_queued_jobs) {
   for (size_t i = 0; i < config.namespaces.size(); ++i) {
     auto ns = std::make_unique<NamespaceState>();
     ns->id = static_cast<uint32_t>(i + 1);
     ns->name = config.namespaces[i].name;
     ns->kind = config.namespaces[i].kind;
+    stack_.SetNamespacePolicy(ns->id, {.use_nvme = config.namespaces[i].use_nvme,
+                                       .write_mode = config.namespaces[i].write_mode});
     namespaces_.push_back(std::move(ns));
   }
+}
+
+Service::~Service() { StopWorkers(); }
+
+void Service::StopWorkers() { workers_.Shutdown(); }
+
+bool Service::Defer(std::function<void()> job) {
+  if (workers_.TrySubmit(std::move(job))) {
+    deferred_requests_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  worker_queue_full_.fetch_add(1, std::memory_order_relaxed);
+  return false;
 }
 
 Status Service::Reject(Status status) {
@@ -63,20 +79,21 @@ Result<NamespaceState*> Service::Resolve(std::string_view name) {
   return UnknownNamespace("namespace '" + std::string(name) + "' is not configured");
 }
 
-Result<PendingPut> Service::BeginPut(std::span<const std::byte> metadata, uint64_t payload_length) {
-  auto request = protocol::DecodePutRequest(metadata, limits_, payload_length);
+Result<PendingPut> Service::BeginPut(std::vector<std::byte> metadata, uint64_t payload_length) {
+  PendingPut put;
+  put.metadata = std::move(metadata);  // the heap buffer, and views into it, stay put
+  auto request = protocol::DecodePutRequest(put.metadata, limits_, payload_length);
   if (!request.ok()) return Reject(request.status());
   auto ns = Resolve(request->namespace_name);
   if (!ns.ok()) return Reject(ns.status());
 
-  PendingPut put;
   put.ns = *ns;
   put.request = std::move(*request);
   const size_t count = put.request.keys.size();
   put.blocks.resize(count);
   put.codes.assign(count, StatusCode::kOk);
   for (size_t i = 0; i < count; ++i) {
-    auto block = dram_.Allocate(put.request.keys[i].size(), put.request.value_lengths[i]);
+    auto block = stack_.Allocate(put.request.keys[i].size(), put.request.value_lengths[i]);
     if (block.ok()) {
       put.blocks[i] = std::move(*block);
     } else {
@@ -86,10 +103,31 @@ Result<PendingPut> Service::BeginPut(std::span<const std::byte> metadata, uint64
   return put;
 }
 
-ReplyBody Service::FinishPut(PendingPut put) {
-  protocol::PutResponse response;
-  response.codes = std::move(put.codes);
+namespace {
+
+// State of a Put that finishes on a worker.
+struct PutJob {
+  PendingPut put;
+  std::vector<tiers::BlockHandle> sealed;             // write-through: blocks to store
+  std::vector<std::pair<size_t, uint64_t>> barriers;  // write-back: (index, lower barrier)
+};
+
+void CountPut(NamespaceState& ns, StatusCode code, uint64_t size) {
+  if (code == StatusCode::kOk) {
+    ns.puts.fetch_add(1, std::memory_order_relaxed);
+    ns.put_bytes.fetch_add(size, std::memory_order_relaxed);
+  } else {
+    ns.rejected_puts.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace
+
+std::optional<Result<ReplyBody>> Service::FinishPut(PendingPut put, const DeferredReply& deferred) {
+  auto job = std::make_shared<PutJob>();
+  job->sealed.resize(put.blocks.size());
   NamespaceState& ns = *put.ns;
+  const bool write_through = stack_.IsWriteThrough(ns.id);
   for (size_t i = 0; i < put.blocks.size(); ++i) {
     if (!put.blocks[i]) {
       ns.rejected_puts.fetch_add(1, std::memory_order_relaxed);
@@ -99,34 +137,78 @@ ReplyBody Service::FinishPut(PendingPut put) {
     const uint64_t checksum = BlockChecksum(block.mutable_bytes());
     if (!put.request.checksums.empty() && put.request.checksums[i] != checksum) {
       // The bytes changed between the client and us: never store them.
-      response.codes[i] = StatusCode::kCorruption;
+      put.codes[i] = StatusCode::kCorruption;
       stats_.CountBadInput(BadInput::kChecksumMismatch);
       ns.rejected_puts.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
     const uint64_t size = block.size();
-    Status status = dram_.Put({ns.id, put.request.keys[i]}, std::move(block).Seal(checksum));
-    response.codes[i] = status.code();
-    if (status.ok()) {
-      ns.puts.fetch_add(1, std::memory_order_relaxed);
-      ns.put_bytes.fetch_add(size, std::memory_order_relaxed);
+    if (write_through) {
+      job->sealed[i] = std::move(block).Seal(checksum);
+      continue;
+    }
+    uint64_t barrier = 0;
+    Status status = stack_.PutWriteBack({ns.id, put.request.keys[i]},
+                                        std::move(block).Seal(checksum), &barrier);
+    put.codes[i] = status.code();
+    if (barrier != 0) {
+      job->barriers.emplace_back(i, barrier);  // counted when the removal below is done
     } else {
-      ns.rejected_puts.fetch_add(1, std::memory_order_relaxed);
+      CountPut(ns, status.code(), size);
     }
   }
-  return ReplyBody{protocol::EncodePutResponse(response), {}, 0};
+  bool any_sealed = false;
+  for (const auto& block : job->sealed) any_sealed = any_sealed || static_cast<bool>(block);
+  if (!any_sealed && job->barriers.empty()) {
+    return ReplyBody{protocol::EncodePutResponse({std::move(put.codes)}), {}, 0};
+  }
+
+  job->put = std::move(put);
+  auto run = [this, job, deferred] {
+    PendingPut& p = job->put;
+    for (size_t i = 0; i < job->sealed.size(); ++i) {
+      if (!job->sealed[i]) continue;
+      const uint64_t size = job->sealed[i].size();
+      Status status =
+          stack_.PutWriteThrough({p.ns->id, p.request.keys[i]}, std::move(job->sealed[i]));
+      p.codes[i] = status.code();
+      CountPut(*p.ns, status.code(), size);
+    }
+    for (const auto& [i, barrier] : job->barriers) {
+      stack_.RemoveBelow({p.ns->id, p.request.keys[i]}, barrier, /*erase_dram=*/false);
+      CountPut(*p.ns, StatusCode::kOk, p.request.value_lengths[i]);
+    }
+    deferred(ReplyBody{protocol::EncodePutResponse({std::move(p.codes)}), {}, 0});
+  };
+  if (Defer(run)) return std::nullopt;
+
+  // No worker slot: nothing of this put may be acknowledged. Write-back
+  // values already in DRAM are taken out again, so the older copy below
+  // stays the only one.
+  PendingPut& p = job->put;
+  for (size_t i = 0; i < job->sealed.size(); ++i) {
+    if (job->sealed[i]) p.codes[i] = StatusCode::kResourceExhausted;
+  }
+  for (const auto& [i, barrier] : job->barriers) {
+    stack_.dram().Erase({p.ns->id, p.request.keys[i]}).IgnoreError();
+    p.codes[i] = StatusCode::kResourceExhausted;
+    p.ns->rejected_puts.fetch_add(1, std::memory_order_relaxed);
+  }
+  return ReplyBody{protocol::EncodePutResponse({std::move(p.codes)}), {}, 0};
 }
 
-Result<ReplyBody> Service::Handle(protocol::Opcode opcode, std::span<const std::byte> metadata) {
+std::optional<Result<ReplyBody>> Service::Handle(protocol::Opcode opcode,
+                                                 std::vector<std::byte> metadata,
+                                                 const DeferredReply& deferred) {
   switch (opcode) {
     case protocol::Opcode::kHello:
       return Hello(metadata);
     case protocol::Opcode::kGet:
-      return Get(metadata);
+      return Get(std::move(metadata), deferred);
     case protocol::Opcode::kExists:
       return Exists(metadata);
     case protocol::Opcode::kDelete:
-      return Delete(metadata);
+      return Delete(std::move(metadata), deferred);
     case protocol::Opcode::kMatchPrefix:
       return MatchPrefix(metadata);
     case protocol::Opcode::kStats:
@@ -134,7 +216,7 @@ Result<ReplyBody> Service::Handle(protocol::Opcode opcode, std::span<const std::
     case protocol::Opcode::kPut:
       break;
   }
-  return Internal("Put must go through BeginPut");
+  return Result<ReplyBody>(Internal("Put must go through BeginPut"));
 }
 
 Result<ReplyBody> Service::Hello(std::span<const std::byte> metadata) {
@@ -155,15 +237,38 @@ Result<ReplyBody> Service::Hello(std::span<const std::byte> metadata) {
   return ReplyBody{protocol::EncodeHelloResponse(response), {}, 0};
 }
 
-Result<ReplyBody> Service::Get(std::span<const std::byte> metadata) {
-  auto request = protocol::DecodeKeysRequest(metadata, limits_);
-  if (!request.ok()) return Reject(request.status());
-  auto ns = Resolve(request->namespace_name);
-  if (!ns.ok()) return Reject(ns.status());
+namespace {
 
-  const size_t count = request->keys.size();
+TierId ToTierId(tiers::Location location) {
+  switch (location) {
+    case tiers::Location::kDram:
+      return TierId::kDram;
+    case tiers::Location::kNvme:
+      return TierId::kNvme;
+    case tiers::Location::kNone:
+      break;
+  }
+  return TierId::kNone;
+}
+
+// State of a Get: the blocks found so far, by key index.
+struct GetJob {
+  std::vector<std::byte> metadata;  // owned: `request` views into it
+  protocol::KeysRequest request;
+  NamespaceState* ns = nullptr;
+  std::vector<tiers::BlockHandle> found;
+  std::vector<StatusCode> codes;
+  std::vector<TierId> tiers;
+  std::vector<size_t> below;  // indexes to look up on a worker
+};
+
+// Builds the reply in key order. One reply frame carries at most
+// max_payload_bytes; hits past that are answered as retryable so the client
+// asks for them again.
+ReplyBody AssembleGet(GetJob& job, uint64_t max_payload_bytes) {
+  const size_t count = job.found.size();
   protocol::GetResponse response;
-  response.codes.assign(count, StatusCode::kNotFound);
+  response.codes = std::move(job.codes);
   response.value_lengths.assign(count, 0);
   response.checksums.assign(count, 0);
   response.tiers.assign(count, TierId::kNone);
@@ -171,27 +276,73 @@ Result<ReplyBody> Service::Get(std::span<const std::byte> metadata) {
   body.payload.reserve(count);
   uint64_t hits = 0;
   for (size_t i = 0; i < count; ++i) {
-    auto handle = dram_.Get({(*ns)->id, request->keys[i]});
-    if (!handle.ok()) continue;
-    // One reply frame carries at most max_payload_bytes; later hits are
-    // answered as retryable so the client asks for them again.
-    if (body.payload_bytes + handle->size() > limits_.max_payload_bytes) {
+    tiers::BlockHandle& handle = job.found[i];
+    if (!handle) continue;
+    if (body.payload_bytes + handle.size() > max_payload_bytes) {
       response.codes[i] = StatusCode::kResourceExhausted;
       continue;
     }
     response.codes[i] = StatusCode::kOk;
-    response.value_lengths[i] = handle->size();
-    response.checksums[i] = handle->checksum();
-    response.tiers[i] = TierId::kDram;
-    body.payload_bytes += handle->size();
-    body.payload.push_back(std::move(*handle));
+    response.value_lengths[i] = handle.size();
+    response.checksums[i] = handle.checksum();
+    response.tiers[i] = job.tiers[i];
+    body.payload_bytes += handle.size();
+    body.payload.push_back(std::move(handle));
     ++hits;
   }
-  (*ns)->hits.fetch_add(hits, std::memory_order_relaxed);
-  (*ns)->misses.fetch_add(count - hits, std::memory_order_relaxed);
-  (*ns)->get_bytes.fetch_add(body.payload_bytes, std::memory_order_relaxed);
+  job.ns->hits.fetch_add(hits, std::memory_order_relaxed);
+  job.ns->misses.fetch_add(count - hits, std::memory_order_relaxed);
+  job.ns->get_bytes.fetch_add(body.payload_bytes, std::memory_order_relaxed);
   body.metadata = protocol::EncodeGetResponse(response);
   return body;
+}
+
+}  // namespace
+
+Service::Answer Service::Get(std::vector<std::byte> metadata, const DeferredReply& deferred) {
+  auto job = std::make_shared<GetJob>();
+  job->metadata = std::move(metadata);
+  auto request = protocol::DecodeKeysRequest(job->metadata, limits_);
+  if (!request.ok()) return Result<ReplyBody>(Reject(request.status()));
+  auto ns = Resolve(request->namespace_name);
+  if (!ns.ok()) return Result<ReplyBody>(Reject(ns.status()));
+  job->request = std::move(*request);
+  job->ns = *ns;
+
+  const size_t count = job->request.keys.size();
+  job->found.resize(count);
+  job->codes.assign(count, StatusCode::kNotFound);
+  job->tiers.assign(count, TierId::kNone);
+  for (size_t i = 0; i < count; ++i) {
+    const tiers::BlockKey key{job->ns->id, job->request.keys[i]};
+    if (auto handle = stack_.GetFromDram(key); handle.ok()) {
+      job->found[i] = std::move(*handle);
+      job->tiers[i] = TierId::kDram;
+    } else if (stack_.MayBeBelow(key)) {
+      job->below.push_back(i);
+    }
+  }
+  if (job->below.empty()) return AssembleGet(*job, limits_.max_payload_bytes);
+
+  auto run = [this, job, deferred] {
+    for (size_t i : job->below) {
+      tiers::Location from = tiers::Location::kNone;
+      auto handle = stack_.GetBelow({job->ns->id, job->request.keys[i]}, &from);
+      if (handle.ok()) {
+        job->found[i] = std::move(*handle);
+        job->tiers[i] = ToTierId(from);
+      } else if (handle.status().code() != StatusCode::kNotFound &&
+                 handle.status().code() != StatusCode::kCorruption) {
+        // A bad block below was dropped and counted: to the client it is a
+        // miss. Other errors (I/O) are reported per key.
+        job->codes[i] = handle.status().code();
+      }
+    }
+    deferred(AssembleGet(*job, limits_.max_payload_bytes));
+  };
+  if (Defer(run)) return std::nullopt;
+  for (size_t i : job->below) job->codes[i] = StatusCode::kResourceExhausted;
+  return AssembleGet(*job, limits_.max_payload_bytes);
 }
 
 Result<ReplyBody> Service::Exists(std::span<const std::byte> metadata) {
@@ -202,24 +353,53 @@ Result<ReplyBody> Service::Exists(std::span<const std::byte> metadata) {
   protocol::ExistsResponse response;
   response.tiers.reserve(request->keys.size());
   for (std::string_view key : request->keys) {
-    response.tiers.push_back(dram_.Contains({(*ns)->id, key}) ? TierId::kDram : TierId::kNone);
+    response.tiers.push_back(ToTierId(stack_.Locate({(*ns)->id, key})));
   }
   return ReplyBody{protocol::EncodeExistsResponse(response), {}, 0};
 }
 
-Result<ReplyBody> Service::Delete(std::span<const std::byte> metadata) {
-  auto request = protocol::DecodeKeysRequest(metadata, limits_);
-  if (!request.ok()) return Reject(request.status());
+Service::Answer Service::Delete(std::vector<std::byte> metadata, const DeferredReply& deferred) {
+  struct DeleteJob {
+    std::vector<std::byte> metadata;
+    protocol::KeysRequest request;
+    NamespaceState* ns = nullptr;
+    std::vector<StatusCode> codes;
+    std::vector<std::pair<size_t, uint64_t>> barriers;
+  };
+  auto job = std::make_shared<DeleteJob>();
+  job->metadata = std::move(metadata);
+  auto request = protocol::DecodeKeysRequest(job->metadata, limits_);
+  if (!request.ok()) return Result<ReplyBody>(Reject(request.status()));
   auto ns = Resolve(request->namespace_name);
-  if (!ns.ok()) return Reject(ns.status());
-  protocol::DeleteResponse response;
-  response.codes.reserve(request->keys.size());
-  for (std::string_view key : request->keys) {
-    Status status = dram_.Erase({(*ns)->id, key});
-    if (status.ok()) (*ns)->deletes.fetch_add(1, std::memory_order_relaxed);
-    response.codes.push_back(status.code());
+  if (!ns.ok()) return Result<ReplyBody>(Reject(ns.status()));
+  job->request = std::move(*request);
+  job->ns = *ns;
+  job->codes.reserve(job->request.keys.size());
+  for (size_t i = 0; i < job->request.keys.size(); ++i) {
+    uint64_t barrier = 0;
+    Status status = stack_.EraseFromDram({job->ns->id, job->request.keys[i]}, &barrier);
+    if (barrier != 0) job->barriers.emplace_back(i, barrier);
+    if (status.ok()) job->ns->deletes.fetch_add(1, std::memory_order_relaxed);
+    job->codes.push_back(status.code());
   }
-  return ReplyBody{protocol::EncodeDeleteResponse(response), {}, 0};
+  if (job->barriers.empty()) {
+    return ReplyBody{protocol::EncodeDeleteResponse({std::move(job->codes)}), {}, 0};
+  }
+  auto run = [this, job, deferred] {
+    for (const auto& [i, barrier] : job->barriers) {
+      const bool removed =
+          stack_.RemoveBelow({job->ns->id, job->request.keys[i]}, barrier, /*erase_dram=*/true);
+      if (removed && job->codes[i] != StatusCode::kOk) {
+        job->codes[i] = StatusCode::kOk;
+        job->ns->deletes.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    deferred(ReplyBody{protocol::EncodeDeleteResponse({std::move(job->codes)}), {}, 0});
+  };
+  if (Defer(run)) return std::nullopt;
+  // The copies below stay: the client must retry to finish the delete.
+  for (const auto& [i, barrier] : job->barriers) job->codes[i] = StatusCode::kResourceExhausted;
+  return ReplyBody{protocol::EncodeDeleteResponse({std::move(job->codes)}), {}, 0};
 }
 
 Result<ReplyBody> Service::MatchPrefix(std::span<const std::byte> metadata) {
@@ -228,11 +408,12 @@ Result<ReplyBody> Service::MatchPrefix(std::span<const std::byte> metadata) {
   auto ns = Resolve(request->namespace_name);
   if (!ns.ok()) return Reject(ns.status());
   protocol::MatchPrefixResponse response;
-  // DRAM's Contains is exact and does no I/O: one lookup per key. (The
-  // MayContain check belongs in front of tiers that would do I/O.)
+  // In-memory indexes only: DRAM's exact one, then NVMe's (which holds every
+  // key it stores), so no key costs I/O.
   for (std::string_view key : request->keys) {
-    if (!dram_.Contains({(*ns)->id, key})) break;
-    response.tiers.push_back(TierId::kDram);
+    const TierId tier = ToTierId(stack_.Locate({(*ns)->id, key}));
+    if (tier == TierId::kNone) break;
+    response.tiers.push_back(tier);
   }
   response.matched = static_cast<uint32_t>(response.tiers.size());
   return ReplyBody{protocol::EncodeMatchPrefixResponse(response), {}, 0};
@@ -265,9 +446,13 @@ Result<ReplyBody> Service::Stats(std::span<const std::byte> metadata) {
     add("bad_input_" + std::string(BadInputName(static_cast<BadInput>(kind))),
         stats_.bad_input[kind].load());
   }
-  const tiers::TierStats dram = dram_.Stats();
-  response.tiers.push_back(
-      {dram.name, dram.capacity_bytes, dram.used_bytes, dram.items, ToNamed(dram.counters)});
+  add("deferred_requests", deferred_requests_.load());
+  add("worker_queue_full", worker_queue_full_.load());
+  add("worker_queued_jobs", workers_.queued());
+  for (const tiers::TierStats& tier : stack_.Stats()) {
+    response.tiers.push_back(
+        {tier.name, tier.capacity_bytes, tier.used_bytes, tier.items, ToNamed(tier.counters)});
+  }
   for (const auto& ns : namespaces_) {
     response.namespaces.push_back({ns->name,
                                    std::string(NamespaceKindName(ns->kind)),

@@ -1,25 +1,31 @@
 #pragma once
 
 // Request semantics, independent of how bytes arrive: resolves namespaces,
-// runs each batched operation against the tiers and builds the reply. Called
-// from network threads; every method here is non-blocking while only the
-// DRAM tier exists. Thread-safe.
+// runs each batched operation against the tier stack and builds the reply.
+// Called from network threads and never blocks there: DRAM work is done
+// inline, and a request that needs a blocking tier (an NVMe read, a
+// write-through put, removing a copy below) goes to the worker pool and is
+// answered through its DeferredReply. Thread-safe.
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/result.h"
+#include "common/worker_pool.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
 #include "server/config.h"
 #include "server/server_stats.h"
 #include "tiers/tier.h"
+#include "tiers/tier_stack.h"
 
 namespace kvtier::server {
 
@@ -48,14 +54,20 @@ struct ReplyBody {
 // codes[i] is already an error (the value's bytes are then discarded).
 struct PendingPut {
   NamespaceState* ns = nullptr;
-  protocol::PutRequest request;  // views into the frame's metadata buffer
+  std::vector<std::byte> metadata;  // owned: `request` views into it
+  protocol::PutRequest request;
   std::vector<tiers::WritableBlock> blocks;
   std::vector<StatusCode> codes;
 };
 
+// Receives the reply of a request the Service could not answer inline.
+// Called exactly once, from a worker thread.
+using DeferredReply = std::function<void(Result<ReplyBody>)>;
+
 class Service {
  public:
-  Service(const ServerConfig& config, tiers::Tier& dram, ServerStats& stats);
+  Service(const ServerConfig& config, tiers::TierStack& stack, ServerStats& stats);
+  ~Service();  // StopWorkers()
 
   const protocol::Limits& limits() const { return limits_; }
   const std::string& server_id() const { return server_id_; }
@@ -63,22 +75,33 @@ class Service {
   // Decodes and checks a Put, resolves its namespace and allocates a block
   // for each value. An error is a whole-request failure: the caller discards
   // the payload and answers with it.
-  Result<PendingPut> BeginPut(std::span<const std::byte> metadata, uint64_t payload_length);
+  Result<PendingPut> BeginPut(std::vector<std::byte> metadata, uint64_t payload_length);
 
   // Verifies each received value against its checksum and publishes it.
-  ReplyBody FinishPut(PendingPut put);
+  // Returns the reply, or nullopt when `deferred` will deliver it.
+  std::optional<Result<ReplyBody>> FinishPut(PendingPut put, const DeferredReply& deferred);
 
   // Every operation other than Put. Errors are whole-request failures.
-  Result<ReplyBody> Handle(protocol::Opcode opcode, std::span<const std::byte> metadata);
+  // Returns the reply, or nullopt when `deferred` will deliver it.
+  std::optional<Result<ReplyBody>> Handle(protocol::Opcode opcode, std::vector<std::byte> metadata,
+                                          const DeferredReply& deferred);
+
+  // Runs the worker jobs already queued, then stops the pool; later
+  // requests that need a worker get kUnavailable. Call after the listeners
+  // have drained and while their event loops can still take completions.
+  void StopWorkers();
 
  private:
   Result<NamespaceState*> Resolve(std::string_view name);
+  using Answer = std::optional<Result<ReplyBody>>;
   Result<ReplyBody> Hello(std::span<const std::byte> metadata);
-  Result<ReplyBody> Get(std::span<const std::byte> metadata);
+  Answer Get(std::vector<std::byte> metadata, const DeferredReply& deferred);
   Result<ReplyBody> Exists(std::span<const std::byte> metadata);
-  Result<ReplyBody> Delete(std::span<const std::byte> metadata);
+  Answer Delete(std::vector<std::byte> metadata, const DeferredReply& deferred);
   Result<ReplyBody> MatchPrefix(std::span<const std::byte> metadata);
   Result<ReplyBody> Stats(std::span<const std::byte> metadata);
+  // Queues `job` on the worker pool; false when it is full or stopped.
+  bool Defer(std::function<void()> job);
   // Counts a rejected request by the kind its status shows.
   Status Reject(Status status);
 
@@ -86,8 +109,11 @@ class Service {
   const std::string server_id_;
   const protocol::Limits limits_;
   const std::chrono::steady_clock::time_point started_;
-  tiers::Tier& dram_;
+  tiers::TierStack& stack_;
   ServerStats& stats_;
+  WorkerPool workers_;
+  std::atomic<uint64_t> deferred_requests_{0};
+  std::atomic<uint64_t> worker_queue_full_{0};
   std::vector<std::unique_ptr<NamespaceState>> namespaces_;
 };
 

@@ -99,12 +99,17 @@ void TcpServer::Stop(std::chrono::milliseconds drain_timeout) {
       acceptor_->close(ec);
     });
   }
+  std::vector<std::shared_ptr<Connection>> live;
   {
     std::lock_guard lock(connections_mu_);
     for (auto& [raw, weak] : connections_) {
-      if (auto connection = weak.lock()) connection->Drain();
+      if (auto connection = weak.lock()) live.push_back(std::move(connection));
     }
   }
+  // Outside the lock: dropping the last reference runs ~Connection, which
+  // takes connections_mu_ to unregister.
+  for (auto& connection : live) connection->Drain();
+  live.clear();
   const auto deadline = std::chrono::steady_clock::now() + drain_timeout;
   while (stats_.connections_active.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -113,6 +118,9 @@ void TcpServer::Stop(std::chrono::milliseconds drain_timeout) {
     spdlog::warn("{} connections still busy after the drain timeout; cutting them",
                  stats_.connections_active.load());
   }
+  // Worker jobs still queued finish now and post their replies while the
+  // event loops run; after this nothing posts to them.
+  service_.StopWorkers();
   work_.clear();
   for (auto& context : contexts_) context->stop();
   for (auto& thread : threads_) thread.join();

@@ -50,6 +50,11 @@ class alignas(64) BlockBuffer {
   }
   static constexpr size_t HeaderSize() { return sizeof(BlockBuffer); }
 
+  // For the owning allocator only: the block stops counting against its
+  // tier (it was handed elsewhere, which bounds it). Call while no other
+  // thread can reach the block.
+  void ReleaseCharge() { charge_ = 0; }
+
  private:
   friend class BlockHandle;
   friend class WritableBlock;

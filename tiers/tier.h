@@ -11,6 +11,7 @@
 // network thread.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,6 +69,12 @@ class Tier {
   // checked the block's checksum. Errors: as Allocate for copied blocks.
   virtual Status Put(const BlockKey& key, BlockHandle block) = 0;
 
+  // Put, and the block is durable (survives an OS crash) when it returns:
+  // for write-through namespaces. A tier that is not persistent just puts.
+  virtual Status PutDurable(const BlockKey& key, BlockHandle block) {
+    return Put(key, std::move(block));
+  }
+
   // Returns a pin on the block stored under `key` and records the access for
   // eviction. Errors: kNotFound; kCorruption when a tier that verifies on
   // read finds a bad checksum (the block is dropped and counted).
@@ -79,6 +86,12 @@ class Tier {
 
   // Exact presence, without recording an access.
   virtual bool Contains(const BlockKey& key) const = 0;
+
+  // The checksum of the block stored under `key` when the tier knows it
+  // without I/O; nullopt when absent or unknown.
+  virtual std::optional<uint64_t> StoredChecksum(const BlockKey& /*key*/) const {
+    return std::nullopt;
+  }
 
   // Removes the key. Pinned bytes stay valid until their handles go.
   // Errors: kNotFound.
@@ -100,9 +113,15 @@ class TierWrapper : public Tier {
   Status Put(const BlockKey& key, BlockHandle block) override {
     return target_->Put(key, std::move(block));
   }
+  Status PutDurable(const BlockKey& key, BlockHandle block) override {
+    return target_->PutDurable(key, std::move(block));
+  }
   Result<BlockHandle> Get(const BlockKey& key) override { return target_->Get(key); }
   bool MayContain(const BlockKey& key) const override { return target_->MayContain(key); }
   bool Contains(const BlockKey& key) const override { return target_->Contains(key); }
+  std::optional<uint64_t> StoredChecksum(const BlockKey& key) const override {
+    return target_->StoredChecksum(key);
+  }
   Status Erase(const BlockKey& key) override { return target_->Erase(key); }
   TierStats Stats() const override { return target_->Stats(); }
 

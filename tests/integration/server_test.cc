@@ -220,9 +220,11 @@ TEST_F(ServerTest, StatsCountersMove) {
   };
   EXPECT_EQ(counter(*after, "demo", "puts"), counter(*before, "demo", "puts") + 1);
   EXPECT_EQ(counter(*after, "demo", "hits"), counter(*before, "demo", "hits") + 1);
-  ASSERT_EQ(after->tiers.size(), 1u);
+  // The embedded default: DRAM over NVMe.
+  ASSERT_EQ(after->tiers.size(), 2u);
   EXPECT_EQ(after->tiers[0].name, "dram");
   EXPECT_GT(after->tiers[0].used_bytes, 0u);
+  EXPECT_EQ(after->tiers[1].name, "nvme");
 }
 
 TEST(ServerEviction, SmallDramEvictsInsteadOfFailing) {

@@ -42,6 +42,11 @@ Status ServerProcess::Start() {
     std::ofstream(config_file) << config_yaml_;
     argv.insert(argv.begin() + 1, {"--config", config_file});
   }
+  if (config_yaml_.empty()) {
+    // The embedded default keeps NVMe under ./var/kvtier: each test server
+    // gets a directory of its own instead.
+    argv.insert(argv.end(), {"--nvme-dir", (dir_ / "nvme").string()});
+  }
   argv.insert(argv.end(), args_.begin(), args_.end());
 
   pid_ = fork();

@@ -150,6 +150,15 @@ void EncodeIndexKey(const BlockKey& key, std::string& out) {
   std::memcpy(out.data() + 4, key.key.data(), key.key.size());
 }
 
+BlockKey DecodeIndexKey(std::string_view index_key) {
+  BlockKey key;
+  for (int i = 3; i >= 0; --i) {
+    key.namespace_id = (key.namespace_id << 8) | static_cast<uint8_t>(index_key[i]);
+  }
+  key.key = index_key.substr(4);
+  return key;
+}
+
 Status DramTierOptions::Validate() const {
   if (capacity_bytes < kMiB) {
     return InvalidArgument("dram.capacity must be at least 1MiB, got " +
@@ -253,6 +262,11 @@ void DramTier::Free(BlockBuffer* block) {
   void* data = const_cast<std::byte*>(block->bytes().data());
   block->~BlockBuffer();
   FreeHeader(block);
+  if (charge == 0) {
+    // Handed to the eviction listener and uncounted then: nothing to keep.
+    FreeBlockMemory(data, class_size);
+    return;
+  }
   // The value memory stays, counted, for the next block of its class: reuse
   // costs no page faults, where memory returned to the kernel would.
   KeepFreeChunk(data, class_size);
@@ -307,7 +321,16 @@ uint64_t DramTier::EvictFromShard(Shard& shard, uint64_t bytes) {
     shard.policy->OnRemove(entry);
     freed += entry->charge;
     counters_.evicted_bytes.fetch_add(entry->charge, std::memory_order_relaxed);
-    shard.index.erase(shard.index.find(std::string_view(entry->index_key)));  // frees the block
+    auto it = shard.index.find(std::string_view(entry->index_key));
+    std::unique_ptr<Entry> removed = std::move(it->second);
+    shard.index.erase(it);
+    if (eviction_listener_) {
+      // refs() == 1 under the shard lock: no other thread can reach it.
+      const_cast<BlockBuffer*>(removed->block.buffer())->ReleaseCharge();
+      used_bytes_.fetch_sub(entry->charge, std::memory_order_relaxed);
+      eviction_listener_(DecodeIndexKey(removed->index_key), std::move(removed->block),
+                         removed->was_read);
+    }
     items_.fetch_sub(1, std::memory_order_relaxed);
     counters_.evictions.fetch_add(1, std::memory_order_relaxed);
   }
@@ -324,6 +347,14 @@ uint64_t DramTier::EvictAtLeast(uint64_t bytes) {
 }
 
 Status DramTier::Put(const BlockKey& key, BlockHandle block) {
+  return Insert(key, std::move(block), /*replace=*/true).status();
+}
+
+Result<bool> DramTier::PutIfAbsent(const BlockKey& key, BlockHandle block) {
+  return Insert(key, std::move(block), /*replace=*/false);
+}
+
+Result<bool> DramTier::Insert(const BlockKey& key, BlockHandle block, bool replace) {
   if (!block) return InvalidArgument("put of an empty block handle");
   if (block.buffer()->allocator() != this) {
     // Foreign memory (a lower tier, a test): copy it into our own.
@@ -342,6 +373,7 @@ Status DramTier::Put(const BlockKey& key, BlockHandle block) {
   {
     std::lock_guard lock(shard.mu);
     auto [it, inserted] = shard.index.try_emplace(entry->index_key, nullptr);
+    if (!inserted && !replace) return false;  // `entry` and `block` go after the unlock
     if (!inserted) {
       shard.policy->OnRemove(it->second.get());
       replaced = std::move(it->second->block);
@@ -352,7 +384,7 @@ Status DramTier::Put(const BlockKey& key, BlockHandle block) {
     shard.policy->OnInsert(it->second.get());
   }
   counters_.puts.fetch_add(1, std::memory_order_relaxed);
-  return Status::Ok();
+  return true;
 }
 
 Result<BlockHandle> DramTier::Get(const BlockKey& key) {
@@ -365,6 +397,7 @@ Result<BlockHandle> DramTier::Get(const BlockKey& key) {
     return NotFound("key not in DRAM tier");
   }
   shard.policy->OnAccess(it->second.get());
+  it->second->was_read = true;
   counters_.hits.fetch_add(1, std::memory_order_relaxed);
   return it->second->block.Clone();
 }

@@ -7,7 +7,8 @@
 // so power-of-two values fit their size class exactly, plus a fixed
 // per-entry index overhead and the key bytes. A block is charged from Allocate until its
 // memory is freed, so blocks being received, and blocks erased or replaced
-// while a reader still pins them, still count.
+// while a reader still pins them, still count. The one exception: a block
+// handed to the eviction listener (see SetEvictionListener).
 //
 // Eviction: per shard, by the configured policy (S3-FIFO by default, LRU for
 // comparison). A block whose handle is held outside the index (being sent,
@@ -24,6 +25,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -46,6 +48,15 @@ struct DramTierOptions {
 
 class DramTier final : public Tier, private BlockAllocator {
  public:
+  // Receives each block that eviction removes (not erased or replaced ones),
+  // with whether it was read since it was put. Called with a shard lock
+  // held: it must not block and must not call back into this tier. The
+  // block stops counting against this tier's capacity when it is handed
+  // over (the eviction made that room); a listener that keeps it must bound
+  // what it keeps.
+  using EvictionListener =
+      std::function<void(const BlockKey& key, BlockHandle block, bool was_read)>;
+
   // Index bytes charged per entry on top of the key: the entry, its hash-map
   // node and bucket, and the policy's list node.
   static constexpr uint64_t kEntryOverheadBytes = 160;
@@ -60,11 +71,17 @@ class DramTier final : public Tier, private BlockAllocator {
   }
   Result<WritableBlock> Allocate(uint64_t key_size, uint64_t value_size) override;
   Status Put(const BlockKey& key, BlockHandle block) override;
+  // Like Put, but leaves a block already stored under `key` in place.
+  // Returns whether `block` was inserted.
+  Result<bool> PutIfAbsent(const BlockKey& key, BlockHandle block);
   Result<BlockHandle> Get(const BlockKey& key) override;
   bool MayContain(const BlockKey& key) const override { return Contains(key); }
   bool Contains(const BlockKey& key) const override;
   Status Erase(const BlockKey& key) override;
   TierStats Stats() const override;
+
+  // Call before the tier is shared between threads.
+  void SetEvictionListener(EvictionListener listener) { eviction_listener_ = std::move(listener); }
 
   uint64_t used_bytes() const { return used_bytes_.load(std::memory_order_relaxed); }
   // The part of used_bytes() that is freed value memory kept for reuse.
@@ -75,6 +92,7 @@ class DramTier final : public Tier, private BlockAllocator {
   struct Entry : PolicyEntry {
     std::string index_key;
     BlockHandle block;
+    bool was_read = false;
   };
   struct TransparentHash {
     using is_transparent = void;
@@ -86,6 +104,7 @@ class DramTier final : public Tier, private BlockAllocator {
     std::unique_ptr<EvictionPolicy> policy;
   };
 
+  Result<bool> Insert(const BlockKey& key, BlockHandle block, bool replace);
   // BlockAllocator: returns block memory and its charge.
   void Free(BlockBuffer* block) override;
 
@@ -103,6 +122,7 @@ class DramTier final : public Tier, private BlockAllocator {
   Shard& ShardFor(std::string_view index_key, uint64_t* hash_out = nullptr) const;
 
   const DramTierOptions options_;
+  EvictionListener eviction_listener_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<uint64_t> used_bytes_{0};
   std::atomic<uint64_t> items_{0};
@@ -128,5 +148,7 @@ class DramTier final : public Tier, private BlockAllocator {
 // The index key of a block: namespace id (4 bytes little-endian) then the
 // key bytes. Written into `out` to avoid an allocation per lookup.
 void EncodeIndexKey(const BlockKey& key, std::string& out);
+// The inverse; the key views `index_key`, which must hold at least 4 bytes.
+BlockKey DecodeIndexKey(std::string_view index_key);
 
 }  // namespace kvtier::tiers

@@ -147,6 +147,13 @@ Status NvmeTier::OpenNewSegment() {
   const auto path = SegmentPath(segment->id);
   segment->fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (segment->fd < 0) return Errno("creating " + path.string());
+  // The new file's directory entry must be durable too, or a synced write
+  // into it could vanish with the file after an OS crash.
+  const int dir_fd = open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    fsync(dir_fd);
+    close(dir_fd);
+  }
   std::unique_lock lock(index_mu_);
   segments_[segment->id] = segment;
   active_ = std::move(segment);
@@ -189,7 +196,7 @@ Result<WritableBlock> NvmeTier::Allocate(uint64_t /*key_size*/, uint64_t value_s
   return HeapBlockAllocator::Instance().Allocate(value_size);
 }
 
-Status NvmeTier::Put(const BlockKey& key, BlockHandle block) {
+Status NvmeTier::Append(const BlockKey& key, BlockHandle block, bool sync) {
   if (!block) return InvalidArgument("put of an empty block handle");
   const uint64_t length = block.size();
   if (length > options_.segment_bytes) {
@@ -220,12 +227,12 @@ Status NvmeTier::Put(const BlockKey& key, BlockHandle block) {
     done += static_cast<uint64_t>(n);
   }
   active_->size += length;
-  if (options_.sync_writes && fdatasync(active_->fd) != 0) {
+  if (sync && fdatasync(active_->fd) != 0) {
     counters_.io_errors.fetch_add(1, std::memory_order_relaxed);
     return Errno("syncing an NVMe segment");
   }
   rocksdb::WriteOptions write_options;
-  write_options.sync = options_.sync_writes;
+  write_options.sync = sync;
   const Status indexed =
       FromRocks(db_->Put(write_options, index_key,
                          EncodeExtent(active_->id, offset, length, block.checksum())),
@@ -306,6 +313,15 @@ bool NvmeTier::Contains(const BlockKey& key) const {
   EncodeIndexKey(key, index_key);
   std::shared_lock lock(index_mu_);
   return entries_.count(index_key) != 0;
+}
+
+std::optional<uint64_t> NvmeTier::StoredChecksum(const BlockKey& key) const {
+  std::string index_key;
+  EncodeIndexKey(key, index_key);
+  std::shared_lock lock(index_mu_);
+  auto it = entries_.find(index_key);
+  if (it == entries_.end()) return std::nullopt;
+  return it->second.checksum;
 }
 
 Status NvmeTier::Erase(const BlockKey& key) {

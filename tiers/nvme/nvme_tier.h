@@ -78,10 +78,17 @@ class NvmeTier final : public Tier {
   Result<WritableBlock> Allocate(uint64_t key_size, uint64_t value_size) override;
   // Errors: kInvalidArgument (larger than a segment), kResourceExhausted
   // (the disk is full: writes are refused, reads go on), kIoError.
-  Status Put(const BlockKey& key, BlockHandle block) override;
+  Status Put(const BlockKey& key, BlockHandle block) override {
+    return Append(key, std::move(block), options_.sync_writes);
+  }
+  // fdatasync of the segment, then a synced WAL write of the index entry.
+  Status PutDurable(const BlockKey& key, BlockHandle block) override {
+    return Append(key, std::move(block), /*sync=*/true);
+  }
   Result<BlockHandle> Get(const BlockKey& key) override;
   bool MayContain(const BlockKey& key) const override { return Contains(key); }
   bool Contains(const BlockKey& key) const override;
+  std::optional<uint64_t> StoredChecksum(const BlockKey& key) const override;
   Status Erase(const BlockKey& key) override;
   TierStats Stats() const override;
 
@@ -105,6 +112,7 @@ class NvmeTier final : public Tier {
 
   explicit NvmeTier(const NvmeTierOptions& options);
   Status Recover();
+  Status Append(const BlockKey& key, BlockHandle block, bool sync);
   Status OpenNewSegment();     // requires write_mu_
   Status DropOldestSegment();  // requires write_mu_
   std::filesystem::path SegmentPath(uint64_t id) const;

@@ -1,0 +1,357 @@
+#include "tiers/tier_stack.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/byte_size.h"
+
+namespace kvtier::tiers {
+
+std::string_view AdmissionPolicyName(AdmissionPolicy policy) {
+  return policy == AdmissionPolicy::kAll ? "all" : "read_once";
+}
+
+Result<AdmissionPolicy> ParseAdmissionPolicy(std::string_view name) {
+  if (name == "all") return AdmissionPolicy::kAll;
+  if (name == "read_once") return AdmissionPolicy::kReadOnce;
+  return InvalidArgument("admission policy must be all or read_once, got '" + std::string(name) +
+                         "'");
+}
+
+Status TierStackOptions::Validate() const {
+  if (demotion_queue_bytes < kMiB) {
+    return InvalidArgument("tiers.demotion.queue_bytes must be at least 1MiB, got " +
+                           FormatByteSize(demotion_queue_bytes));
+  }
+  return Status::Ok();
+}
+
+TierStack::TierStack(DramTier& dram, Tier* nvme, const TierStackOptions& options)
+    : dram_(dram),
+      nvme_(nvme),
+      options_(options),
+      demotion_queue_limit_(std::min(options.demotion_queue_bytes, dram.capacity_bytes() / 4)),
+      stripes_(std::make_unique<std::array<std::mutex, kStripes>>()) {
+  if (nvme_ == nullptr) return;
+  dram_.SetEvictionListener([this](const BlockKey& key, BlockHandle block, bool was_read) {
+    OnEvicted(key, std::move(block), was_read);
+  });
+  demotion_thread_ = std::thread([this] { DemotionLoop(); });
+}
+
+TierStack::~TierStack() { Shutdown(); }
+
+void TierStack::SetNamespacePolicy(uint32_t namespace_id, NamespacePolicy policy) {
+  policies_[namespace_id] = policy;
+}
+
+NamespacePolicy TierStack::PolicyFor(uint32_t namespace_id) const {
+  auto it = policies_.find(namespace_id);
+  return it == policies_.end() ? NamespacePolicy{} : it->second;
+}
+
+bool TierStack::UsesNvme(uint32_t namespace_id) const {
+  return nvme_ != nullptr && PolicyFor(namespace_id).use_nvme;
+}
+
+bool TierStack::IsWriteThrough(uint32_t namespace_id) const {
+  return UsesNvme(namespace_id) && PolicyFor(namespace_id).write_mode == WriteMode::kWriteThrough;
+}
+
+std::mutex& TierStack::StripeFor(std::string_view index_key) {
+  return (*stripes_)[XXH3_64bits(index_key.data(), index_key.size()) % kStripes];
+}
+
+Location TierStack::Locate(const BlockKey& key) const {
+  if (dram_.Contains(key)) return Location::kDram;
+  if (UsesNvme(key.namespace_id) && nvme_->MayContain(key)) return Location::kNvme;
+  return Location::kNone;
+}
+
+bool TierStack::MayBeBelow(const BlockKey& key) const {
+  return UsesNvme(key.namespace_id) && nvme_->MayContain(key);
+}
+
+bool TierStack::LowerMayHold(const BlockKey& key, const std::string& index_key,
+                             std::optional<uint64_t> new_checksum) const {
+  {
+    // Checked before NVMe: a demotion leaves demotions_ only after NVMe's
+    // index has its entry, so one of the two checks sees it.
+    std::lock_guard lock(mu_);
+    if (demotions_.count(index_key) != 0 || flights_.count(index_key) != 0) return true;
+  }
+  if (!nvme_->MayContain(key)) return false;
+  if (!new_checksum) return true;
+  const std::optional<uint64_t> stored = nvme_->StoredChecksum(key);
+  return !stored || *stored != *new_checksum;
+}
+
+Status TierStack::PutWriteBack(const BlockKey& key, BlockHandle block, uint64_t* lower_barrier) {
+  *lower_barrier = 0;
+  const uint64_t checksum = block.checksum();
+  KVTIER_RETURN_IF_ERROR(dram_.Put(key, std::move(block)));
+  if (!UsesNvme(key.namespace_id)) return Status::Ok();
+  // From here on the old value cannot be evicted (DRAM no longer holds it),
+  // so every demotion of it is already numbered below the barrier.
+  std::string index_key;
+  EncodeIndexKey(key, index_key);
+  if (!LowerMayHold(key, index_key, checksum)) return Status::Ok();
+  std::lock_guard lock(mu_);
+  *lower_barrier = next_seq_++;
+  return Status::Ok();
+}
+
+Status TierStack::EraseFromDram(const BlockKey& key, uint64_t* lower_barrier) {
+  *lower_barrier = 0;
+  Status status = dram_.Erase(key);
+  if (!UsesNvme(key.namespace_id)) return status;
+  std::string index_key;
+  EncodeIndexKey(key, index_key);
+  if (LowerMayHold(key, index_key)) {
+    std::lock_guard lock(mu_);
+    *lower_barrier = next_seq_++;
+  }
+  return status;
+}
+
+bool TierStack::RemoveBelow(const BlockKey& key, uint64_t barrier, bool erase_dram) {
+  std::string index_key;
+  EncodeIndexKey(key, index_key);
+  std::lock_guard stripe(StripeFor(index_key));
+  bool removed = false;
+  {
+    std::lock_guard lock(mu_);
+    auto it = demotions_.find(index_key);
+    if (it != demotions_.end() && it->second < barrier) {
+      demotions_.erase(it);  // the queued demotion sees it is stale and skips
+      removed = true;
+    }
+  }
+  if (nvme_->Erase(key).ok()) removed = true;
+  // A get that read the old value before we took the stripe may have
+  // promoted it.
+  if (erase_dram && dram_.Erase(key).ok()) removed = true;
+  if (removed) counters_.lower_removals.fetch_add(1, std::memory_order_relaxed);
+  return removed;
+}
+
+Status TierStack::PutWriteThrough(const BlockKey& key, BlockHandle block) {
+  BlockHandle durable = block.Clone();
+  KVTIER_RETURN_IF_ERROR(dram_.Put(key, std::move(block)));
+  std::string index_key;
+  EncodeIndexKey(key, index_key);
+  uint64_t barrier = 0;
+  {
+    std::lock_guard lock(mu_);
+    barrier = next_seq_++;
+  }
+  std::lock_guard stripe(StripeFor(index_key));
+  {
+    std::lock_guard lock(mu_);
+    auto it = demotions_.find(index_key);
+    if (it != demotions_.end() && it->second < barrier) demotions_.erase(it);
+  }
+  Status status = nvme_->PutDurable(key, std::move(durable));
+  if (!status.ok()) {
+    // Not acknowledged: leave neither the new value nor an older one.
+    dram_.Erase(key).IgnoreError();
+    nvme_->Erase(key).IgnoreError();
+    return status;
+  }
+  counters_.write_through_puts.fetch_add(1, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+void TierStack::OnEvicted(const BlockKey& key, BlockHandle block, bool was_read) {
+  if (!UsesNvme(key.namespace_id)) return;
+  if (options_.admission == AdmissionPolicy::kReadOnce && !was_read) {
+    counters_.admission_rejects.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  Demotion demotion;
+  EncodeIndexKey(key, demotion.index_key);
+  const uint64_t size = block.size();
+  demotion.block = std::move(block);
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || demotion_queue_bytes_ + size > demotion_queue_limit_) {
+      counters_.demotion_queue_full.fetch_add(1, std::memory_order_relaxed);
+      return;  // the block is dropped as the caller releases its shard lock
+    }
+    demotion.seq = next_seq_++;
+    demotions_[demotion.index_key] = demotion.seq;
+    demotion_queue_bytes_ += size;
+    demotion_queue_.push_back(std::move(demotion));
+  }
+  demotion_cv_.notify_one();
+}
+
+void TierStack::DemotionLoop() {
+  for (;;) {
+    Demotion demotion;
+    {
+      std::unique_lock lock(mu_);
+      demotion_cv_.wait(lock, [this] { return stopping_ || !demotion_queue_.empty(); });
+      if (demotion_queue_.empty()) return;
+      demotion = std::move(demotion_queue_.front());
+      demotion_queue_.pop_front();
+      demoting_ = true;
+    }
+    const uint64_t size = demotion.block.size();
+    Demote(std::move(demotion));
+    {
+      std::lock_guard lock(mu_);
+      demotion_queue_bytes_ -= size;
+      demoting_ = false;
+    }
+    demotion_idle_cv_.notify_all();
+  }
+}
+
+void TierStack::FlushDemotions() {
+  std::unique_lock lock(mu_);
+  demotion_idle_cv_.wait(
+      lock, [this] { return nvme_ == nullptr || (demotion_queue_.empty() && !demoting_); });
+}
+
+void TierStack::Demote(Demotion demotion) {
+  const BlockKey key = DecodeIndexKey(demotion.index_key);
+  std::lock_guard stripe(StripeFor(demotion.index_key));
+  {
+    std::lock_guard lock(mu_);
+    auto it = demotions_.find(demotion.index_key);
+    if (it == demotions_.end() || it->second != demotion.seq) {
+      counters_.demotions_cancelled.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+  // The entry stays in demotions_ during the write, so a delete meanwhile
+  // takes the worker path and waits for this stripe.
+  if (nvme_->Contains(key)) {
+    // Promoted earlier or written through: the copy below is this value
+    // (any newer put removed older copies before it was acknowledged).
+    counters_.demotions_already_below.fetch_add(1, std::memory_order_relaxed);
+  } else if (Status status = nvme_->Put(key, demotion.block.Clone()); status.ok()) {
+    counters_.demotions.fetch_add(1, std::memory_order_relaxed);
+    counters_.demoted_bytes.fetch_add(demotion.block.size(), std::memory_order_relaxed);
+  } else {
+    counters_.demotion_failures.fetch_add(1, std::memory_order_relaxed);
+  }
+  std::lock_guard lock(mu_);
+  auto it = demotions_.find(demotion.index_key);
+  if (it != demotions_.end() && it->second == demotion.seq) demotions_.erase(it);
+}
+
+Result<BlockHandle> TierStack::GetBelow(const BlockKey& key, Location* from) {
+  *from = Location::kNone;
+  if (!UsesNvme(key.namespace_id)) return NotFound("key not stored");
+  std::string index_key;
+  EncodeIndexKey(key, index_key);
+  std::shared_ptr<Flight> flight;
+  bool leader = false;
+  {
+    std::lock_guard lock(mu_);
+    auto [it, inserted] = flights_.try_emplace(index_key, nullptr);
+    if (inserted) it->second = std::make_shared<Flight>();
+    flight = it->second;
+    leader = inserted;
+  }
+  if (!leader) {
+    counters_.single_flight_joins.fetch_add(1, std::memory_order_relaxed);
+    std::unique_lock lock(flight->mu);
+    flight->done_cv.wait(lock, [&] { return flight->done; });
+    *from = flight->from;
+    if (!flight->status.ok()) return flight->status;
+    return flight->block.Clone();
+  }
+
+  Result<BlockHandle> result = ReadAndPromote(key, from);
+  {
+    std::lock_guard lock(mu_);
+    flights_.erase(index_key);
+  }
+  {
+    std::lock_guard lock(flight->mu);
+    flight->done = true;
+    flight->from = *from;
+    if (result.ok()) {
+      flight->block = result->Clone();
+    } else {
+      flight->status = result.status();
+    }
+  }
+  flight->done_cv.notify_all();
+  return result;
+}
+
+Result<BlockHandle> TierStack::ReadAndPromote(const BlockKey& key, Location* from) {
+  std::string index_key;
+  EncodeIndexKey(key, index_key);
+  std::lock_guard stripe(StripeFor(index_key));
+  // A promotion or a put may have landed since the caller's DRAM miss.
+  if (auto hit = dram_.Get(key); hit.ok()) {
+    *from = Location::kDram;
+    return hit;
+  }
+  KVTIER_ASSIGN_OR_RETURN(BlockHandle block, nvme_->Get(key));
+  *from = Location::kNvme;
+  if (!options_.promote_on_get) return block;
+  auto copy = dram_.Allocate(key.key.size(), block.size());
+  if (!copy.ok()) {
+    counters_.promotion_failures.fetch_add(1, std::memory_order_relaxed);
+    return block;  // served from the NVMe copy
+  }
+  std::memcpy(copy->mutable_bytes().data(), block.bytes().data(), block.size());
+  BlockHandle promoted = std::move(*copy).Seal(block.checksum());
+  // Never over a value put meanwhile: that one is newer.
+  auto inserted = dram_.PutIfAbsent(key, promoted.Clone());
+  if (inserted.ok() && *inserted) {
+    counters_.promotions.fetch_add(1, std::memory_order_relaxed);
+    return promoted;
+  }
+  return block;
+}
+
+void TierStack::Shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  demotion_cv_.notify_all();
+  if (demotion_thread_.joinable()) demotion_thread_.join();
+  if (nvme_ != nullptr) dram_.SetEvictionListener(nullptr);
+}
+
+std::vector<TierStats> TierStack::Stats() const {
+  std::vector<TierStats> out;
+  out.push_back(dram_.Stats());
+  auto add = [](TierStats& stats, const char* name, const std::atomic<uint64_t>& value) {
+    stats.counters.push_back({name, value.load(std::memory_order_relaxed)});
+  };
+  if (nvme_ == nullptr) return out;
+  TierStats& dram = out.back();
+  add(dram, "demotions", counters_.demotions);
+  add(dram, "demoted_bytes", counters_.demoted_bytes);
+  add(dram, "demotions_already_below", counters_.demotions_already_below);
+  add(dram, "demotions_cancelled", counters_.demotions_cancelled);
+  add(dram, "demotion_queue_full", counters_.demotion_queue_full);
+  add(dram, "demotion_failures", counters_.demotion_failures);
+  add(dram, "admission_rejects", counters_.admission_rejects);
+  {
+    std::lock_guard lock(mu_);
+    dram.counters.push_back({"demotion_queue_bytes", demotion_queue_bytes_});
+  }
+  out.push_back(nvme_->Stats());
+  TierStats& nvme = out.back();
+  add(nvme, "promotions", counters_.promotions);
+  add(nvme, "promotion_failures", counters_.promotion_failures);
+  add(nvme, "single_flight_joins", counters_.single_flight_joins);
+  add(nvme, "lower_removals", counters_.lower_removals);
+  add(nvme, "write_through_puts", counters_.write_through_puts);
+  return out;
+}
+
+}  // namespace kvtier::tiers

@@ -1,0 +1,210 @@
+#pragma once
+
+// The tier stack: DRAM in front of an optional NVMe tier, and the flows of
+// docs/tiers.md between them.
+//
+//   Get      DRAM, then (on a worker) NVMe. Concurrent misses of one key share
+//            one NVMe read (single-flight). A hit below is promoted into DRAM
+//            unless DRAM already holds the key (a newer put wins).
+//   Put      write-back (default): into DRAM; the ack waits only for the
+//            removal of an older copy below, when there is one. Write-through:
+//            into DRAM and durably into NVMe before the ack.
+//   Evict    DRAM hands evicted blocks to a byte-bounded demotion queue by
+//            the admission policy; one demotion thread writes them to NVMe.
+//            A full queue drops the block (counted): DRAM never waits on disk.
+//   Delete   from DRAM, and (on a worker) from NVMe and queued demotions.
+//
+// No stale value and no deleted value ever comes back from below. Mechanism:
+//   - Every key hashes to one of kStripes stripe mutexes. Demotion writes,
+//     promotions, the removal of lower copies by puts and deletes, and
+//     write-through NVMe puts each hold the key's stripe for their whole
+//     NVMe step, so they are serialised per key.
+//   - Each queued demotion has a sequence number, recorded per key in
+//     `demotions_` until its write is done. A put or delete takes a barrier
+//     number after changing DRAM; its lower step cancels every queued
+//     demotion of the key numbered below the barrier (the old value), then
+//     erases the NVMe copy. A demotion writes only if its number is still
+//     the key's current one.
+//   - A put or delete needs that worker step exactly when the lower tier may
+//     hold the key: NVMe's in-memory index has it (for a put: with other
+//     bytes than the new value's), a demotion of it is queued or running, or
+//     a get of it is reading NVMe. Otherwise it completes inline on the
+//     network thread.
+// A put racing a delete of the same key may end with the key absent (a
+// miss), never with the deleted bytes.
+//
+// Threading: methods marked "non-blocking" may run on network threads; the
+// others may block on disk and must run on a worker pool. Lock order: a
+// stripe, then (inside the tiers) a DRAM shard, then mu_. mu_ is never held
+// while calling a tier.
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "tiers/dram/dram_tier.h"
+#include "tiers/tier.h"
+
+namespace kvtier::tiers {
+
+enum class WriteMode { kWriteBack, kWriteThrough };
+// Which DRAM evictions are written to NVMe.
+enum class AdmissionPolicy { kAll, kReadOnce };
+
+std::string_view AdmissionPolicyName(AdmissionPolicy policy);
+Result<AdmissionPolicy> ParseAdmissionPolicy(std::string_view name);
+
+// Where a block was found.
+enum class Location : uint8_t { kNone, kDram, kNvme };
+
+struct NamespacePolicy {
+  bool use_nvme = true;  // blocks go below DRAM (ignored when there is no NVMe tier)
+  WriteMode write_mode = WriteMode::kWriteBack;
+};
+
+struct TierStackOptions {
+  AdmissionPolicy admission = AdmissionPolicy::kAll;
+  bool promote_on_get = true;
+  // Bytes of evicted blocks waiting to be written to NVMe. They no longer
+  // count against the DRAM capacity (their eviction made room), so this is
+  // memory held on top of it: the stack uses at most a quarter of the DRAM
+  // capacity here.
+  uint64_t demotion_queue_bytes = 128ull << 20;
+
+  Status Validate() const;
+};
+
+class TierStack {
+ public:
+  static constexpr size_t kStripes = 1024;
+
+  // `nvme` may be null (DRAM only). Both tiers must outlive the stack.
+  TierStack(DramTier& dram, Tier* nvme, const TierStackOptions& options);
+  ~TierStack();  // Shutdown()
+  TierStack(const TierStack&) = delete;
+  TierStack& operator=(const TierStack&) = delete;
+
+  // Call for every namespace before the stack is shared between threads.
+  // Namespaces without a policy use the default NamespacePolicy.
+  void SetNamespacePolicy(uint32_t namespace_id, NamespacePolicy policy);
+
+  DramTier& dram() { return dram_; }
+  bool has_nvme() const { return nvme_ != nullptr; }
+
+  // ---- Non-blocking. ----
+
+  // Memory for a block that a later Put* publishes (DRAM memory).
+  Result<WritableBlock> Allocate(uint64_t key_size, uint64_t value_size) {
+    return dram_.Allocate(key_size, value_size);
+  }
+  Result<BlockHandle> GetFromDram(const BlockKey& key) { return dram_.Get(key); }
+  // Where `key` is, from in-memory indexes only.
+  Location Locate(const BlockKey& key) const;
+  // Whether a DRAM miss of `key` is worth a worker-side GetBelow.
+  bool MayBeBelow(const BlockKey& key) const;
+  bool IsWriteThrough(uint32_t namespace_id) const;
+
+  // A write-back put into DRAM. On success, `*lower_barrier` is nonzero
+  // when an older copy may sit below: the put is complete (and may be
+  // acknowledged) only after RemoveBelow(key, *lower_barrier) on a worker.
+  Status PutWriteBack(const BlockKey& key, BlockHandle block, uint64_t* lower_barrier);
+  // Erases `key` from DRAM. `*lower_barrier` as for PutWriteBack; then
+  // RemoveBelow completes the delete. Returns kNotFound when DRAM did not
+  // hold the key (it may still be below).
+  Status EraseFromDram(const BlockKey& key, uint64_t* lower_barrier);
+
+  // ---- Blocking: worker threads only. ----
+
+  // The rest of a get after a DRAM miss: single-flight NVMe read (checksum
+  // verified), then promotion. `*from` says which tier answered.
+  Result<BlockHandle> GetBelow(const BlockKey& key, Location* from);
+  // A write-through put: DRAM, then NVMe durably. On an NVMe error the key
+  // is removed from both tiers and the error returned.
+  Status PutWriteThrough(const BlockKey& key, BlockHandle block);
+  // Cancels demotions of `key` queued before `barrier` and erases its NVMe
+  // copy; with `erase_dram`, also a copy a concurrent get promoted (for
+  // deletes). Returns whether a lower copy was removed.
+  bool RemoveBelow(const BlockKey& key, uint64_t barrier, bool erase_dram);
+
+  // Waits until every demotion queued before the call has been written (or
+  // skipped). Blocking.
+  void FlushDemotions();
+
+  // Writes what the demotion queue holds, then stops its thread. Idempotent.
+  void Shutdown();
+
+  // DRAM and NVMe stats, with the stack's counters added to each.
+  std::vector<TierStats> Stats() const;
+
+ private:
+  struct Demotion {
+    std::string index_key;
+    BlockHandle block;
+    uint64_t seq = 0;
+  };
+  struct Flight {
+    std::mutex mu;
+    std::condition_variable done_cv;
+    bool done = false;
+    Status status;
+    BlockHandle block;
+    Location from = Location::kNone;
+  };
+
+  NamespacePolicy PolicyFor(uint32_t namespace_id) const;
+  bool UsesNvme(uint32_t namespace_id) const;
+  std::mutex& StripeFor(std::string_view index_key);
+  // Whether the lower tier may hold `key` or is about to (see the header).
+  // With `new_checksum`, a lower copy of the same bytes does not count.
+  bool LowerMayHold(const BlockKey& key, const std::string& index_key,
+                    std::optional<uint64_t> new_checksum = std::nullopt) const;
+  void OnEvicted(const BlockKey& key, BlockHandle block, bool was_read);
+  void DemotionLoop();
+  void Demote(Demotion demotion);
+  Result<BlockHandle> ReadAndPromote(const BlockKey& key, Location* from);
+
+  DramTier& dram_;
+  Tier* const nvme_;
+  const TierStackOptions options_;
+  const uint64_t demotion_queue_limit_;
+  std::unordered_map<uint32_t, NamespacePolicy> policies_;  // fixed after setup
+  std::unique_ptr<std::array<std::mutex, kStripes>> stripes_;
+
+  mutable std::mutex mu_;  // everything below up to the thread
+  std::condition_variable demotion_cv_;
+  std::condition_variable demotion_idle_cv_;
+  bool demoting_ = false;  // the demotion thread is writing one
+  std::deque<Demotion> demotion_queue_;
+  uint64_t demotion_queue_bytes_ = 0;
+  std::unordered_map<std::string, uint64_t> demotions_;  // key -> newest queued seq
+  std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
+  uint64_t next_seq_ = 1;
+  bool stopping_ = false;
+  std::thread demotion_thread_;
+
+  struct Counters {
+    std::atomic<uint64_t> demotions{0};
+    std::atomic<uint64_t> demoted_bytes{0};
+    std::atomic<uint64_t> demotions_already_below{0};
+    std::atomic<uint64_t> demotions_cancelled{0};
+    std::atomic<uint64_t> demotion_queue_full{0};
+    std::atomic<uint64_t> demotion_failures{0};
+    std::atomic<uint64_t> admission_rejects{0};
+    std::atomic<uint64_t> promotions{0};
+    std::atomic<uint64_t> promotion_failures{0};
+    std::atomic<uint64_t> single_flight_joins{0};
+    std::atomic<uint64_t> lower_removals{0};
+    std::atomic<uint64_t> write_through_puts{0};
+  };
+  mutable Counters counters_;
+};
+
+}  // namespace kvtier::tiers
