@@ -95,6 +95,13 @@ int ServerProcess::Stop() {
   return 128 + WTERMSIG(status);
 }
 
+void ServerProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
 std::string ServerProcess::log() const {
   std::ifstream in(dir_ / "log");
   std::stringstream text;

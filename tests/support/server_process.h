@@ -28,6 +28,11 @@ class ServerProcess {
   bool running();
   // Sends SIGTERM and waits; returns the exit status (or 128 + signal).
   int Stop();
+  // SIGKILL, as a crash: nothing is flushed or drained.
+  void Kill();
+  // A directory that lives as long as this object (for data to share
+  // between servers, pass it to the next one).
+  const std::filesystem::path& dir() const { return dir_; }
   std::string log() const;  // the server's stdout and stderr so far
 
  private:

@@ -12,6 +12,9 @@ TEST(Config, EmbeddedDefaultIsValidAndMatchesTheDocumentedShape) {
   EXPECT_EQ(config->listener.host, "127.0.0.1");
   EXPECT_EQ(config->listener.port, 7400);
   EXPECT_EQ(config->dram.capacity_bytes, 1ull << 30);
+  EXPECT_TRUE(config->nvme_enabled);
+  EXPECT_EQ(config->nvme.capacity_bytes, 8ull << 30);
+  EXPECT_EQ(config->nvme.directory, "./var/kvtier");
   EXPECT_EQ(config->limits.max_key_bytes, 256u);
   EXPECT_EQ(config->limits.max_value_bytes, 64ull << 20);
   bool has_demo = false;
@@ -32,11 +35,16 @@ server:
 log: {level: debug}
 limits: {max_metadata_bytes: 64KiB, max_keys_per_request: 128, max_key_bytes: 64,
          max_value_bytes: 1MiB, max_payload_bytes: 8MiB}
-tiers: {dram: {capacity: 2GiB, shards: 16, policy: lru}}
+tiers:
+  dram: {capacity: 2GiB, shards: 16, policy: lru}
+  nvme: {directory: /data/kvtier, capacity: 100GiB, segment_bytes: 128MiB, sync_writes: true}
+  demotion: {admission: read_once, queue_bytes: 64MiB}
+  promote_on_get: false
+  workers: {threads: 8, max_queued_jobs: 100}
 namespaces:
   - {name: a, kind: kv}
-  - {name: b, kind: kb}
-  - {name: c, kind: dataset}
+  - {name: b, kind: kb, tiers: [dram], write_mode: write_back}
+  - {name: c, kind: dataset, tiers: [dram, nvme], write_mode: write_through}
 )");
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_TRUE(config->Validate().ok());
@@ -49,6 +57,25 @@ namespaces:
   EXPECT_EQ(config->limits.max_keys_per_request, 128u);
   EXPECT_EQ(config->dram.policy, tiers::EvictionPolicyKind::kLru);
   EXPECT_EQ(config->namespaces[2].kind, NamespaceKind::kDataset);
+  EXPECT_EQ(config->nvme.directory, "/data/kvtier");
+  EXPECT_EQ(config->nvme.capacity_bytes, 100ull << 30);
+  EXPECT_EQ(config->nvme.segment_bytes, 128ull << 20);
+  EXPECT_TRUE(config->nvme.sync_writes);
+  EXPECT_EQ(config->stack.admission, tiers::AdmissionPolicy::kReadOnce);
+  EXPECT_EQ(config->stack.demotion_queue_bytes, 64ull << 20);
+  EXPECT_FALSE(config->stack.promote_on_get);
+  EXPECT_EQ(config->workers.threads, 8u);
+  EXPECT_EQ(config->workers.max_queued_jobs, 100u);
+  EXPECT_TRUE(config->namespaces[0].use_nvme);
+  EXPECT_FALSE(config->namespaces[1].use_nvme);
+  EXPECT_EQ(config->namespaces[2].write_mode, tiers::WriteMode::kWriteThrough);
+}
+
+TEST(Config, NoNvmeSectionMeansDramOnly) {
+  auto config = ParseConfig("tiers: {dram: {capacity: 64MiB}}\nnamespaces: [{name: a}]");
+  ASSERT_TRUE(config.ok());
+  EXPECT_TRUE(config->Validate().ok());
+  EXPECT_FALSE(config->nvme_enabled);
 }
 
 void ExpectError(std::string_view yaml, std::string_view field) {
@@ -73,6 +100,15 @@ TEST(Config, ErrorsNameTheBadField) {
   ExpectError("log: {level: loud}\nnamespaces: [{name: a}]", "log.level");
   ExpectError("colour: blue", "colour");
   ExpectError("server: [1, 2", "YAML");
+  ExpectError("tiers: {nvme: {directory: /x, sync_writes: maybe}}", "tiers.nvme.sync_writes");
+  ExpectError("tiers: {nvme: {directory: /x, capacity: 32MiB, segment_bytes: 64MiB}}",
+              "nvme.capacity");
+  ExpectError("tiers: {demotion: {admission: some}}", "tiers.demotion.admission");
+  ExpectError("tiers: {workers: {threads: 0}}\nnamespaces: [{name: a}]", "tiers.workers.threads");
+  ExpectError("namespaces: [{name: a, tiers: [nvme]}]", "namespaces[0].tiers");
+  ExpectError("namespaces: [{name: a, write_mode: later}]", "namespaces[0].write_mode");
+  // Write-through needs an NVMe tier to write through to.
+  ExpectError("namespaces: [{name: a, write_mode: write_through}]", "namespaces[0].write_mode");
 }
 
 TEST(Config, HostPort) {
