@@ -3,6 +3,8 @@
 // Workloads (--workload NAME):
 //   put     write the working set (--keys keys of --value-size bytes), --batch keys a request
 //   get     fill the working set, then read uniformly random keys, --batch keys a request
+//   scan    read the working set in key order without filling it first (what survived a
+//           restart?): with --ops keys/(batch*connections), every key once
 //   mixed   like get, with a share (1 - --read-ratio) of puts
 //   match   store a chain of --match-keys keys, then ask how much of it is cached
 //           (kvtier: one MatchPrefix; redis: one pipelined EXISTS per key)
@@ -38,7 +40,7 @@ constexpr std::string_view kUsage =
     "  [--prompt-blocks N] [--shared-prefixes N] [--shared-blocks N] [--namespace NS]\n"
     "  [--trace FILE] [--block-bytes BYTES] [--time-scale X] [--capacity-blocks N]\n"
     "  [--seed N] [--verify] [--json]\n"
-    "workloads: put get mixed match engine fanout trace\n";
+    "workloads: put get scan mixed match engine fanout trace\n";
 
 Status ParseTarget(std::string_view text, Target::Kind kind, Target& target) {
   const size_t colon = text.rfind(':');
@@ -117,8 +119,8 @@ Result<BenchOptions> ParseOptions(int argc, char** argv) {
   } catch (const std::exception& e) {
     return InvalidArgument(std::string("bad option value: ") + e.what());
   }
-  static const std::string_view kWorkloads[] = {"put",    "get",    "mixed", "match",
-                                                "engine", "fanout", "trace"};
+  static const std::string_view kWorkloads[] = {"put",   "get",    "scan",   "mixed",
+                                                "match", "engine", "fanout", "trace"};
   if (std::find(std::begin(kWorkloads), std::end(kWorkloads), o.workload) == std::end(kWorkloads)) {
     return InvalidArgument("unknown workload '" + o.workload + "'");
   }

@@ -102,6 +102,12 @@ class Worker {
         keys.push_back(BenchKey((put_cursor_++ * options_.connections + index_) % options_.keys));
       }
       SubmitPut(keys);
+    } else if (w == "scan") {
+      std::vector<std::string> keys;
+      for (uint32_t b = 0; b < options_.batch; ++b) {
+        keys.push_back(BenchKey((scan_cursor_++ * options_.connections + index_) % options_.keys));
+      }
+      Submit(OpKind::kGet, std::move(keys));
     } else if (w == "mixed") {
       if (std::uniform_real_distribution<double>(0, 1)(random_) < options_.read_ratio) {
         Submit(OpKind::kGet, RandomKeys());
@@ -190,6 +196,7 @@ class Worker {
   std::vector<Submitted> submitted_;
   uint64_t put_cursor_ = 0;
   uint64_t fanout_cursor_ = 0;
+  uint64_t scan_cursor_ = 0;
   uint64_t value_cursor_ = 0;
   uint64_t prompt_cursor_ = 0;
   uint32_t last_hits_ = 0;

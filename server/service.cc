@@ -160,7 +160,15 @@ std::optional<Result<ReplyBody>> Service::FinishPut(PendingPut put, const Deferr
   bool any_sealed = false;
   for (const auto& block : job->sealed) any_sealed = any_sealed || static_cast<bool>(block);
   if (!any_sealed && job->barriers.empty()) {
-    return ReplyBody{protocol::EncodePutResponse({std::move(put.codes)}), {}, 0};
+    // Write-back pacing: while NVMe lags behind DRAM evictions, the ack
+    // waits for the demotion backlog to shrink (no thread waits).
+    auto reply = std::make_shared<ReplyBody>(
+        ReplyBody{protocol::EncodePutResponse({std::move(put.codes)}), {}, 0});
+    if (stack_.WaitForDemotionRoom([reply, deferred] { deferred(std::move(*reply)); })) {
+      paced_puts_.fetch_add(1, std::memory_order_relaxed);
+      return std::nullopt;
+    }
+    return std::move(*reply);
   }
 
   job->put = std::move(put);
@@ -318,6 +326,9 @@ Service::Answer Service::Get(std::vector<std::byte> metadata, const DeferredRepl
     if (auto handle = stack_.GetFromDram(key); handle.ok()) {
       job->found[i] = std::move(*handle);
       job->tiers[i] = TierId::kDram;
+    } else if (auto queued = stack_.GetQueued(key); queued.ok()) {
+      job->found[i] = std::move(*queued);
+      job->tiers[i] = TierId::kDram;
     } else if (stack_.MayBeBelow(key)) {
       job->below.push_back(i);
     }
@@ -448,6 +459,7 @@ Result<ReplyBody> Service::Stats(std::span<const std::byte> metadata) {
   }
   add("deferred_requests", deferred_requests_.load());
   add("worker_queue_full", worker_queue_full_.load());
+  add("paced_puts", paced_puts_.load());
   add("worker_queued_jobs", workers_.queued());
   for (const tiers::TierStats& tier : stack_.Stats()) {
     response.tiers.push_back(

@@ -61,7 +61,7 @@ struct PendingPut {
 };
 
 // Receives the reply of a request the Service could not answer inline.
-// Called exactly once, from a worker thread.
+// Called exactly once, from a worker or the demotion thread.
 using DeferredReply = std::function<void(Result<ReplyBody>)>;
 
 class Service {
@@ -114,6 +114,7 @@ class Service {
   WorkerPool workers_;
   std::atomic<uint64_t> deferred_requests_{0};
   std::atomic<uint64_t> worker_queue_full_{0};
+  std::atomic<uint64_t> paced_puts_{0};
   std::vector<std::unique_ptr<NamespaceState>> namespaces_;
 };
 

@@ -64,8 +64,19 @@ std::mutex& TierStack::StripeFor(std::string_view index_key) {
   return (*stripes_)[XXH3_64bits(index_key.data(), index_key.size()) % kStripes];
 }
 
+Result<BlockHandle> TierStack::GetQueued(const BlockKey& key) const {
+  if (!UsesNvme(key.namespace_id)) return NotFound("key not stored");
+  std::string index_key;
+  EncodeIndexKey(key, index_key);
+  std::lock_guard lock(mu_);
+  auto it = demotions_.find(index_key);
+  if (it == demotions_.end()) return NotFound("key not queued for demotion");
+  return it->second.block.Clone();
+}
+
 Location TierStack::Locate(const BlockKey& key) const {
   if (dram_.Contains(key)) return Location::kDram;
+  if (GetQueued(key).ok()) return Location::kDram;
   if (UsesNvme(key.namespace_id) && nvme_->MayContain(key)) return Location::kNvme;
   return Location::kNone;
 }
@@ -124,7 +135,7 @@ bool TierStack::RemoveBelow(const BlockKey& key, uint64_t barrier, bool erase_dr
   {
     std::lock_guard lock(mu_);
     auto it = demotions_.find(index_key);
-    if (it != demotions_.end() && it->second < barrier) {
+    if (it != demotions_.end() && it->second.seq < barrier) {
       demotions_.erase(it);  // the queued demotion sees it is stale and skips
       removed = true;
     }
@@ -151,7 +162,7 @@ Status TierStack::PutWriteThrough(const BlockKey& key, BlockHandle block) {
   {
     std::lock_guard lock(mu_);
     auto it = demotions_.find(index_key);
-    if (it != demotions_.end() && it->second < barrier) demotions_.erase(it);
+    if (it != demotions_.end() && it->second.seq < barrier) demotions_.erase(it);
   }
   Status status = nvme_->PutDurable(key, std::move(durable));
   if (!status.ok()) {
@@ -170,6 +181,11 @@ void TierStack::OnEvicted(const BlockKey& key, BlockHandle block, bool was_read)
     counters_.admission_rejects.fetch_add(1, std::memory_order_relaxed);
     return;
   }
+  if (nvme_->StoredChecksum(key) == block.checksum()) {
+    // Promoted earlier or written through: NVMe holds these very bytes.
+    counters_.demotions_already_below.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   Demotion demotion;
   EncodeIndexKey(key, demotion.index_key);
   const uint64_t size = block.size();
@@ -181,7 +197,7 @@ void TierStack::OnEvicted(const BlockKey& key, BlockHandle block, bool was_read)
       return;  // the block is dropped as the caller releases its shard lock
     }
     demotion.seq = next_seq_++;
-    demotions_[demotion.index_key] = demotion.seq;
+    demotions_[demotion.index_key] = Queued{demotion.seq, demotion.block.Clone()};
     demotion_queue_bytes_ += size;
     demotion_queue_.push_back(std::move(demotion));
   }
@@ -201,13 +217,25 @@ void TierStack::DemotionLoop() {
     }
     const uint64_t size = demotion.block.size();
     Demote(std::move(demotion));
+    std::vector<std::function<void()>> room;
     {
       std::lock_guard lock(mu_);
       demotion_queue_bytes_ -= size;
       demoting_ = false;
+      if (demotion_queue_bytes_ < demotion_queue_limit_ / 2) room.swap(room_waiters_);
     }
     demotion_idle_cv_.notify_all();
+    for (auto& on_room : room) on_room();
   }
+}
+
+bool TierStack::WaitForDemotionRoom(std::function<void()> on_room) {
+  std::lock_guard lock(mu_);
+  if (nvme_ == nullptr || stopping_ || demotion_queue_bytes_ < demotion_queue_limit_ / 2) {
+    return false;
+  }
+  room_waiters_.push_back(std::move(on_room));
+  return true;
 }
 
 void TierStack::FlushDemotions() {
@@ -222,7 +250,7 @@ void TierStack::Demote(Demotion demotion) {
   {
     std::lock_guard lock(mu_);
     auto it = demotions_.find(demotion.index_key);
-    if (it == demotions_.end() || it->second != demotion.seq) {
+    if (it == demotions_.end() || it->second.seq != demotion.seq) {
       counters_.demotions_cancelled.fetch_add(1, std::memory_order_relaxed);
       return;
     }
@@ -241,7 +269,7 @@ void TierStack::Demote(Demotion demotion) {
   }
   std::lock_guard lock(mu_);
   auto it = demotions_.find(demotion.index_key);
-  if (it != demotions_.end() && it->second == demotion.seq) demotions_.erase(it);
+  if (it != demotions_.end() && it->second.seq == demotion.seq) demotions_.erase(it);
 }
 
 Result<BlockHandle> TierStack::GetBelow(const BlockKey& key, Location* from) {
@@ -289,6 +317,12 @@ Result<BlockHandle> TierStack::GetBelow(const BlockKey& key, Location* from) {
 Result<BlockHandle> TierStack::ReadAndPromote(const BlockKey& key, Location* from) {
   std::string index_key;
   EncodeIndexKey(key, index_key);
+  // Evicted but still in memory on its way to NVMe: no need to wait for
+  // the write (which holds the stripe).
+  if (auto queued = GetQueued(key); queued.ok()) {
+    *from = Location::kDram;
+    return queued;
+  }
   std::lock_guard stripe(StripeFor(index_key));
   // A promotion or a put may have landed since the caller's DRAM miss.
   if (auto hit = dram_.Get(key); hit.ok()) {
@@ -298,6 +332,15 @@ Result<BlockHandle> TierStack::ReadAndPromote(const BlockKey& key, Location* fro
   KVTIER_ASSIGN_OR_RETURN(BlockHandle block, nvme_->Get(key));
   *from = Location::kNvme;
   if (!options_.promote_on_get) return block;
+  {
+    // A promotion evicts another block; while the demotion queue is backed
+    // up that block could not be written down, so serve from NVMe instead.
+    std::lock_guard lock(mu_);
+    if (demotion_queue_bytes_ >= demotion_queue_limit_ / 2) {
+      counters_.promotions_deferred.fetch_add(1, std::memory_order_relaxed);
+      return block;
+    }
+  }
   auto copy = dram_.Allocate(key.key.size(), block.size());
   if (!copy.ok()) {
     counters_.promotion_failures.fetch_add(1, std::memory_order_relaxed);
@@ -323,6 +366,12 @@ void TierStack::Shutdown() {
   demotion_cv_.notify_all();
   if (demotion_thread_.joinable()) demotion_thread_.join();
   if (nvme_ != nullptr) dram_.SetEvictionListener(nullptr);
+  std::vector<std::function<void()>> room;
+  {
+    std::lock_guard lock(mu_);
+    room.swap(room_waiters_);
+  }
+  for (auto& on_room : room) on_room();
 }
 
 std::vector<TierStats> TierStack::Stats() const {
@@ -348,6 +397,7 @@ std::vector<TierStats> TierStack::Stats() const {
   TierStats& nvme = out.back();
   add(nvme, "promotions", counters_.promotions);
   add(nvme, "promotion_failures", counters_.promotion_failures);
+  add(nvme, "promotions_deferred", counters_.promotions_deferred);
   add(nvme, "single_flight_joins", counters_.single_flight_joins);
   add(nvme, "lower_removals", counters_.lower_removals);
   add(nvme, "write_through_puts", counters_.write_through_puts);

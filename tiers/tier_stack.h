@@ -3,15 +3,19 @@
 // The tier stack: DRAM in front of an optional NVMe tier, and the flows of
 // docs/tiers.md between them.
 //
-//   Get      DRAM, then (on a worker) NVMe. Concurrent misses of one key share
-//            one NVMe read (single-flight). A hit below is promoted into DRAM
-//            unless DRAM already holds the key (a newer put wins).
+//   Get      DRAM, then the demotion queue, then (on a worker) NVMe.
+//            Concurrent misses of one key share one NVMe read (single-flight).
+//            A hit below is promoted into DRAM unless DRAM already holds the
+//            key (a newer put wins) or the demotion queue is past half full
+//            (the block it would evict could not be written down).
 //   Put      write-back (default): into DRAM; the ack waits only for the
 //            removal of an older copy below, when there is one. Write-through:
 //            into DRAM and durably into NVMe before the ack.
 //   Evict    DRAM hands evicted blocks to a byte-bounded demotion queue by
 //            the admission policy; one demotion thread writes them to NVMe.
-//            A full queue drops the block (counted): DRAM never waits on disk.
+//            Past half the queue's bound, write-back put acknowledgements
+//            wait for room (WaitForDemotionRoom); a full queue drops the
+//            block (counted): DRAM never waits on disk.
 //   Delete   from DRAM, and (on a worker) from NVMe and queued demotions.
 //
 // No stale value and no deleted value ever comes back from below. Mechanism:
@@ -43,6 +47,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -106,7 +111,11 @@ class TierStack {
     return dram_.Allocate(key_size, value_size);
   }
   Result<BlockHandle> GetFromDram(const BlockKey& key) { return dram_.Get(key); }
-  // Where `key` is, from in-memory indexes only.
+  // A block evicted from DRAM whose demotion is queued or being written: its
+  // bytes are still in memory and readable. kNotFound otherwise.
+  Result<BlockHandle> GetQueued(const BlockKey& key) const;
+  // Where `key` is, from in-memory indexes only. A block waiting in the
+  // demotion queue is in memory: kDram.
   Location Locate(const BlockKey& key) const;
   // Whether a DRAM miss of `key` is worth a worker-side GetBelow.
   bool MayBeBelow(const BlockKey& key) const;
@@ -133,6 +142,14 @@ class TierStack {
   // copy; with `erase_dram`, also a copy a concurrent get promoted (for
   // deletes). Returns whether a lower copy was removed.
   bool RemoveBelow(const BlockKey& key, uint64_t barrier, bool erase_dram);
+
+  // Write-back backpressure. Non-blocking. When the demotion backlog is
+  // past half its bound, keeps `on_room` and returns true: it is called
+  // once (from the demotion thread, or at Shutdown) when the backlog falls
+  // below half. Otherwise returns false and drops `on_room`. Holding put
+  // acknowledgements this way paces writers to the NVMe write rate, so
+  // evictions rarely meet a full queue.
+  bool WaitForDemotionRoom(std::function<void()> on_room);
 
   // Waits until every demotion queued before the call has been written (or
   // skipped). Blocking.
@@ -184,8 +201,13 @@ class TierStack {
   bool demoting_ = false;  // the demotion thread is writing one
   std::deque<Demotion> demotion_queue_;
   uint64_t demotion_queue_bytes_ = 0;
-  std::unordered_map<std::string, uint64_t> demotions_;  // key -> newest queued seq
+  struct Queued {
+    uint64_t seq = 0;   // the key's newest queued demotion
+    BlockHandle block;  // its bytes, readable until written
+  };
+  std::unordered_map<std::string, Queued> demotions_;
   std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
+  std::vector<std::function<void()>> room_waiters_;
   uint64_t next_seq_ = 1;
   bool stopping_ = false;
   std::thread demotion_thread_;
@@ -200,6 +222,7 @@ class TierStack {
     std::atomic<uint64_t> admission_rejects{0};
     std::atomic<uint64_t> promotions{0};
     std::atomic<uint64_t> promotion_failures{0};
+    std::atomic<uint64_t> promotions_deferred{0};
     std::atomic<uint64_t> single_flight_joins{0};
     std::atomic<uint64_t> lower_removals{0};
     std::atomic<uint64_t> write_through_puts{0};

@@ -246,6 +246,21 @@ TEST_F(TierStackTest, ConcurrentMissesShareOneNvmeRead) {
   for (const auto& result : results) EXPECT_EQ(result, Value(7));
 }
 
+TEST_F(TierStackTest, BlockWaitingForItsDemotionIsStillReadable) {
+  Build();
+  Put(kNs, "q", Value(8));
+  gated_->Close("q");
+  EvictFromDram(kNs, "q");
+  gated_->WaitEntered(1);  // evicted, and its NVMe write is held
+  EXPECT_EQ(stack_->Locate({kNs, "q"}), Location::kDram);
+  auto value = Read(kNs, "q");
+  ASSERT_TRUE(value.ok()) << value.status().ToString();
+  EXPECT_EQ(*value, Value(8));
+  gated_->Open();
+  stack_->FlushDemotions();
+  EXPECT_EQ(stack_->Locate({kNs, "q"}), Location::kNvme);
+}
+
 TEST_F(TierStackTest, DeleteDuringARunningDemotionDoesNotResurrect) {
   Build();
   Put(kNs, "d", Value(3));
