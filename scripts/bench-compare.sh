@@ -41,7 +41,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin/kvtierd" --port "$kvtier_port" --dram-capacity "$memory" --log-level warn \
+# DRAM only, like redis: the NVMe tier is measured on its own below.
+"$bin/kvtierd" --port "$kvtier_port" --dram-capacity "$memory" --no-nvme --log-level warn \
   >"$work/kvtierd.log" 2>&1 &
 kvtier_pid=$!
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
@@ -128,7 +129,7 @@ run "fanout 256 KiB" gb_per_s get --workload fanout --value-size 262144 --keys 6
 trace_port=17401
 for policy in s3fifo lru; do
   "$bin/kvtierd" --port "$trace_port" --dram-capacity 256MiB --dram-policy "$policy" \
-    --log-level warn >"$work/trace-$policy.log" 2>&1 &
+    --no-nvme --log-level warn >"$work/trace-$policy.log" 2>&1 &
   trace_pid=$!
   for _ in $(seq 100); do nc -z 127.0.0.1 "$trace_port" && break; sleep 0.1; done
   trace_json=$("$bin/kvtier-bench" --server "127.0.0.1:$trace_port" --workload trace \
@@ -140,6 +141,36 @@ for policy in s3fifo lru; do
   trace_blocks=$(field lru_capacity_blocks "$trace_json")
 done
 rss_peak=$(cat "$work/rss_peak" 2>/dev/null || echo 0)
+
+# The NVMe tier's layout against values inside RocksDB, same workload.
+nvme_compare=$("$bin/kvtier-nvme-compare" --dir "$work/nvme-compare" --value-size 2MiB --write 2GiB)
+
+# The tier stack with the embedded default (DRAM 1 GiB over NVMe 8 GiB under
+# ./var/kvtier): 3 GiB of distinct 2 MiB blocks, read back, kill -9, restart,
+# read back again.
+tiers_port=17402
+mkdir -p "$work/tiers"
+start_default() {
+  (cd "$work/tiers" && exec "$bin/kvtierd" --port "$tiers_port" --log-level warn \
+    >>"$work/tiers/kvtierd.log" 2>&1) &
+  tiers_pid=$!
+  for _ in $(seq 100); do nc -z 127.0.0.1 "$tiers_port" && break; sleep 0.1; done
+}
+tier_bench() {
+  "$bin/kvtier-bench" --server "127.0.0.1:$tiers_port" --namespace demo --workload "$1" \
+    --value-size 2097152 --keys 1536 --ops 1536 --warmup 0 --verify --json
+}
+start_default
+tiers_rss_idle=$(rss_kib "$tiers_pid")
+tiers_put=$(tier_bench put)
+tiers_scan=$(tier_bench scan)
+tiers_rss_peak=$(awk '/VmHWM/ {print $2}' "/proc/$tiers_pid/status")
+kill -9 "$tiers_pid"
+wait "$tiers_pid" 2>/dev/null || true
+start_default
+tiers_restart=$(tier_bench scan)
+kill "$tiers_pid"
+wait "$tiers_pid" || true
 
 machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(free -g | awk '/Mem:/ {print $2}') GiB, kernel $(uname -r)"
 {
@@ -177,6 +208,35 @@ machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpui
     fi
     echo "| $name | $unit | $k | $r | $ratio | $ceiling | \`$args\` |"
   done
+  echo
+  echo "## Tiers: DRAM over NVMe"
+  echo
+  echo "kvtierd with the embedded default (DRAM 1 GiB, NVMe 8 GiB, demotion queue 128 MiB),"
+  echo "one connection, depth 1, \`kvtier-bench --namespace demo --value-size 2097152 --keys 1536"
+  echo "--ops 1536 --warmup 0 --verify\`:"
+  echo
+  echo "| step | GB/s | hit ratio | verify failures |"
+  echo "|---|---|---|---|"
+  for step in put scan restart; do
+    json_var="tiers_$step"
+    json="${!json_var}"
+    kind=get
+    [[ $step == put ]] && kind=put
+    echo "| $step (\`--workload ${step/restart/scan}\`$([[ $step == restart ]] && echo ' after kill -9')) | $(field gb_per_s "$json" "$kind") | $(field hit_ratio "$json" "$kind") | $(field verify_failures "$json" "$kind") |"
+  done
+  echo
+  echo "- Peak RSS while writing 3 GiB and reading it back: $((tiers_rss_peak / 1024)) MiB; idle"
+  echo "  $((tiers_rss_idle / 1024)) MiB; bound DRAM 1024 MiB + demotion queue 128 MiB + idle ="
+  echo "  $((1152 + tiers_rss_idle / 1024)) MiB."
+  echo "- After kill -9 the blocks NVMe held read back; those only in DRAM are gone."
+  echo
+  echo "NVMe layout (\`kvtier-nvme-compare --value-size 2MiB --write 2GiB\`, 256 MiB capacity,"
+  echo "FIFO): write amplification is bytes the process wrote to storage (/proc/self/io,"
+  echo "compaction threads included) over user bytes."
+  echo
+  echo '```'
+  echo "$nvme_compare"
+  echo '```'
 } >bench/RESULTS.md.new
 mv bench/RESULTS.md.new bench/RESULTS.md
 cat bench/RESULTS.md

@@ -2,7 +2,7 @@
 //
 //   kvtierd [--config FILE] [--listen HOST:PORT] [--port N] [--io-threads N]
 //           [--dram-capacity SIZE] [--dram-policy s3fifo|lru] [--nvme-dir DIR]
-//           [--nvme-capacity SIZE] [--log-level LEVEL] [--port-file FILE]
+//           [--nvme-capacity SIZE] [--no-nvme] [--log-level LEVEL] [--port-file FILE]
 //           [--print-config] [--help]
 //
 // Without --config the embedded default (configs/kvtier.yaml) is used.
@@ -33,7 +33,7 @@ namespace {
 constexpr std::string_view kUsage =
     "usage: kvtierd [--config FILE] [--listen HOST:PORT] [--port N] [--io-threads N]\n"
     "               [--dram-capacity SIZE] [--dram-policy s3fifo|lru] [--nvme-dir DIR]\n"
-    "               [--nvme-capacity SIZE] [--log-level LEVEL] [--port-file FILE]\n"
+    "               [--nvme-capacity SIZE] [--no-nvme] [--log-level LEVEL] [--port-file FILE]\n"
     "               [--print-config] [--help]\n";
 
 struct CommandLine {
@@ -56,6 +56,8 @@ Result<CommandLine> ParseCommandLine(int argc, char** argv) {
       std::exit(0);
     } else if (arg == "--print-config") {
       cl.print_config = true;
+    } else if (arg == "--no-nvme") {
+      cl.overrides.emplace_back(std::string(arg), "");
     } else if (arg == "--config") {
       KVTIER_ASSIGN_OR_RETURN(cl.config_path, value(arg));
     } else if (arg == "--port-file") {
@@ -100,6 +102,8 @@ Status ApplyOverride(ServerConfig& config, const std::string& name, const std::s
     // Enables the NVMe tier (with default sizes) where the config has none.
     config.nvme_enabled = true;
     config.nvme.directory = value;
+  } else if (name == "--no-nvme") {
+    config.nvme_enabled = false;  // DRAM only, whatever the file says
   } else if (name == "--nvme-capacity") {
     config.nvme_enabled = true;
     KVTIER_ASSIGN_OR_RETURN(config.nvme.capacity_bytes, ParseByteSize(value));
