@@ -25,7 +25,8 @@ if [[ ! -f build-release/CMakeCache.txt ]]; then
   cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DKVTIER_BUILD_TESTS=OFF >&2
 fi
 cmake --build build-release --parallel "$(nproc)" >&2
-bin=build-release/bin
+# Absolute: the tier run starts kvtierd from a directory of its own.
+bin="$PWD/build-release/bin"
 
 memory=3GiB
 redis_memory=3gb
