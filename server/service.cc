@@ -160,15 +160,16 @@ std::optional<Result<ReplyBody>> Service::FinishPut(PendingPut put, const Deferr
   bool any_sealed = false;
   for (const auto& block : job->sealed) any_sealed = any_sealed || static_cast<bool>(block);
   if (!any_sealed && job->barriers.empty()) {
+    ReplyBody reply{protocol::EncodePutResponse({std::move(put.codes)}), {}, 0};
+    if (!stack_.DemotionBacklogged()) return reply;
     // Write-back pacing: while NVMe lags behind DRAM evictions, the ack
     // waits for the demotion backlog to shrink (no thread waits).
-    auto reply = std::make_shared<ReplyBody>(
-        ReplyBody{protocol::EncodePutResponse({std::move(put.codes)}), {}, 0});
-    if (stack_.WaitForDemotionRoom([reply, deferred] { deferred(std::move(*reply)); })) {
+    auto held = std::make_shared<ReplyBody>(std::move(reply));
+    if (stack_.WaitForDemotionRoom([held, deferred] { deferred(std::move(*held)); })) {
       paced_puts_.fetch_add(1, std::memory_order_relaxed);
       return std::nullopt;
     }
-    return std::move(*reply);
+    return std::move(*held);
   }
 
   job->put = std::move(put);
@@ -260,10 +261,7 @@ TierId ToTierId(tiers::Location location) {
 }
 
 // State of a Get: the blocks found so far, by key index.
-struct GetJob {
-  std::vector<std::byte> metadata;  // owned: `request` views into it
-  protocol::KeysRequest request;
-  NamespaceState* ns = nullptr;
+struct GetJob : KeysJob {
   std::vector<tiers::BlockHandle> found;
   std::vector<StatusCode> codes;
   std::vector<TierId> tiers;
@@ -307,15 +305,22 @@ ReplyBody AssembleGet(GetJob& job, uint64_t max_payload_bytes) {
 
 }  // namespace
 
+Status Service::DecodeKeysJob(std::vector<std::byte> metadata, KeysJob& job) {
+  job.metadata = std::move(metadata);  // the heap buffer, and views into it, stay put
+  auto request = protocol::DecodeKeysRequest(job.metadata, limits_);
+  if (!request.ok()) return Reject(request.status());
+  auto ns = Resolve(request->namespace_name);
+  if (!ns.ok()) return Reject(ns.status());
+  job.request = std::move(*request);
+  job.ns = *ns;
+  return Status::Ok();
+}
+
 Service::Answer Service::Get(std::vector<std::byte> metadata, const DeferredReply& deferred) {
   auto job = std::make_shared<GetJob>();
-  job->metadata = std::move(metadata);
-  auto request = protocol::DecodeKeysRequest(job->metadata, limits_);
-  if (!request.ok()) return Result<ReplyBody>(Reject(request.status()));
-  auto ns = Resolve(request->namespace_name);
-  if (!ns.ok()) return Result<ReplyBody>(Reject(ns.status()));
-  job->request = std::move(*request);
-  job->ns = *ns;
+  if (Status status = DecodeKeysJob(std::move(metadata), *job); !status.ok()) {
+    return Result<ReplyBody>(std::move(status));
+  }
 
   const size_t count = job->request.keys.size();
   job->found.resize(count);
@@ -370,21 +375,14 @@ Result<ReplyBody> Service::Exists(std::span<const std::byte> metadata) {
 }
 
 Service::Answer Service::Delete(std::vector<std::byte> metadata, const DeferredReply& deferred) {
-  struct DeleteJob {
-    std::vector<std::byte> metadata;
-    protocol::KeysRequest request;
-    NamespaceState* ns = nullptr;
+  struct DeleteJob : KeysJob {
     std::vector<StatusCode> codes;
     std::vector<std::pair<size_t, uint64_t>> barriers;
   };
   auto job = std::make_shared<DeleteJob>();
-  job->metadata = std::move(metadata);
-  auto request = protocol::DecodeKeysRequest(job->metadata, limits_);
-  if (!request.ok()) return Result<ReplyBody>(Reject(request.status()));
-  auto ns = Resolve(request->namespace_name);
-  if (!ns.ok()) return Result<ReplyBody>(Reject(ns.status()));
-  job->request = std::move(*request);
-  job->ns = *ns;
+  if (Status status = DecodeKeysJob(std::move(metadata), *job); !status.ok()) {
+    return Result<ReplyBody>(std::move(status));
+  }
   job->codes.reserve(job->request.keys.size());
   for (size_t i = 0; i < job->request.keys.size(); ++i) {
     uint64_t barrier = 0;

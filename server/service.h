@@ -60,6 +60,14 @@ struct PendingPut {
   std::vector<StatusCode> codes;
 };
 
+// A keys request (Get, Delete) that may finish on a worker: it owns its
+// metadata because `request` views into it.
+struct KeysJob {
+  std::vector<std::byte> metadata;
+  protocol::KeysRequest request;
+  NamespaceState* ns = nullptr;
+};
+
 // Receives the reply of a request the Service could not answer inline.
 // Called exactly once, from a worker or the demotion thread.
 using DeferredReply = std::function<void(Result<ReplyBody>)>;
@@ -100,6 +108,8 @@ class Service {
   Answer Delete(std::vector<std::byte> metadata, const DeferredReply& deferred);
   Result<ReplyBody> MatchPrefix(std::span<const std::byte> metadata);
   Result<ReplyBody> Stats(std::span<const std::byte> metadata);
+  // Takes `metadata`, decodes it into `job` and resolves its namespace.
+  Status DecodeKeysJob(std::vector<std::byte> metadata, KeysJob& job);
   // Queues `job` on the worker pool; false when it is full or stopped.
   bool Defer(std::function<void()> job);
   // Counts a rejected request by the kind its status shows.

@@ -99,31 +99,41 @@ bool TierStack::LowerMayHold(const BlockKey& key, const std::string& index_key,
   return !stored || *stored != *new_checksum;
 }
 
+uint64_t TierStack::BarrierIfLowerMayHold(const BlockKey& key,
+                                          std::optional<uint64_t> new_checksum) {
+  if (!UsesNvme(key.namespace_id)) return 0;
+  std::string index_key;
+  EncodeIndexKey(key, index_key);
+  if (!LowerMayHold(key, index_key, new_checksum)) return 0;
+  std::lock_guard lock(mu_);
+  return next_seq_++;
+}
+
+bool TierStack::CancelDemotionsBefore(const std::string& index_key, uint64_t barrier) {
+  std::lock_guard lock(mu_);
+  auto it = demotions_.find(index_key);
+  if (it == demotions_.end() || it->second.seq >= barrier) return false;
+  demotions_.erase(it);  // the queued demotion sees it is stale and skips
+  return true;
+}
+
+bool TierStack::BelowHoldsSameBytes(const BlockKey& key, uint64_t checksum) const {
+  return nvme_->StoredChecksum(key) == checksum;
+}
+
 Status TierStack::PutWriteBack(const BlockKey& key, BlockHandle block, uint64_t* lower_barrier) {
   *lower_barrier = 0;
   const uint64_t checksum = block.checksum();
   KVTIER_RETURN_IF_ERROR(dram_.Put(key, std::move(block)));
-  if (!UsesNvme(key.namespace_id)) return Status::Ok();
   // From here on the old value cannot be evicted (DRAM no longer holds it),
   // so every demotion of it is already numbered below the barrier.
-  std::string index_key;
-  EncodeIndexKey(key, index_key);
-  if (!LowerMayHold(key, index_key, checksum)) return Status::Ok();
-  std::lock_guard lock(mu_);
-  *lower_barrier = next_seq_++;
+  *lower_barrier = BarrierIfLowerMayHold(key, checksum);
   return Status::Ok();
 }
 
 Status TierStack::EraseFromDram(const BlockKey& key, uint64_t* lower_barrier) {
-  *lower_barrier = 0;
   Status status = dram_.Erase(key);
-  if (!UsesNvme(key.namespace_id)) return status;
-  std::string index_key;
-  EncodeIndexKey(key, index_key);
-  if (LowerMayHold(key, index_key)) {
-    std::lock_guard lock(mu_);
-    *lower_barrier = next_seq_++;
-  }
+  *lower_barrier = BarrierIfLowerMayHold(key, std::nullopt);
   return status;
 }
 
@@ -131,15 +141,7 @@ bool TierStack::RemoveBelow(const BlockKey& key, uint64_t barrier, bool erase_dr
   std::string index_key;
   EncodeIndexKey(key, index_key);
   std::lock_guard stripe(StripeFor(index_key));
-  bool removed = false;
-  {
-    std::lock_guard lock(mu_);
-    auto it = demotions_.find(index_key);
-    if (it != demotions_.end() && it->second.seq < barrier) {
-      demotions_.erase(it);  // the queued demotion sees it is stale and skips
-      removed = true;
-    }
-  }
+  bool removed = CancelDemotionsBefore(index_key, barrier);
   if (nvme_->Erase(key).ok()) removed = true;
   // A get that read the old value before we took the stripe may have
   // promoted it.
@@ -159,11 +161,7 @@ Status TierStack::PutWriteThrough(const BlockKey& key, BlockHandle block) {
     barrier = next_seq_++;
   }
   std::lock_guard stripe(StripeFor(index_key));
-  {
-    std::lock_guard lock(mu_);
-    auto it = demotions_.find(index_key);
-    if (it != demotions_.end() && it->second.seq < barrier) demotions_.erase(it);
-  }
+  CancelDemotionsBefore(index_key, barrier);
   Status status = nvme_->PutDurable(key, std::move(durable));
   if (!status.ok()) {
     // Not acknowledged: leave neither the new value nor an older one.
@@ -181,7 +179,7 @@ void TierStack::OnEvicted(const BlockKey& key, BlockHandle block, bool was_read)
     counters_.admission_rejects.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  if (nvme_->StoredChecksum(key) == block.checksum()) {
+  if (BelowHoldsSameBytes(key, block.checksum())) {
     // Promoted earlier or written through: NVMe holds these very bytes.
     counters_.demotions_already_below.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -199,6 +197,7 @@ void TierStack::OnEvicted(const BlockKey& key, BlockHandle block, bool was_read)
     demotion.seq = next_seq_++;
     demotions_[demotion.index_key] = Queued{demotion.seq, demotion.block.Clone()};
     demotion_queue_bytes_ += size;
+    demotion_backlog_.store(demotion_queue_bytes_, std::memory_order_relaxed);
     demotion_queue_.push_back(std::move(demotion));
   }
   demotion_cv_.notify_one();
@@ -221,12 +220,17 @@ void TierStack::DemotionLoop() {
     {
       std::lock_guard lock(mu_);
       demotion_queue_bytes_ -= size;
+      demotion_backlog_.store(demotion_queue_bytes_, std::memory_order_relaxed);
       demoting_ = false;
       if (demotion_queue_bytes_ < demotion_queue_limit_ / 2) room.swap(room_waiters_);
     }
     demotion_idle_cv_.notify_all();
     for (auto& on_room : room) on_room();
   }
+}
+
+bool TierStack::DemotionBacklogged() const {
+  return demotion_backlog_.load(std::memory_order_relaxed) >= demotion_queue_limit_ / 2;
 }
 
 bool TierStack::WaitForDemotionRoom(std::function<void()> on_room) {
@@ -257,9 +261,8 @@ void TierStack::Demote(Demotion demotion) {
   }
   // The entry stays in demotions_ during the write, so a delete meanwhile
   // takes the worker path and waits for this stripe.
-  if (nvme_->Contains(key)) {
-    // Promoted earlier or written through: the copy below is this value
-    // (any newer put removed older copies before it was acknowledged).
+  if (BelowHoldsSameBytes(key, demotion.block.checksum())) {
+    // Written meanwhile (write-through, or an earlier demotion).
     counters_.demotions_already_below.fetch_add(1, std::memory_order_relaxed);
   } else if (Status status = nvme_->Put(key, demotion.block.Clone()); status.ok()) {
     counters_.demotions.fetch_add(1, std::memory_order_relaxed);

@@ -150,6 +150,9 @@ class TierStack {
   // acknowledgements this way paces writers to the NVMe write rate, so
   // evictions rarely meet a full queue.
   bool WaitForDemotionRoom(std::function<void()> on_room);
+  // Lock-free hint for callers on hot paths: whether WaitForDemotionRoom
+  // would keep its callback now.
+  bool DemotionBacklogged() const;
 
   // Waits until every demotion queued before the call has been written (or
   // skipped). Blocking.
@@ -183,6 +186,12 @@ class TierStack {
   // With `new_checksum`, a lower copy of the same bytes does not count.
   bool LowerMayHold(const BlockKey& key, const std::string& index_key,
                     std::optional<uint64_t> new_checksum = std::nullopt) const;
+  // A barrier number when the lower tier may hold `key` (the caller then
+  // owes a RemoveBelow), else 0.
+  uint64_t BarrierIfLowerMayHold(const BlockKey& key, std::optional<uint64_t> new_checksum);
+  // Drops the key's queued demotion if it is numbered below `barrier`.
+  bool CancelDemotionsBefore(const std::string& index_key, uint64_t barrier);
+  bool BelowHoldsSameBytes(const BlockKey& key, uint64_t checksum) const;
   void OnEvicted(const BlockKey& key, BlockHandle block, bool was_read);
   void DemotionLoop();
   void Demote(Demotion demotion);
@@ -201,6 +210,7 @@ class TierStack {
   bool demoting_ = false;  // the demotion thread is writing one
   std::deque<Demotion> demotion_queue_;
   uint64_t demotion_queue_bytes_ = 0;
+  std::atomic<uint64_t> demotion_backlog_{0};  // demotion_queue_bytes_, readable without mu_
   struct Queued {
     uint64_t seq = 0;   // the key's newest queued demotion
     BlockHandle block;  // its bytes, readable until written
