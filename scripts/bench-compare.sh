@@ -222,8 +222,9 @@ machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpui
     json_var="tiers_$step"
     json="${!json_var}"
     kind=get
-    [[ $step == put ]] && kind=put
-    echo "| $step (\`--workload ${step/restart/scan}\`$([[ $step == restart ]] && echo ' after kill -9')) | $(field gb_per_s "$json" "$kind") | $(field hit_ratio "$json" "$kind") | $(field verify_failures "$json" "$kind") |"
+    hit_ratio=$(field hit_ratio "$json" get)
+    if [[ $step == put ]]; then kind=put; hit_ratio=-; fi
+    echo "| $step (\`--workload ${step/restart/scan}\`$([[ $step == restart ]] && echo ' after kill -9')) | $(field gb_per_s "$json" "$kind") | $hit_ratio | $(field verify_failures "$json" "$kind") |"
   done
   echo
   echo "- Peak RSS while writing 3 GiB and reading it back: $((tiers_rss_peak / 1024)) MiB; idle"

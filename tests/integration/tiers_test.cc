@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 
@@ -196,6 +197,97 @@ TEST(TiersTest, DeleteRemovesTheNvmeCopy) {
   auto got = client->Get("demo", first);
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->values[0].status.code(), StatusCode::kNotFound);
+  client.reset();
+  EXPECT_EQ(server.Stop(), 0) << server.log();
+}
+
+// Whether this machine lets a process mount a tmpfs in a mount namespace of
+// its own (root, or CAP_SYS_ADMIN).
+bool CanMountPrivateTmpfs(const std::filesystem::path& dir) {
+  const std::string command =
+      "unshare --mount --propagation private -- mount -t tmpfs -o size=1m "
+      "kvtier-probe '" +
+      dir.string() + "' >/dev/null 2>&1";
+  return std::system(command.c_str()) == 0;
+}
+
+Status PutOne(Client& client, const std::string& ns, int i) {
+  const std::vector<std::string> keys = {Key(i)};
+  const auto value = Value(i);
+  const std::vector<std::span<const std::byte>> values = {value};
+  auto put = client.Put(ns, keys, values);
+  if (!put.ok()) return put.status();
+  return put->statuses[0];
+}
+
+// The NVMe directory is a 24 MiB tmpfs, mounted in a mount namespace that
+// only this kvtierd sees; the test reaches into it through
+// /proc/<pid>/root. A filler file takes part of the space so that freeing
+// space can be shown too.
+TEST(TiersTest, FullDiskRefusesNvmeWritesWhileReadsAndDramGoOn) {
+  testing::ServerProcess scratch;
+  const auto probe = scratch.dir() / "probe";
+  std::filesystem::create_directories(probe);
+  if (!CanMountPrivateTmpfs(probe)) GTEST_SKIP() << "cannot mount a tmpfs in a mount namespace";
+
+  const auto nvme_dir = scratch.dir() / "small-disk";
+  std::filesystem::create_directories(nvme_dir);
+  const std::string config =
+      "tiers:\n"
+      "  dram: {capacity: 8MiB}\n"
+      "  nvme: {directory: " +
+      nvme_dir.string() +
+      ", capacity: 1GiB, segment_bytes: 4MiB}\n"
+      "namespaces:\n"
+      "  - {name: durable, write_mode: write_through}\n"
+      "  - {name: cached}\n"
+      "  - {name: memory, tiers: [dram]}\n";
+  testing::ServerProcess server({}, config);
+  server.set_launcher({"unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+                       "mount -t tmpfs -o size=24m kvtier-small-disk \"$0\" && exec \"$@\"",
+                       nvme_dir.string()});
+  ASSERT_TRUE(server.Start().ok()) << server.log();
+  const auto inside = std::filesystem::path("/proc/" + std::to_string(server.pid()) + "/root") /
+                      nvme_dir.relative_path();
+  ASSERT_EQ(std::system(("dd if=/dev/zero of='" + (inside / "filler").string() +
+                         "' bs=1M count=6 status=none")
+                            .c_str()),
+            0);
+  auto client = Connect(server);
+
+  // Write-through puts until the disk is full: the refusal is typed and
+  // retryable, and nothing acknowledged before it is lost.
+  int acknowledged = 0;
+  Status refused;
+  for (int i = 0; i < 100; ++i) {
+    refused = PutOne(*client, "durable", i);
+    if (!refused.ok()) break;
+    ++acknowledged;
+  }
+  ASSERT_FALSE(refused.ok()) << "24 MiB never filled up";
+  EXPECT_EQ(refused.code(), StatusCode::kResourceExhausted) << refused.ToString();
+  EXPECT_GT(acknowledged, 8);
+  auto stats = client->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(Counter(*stats, "nvme", "disk_full"), 1u);
+  for (int i = 0; i < acknowledged; ++i) EXPECT_NE(ReadBack(*client, "durable", i), TierId::kNone);
+
+  // DRAM goes on: memory-only and write-back namespaces still take puts.
+  // (Each is read back at once: 8 MiB of DRAM holds few blocks.)
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(PutOne(*client, "memory", i).ok());
+    EXPECT_EQ(ReadBack(*client, "memory", i), TierId::kDram);
+    EXPECT_TRUE(PutOne(*client, "cached", i).ok());
+    EXPECT_EQ(ReadBack(*client, "cached", i), TierId::kDram);
+  }
+
+  // Space returns: writes are taken again.
+  std::filesystem::remove(inside / "filler");
+  EXPECT_TRUE(PutOne(*client, "durable", 1000).ok());
+  stats = client->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(Counter(*stats, "nvme", "disk_full"), 0u);
+  EXPECT_NE(ReadBack(*client, "durable", 1000), TierId::kNone);
   client.reset();
   EXPECT_EQ(server.Stop(), 0) << server.log();
 }

@@ -48,6 +48,7 @@ Status ServerProcess::Start() {
     argv.insert(argv.end(), {"--nvme-dir", (dir_ / "nvme").string()});
   }
   argv.insert(argv.end(), args_.begin(), args_.end());
+  argv.insert(argv.begin(), launcher_.begin(), launcher_.end());
 
   pid_ = fork();
   if (pid_ < 0) return Internal("fork failed");
@@ -58,7 +59,7 @@ Status ServerProcess::Start() {
     std::vector<char*> raw;
     for (auto& arg : argv) raw.push_back(arg.data());
     raw.push_back(nullptr);
-    execv(raw[0], raw.data());
+    execvp(raw[0], raw.data());
     _exit(127);
   }
   // Poll for the port file, which appears once the server listens.

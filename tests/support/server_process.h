@@ -23,7 +23,14 @@ class ServerProcess {
   explicit ServerProcess(std::vector<std::string> extra_args = {}, std::string config_yaml = "");
   ~ServerProcess();  // SIGKILLs the server if still running
 
+  // Runs kvtierd through `launcher` (a command found on PATH, then its
+  // arguments; kvtierd's command line follows them), e.g. to start it in a
+  // mount namespace of its own. The launcher must exec kvtierd in the same
+  // process so that Stop and Kill reach the server.
+  void set_launcher(std::vector<std::string> launcher) { launcher_ = std::move(launcher); }
+
   Status Start();
+  pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
   bool running();
   // Sends SIGTERM and waits; returns the exit status (or 128 + signal).
@@ -38,6 +45,7 @@ class ServerProcess {
  private:
   std::vector<std::string> args_;
   std::string config_yaml_;
+  std::vector<std::string> launcher_;
   std::filesystem::path dir_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;

@@ -19,6 +19,9 @@ namespace kvtier::tiers {
 namespace {
 
 constexpr size_t kExtentBytes = 32;
+// Failed index deletes kept for retry while the disk is full (a few MiB of
+// keys at most); beyond it an erase is only in memory until restart.
+constexpr size_t kMaxUnpersistedErases = 64 * 1024;
 
 std::string EncodeExtent(uint64_t segment, uint64_t offset, uint64_t length, uint64_t checksum) {
   std::string out(kExtentBytes, '\0');
@@ -162,7 +165,7 @@ Status NvmeTier::OpenNewSegment() {
 
 Status NvmeTier::DropOldestSegment() {
   std::shared_ptr<Segment> oldest;
-  rocksdb::WriteBatch batch;
+  rocksdb::WriteBatch batch = StartIndexBatch();
   uint64_t evicted = 0;
   {
     std::unique_lock lock(index_mu_);
@@ -185,7 +188,7 @@ Status NvmeTier::DropOldestSegment() {
   counters_.segments_dropped.fetch_add(1, std::memory_order_relaxed);
   // Not synced: an entry that survives a crash without its segment is
   // dropped at recovery.
-  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "evicting a segment");
+  return CommitIndexBatch(batch, /*sync=*/false, "evicting a segment");
 }
 
 Result<WritableBlock> NvmeTier::Allocate(uint64_t /*key_size*/, uint64_t value_size) {
@@ -231,18 +234,9 @@ Status NvmeTier::Append(const BlockKey& key, BlockHandle block, bool sync) {
     counters_.io_errors.fetch_add(1, std::memory_order_relaxed);
     return Errno("syncing an NVMe segment");
   }
-  rocksdb::WriteOptions write_options;
-  write_options.sync = sync;
-  const Status indexed =
-      FromRocks(db_->Put(write_options, index_key,
-                         EncodeExtent(active_->id, offset, length, block.checksum())),
-                "indexing an NVMe block");
-  if (!indexed.ok()) {
-    counters_.io_errors.fetch_add(1, std::memory_order_relaxed);
-    if (indexed.code() == StatusCode::kResourceExhausted) disk_full_.store(true);
-    return indexed;
-  }
-  disk_full_.store(false, std::memory_order_relaxed);
+  rocksdb::WriteBatch batch = StartIndexBatch();
+  batch.Put(index_key, EncodeExtent(active_->id, offset, length, block.checksum()));
+  KVTIER_RETURN_IF_ERROR(CommitIndexBatch(batch, sync, "indexing an NVMe block"));
   {
     std::unique_lock lock(index_mu_);
     active_->keys.push_back(index_key);
@@ -265,7 +259,7 @@ void NvmeTier::DropEntry(const std::string& index_key, const Extent& extent) {
     }
     entries_.erase(entry);
   }
-  db_->Delete(rocksdb::WriteOptions(), index_key).PermitUncheckedError();
+  DeleteFromIndex(index_key).IgnoreError();
 }
 
 Result<BlockHandle> NvmeTier::Get(const BlockKey& key) {
@@ -333,7 +327,46 @@ Status NvmeTier::Erase(const BlockKey& key) {
     if (entries_.erase(index_key) == 0) return NotFound("key not in NVMe tier");
   }
   counters_.erases.fetch_add(1, std::memory_order_relaxed);
-  return FromRocks(db_->Delete(rocksdb::WriteOptions(), index_key), "erasing an NVMe block");
+  return DeleteFromIndex(std::move(index_key));
+}
+
+Status NvmeTier::DeleteFromIndex(std::string index_key) {
+  rocksdb::WriteBatch batch = StartIndexBatch();
+  batch.Delete(index_key);
+  Status status = CommitIndexBatch(batch, /*sync=*/false, "erasing an NVMe block");
+  if (!status.ok()) {
+    if (unpersisted_erases_.size() < kMaxUnpersistedErases) {
+      unpersisted_erases_.push_back(std::move(index_key));
+    } else {
+      counters_.unpersisted_erases_dropped.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  return status;
+}
+
+rocksdb::WriteBatch NvmeTier::StartIndexBatch() {
+  rocksdb::WriteBatch batch;
+  for (const std::string& key : unpersisted_erases_) batch.Delete(key);
+  return batch;
+}
+
+Status NvmeTier::CommitIndexBatch(rocksdb::WriteBatch& batch, bool sync, const char* what) {
+  // After a failed write RocksDB refuses every write until resumed; Resume
+  // is a no-op when it holds no error.
+  if (disk_full_.load(std::memory_order_relaxed)) db_->Resume().PermitUncheckedError();
+  rocksdb::WriteOptions write_options;
+  write_options.sync = sync;
+  const Status status = FromRocks(db_->Write(write_options, &batch), what);
+  if (!status.ok()) {
+    counters_.io_errors.fetch_add(1, std::memory_order_relaxed);
+    if (status.code() == StatusCode::kResourceExhausted) {
+      disk_full_.store(true, std::memory_order_relaxed);
+    }
+    return status;
+  }
+  unpersisted_erases_.clear();
+  disk_full_.store(false, std::memory_order_relaxed);
+  return Status::Ok();
 }
 
 uint64_t NvmeTier::DiskBytes() const {
@@ -369,6 +402,7 @@ TierStats NvmeTier::Stats() const {
   add("io_errors", counters_.io_errors);
   add("recovered_entries", counters_.recovered_entries);
   add("dropped_at_recovery", counters_.dropped_at_recovery);
+  add("unpersisted_erases_dropped", counters_.unpersisted_erases_dropped);
   stats.counters.push_back({"disk_full", disk_full_.load() ? 1u : 0u});
   return stats;
 }

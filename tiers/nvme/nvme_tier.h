@@ -26,6 +26,12 @@
 //     (`sync_writes` makes every Put durable before it returns, for
 //     write-through namespaces). An entry whose segment is missing or too
 //     short is dropped at open.
+//   - Disk full: writes are refused with kResourceExhausted (retryable) while
+//     reads go on; the next write after space returns resumes the index. An
+//     erase whose index delete could not be written is gone from memory at
+//     once and its delete rides with the next index write that succeeds; a
+//     crash before that may bring the erased block back (its own, verified
+//     bytes).
 //   - Never served: bytes that fail their checksum. Every Get verifies the
 //     block checksum; a mismatch drops the entry, is counted
 //     (checksum_failures) and reads as kCorruption.
@@ -44,12 +50,14 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "tiers/tier.h"
 
 namespace rocksdb {
 class DB;
-}
+class WriteBatch;
+}  // namespace rocksdb
 
 namespace kvtier::tiers {
 
@@ -118,6 +126,15 @@ class NvmeTier final : public Tier {
   std::filesystem::path SegmentPath(uint64_t id) const;
   std::shared_ptr<Segment> FindSegment(uint64_t id) const;
   void DropEntry(const std::string& index_key, const Extent& extent);
+  // An index batch that starts with the erases not yet persisted; requires
+  // write_mu_.
+  rocksdb::WriteBatch StartIndexBatch();
+  // Writes `batch` (resuming RocksDB first after a disk-full error) and
+  // tracks the disk-full state; requires write_mu_.
+  Status CommitIndexBatch(rocksdb::WriteBatch& batch, bool sync, const char* what);
+  // Deletes an index entry already gone from memory; a delete that cannot
+  // be written is kept for the next index write. Requires write_mu_.
+  Status DeleteFromIndex(std::string index_key);
 
   const NvmeTierOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -125,6 +142,9 @@ class NvmeTier final : public Tier {
   std::mutex write_mu_;  // appends, segment roll and drop
   std::shared_ptr<Segment> active_;
   uint64_t next_segment_id_ = 1;
+  // Index deletes that failed (disk full), retried with the next index
+  // write; bounded, see kMaxUnpersistedErases.
+  std::vector<std::string> unpersisted_erases_;
 
   mutable std::shared_mutex index_mu_;  // entries_ and segments_
   std::unordered_map<std::string, Extent> entries_;
@@ -143,6 +163,7 @@ class NvmeTier final : public Tier {
     std::atomic<uint64_t> io_errors{0};
     std::atomic<uint64_t> recovered_entries{0};
     std::atomic<uint64_t> dropped_at_recovery{0};
+    std::atomic<uint64_t> unpersisted_erases_dropped{0};
   };
   mutable Counters counters_;
 };
