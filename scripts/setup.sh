@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every build, test and benchmark dependency of kvtier from Debian 12
-# packages (redis-server and iperf3 are the yardsticks of bench-compare.sh).
+# packages (redis-server and iperf3 are the yardsticks of bench-compare.sh),
+# then Azurite (the Blob tier's test service) into .azurite/ with npm.
 # Idempotent: packages already present are not touched, and apt-get runs only
 # when something is missing. Safe to run as root or through sudo.
 set -euo pipefail
@@ -26,13 +27,13 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "setup: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-
-echo "setup: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+"$(dirname "$0")/start-azurite.sh" --install-only

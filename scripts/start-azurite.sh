@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Azurite, the Azure Storage emulator, for the Blob tier's tests and local
+# runs. Installs it once with npm into .azurite/ (project-local; Debian's
+# nodejs and npm are installed first when missing), then runs the Blob service
+# in the foreground on 127.0.0.1, keeping its data in DIR.
+#
+# Usage: scripts/start-azurite.sh --install-only
+#        scripts/start-azurite.sh PORT DIR     (PORT 0: Azurite picks one and
+#                                               prints the address it listens on)
+# Account devstoreaccount1 with the emulator's well-known key.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+AZURITE_VERSION=3.35.0
+prefix="$PWD/.azurite"
+azurite="$prefix/node_modules/.bin/azurite-blob"
+
+if [[ ! -x "$azurite" ]]; then
+  if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+    SUDO=""
+    if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+  fi
+  echo "start-azurite: installing azurite@$AZURITE_VERSION into $prefix" >&2
+  mkdir -p "$prefix"
+  npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error \
+    "azurite@$AZURITE_VERSION" >&2
+fi
+
+if [[ "${1:-}" == "--install-only" ]]; then exit 0; fi
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 --install-only | PORT DIR" >&2
+  exit 2
+fi
+mkdir -p "$2"
+exec "$azurite" --blobHost 127.0.0.1 --blobPort "$1" --location "$2" \
+  --disableTelemetry --skipApiVersionCheck --loose

@@ -1,0 +1,228 @@
+// The Azure Blob REST client against a real Azurite: round trips, ranges,
+// block uploads, conditional writes, listing, errors and an outage.
+
+#include "tiers/blob/blob_client.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+#include "tests/support/azurite_process.h"
+
+namespace kvtier::tiers::blob {
+namespace {
+
+std::vector<std::byte> Bytes(size_t size, uint32_t seed) {
+  std::vector<std::byte> out(size);
+  std::mt19937 random(seed);
+  for (auto& b : out) b = static_cast<std::byte>(random());
+  return out;
+}
+
+bool Same(const std::string& got, const std::vector<std::byte>& want) {
+  return got.size() == want.size() && std::memcmp(got.data(), want.data(), want.size()) == 0;
+}
+
+class BlobClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(azurite_.Start().ok()) << azurite_.log();
+    client_ = MakeClient(Options());
+    ASSERT_NE(client_, nullptr);
+    ASSERT_TRUE(client_->CreateContainer().ok());
+  }
+
+  BlobClientOptions Options() const {
+    BlobClientOptions options;
+    options.endpoint = azurite_.endpoint();
+    options.account = kvtier::testing::kAzuriteAccount;
+    options.account_key = kvtier::testing::kAzuriteKey;
+    options.container = "blocks";
+    options.initial_backoff = std::chrono::milliseconds(10);
+    options.max_backoff = std::chrono::milliseconds(100);
+    return options;
+  }
+
+  static std::unique_ptr<BlobClient> MakeClient(BlobClientOptions options) {
+    auto client = BlobClient::Create(std::move(options));
+    EXPECT_TRUE(client.ok()) << client.status().ToString();
+    return client.ok() ? std::move(*client) : nullptr;
+  }
+
+  kvtier::testing::AzuriteProcess azurite_;
+  std::unique_ptr<BlobClient> client_;
+};
+
+TEST_F(BlobClientTest, PutThenGetReturnsTheBytesAndMetadata) {
+  const auto value = Bytes(300 * 1024, 1);
+  auto put = client_->PutBlob("ns/one", value, {{"kvtier_checksum", "abc123"}}, false);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_TRUE(*put);
+  auto got = client_->GetBlob("ns/one");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_TRUE(Same(got->bytes, value));
+  EXPECT_EQ(got->properties.size, value.size());
+  EXPECT_EQ(got->properties.metadata["kvtier_checksum"], "abc123");
+  EXPECT_FALSE(got->properties.etag.empty());
+
+  auto properties = client_->GetProperties("ns/one");
+  ASSERT_TRUE(properties.ok()) << properties.status().ToString();
+  EXPECT_EQ(properties->size, value.size());
+  EXPECT_EQ(properties->etag, got->properties.etag);
+  EXPECT_EQ(properties->metadata["kvtier_checksum"], "abc123");
+}
+
+TEST_F(BlobClientTest, RangedReadReturnsOnlyThatRange) {
+  const auto value = Bytes(1 << 20, 2);
+  ASSERT_TRUE(client_->PutBlob("ranged", value, {}, false).ok());
+  auto got = client_->GetBlob("ranged", ByteRange{.offset = 1000, .length = 4096});
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->bytes.size(), 4096u);
+  EXPECT_EQ(std::memcmp(got->bytes.data(), value.data() + 1000, 4096), 0);
+  EXPECT_EQ(got->properties.size, value.size());  // from Content-Range
+
+  auto outside = client_->GetBlob("ranged", ByteRange{.offset = 2 << 20, .length = 10});
+  ASSERT_FALSE(outside.ok());
+  EXPECT_EQ(outside.status().code(), StatusCode::kInvalidArgument) << outside.status().ToString();
+}
+
+TEST_F(BlobClientTest, LargeBlobGoesUpInBlocksAndReadsBack) {
+  auto options = Options();
+  options.single_put_limit = 1 << 20;
+  options.block_bytes = 256 << 10;
+  auto client = MakeClient(options);
+  const auto value = Bytes((3 << 20) + 12345, 3);  // 13 blocks, the last one short
+  const uint64_t before = client->counters().requests.load();
+  auto put = client->PutBlob("large", value, {{"kvtier_checksum", "77"}}, false);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(client->counters().requests.load() - before, 14u);  // 13 blocks + the list
+  auto got = client->GetBlob("large");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_TRUE(Same(got->bytes, value));
+  EXPECT_EQ(got->properties.metadata["kvtier_checksum"], "77");
+}
+
+TEST_F(BlobClientTest, IfAbsentNeverOverwrites) {
+  const auto first = Bytes(64 << 10, 4);
+  const auto second = Bytes(64 << 10, 5);
+  auto put = client_->PutBlob("once", first, {}, /*if_absent=*/true);
+  ASSERT_TRUE(put.ok());
+  EXPECT_TRUE(*put);
+  put = client_->PutBlob("once", second, {}, /*if_absent=*/true);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_FALSE(*put);
+  auto got = client_->GetBlob("once");
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(Same(got->bytes, first));
+
+  // The same through a block upload's commit.
+  auto options = Options();
+  options.single_put_limit = 64 << 10;
+  options.block_bytes = 64 << 10;
+  auto blocks = MakeClient(options);
+  const auto large = Bytes(200 << 10, 6);
+  put = blocks->PutBlob("once", large, {}, /*if_absent=*/true);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_FALSE(*put);
+  got = client_->GetBlob("once");
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(Same(got->bytes, first));
+}
+
+TEST_F(BlobClientTest, MissingBlobIsNotFoundWithoutRetries) {
+  auto got = client_->GetBlob("never-written");
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(client_->DeleteBlob("never-written").code(), StatusCode::kNotFound);
+  EXPECT_EQ(client_->GetProperties("never-written").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(client_->counters().retries.load(), 0u);
+}
+
+TEST_F(BlobClientTest, ListPagesThroughAPrefixAndDeleteRemoves) {
+  const auto value = Bytes(100, 7);
+  for (const char* name : {"a/1", "a/2", "a/3 with space", "b/1"}) {
+    ASSERT_TRUE(client_->PutBlob(name, value, {}, false).ok()) << name;
+  }
+  std::vector<std::string> names;
+  std::string marker;
+  int pages = 0;
+  do {
+    auto page = client_->ListBlobs("a/", marker, 2);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    for (const auto& item : page->items) {
+      names.push_back(item.name);
+      EXPECT_EQ(item.size, value.size());
+    }
+    marker = page->next_marker;
+    ++pages;
+  } while (!marker.empty() && pages < 10);
+  EXPECT_EQ(names, (std::vector<std::string>{"a/1", "a/2", "a/3 with space"}));
+  EXPECT_EQ(pages, 2);
+
+  ASSERT_TRUE(client_->DeleteBlob("a/2").ok());
+  auto page = client_->ListBlobs("a/");
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->items.size(), 2u);
+  EXPECT_EQ(page->items[1].name, "a/3 with space");
+  EXPECT_EQ(client_->GetBlob("a/2").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(BlobClientTest, ReadWithAnOldEtagIsRefusedAfterTheBlobChanged) {
+  ASSERT_TRUE(client_->PutBlob("source", Bytes(4096, 8), {}, false).ok());
+  auto properties = client_->GetProperties("source");
+  ASSERT_TRUE(properties.ok());
+  auto same = client_->GetBlob("source", ByteRange{0, 100}, properties->etag);
+  EXPECT_TRUE(same.ok()) << same.status().ToString();
+  ASSERT_TRUE(client_->PutBlob("source", Bytes(4096, 9), {}, false).ok());
+  auto changed = client_->GetBlob("source", ByteRange{0, 100}, properties->etag);
+  ASSERT_FALSE(changed.ok());
+  EXPECT_EQ(changed.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(changed.status().message().find("changed"), std::string::npos);
+}
+
+TEST_F(BlobClientTest, WrongKeyIsRefusedAndNeverEchoed) {
+  auto options = Options();
+  // Valid base64, wrong key.
+  options.account_key = "c2VjcmV0LWtleS10aGF0LWlzLXdyb25nLWJ1dC1sb25nLWVub3VnaA==";
+  auto client = MakeClient(options);
+  auto put = client->PutBlob("denied", Bytes(10, 10), {}, false);
+  ASSERT_FALSE(put.ok());
+  EXPECT_EQ(put.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(put.status().message().find("403"), std::string::npos) << put.status().ToString();
+  EXPECT_EQ(put.status().message().find(options.account_key), std::string::npos);
+  EXPECT_EQ(client->Describe().find(options.account_key), std::string::npos);
+  EXPECT_EQ(client->counters().retries.load(), 0u);
+}
+
+TEST_F(BlobClientTest, ServiceDownFailsWithUnavailableOnceRetriesAreSpent) {
+  auto options = Options();
+  options.max_attempts = 3;
+  auto client = MakeClient(options);
+  ASSERT_TRUE(client->PutBlob("before", Bytes(10, 11), {}, false).ok());
+  azurite_.Kill();
+  auto put = client->PutBlob("after", Bytes(10, 12), {}, false);
+  ASSERT_FALSE(put.ok());
+  EXPECT_EQ(put.status().code(), StatusCode::kUnavailable) << put.status().ToString();
+  EXPECT_TRUE(put.status().retryable());
+  EXPECT_EQ(client->counters().retries.load(), 2u);
+}
+
+TEST(BlobClientOptionsTest, CredentialsMustBeExactlyOne) {
+  BlobClientOptions options;
+  options.endpoint = "http://127.0.0.1:1/devstoreaccount1";
+  options.account = "devstoreaccount1";
+  options.container = "c";
+  EXPECT_EQ(BlobClient::Create(options).status().code(), StatusCode::kInvalidArgument);
+  options.account_key = "not base64 !";
+  EXPECT_EQ(BlobClient::Create(options).status().code(), StatusCode::kInvalidArgument);
+  options.account_key = kvtier::testing::kAzuriteKey;
+  options.sas_token = "sv=2021&sig=x";
+  EXPECT_EQ(BlobClient::Create(options).status().code(), StatusCode::kInvalidArgument);
+  options.sas_token.clear();
+  options.endpoint = "ftp://host";
+  EXPECT_EQ(BlobClient::Create(options).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace kvtier::tiers::blob

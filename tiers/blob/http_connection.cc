@@ -1,0 +1,187 @@
+#include "tiers/blob/http_connection.h"
+
+// Boost 1.74's Asio needs <utility> before its headers under C++20.
+#include <utility>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cctype>
+#include <charconv>
+
+namespace kvtier::tiers::blob {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+// Maps a socket-level error to a status. The message names the operation but
+// never the request target (a SAS token lives in its query).
+Status FromNetwork(const beast::error_code& ec, const std::string& what) {
+  if (ec == beast::error::timeout) return DeadlineExceeded(what + ": timed out");
+  if (ec == http::error::body_limit) return ResourceExhausted(what + ": response body too large");
+  // The peer closed mid-exchange (a stale keep-alive, a crash): retryable.
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message) {
+    return Unavailable(what + ": connection closed by the blob service");
+  }
+  if (ec.category() == http::make_error_code(http::error::bad_version).category()) {
+    return ProtocolError(what + ": malformed HTTP: " + ec.message());
+  }
+  return Unavailable(what + ": " + ec.message());
+}
+
+}  // namespace
+
+Result<Endpoint> Endpoint::Parse(std::string_view url, std::string* base_path) {
+  Endpoint endpoint;
+  if (url.starts_with("http://")) {
+    url.remove_prefix(7);
+  } else if (url.starts_with("https://")) {
+    url.remove_prefix(8);
+    endpoint.tls = true;
+  } else {
+    return InvalidArgument("blob endpoint must start with http:// or https://");
+  }
+  const size_t slash = url.find('/');
+  std::string_view authority = url.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? "" : url.substr(slash);
+  while (path.ends_with('/')) path.remove_suffix(1);
+  endpoint.port = endpoint.tls ? 443 : 80;
+  const size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos) {
+    const std::string_view port = authority.substr(colon + 1);
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
+      return InvalidArgument("blob endpoint has a bad port");
+    }
+    endpoint.port = static_cast<uint16_t>(value);
+    authority = authority.substr(0, colon);
+  }
+  if (authority.empty()) return InvalidArgument("blob endpoint has no host");
+  endpoint.host = std::string(authority);
+  if (base_path != nullptr) *base_path = std::string(path);
+  return endpoint;
+}
+
+std::string HttpResponse::Header(const std::string& lower_name) const {
+  auto it = headers.find(lower_name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+struct HttpConnection::Impl {
+  asio::io_context io;
+  std::optional<asio::ssl::context> tls_context;
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buffer;
+
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+
+  // Starts one asynchronous operation and runs the private io_context until
+  // it completes; the stream's timer bounds it by `deadline`.
+  template <typename Start>
+  beast::error_code Run(Deadline deadline, Start start) {
+    lowest().expires_at(deadline);
+    beast::error_code result = asio::error::would_block;
+    start([&result](beast::error_code ec, auto&&...) { result = ec; });
+    io.restart();
+    io.run();
+    return result;
+  }
+};
+
+HttpConnection::HttpConnection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpConnection::~HttpConnection() = default;
+
+Result<std::unique_ptr<HttpConnection>> HttpConnection::Connect(const Endpoint& endpoint,
+                                                                Deadline deadline) {
+  auto impl = std::make_unique<Impl>();
+  beast::error_code ec;
+  tcp::resolver resolver(impl->io);
+  const auto addresses = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
+  if (ec) return Unavailable("resolving the blob endpoint " + endpoint.host + ": " + ec.message());
+  if (endpoint.tls) {
+    impl->tls_context.emplace(asio::ssl::context::tls_client);
+    if (endpoint.ca_file.empty()) {
+      impl->tls_context->set_default_verify_paths(ec);
+    } else {
+      impl->tls_context->load_verify_file(endpoint.ca_file, ec);
+    }
+    if (ec) return InvalidArgument("loading TLS trust anchors: " + ec.message());
+    impl->tls_context->set_verify_mode(asio::ssl::verify_peer);
+    impl->tls.emplace(impl->io, *impl->tls_context);
+    if (!SSL_set_tlsext_host_name(impl->tls->native_handle(), endpoint.host.c_str())) {
+      return Internal("setting TLS SNI failed");
+    }
+    impl->tls->set_verify_callback(asio::ssl::host_name_verification(endpoint.host));
+  } else {
+    impl->plain.emplace(impl->io);
+  }
+  ec = impl->Run(deadline, [&](auto handler) { impl->lowest().async_connect(addresses, handler); });
+  if (ec) return FromNetwork(ec, "connecting to the blob endpoint " + endpoint.host);
+  impl->lowest().socket().set_option(tcp::no_delay(true), ec);
+  if (impl->tls) {
+    ec = impl->Run(deadline, [&](auto handler) {
+      impl->tls->async_handshake(asio::ssl::stream_base::client, handler);
+    });
+    if (ec) return FromNetwork(ec, "TLS handshake with " + endpoint.host);
+  }
+  return std::unique_ptr<HttpConnection>(new HttpConnection(std::move(impl)));
+}
+
+Result<HttpResponse> HttpConnection::RoundTrip(const HttpRequest& request, Deadline deadline,
+                                               uint64_t max_body_bytes) {
+  reusable_ = false;  // until the exchange completes cleanly
+  http::request<http::span_body<const char>> message;
+  message.method_string(request.verb);
+  message.target(request.target);
+  message.version(11);
+  for (const HeaderField& field : request.headers) message.set(field.name, field.value);
+  message.body() = {reinterpret_cast<const char*>(request.body.data()), request.body.size()};
+  message.prepare_payload();
+  if (request.body.empty() && request.verb == "PUT") message.content_length(0);
+
+  beast::error_code ec = impl_->Run(deadline, [&](auto handler) {
+    if (impl_->tls) {
+      http::async_write(*impl_->tls, message, handler);
+    } else {
+      http::async_write(*impl_->plain, message, handler);
+    }
+  });
+  if (ec) return FromNetwork(ec, "sending a blob request");
+
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(max_body_bytes);
+  parser.header_limit(64 * 1024);
+  if (request.verb == "HEAD") parser.skip(true);
+  ec = impl_->Run(deadline, [&](auto handler) {
+    if (impl_->tls) {
+      http::async_read(*impl_->tls, impl_->buffer, parser, handler);
+    } else {
+      http::async_read(*impl_->plain, impl_->buffer, parser, handler);
+    }
+  });
+  if (ec) return FromNetwork(ec, "reading a blob response");
+
+  auto& got = parser.get();
+  HttpResponse response;
+  response.status = static_cast<int>(got.result_int());
+  for (const auto& field : got) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    response.headers[std::move(name)] = std::string(field.value());
+  }
+  response.body = std::move(got.body());
+  reusable_ = got.keep_alive();
+  return response;
+}
+
+}  // namespace kvtier::tiers::blob
