@@ -1,0 +1,184 @@
+#include "tiers/blob/blob_tier.h"
+
+#include <charconv>
+#include <cstring>
+
+#include "common/checksum.h"
+#include "common/keys.h"
+
+namespace kvtier::tiers::blob {
+namespace {
+
+constexpr const char* kChecksumMetadata = "kvtier_checksum";
+
+std::string ChecksumText(uint64_t checksum) {
+  char text[17];
+  std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(checksum));
+  return text;
+}
+
+bool ParseChecksum(const std::string& text, uint64_t* checksum) {
+  if (text.size() != 16) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *checksum, 16);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BlobTier>> BlobTier::Open(BlobTierOptions options) {
+  KVTIER_ASSIGN_OR_RETURN(std::unique_ptr<BlobClient> client, BlobClient::Create(options.client));
+  KVTIER_RETURN_IF_ERROR(client->CreateContainer());
+  return std::unique_ptr<BlobTier>(new BlobTier(std::move(options), std::move(client)));
+}
+
+BlobTier::BlobTier(BlobTierOptions options, std::unique_ptr<BlobClient> client)
+    : options_(std::move(options)), client_(std::move(client)) {}
+
+std::string BlobTier::BlobName(const BlockKey& key) const {
+  std::string name = options_.name_prefix;
+  if (key.namespace_id < options_.namespace_names.size() &&
+      !options_.namespace_names[key.namespace_id].empty()) {
+    name += options_.namespace_names[key.namespace_id];
+  } else {
+    name += "ns" + std::to_string(key.namespace_id);
+  }
+  name += '/';
+  name += ToHex(key.key);
+  return name;
+}
+
+Result<WritableBlock> BlobTier::Allocate(uint64_t /*key_size*/, uint64_t value_size) {
+  if (value_size > options_.max_block_bytes) {
+    return InvalidArgument("a block of " + std::to_string(value_size) +
+                           " bytes is larger than the Blob tier takes");
+  }
+  return HeapBlockAllocator::Instance().Allocate(value_size);
+}
+
+Status BlobTier::Write(const BlockKey& key, const BlockHandle& block, bool if_absent,
+                       bool* written) {
+  if (!block) return InvalidArgument("put of an empty block handle");
+  if (block.size() > options_.max_block_bytes) {
+    return InvalidArgument("a block of " + std::to_string(block.size()) +
+                           " bytes is larger than the Blob tier takes");
+  }
+  const std::string name = BlobName(key);
+  auto put = client_->PutBlob(name, block.bytes(),
+                              {{kChecksumMetadata, ChecksumText(block.checksum())}}, if_absent);
+  if (!put.ok()) {
+    counters_.errors.fetch_add(1, std::memory_order_relaxed);
+    return put.status();
+  }
+  *written = *put;
+  if (*put) {
+    counters_.puts.fetch_add(1, std::memory_order_relaxed);
+    counters_.put_bytes.fetch_add(block.size(), std::memory_order_relaxed);
+    Remember(name, block.size());
+  } else {
+    counters_.already_present.fetch_add(1, std::memory_order_relaxed);
+  }
+  return Status::Ok();
+}
+
+Status BlobTier::Put(const BlockKey& key, BlockHandle block) {
+  bool written = false;
+  return Write(key, block, /*if_absent=*/false, &written);
+}
+
+Result<bool> BlobTier::PutIfAbsent(const BlockKey& key, BlockHandle block) {
+  bool written = false;
+  KVTIER_RETURN_IF_ERROR(Write(key, block, /*if_absent=*/true, &written));
+  return written;
+}
+
+Result<BlockHandle> BlobTier::Get(const BlockKey& key) {
+  const std::string name = BlobName(key);
+  auto got = client_->GetBlob(name);
+  if (!got.ok()) {
+    if (got.status().code() == StatusCode::kNotFound) {
+      counters_.misses.fetch_add(1, std::memory_order_relaxed);
+      Forget(name);
+    } else {
+      counters_.errors.fetch_add(1, std::memory_order_relaxed);
+    }
+    return got.status();
+  }
+  const std::span<const std::byte> bytes = std::as_bytes(std::span(got->bytes));
+  uint64_t expected = 0;
+  const auto metadata = got->properties.metadata.find(kChecksumMetadata);
+  const bool has_checksum =
+      metadata != got->properties.metadata.end() && ParseChecksum(metadata->second, &expected);
+  const uint64_t actual = BlockChecksum(bytes);
+  if (!has_checksum || actual != expected) {
+    // Never served: drop it so that the next writer can put good bytes.
+    counters_.checksum_failures.fetch_add(1, std::memory_order_relaxed);
+    client_->DeleteBlob(name).IgnoreError();
+    Forget(name);
+    return Corruption(has_checksum ? "Blob block failed its checksum; dropped"
+                                   : "Blob block has no checksum; dropped");
+  }
+  WritableBlock block = HeapBlockAllocator::Instance().Allocate(bytes.size());
+  if (!bytes.empty()) std::memcpy(block.mutable_bytes().data(), bytes.data(), bytes.size());
+  counters_.hits.fetch_add(1, std::memory_order_relaxed);
+  counters_.get_bytes.fetch_add(bytes.size(), std::memory_order_relaxed);
+  Remember(name, bytes.size());
+  return std::move(block).Seal(actual);
+}
+
+bool BlobTier::Contains(const BlockKey& key) const {
+  return client_->GetProperties(BlobName(key)).ok();
+}
+
+Status BlobTier::Erase(const BlockKey& key) {
+  const std::string name = BlobName(key);
+  Status status = client_->DeleteBlob(name);
+  if (status.ok() || status.code() == StatusCode::kNotFound) Forget(name);
+  if (status.ok()) counters_.erases.fetch_add(1, std::memory_order_relaxed);
+  return status;
+}
+
+void BlobTier::Remember(const std::string& name, uint64_t size) {
+  std::lock_guard lock(known_mu_);
+  auto [it, inserted] = known_.try_emplace(name, size);
+  if (!inserted) known_bytes_ -= it->second;
+  it->second = size;
+  known_bytes_ += size;
+}
+
+void BlobTier::Forget(const std::string& name) {
+  std::lock_guard lock(known_mu_);
+  auto it = known_.find(name);
+  if (it == known_.end()) return;
+  known_bytes_ -= it->second;
+  known_.erase(it);
+}
+
+TierStats BlobTier::Stats() const {
+  TierStats stats;
+  stats.name = "blob";
+  stats.capacity_bytes = options_.capacity_bytes;
+  {
+    std::lock_guard lock(known_mu_);
+    stats.items = known_.size();
+    stats.used_bytes = known_bytes_;
+  }
+  auto add = [&](const char* name, const std::atomic<uint64_t>& value) {
+    stats.counters.push_back({name, value.load(std::memory_order_relaxed)});
+  };
+  add("hits", counters_.hits);
+  add("misses", counters_.misses);
+  add("puts", counters_.puts);
+  add("put_bytes", counters_.put_bytes);
+  add("already_present", counters_.already_present);
+  add("get_bytes", counters_.get_bytes);
+  add("erases", counters_.erases);
+  add("checksum_failures", counters_.checksum_failures);
+  add("errors", counters_.errors);
+  const auto& client = client_->counters();
+  add("requests", client.requests);
+  add("retries", client.retries);
+  add("request_failures", client.failures);
+  return stats;
+}
+
+}  // namespace kvtier::tiers::blob
