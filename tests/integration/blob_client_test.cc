@@ -9,6 +9,7 @@
 #include <random>
 
 #include "tests/support/azurite_process.h"
+#include "tests/support/fault_proxy.h"
 
 namespace kvtier::tiers::blob {
 namespace {
@@ -206,6 +207,37 @@ TEST_F(BlobClientTest, ServiceDownFailsWithUnavailableOnceRetriesAreSpent) {
   EXPECT_EQ(put.status().code(), StatusCode::kUnavailable) << put.status().ToString();
   EXPECT_TRUE(put.status().retryable());
   EXPECT_EQ(client->counters().retries.load(), 2u);
+}
+
+TEST_F(BlobClientTest, InjectedFaultsAreRetriedAndNoAcknowledgedWriteIsLost) {
+  using kvtier::testing::ProxyFault;
+  // Per new connection: every third answers 503, every fifth (from the
+  // third) is reset; at most two faults in a row.
+  kvtier::testing::FaultProxy proxy(azurite_.port(), [](uint64_t n) {
+    if (n % 3 == 1) return ProxyFault::kServiceUnavailable;
+    if (n % 5 == 2) return ProxyFault::kReset;
+    return ProxyFault::kNone;
+  });
+  ASSERT_TRUE(proxy.Start().ok());
+  auto options = Options();
+  options.endpoint = "http://127.0.0.1:" + std::to_string(proxy.port()) + "/devstoreaccount1";
+  options.max_idle_connections = 0;  // a new connection, so a new fault draw, per request
+  auto client = MakeClient(options);
+  constexpr int kBlobs = 30;
+  for (int i = 0; i < kBlobs; ++i) {
+    auto put = client->PutBlob("faulty/" + std::to_string(i), Bytes(64 << 10, 100 + i), {}, false);
+    ASSERT_TRUE(put.ok()) << i << ": " << put.status().ToString();
+  }
+  EXPECT_GT(proxy.injected_503(), 0u);
+  EXPECT_GT(proxy.injected_resets(), 0u);
+  EXPECT_EQ(client->counters().retries.load(), proxy.injected_503() + proxy.injected_resets());
+  client.reset();
+  // Every acknowledged write is there, read around the proxy.
+  for (int i = 0; i < kBlobs; ++i) {
+    auto got = client_->GetBlob("faulty/" + std::to_string(i));
+    ASSERT_TRUE(got.ok()) << i << ": " << got.status().ToString();
+    EXPECT_TRUE(Same(got->bytes, Bytes(64 << 10, 100 + i))) << i;
+  }
 }
 
 TEST(BlobClientOptionsTest, CredentialsMustBeExactlyOne) {
