@@ -1,7 +1,7 @@
 #pragma once
 
 // The storage tier contract. Every tier (DRAM now; NVMe and Blob later)
-// implements it, and one conformance suite (tests/unit/tier_conformance_test.cc)
+// implements it, and one conformance suite (tests/unit/tier_conformance.h)
 // runs over each. Decorators for fault injection and tracing wrap a Tier
 // through TierWrapper and live in tests/, never inside a tier.
 //
