@@ -12,7 +12,7 @@ PACKAGES=(
   libflatbuffers-dev flatbuffers-compiler
   librocksdb-dev libibverbs-dev libjemalloc-dev
   libspdlog-dev libfmt-dev libyaml-cpp-dev
-  liburing-dev libxxhash-dev libssl-dev
+  liburing-dev libxxhash-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   netcat-openbsd clang-format
   redis-server iperf3

@@ -5,8 +5,9 @@
 # in the foreground on 127.0.0.1, keeping its data in DIR.
 #
 # Usage: scripts/start-azurite.sh --install-only
-#        scripts/start-azurite.sh PORT DIR     (PORT 0: Azurite picks one and
-#                                               prints the address it listens on)
+#        scripts/start-azurite.sh PORT DIR [AZURITE OPTIONS...]
+#          PORT 0: Azurite picks one and prints the address it listens on;
+#          options such as --cert FILE --key FILE (https) go to Azurite.
 # Account devstoreaccount1 with the emulator's well-known key.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,10 +31,13 @@ if [[ ! -x "$azurite" ]]; then
 fi
 
 if [[ "${1:-}" == "--install-only" ]]; then exit 0; fi
-if [[ $# -ne 2 ]]; then
-  echo "usage: $0 --install-only | PORT DIR" >&2
+if [[ $# -lt 2 ]]; then
+  echo "usage: $0 --install-only | PORT DIR [AZURITE OPTIONS...]" >&2
   exit 2
 fi
-mkdir -p "$2"
-exec "$azurite" --blobHost 127.0.0.1 --blobPort "$1" --location "$2" \
-  --disableTelemetry --skipApiVersionCheck --loose
+port=$1
+dir=$2
+shift 2
+mkdir -p "$dir"
+exec "$azurite" --blobHost 127.0.0.1 --blobPort "$port" --location "$dir" \
+  --disableTelemetry --skipApiVersionCheck --loose "$@"

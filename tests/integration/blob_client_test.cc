@@ -240,6 +240,36 @@ TEST_F(BlobClientTest, InjectedFaultsAreRetriedAndNoAcknowledgedWriteIsLost) {
   }
 }
 
+TEST(BlobClientTlsTest, HttpsWorksWithATrustedCertificateOnly) {
+  kvtier::testing::AzuriteProcess azurite(/*tls=*/true);
+  ASSERT_TRUE(azurite.Start().ok()) << azurite.log();
+  BlobClientOptions options;
+  options.endpoint = azurite.endpoint();
+  ASSERT_TRUE(options.endpoint.starts_with("https://"));
+  options.account = kvtier::testing::kAzuriteAccount;
+  options.account_key = kvtier::testing::kAzuriteKey;
+  options.container = "secure";
+  options.ca_file = azurite.ca_file();
+  auto client = BlobClient::Create(options);
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE((*client)->CreateContainer().ok());
+  const auto value = Bytes(256 << 10, 20);
+  ASSERT_TRUE((*client)->PutBlob("over-tls", value, {}, false).ok());
+  auto got = (*client)->GetBlob("over-tls");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_TRUE(Same(got->bytes, value));
+
+  // The system trust store does not know the self-signed certificate.
+  options.ca_file.clear();
+  options.max_attempts = 2;
+  options.initial_backoff = std::chrono::milliseconds(1);
+  auto untrusting = BlobClient::Create(options);
+  ASSERT_TRUE(untrusting.ok());
+  auto refused = (*untrusting)->GetBlob("over-tls");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable) << refused.status().ToString();
+}
+
 TEST(BlobClientOptionsTest, CredentialsMustBeExactlyOne) {
   BlobClientOptions options;
   options.endpoint = "http://127.0.0.1:1/devstoreaccount1";

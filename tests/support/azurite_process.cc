@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -14,7 +15,7 @@
 
 namespace kvtier::testing {
 
-AzuriteProcess::AzuriteProcess() {
+AzuriteProcess::AzuriteProcess(bool tls) : tls_(tls) {
   char pattern[] = "/tmp/kvtier-azurite-XXXXXX";
   dir_ = mkdtemp(pattern);
 }
@@ -29,16 +30,30 @@ Status AzuriteProcess::Start() {
   const std::string script = std::string(KVTIER_SOURCE_DIR) + "/scripts/start-azurite.sh";
   const std::string log_file = (dir_ / "log").string();
   const std::string data = (dir_ / "data").string();
+  const std::string cert = ca_file();
+  const std::string key = (dir_ / "key.pem").string();
+  if (tls_ && !std::filesystem::exists(cert)) {
+    const std::string command =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+        "-addext subjectAltName=IP:127.0.0.1 -keyout '" +
+        key + "' -out '" + cert + "' >/dev/null 2>&1";
+    if (std::system(command.c_str()) != 0) return Internal("openssl could not make a certificate");
+  }
   pid_ = fork();
   if (pid_ < 0) return Internal("fork failed");
   if (pid_ == 0) {
     const int fd = open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, STDOUT_FILENO);
     dup2(fd, STDERR_FILENO);
-    execl("/bin/bash", "bash", script.c_str(), "0", data.c_str(), static_cast<char*>(nullptr));
+    if (tls_) {
+      execl("/bin/bash", "bash", script.c_str(), "0", data.c_str(), "--cert", cert.c_str(), "--key",
+            key.c_str(), static_cast<char*>(nullptr));
+    } else {
+      execl("/bin/bash", "bash", script.c_str(), "0", data.c_str(), static_cast<char*>(nullptr));
+    }
     _exit(127);
   }
-  const std::regex listening(R"(listens on http://127\.0\.0\.1:(\d+))");
+  const std::regex listening(R"(listens on https?://127\.0\.0\.1:(\d+))");
   for (int i = 0; i < 6000; ++i) {
     std::smatch match;
     const std::string text = log();
@@ -64,7 +79,8 @@ void AzuriteProcess::Kill() {
 }
 
 std::string AzuriteProcess::endpoint() const {
-  return "http://127.0.0.1:" + std::to_string(port_) + "/" + kAzuriteAccount;
+  return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) + "/" +
+         kAzuriteAccount;
 }
 
 std::string AzuriteProcess::log() const {

@@ -20,7 +20,9 @@ inline constexpr const char* kAzuriteKey =
 
 class AzuriteProcess {
  public:
-  AzuriteProcess();
+  // With `tls`, Azurite serves https with a self-signed certificate for
+  // 127.0.0.1 made at Start(); ca_file() names it for clients to trust.
+  explicit AzuriteProcess(bool tls = false);
   ~AzuriteProcess();
   AzuriteProcess(const AzuriteProcess&) = delete;
   AzuriteProcess& operator=(const AzuriteProcess&) = delete;
@@ -31,11 +33,13 @@ class AzuriteProcess {
   // brings it back on a new port with the same data.
   void Kill();
   uint16_t port() const { return port_; }
-  // Path-style endpoint: http://127.0.0.1:PORT/devstoreaccount1
+  // Path-style endpoint: http(s)://127.0.0.1:PORT/devstoreaccount1
   std::string endpoint() const;
+  std::string ca_file() const { return (dir_ / "cert.pem").string(); }
   std::string log() const;
 
  private:
+  const bool tls_;
   std::filesystem::path dir_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
