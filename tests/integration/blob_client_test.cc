@@ -196,6 +196,39 @@ TEST_F(BlobClientTest, WrongKeyIsRefusedAndNeverEchoed) {
   EXPECT_EQ(client->counters().retries.load(), 0u);
 }
 
+// An account SAS (version 2019-12-12 form), as an operator would issue one.
+std::string AccountSas(const std::string& permissions) {
+  const auto key = Base64Decode(kvtier::testing::kAzuriteKey);
+  const std::string version = "2019-12-12";
+  const std::string expiry = "2099-01-01T00:00:00Z";
+  const std::string to_sign = std::string(kvtier::testing::kAzuriteAccount) + "\n" + permissions +
+                              "\nb\nsco\n\n" + expiry + "\n\nhttps,http\n" + version + "\n";
+  return "sv=" + version + "&ss=b&srt=sco&sp=" + permissions +
+         "&se=" + PercentEncode(expiry, false) +
+         "&spr=https,http&sig=" + PercentEncode(HmacSha256Base64(*key, to_sign), false);
+}
+
+TEST_F(BlobClientTest, SasTokenAuthorisesWhatItGrantsOnly) {
+  auto options = Options();
+  options.account_key.clear();
+  options.sas_token = AccountSas("rwdlc");
+  auto client = MakeClient(options);
+  const auto value = Bytes(1000, 30);
+  ASSERT_TRUE(client->PutBlob("by-sas", value, {}, false).ok());
+  auto got = client->GetBlob("by-sas");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_TRUE(Same(got->bytes, value));
+  EXPECT_EQ(client->Describe().find("sig="), std::string::npos);
+
+  options.sas_token = AccountSas("r");  // read only
+  auto reader = MakeClient(options);
+  EXPECT_TRUE(reader->GetBlob("by-sas").ok());
+  auto denied = reader->PutBlob("by-sas-2", value, {}, false);
+  ASSERT_FALSE(denied.ok());
+  EXPECT_EQ(denied.status().code(), StatusCode::kInvalidArgument) << denied.status().ToString();
+  EXPECT_EQ(denied.status().message().find("sig="), std::string::npos);
+}
+
 TEST_F(BlobClientTest, ServiceDownFailsWithUnavailableOnceRetriesAreSpent) {
   auto options = Options();
   options.max_attempts = 3;

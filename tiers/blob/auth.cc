@@ -146,13 +146,16 @@ std::string SharedKeySigner::StringToSign(const RequestToSign& request) const {
   return out;
 }
 
-std::string SharedKeySigner::Authorization(const RequestToSign& request) const {
-  const std::string text = StringToSign(request);
+std::string HmacSha256Base64(std::span<const uint8_t> key, std::string_view text) {
   std::array<uint8_t, EVP_MAX_MD_SIZE> mac{};
   unsigned int mac_size = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const uint8_t*>(text.data()), text.size(), mac.data(), &mac_size);
-  return "SharedKey " + account_ + ':' + Base64Encode(std::span(mac.data(), mac_size));
+  return Base64Encode(std::span(mac.data(), mac_size));
+}
+
+std::string SharedKeySigner::Authorization(const RequestToSign& request) const {
+  return "SharedKey " + account_ + ':' + HmacSha256Base64(key_, StringToSign(request));
 }
 
 }  // namespace kvtier::tiers::blob

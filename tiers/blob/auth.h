@@ -29,6 +29,10 @@ Result<std::vector<uint8_t>> Base64Decode(std::string_view text);
 // stay; `keep_slash` keeps '/' for blob names with folders).
 std::string PercentEncode(std::string_view text, bool keep_slash);
 
+// base64(HMAC-SHA256(key, text)): the signature of Shared Key requests and of
+// SAS tokens.
+std::string HmacSha256Base64(std::span<const uint8_t> key, std::string_view text);
+
 // RFC 1123 date in GMT for x-ms-date, e.g. "Mon, 23 Nov 2026 10:00:00 GMT".
 std::string HttpDate();
 
