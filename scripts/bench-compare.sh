@@ -37,6 +37,7 @@ work=$(mktemp -d)
 cleanup() {
   [[ -n "${kvtier_pid:-}" ]] && kill "$kvtier_pid" 2>/dev/null || true
   [[ -n "${redis_pid:-}" ]] && kill "$redis_pid" 2>/dev/null || true
+  [[ -n "${azurite_pid:-}" ]] && kill "$azurite_pid" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -173,6 +174,54 @@ tiers_restart=$(tier_bench scan)
 kill "$tiers_pid"
 wait "$tiers_pid" || true
 
+# The Blob tier against curl on one Azurite, 4 MiB blocks, one stream each,
+# RUNS rounds interleaved; curl reuses one connection for all blobs of a step.
+mkdir -p "$work/azurite"
+scripts/start-azurite.sh 0 "$work/azurite" >"$work/azurite.log" 2>&1 &
+azurite_pid=$!
+azurite_version=$(awk -F'"' '/"version"/ {print $4; exit}' .azurite/node_modules/azurite/package.json)
+for _ in $(seq 300); do grep -q 'listens on' "$work/azurite.log" && break; sleep 0.1; done
+azurite_port=$(grep -o 'listens on http://127.0.0.1:[0-9]*' "$work/azurite.log" | cut -d: -f3)
+export KVTIER_BLOB_ACCOUNT=devstoreaccount1
+export KVTIER_BLOB_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+blob_url="http://127.0.0.1:$azurite_port/devstoreaccount1"
+blob_count=32
+sas=$("$bin/kvtier-blob-bench" --print-sas rwdlc)
+head -c $((4 << 20)) /dev/urandom >"$work/block.bin"
+curl_gbps() {  # STEP(put|get): GB/s of one curl process over blob_count blobs
+  local args=() start end
+  for i in $(seq 0 $((blob_count - 1))); do
+    if [[ $1 == put ]]; then
+      args+=(-T "$work/block.bin" "$blob_url/curlbench/b-$i?$sas")
+    else
+      args+=("$blob_url/curlbench/b-$i?$sas" -o /dev/null)
+    fi
+  done
+  start=$(date +%s.%N)
+  if [[ $1 == put ]]; then
+    curl -sf -H 'x-ms-blob-type: BlockBlob' "${args[@]}" -o /dev/null
+  else
+    curl -sf "${args[@]}"
+  fi
+  end=$(date +%s.%N)
+  awk -v s="$start" -v e="$end" -v n="$blob_count" 'BEGIN {printf "%.3f\n", n * 4194304 / (e - s) / 1e9}'
+}
+"$bin/kvtier-blob-bench" --endpoint "$blob_url" --container curlbench --count 1 >/dev/null  # creates the container
+blob_put_runs=() blob_get_runs=() curl_put_runs=() curl_get_runs=()
+for _ in $(seq "$runs"); do
+  out=$("$bin/kvtier-blob-bench" --endpoint "$blob_url" --container tierbench --value-size 4MiB \
+    --count "$blob_count")
+  blob_put_runs+=("$(awk '$1 == "put" {print $5}' <<<"$out")")
+  blob_get_runs+=("$(awk '$1 == "get" {print $5}' <<<"$out")")
+  curl_put_runs+=("$(curl_gbps put)")
+  curl_get_runs+=("$(curl_gbps get)")
+done
+kill "$azurite_pid" 2>/dev/null || true
+blob_put=$(printf '%s\n' "${blob_put_runs[@]}" | median)
+blob_get=$(printf '%s\n' "${blob_get_runs[@]}" | median)
+curl_put=$(printf '%s\n' "${curl_put_runs[@]}" | median)
+curl_get=$(printf '%s\n' "${curl_get_runs[@]}" | median)
+
 machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(free -g | awk '/Mem:/ {print $2}') GiB, kernel $(uname -r)"
 {
   echo "# Benchmark results"
@@ -239,6 +288,19 @@ machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpui
   echo '```'
   echo "$nvme_compare"
   echo '```'
+  echo
+  echo "## Blob tier against curl"
+  echo
+  echo "One Azurite $azurite_version on loopback, $blob_count blobs of 4 MiB, one stream each, median of"
+  echo "$runs rounds. kvtier: \`KVTIER_BLOB_ACCOUNT=... KVTIER_BLOB_KEY=... kvtier-blob-bench --endpoint URL"
+  echo "--container tierbench --value-size 4MiB --count $blob_count\` (BlobTier::Put, then Get with the checksum"
+  echo "verified). curl: one process per step over the same blob count with an account SAS,"
+  echo "\`curl -T block.bin URL1?SAS -T block.bin URL2?SAS ...\` and \`curl URL1?SAS -o /dev/null ...\`."
+  echo
+  echo "| step | kvtier GB/s | curl GB/s | kvtier/curl |"
+  echo "|---|---|---|---|"
+  echo "| put 4 MiB | $blob_put | $curl_put | $(awk -v a="$blob_put" -v b="$curl_put" 'BEGIN {printf "%.2f", a / b}') |"
+  echo "| get 4 MiB | $blob_get | $curl_get | $(awk -v a="$blob_get" -v b="$curl_get" 'BEGIN {printf "%.2f", a / b}') |"
 } >bench/RESULTS.md.new
 mv bench/RESULTS.md.new bench/RESULTS.md
 cat bench/RESULTS.md

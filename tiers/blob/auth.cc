@@ -154,6 +154,20 @@ std::string HmacSha256Base64(std::span<const uint8_t> key, std::string_view text
   return Base64Encode(std::span(mac.data(), mac_size));
 }
 
+Result<std::string> MakeAccountSas(const std::string& account, std::string_view account_key_base64,
+                                   const std::string& permissions, const std::string& expiry) {
+  auto key = Base64Decode(account_key_base64);
+  if (!key.ok() || key->empty()) return InvalidArgument("blob account key is not valid base64");
+  const std::string version = "2019-12-12";
+  // account, permissions, services, resource types, start, expiry, IP,
+  // protocols, version: one per line.
+  const std::string to_sign =
+      account + "\n" + permissions + "\nb\nsco\n\n" + expiry + "\n\nhttps,http\n" + version + "\n";
+  return "sv=" + version + "&ss=b&srt=sco&sp=" + permissions +
+         "&se=" + PercentEncode(expiry, false) +
+         "&spr=https,http&sig=" + PercentEncode(HmacSha256Base64(*key, to_sign), false);
+}
+
 std::string SharedKeySigner::Authorization(const RequestToSign& request) const {
   return "SharedKey " + account_ + ':' + HmacSha256Base64(key_, StringToSign(request));
 }

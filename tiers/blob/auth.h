@@ -33,6 +33,13 @@ std::string PercentEncode(std::string_view text, bool keep_slash);
 // SAS tokens.
 std::string HmacSha256Base64(std::span<const uint8_t> key, std::string_view text);
 
+// An account SAS token (service version 2019-12-12 form) for the Blob service,
+// all resource types, http and https, valid until `expiry` (ISO 8601 UTC,
+// e.g. "2099-01-01T00:00:00Z"); `permissions` in Azure's letters ("rwdlc").
+// For handing narrower credentials to tools; the result is a secret.
+Result<std::string> MakeAccountSas(const std::string& account, std::string_view account_key_base64,
+                                   const std::string& permissions, const std::string& expiry);
+
 // RFC 1123 date in GMT for x-ms-date, e.g. "Mon, 23 Nov 2026 10:00:00 GMT".
 std::string HttpDate();
 

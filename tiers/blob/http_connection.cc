@@ -3,6 +3,8 @@
 // Boost 1.74's Asio needs <utility> before its headers under C++20.
 #include <utility>
 
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -10,11 +12,17 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+
 #include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 
 namespace kvtier::tiers::blob {
 namespace {
+
+// Plain-text bodies from this size on are read by ReadBodyDirect.
+constexpr uint64_t kDirectBodyBytes = 256 << 10;
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -97,6 +105,41 @@ struct HttpConnection::Impl {
   }
 };
 
+Result<std::string> HttpConnection::ReadBodyDirect(uint64_t length, Deadline deadline) {
+  std::string body(length, '\0');
+  // Body bytes that arrived with the header first.
+  const size_t buffered = std::min<size_t>(impl_->buffer.size(), length);
+  asio::buffer_copy(asio::buffer(body.data(), buffered), impl_->buffer.data());
+  impl_->buffer.consume(buffered);
+  // Then one blocking MSG_WAITALL receive (bounded by SO_RCVTIMEO): the
+  // event loop would wake for every small segment a slow sender writes.
+  auto& socket = impl_->plain->socket();
+  beast::error_code ec;
+  socket.native_non_blocking(false, ec);
+  if (ec) return Unavailable("reading a blob response: " + ec.message());
+  const int fd = socket.native_handle();
+  for (size_t done = buffered; done < length;) {
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) {
+      return DeadlineExceeded("reading a blob response: timed out");
+    }
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(left).count();
+    timeval timeout{.tv_sec = static_cast<time_t>(micros / 1'000'000),
+                    .tv_usec = static_cast<suseconds_t>(micros % 1'000'000)};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    const ssize_t n = recv(fd, body.data() + done, length - done, MSG_WAITALL);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+    } else if (n == 0) {
+      return Unavailable("reading a blob response: connection closed by the blob service");
+    } else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+      return Unavailable(std::string("reading a blob response: ") + std::strerror(errno));
+    }
+  }
+  socket.native_non_blocking(true, ec);
+  return body;
+}
+
 HttpConnection::HttpConnection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 HttpConnection::~HttpConnection() = default;
@@ -164,12 +207,29 @@ Result<HttpResponse> HttpConnection::RoundTrip(const HttpRequest& request, Deadl
   if (request.verb == "HEAD") parser.skip(true);
   ec = impl_->Run(deadline, [&](auto handler) {
     if (impl_->tls) {
-      http::async_read(*impl_->tls, impl_->buffer, parser, handler);
+      http::async_read_header(*impl_->tls, impl_->buffer, parser, handler);
     } else {
-      http::async_read(*impl_->plain, impl_->buffer, parser, handler);
+      http::async_read_header(*impl_->plain, impl_->buffer, parser, handler);
     }
   });
   if (ec) return FromNetwork(ec, "reading a blob response");
+
+  std::string large_body;
+  const auto length = parser.content_length();
+  if (!impl_->tls && !parser.is_done() && length && *length >= kDirectBodyBytes &&
+      *length <= max_body_bytes) {
+    // Large plain-text body: straight into its final buffer.
+    KVTIER_ASSIGN_OR_RETURN(large_body, ReadBodyDirect(*length, deadline));
+  } else if (!parser.is_done()) {
+    ec = impl_->Run(deadline, [&](auto handler) {
+      if (impl_->tls) {
+        http::async_read(*impl_->tls, impl_->buffer, parser, handler);
+      } else {
+        http::async_read(*impl_->plain, impl_->buffer, parser, handler);
+      }
+    });
+    if (ec) return FromNetwork(ec, "reading a blob response");
+  }
 
   auto& got = parser.get();
   HttpResponse response;
@@ -179,7 +239,7 @@ Result<HttpResponse> HttpConnection::RoundTrip(const HttpRequest& request, Deadl
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     response.headers[std::move(name)] = std::string(field.value());
   }
-  response.body = std::move(got.body());
+  response.body = large_body.empty() ? std::move(got.body()) : std::move(large_body);
   reusable_ = got.keep_alive();
   return response;
 }

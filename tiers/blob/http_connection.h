@@ -75,6 +75,8 @@ class HttpConnection {
  private:
   struct Impl;
   explicit HttpConnection(std::unique_ptr<Impl> impl);
+  // Reads a plain-text body of `length` bytes with blocking receives.
+  Result<std::string> ReadBodyDirect(uint64_t length, Deadline deadline);
   std::unique_ptr<Impl> impl_;
   bool reusable_ = true;
 };
