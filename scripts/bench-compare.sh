@@ -271,8 +271,8 @@ machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpui
     json_var="tiers_$step"
     json="${!json_var}"
     kind=get
-    hit_ratio=$(field hit_ratio "$json" get)
-    if [[ $step == put ]]; then kind=put; hit_ratio=-; fi
+    hit_ratio=-
+    if [[ $step == put ]]; then kind=put; else hit_ratio=$(field hit_ratio "$json" get); fi
     echo "| $step (\`--workload ${step/restart/scan}\`$([[ $step == restart ]] && echo ' after kill -9')) | $(field gb_per_s "$json" "$kind") | $hit_ratio | $(field verify_failures "$json" "$kind") |"
   done
   echo
