@@ -160,12 +160,42 @@ bool ParseNvme(Reader& r, const YAML::Node& nvme, ServerConfig& config) {
   return true;
 }
 
+bool ParseBlob(Reader& r, const YAML::Node& blob, ServerConfig& config) {
+  if (!blob) return true;
+  if (!r.Map(blob, "tiers.blob",
+             {"endpoint", "account", "key_env", "sas_env", "ca_file", "operation_timeout_ms"})) {
+    return false;
+  }
+  config.blob.enabled = true;
+  uint32_t timeout_ms = static_cast<uint32_t>(config.blob.operation_timeout.count());
+  if (!r.String(blob["endpoint"], "tiers.blob.endpoint", config.blob.endpoint) ||
+      !r.String(blob["account"], "tiers.blob.account", config.blob.account) ||
+      !r.String(blob["key_env"], "tiers.blob.key_env", config.blob.key_env) ||
+      !r.String(blob["sas_env"], "tiers.blob.sas_env", config.blob.sas_env) ||
+      !r.String(blob["ca_file"], "tiers.blob.ca_file", config.blob.ca_file) ||
+      !r.Integer(blob["operation_timeout_ms"], "tiers.blob.operation_timeout_ms", timeout_ms)) {
+    return false;
+  }
+  config.blob.operation_timeout = std::chrono::milliseconds(timeout_ms);
+  return true;
+}
+
+bool ParseOrigin(Reader& r, const YAML::Node& node, const std::string& path, NamespaceConfig& ns) {
+  if (!node) return true;
+  if (!r.Map(node, path, {"container", "prefix", "block_bytes"})) return false;
+  ns.origin.enabled = true;
+  return r.String(node["container"], path + ".container", ns.origin.container) &&
+         r.String(node["prefix"], path + ".prefix", ns.origin.prefix) &&
+         r.Bytes(node["block_bytes"], path + ".block_bytes", ns.origin.block_bytes);
+}
+
 bool ParseTiers(Reader& r, const YAML::Node& node, ServerConfig& config) {
   if (!node) return true;
-  if (!r.Map(node, "tiers", {"dram", "nvme", "demotion", "promote_on_get", "workers"})) {
+  if (!r.Map(node, "tiers", {"dram", "nvme", "blob", "demotion", "promote_on_get", "workers"})) {
     return false;
   }
   if (!ParseDram(r, node["dram"], config) || !ParseNvme(r, node["nvme"], config) ||
+      !ParseBlob(r, node["blob"], config) ||
       !r.Bool(node["promote_on_get"], "tiers.promote_on_get", config.stack.promote_on_get)) {
     return false;
   }
@@ -212,13 +242,14 @@ bool ParseNamespaces(Reader& r, const YAML::Node& node, ServerConfig& config) {
   config.namespaces.clear();
   for (size_t i = 0; i < node.size(); ++i) {
     const std::string path = "namespaces[" + std::to_string(i) + "]";
-    if (!r.Map(node[i], path, {"name", "kind", "tiers", "write_mode"})) return false;
+    if (!r.Map(node[i], path, {"name", "kind", "tiers", "write_mode", "origin"})) return false;
     NamespaceConfig ns;
     std::string kind = "kv";
     std::string write_mode = "write_back";
     if (!r.String(node[i]["name"], path + ".name", ns.name) ||
         !r.String(node[i]["kind"], path + ".kind", kind) ||
         !ParseNamespaceTiers(r, node[i]["tiers"], path + ".tiers", ns) ||
+        !ParseOrigin(r, node[i]["origin"], path + ".origin", ns) ||
         !r.String(node[i]["write_mode"], path + ".write_mode", write_mode)) {
       return false;
     }
@@ -344,6 +375,14 @@ Status ServerConfig::Validate() const {
   if (workers.max_queued_jobs == 0) {
     return InvalidArgument("tiers.workers.max_queued_jobs must be > 0");
   }
+  if (blob.enabled) {
+    if (blob.endpoint.empty() || blob.account.empty()) {
+      return InvalidArgument("tiers.blob.endpoint and tiers.blob.account must be set");
+    }
+    if (blob.key_env.empty() == blob.sas_env.empty()) {
+      return InvalidArgument("tiers.blob: set exactly one of key_env and sas_env");
+    }
+  }
   if (namespaces.empty()) return InvalidArgument("namespaces: at least one is required");
   std::set<std::string> seen;
   for (size_t i = 0; i < namespaces.size(); ++i) {
@@ -356,6 +395,20 @@ Status ServerConfig::Validate() const {
       return InvalidArgument("namespaces[" + std::to_string(i) +
                              "].write_mode write_through needs the nvme tier (tiers.nvme and "
                              "tiers: [dram, nvme])");
+    }
+    const OriginConfig& origin = namespaces[i].origin;
+    if (origin.enabled) {
+      const std::string path = "namespaces[" + std::to_string(i) + "].origin";
+      if (namespaces[i].kind != NamespaceKind::kDataset) {
+        return InvalidArgument(path + " is for kind: dataset namespaces only");
+      }
+      if (!blob.enabled) return InvalidArgument(path + " needs a tiers.blob section");
+      if (origin.container.empty()) return InvalidArgument(path + ".container must be set");
+      if (origin.block_bytes == 0 || origin.block_bytes > limits.max_value_bytes) {
+        return InvalidArgument(path + ".block_bytes must be within 1.." +
+                               FormatByteSize(limits.max_value_bytes) +
+                               " (limits.max_value_bytes)");
+      }
     }
     if (!seen.insert(name).second) {
       return InvalidArgument("namespaces[" + std::to_string(i) + "].name '" + name +
@@ -388,6 +441,12 @@ std::string DescribeConfig(const ServerConfig& c) {
         << ", segment_bytes: " << FormatByteSize(c.nvme.segment_bytes)
         << ", sync_writes: " << (c.nvme.sync_writes ? "true" : "false") << "}";
   }
+  if (c.blob.enabled) {
+    out << ", blob: {endpoint: " << c.blob.endpoint << ", account: " << c.blob.account
+        << (c.blob.key_env.empty() ? ", sas_env: " + c.blob.sas_env
+                                   : ", key_env: " + c.blob.key_env)
+        << ", operation_timeout_ms: " << c.blob.operation_timeout.count() << "}";
+  }
   out << ", demotion: {admission: " << tiers::AdmissionPolicyName(c.stack.admission)
       << ", queue_bytes: " << FormatByteSize(c.stack.demotion_queue_bytes)
       << "}, promote_on_get: " << (c.stack.promote_on_get ? "true" : "false")
@@ -398,8 +457,12 @@ std::string DescribeConfig(const ServerConfig& c) {
     out << " {name: " << ns.name << ", kind: " << NamespaceKindName(ns.kind)
         << ", tiers: " << (ns.use_nvme && c.nvme_enabled ? "[dram, nvme]" : "[dram]")
         << ", write_mode: "
-        << (ns.write_mode == tiers::WriteMode::kWriteThrough ? "write_through" : "write_back")
-        << "}";
+        << (ns.write_mode == tiers::WriteMode::kWriteThrough ? "write_through" : "write_back");
+    if (ns.origin.enabled) {
+      out << ", origin: {container: " << ns.origin.container << ", prefix: '" << ns.origin.prefix
+          << "', block_bytes: " << FormatByteSize(ns.origin.block_bytes) << "}";
+    }
+    out << "}";
   }
   return out.str();
 }

@@ -20,11 +20,33 @@ namespace kvtier::server {
 enum class NamespaceKind { kKv, kKb, kDataset };
 std::string_view NamespaceKindName(NamespaceKind kind);
 
+// The Azure Blob service and its credential. The secret itself never sits
+// in a config file: it is read from the named environment variable.
+struct BlobConfig {
+  bool enabled = false;  // a `tiers.blob` section is present
+  std::string endpoint;  // http(s)://host[:port][/account for path-style]
+  std::string account;
+  std::string key_env;  // env var holding the account key (Shared Key), or
+  std::string sas_env;  // env var holding a SAS token
+  std::string ca_file;  // extra CA bundle for https
+  std::chrono::milliseconds operation_timeout{30000};
+};
+
+// A dataset namespace's read-through origin: block i of object O is bytes
+// [i * block_bytes, (i + 1) * block_bytes) of blob `prefix + O`.
+struct OriginConfig {
+  bool enabled = false;
+  std::string container;
+  std::string prefix;
+  uint64_t block_bytes = 4ull << 20;
+};
+
 struct NamespaceConfig {
   std::string name;
   NamespaceKind kind = NamespaceKind::kKv;
   bool use_nvme = true;  // `tiers: [dram, nvme]` (the default) or `[dram]`
   tiers::WriteMode write_mode = tiers::WriteMode::kWriteBack;
+  OriginConfig origin;  // dataset namespaces only; needs tiers.blob
 };
 
 // Blocking tier calls (NVMe now) run on this pool, never on network threads.
@@ -51,6 +73,7 @@ struct ServerConfig {
   tiers::DramTierOptions dram;
   bool nvme_enabled = false;  // a `tiers.nvme` section is present
   tiers::NvmeTierOptions nvme;
+  BlobConfig blob;
   tiers::TierStackOptions stack;
   WorkerConfig workers;
   std::vector<NamespaceConfig> namespaces;

@@ -12,6 +12,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -23,6 +24,7 @@
 #include "server/server_stats.h"
 #include "server/service.h"
 #include "server/tcp_server.h"
+#include "tiers/blob/dataset_origin.h"
 #include "tiers/dram/dram_tier.h"
 #include "tiers/nvme/nvme_tier.h"
 #include "tiers/tier_stack.h"
@@ -124,6 +126,35 @@ Result<ServerConfig> BuildConfig(const CommandLine& cl) {
   return config;
 }
 
+// The Blob client options for `container`; the credential comes from the
+// environment variable the config names, never from the file.
+Result<tiers::blob::BlobClientOptions> BlobClientOptionsFor(const BlobConfig& blob,
+                                                            const std::string& container) {
+  tiers::blob::BlobClientOptions options;
+  options.endpoint = blob.endpoint;
+  options.account = blob.account;
+  options.container = container;
+  options.ca_file = blob.ca_file;
+  options.operation_timeout = blob.operation_timeout;
+  const std::string& env = blob.key_env.empty() ? blob.sas_env : blob.key_env;
+  const char* secret = std::getenv(env.c_str());
+  if (secret == nullptr || *secret == '\0') {
+    return InvalidArgument("the blob credential variable " + env + " is not set");
+  }
+  (blob.key_env.empty() ? options.sas_token : options.account_key) = secret;
+  return options;
+}
+
+Result<std::unique_ptr<tiers::blob::DatasetOrigin>> OpenOrigin(const BlobConfig& blob,
+                                                               const NamespaceConfig& ns) {
+  tiers::blob::DatasetOriginOptions options;
+  KVTIER_ASSIGN_OR_RETURN(options.client, BlobClientOptionsFor(blob, ns.origin.container));
+  options.prefix = ns.origin.prefix;
+  options.block_bytes = ns.origin.block_bytes;
+  options.stats_name = "origin/" + ns.name;
+  return tiers::blob::DatasetOrigin::Create(std::move(options));
+}
+
 int Run(int argc, char** argv) {
   auto cl = ParseCommandLine(argc, argv);
   if (!cl.ok()) {
@@ -176,9 +207,25 @@ int Run(int argc, char** argv) {
   } else {
     spdlog::info("no NVMe tier configured: DRAM only");
   }
+  std::vector<std::unique_ptr<tiers::blob::DatasetOrigin>> origins;
+  std::vector<tiers::BlockSource*> origin_of_namespace;
+  for (const NamespaceConfig& ns : config->namespaces) {
+    origin_of_namespace.push_back(nullptr);
+    if (!ns.origin.enabled) continue;
+    auto origin = OpenOrigin(config->blob, ns);
+    if (!origin.ok()) {
+      spdlog::critical("namespace {}: {}", ns.name, origin.status().ToString());
+      return 1;
+    }
+    spdlog::info("namespace {}: reads through to {} container {} prefix '{}' in {} blocks", ns.name,
+                 config->blob.endpoint, ns.origin.container, ns.origin.prefix,
+                 FormatByteSize(ns.origin.block_bytes));
+    origin_of_namespace.back() = origin->get();
+    origins.push_back(std::move(*origin));
+  }
   tiers::TierStack stack(dram, nvme.get(), config->stack);
   ServerStats stats;
-  Service service(*config, stack, stats);
+  Service service(*config, stack, stats, origin_of_namespace);
   TcpServer server(config->listener, service, stats);
   if (Status status = server.Start(); !status.ok()) {
     spdlog::critical("{}", status.ToString());

@@ -28,7 +28,8 @@ std::vector<protocol::NamedCounter> ToNamed(const std::vector<tiers::TierCounter
 
 }  // namespace
 
-Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStats& stats)
+Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStats& stats,
+                 const std::vector<tiers::BlockSource*>& origins)
     : server_name_(config.server_name),
       server_id_(MakeServerId()),
       limits_(config.limits),
@@ -42,7 +43,8 @@ Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStat
     ns->name = config.namespaces[i].name;
     ns->kind = config.namespaces[i].kind;
     stack_.SetNamespacePolicy(ns->id, {.use_nvme = config.namespaces[i].use_nvme,
-                                       .write_mode = config.namespaces[i].write_mode});
+                                       .write_mode = config.namespaces[i].write_mode,
+                                       .origin = i < origins.size() ? origins[i] : nullptr});
     namespaces_.push_back(std::move(ns));
   }
 }
@@ -254,6 +256,8 @@ TierId ToTierId(tiers::Location location) {
       return TierId::kDram;
     case tiers::Location::kNvme:
       return TierId::kNvme;
+    case tiers::Location::kOrigin:
+      return TierId::kBlob;
     case tiers::Location::kNone:
       break;
   }

@@ -74,7 +74,10 @@ using DeferredReply = std::function<void(Result<ReplyBody>)>;
 
 class Service {
  public:
-  Service(const ServerConfig& config, tiers::TierStack& stack, ServerStats& stats);
+  // `origins[i]`, when given and not null, is the read-through source of
+  // config.namespaces[i]; sources must outlive the service.
+  Service(const ServerConfig& config, tiers::TierStack& stack, ServerStats& stats,
+          const std::vector<tiers::BlockSource*>& origins = {});
   ~Service();  // StopWorkers()
 
   const protocol::Limits& limits() const { return limits_; }

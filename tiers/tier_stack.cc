@@ -82,7 +82,8 @@ Location TierStack::Locate(const BlockKey& key) const {
 }
 
 bool TierStack::MayBeBelow(const BlockKey& key) const {
-  return UsesNvme(key.namespace_id) && nvme_->MayContain(key);
+  return PolicyFor(key.namespace_id).origin != nullptr ||
+         (UsesNvme(key.namespace_id) && nvme_->MayContain(key));
 }
 
 bool TierStack::LowerMayHold(const BlockKey& key, const std::string& index_key,
@@ -277,7 +278,9 @@ void TierStack::Demote(Demotion demotion) {
 
 Result<BlockHandle> TierStack::GetBelow(const BlockKey& key, Location* from) {
   *from = Location::kNone;
-  if (!UsesNvme(key.namespace_id)) return NotFound("key not stored");
+  if (!UsesNvme(key.namespace_id) && PolicyFor(key.namespace_id).origin == nullptr) {
+    return NotFound("key not stored");
+  }
   std::string index_key;
   EncodeIndexKey(key, index_key);
   std::shared_ptr<Flight> flight;
@@ -326,20 +329,41 @@ Result<BlockHandle> TierStack::ReadAndPromote(const BlockKey& key, Location* fro
     *from = Location::kDram;
     return queued;
   }
-  std::lock_guard stripe(StripeFor(index_key));
+  std::unique_lock stripe(StripeFor(index_key));
   // A promotion or a put may have landed since the caller's DRAM miss.
   if (auto hit = dram_.Get(key); hit.ok()) {
     *from = Location::kDram;
     return hit;
   }
-  KVTIER_ASSIGN_OR_RETURN(BlockHandle block, nvme_->Get(key));
-  *from = Location::kNvme;
-  if (!options_.promote_on_get) return block;
+  Result<BlockHandle> below = NotFound("key not stored");
+  if (UsesNvme(key.namespace_id)) {
+    below = nvme_->Get(key);
+    if (below.ok()) *from = Location::kNvme;
+  }
+  BlockSource* origin = PolicyFor(key.namespace_id).origin;
+  if (!below.ok() && origin != nullptr &&
+      (below.status().code() == StatusCode::kNotFound ||
+       below.status().code() == StatusCode::kCorruption)) {
+    // Not under the stripe: a network read must not hold up the other keys
+    // of the stripe. Nothing below DRAM races with it (origins are read
+    // only), and the DRAM insert below never replaces a newer put.
+    stripe.unlock();
+    below = origin->Fetch(key);
+    if (!below.ok()) return below.status();
+    stripe.lock();
+    *from = Location::kOrigin;
+    counters_.origin_fills.fetch_add(1, std::memory_order_relaxed);
+    // An origin block always goes into DRAM (its eviction demotes it by
+    // policy): the next reader must not fetch it again.
+  } else if (!below.ok() || !options_.promote_on_get) {
+    return below;
+  }
+  BlockHandle block = std::move(*below);
   {
     // A promotion evicts another block; while the demotion queue is backed
     // up that block could not be written down, so serve from NVMe instead.
     std::lock_guard lock(mu_);
-    if (demotion_queue_bytes_ >= demotion_queue_limit_ / 2) {
+    if (*from != Location::kOrigin && demotion_queue_bytes_ >= demotion_queue_limit_ / 2) {
       counters_.promotions_deferred.fetch_add(1, std::memory_order_relaxed);
       return block;
     }
@@ -383,7 +407,24 @@ std::vector<TierStats> TierStack::Stats() const {
   auto add = [](TierStats& stats, const char* name, const std::atomic<uint64_t>& value) {
     stats.counters.push_back({name, value.load(std::memory_order_relaxed)});
   };
-  if (nvme_ == nullptr) return out;
+  // Origins once each (namespaces may share one), after the tiers.
+  auto add_origins = [&] {
+    std::vector<const BlockSource*> seen;
+    for (const auto& [id, policy] : policies_) {
+      if (policy.origin == nullptr ||
+          std::find(seen.begin(), seen.end(), policy.origin) != seen.end()) {
+        continue;
+      }
+      seen.push_back(policy.origin);
+      out.push_back(policy.origin->Stats());
+      add(out.back(), "fills", counters_.origin_fills);
+      add(out.back(), "single_flight_joins", counters_.single_flight_joins);
+    }
+  };
+  if (nvme_ == nullptr) {
+    add_origins();
+    return out;
+  }
   TierStats& dram = out.back();
   add(dram, "demotions", counters_.demotions);
   add(dram, "demoted_bytes", counters_.demoted_bytes);
@@ -404,6 +445,7 @@ std::vector<TierStats> TierStack::Stats() const {
   add(nvme, "single_flight_joins", counters_.single_flight_joins);
   add(nvme, "lower_removals", counters_.lower_removals);
   add(nvme, "write_through_puts", counters_.write_through_puts);
+  add_origins();
   return out;
 }
 

@@ -3,8 +3,10 @@
 // The tier stack: DRAM in front of an optional NVMe tier, and the flows of
 // docs/tiers.md between them.
 //
-//   Get      DRAM, then the demotion queue, then (on a worker) NVMe.
-//            Concurrent misses of one key share one NVMe read (single-flight).
+//   Get      DRAM, then the demotion queue, then (on a worker) NVMe, then
+//            the namespace's origin (a BlockSource: dataset read-through).
+//            Concurrent misses of one key share one read below (single-flight),
+//            so N readers of a missing dataset block cause one origin read.
 //            A hit below is promoted into DRAM unless DRAM already holds the
 //            key (a newer put wins) or the demotion queue is past half full
 //            (the block it would evict could not be written down).
@@ -55,6 +57,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tiers/block_source.h"
 #include "tiers/dram/dram_tier.h"
 #include "tiers/tier.h"
 
@@ -68,11 +71,13 @@ std::string_view AdmissionPolicyName(AdmissionPolicy policy);
 Result<AdmissionPolicy> ParseAdmissionPolicy(std::string_view name);
 
 // Where a block was found.
-enum class Location : uint8_t { kNone, kDram, kNvme };
+enum class Location : uint8_t { kNone, kDram, kNvme, kOrigin };
 
 struct NamespacePolicy {
   bool use_nvme = true;  // blocks go below DRAM (ignored when there is no NVMe tier)
   WriteMode write_mode = WriteMode::kWriteBack;
+  // Read-through source for misses of every tier; it must outlive the stack.
+  BlockSource* origin = nullptr;
 };
 
 struct TierStackOptions {
@@ -132,8 +137,9 @@ class TierStack {
 
   // ---- Blocking: worker threads only. ----
 
-  // The rest of a get after a DRAM miss: single-flight NVMe read (checksum
-  // verified), then promotion. `*from` says which tier answered.
+  // The rest of a get after a DRAM miss: single-flight read of NVMe
+  // (checksum verified), then of the origin, then promotion into DRAM.
+  // `*from` says which level answered.
   Result<BlockHandle> GetBelow(const BlockKey& key, Location* from);
   // A write-through put: DRAM, then NVMe durably. On an NVMe error the key
   // is removed from both tiers and the error returned.
@@ -161,7 +167,8 @@ class TierStack {
   // Writes what the demotion queue holds, then stops its thread. Idempotent.
   void Shutdown();
 
-  // DRAM and NVMe stats, with the stack's counters added to each.
+  // DRAM and NVMe stats, with the stack's counters added to each, then each
+  // origin's.
   std::vector<TierStats> Stats() const;
 
  private:
@@ -236,6 +243,7 @@ class TierStack {
     std::atomic<uint64_t> single_flight_joins{0};
     std::atomic<uint64_t> lower_removals{0};
     std::atomic<uint64_t> write_through_puts{0};
+    std::atomic<uint64_t> origin_fills{0};
   };
   mutable Counters counters_;
 };

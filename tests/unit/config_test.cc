@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "server/config.h"
 
 namespace kvtier::server {
@@ -109,6 +112,50 @@ TEST(Config, ErrorsNameTheBadField) {
   ExpectError("namespaces: [{name: a, write_mode: later}]", "namespaces[0].write_mode");
   // Write-through needs an NVMe tier to write through to.
   ExpectError("namespaces: [{name: a, write_mode: write_through}]", "namespaces[0].write_mode");
+}
+
+TEST(Config, DatasetExampleParsesWithAnOriginOverBlob) {
+  std::ifstream in(std::string(KVTIER_SOURCE_DIR) + "/configs/dataset.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto config = ParseConfig(text.str());
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ASSERT_TRUE(config->Validate().ok()) << config->Validate().ToString();
+  EXPECT_TRUE(config->blob.enabled);
+  EXPECT_EQ(config->blob.key_env, "KVTIER_BLOB_KEY");
+  ASSERT_EQ(config->namespaces.size(), 1u);
+  const OriginConfig& origin = config->namespaces[0].origin;
+  EXPECT_TRUE(origin.enabled);
+  EXPECT_EQ(origin.container, "training");
+  EXPECT_EQ(origin.prefix, "shards/");
+  EXPECT_EQ(origin.block_bytes, 4ull << 20);
+}
+
+TEST(Config, BlobAndOriginErrorsNameTheField) {
+  const std::string blob =
+      "tiers: {blob: {endpoint: 'http://127.0.0.1:1/a', account: a, key_env: K}}\n";
+  auto invalid = [](const std::string& yaml) {
+    auto config = ParseConfig(yaml);
+    return config.ok() ? config->Validate() : config.status();
+  };
+  EXPECT_NE(invalid(blob + "namespaces: [{name: d, kind: kv, origin: {container: c}}]")
+                .message()
+                .find("namespaces[0].origin"),
+            std::string::npos);
+  EXPECT_NE(invalid("namespaces: [{name: d, kind: dataset, origin: {container: c}}]")
+                .message()
+                .find("tiers.blob"),
+            std::string::npos);
+  EXPECT_NE(invalid(blob + "namespaces: [{name: d, kind: dataset, origin: {prefix: p}}]")
+                .message()
+                .find("container"),
+            std::string::npos);
+  EXPECT_NE(invalid("tiers: {blob: {endpoint: 'http://h', account: a}}\nnamespaces: [{name: a}]")
+                .message()
+                .find("key_env"),
+            std::string::npos);
+  EXPECT_TRUE(
+      invalid(blob + "namespaces: [{name: d, kind: dataset, origin: {container: c}}]").ok());
 }
 
 TEST(Config, HostPort) {

@@ -1,0 +1,111 @@
+#include "tiers/blob/dataset_origin.h"
+
+#include <cstring>
+
+#include "common/checksum.h"
+#include "common/keys.h"
+
+namespace kvtier::tiers::blob {
+
+Result<std::unique_ptr<DatasetOrigin>> DatasetOrigin::Create(DatasetOriginOptions options) {
+  if (options.block_bytes == 0 || options.block_bytes > (256ull << 20)) {
+    return InvalidArgument("dataset origin block_bytes must be within 1..256MiB");
+  }
+  KVTIER_ASSIGN_OR_RETURN(std::unique_ptr<BlobClient> client, BlobClient::Create(options.client));
+  return std::unique_ptr<DatasetOrigin>(new DatasetOrigin(std::move(options), std::move(client)));
+}
+
+DatasetOrigin::DatasetOrigin(DatasetOriginOptions options, std::unique_ptr<BlobClient> client)
+    : options_(std::move(options)), client_(std::move(client)) {}
+
+Result<DatasetOrigin::ObjectInfo> DatasetOrigin::Properties(const std::string& blob, bool refresh) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = objects_.find(blob);
+    if (it != objects_.end() && !refresh) {
+      lru_.splice(lru_.begin(), lru_, it->second.position);
+      return it->second.info;
+    }
+  }
+  counters_.property_reads.fetch_add(1, std::memory_order_relaxed);
+  KVTIER_ASSIGN_OR_RETURN(BlobProperties properties, client_->GetProperties(blob));
+  ObjectInfo info{properties.size, properties.etag};
+  std::lock_guard lock(mu_);
+  auto it = objects_.find(blob);
+  if (it != objects_.end()) {
+    it->second.info = info;
+    lru_.splice(lru_.begin(), lru_, it->second.position);
+    return info;
+  }
+  lru_.push_front(blob);
+  objects_[blob] = Cached{info, lru_.begin()};
+  while (objects_.size() > options_.max_cached_objects) {
+    objects_.erase(lru_.back());
+    lru_.pop_back();
+  }
+  return info;
+}
+
+Result<BlockHandle> DatasetOrigin::Fetch(const BlockKey& key) {
+  auto parsed = ParseObjectBlockKey(key.key);
+  if (!parsed.ok()) return InvalidArgument("not a dataset block key: " + parsed.status().message());
+  const auto& [object, index] = *parsed;
+  const std::string blob = options_.prefix + object;
+  for (int attempt = 0;; ++attempt) {
+    auto info = Properties(blob, /*refresh=*/false);
+    if (!info.ok()) {
+      auto& counter =
+          info.status().code() == StatusCode::kNotFound ? counters_.not_found : counters_.errors;
+      counter.fetch_add(1, std::memory_order_relaxed);
+      return info.status();
+    }
+    const uint64_t blocks = (info->size + options_.block_bytes - 1) / options_.block_bytes;
+    if (index >= blocks) {
+      counters_.not_found.fetch_add(1, std::memory_order_relaxed);
+      return NotFound("block " + std::to_string(index) + " is past the end of " + object + " (" +
+                      std::to_string(blocks) + " blocks)");
+    }
+    const uint64_t offset = index * options_.block_bytes;
+    const uint64_t length = std::min(options_.block_bytes, info->size - offset);
+    counters_.reads.fetch_add(1, std::memory_order_relaxed);
+    auto data = client_->GetBlob(blob, ByteRange{offset, length}, info->etag);
+    if (data.ok()) {
+      counters_.bytes.fetch_add(length, std::memory_order_relaxed);
+      const auto bytes = std::as_bytes(std::span(data->bytes));
+      WritableBlock block = HeapBlockAllocator::Instance().Allocate(bytes.size());
+      std::memcpy(block.mutable_bytes().data(), bytes.data(), bytes.size());
+      return std::move(block).Seal(BlockChecksum(bytes));
+    }
+    // A refused read may mean the object changed (If-Match failed, or it
+    // shrank under the range): read its properties again, once.
+    const StatusCode code = data.status().code();
+    if (attempt == 0 && code != StatusCode::kNotFound && code != StatusCode::kDeadlineExceeded) {
+      auto fresh = Properties(blob, /*refresh=*/true);
+      if (fresh.ok() && fresh->etag != info->etag) {
+        counters_.source_changes.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+    }
+    auto& counter =
+        data.status().code() == StatusCode::kNotFound ? counters_.not_found : counters_.errors;
+    counter.fetch_add(1, std::memory_order_relaxed);
+    return data.status();
+  }
+}
+
+TierStats DatasetOrigin::Stats() const {
+  TierStats stats;
+  stats.name = options_.stats_name;
+  auto add = [&](const char* name, const std::atomic<uint64_t>& value) {
+    stats.counters.push_back({name, value.load(std::memory_order_relaxed)});
+  };
+  add("reads", counters_.reads);
+  add("read_bytes", counters_.bytes);
+  add("property_reads", counters_.property_reads);
+  add("source_changes", counters_.source_changes);
+  add("not_found", counters_.not_found);
+  add("errors", counters_.errors);
+  return stats;
+}
+
+}  // namespace kvtier::tiers::blob
