@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -53,13 +52,19 @@ Status AzuriteProcess::Start() {
     }
     _exit(127);
   }
-  const std::regex listening(R"(listens on https?://127\.0\.0\.1:(\d+))");
+  // "... listens on http://127.0.0.1:PORT" (https with a certificate).
+  const std::string marker = "listens on http";
   for (int i = 0; i < 6000; ++i) {
-    std::smatch match;
     const std::string text = log();
-    if (std::regex_search(text, match, listening)) {
-      port_ = static_cast<uint16_t>(std::stoi(match[1]));
-      return Status::Ok();
+    if (const size_t at = text.find(marker); at != std::string::npos) {
+      const size_t colon = text.find("127.0.0.1:", at);
+      const size_t digits = colon == std::string::npos ? colon : colon + 10;
+      const size_t end = text.find_first_not_of("0123456789", digits);
+      // Only a whole line: the port's digits may still be arriving.
+      if (end != std::string::npos && end > digits && (text[end] == '\n' || text[end] == '\r')) {
+        port_ = static_cast<uint16_t>(std::atoi(text.c_str() + digits));
+        return Status::Ok();
+      }
     }
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
