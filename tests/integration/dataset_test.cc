@@ -70,7 +70,8 @@ class DatasetTest : public ::testing::Test {
         "  dram: {capacity: 64MiB}\n"
         "  blob: {endpoint: '" +
         azurite_.endpoint() +
-        "', account: devstoreaccount1, key_env: KVTIER_TEST_BLOB_KEY}\n"
+        "', account: devstoreaccount1, key_env: KVTIER_TEST_BLOB_KEY, "
+        "operation_timeout_ms: 3000}\n"
         "namespaces:\n"
         "  - name: dataset\n"
         "    kind: dataset\n"
@@ -168,6 +169,30 @@ TEST_F(DatasetTest, AChangedSourceIsReadWhole) {
   auto stats = client->Stats();
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(Counter(*stats, "origin/dataset", "source_changes"), 1u);
+}
+
+TEST_F(DatasetTest, OriginDownFailsMissesWhileCachedBlocksAreServed) {
+  auto client = Connect();
+  const std::vector<std::string> cached = {BlockKey("train-0001.bin", 0)};
+  auto got = client->Get("dataset", cached);
+  ASSERT_TRUE(got.ok() && got->values[0].status.ok());
+  azurite_.Kill();
+  // Cached: still served, from DRAM.
+  got = client->Get("dataset", cached);
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->values[0].status.ok()) << got->values[0].status.ToString();
+  EXPECT_EQ(got->values[0].tier, TierId::kDram);
+  // Not cached: a clear, retryable error once the retries are spent.
+  const std::vector<std::string> missing = {BlockKey("train-0001.bin", 1)};
+  got = client->Get("dataset", missing);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->values[0].status.code(), StatusCode::kUnavailable)
+      << got->values[0].status.ToString();
+  EXPECT_TRUE(got->values[0].status.retryable());
+  EXPECT_TRUE(server_->running());
+  auto stats = client->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_GE(Counter(*stats, "origin/dataset", "errors"), 1u);
 }
 
 }  // namespace
