@@ -38,6 +38,7 @@ cleanup() {
   [[ -n "${kvtier_pid:-}" ]] && kill "$kvtier_pid" 2>/dev/null || true
   [[ -n "${redis_pid:-}" ]] && kill "$redis_pid" 2>/dev/null || true
   [[ -n "${azurite_pid:-}" ]] && kill "$azurite_pid" 2>/dev/null || true
+  [[ -n "${dataset_pid:-}" ]] && kill "$dataset_pid" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -216,6 +217,28 @@ for _ in $(seq "$runs"); do
   curl_put_runs+=("$(curl_gbps put)")
   curl_get_runs+=("$(curl_gbps get)")
 done
+
+# Dataset read-through: 32 clients read one block of an object that is only
+# in the origin container, all at once; the server counts origin reads.
+head -c $((64 << 20)) /dev/urandom >"$work/object.bin"
+"$bin/kvtier-blob-bench" --endpoint "$blob_url" --container training --count 1 >/dev/null
+curl -sf -H 'x-ms-blob-type: BlockBlob' -T "$work/object.bin" \
+  "$blob_url/training/shards/train-0001.bin?$sas" -o /dev/null
+cat >"$work/dataset.yaml" <<YAML
+tiers:
+  dram: {capacity: 1GiB}
+  blob: {endpoint: '$blob_url', account: devstoreaccount1, key_env: KVTIER_BLOB_KEY}
+namespaces:
+  - {name: dataset, kind: dataset, tiers: [dram], origin: {container: training, prefix: shards/, block_bytes: 4MiB}}
+YAML
+dataset_port=17403
+"$bin/kvtierd" --config "$work/dataset.yaml" --port "$dataset_port" --log-level warn \
+  >"$work/dataset-kvtierd.log" 2>&1 &
+dataset_pid=$!
+for _ in $(seq 100); do nc -z 127.0.0.1 "$dataset_port" && break; sleep 0.1; done
+dataset_readers=$("$bin/kvtier-dataset-readers" --server "127.0.0.1:$dataset_port" \
+  --namespace dataset --object train-0001.bin --block 5 --readers 32 --expect "$work/object.bin")
+kill "$dataset_pid" 2>/dev/null || true
 kill "$azurite_pid" 2>/dev/null || true
 blob_put=$(printf '%s\n' "${blob_put_runs[@]}" | median)
 blob_get=$(printf '%s\n' "${blob_get_runs[@]}" | median)
@@ -301,6 +324,13 @@ machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpui
   echo "|---|---|---|---|"
   echo "| put 4 MiB | $blob_put | $curl_put | $(awk -v a="$blob_put" -v b="$curl_put" 'BEGIN {printf "%.2f", a / b}') |"
   echo "| get 4 MiB | $blob_get | $curl_get | $(awk -v a="$blob_get" -v b="$curl_get" 'BEGIN {printf "%.2f", a / b}') |"
+  echo
+  echo "Dataset read-through: 32 clients, each on its own connection, read block 5 (4 MiB) of a"
+  echo "64 MiB object that only the origin container holds, all at once (\`kvtier-dataset-readers"
+  echo "--namespace dataset --object train-0001.bin --block 5 --readers 32 --expect object.bin\`"
+  echo "against a kvtierd whose \`dataset\` namespace reads through to that container):"
+  echo
+  echo "    $dataset_readers"
 } >bench/RESULTS.md.new
 mv bench/RESULTS.md.new bench/RESULTS.md
 cat bench/RESULTS.md
