@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <thread>
 
@@ -64,10 +65,18 @@ class DatasetTest : public ::testing::Test {
     object_ = Bytes(2 * kBlock + kBlock / 2, 1);  // three blocks, the last one half
     ASSERT_TRUE(origin_->PutBlob("shards/train-0001.bin", object_, {}, false).ok());
 
+    large_ = Bytes(24 * kBlock, 3);  // three times the DRAM tier
+    ASSERT_TRUE(origin_->PutBlob("shards/train-0002.bin", large_, {}, false).ok());
+
+    char pattern[] = "/tmp/kvtier-dataset-nvme-XXXXXX";
+    nvme_dir_ = mkdtemp(pattern);
     setenv("KVTIER_TEST_BLOB_KEY", testing::kAzuriteKey, 1);
     const std::string config =
         "tiers:\n"
-        "  dram: {capacity: 64MiB}\n"
+        "  dram: {capacity: 8MiB}\n"
+        "  nvme: {directory: " +
+        nvme_dir_.string() +
+        ", capacity: 256MiB, segment_bytes: 4MiB}\n"
         "  blob: {endpoint: '" +
         azurite_.endpoint() +
         "', account: devstoreaccount1, key_env: KVTIER_TEST_BLOB_KEY, "
@@ -75,7 +84,7 @@ class DatasetTest : public ::testing::Test {
         "namespaces:\n"
         "  - name: dataset\n"
         "    kind: dataset\n"
-        "    tiers: [dram]\n"
+        "    tiers: [dram, nvme]\n"
         "    origin: {container: training, prefix: shards/, block_bytes: "
         "1MiB}\n";
     server_ = std::make_unique<testing::ServerProcess>(std::vector<std::string>{}, config);
@@ -98,9 +107,17 @@ class DatasetTest : public ::testing::Test {
     return got.size() == length && std::memcmp(got.data(), object.data() + offset, length) == 0;
   }
 
+  void TearDown() override {
+    server_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(nvme_dir_, ec);
+  }
+
   testing::AzuriteProcess azurite_;
   std::unique_ptr<tiers::blob::BlobClient> origin_;
   std::vector<std::byte> object_;
+  std::vector<std::byte> large_;
+  std::filesystem::path nvme_dir_;
   std::unique_ptr<testing::ServerProcess> server_;
 };
 
@@ -169,6 +186,35 @@ TEST_F(DatasetTest, AChangedSourceIsReadWhole) {
   auto stats = client->Stats();
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(Counter(*stats, "origin/dataset", "source_changes"), 1u);
+}
+
+TEST_F(DatasetTest, EvictedDatasetBlocksAreServedFromNvmeWithoutAnotherOriginRead) {
+  auto client = Connect();
+  constexpr int kBlocks = 24;
+  for (int i = 0; i < kBlocks; ++i) {
+    const std::vector<std::string> keys = {BlockKey("train-0002.bin", i)};
+    auto got = client->Get("dataset", keys);
+    ASSERT_TRUE(got.ok() && got->values[0].status.ok()) << i;
+    EXPECT_TRUE(IsBlock(got->values[0].bytes, large_, i)) << i;
+  }
+  // Evictions are written to NVMe in the background.
+  client::StatsResult stats;
+  do {
+    auto now = client->Stats();
+    ASSERT_TRUE(now.ok());
+    stats = *now;
+  } while (Counter(stats, "dram", "demotion_queue_bytes") != 0);
+  EXPECT_EQ(Counter(stats, "origin/dataset", "reads"), static_cast<uint64_t>(kBlocks));
+  EXPECT_GT(Counter(stats, "dram", "demotions"), 0u);
+
+  const std::vector<std::string> first = {BlockKey("train-0002.bin", 0)};
+  auto got = client->Get("dataset", first);
+  ASSERT_TRUE(got.ok() && got->values[0].status.ok());
+  EXPECT_EQ(got->values[0].tier, TierId::kNvme);
+  EXPECT_TRUE(IsBlock(got->values[0].bytes, large_, 0));
+  auto after = client->Stats();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(Counter(*after, "origin/dataset", "reads"), static_cast<uint64_t>(kBlocks));
 }
 
 TEST_F(DatasetTest, OriginDownFailsMissesWhileCachedBlocksAreServed) {
