@@ -34,17 +34,6 @@ int Usage() {
   return 2;
 }
 
-uint64_t Counter(const client::StatsResult& stats, const std::string& tier,
-                 const std::string& name) {
-  for (const auto& t : stats.tiers) {
-    if (t.name != tier) continue;
-    for (const auto& c : t.counters) {
-      if (c.name == name) return c.value;
-    }
-  }
-  return 0;
-}
-
 int Run(int argc, char** argv) {
   std::string server, ns, object, expect;
   uint64_t block = 0;
@@ -122,9 +111,11 @@ int Run(int argc, char** argv) {
     return 1;
   }
   const std::string origin = "origin/" + ns;
-  std::printf("readers %d ok %d origin_reads %llu single_flight_joins %llu\n", readers, good,
-              static_cast<unsigned long long>(Counter(*stats, origin, "reads")),
-              static_cast<unsigned long long>(Counter(*stats, origin, "single_flight_joins")));
+  std::printf(
+      "readers %d ok %d origin_reads %llu single_flight_joins %llu\n", readers, good,
+      static_cast<unsigned long long>(client::FindTierCounter(*stats, origin, "reads").value_or(0)),
+      static_cast<unsigned long long>(
+          client::FindTierCounter(*stats, origin, "single_flight_joins").value_or(0)));
   return good == readers ? 0 : 1;
 }
 

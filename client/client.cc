@@ -55,6 +55,17 @@ KeyStatuses ToKeyStatuses(const std::vector<StatusCode>& codes) {
 
 }  // namespace
 
+std::optional<uint64_t> FindTierCounter(const StatsResult& stats, std::string_view tier,
+                                        std::string_view name) {
+  for (const auto& t : stats.tiers) {
+    if (t.name != tier) continue;
+    for (const auto& c : t.counters) {
+      if (c.name == name) return c.value;
+    }
+  }
+  return std::nullopt;
+}
+
 bool KeyStatuses::all_ok() const {
   for (const Status& s : statuses) {
     if (!s.ok()) return false;

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <future>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -42,6 +43,10 @@ struct ClientOptions {
 
 using ServerInfo = protocol::HelloResponse;
 using StatsResult = protocol::StatsResponse;
+
+// The value of counter `name` of the tier (or origin) `tier` in `stats`.
+std::optional<uint64_t> FindTierCounter(const StatsResult& stats, std::string_view tier,
+                                        std::string_view name);
 
 // Per-key outcome of Put and Delete, in request order.
 struct KeyStatuses {

@@ -10,6 +10,7 @@
 // say `blocking_io` must only be called from a worker pool, never from a
 // network thread.
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -45,6 +46,18 @@ struct TierStats {
   uint64_t used_bytes = 0;  // bytes really held: allocations plus index overhead
   uint64_t items = 0;
   std::vector<TierCounter> counters;
+
+  // Appends a counter read from a live atomic.
+  void Add(const char* counter, const std::atomic<uint64_t>& value) {
+    counters.push_back({counter, value.load(std::memory_order_relaxed)});
+  }
+  // The value of the named counter, if there is one.
+  std::optional<uint64_t> Counter(std::string_view counter) const {
+    for (const TierCounter& c : counters) {
+      if (c.name == counter) return c.value;
+    }
+    return std::nullopt;
+  }
 };
 
 class Tier {

@@ -47,9 +47,10 @@ void TierStack::SetNamespacePolicy(uint32_t namespace_id, NamespacePolicy policy
   policies_[namespace_id] = policy;
 }
 
-NamespacePolicy TierStack::PolicyFor(uint32_t namespace_id) const {
+const NamespacePolicy& TierStack::PolicyFor(uint32_t namespace_id) const {
+  static const NamespacePolicy kDefault;
   auto it = policies_.find(namespace_id);
-  return it == policies_.end() ? NamespacePolicy{} : it->second;
+  return it == policies_.end() ? kDefault : it->second;
 }
 
 bool TierStack::UsesNvme(uint32_t namespace_id) const {
@@ -404,48 +405,40 @@ void TierStack::Shutdown() {
 std::vector<TierStats> TierStack::Stats() const {
   std::vector<TierStats> out;
   out.push_back(dram_.Stats());
-  auto add = [](TierStats& stats, const char* name, const std::atomic<uint64_t>& value) {
-    stats.counters.push_back({name, value.load(std::memory_order_relaxed)});
-  };
-  // Origins once each (namespaces may share one), after the tiers.
-  auto add_origins = [&] {
-    std::vector<const BlockSource*> seen;
-    for (const auto& [id, policy] : policies_) {
-      if (policy.origin == nullptr ||
-          std::find(seen.begin(), seen.end(), policy.origin) != seen.end()) {
-        continue;
-      }
-      seen.push_back(policy.origin);
-      out.push_back(policy.origin->Stats());
-      add(out.back(), "fills", counters_.origin_fills);
-      add(out.back(), "single_flight_joins", counters_.single_flight_joins);
+  if (nvme_ != nullptr) {
+    TierStats& dram = out.back();
+    dram.Add("demotions", counters_.demotions);
+    dram.Add("demoted_bytes", counters_.demoted_bytes);
+    dram.Add("demotions_already_below", counters_.demotions_already_below);
+    dram.Add("demotions_cancelled", counters_.demotions_cancelled);
+    dram.Add("demotion_queue_full", counters_.demotion_queue_full);
+    dram.Add("demotion_failures", counters_.demotion_failures);
+    dram.Add("admission_rejects", counters_.admission_rejects);
+    {
+      std::lock_guard lock(mu_);
+      dram.counters.push_back({"demotion_queue_bytes", demotion_queue_bytes_});
     }
-  };
-  if (nvme_ == nullptr) {
-    add_origins();
-    return out;
+    out.push_back(nvme_->Stats());
+    TierStats& nvme = out.back();
+    nvme.Add("promotions", counters_.promotions);
+    nvme.Add("promotion_failures", counters_.promotion_failures);
+    nvme.Add("promotions_deferred", counters_.promotions_deferred);
+    nvme.Add("single_flight_joins", counters_.single_flight_joins);
+    nvme.Add("lower_removals", counters_.lower_removals);
+    nvme.Add("write_through_puts", counters_.write_through_puts);
   }
-  TierStats& dram = out.back();
-  add(dram, "demotions", counters_.demotions);
-  add(dram, "demoted_bytes", counters_.demoted_bytes);
-  add(dram, "demotions_already_below", counters_.demotions_already_below);
-  add(dram, "demotions_cancelled", counters_.demotions_cancelled);
-  add(dram, "demotion_queue_full", counters_.demotion_queue_full);
-  add(dram, "demotion_failures", counters_.demotion_failures);
-  add(dram, "admission_rejects", counters_.admission_rejects);
-  {
-    std::lock_guard lock(mu_);
-    dram.counters.push_back({"demotion_queue_bytes", demotion_queue_bytes_});
+  // Origins once each (namespaces may share one), after the tiers.
+  std::vector<const BlockSource*> seen;
+  for (const auto& [id, policy] : policies_) {
+    if (policy.origin == nullptr ||
+        std::find(seen.begin(), seen.end(), policy.origin) != seen.end()) {
+      continue;
+    }
+    seen.push_back(policy.origin);
+    out.push_back(policy.origin->Stats());
+    out.back().Add("fills", counters_.origin_fills);
+    out.back().Add("single_flight_joins", counters_.single_flight_joins);
   }
-  out.push_back(nvme_->Stats());
-  TierStats& nvme = out.back();
-  add(nvme, "promotions", counters_.promotions);
-  add(nvme, "promotion_failures", counters_.promotion_failures);
-  add(nvme, "promotions_deferred", counters_.promotions_deferred);
-  add(nvme, "single_flight_joins", counters_.single_flight_joins);
-  add(nvme, "lower_removals", counters_.lower_removals);
-  add(nvme, "write_through_puts", counters_.write_through_puts);
-  add_origins();
   return out;
 }
 

@@ -186,7 +186,7 @@ class TierStack {
     Location from = Location::kNone;
   };
 
-  NamespacePolicy PolicyFor(uint32_t namespace_id) const;
+  const NamespacePolicy& PolicyFor(uint32_t namespace_id) const;
   bool UsesNvme(uint32_t namespace_id) const;
   std::mutex& StripeFor(std::string_view index_key);
   // Whether the lower tier may hold `key` or is about to (see the header).

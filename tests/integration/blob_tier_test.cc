@@ -45,11 +45,9 @@ BlockHandle HeapBlock(std::string_view text) {
 }
 
 uint64_t Counter(const TierStats& stats, const std::string& name) {
-  for (const auto& c : stats.counters) {
-    if (c.name == name) return c.value;
-  }
-  ADD_FAILURE() << "no counter " << name;
-  return 0;
+  const auto value = stats.Counter(name);
+  if (!value) ADD_FAILURE() << "no counter " << name;
+  return value.value_or(0);
 }
 
 class BlobTierTest : public ::testing::Test {

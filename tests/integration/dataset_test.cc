@@ -33,14 +33,9 @@ std::vector<std::byte> Bytes(size_t size, uint32_t seed) {
 
 uint64_t Counter(const client::StatsResult& stats, const std::string& tier,
                  const std::string& name) {
-  for (const auto& t : stats.tiers) {
-    if (t.name != tier) continue;
-    for (const auto& c : t.counters) {
-      if (c.name == name) return c.value;
-    }
-  }
-  ADD_FAILURE() << "no counter " << tier << "." << name;
-  return 0;
+  const auto value = client::FindTierCounter(stats, tier, name);
+  if (!value) ADD_FAILURE() << "no counter " << tier << "." << name;
+  return value.value_or(0);
 }
 
 std::string BlockKey(const std::string& object, uint64_t index) {

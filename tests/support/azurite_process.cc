@@ -7,10 +7,10 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <thread>
 #include <vector>
+
+#include "tests/support/server_process.h"
 
 namespace kvtier::testing {
 
@@ -88,11 +88,6 @@ std::string AzuriteProcess::endpoint() const {
          kAzuriteAccount;
 }
 
-std::string AzuriteProcess::log() const {
-  std::ifstream in(dir_ / "log");
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string AzuriteProcess::log() const { return ReadFileText(dir_ / "log"); }
 
 }  // namespace kvtier::testing

@@ -103,24 +103,32 @@ void ServerProcess::Kill() {
   pid_ = -1;
 }
 
-std::string ServerProcess::log() const {
-  std::ifstream in(dir_ / "log");
+std::string ReadFileText(const std::filesystem::path& path) {
+  std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
 }
 
-Result<RawSocket> RawSocket::Connect(uint16_t port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return IoError("socket failed");
+std::string ServerProcess::log() const { return ReadFileText(dir_ / "log"); }
+
+int ConnectLoopback(uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     close(fd);
-    return IoError("connect failed");
+    return -1;
   }
+  return fd;
+}
+
+Result<RawSocket> RawSocket::Connect(uint16_t port) {
+  const int fd = ConnectLoopback(port);
+  if (fd < 0) return IoError("connect failed");
   timeval timeout{10, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));

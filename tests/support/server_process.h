@@ -54,6 +54,12 @@ class ServerProcess {
 // A path to a binary built by this project (KVTIER_BIN_DIR/name).
 std::string BinaryPath(const std::string& name);
 
+// The whole content of a file ("" when it cannot be read).
+std::string ReadFileText(const std::filesystem::path& path);
+
+// A blocking TCP socket connected to 127.0.0.1:port, or -1.
+int ConnectLoopback(uint16_t port);
+
 // A blocking loopback TCP socket for sending raw bytes.
 class RawSocket {
  public:

@@ -312,7 +312,8 @@ Status BlobClient::PutBlocks(const std::string& name, std::span<const std::byte>
 }
 
 Result<BlobData> BlobClient::GetBlob(const std::string& name, std::optional<ByteRange> range,
-                                     const std::string& if_match) {
+                                     const std::string& if_match, bool* changed) {
+  if (changed != nullptr) *changed = false;
   Call call{.verb = "GET", .path = BlobPath(name), .what = "get blob"};
   call.max_body_bytes = 5ull << 30;
   if (range) {
@@ -324,8 +325,12 @@ Result<BlobData> BlobClient::GetBlob(const std::string& name, std::optional<Byte
   }
   if (!if_match.empty()) call.headers.push_back({"If-Match", if_match});
   KVTIER_ASSIGN_OR_RETURN(HttpResponse response, Execute(call));
-  if (response.status != 200 && response.status != 206) return ErrorFrom(response, call.what);
+  if (response.status != 200 && response.status != 206) {
+    if (changed != nullptr) *changed = response.status == 412 || response.status == 416;
+    return ErrorFrom(response, call.what);
+  }
   if (range && (response.status != 206 || response.body.size() != range->length)) {
+    if (changed != nullptr) *changed = true;
     counters_.failures.fetch_add(1, std::memory_order_relaxed);
     return InvalidArgument("get blob: the range reaches past the blob; got " +
                            std::to_string(response.body.size()) + " bytes, not " +

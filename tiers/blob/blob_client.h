@@ -103,9 +103,11 @@ class BlobClient {
   // changed since is refused with kUnavailable ("changed"), so one read never
   // mixes versions. Errors: kNotFound, kInvalidArgument (range outside the
   // blob, credentials refused), kUnavailable (service down after retries, or
-  // changed), kDeadlineExceeded.
+  // changed), kDeadlineExceeded. `*changed`, when given, is set on an error
+  // that says the blob is not what the caller thinks: the ETag no longer
+  // matches, or the range reaches past its end.
   Result<BlobData> GetBlob(const std::string& name, std::optional<ByteRange> range = std::nullopt,
-                           const std::string& if_match = "");
+                           const std::string& if_match = "", bool* changed = nullptr);
 
   Result<BlobProperties> GetProperties(const std::string& name);
 

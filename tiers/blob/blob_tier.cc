@@ -162,22 +162,19 @@ TierStats BlobTier::Stats() const {
     stats.items = known_.size();
     stats.used_bytes = known_bytes_;
   }
-  auto add = [&](const char* name, const std::atomic<uint64_t>& value) {
-    stats.counters.push_back({name, value.load(std::memory_order_relaxed)});
-  };
-  add("hits", counters_.hits);
-  add("misses", counters_.misses);
-  add("puts", counters_.puts);
-  add("put_bytes", counters_.put_bytes);
-  add("already_present", counters_.already_present);
-  add("get_bytes", counters_.get_bytes);
-  add("erases", counters_.erases);
-  add("checksum_failures", counters_.checksum_failures);
-  add("errors", counters_.errors);
+  stats.Add("hits", counters_.hits);
+  stats.Add("misses", counters_.misses);
+  stats.Add("puts", counters_.puts);
+  stats.Add("put_bytes", counters_.put_bytes);
+  stats.Add("already_present", counters_.already_present);
+  stats.Add("get_bytes", counters_.get_bytes);
+  stats.Add("erases", counters_.erases);
+  stats.Add("checksum_failures", counters_.checksum_failures);
+  stats.Add("errors", counters_.errors);
   const auto& client = client_->counters();
-  add("requests", client.requests);
-  add("retries", client.retries);
-  add("request_failures", client.failures);
+  stats.Add("requests", client.requests);
+  stats.Add("retries", client.retries);
+  stats.Add("request_failures", client.failures);
   return stats;
 }
 

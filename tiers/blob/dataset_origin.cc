@@ -52,23 +52,18 @@ Result<BlockHandle> DatasetOrigin::Fetch(const BlockKey& key) {
   const auto& [object, index] = *parsed;
   const std::string blob = options_.prefix + object;
   for (int attempt = 0;; ++attempt) {
-    auto info = Properties(blob, /*refresh=*/false);
-    if (!info.ok()) {
-      auto& counter =
-          info.status().code() == StatusCode::kNotFound ? counters_.not_found : counters_.errors;
-      counter.fetch_add(1, std::memory_order_relaxed);
-      return info.status();
-    }
+    auto info = Properties(blob, /*refresh=*/attempt > 0);
+    if (!info.ok()) return Failed(info.status());
     const uint64_t blocks = (info->size + options_.block_bytes - 1) / options_.block_bytes;
     if (index >= blocks) {
-      counters_.not_found.fetch_add(1, std::memory_order_relaxed);
-      return NotFound("block " + std::to_string(index) + " is past the end of " + object + " (" +
-                      std::to_string(blocks) + " blocks)");
+      return Failed(NotFound("block " + std::to_string(index) + " is past the end of " + object +
+                             " (" + std::to_string(blocks) + " blocks)"));
     }
     const uint64_t offset = index * options_.block_bytes;
     const uint64_t length = std::min(options_.block_bytes, info->size - offset);
     counters_.reads.fetch_add(1, std::memory_order_relaxed);
-    auto data = client_->GetBlob(blob, ByteRange{offset, length}, info->etag);
+    bool changed = false;
+    auto data = client_->GetBlob(blob, ByteRange{offset, length}, info->etag, &changed);
     if (data.ok()) {
       counters_.bytes.fetch_add(length, std::memory_order_relaxed);
       const auto bytes = std::as_bytes(std::span(data->bytes));
@@ -76,35 +71,31 @@ Result<BlockHandle> DatasetOrigin::Fetch(const BlockKey& key) {
       std::memcpy(block.mutable_bytes().data(), bytes.data(), bytes.size());
       return std::move(block).Seal(BlockChecksum(bytes));
     }
-    // A refused read may mean the object changed (If-Match failed, or it
-    // shrank under the range): read its properties again, once.
-    const StatusCode code = data.status().code();
-    if (attempt == 0 && code != StatusCode::kNotFound && code != StatusCode::kDeadlineExceeded) {
-      auto fresh = Properties(blob, /*refresh=*/true);
-      if (fresh.ok() && fresh->etag != info->etag) {
-        counters_.source_changes.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
+    // The object changed (If-Match failed, or it shrank under the range):
+    // read its properties again, once, and the block from the new version.
+    if (changed && attempt == 0) {
+      counters_.source_changes.fetch_add(1, std::memory_order_relaxed);
+      continue;
     }
-    auto& counter =
-        data.status().code() == StatusCode::kNotFound ? counters_.not_found : counters_.errors;
-    counter.fetch_add(1, std::memory_order_relaxed);
-    return data.status();
+    return Failed(data.status());
   }
+}
+
+Status DatasetOrigin::Failed(Status status) {
+  auto& counter = status.code() == StatusCode::kNotFound ? counters_.not_found : counters_.errors;
+  counter.fetch_add(1, std::memory_order_relaxed);
+  return status;
 }
 
 TierStats DatasetOrigin::Stats() const {
   TierStats stats;
   stats.name = options_.stats_name;
-  auto add = [&](const char* name, const std::atomic<uint64_t>& value) {
-    stats.counters.push_back({name, value.load(std::memory_order_relaxed)});
-  };
-  add("reads", counters_.reads);
-  add("read_bytes", counters_.bytes);
-  add("property_reads", counters_.property_reads);
-  add("source_changes", counters_.source_changes);
-  add("not_found", counters_.not_found);
-  add("errors", counters_.errors);
+  stats.Add("reads", counters_.reads);
+  stats.Add("read_bytes", counters_.bytes);
+  stats.Add("property_reads", counters_.property_reads);
+  stats.Add("source_changes", counters_.source_changes);
+  stats.Add("not_found", counters_.not_found);
+  stats.Add("errors", counters_.errors);
   return stats;
 }
 

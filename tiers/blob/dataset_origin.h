@@ -51,6 +51,8 @@ class DatasetOrigin final : public BlockSource {
   DatasetOrigin(DatasetOriginOptions options, std::unique_ptr<BlobClient> client);
   // The recorded properties, read (and recorded) when absent or `refresh`.
   Result<ObjectInfo> Properties(const std::string& blob, bool refresh);
+  // Counts a failed fetch (not_found or errors) and returns `status`.
+  Status Failed(Status status);
 
   const DatasetOriginOptions options_;
   std::unique_ptr<BlobClient> client_;

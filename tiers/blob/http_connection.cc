@@ -92,13 +92,19 @@ struct HttpConnection::Impl {
 
   beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
 
-  // Starts one asynchronous operation and runs the private io_context until
-  // it completes; the stream's timer bounds it by `deadline`.
+  // Starts one asynchronous operation, `start(stream, handler)` with the
+  // TLS or the plain stream, and runs the private io_context until it
+  // completes; the stream's timer bounds it by `deadline`.
   template <typename Start>
   beast::error_code Run(Deadline deadline, Start start) {
     lowest().expires_at(deadline);
     beast::error_code result = asio::error::would_block;
-    start([&result](beast::error_code ec, auto&&...) { result = ec; });
+    auto handler = [&result](beast::error_code ec, auto&&...) { result = ec; };
+    if (tls) {
+      start(*tls, handler);
+    } else {
+      start(*plain, handler);
+    }
     io.restart();
     io.run();
     return result;
@@ -168,11 +174,12 @@ Result<std::unique_ptr<HttpConnection>> HttpConnection::Connect(const Endpoint& 
   } else {
     impl->plain.emplace(impl->io);
   }
-  ec = impl->Run(deadline, [&](auto handler) { impl->lowest().async_connect(addresses, handler); });
+  ec = impl->Run(deadline,
+                 [&](auto&, auto handler) { impl->lowest().async_connect(addresses, handler); });
   if (ec) return FromNetwork(ec, "connecting to the blob endpoint " + endpoint.host);
   impl->lowest().socket().set_option(tcp::no_delay(true), ec);
   if (impl->tls) {
-    ec = impl->Run(deadline, [&](auto handler) {
+    ec = impl->Run(deadline, [&](auto&, auto handler) {
       impl->tls->async_handshake(asio::ssl::stream_base::client, handler);
     });
     if (ec) return FromNetwork(ec, "TLS handshake with " + endpoint.host);
@@ -192,25 +199,16 @@ Result<HttpResponse> HttpConnection::RoundTrip(const HttpRequest& request, Deadl
   message.prepare_payload();
   if (request.body.empty() && request.verb == "PUT") message.content_length(0);
 
-  beast::error_code ec = impl_->Run(deadline, [&](auto handler) {
-    if (impl_->tls) {
-      http::async_write(*impl_->tls, message, handler);
-    } else {
-      http::async_write(*impl_->plain, message, handler);
-    }
-  });
+  beast::error_code ec = impl_->Run(
+      deadline, [&](auto& stream, auto handler) { http::async_write(stream, message, handler); });
   if (ec) return FromNetwork(ec, "sending a blob request");
 
   http::response_parser<http::string_body> parser;
   parser.body_limit(max_body_bytes);
   parser.header_limit(64 * 1024);
   if (request.verb == "HEAD") parser.skip(true);
-  ec = impl_->Run(deadline, [&](auto handler) {
-    if (impl_->tls) {
-      http::async_read_header(*impl_->tls, impl_->buffer, parser, handler);
-    } else {
-      http::async_read_header(*impl_->plain, impl_->buffer, parser, handler);
-    }
+  ec = impl_->Run(deadline, [&](auto& stream, auto handler) {
+    http::async_read_header(stream, impl_->buffer, parser, handler);
   });
   if (ec) return FromNetwork(ec, "reading a blob response");
 
@@ -221,12 +219,8 @@ Result<HttpResponse> HttpConnection::RoundTrip(const HttpRequest& request, Deadl
     // Large plain-text body: straight into its final buffer.
     KVTIER_ASSIGN_OR_RETURN(large_body, ReadBodyDirect(*length, deadline));
   } else if (!parser.is_done()) {
-    ec = impl_->Run(deadline, [&](auto handler) {
-      if (impl_->tls) {
-        http::async_read(*impl_->tls, impl_->buffer, parser, handler);
-      } else {
-        http::async_read(*impl_->plain, impl_->buffer, parser, handler);
-      }
+    ec = impl_->Run(deadline, [&](auto& stream, auto handler) {
+      http::async_read(stream, impl_->buffer, parser, handler);
     });
     if (ec) return FromNetwork(ec, "reading a blob response");
   }

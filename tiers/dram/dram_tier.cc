@@ -432,18 +432,15 @@ TierStats DramTier::Stats() const {
   stats.capacity_bytes = options_.capacity_bytes;
   stats.used_bytes = used_bytes_.load(std::memory_order_relaxed);
   stats.items = items_.load(std::memory_order_relaxed);
-  auto add = [&](const char* name, const std::atomic<uint64_t>& value) {
-    stats.counters.push_back({name, value.load(std::memory_order_relaxed)});
-  };
-  add("hits", counters_.hits);
-  add("misses", counters_.misses);
-  add("puts", counters_.puts);
-  add("erases", counters_.erases);
-  add("evictions", counters_.evictions);
-  add("evicted_bytes", counters_.evicted_bytes);
-  add("allocation_failures", counters_.allocation_failures);
-  add("copied_puts", counters_.copied_puts);
-  add("kept_free_bytes", free_bytes_);
+  stats.Add("hits", counters_.hits);
+  stats.Add("misses", counters_.misses);
+  stats.Add("puts", counters_.puts);
+  stats.Add("erases", counters_.erases);
+  stats.Add("evictions", counters_.evictions);
+  stats.Add("evicted_bytes", counters_.evicted_bytes);
+  stats.Add("allocation_failures", counters_.allocation_failures);
+  stats.Add("copied_puts", counters_.copied_puts);
+  stats.Add("kept_free_bytes", free_bytes_);
   return stats;
 }
 

@@ -388,21 +388,18 @@ TierStats NvmeTier::Stats() const {
     std::shared_lock lock(index_mu_);
     stats.items = entries_.size();
   }
-  auto add = [&](const char* name, const std::atomic<uint64_t>& value) {
-    stats.counters.push_back({name, value.load(std::memory_order_relaxed)});
-  };
-  add("hits", counters_.hits);
-  add("misses", counters_.misses);
-  add("puts", counters_.puts);
-  add("put_bytes", counters_.put_bytes);
-  add("erases", counters_.erases);
-  add("evictions", counters_.evictions);
-  add("segments_dropped", counters_.segments_dropped);
-  add("checksum_failures", counters_.checksum_failures);
-  add("io_errors", counters_.io_errors);
-  add("recovered_entries", counters_.recovered_entries);
-  add("dropped_at_recovery", counters_.dropped_at_recovery);
-  add("unpersisted_erases_dropped", counters_.unpersisted_erases_dropped);
+  stats.Add("hits", counters_.hits);
+  stats.Add("misses", counters_.misses);
+  stats.Add("puts", counters_.puts);
+  stats.Add("put_bytes", counters_.put_bytes);
+  stats.Add("erases", counters_.erases);
+  stats.Add("evictions", counters_.evictions);
+  stats.Add("segments_dropped", counters_.segments_dropped);
+  stats.Add("checksum_failures", counters_.checksum_failures);
+  stats.Add("io_errors", counters_.io_errors);
+  stats.Add("recovered_entries", counters_.recovered_entries);
+  stats.Add("dropped_at_recovery", counters_.dropped_at_recovery);
+  stats.Add("unpersisted_erases_dropped", counters_.unpersisted_erases_dropped);
   stats.counters.push_back({"disk_full", disk_full_.load() ? 1u : 0u});
   return stats;
 }
