@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -111,6 +112,43 @@ class Tier {
   virtual Status Erase(const BlockKey& key) = 0;
 
   virtual TierStats Stats() const = 0;
+
+  // Puts unless the key is stored; returns whether it wrote. The default
+  // (Contains, then Put) is not atomic; tiers shared between writers
+  // override it with an atomic one.
+  virtual Result<bool> PutIfAbsent(const BlockKey& key, BlockHandle block) {
+    if (Contains(key)) return false;
+    KVTIER_RETURN_IF_ERROR(Put(key, std::move(block)));
+    return true;
+  }
+
+  // ---- Hand-off to a tier below (NVMe to Blob). Defaults: unsupported. ----
+
+  // PutDurable, plus a mark written atomically with the block that it still
+  // has to be uploaded to the tier below. A marked block is never evicted:
+  // when only marked blocks are left to evict, writes are refused with
+  // kResourceExhausted until uploads clear marks. Errors: as PutDurable;
+  // kUnsupported for tiers without a journal.
+  virtual Status PutDurableForUpload(const BlockKey& /*key*/, BlockHandle /*block*/) {
+    return Unsupported(std::string(name()) + " tier keeps no upload journal");
+  }
+  // Clears the mark when the stored block still has `checksum` (a newer put
+  // keeps its own mark). kNotFound when the key is gone or has other bytes.
+  virtual Status ClearUploadMark(const BlockKey& /*key*/, uint64_t /*checksum*/) {
+    return NotFound("no upload mark");
+  }
+  // Index keys (EncodeIndexKey) of the marked blocks, oldest write first:
+  // what a restart must still upload.
+  virtual std::vector<std::string> MarkedForUpload() const { return {}; }
+
+  // A block the tier evicts, handed over before it is gone. `read` returns
+  // its verified bytes; the bytes stay readable (and may hold disk space)
+  // until the last copy of `read` is destroyed.
+  using EvictionSink = std::function<void(const BlockKey& key, uint64_t size,
+                                          std::function<Result<BlockHandle>()> read)>;
+  // Called (under the tier's write lock: it must not call back into the
+  // tier) for every live block the tier evicts. Default: evictions drop.
+  virtual void SetEvictionSink(EvictionSink /*sink*/) {}
 };
 
 // Forwards every call to another tier; decorators override what they change.
@@ -137,6 +175,17 @@ class TierWrapper : public Tier {
   }
   Status Erase(const BlockKey& key) override { return target_->Erase(key); }
   TierStats Stats() const override { return target_->Stats(); }
+  Result<bool> PutIfAbsent(const BlockKey& key, BlockHandle block) override {
+    return target_->PutIfAbsent(key, std::move(block));
+  }
+  Status PutDurableForUpload(const BlockKey& key, BlockHandle block) override {
+    return target_->PutDurableForUpload(key, std::move(block));
+  }
+  Status ClearUploadMark(const BlockKey& key, uint64_t checksum) override {
+    return target_->ClearUploadMark(key, checksum);
+  }
+  std::vector<std::string> MarkedForUpload() const override { return target_->MarkedForUpload(); }
+  void SetEvictionSink(EvictionSink sink) override { target_->SetEvictionSink(std::move(sink)); }
 
  protected:
   Tier* target() const { return target_; }

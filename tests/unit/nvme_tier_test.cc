@@ -6,10 +6,17 @@
 #include <filesystem>
 
 #include "common/checksum.h"
+#include "tiers/dram/dram_tier.h"
 #include "tiers/nvme/nvme_tier.h"
 
 namespace kvtier::tiers {
 namespace {
+
+std::string IndexKey(const BlockKey& key) {
+  std::string out;
+  EncodeIndexKey(key, out);
+  return out;
+}
 
 class NvmeTierTest : public ::testing::Test {
  protected:
@@ -166,6 +173,72 @@ TEST_F(NvmeTierTest, ConcurrentWritersAndReadersSeeOnlyWholeBlocks) {
   }
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(bad.load(), 0);
+}
+
+TEST_F(NvmeTierTest, UploadMarksSurviveReopenAndClearOnlyForTheirOwnBytes) {
+  const BlockHandle first = Block(4096, 1);
+  const BlockHandle second = Block(4096, 2);
+  {
+    auto tier = Open();
+    ASSERT_TRUE(tier->PutDurableForUpload({1, "a"}, first.Clone()).ok());
+    ASSERT_TRUE(tier->PutDurableForUpload({1, "b"}, Block(4096, 3)).ok());
+    ASSERT_TRUE(tier->Put({1, "plain"}, Block(4096, 4)).ok());
+    EXPECT_EQ(tier->MarkedForUpload(),
+              (std::vector<std::string>{IndexKey({1, "a"}), IndexKey({1, "b"})}));
+    // A re-put of "a" keeps its own mark; clearing with the old bytes' checksum
+    // leaves it.
+    ASSERT_TRUE(tier->PutDurableForUpload({1, "a"}, second.Clone()).ok());
+    EXPECT_EQ(tier->ClearUploadMark({1, "a"}, first.checksum()).code(), StatusCode::kNotFound);
+    ASSERT_TRUE(tier->ClearUploadMark({1, "b"}, Block(4096, 3).checksum()).ok());
+  }
+  auto tier = Open();
+  EXPECT_EQ(tier->MarkedForUpload(), std::vector<std::string>{IndexKey({1, "a"})});
+  EXPECT_EQ(Counter(tier->Stats(), "marked_for_upload"), 1u);
+  ASSERT_TRUE(tier->ClearUploadMark({1, "a"}, second.checksum()).ok());
+  EXPECT_TRUE(tier->MarkedForUpload().empty());
+  EXPECT_EQ(tier->Get({1, "a"}).value().checksum(), second.checksum());
+}
+
+TEST_F(NvmeTierTest, MarkedBlocksAreNeverEvictedWritesAreRefusedInstead) {
+  auto tier = Open();
+  constexpr size_t kValue = 256 * 1024;
+  ASSERT_TRUE(tier->PutDurableForUpload({1, "marked"}, Block(kValue, 1)).ok());
+  Status refused = Status::Ok();
+  for (int i = 0; i < 64 && refused.ok(); ++i) {
+    refused = tier->Put({1, "k" + std::to_string(i)}, Block(kValue, i + 2));
+  }
+  EXPECT_EQ(refused.code(), StatusCode::kResourceExhausted) << refused.ToString();
+  EXPECT_TRUE(tier->Contains({1, "marked"}));
+  EXPECT_GT(Counter(tier->Stats(), "upload_backlog_full"), 0u);
+  // Once uploaded (mark cleared), the segment may go and writes go on.
+  ASSERT_TRUE(tier->ClearUploadMark({1, "marked"}, Block(kValue, 1).checksum()).ok());
+  EXPECT_TRUE(tier->Put({1, "after"}, Block(kValue, 99)).ok());
+  EXPECT_FALSE(tier->Contains({1, "marked"}));
+}
+
+TEST_F(NvmeTierTest, EvictedBlocksGoToTheSinkAndStayReadableAfterTheirFileIsGone) {
+  auto tier = Open();
+  std::vector<std::pair<std::string, std::function<Result<BlockHandle>()>>> evicted;
+  tier->SetEvictionSink(
+      [&](const BlockKey& key, uint64_t size, std::function<Result<BlockHandle>()> read) {
+        EXPECT_EQ(size, 256u * 1024);
+        evicted.emplace_back(std::string(key.key), std::move(read));
+      });
+  constexpr size_t kValue = 256 * 1024;
+  const int count = static_cast<int>(2 * options_.capacity_bytes / kValue);
+  for (int i = 0; i < count; ++i) {
+    ASSERT_TRUE(tier->Put({1, "k" + std::to_string(i)}, Block(kValue, i)).ok()) << i;
+  }
+  ASSERT_FALSE(evicted.empty());
+  EXPECT_EQ(evicted.front().first, "k0");
+  EXPECT_FALSE(tier->Contains({1, "k0"}));
+  for (size_t i = 0; i < evicted.size(); ++i) {
+    auto block = evicted[i].second();
+    ASSERT_TRUE(block.ok()) << block.status().ToString();
+    const int seed = std::stoi(evicted[i].first.substr(1));
+    EXPECT_EQ(block->checksum(), Block(kValue, seed).checksum()) << evicted[i].first;
+  }
+  EXPECT_EQ(Counter(tier->Stats(), "evictions_handed_off"), evicted.size());
 }
 
 TEST(NvmeTierOptions, ValidateNamesTheField) {

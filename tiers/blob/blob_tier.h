@@ -64,7 +64,7 @@ class BlobTier final : public Tier {
   }
   // Never overwrites (If-None-Match: *): returns false when the blob already
   // exists, so two servers spilling the same key never replace each other.
-  Result<bool> PutIfAbsent(const BlockKey& key, BlockHandle block);
+  Result<bool> PutIfAbsent(const BlockKey& key, BlockHandle block) override;
   Result<BlockHandle> Get(const BlockKey& key) override;
   bool MayContain(const BlockKey& /*key*/) const override { return true; }
   bool Contains(const BlockKey& key) const override;

@@ -73,7 +73,7 @@ class DramTier final : public Tier, private BlockAllocator {
   Status Put(const BlockKey& key, BlockHandle block) override;
   // Like Put, but leaves a block already stored under `key` in place.
   // Returns whether `block` was inserted.
-  Result<bool> PutIfAbsent(const BlockKey& key, BlockHandle block);
+  Result<bool> PutIfAbsent(const BlockKey& key, BlockHandle block) override;
   Result<BlockHandle> Get(const BlockKey& key) override;
   bool MayContain(const BlockKey& key) const override { return Contains(key); }
   bool Contains(const BlockKey& key) const override;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -18,28 +19,34 @@
 namespace kvtier::tiers {
 namespace {
 
-constexpr size_t kExtentBytes = 32;
+constexpr size_t kExtentBytes = 32;               // segment, offset, length, checksum
+constexpr size_t kEntryBytes = kExtentBytes + 1;  // and the flags byte
+constexpr uint8_t kMarkedFlag = 1;
 // Failed index deletes kept for retry while the disk is full (a few MiB of
 // keys at most); beyond it an erase is only in memory until restart.
 constexpr size_t kMaxUnpersistedErases = 64 * 1024;
 
-std::string EncodeExtent(uint64_t segment, uint64_t offset, uint64_t length, uint64_t checksum) {
-  std::string out(kExtentBytes, '\0');
+std::string EncodeEntry(uint64_t segment, uint64_t offset, uint64_t length, uint64_t checksum,
+                        bool marked) {
+  std::string out(kEntryBytes, '\0');
   const uint64_t fields[4] = {segment, offset, length, checksum};
   for (int f = 0; f < 4; ++f) {
     for (int b = 0; b < 8; ++b) out[f * 8 + b] = static_cast<char>((fields[f] >> (8 * b)) & 0xff);
   }
+  out[kExtentBytes] = static_cast<char>(marked ? kMarkedFlag : 0);
   return out;
 }
 
-bool DecodeExtent(const rocksdb::Slice& bytes, uint64_t fields[4]) {
-  if (bytes.size() != kExtentBytes) return false;
+// Entries written before the flags byte existed are 32 bytes: unmarked.
+bool DecodeEntry(const rocksdb::Slice& bytes, uint64_t fields[4], bool* marked) {
+  if (bytes.size() != kExtentBytes && bytes.size() != kEntryBytes) return false;
   for (int f = 0; f < 4; ++f) {
     fields[f] = 0;
     for (int b = 7; b >= 0; --b) {
       fields[f] = (fields[f] << 8) | static_cast<uint8_t>(bytes.data()[f * 8 + b]);
     }
   }
+  *marked = bytes.size() == kEntryBytes && (bytes.data()[kExtentBytes] & kMarkedFlag) != 0;
   return true;
 }
 
@@ -123,7 +130,8 @@ Status NvmeTier::Recover() {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     uint64_t f[4] = {};
-    const bool decoded = DecodeExtent(it->value(), f);
+    bool marked = false;
+    const bool decoded = DecodeEntry(it->value(), f, &marked);
     auto segment = decoded ? segments_.find(f[0]) : segments_.end();
     if (segment == segments_.end() || f[1] + f[2] > segment->second->size) {
       stale.Delete(it->key());
@@ -132,7 +140,7 @@ Status NvmeTier::Recover() {
     }
     std::string key = it->key().ToString();
     segment->second->keys.push_back(key);
-    entries_[std::move(key)] = Extent{f[0], f[1], f[2], f[3]};
+    entries_[std::move(key)] = Extent{f[0], f[1], f[2], f[3], marked};
     counters_.recovered_entries.fetch_add(1, std::memory_order_relaxed);
   }
   KVTIER_RETURN_IF_ERROR(FromRocks(it->status(), "scanning the NVMe index"));
@@ -165,30 +173,71 @@ Status NvmeTier::OpenNewSegment() {
 
 Status NvmeTier::DropOldestSegment() {
   std::shared_ptr<Segment> oldest;
-  rocksdb::WriteBatch batch = StartIndexBatch();
-  uint64_t evicted = 0;
+  std::vector<std::pair<std::string, Extent>> live;
   {
-    std::unique_lock lock(index_mu_);
+    std::shared_lock lock(index_mu_);
     if (segments_.empty()) return Status::Ok();
     oldest = segments_.begin()->second;
     for (const std::string& key : oldest->keys) {
       auto entry = entries_.find(key);
       if (entry == entries_.end() || entry->second.segment != oldest->id) continue;  // stale
-      entries_.erase(entry);
+      if (entry->second.marked) {
+        counters_.upload_backlog_full.fetch_add(1, std::memory_order_relaxed);
+        return ResourceExhausted(
+            "NVMe tier: full of blocks still waiting for their upload to Blob; retry later");
+      }
+      live.emplace_back(key, entry->second);
+    }
+  }
+  // Nothing else changes entries of this segment meanwhile: appends go to
+  // the active segment, and erases, like this, hold write_mu_.
+  rocksdb::WriteBatch batch = StartIndexBatch();
+  {
+    std::unique_lock lock(index_mu_);
+    for (const auto& [key, extent] : live) {
+      entries_.erase(key);
       batch.Delete(key);
-      ++evicted;
     }
     segments_.erase(segments_.begin());
+  }
+  if (eviction_sink_) {
+    for (const auto& [key, extent] : live) {
+      // The reader keeps the segment's descriptor, so its bytes stay
+      // readable after the file is removed, until the sink lets go.
+      eviction_sink_(DecodeIndexKey(key), extent.length,
+                     [segment = oldest, extent = extent] { return ReadExtent(*segment, extent); });
+      counters_.evictions_handed_off.fetch_add(1, std::memory_order_relaxed);
+    }
   }
   // Readers that already hold the segment keep reading through its open
   // descriptor; the file's space returns when the last of them closes it.
   std::error_code ec;
   std::filesystem::remove(SegmentPath(oldest->id), ec);
-  counters_.evictions.fetch_add(evicted, std::memory_order_relaxed);
+  counters_.evictions.fetch_add(live.size(), std::memory_order_relaxed);
   counters_.segments_dropped.fetch_add(1, std::memory_order_relaxed);
   // Not synced: an entry that survives a crash without its segment is
   // dropped at recovery.
   return CommitIndexBatch(batch, /*sync=*/false, "evicting a segment");
+}
+
+void NvmeTier::SetEvictionSink(EvictionSink sink) {
+  std::lock_guard write_lock(write_mu_);
+  eviction_sink_ = std::move(sink);
+}
+
+Result<BlockHandle> NvmeTier::ReadExtent(const Segment& segment, const Extent& extent) {
+  WritableBlock block = HeapBlockAllocator::Instance().Allocate(extent.length);
+  std::byte* out = block.mutable_bytes().data();
+  for (uint64_t done = 0; done < extent.length;) {
+    const ssize_t n = pread(segment.fd, out + done, extent.length - done,
+                            static_cast<off_t>(extent.offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n < 0 ? Errno("reading an NVMe segment") : IoError("NVMe segment is short");
+    done += static_cast<uint64_t>(n);
+  }
+  const uint64_t checksum = BlockChecksum(block.mutable_bytes());
+  if (checksum != extent.checksum) return Corruption("NVMe block failed its checksum");
+  return std::move(block).Seal(checksum);
 }
 
 Result<WritableBlock> NvmeTier::Allocate(uint64_t /*key_size*/, uint64_t value_size) {
@@ -199,7 +248,7 @@ Result<WritableBlock> NvmeTier::Allocate(uint64_t /*key_size*/, uint64_t value_s
   return HeapBlockAllocator::Instance().Allocate(value_size);
 }
 
-Status NvmeTier::Append(const BlockKey& key, BlockHandle block, bool sync) {
+Status NvmeTier::Append(const BlockKey& key, BlockHandle block, bool sync, bool marked) {
   if (!block) return InvalidArgument("put of an empty block handle");
   const uint64_t length = block.size();
   if (length > options_.segment_bytes) {
@@ -235,12 +284,12 @@ Status NvmeTier::Append(const BlockKey& key, BlockHandle block, bool sync) {
     return Errno("syncing an NVMe segment");
   }
   rocksdb::WriteBatch batch = StartIndexBatch();
-  batch.Put(index_key, EncodeExtent(active_->id, offset, length, block.checksum()));
+  batch.Put(index_key, EncodeEntry(active_->id, offset, length, block.checksum(), marked));
   KVTIER_RETURN_IF_ERROR(CommitIndexBatch(batch, sync, "indexing an NVMe block"));
   {
     std::unique_lock lock(index_mu_);
     active_->keys.push_back(index_key);
-    entries_[std::move(index_key)] = Extent{active_->id, offset, length, block.checksum()};
+    entries_[std::move(index_key)] = Extent{active_->id, offset, length, block.checksum(), marked};
   }
   counters_.puts.fetch_add(1, std::memory_order_relaxed);
   counters_.put_bytes.fetch_add(length, std::memory_order_relaxed);
@@ -280,26 +329,18 @@ Result<BlockHandle> NvmeTier::Get(const BlockKey& key) {
     counters_.misses.fetch_add(1, std::memory_order_relaxed);
     return NotFound("key not in NVMe tier");
   }
-  WritableBlock block = HeapBlockAllocator::Instance().Allocate(extent.length);
-  std::byte* out = block.mutable_bytes().data();
-  for (uint64_t done = 0; done < extent.length;) {
-    const ssize_t n = pread(segment->fd, out + done, extent.length - done,
-                            static_cast<off_t>(extent.offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
+  Result<BlockHandle> block = ReadExtent(*segment, extent);
+  if (!block.ok()) {
+    if (block.status().code() != StatusCode::kCorruption) {
       counters_.io_errors.fetch_add(1, std::memory_order_relaxed);
-      return n < 0 ? Errno("reading an NVMe segment") : IoError("NVMe segment is short");
+      return block.status();
     }
-    done += static_cast<uint64_t>(n);
-  }
-  const uint64_t checksum = BlockChecksum(block.mutable_bytes());
-  if (checksum != extent.checksum) {
     counters_.checksum_failures.fetch_add(1, std::memory_order_relaxed);
     DropEntry(index_key, extent);
     return Corruption("NVMe block failed its checksum; dropped");
   }
   counters_.hits.fetch_add(1, std::memory_order_relaxed);
-  return std::move(block).Seal(checksum);
+  return block;
 }
 
 bool NvmeTier::Contains(const BlockKey& key) const {
@@ -328,6 +369,49 @@ Status NvmeTier::Erase(const BlockKey& key) {
   }
   counters_.erases.fetch_add(1, std::memory_order_relaxed);
   return DeleteFromIndex(std::move(index_key));
+}
+
+Status NvmeTier::ClearUploadMark(const BlockKey& key, uint64_t checksum) {
+  std::string index_key;
+  EncodeIndexKey(key, index_key);
+  std::lock_guard write_lock(write_mu_);
+  Extent extent;
+  {
+    std::shared_lock lock(index_mu_);
+    auto entry = entries_.find(index_key);
+    if (entry == entries_.end() || entry->second.checksum != checksum) {
+      return NotFound("the block is gone or was replaced");
+    }
+    if (!entry->second.marked) return Status::Ok();
+    extent = entry->second;
+  }
+  rocksdb::WriteBatch batch = StartIndexBatch();
+  batch.Put(index_key,
+            EncodeEntry(extent.segment, extent.offset, extent.length, extent.checksum, false));
+  // Not synced: a mark that comes back after a crash costs one more upload.
+  KVTIER_RETURN_IF_ERROR(CommitIndexBatch(batch, /*sync=*/false, "clearing an upload mark"));
+  std::unique_lock lock(index_mu_);
+  auto entry = entries_.find(index_key);
+  if (entry != entries_.end() && entry->second.segment == extent.segment &&
+      entry->second.offset == extent.offset) {
+    entry->second.marked = false;
+  }
+  return Status::Ok();
+}
+
+std::vector<std::string> NvmeTier::MarkedForUpload() const {
+  std::vector<std::pair<std::pair<uint64_t, uint64_t>, std::string>> marked;
+  {
+    std::shared_lock lock(index_mu_);
+    for (const auto& [key, extent] : entries_) {
+      if (extent.marked) marked.push_back({{extent.segment, extent.offset}, key});
+    }
+  }
+  std::sort(marked.begin(), marked.end());  // write order
+  std::vector<std::string> keys;
+  keys.reserve(marked.size());
+  for (auto& [position, key] : marked) keys.push_back(std::move(key));
+  return keys;
 }
 
 Status NvmeTier::DeleteFromIndex(std::string index_key) {
@@ -384,9 +468,11 @@ TierStats NvmeTier::Stats() const {
   stats.name = "nvme";
   stats.capacity_bytes = options_.capacity_bytes;
   stats.used_bytes = DiskBytes();
+  uint64_t marked = 0;
   {
     std::shared_lock lock(index_mu_);
     stats.items = entries_.size();
+    for (const auto& [key, extent] : entries_) marked += extent.marked ? 1 : 0;
   }
   stats.Add("hits", counters_.hits);
   stats.Add("misses", counters_.misses);
@@ -400,6 +486,9 @@ TierStats NvmeTier::Stats() const {
   stats.Add("recovered_entries", counters_.recovered_entries);
   stats.Add("dropped_at_recovery", counters_.dropped_at_recovery);
   stats.Add("unpersisted_erases_dropped", counters_.unpersisted_erases_dropped);
+  stats.Add("evictions_handed_off", counters_.evictions_handed_off);
+  stats.Add("upload_backlog_full", counters_.upload_backlog_full);
+  stats.counters.push_back({"marked_for_upload", marked});
   stats.counters.push_back({"disk_full", disk_full_.load() ? 1u : 0u});
   return stats;
 }

@@ -6,6 +6,7 @@
 // Layout under `directory`:
 //   index/            RocksDB: key = index key (namespace id, key bytes);
 //                     value = segment id, offset, length, checksum (32 bytes)
+//                     and a flags byte (bit 0: marked for upload)
 //   segments/NNNNNNNNNNNNNNNN.seg   values back to back, no headers
 //
 // Why not values inside RocksDB: KV blocks are 256 KiB to 64 MiB. Every
@@ -32,6 +33,15 @@
 //     once and its delete rides with the next index write that succeeds; a
 //     crash before that may bring the erased block back (its own, verified
 //     bytes).
+//   - Upload marks (PutDurableForUpload) are in the same index write as the
+//     entry, so a block acknowledged for write-back to Blob is still marked
+//     after a crash; MarkedForUpload lists what a restart must upload. A
+//     cleared mark is written without sync: after an OS crash a block may be
+//     uploaded twice, never not at all.
+//   - Eviction drops the oldest segment. Its live blocks go to the eviction
+//     sink first (spill to Blob); a segment holding a marked block is never
+//     dropped: the write that needs the room is refused (kResourceExhausted,
+//     counted as upload_backlog_full) until uploads clear the marks.
 //   - Never served: bytes that fail their checksum. Every Get verifies the
 //     block checksum; a mismatch drops the entry, is counted
 //     (checksum_failures) and reads as kCorruption.
@@ -87,12 +97,18 @@ class NvmeTier final : public Tier {
   // Errors: kInvalidArgument (larger than a segment), kResourceExhausted
   // (the disk is full: writes are refused, reads go on), kIoError.
   Status Put(const BlockKey& key, BlockHandle block) override {
-    return Append(key, std::move(block), options_.sync_writes);
+    return Append(key, std::move(block), options_.sync_writes, /*marked=*/false);
   }
   // fdatasync of the segment, then a synced WAL write of the index entry.
   Status PutDurable(const BlockKey& key, BlockHandle block) override {
-    return Append(key, std::move(block), /*sync=*/true);
+    return Append(key, std::move(block), /*sync=*/true, /*marked=*/false);
   }
+  Status PutDurableForUpload(const BlockKey& key, BlockHandle block) override {
+    return Append(key, std::move(block), /*sync=*/true, /*marked=*/true);
+  }
+  Status ClearUploadMark(const BlockKey& key, uint64_t checksum) override;
+  std::vector<std::string> MarkedForUpload() const override;
+  void SetEvictionSink(EvictionSink sink) override;
   Result<BlockHandle> Get(const BlockKey& key) override;
   bool MayContain(const BlockKey& key) const override { return Contains(key); }
   bool Contains(const BlockKey& key) const override;
@@ -109,6 +125,7 @@ class NvmeTier final : public Tier {
     uint64_t offset = 0;
     uint64_t length = 0;
     uint64_t checksum = 0;
+    bool marked = false;  // still to be uploaded to the tier below
   };
   struct Segment {
     uint64_t id = 0;
@@ -120,11 +137,13 @@ class NvmeTier final : public Tier {
 
   explicit NvmeTier(const NvmeTierOptions& options);
   Status Recover();
-  Status Append(const BlockKey& key, BlockHandle block, bool sync);
+  Status Append(const BlockKey& key, BlockHandle block, bool sync, bool marked);
   Status OpenNewSegment();     // requires write_mu_
   Status DropOldestSegment();  // requires write_mu_
   std::filesystem::path SegmentPath(uint64_t id) const;
   std::shared_ptr<Segment> FindSegment(uint64_t id) const;
+  // Reads and verifies one block (kCorruption on a checksum mismatch).
+  static Result<BlockHandle> ReadExtent(const Segment& segment, const Extent& extent);
   void DropEntry(const std::string& index_key, const Extent& extent);
   // An index batch that starts with the erases not yet persisted; requires
   // write_mu_.
@@ -145,6 +164,7 @@ class NvmeTier final : public Tier {
   // Index deletes that failed (disk full), retried with the next index
   // write; bounded, see kMaxUnpersistedErases.
   std::vector<std::string> unpersisted_erases_;
+  EvictionSink eviction_sink_;
 
   mutable std::shared_mutex index_mu_;  // entries_ and segments_
   std::unordered_map<std::string, Extent> entries_;
@@ -164,6 +184,8 @@ class NvmeTier final : public Tier {
     std::atomic<uint64_t> recovered_entries{0};
     std::atomic<uint64_t> dropped_at_recovery{0};
     std::atomic<uint64_t> unpersisted_erases_dropped{0};
+    std::atomic<uint64_t> evictions_handed_off{0};
+    std::atomic<uint64_t> upload_backlog_full{0};
   };
   mutable Counters counters_;
 };
