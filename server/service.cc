@@ -186,7 +186,10 @@ std::optional<Result<ReplyBody>> Service::FinishPut(PendingPut put, const Deferr
       CountPut(*p.ns, status.code(), size);
     }
     for (const auto& [i, barrier] : job->barriers) {
-      stack_.RemoveBelow({p.ns->id, p.request.keys[i]}, barrier, /*erase_dram=*/false);
+      // A put removes no blob, so this cannot fail.
+      stack_.RemoveBelow({p.ns->id, p.request.keys[i]}, barrier, /*erase_dram=*/false)
+          .status()
+          .IgnoreError();
       CountPut(*p.ns, StatusCode::kOk, p.request.value_lengths[i]);
     }
     deferred(ReplyBody{protocol::EncodePutResponse({std::move(p.codes)}), {}, 0});
@@ -256,6 +259,7 @@ TierId ToTierId(tiers::Location location) {
       return TierId::kDram;
     case tiers::Location::kNvme:
       return TierId::kNvme;
+    case tiers::Location::kBlob:
     case tiers::Location::kOrigin:
       return TierId::kBlob;
     case tiers::Location::kNone:
@@ -400,9 +404,12 @@ Service::Answer Service::Delete(std::vector<std::byte> metadata, const DeferredR
   }
   auto run = [this, job, deferred] {
     for (const auto& [i, barrier] : job->barriers) {
-      const bool removed =
+      auto removed =
           stack_.RemoveBelow({job->ns->id, job->request.keys[i]}, barrier, /*erase_dram=*/true);
-      if (removed && job->codes[i] != StatusCode::kOk) {
+      if (!removed.ok()) {
+        // The blob is still there: the delete is not done (retryable).
+        job->codes[i] = removed.status().code();
+      } else if (*removed && job->codes[i] != StatusCode::kOk) {
         job->codes[i] = StatusCode::kOk;
         job->ns->deletes.fetch_add(1, std::memory_order_relaxed);
       }

@@ -20,17 +20,36 @@ Result<AdmissionPolicy> ParseAdmissionPolicy(std::string_view name) {
                          "'");
 }
 
+std::string_view BlobUseName(BlobUse use) {
+  switch (use) {
+    case BlobUse::kSpill:
+      return "spill";
+    case BlobUse::kWriteBack:
+      return "write_back";
+    case BlobUse::kNone:
+      break;
+  }
+  return "none";
+}
+
+Result<BlobUse> ParseBlobUse(std::string_view name) {
+  if (name == "spill") return BlobUse::kSpill;
+  if (name == "write_back") return BlobUse::kWriteBack;
+  return InvalidArgument("blob must be spill or write_back, got '" + std::string(name) + "'");
+}
+
 Status TierStackOptions::Validate() const {
   if (demotion_queue_bytes < kMiB) {
     return InvalidArgument("tiers.demotion.queue_bytes must be at least 1MiB, got " +
                            FormatByteSize(demotion_queue_bytes));
   }
-  return Status::Ok();
+  return uploads.Validate();
 }
 
-TierStack::TierStack(DramTier& dram, Tier* nvme, const TierStackOptions& options)
+TierStack::TierStack(DramTier& dram, Tier* nvme, const TierStackOptions& options, Tier* blob)
     : dram_(dram),
       nvme_(nvme),
+      blob_(nvme != nullptr ? blob : nullptr),
       options_(options),
       demotion_queue_limit_(std::min(options.demotion_queue_bytes, dram.capacity_bytes() / 4)),
       stripes_(std::make_unique<std::array<std::mutex, kStripes>>()) {
@@ -39,6 +58,13 @@ TierStack::TierStack(DramTier& dram, Tier* nvme, const TierStackOptions& options
     OnEvicted(key, std::move(block), was_read);
   });
   demotion_thread_ = std::thread([this] { DemotionLoop(); });
+  if (blob_ == nullptr) return;
+  uploader_ = std::make_unique<Uploader>(*nvme_, *blob_, options_.uploads);
+  nvme_->SetEvictionSink(
+      [this](const BlockKey& key, uint64_t size, std::function<Result<BlockHandle>()> read) {
+        OnNvmeEvicted(key, size, std::move(read));
+      });
+  uploader_->ResumeMarked();
 }
 
 TierStack::~TierStack() { Shutdown(); }
@@ -57,8 +83,25 @@ bool TierStack::UsesNvme(uint32_t namespace_id) const {
   return nvme_ != nullptr && PolicyFor(namespace_id).use_nvme;
 }
 
+bool TierStack::UsesBlob(uint32_t namespace_id) const {
+  return blob_ != nullptr && UsesNvme(namespace_id) &&
+         PolicyFor(namespace_id).blob != BlobUse::kNone;
+}
+
 bool TierStack::IsWriteThrough(uint32_t namespace_id) const {
-  return UsesNvme(namespace_id) && PolicyFor(namespace_id).write_mode == WriteMode::kWriteThrough;
+  if (!UsesNvme(namespace_id)) return false;
+  const NamespacePolicy& policy = PolicyFor(namespace_id);
+  return policy.write_mode == WriteMode::kWriteThrough ||
+         (UsesBlob(namespace_id) && policy.blob == BlobUse::kWriteBack);
+}
+
+void TierStack::OnNvmeEvicted(const BlockKey& key, uint64_t size,
+                              std::function<Result<BlockHandle>()> read) {
+  // Write-back namespaces have their blocks in Blob already (marked ones
+  // are never evicted).
+  if (UsesBlob(key.namespace_id) && PolicyFor(key.namespace_id).blob == BlobUse::kSpill) {
+    uploader_->Spill(key, size, std::move(read));
+  }
 }
 
 std::mutex& TierStack::StripeFor(std::string_view index_key) {
@@ -83,7 +126,7 @@ Location TierStack::Locate(const BlockKey& key) const {
 }
 
 bool TierStack::MayBeBelow(const BlockKey& key) const {
-  return PolicyFor(key.namespace_id).origin != nullptr ||
+  return PolicyFor(key.namespace_id).origin != nullptr || UsesBlob(key.namespace_id) ||
          (UsesNvme(key.namespace_id) && nvme_->MayContain(key));
 }
 
@@ -95,6 +138,7 @@ bool TierStack::LowerMayHold(const BlockKey& key, const std::string& index_key,
     std::lock_guard lock(mu_);
     if (demotions_.count(index_key) != 0 || flights_.count(index_key) != 0) return true;
   }
+  if (uploader_ != nullptr && uploader_->Tracks(index_key)) return true;
   if (!nvme_->MayContain(key)) return false;
   if (!new_checksum) return true;
   const std::optional<uint64_t> stored = nvme_->StoredChecksum(key);
@@ -106,7 +150,9 @@ uint64_t TierStack::BarrierIfLowerMayHold(const BlockKey& key,
   if (!UsesNvme(key.namespace_id)) return 0;
   std::string index_key;
   EncodeIndexKey(key, index_key);
-  if (!LowerMayHold(key, index_key, new_checksum)) return 0;
+  // A delete in a Blob namespace always removes the blob (on a worker).
+  const bool delete_blob = !new_checksum && UsesBlob(key.namespace_id);
+  if (!delete_blob && !LowerMayHold(key, index_key, new_checksum)) return 0;
   std::lock_guard lock(mu_);
   return next_seq_++;
 }
@@ -139,17 +185,42 @@ Status TierStack::EraseFromDram(const BlockKey& key, uint64_t* lower_barrier) {
   return status;
 }
 
-bool TierStack::RemoveBelow(const BlockKey& key, uint64_t barrier, bool erase_dram) {
+Result<bool> TierStack::RemoveBelow(const BlockKey& key, uint64_t barrier, bool erase_dram) {
   std::string index_key;
   EncodeIndexKey(key, index_key);
   std::lock_guard stripe(StripeFor(index_key));
   bool removed = CancelDemotionsBefore(index_key, barrier);
   if (nvme_->Erase(key).ok()) removed = true;
+  // After the NVMe erase no new upload of the old bytes can start (they are
+  // read from NVMe, or were handed over by an eviction that is cancelled).
+  if (uploader_ != nullptr) uploader_->Cancel(index_key);
+  Status blob_status = Status::Ok();
+  if (erase_dram && UsesBlob(key.namespace_id)) {
+    blob_status = blob_->Erase(key);
+    if (blob_status.ok()) removed = true;
+    if (blob_status.code() == StatusCode::kNotFound) blob_status = Status::Ok();
+    blob_erase_epoch_.fetch_add(1, std::memory_order_acq_rel);
+  }
   // A get that read the old value before we took the stripe may have
   // promoted it.
   if (erase_dram && dram_.Erase(key).ok()) removed = true;
   if (removed) counters_.lower_removals.fetch_add(1, std::memory_order_relaxed);
+  if (!blob_status.ok()) return blob_status;
   return removed;
+}
+
+void TierStack::FlushUploads(uint32_t namespace_id, const std::vector<std::string_view>& keys,
+                             std::function<void(Status)> done) {
+  if (!UsesBlob(namespace_id) || PolicyFor(namespace_id).blob != BlobUse::kWriteBack) {
+    done(Unsupported("the namespace does not write back to Blob: there is nothing to flush"));
+    return;
+  }
+  std::vector<std::string> index_keys;
+  index_keys.reserve(keys.size());
+  for (std::string_view key : keys) {
+    EncodeIndexKey({namespace_id, key}, index_keys.emplace_back());
+  }
+  uploader_->Flush(std::move(index_keys), std::move(done));
 }
 
 Status TierStack::PutWriteThrough(const BlockKey& key, BlockHandle block) {
@@ -164,13 +235,17 @@ Status TierStack::PutWriteThrough(const BlockKey& key, BlockHandle block) {
   }
   std::lock_guard stripe(StripeFor(index_key));
   CancelDemotionsBefore(index_key, barrier);
-  Status status = nvme_->PutDurable(key, std::move(durable));
+  const bool upload =
+      UsesBlob(key.namespace_id) && PolicyFor(key.namespace_id).blob == BlobUse::kWriteBack;
+  Status status = upload ? nvme_->PutDurableForUpload(key, std::move(durable))
+                         : nvme_->PutDurable(key, std::move(durable));
   if (!status.ok()) {
     // Not acknowledged: leave neither the new value nor an older one.
     dram_.Erase(key).IgnoreError();
     nvme_->Erase(key).IgnoreError();
     return status;
   }
+  if (upload) uploader_->Upload(index_key);
   counters_.write_through_puts.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();
 }
@@ -341,10 +416,21 @@ Result<BlockHandle> TierStack::ReadAndPromote(const BlockKey& key, Location* fro
     below = nvme_->Get(key);
     if (below.ok()) *from = Location::kNvme;
   }
+  auto missing = [](const Result<BlockHandle>& r) {
+    return !r.ok() && (r.status().code() == StatusCode::kNotFound ||
+                       r.status().code() == StatusCode::kCorruption);
+  };
+  // Blob and origin blocks always go into DRAM (their eviction demotes them
+  // by policy): the next reader must not fetch them again.
+  bool fetched = false;
+  bool promote = true;
+  if (missing(below) && UsesBlob(key.namespace_id)) {
+    below = ReadBlob(key, index_key, stripe, &promote);
+    if (below.ok()) *from = Location::kBlob;
+    fetched = below.ok();
+  }
   BlockSource* origin = PolicyFor(key.namespace_id).origin;
-  if (!below.ok() && origin != nullptr &&
-      (below.status().code() == StatusCode::kNotFound ||
-       below.status().code() == StatusCode::kCorruption)) {
+  if (missing(below) && origin != nullptr) {
     // Not under the stripe: a network read must not hold up the other keys
     // of the stripe. Nothing below DRAM races with it (origins are read
     // only), and the DRAM insert below never replaces a newer put.
@@ -353,18 +439,16 @@ Result<BlockHandle> TierStack::ReadAndPromote(const BlockKey& key, Location* fro
     if (!below.ok()) return below.status();
     stripe.lock();
     *from = Location::kOrigin;
+    fetched = true;
     counters_.origin_fills.fetch_add(1, std::memory_order_relaxed);
-    // An origin block always goes into DRAM (its eviction demotes it by
-    // policy): the next reader must not fetch it again.
-  } else if (!below.ok() || !options_.promote_on_get) {
-    return below;
   }
+  if (!below.ok() || (!fetched && !options_.promote_on_get) || !promote) return below;
   BlockHandle block = std::move(*below);
   {
     // A promotion evicts another block; while the demotion queue is backed
     // up that block could not be written down, so serve from NVMe instead.
     std::lock_guard lock(mu_);
-    if (*from != Location::kOrigin && demotion_queue_bytes_ >= demotion_queue_limit_ / 2) {
+    if (!fetched && demotion_queue_bytes_ >= demotion_queue_limit_ / 2) {
       counters_.promotions_deferred.fetch_add(1, std::memory_order_relaxed);
       return block;
     }
@@ -385,6 +469,25 @@ Result<BlockHandle> TierStack::ReadAndPromote(const BlockKey& key, Location* fro
   return block;
 }
 
+Result<BlockHandle> TierStack::ReadBlob(const BlockKey& key, const std::string& index_key,
+                                        std::unique_lock<std::mutex>& stripe, bool* promote) {
+  // Evicted from NVMe, not uploaded yet: its bytes are still on disk.
+  if (auto spilling = uploader_->ReadSpilling(index_key); spilling.ok()) return spilling;
+  // Not under the stripe (a network read); a delete meanwhile bumps the
+  // epoch, and then the block read before it is not promoted.
+  const uint64_t epoch = blob_erase_epoch_.load(std::memory_order_acquire);
+  stripe.unlock();
+  Result<BlockHandle> got = blob_->Get(key);
+  stripe.lock();
+  if (!got.ok()) return got;
+  counters_.blob_hits.fetch_add(1, std::memory_order_relaxed);
+  if (blob_erase_epoch_.load(std::memory_order_acquire) != epoch) {
+    counters_.blob_promotions_skipped.fetch_add(1, std::memory_order_relaxed);
+    *promote = false;
+  }
+  return got;
+}
+
 void TierStack::Shutdown() {
   {
     std::lock_guard lock(mu_);
@@ -394,6 +497,11 @@ void TierStack::Shutdown() {
   demotion_cv_.notify_all();
   if (demotion_thread_.joinable()) demotion_thread_.join();
   if (nvme_ != nullptr) dram_.SetEvictionListener(nullptr);
+  // After the demotions: their writes may evict NVMe blocks to spill.
+  if (uploader_ != nullptr) {
+    nvme_->SetEvictionSink(nullptr);
+    uploader_->Shutdown();
+  }
   std::vector<std::function<void()>> room;
   {
     std::lock_guard lock(mu_);
@@ -426,6 +534,13 @@ std::vector<TierStats> TierStack::Stats() const {
     nvme.Add("single_flight_joins", counters_.single_flight_joins);
     nvme.Add("lower_removals", counters_.lower_removals);
     nvme.Add("write_through_puts", counters_.write_through_puts);
+  }
+  if (uploader_ != nullptr) {
+    out.push_back(blob_->Stats());
+    TierStats& blob = out.back();
+    blob.Add("get_hits", counters_.blob_hits);
+    blob.Add("promotions_skipped", counters_.blob_promotions_skipped);
+    uploader_->AddStats(blob);
   }
   // Origins once each (namespaces may share one), after the tiers.
   std::vector<const BlockSource*> seen;

@@ -1,10 +1,12 @@
 #pragma once
 
-// The tier stack: DRAM in front of an optional NVMe tier, and the flows of
-// docs/tiers.md between them.
+// The tier stack: DRAM in front of an optional NVMe tier and an optional
+// Blob tier, and the flows of docs/tiers.md between them.
 //
 //   Get      DRAM, then the demotion queue, then (on a worker) NVMe, then
-//            the namespace's origin (a BlockSource: dataset read-through).
+//            Blob for namespaces that use it (a spill still waiting is read
+//            from its NVMe bytes), then the namespace's origin (a
+//            BlockSource: dataset read-through).
 //            Concurrent misses of one key share one read below (single-flight),
 //            so N readers of a missing dataset block cause one origin read.
 //            A hit below is promoted into DRAM unless DRAM already holds the
@@ -18,7 +20,17 @@
 //            Past half the queue's bound, write-back put acknowledgements
 //            wait for room (WaitForDemotionRoom); a full queue drops the
 //            block (counted): DRAM never waits on disk.
-//   Delete   from DRAM, and (on a worker) from NVMe and queued demotions.
+//   Delete   from DRAM, and (on a worker) from NVMe and queued demotions,
+//            and from Blob for namespaces that use it.
+//   Blob     (Uploader) `spill` namespaces: NVMe evictions are uploaded
+//            instead of dropped. `write_back` namespaces: puts are
+//            acknowledged once durable on NVMe with an upload mark, then
+//            uploaded; FlushUploads waits for them.
+//
+// Blob holds the first bytes spilled under a key (servers sharing a
+// container never overwrite each other), so spill namespaces are for blocks
+// whose key names their content (prefix hashes, document hashes): a re-put
+// of a key with other bytes is not pushed to Blob. Deletes remove the blob.
 //
 // No stale value and no deleted value ever comes back from below. Mechanism:
 //   - Every key hashes to one of kStripes stripe mutexes. Demotion writes,
@@ -60,6 +72,7 @@
 #include "tiers/block_source.h"
 #include "tiers/dram/dram_tier.h"
 #include "tiers/tier.h"
+#include "tiers/uploader.h"
 
 namespace kvtier::tiers {
 
@@ -71,11 +84,23 @@ std::string_view AdmissionPolicyName(AdmissionPolicy policy);
 Result<AdmissionPolicy> ParseAdmissionPolicy(std::string_view name);
 
 // Where a block was found.
-enum class Location : uint8_t { kNone, kDram, kNvme, kOrigin };
+enum class Location : uint8_t { kNone, kDram, kNvme, kBlob, kOrigin };
+
+// How a namespace uses the Blob tier (which needs the NVMe tier).
+enum class BlobUse : uint8_t {
+  kNone,
+  kSpill,      // NVMe evictions are uploaded; gets fall through to Blob
+  kWriteBack,  // every put: durable on NVMe, then uploaded; gets fall through
+};
+
+std::string_view BlobUseName(BlobUse use);
+Result<BlobUse> ParseBlobUse(std::string_view name);
 
 struct NamespacePolicy {
   bool use_nvme = true;  // blocks go below DRAM (ignored when there is no NVMe tier)
+  // Write-through for kWriteBack: the ack waits for NVMe.
   WriteMode write_mode = WriteMode::kWriteBack;
+  BlobUse blob = BlobUse::kNone;  // ignored without NVMe and Blob tiers
   // Read-through source for misses of every tier; it must outlive the stack.
   BlockSource* origin = nullptr;
 };
@@ -88,6 +113,7 @@ struct TierStackOptions {
   // memory held on top of it: the stack uses at most a quarter of the DRAM
   // capacity here.
   uint64_t demotion_queue_bytes = 128ull << 20;
+  UploaderOptions uploads;  // with a Blob tier
 
   Status Validate() const;
 };
@@ -96,8 +122,10 @@ class TierStack {
  public:
   static constexpr size_t kStripes = 1024;
 
-  // `nvme` may be null (DRAM only). Both tiers must outlive the stack.
-  TierStack(DramTier& dram, Tier* nvme, const TierStackOptions& options);
+  // `nvme` may be null (DRAM only); `blob` may be null, and is used only
+  // with `nvme`. The tiers must outlive the stack. With both, uploads that
+  // NVMe still has marked are queued again.
+  TierStack(DramTier& dram, Tier* nvme, const TierStackOptions& options, Tier* blob = nullptr);
   ~TierStack();  // Shutdown()
   TierStack(const TierStack&) = delete;
   TierStack& operator=(const TierStack&) = delete;
@@ -108,6 +136,7 @@ class TierStack {
 
   DramTier& dram() { return dram_; }
   bool has_nvme() const { return nvme_ != nullptr; }
+  bool has_blob() const { return uploader_ != nullptr; }
 
   // ---- Non-blocking. ----
 
@@ -138,16 +167,26 @@ class TierStack {
   // ---- Blocking: worker threads only. ----
 
   // The rest of a get after a DRAM miss: single-flight read of NVMe
-  // (checksum verified), then of the origin, then promotion into DRAM.
+  // (checksum verified), then of Blob, then of the origin, then promotion
+  // into DRAM.
   // `*from` says which level answered.
   Result<BlockHandle> GetBelow(const BlockKey& key, Location* from);
-  // A write-through put: DRAM, then NVMe durably. On an NVMe error the key
-  // is removed from both tiers and the error returned.
+  // A write-through put: DRAM, then NVMe durably (marked for upload, and
+  // queued, in write-back Blob namespaces). On an NVMe error the key is
+  // removed from both tiers and the error returned.
   Status PutWriteThrough(const BlockKey& key, BlockHandle block);
-  // Cancels demotions of `key` queued before `barrier` and erases its NVMe
-  // copy; with `erase_dram`, also a copy a concurrent get promoted (for
-  // deletes). Returns whether a lower copy was removed.
-  bool RemoveBelow(const BlockKey& key, uint64_t barrier, bool erase_dram);
+  // Cancels demotions of `key` queued before `barrier`, and queued or
+  // running spills, and erases its NVMe copy. With `erase_dram` (deletes),
+  // also a copy a concurrent get promoted, and the blob. Returns whether a
+  // lower copy was removed; an error when the blob could not be deleted.
+  Result<bool> RemoveBelow(const BlockKey& key, uint64_t barrier, bool erase_dram);
+
+  // Calls `done` once the named keys of a write-back Blob namespace (all
+  // pending write-backs when `keys` is empty) are in Blob, or with the error
+  // of a failed upload of one. Non-blocking: `done` runs on an uploader
+  // thread or inline. kUnsupported without a Blob tier.
+  void FlushUploads(uint32_t namespace_id, const std::vector<std::string_view>& keys,
+                    std::function<void(Status)> done);
 
   // Write-back backpressure. Non-blocking. When the demotion backlog is
   // past half its bound, keeps `on_room` and returns true: it is called
@@ -167,8 +206,8 @@ class TierStack {
   // Writes what the demotion queue holds, then stops its thread. Idempotent.
   void Shutdown();
 
-  // DRAM and NVMe stats, with the stack's counters added to each, then each
-  // origin's.
+  // DRAM, NVMe and Blob stats, with the stack's counters added to each,
+  // then each origin's.
   std::vector<TierStats> Stats() const;
 
  private:
@@ -188,6 +227,13 @@ class TierStack {
 
   const NamespacePolicy& PolicyFor(uint32_t namespace_id) const;
   bool UsesNvme(uint32_t namespace_id) const;
+  bool UsesBlob(uint32_t namespace_id) const;
+  void OnNvmeEvicted(const BlockKey& key, uint64_t size, std::function<Result<BlockHandle>()> read);
+  // The Blob step of a get: a pending spill's bytes, else the blob, read
+  // with the stripe unlocked. `*promote` is false when a delete of the key
+  // may have run meanwhile.
+  Result<BlockHandle> ReadBlob(const BlockKey& key, const std::string& index_key,
+                               std::unique_lock<std::mutex>& stripe, bool* promote);
   std::mutex& StripeFor(std::string_view index_key);
   // Whether the lower tier may hold `key` or is about to (see the header).
   // With `new_checksum`, a lower copy of the same bytes does not count.
@@ -206,6 +252,7 @@ class TierStack {
 
   DramTier& dram_;
   Tier* const nvme_;
+  Tier* const blob_;  // null without NVMe
   const TierStackOptions options_;
   const uint64_t demotion_queue_limit_;
   std::unordered_map<uint32_t, NamespacePolicy> policies_;  // fixed after setup
@@ -228,6 +275,10 @@ class TierStack {
   uint64_t next_seq_ = 1;
   bool stopping_ = false;
   std::thread demotion_thread_;
+  std::unique_ptr<Uploader> uploader_;  // with blob_
+  // Bumped by each blob delete, after the blob is gone: a get whose blob
+  // read started before a delete sees it changed and does not promote.
+  std::atomic<uint64_t> blob_erase_epoch_{0};
 
   struct Counters {
     std::atomic<uint64_t> demotions{0};
@@ -244,6 +295,8 @@ class TierStack {
     std::atomic<uint64_t> lower_removals{0};
     std::atomic<uint64_t> write_through_puts{0};
     std::atomic<uint64_t> origin_fills{0};
+    std::atomic<uint64_t> blob_hits{0};
+    std::atomic<uint64_t> blob_promotions_skipped{0};
   };
   mutable Counters counters_;
 };

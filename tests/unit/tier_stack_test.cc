@@ -124,13 +124,17 @@ class TierStackTest : public ::testing::Test {
   void Put(uint32_t ns, const std::string& key, const std::vector<std::byte>& value) {
     uint64_t barrier = 0;
     ASSERT_TRUE(stack_->PutWriteBack({ns, key}, Block(key, value), &barrier).ok());
-    if (barrier != 0) stack_->RemoveBelow({ns, key}, barrier, /*erase_dram=*/false);
+    if (barrier != 0) {
+      ASSERT_TRUE(stack_->RemoveBelow({ns, key}, barrier, false).ok());
+    }
   }
 
   void Delete(uint32_t ns, const std::string& key) {
     uint64_t barrier = 0;
     stack_->EraseFromDram({ns, key}, &barrier).IgnoreError();
-    if (barrier != 0) stack_->RemoveBelow({ns, key}, barrier, /*erase_dram=*/true);
+    if (barrier != 0) {
+      ASSERT_TRUE(stack_->RemoveBelow({ns, key}, barrier, true).ok());
+    }
   }
 
   // A get as the server does it: DRAM, then below.
@@ -270,7 +274,7 @@ TEST_F(TierStackTest, DeleteDuringARunningDemotionDoesNotResurrect) {
   uint64_t barrier = 0;
   stack_->EraseFromDram({kNs, "d"}, &barrier).IgnoreError();
   ASSERT_NE(barrier, 0u) << "a running demotion must send the delete to a worker";
-  std::thread remover([&] { stack_->RemoveBelow({kNs, "d"}, barrier, /*erase_dram=*/true); });
+  std::thread remover([&] { EXPECT_TRUE(stack_->RemoveBelow({kNs, "d"}, barrier, true).ok()); });
   gated_->Open();
   remover.join();
   stack_->FlushDemotions();
@@ -304,7 +308,7 @@ TEST_F(TierStackTest, OverwriteRemovesTheOlderCopyBelow) {
   uint64_t barrier = 0;
   ASSERT_TRUE(stack_->PutWriteBack({kNs, "o"}, Block("o", Value(2)), &barrier).ok());
   ASSERT_NE(barrier, 0u);
-  EXPECT_TRUE(stack_->RemoveBelow({kNs, "o"}, barrier, false));
+  EXPECT_TRUE(stack_->RemoveBelow({kNs, "o"}, barrier, false).value());
   EXPECT_FALSE(nvme_->Contains({kNs, "o"}));
   // The new value leaves DRAM too and comes back from NVMe: never the old.
   EvictFromDram(kNs, "o");
