@@ -29,7 +29,8 @@ namespace {
 constexpr std::string_view kUsage =
     "usage: kvtier [--server HOST:PORT] [--hex] [--timeout MS] COMMAND ...\n"
     "  put NS KEY [FILE|-]   get NS KEY [FILE|-]   exists NS KEY...\n"
-    "  del NS KEY...         match NS KEY...       stats [--json]\n";
+    "  del NS KEY...         match NS KEY...       stats [--json]\n"
+    "  flush NS [KEY...]     (write-back to Blob: waits until the keys, or all, are uploaded)\n";
 
 struct Options {
   ClientOptions client;
@@ -183,6 +184,18 @@ int Match(Client& client, const Options& o) {
   return 0;
 }
 
+int Flush(Client& client, const Options& o) {
+  if (o.args.size() < 2) return Usage("flush NS [KEY...]");
+  auto keys = Keys(o, 2, o.args.size());
+  if (!keys.ok()) return Usage(keys.status().message());
+  const Status status = client.Flush(o.args[1], *keys);
+  if (!status.ok()) return Fail("flush: " + status.ToString());
+  std::cout << "flushed "
+            << (keys->empty() ? "all pending uploads" : std::to_string(keys->size()) + " keys")
+            << "\n";
+  return 0;
+}
+
 void PrintCountersJson(const std::vector<protocol::NamedCounter>& counters) {
   std::cout << "{";
   for (size_t i = 0; i < counters.size(); ++i) {
@@ -244,8 +257,8 @@ int Run(int argc, char** argv) {
   const std::string& command = options->args[0];
   using Handler = int (*)(Client&, const Options&);
   static const std::pair<std::string_view, Handler> kCommands[] = {
-      {"put", Put},    {"get", Get},     {"exists", Exists},
-      {"del", Delete}, {"match", Match}, {"stats", Stats},
+      {"put", Put},     {"get", Get},     {"exists", Exists}, {"del", Delete},
+      {"match", Match}, {"stats", Stats}, {"flush", Flush},
   };
   for (const auto& [name, handler] : kCommands) {
     if (command != name) continue;

@@ -518,4 +518,23 @@ Result<MatchResult> Client::MatchPrefix(std::string_view ns, std::span<const std
 }
 Result<StatsResult> Client::Stats() { return StatsAsync().get(); }
 
+std::future<Status> Client::FlushAsync(std::string_view ns, std::span<const std::string> keys) {
+  std::promise<Status> promise;
+  if (Status s = CheckKeys(impl_->info().limits, ns, keys); !s.ok()) {
+    promise.set_value(std::move(s));
+    return promise.get_future();
+  }
+  auto reply = Call<bool>(Opcode::kFlush, protocol::EncodeKeysRequest(ns, keys), {},
+                          [](const ReplyFrame& frame) -> Result<bool> {
+                            KVTIER_RETURN_IF_ERROR(protocol::DecodeFlushResponse(frame.metadata));
+                            return true;
+                          });
+  return std::async(std::launch::deferred,
+                    [reply = std::move(reply)]() mutable { return reply.get().status(); });
+}
+
+Status Client::Flush(std::string_view ns, std::span<const std::string> keys) {
+  return FlushAsync(ns, keys).get();
+}
+
 }  // namespace kvtier::client

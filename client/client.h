@@ -104,6 +104,13 @@ class Client {
   Result<KeyStatuses> Delete(std::string_view ns, std::span<const std::string> keys);
   Result<MatchResult> MatchPrefix(std::string_view ns, std::span<const std::string> keys);
   Result<StatsResult> Stats();
+  // Returns once the named keys of a write-back Blob namespace (all pending
+  // uploads when `keys` is empty) are durable in Blob. kUnavailable when an
+  // upload failed after the server's retries (it keeps retrying);
+  // kUnsupported for namespaces that do not write back to Blob. Large
+  // flushes may need a longer ClientOptions::request_timeout.
+  Status Flush(std::string_view ns, std::span<const std::string> keys = {});
+  std::future<Status> FlushAsync(std::string_view ns, std::span<const std::string> keys = {});
 
  private:
   class Impl;

@@ -25,7 +25,7 @@ T LoadLe(const std::byte* in) {
 
 bool IsKnownOpcode(uint8_t opcode) {
   return opcode >= static_cast<uint8_t>(Opcode::kHello) &&
-         opcode <= static_cast<uint8_t>(Opcode::kStats);
+         opcode <= static_cast<uint8_t>(Opcode::kFlush);
 }
 
 std::string_view OpcodeName(Opcode opcode) {
@@ -44,6 +44,8 @@ std::string_view OpcodeName(Opcode opcode) {
       return "match_prefix";
     case Opcode::kStats:
       return "stats";
+    case Opcode::kFlush:
+      return "flush";
   }
   return "unknown";
 }

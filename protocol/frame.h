@@ -36,6 +36,7 @@ enum class Opcode : uint8_t {
   kDelete = 5,
   kMatchPrefix = 6,
   kStats = 7,
+  kFlush = 8,
 };
 
 // True for the opcodes listed above.

@@ -259,6 +259,12 @@ Metadata EncodeMatchPrefixResponse(const MatchPrefixResponse& response) {
   return Finish(builder);
 }
 
+Metadata EncodeFlushResponse() {
+  fb::FlatBufferBuilder builder(16);
+  builder.Finish(w::CreateFlushResponse(builder));
+  return Finish(builder);
+}
+
 Metadata EncodeStatsRequest() {
   fb::FlatBufferBuilder builder(16);
   builder.Finish(w::CreateStatsRequest(builder));
@@ -361,6 +367,13 @@ Status DecodeStatsRequest(std::span<const std::byte> metadata) {
 }
 
 // ---- Response decoders ----
+
+Status DecodeFlushResponse(std::span<const std::byte> metadata) {
+  if (VerifiedRoot<w::FlushResponse>(metadata) == nullptr) {
+    return BadResponse("FlushResponse failed verification");
+  }
+  return Status::Ok();
+}
 
 Status DecodeErrorReply(std::span<const std::byte> metadata) {
   const auto* root = VerifiedRoot<w::ErrorReply>(metadata);

@@ -131,6 +131,7 @@ Metadata EncodeGetResponse(const GetResponse& response);
 Metadata EncodeExistsResponse(const ExistsResponse& response);
 Metadata EncodeDeleteResponse(const DeleteResponse& response);
 Metadata EncodeMatchPrefixResponse(const MatchPrefixResponse& response);
+Metadata EncodeFlushResponse();
 Metadata EncodeStatsRequest();
 Metadata EncodeStatsResponse(const StatsResponse& response);
 
@@ -160,5 +161,6 @@ Result<DeleteResponse> DecodeDeleteResponse(std::span<const std::byte> metadata,
 Result<MatchPrefixResponse> DecodeMatchPrefixResponse(std::span<const std::byte> metadata,
                                                       size_t key_count);
 Result<StatsResponse> DecodeStatsResponse(std::span<const std::byte> metadata);
+Status DecodeFlushResponse(std::span<const std::byte> metadata);
 
 }  // namespace kvtier::protocol

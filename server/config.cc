@@ -163,7 +163,8 @@ bool ParseNvme(Reader& r, const YAML::Node& nvme, ServerConfig& config) {
 bool ParseBlob(Reader& r, const YAML::Node& blob, ServerConfig& config) {
   if (!blob) return true;
   if (!r.Map(blob, "tiers.blob",
-             {"endpoint", "account", "key_env", "sas_env", "ca_file", "operation_timeout_ms"})) {
+             {"endpoint", "account", "key_env", "sas_env", "ca_file", "operation_timeout_ms",
+              "container", "prefix", "upload_threads", "spill_queue_bytes"})) {
     return false;
   }
   config.blob.enabled = true;
@@ -173,7 +174,13 @@ bool ParseBlob(Reader& r, const YAML::Node& blob, ServerConfig& config) {
       !r.String(blob["key_env"], "tiers.blob.key_env", config.blob.key_env) ||
       !r.String(blob["sas_env"], "tiers.blob.sas_env", config.blob.sas_env) ||
       !r.String(blob["ca_file"], "tiers.blob.ca_file", config.blob.ca_file) ||
-      !r.Integer(blob["operation_timeout_ms"], "tiers.blob.operation_timeout_ms", timeout_ms)) {
+      !r.Integer(blob["operation_timeout_ms"], "tiers.blob.operation_timeout_ms", timeout_ms) ||
+      !r.String(blob["container"], "tiers.blob.container", config.blob.container) ||
+      !r.String(blob["prefix"], "tiers.blob.prefix", config.blob.prefix) ||
+      !r.Integer(blob["upload_threads"], "tiers.blob.upload_threads",
+                 config.stack.uploads.threads) ||
+      !r.Bytes(blob["spill_queue_bytes"], "tiers.blob.spill_queue_bytes",
+               config.stack.uploads.spill_queue_bytes)) {
     return false;
   }
   config.blob.operation_timeout = std::chrono::milliseconds(timeout_ms);
@@ -223,15 +230,19 @@ bool ParseTiers(Reader& r, const YAML::Node& node, ServerConfig& config) {
 bool ParseNamespaceTiers(Reader& r, const YAML::Node& node, const std::string& path,
                          NamespaceConfig& ns) {
   if (!node) return true;
-  if (!node.IsSequence()) return r.Fail(path, "must be a list: [dram] or [dram, nvme]");
+  constexpr const char* kChoices = "must be [dram], [dram, nvme] or [dram, nvme, blob]";
+  if (!node.IsSequence()) return r.Fail(path, kChoices);
   std::vector<std::string> names;
   for (const auto& item : node) names.push_back(item.IsScalar() ? item.as<std::string>() : "");
   if (names == std::vector<std::string>{"dram"}) {
     ns.use_nvme = false;
   } else if (names == std::vector<std::string>{"dram", "nvme"}) {
     ns.use_nvme = true;
+  } else if (names == std::vector<std::string>{"dram", "nvme", "blob"}) {
+    ns.use_nvme = true;
+    if (ns.blob == tiers::BlobUse::kNone) ns.blob = tiers::BlobUse::kSpill;
   } else {
-    return r.Fail(path, "must be [dram] or [dram, nvme]");
+    return r.Fail(path, kChoices);
   }
   return true;
 }
@@ -242,16 +253,28 @@ bool ParseNamespaces(Reader& r, const YAML::Node& node, ServerConfig& config) {
   config.namespaces.clear();
   for (size_t i = 0; i < node.size(); ++i) {
     const std::string path = "namespaces[" + std::to_string(i) + "]";
-    if (!r.Map(node[i], path, {"name", "kind", "tiers", "write_mode", "origin"})) return false;
+    if (!r.Map(node[i], path, {"name", "kind", "tiers", "write_mode", "blob_mode", "origin"})) {
+      return false;
+    }
     NamespaceConfig ns;
     std::string kind = "kv";
     std::string write_mode = "write_back";
+    std::string blob_mode;
     if (!r.String(node[i]["name"], path + ".name", ns.name) ||
         !r.String(node[i]["kind"], path + ".kind", kind) ||
         !ParseNamespaceTiers(r, node[i]["tiers"], path + ".tiers", ns) ||
         !ParseOrigin(r, node[i]["origin"], path + ".origin", ns) ||
-        !r.String(node[i]["write_mode"], path + ".write_mode", write_mode)) {
+        !r.String(node[i]["write_mode"], path + ".write_mode", write_mode) ||
+        !r.String(node[i]["blob_mode"], path + ".blob_mode", blob_mode)) {
       return false;
+    }
+    if (!blob_mode.empty()) {
+      if (ns.blob == tiers::BlobUse::kNone) {
+        return r.Fail(path + ".blob_mode", "needs tiers: [dram, nvme, blob]");
+      }
+      auto use = tiers::ParseBlobUse(blob_mode);
+      if (!use.ok()) return r.Fail(path + ".blob_mode", use.status().message());
+      ns.blob = *use;
     }
     if (write_mode == "write_back") {
       ns.write_mode = tiers::WriteMode::kWriteBack;
@@ -396,6 +419,13 @@ Status ServerConfig::Validate() const {
                              "].write_mode write_through needs the nvme tier (tiers.nvme and "
                              "tiers: [dram, nvme])");
     }
+    if (namespaces[i].blob != tiers::BlobUse::kNone) {
+      const std::string path = "namespaces[" + std::to_string(i) + "].tiers";
+      if (!nvme_enabled) return InvalidArgument(path + ": blob needs a tiers.nvme section");
+      if (!blob.enabled || blob.container.empty()) {
+        return InvalidArgument(path + ": blob needs tiers.blob with a container");
+      }
+    }
     const OriginConfig& origin = namespaces[i].origin;
     if (origin.enabled) {
       const std::string path = "namespaces[" + std::to_string(i) + "].origin";
@@ -445,7 +475,13 @@ std::string DescribeConfig(const ServerConfig& c) {
     out << ", blob: {endpoint: " << c.blob.endpoint << ", account: " << c.blob.account
         << (c.blob.key_env.empty() ? ", sas_env: " + c.blob.sas_env
                                    : ", key_env: " + c.blob.key_env)
-        << ", operation_timeout_ms: " << c.blob.operation_timeout.count() << "}";
+        << ", operation_timeout_ms: " << c.blob.operation_timeout.count();
+    if (!c.blob.container.empty()) {
+      out << ", container: " << c.blob.container << ", prefix: '" << c.blob.prefix
+          << "', upload_threads: " << c.stack.uploads.threads
+          << ", spill_queue_bytes: " << FormatByteSize(c.stack.uploads.spill_queue_bytes);
+    }
+    out << "}";
   }
   out << ", demotion: {admission: " << tiers::AdmissionPolicyName(c.stack.admission)
       << ", queue_bytes: " << FormatByteSize(c.stack.demotion_queue_bytes)
@@ -454,10 +490,13 @@ std::string DescribeConfig(const ServerConfig& c) {
       << ", max_queued_jobs: " << c.workers.max_queued_jobs << "}}\n";
   out << "namespaces:";
   for (const NamespaceConfig& ns : c.namespaces) {
-    out << " {name: " << ns.name << ", kind: " << NamespaceKindName(ns.kind)
-        << ", tiers: " << (ns.use_nvme && c.nvme_enabled ? "[dram, nvme]" : "[dram]")
+    out << " {name: " << ns.name << ", kind: " << NamespaceKindName(ns.kind) << ", tiers: "
+        << (ns.blob != tiers::BlobUse::kNone
+                ? "[dram, nvme, blob]"
+                : (ns.use_nvme && c.nvme_enabled ? "[dram, nvme]" : "[dram]"))
         << ", write_mode: "
         << (ns.write_mode == tiers::WriteMode::kWriteThrough ? "write_through" : "write_back");
+    if (ns.blob != tiers::BlobUse::kNone) out << ", blob_mode: " << tiers::BlobUseName(ns.blob);
     if (ns.origin.enabled) {
       out << ", origin: {container: " << ns.origin.container << ", prefix: '" << ns.origin.prefix
           << "', block_bytes: " << FormatByteSize(ns.origin.block_bytes) << "}";

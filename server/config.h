@@ -30,6 +30,10 @@ struct BlobConfig {
   std::string sas_env;  // env var holding a SAS token
   std::string ca_file;  // extra CA bundle for https
   std::chrono::milliseconds operation_timeout{30000};
+  // The Blob tier (namespaces with `tiers: [dram, nvme, blob]`): blocks are
+  // blobs `<prefix><namespace>/<hex key>` in this container.
+  std::string container;
+  std::string prefix = "kvtier/";
 };
 
 // A dataset namespace's read-through origin: block i of object O is bytes
@@ -46,6 +50,9 @@ struct NamespaceConfig {
   NamespaceKind kind = NamespaceKind::kKv;
   bool use_nvme = true;  // `tiers: [dram, nvme]` (the default) or `[dram]`
   tiers::WriteMode write_mode = tiers::WriteMode::kWriteBack;
+  // `tiers: [dram, nvme, blob]`: kSpill (the default) or kWriteBack
+  // (`blob_mode`); kNone without blob.
+  tiers::BlobUse blob = tiers::BlobUse::kNone;
   OriginConfig origin;  // dataset namespaces only; needs tiers.blob
 };
 

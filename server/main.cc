@@ -9,6 +9,7 @@
 // Command-line options override the file. SIGINT/SIGTERM drain and exit 0.
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 
 #include <csignal>
 #include <cstdio>
@@ -24,6 +25,7 @@
 #include "server/server_stats.h"
 #include "server/service.h"
 #include "server/tcp_server.h"
+#include "tiers/blob/blob_tier.h"
 #include "tiers/blob/dataset_origin.h"
 #include "tiers/dram/dram_tier.h"
 #include "tiers/nvme/nvme_tier.h"
@@ -155,6 +157,32 @@ Result<std::unique_ptr<tiers::blob::DatasetOrigin>> OpenOrigin(const BlobConfig&
   return tiers::blob::DatasetOrigin::Create(std::move(options));
 }
 
+// The Blob tier in `tiers.blob.container`. Blob being unreachable at start
+// does not stop the server: it serves DRAM and NVMe, and uploads retry (the
+// first write makes the container).
+Result<std::unique_ptr<tiers::blob::BlobTier>> OpenBlobTier(const ServerConfig& config) {
+  tiers::blob::BlobTierOptions options;
+  KVTIER_ASSIGN_OR_RETURN(options.client, BlobClientOptionsFor(config.blob, config.blob.container));
+  options.name_prefix = config.blob.prefix;
+  options.namespace_names.push_back("");  // ids start at 1
+  for (const NamespaceConfig& ns : config.namespaces) options.namespace_names.push_back(ns.name);
+  options.max_block_bytes = config.limits.max_value_bytes;
+  auto tier = tiers::blob::BlobTier::Open(options);
+  if (tier.ok()) {
+    spdlog::info("Blob tier: container {} at {}, names '{}<namespace>/<key>'",
+                 config.blob.container, config.blob.endpoint, config.blob.prefix);
+    return tier;
+  }
+  const StatusCode code = tier.status().code();
+  if (code != StatusCode::kUnavailable && code != StatusCode::kDeadlineExceeded) {
+    return tier.status();
+  }
+  spdlog::error("Blob tier: {} is unreachable ({}); serving DRAM and NVMe, uploads will retry",
+                config.blob.endpoint, tier.status().message());
+  options.create_container = false;
+  return tiers::blob::BlobTier::Open(options);
+}
+
 int Run(int argc, char** argv) {
   auto cl = ParseCommandLine(argc, argv);
   if (!cl.ok()) {
@@ -223,7 +251,26 @@ int Run(int argc, char** argv) {
     origin_of_namespace.back() = origin->get();
     origins.push_back(std::move(*origin));
   }
-  tiers::TierStack stack(dram, nvme.get(), config->stack);
+  std::unique_ptr<tiers::blob::BlobTier> blob;
+  if (std::any_of(config->namespaces.begin(), config->namespaces.end(),
+                  [](const NamespaceConfig& ns) { return ns.blob != tiers::BlobUse::kNone; })) {
+    auto opened = OpenBlobTier(*config);
+    if (!opened.ok()) {
+      spdlog::critical("Blob tier: {}", opened.status().ToString());
+      return 1;
+    }
+    blob = std::move(*opened);
+  }
+  tiers::TierStack stack(dram, nvme.get(), config->stack, blob.get());
+  if (blob != nullptr) {
+    const auto blob_stats = stack.Stats();
+    for (const auto& tier : blob_stats) {
+      if (tier.name == "blob" && tier.Counter("pending_uploads").value_or(0) > 0) {
+        spdlog::info("Blob tier: resuming {} uploads left pending on NVMe",
+                     *tier.Counter("pending_uploads"));
+      }
+    }
+  }
   ServerStats stats;
   Service service(*config, stack, stats, origin_of_namespace);
   TcpServer server(config->listener, service, stats);

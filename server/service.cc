@@ -44,6 +44,7 @@ Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStat
     ns->kind = config.namespaces[i].kind;
     stack_.SetNamespacePolicy(ns->id, {.use_nvme = config.namespaces[i].use_nvme,
                                        .write_mode = config.namespaces[i].write_mode,
+                                       .blob = config.namespaces[i].blob,
                                        .origin = i < origins.size() ? origins[i] : nullptr});
     namespaces_.push_back(std::move(ns));
   }
@@ -227,6 +228,8 @@ std::optional<Result<ReplyBody>> Service::Handle(protocol::Opcode opcode,
       return MatchPrefix(metadata);
     case protocol::Opcode::kStats:
       return Stats(metadata);
+    case protocol::Opcode::kFlush:
+      return Flush(std::move(metadata), deferred);
     case protocol::Opcode::kPut:
       break;
   }
@@ -420,6 +423,23 @@ Service::Answer Service::Delete(std::vector<std::byte> metadata, const DeferredR
   // The copies below stay: the client must retry to finish the delete.
   for (const auto& [i, barrier] : job->barriers) job->codes[i] = StatusCode::kResourceExhausted;
   return ReplyBody{protocol::EncodeDeleteResponse({std::move(job->codes)}), {}, 0};
+}
+
+Service::Answer Service::Flush(std::vector<std::byte> metadata, const DeferredReply& deferred) {
+  auto job = std::make_shared<KeysJob>();
+  if (Status status = DecodeKeysJob(std::move(metadata), *job); !status.ok()) {
+    return Result<ReplyBody>(std::move(status));
+  }
+  // No thread waits: the uploader calls back when the keys are in Blob.
+  // `job` keeps the key bytes alive until then.
+  stack_.FlushUploads(job->ns->id, job->request.keys, [job, deferred](Status status) {
+    if (!status.ok()) {
+      deferred(Result<ReplyBody>(std::move(status)));
+      return;
+    }
+    deferred(ReplyBody{protocol::EncodeFlushResponse(), {}, 0});
+  });
+  return std::nullopt;
 }
 
 Result<ReplyBody> Service::MatchPrefix(std::span<const std::byte> metadata) {

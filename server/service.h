@@ -69,7 +69,9 @@ struct KeysJob {
 };
 
 // Receives the reply of a request the Service could not answer inline.
-// Called exactly once, from a worker or the demotion thread.
+// Called exactly once: from a worker, the demotion thread or an uploader
+// thread, or from the calling thread before the call that took it returns
+// nullopt (the connection posts the reply, so either order works).
 using DeferredReply = std::function<void(Result<ReplyBody>)>;
 
 class Service {
@@ -110,6 +112,8 @@ class Service {
   Result<ReplyBody> Exists(std::span<const std::byte> metadata);
   Answer Delete(std::vector<std::byte> metadata, const DeferredReply& deferred);
   Result<ReplyBody> MatchPrefix(std::span<const std::byte> metadata);
+  // Answers once the write-backs named (or all pending) are in Blob.
+  Answer Flush(std::vector<std::byte> metadata, const DeferredReply& deferred);
   Result<ReplyBody> Stats(std::span<const std::byte> metadata);
   // Takes `metadata`, decodes it into `job` and resolves its namespace.
   Status DecodeKeysJob(std::vector<std::byte> metadata, KeysJob& job);

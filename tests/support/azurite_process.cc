@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -38,6 +39,10 @@ Status AzuriteProcess::Start() {
         key + "' -out '" + cert + "' >/dev/null 2>&1";
     if (std::system(command.c_str()) != 0) return Internal("openssl could not make a certificate");
   }
+  // Emptied before the child starts: a restart must not find the previous
+  // run's "listens on" line.
+  if (truncate(log_file.c_str(), 0) != 0 && errno != ENOENT)
+    return Internal("cannot empty the log");
   pid_ = fork();
   if (pid_ < 0) return Internal("fork failed");
   if (pid_ == 0) {

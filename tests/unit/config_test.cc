@@ -158,6 +158,55 @@ TEST(Config, BlobAndOriginErrorsNameTheField) {
       invalid(blob + "namespaces: [{name: d, kind: dataset, origin: {container: c}}]").ok());
 }
 
+TEST(Config, BlobTierNamespacesSpillOrWriteBack) {
+  auto config = ParseConfig(
+      "tiers:\n"
+      "  nvme: {directory: /tmp/x}\n"
+      "  blob: {endpoint: 'http://127.0.0.1:1/a', account: a, key_env: K, container: kv,\n"
+      "         prefix: rack7/, upload_threads: 8, spill_queue_bytes: 64MiB}\n"
+      "namespaces:\n"
+      "  - {name: prefixes, tiers: [dram, nvme, blob]}\n"
+      "  - {name: checkpoints, tiers: [dram, nvme, blob], blob_mode: write_back}\n"
+      "  - {name: local}\n");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ASSERT_TRUE(config->Validate().ok()) << config->Validate().ToString();
+  EXPECT_EQ(config->blob.container, "kv");
+  EXPECT_EQ(config->blob.prefix, "rack7/");
+  EXPECT_EQ(config->stack.uploads.threads, 8);
+  EXPECT_EQ(config->stack.uploads.spill_queue_bytes, 64ull << 20);
+  EXPECT_EQ(config->namespaces[0].blob, tiers::BlobUse::kSpill);
+  EXPECT_EQ(config->namespaces[1].blob, tiers::BlobUse::kWriteBack);
+  EXPECT_EQ(config->namespaces[2].blob, tiers::BlobUse::kNone);
+  EXPECT_NE(DescribeConfig(*config).find("blob_mode: write_back"), std::string::npos);
+
+  auto invalid = [](const std::string& yaml) {
+    auto parsed = ParseConfig(yaml);
+    return parsed.ok() ? parsed->Validate() : parsed.status();
+  };
+  const std::string tiers =
+      "tiers: {nvme: {directory: /tmp/x}, blob: {endpoint: 'http://h/a', account: a, "
+      "key_env: K}}\n";
+  // No container for the Blob tier.
+  EXPECT_NE(invalid(tiers + "namespaces: [{name: a, tiers: [dram, nvme, blob]}]")
+                .message()
+                .find("container"),
+            std::string::npos);
+  // blob_mode without blob in the tiers, and an unknown mode.
+  EXPECT_NE(invalid(tiers + "namespaces: [{name: a, blob_mode: spill}]")
+                .message()
+                .find("namespaces[0].blob_mode"),
+            std::string::npos);
+  EXPECT_NE(invalid(tiers + "namespaces: [{name: a, tiers: [dram, nvme, blob], blob_mode: x}]")
+                .message()
+                .find("spill or write_back"),
+            std::string::npos);
+  // Blob below DRAM only is not a stack.
+  EXPECT_NE(invalid(tiers + "namespaces: [{name: a, tiers: [dram, blob]}]")
+                .message()
+                .find("[dram, nvme, blob]"),
+            std::string::npos);
+}
+
 TEST(Config, HostPort) {
   EXPECT_EQ(ParseHostPort("127.0.0.1:7400")->second, 7400);
   EXPECT_EQ(ParseHostPort("[::1]:80")->first, "::1");

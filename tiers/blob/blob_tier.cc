@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <map>
 
 #include "common/checksum.h"
 #include "common/keys.h"
@@ -27,7 +28,7 @@ bool ParseChecksum(const std::string& text, uint64_t* checksum) {
 
 Result<std::unique_ptr<BlobTier>> BlobTier::Open(BlobTierOptions options) {
   KVTIER_ASSIGN_OR_RETURN(std::unique_ptr<BlobClient> client, BlobClient::Create(options.client));
-  KVTIER_RETURN_IF_ERROR(client->CreateContainer());
+  if (options.create_container) KVTIER_RETURN_IF_ERROR(client->CreateContainer());
   return std::unique_ptr<BlobTier>(new BlobTier(std::move(options), std::move(client)));
 }
 
@@ -63,8 +64,14 @@ Status BlobTier::Write(const BlockKey& key, const BlockHandle& block, bool if_ab
                            " bytes is larger than the Blob tier takes");
   }
   const std::string name = BlobName(key);
-  auto put = client_->PutBlob(name, block.bytes(),
-                              {{kChecksumMetadata, ChecksumText(block.checksum())}}, if_absent);
+  const std::map<std::string, std::string> metadata = {
+      {kChecksumMetadata, ChecksumText(block.checksum())}};
+  auto put = client_->PutBlob(name, block.bytes(), metadata, if_absent);
+  if (!put.ok() && put.status().code() == StatusCode::kNotFound) {
+    // The container is missing (not made at Open, or deleted): make it once.
+    if (client_->CreateContainer().ok())
+      put = client_->PutBlob(name, block.bytes(), metadata, if_absent);
+  }
   if (!put.ok()) {
     counters_.errors.fetch_add(1, std::memory_order_relaxed);
     return put.status();

@@ -41,13 +41,16 @@ struct BlobTierOptions {
   std::vector<std::string> namespace_names;  // index: namespace id
   uint64_t capacity_bytes = 1ull << 50;      // reported only: Blob is not evicted by kvtier
   uint64_t max_block_bytes = 256ull << 20;   // larger puts are refused
+  // Create the container at Open (which then needs the service). Without,
+  // Open does no I/O and the first write that finds no container makes it.
+  bool create_container = true;
 };
 
 class BlobTier final : public Tier {
  public:
-  // Creates the client and the container (OK if it exists). Errors: as
-  // BlobClient::Create and CreateContainer (kUnavailable when the service
-  // cannot be reached).
+  // Creates the client and, by option, the container (OK if it exists).
+  // Errors: as BlobClient::Create and CreateContainer (kUnavailable when the
+  // service cannot be reached).
   static Result<std::unique_ptr<BlobTier>> Open(BlobTierOptions options);
 
   std::string_view name() const override { return "blob"; }
