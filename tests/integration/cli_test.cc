@@ -101,6 +101,11 @@ TEST_F(CliTest, FailuresAreOneLineAndNonZero) {
   EXPECT_EQ(unknown_ns.exit_code, 1);
   EXPECT_NE(unknown_ns.out.find("unknown_namespace"), std::string::npos);
 
+  // The default server has no Blob tier: nothing to flush, said plainly.
+  CliRun flush = Cli("flush demo 2>&1");
+  EXPECT_EQ(flush.exit_code, 1);
+  EXPECT_NE(flush.out.find("does not write back to Blob"), std::string::npos) << flush.out;
+
   EXPECT_EQ(Cli("frobnicate 2>/dev/null").exit_code, 2);
   EXPECT_EQ(Cli("put demo 2>/dev/null").exit_code, 2);
   EXPECT_EQ(Cli("put demo k /no/such/file 2>/dev/null").exit_code, 1);

@@ -131,6 +131,19 @@ TEST(Config, DatasetExampleParsesWithAnOriginOverBlob) {
   EXPECT_EQ(origin.block_bytes, 4ull << 20);
 }
 
+TEST(Config, RackExampleSpillsAndWritesBackToBlob) {
+  std::ifstream in(std::string(KVTIER_SOURCE_DIR) + "/configs/rack.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto config = ParseConfig(text.str());
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ASSERT_TRUE(config->Validate().ok()) << config->Validate().ToString();
+  EXPECT_EQ(config->blob.container, "kvtier");
+  ASSERT_EQ(config->namespaces.size(), 2u);
+  EXPECT_EQ(config->namespaces[0].blob, tiers::BlobUse::kSpill);
+  EXPECT_EQ(config->namespaces[1].blob, tiers::BlobUse::kWriteBack);
+}
+
 TEST(Config, BlobAndOriginErrorsNameTheField) {
   const std::string blob =
       "tiers: {blob: {endpoint: 'http://127.0.0.1:1/a', account: a, key_env: K}}\n";

@@ -88,6 +88,9 @@ TEST(FrameHeader, UnknownOpcodeStillDecodes) {
   ASSERT_TRUE(decoded.ok());
   EXPECT_FALSE(IsKnownOpcode(decoded->opcode));
   EXPECT_TRUE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kStats)));
+  EXPECT_TRUE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kFlush)));
+  EXPECT_FALSE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kFlush) + 1));
+  EXPECT_EQ(OpcodeName(Opcode::kFlush), "flush");
 }
 
 // ---- Requests ----
@@ -254,6 +257,17 @@ TEST(Messages, ErrorReplyCarriesTheStatus) {
   EXPECT_TRUE(got.retryable());
   EXPECT_EQ(DecodeErrorReply(EncodeErrorReply(Status::Ok()).bytes()).code(),
             StatusCode::kProtocolError);
+}
+
+TEST(Messages, FlushTakesKeysOrNoneAndAnswersEmpty) {
+  const std::vector<std::string> none;
+  auto all = DecodeKeysRequest(EncodeKeysRequest("ckpt", none).bytes(), Limits{});
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_TRUE(all->keys.empty());
+  EXPECT_TRUE(DecodeFlushResponse(EncodeFlushResponse().bytes()).ok());
+  // Bytes that are no FlatBuffer fail verification.
+  const std::vector<std::byte> garbage(3, std::byte{0xff});
+  EXPECT_EQ(DecodeFlushResponse(garbage).code(), StatusCode::kProtocolError);
 }
 
 TEST(Messages, StatsRoundTrip) {
