@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "common/checksum.h"
@@ -25,15 +27,49 @@ constexpr uint32_t kWriteBackNs = 2;
 constexpr size_t kValue = 256 * 1024;
 
 // Blob writes fail while `failing` is set: Blob refusing writes, for the
-// unit-level tests (the server tests stop the real Azurite instead).
+// unit-level tests (the server tests stop the real Azurite instead). While
+// `held` is set, writes wait at a gate until Release(), so a test can act
+// while an upload is running.
 class FailingWrites : public TierWrapper {
  public:
   using TierWrapper::TierWrapper;
   std::atomic<bool> failing{false};
+
+  void Hold() {
+    std::lock_guard lock(mu_);
+    held_ = true;
+    entered_ = 0;
+  }
+  void WaitEntered() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return entered_ > 0; });
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      held_ = false;
+    }
+    cv_.notify_all();
+  }
+
   Status Put(const BlockKey& key, BlockHandle block) override {
+    {
+      std::unique_lock lock(mu_);
+      if (held_) {
+        ++entered_;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return !held_; });
+      }
+    }
     if (failing) return Unavailable("injected: Blob is down");
     return target()->Put(key, std::move(block));
   }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;
+  int entered_ = 0;
 };
 
 std::vector<std::byte> Value(uint32_t seed) {
@@ -228,6 +264,36 @@ TEST_F(BlobStackTest, WriteBackPutsAreInBlobWhenFlushReturns) {
   EXPECT_TRUE(std::equal(blob->bytes().begin(), blob->bytes().end(), Value(100).begin()));
   // Flush of a namespace that does not write back is refused.
   EXPECT_EQ(a_.Flush(kSpillNs, {}).code(), StatusCode::kUnsupported);
+}
+
+TEST_F(BlobStackTest, APutDuringItsOwnUploadEndsWithTheNewestBytesInBlob) {
+  a_.blob_gate->Hold();
+  ASSERT_TRUE(a_.stack->PutWriteThrough({kWriteBackNs, "k"}, a_.Block(Value(1))).ok());
+  a_.blob_gate->WaitEntered();  // the upload of the first bytes is running
+  ASSERT_TRUE(a_.stack->PutWriteThrough({kWriteBackNs, "k"}, a_.Block(Value(2))).ok());
+  a_.blob_gate->Release();
+  ASSERT_TRUE(a_.Flush(kWriteBackNs, {"k"}).ok());
+  auto blob = a_.blob->Get({kWriteBackNs, "k"});
+  ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+  EXPECT_TRUE(std::equal(blob->bytes().begin(), blob->bytes().end(), Value(2).begin()));
+  EXPECT_TRUE(a_.nvme->MarkedForUpload().empty());
+}
+
+TEST_F(BlobStackTest, ADeleteWaitsOutARunningUploadSoTheBlobStaysDeleted) {
+  a_.blob_gate->Hold();
+  ASSERT_TRUE(a_.stack->PutWriteThrough({kWriteBackNs, "d"}, a_.Block(Value(3))).ok());
+  a_.blob_gate->WaitEntered();
+  uint64_t barrier = 0;
+  ASSERT_TRUE(a_.stack->EraseFromDram({kWriteBackNs, "d"}, &barrier).ok());
+  std::thread remover([&] {
+    EXPECT_TRUE(a_.stack->RemoveBelow({kWriteBackNs, "d"}, barrier, true).ok());
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let it reach the wait
+  a_.blob_gate->Release();  // the upload lands, then the delete removes it
+  remover.join();
+  EXPECT_EQ(a_.blob->Get({kWriteBackNs, "d"}).status().code(), StatusCode::kNotFound);
+  Location from = Location::kNone;
+  EXPECT_EQ(a_.GetBelow(kWriteBackNs, "d", &from).status().code(), StatusCode::kNotFound);
 }
 
 TEST_F(BlobStackTest, PendingUploadsFailFlushWhileBlobIsDownAndResumeAfterARestart) {
