@@ -254,7 +254,9 @@ void Uploader::Loop() {
       if (retry_.empty()) {
         work_cv_.wait(lock);
       } else {
-        work_cv_.wait_until(lock, retry_.begin()->first);
+        // A copy: the entry may be erased (by Flush) while we wait.
+        const Clock::time_point next_retry = retry_.begin()->first;
+        work_cv_.wait_until(lock, next_retry);
       }
       continue;
     }
@@ -291,7 +293,11 @@ void Uploader::Loop() {
           Unavailable("uploading to Blob failed (retrying in the background): " + status.message()),
           finished);
     } else {
-      if (!status.ok()) counters_.spill_failures.fetch_add(1, std::memory_order_relaxed);
+      // A failed spill is dropped. A write-back failing at shutdown stays
+      // marked on NVMe for the next start.
+      if (!status.ok() && work.kind == Kind::kSpill) {
+        counters_.spill_failures.fetch_add(1, std::memory_order_relaxed);
+      }
       Forget(index_key);
       CollectWaiters(nullptr, nullptr, Status::Ok(), finished);
     }
