@@ -11,7 +11,8 @@
 //       Prints an account SAS valid for a day (for curl).
 //
 // Credentials come from the environment (never the command line):
-// KVTIER_BLOB_ACCOUNT and KVTIER_BLOB_KEY.
+// KVTIER_BLOB_ACCOUNT and KVTIER_BLOB_KEY, or KVTIER_BLOB_SAS (a SAS token
+// instead of the key, as curl uses).
 
 #include <chrono>
 #include <cstdio>
@@ -84,8 +85,12 @@ int Run(int argc, char** argv) {
   tiers::blob::BlobTierOptions options;
   options.client.endpoint = endpoint;
   options.client.account = account;
-  options.client.account_key = key;
   options.client.container = container;
+  if (const std::string sas = Env("KVTIER_BLOB_SAS"); !sas.empty()) {
+    options.client.sas_token = sas;
+  } else {
+    options.client.account_key = key;
+  }
   auto tier = tiers::blob::BlobTier::Open(options);
   if (!tier.ok()) {
     std::fprintf(stderr, "%s\n", tier.status().ToString().c_str());
