@@ -518,6 +518,19 @@ Result<MatchResult> Client::MatchPrefix(std::string_view ns, std::span<const std
 }
 Result<StatsResult> Client::Stats() { return StatsAsync().get(); }
 
+Status Client::CheckModel(std::string_view ns, const ModelIdentity& identity) const {
+  const ServerInfo& info = impl_->info();
+  for (size_t i = 0; i < info.namespaces.size(); ++i) {
+    if (info.namespaces[i] != ns) continue;
+    const std::string& declared = info.namespace_models[i];
+    if (declared.empty() || declared == identity.Canonical()) return Status::Ok();
+    return InvalidArgument("namespace '" + std::string(ns) + "' holds blocks of " + declared +
+                           "; this client is " + identity.Canonical());
+  }
+  return UnknownNamespace("namespace '" + std::string(ns) + "' is not served by " +
+                          info.server_name);
+}
+
 std::future<Status> Client::FlushAsync(std::string_view ns, std::span<const std::string> keys) {
   std::promise<Status> promise;
   if (Status s = CheckKeys(impl_->info().limits, ns, keys); !s.ok()) {

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/keys.h"
 #include "common/result.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
@@ -104,6 +105,12 @@ class Client {
   Result<KeyStatuses> Delete(std::string_view ns, std::span<const std::string> keys);
   Result<MatchResult> MatchPrefix(std::string_view ns, std::span<const std::string> keys);
   Result<StatsResult> Stats();
+  // Whether this client may use namespace `ns` for blocks of `identity`:
+  // kUnknownNamespace when the server does not serve it; kInvalidArgument,
+  // naming both, when the namespace declares another model. A namespace
+  // that declares none accepts every client (keys then keep models apart
+  // only through their seeds).
+  Status CheckModel(std::string_view ns, const ModelIdentity& identity) const;
   // Returns once the named keys of a write-back Blob namespace (all pending
   // uploads when `keys` is empty) are durable in Blob. kUnavailable when an
   // upload failed after the server's retries (it keeps retrying);

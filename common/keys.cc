@@ -1,5 +1,6 @@
 #include "common/keys.h"
 
+#include <openssl/sha.h>
 #include <xxhash.h>
 
 #include <cstring>
@@ -13,6 +14,27 @@ Hash128 Canonical(XXH128_hash_t hash) {
   Hash128 out;
   std::memcpy(out.data(), canonical.digest, out.size());
   return out;
+}
+
+void AppendTokensLe(std::span<const uint32_t> tokens, void* out_bytes) {
+  auto* out = static_cast<uint8_t*>(out_bytes);
+  for (uint32_t token : tokens) {
+    *out++ = static_cast<uint8_t>(token);
+    *out++ = static_cast<uint8_t>(token >> 8);
+    *out++ = static_cast<uint8_t>(token >> 16);
+    *out++ = static_cast<uint8_t>(token >> 24);
+  }
+}
+
+std::string HashBytes(std::span<const std::byte> bytes, ChainHash hash) {
+  if (hash == ChainHash::kSha256) {
+    std::string out(SHA256_DIGEST_LENGTH, '\0');
+    SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+           reinterpret_cast<unsigned char*>(out.data()));
+    return out;
+  }
+  Hash128 canonical = Canonical(XXH3_128bits(bytes.data(), bytes.size()));
+  return std::string(reinterpret_cast<const char*>(canonical.data()), canonical.size());
 }
 
 }  // namespace
@@ -30,27 +52,48 @@ Hash128 PrefixHasher::Next(std::span<const uint32_t> block_tokens) {
   // One contiguous input: previous hash, then each token as uint32 LE.
   std::vector<uint8_t> input(last_.size() + 4 * block_tokens.size());
   std::memcpy(input.data(), last_.data(), last_.size());
-  uint8_t* out = input.data() + last_.size();
-  for (uint32_t token : block_tokens) {
-    *out++ = static_cast<uint8_t>(token);
-    *out++ = static_cast<uint8_t>(token >> 8);
-    *out++ = static_cast<uint8_t>(token >> 16);
-    *out++ = static_cast<uint8_t>(token >> 24);
-  }
+  AppendTokensLe(block_tokens, input.data() + last_.size());
   last_ = Canonical(XXH3_128bits(input.data(), input.size()));
   return last_;
 }
 
+std::string ChainStart(std::string_view seed, ChainHash hash) {
+  return HashBytes(std::as_bytes(std::span(seed)), hash);
+}
+
+std::string ChainNext(std::string_view previous, std::span<const uint32_t> block_tokens,
+                      ChainHash hash) {
+  std::vector<std::byte> input(previous.size() + 4 * block_tokens.size());
+  std::memcpy(input.data(), previous.data(), previous.size());
+  AppendTokensLe(block_tokens, input.data() + previous.size());
+  return HashBytes(input, hash);
+}
+
 std::vector<std::string> PrefixBlockKeys(std::span<const uint32_t> tokens, size_t block_tokens,
-                                         std::string_view seed) {
+                                         std::string_view seed, ChainHash hash) {
   std::vector<std::string> keys;
   if (block_tokens == 0) return keys;
-  PrefixHasher hasher(seed);
   keys.reserve(tokens.size() / block_tokens);
+  std::string previous = ChainStart(seed, hash);
   for (size_t start = 0; start + block_tokens <= tokens.size(); start += block_tokens) {
-    keys.push_back(HashKey(hasher.Next(tokens.subspan(start, block_tokens))));
+    previous = ChainNext(previous, tokens.subspan(start, block_tokens), hash);
+    keys.push_back(previous);
   }
   return keys;
+}
+
+std::string ModelIdentity::Canonical() const {
+  return "model=" + model + ";dtype=" + dtype + ";layout=" + layout +
+         ";tp_size=" + std::to_string(tp_size);
+}
+
+std::string ModelIdentity::Seed(uint32_t tp_rank, std::string_view cache_salt) const {
+  std::string seed = Canonical() + ";tp_rank=" + std::to_string(tp_rank);
+  if (!cache_salt.empty()) {
+    seed += ";salt=";
+    seed += cache_salt;
+  }
+  return seed;
 }
 
 Hash128 ContentHash(std::span<const std::byte> content) {

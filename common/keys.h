@@ -46,11 +46,41 @@ class PrefixHasher {
   Hash128 last_;
 };
 
+// The hash function of a prefix chain (docs/keys.md): XXH3-128 (16-byte
+// keys, the default) or SHA-256 (32-byte keys, for deployments that want a
+// cryptographic hash so crafted prompts cannot collide with others' blocks).
+enum class ChainHash : uint8_t { kXxh3_128, kSha256 };
+
+// One step of a chain with either hash, on raw bytes:
+//   ChainStart(seed)        = H(seed bytes)
+//   ChainNext(prev, tokens) = H(prev || each token as uint32 little-endian)
+std::string ChainStart(std::string_view seed, ChainHash hash);
+std::string ChainNext(std::string_view previous, std::span<const uint32_t> block_tokens,
+                      ChainHash hash);
+
 // Keys of every full block of `tokens` (a trailing partial block has no key,
 // as in the engines: its KV is not reusable until the block is full).
 // block_tokens must be > 0.
 std::vector<std::string> PrefixBlockKeys(std::span<const uint32_t> tokens, size_t block_tokens,
-                                         std::string_view seed);
+                                         std::string_view seed,
+                                         ChainHash hash = ChainHash::kXxh3_128);
+
+// What makes KV blocks of one model incompatible with another's: blocks of
+// different identities must never be read for each other. A namespace may
+// declare one (config `model:`); the client library refuses to use a
+// namespace whose identity differs from its own, and derives its chain seed
+// from the identity, the tensor-parallel rank and an optional cache salt.
+struct ModelIdentity {
+  std::string model;   // e.g. "meta-llama/Llama-3.1-8B-Instruct"
+  std::string dtype;   // e.g. "bf16"
+  std::string layout;  // the engine's KV layout, e.g. "vllm-nhd-16"
+  uint32_t tp_size = 1;
+
+  // "model=<model>;dtype=<dtype>;layout=<layout>;tp_size=<n>" (docs/keys.md).
+  std::string Canonical() const;
+  // Canonical() + ";tp_rank=<r>" + (";salt=<salt>" when a salt is given).
+  std::string Seed(uint32_t tp_rank, std::string_view cache_salt = {}) const;
+};
 
 // Content key: XXH3-128 over the content bytes, for content-addressed blocks
 // (retrieval KB chunks). Not chained.

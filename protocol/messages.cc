@@ -191,10 +191,15 @@ Metadata EncodeHelloResponse(const HelloResponse& response) {
   std::vector<fb::Offset<fb::String>> names;
   for (const std::string& name : response.namespaces) names.push_back(builder.CreateString(name));
   auto namespaces = builder.CreateVector(names);
+  std::vector<fb::Offset<fb::String>> model_names;
+  for (const std::string& model : response.namespace_models) {
+    model_names.push_back(builder.CreateString(model));
+  }
+  auto models = builder.CreateVector(model_names);
   auto server_name = builder.CreateString(response.server_name);
   auto server_id = builder.CreateString(response.server_id);
   builder.Finish(w::CreateHelloResponse(builder, response.version, server_name, server_id, limits,
-                                        namespaces));
+                                        namespaces, models));
   return Finish(builder);
 }
 
@@ -398,6 +403,18 @@ Result<HelloResponse> DecodeHelloResponse(std::span<const std::byte> metadata) {
   if (Status s = out.limits.Validate(); !s.ok()) return BadResponse(s.message());
   if (root->namespaces() != nullptr) {
     for (const fb::String* name : *root->namespaces()) out.namespaces.emplace_back(View(name));
+  }
+  // Older servers send no models: every namespace then names none.
+  out.namespace_models.assign(out.namespaces.size(), "");
+  if (root->namespace_models() != nullptr) {
+    if (root->namespace_models()->size() != out.namespaces.size()) {
+      return BadResponse("HelloResponse has " + std::to_string(out.namespaces.size()) +
+                         " namespaces but " + std::to_string(root->namespace_models()->size()) +
+                         " models");
+    }
+    for (uint32_t i = 0; i < out.namespaces.size(); ++i) {
+      out.namespace_models[i] = std::string(View(root->namespace_models()->Get(i)));
+    }
   }
   return out;
 }

@@ -51,6 +51,7 @@ struct HelloResponse {
   std::string server_id;
   Limits limits;
   std::vector<std::string> namespaces;
+  std::vector<std::string> namespace_models;  // as namespaces; "" for none
 };
 
 // Get, Exists, Delete and MatchPrefix requests: a namespace and keys.

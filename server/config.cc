@@ -196,6 +196,21 @@ bool ParseOrigin(Reader& r, const YAML::Node& node, const std::string& path, Nam
          r.Bytes(node["block_bytes"], path + ".block_bytes", ns.origin.block_bytes);
 }
 
+bool ParseModel(Reader& r, const YAML::Node& node, const std::string& path, NamespaceConfig& ns) {
+  if (!node) return true;
+  if (!r.Map(node, path, {"id", "dtype", "layout", "tp_size"})) return false;
+  ns.has_model = true;
+  if (!r.String(node["id"], path + ".id", ns.model.model) ||
+      !r.String(node["dtype"], path + ".dtype", ns.model.dtype) ||
+      !r.String(node["layout"], path + ".layout", ns.model.layout) ||
+      !r.Integer(node["tp_size"], path + ".tp_size", ns.model.tp_size)) {
+    return false;
+  }
+  if (ns.model.model.empty()) return r.Fail(path + ".id", "must be set");
+  if (ns.model.tp_size == 0) return r.Fail(path + ".tp_size", "must be at least 1");
+  return true;
+}
+
 bool ParseTiers(Reader& r, const YAML::Node& node, ServerConfig& config) {
   if (!node) return true;
   if (!r.Map(node, "tiers", {"dram", "nvme", "blob", "demotion", "promote_on_get", "workers"})) {
@@ -253,7 +268,8 @@ bool ParseNamespaces(Reader& r, const YAML::Node& node, ServerConfig& config) {
   config.namespaces.clear();
   for (size_t i = 0; i < node.size(); ++i) {
     const std::string path = "namespaces[" + std::to_string(i) + "]";
-    if (!r.Map(node[i], path, {"name", "kind", "tiers", "write_mode", "blob_mode", "origin"})) {
+    if (!r.Map(node[i], path,
+               {"name", "kind", "tiers", "write_mode", "blob_mode", "origin", "model"})) {
       return false;
     }
     NamespaceConfig ns;
@@ -265,7 +281,8 @@ bool ParseNamespaces(Reader& r, const YAML::Node& node, ServerConfig& config) {
         !ParseNamespaceTiers(r, node[i]["tiers"], path + ".tiers", ns) ||
         !ParseOrigin(r, node[i]["origin"], path + ".origin", ns) ||
         !r.String(node[i]["write_mode"], path + ".write_mode", write_mode) ||
-        !r.String(node[i]["blob_mode"], path + ".blob_mode", blob_mode)) {
+        !r.String(node[i]["blob_mode"], path + ".blob_mode", blob_mode) ||
+        !ParseModel(r, node[i]["model"], path + ".model", ns)) {
       return false;
     }
     if (!blob_mode.empty()) {
@@ -497,6 +514,7 @@ std::string DescribeConfig(const ServerConfig& c) {
         << ", write_mode: "
         << (ns.write_mode == tiers::WriteMode::kWriteThrough ? "write_through" : "write_back");
     if (ns.blob != tiers::BlobUse::kNone) out << ", blob_mode: " << tiers::BlobUseName(ns.blob);
+    if (ns.has_model) out << ", model: '" << ns.model.Canonical() << "'";
     if (ns.origin.enabled) {
       out << ", origin: {container: " << ns.origin.container << ", prefix: '" << ns.origin.prefix
           << "', block_bytes: " << FormatByteSize(ns.origin.block_bytes) << "}";

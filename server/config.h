@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/keys.h"
 #include "common/result.h"
 #include "protocol/limits.h"
 #include "tiers/dram/dram_tier.h"
@@ -54,6 +55,10 @@ struct NamespaceConfig {
   // (`blob_mode`); kNone without blob.
   tiers::BlobUse blob = tiers::BlobUse::kNone;
   OriginConfig origin;  // dataset namespaces only; needs tiers.blob
+  // The model whose KV blocks the namespace holds (`model:`); published in
+  // Hello so clients of another model refuse to share it.
+  bool has_model = false;
+  ModelIdentity model;
 };
 
 // Blocking tier calls (NVMe now) run on this pool, never on network threads.

@@ -41,6 +41,7 @@ Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStat
     auto ns = std::make_unique<NamespaceState>();
     ns->id = static_cast<uint32_t>(i + 1);
     ns->name = config.namespaces[i].name;
+    if (config.namespaces[i].has_model) ns->model = config.namespaces[i].model.Canonical();
     ns->kind = config.namespaces[i].kind;
     stack_.SetNamespacePolicy(ns->id, {.use_nvme = config.namespaces[i].use_nvme,
                                        .write_mode = config.namespaces[i].write_mode,
@@ -250,7 +251,10 @@ Result<ReplyBody> Service::Hello(std::span<const std::byte> metadata) {
   response.server_name = server_name_;
   response.server_id = server_id_;
   response.limits = limits_;
-  for (const auto& ns : namespaces_) response.namespaces.push_back(ns->name);
+  for (const auto& ns : namespaces_) {
+    response.namespaces.push_back(ns->name);
+    response.namespace_models.push_back(ns->model);
+  }
   return ReplyBody{protocol::EncodeHelloResponse(response), {}, 0};
 }
 

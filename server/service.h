@@ -33,6 +33,7 @@ struct NamespaceState {
   uint32_t id = 0;
   std::string name;
   NamespaceKind kind = NamespaceKind::kKv;
+  std::string model;  // canonical model identity, "" for none
   std::atomic<uint64_t> hits{0};
   std::atomic<uint64_t> misses{0};
   std::atomic<uint64_t> puts{0};

@@ -249,6 +249,32 @@ TEST(ServerEviction, SmallDramEvictsInsteadOfFailing) {
   EXPECT_EQ(server.Stop(), 0);
 }
 
+TEST(ServerModels, ClientsOfAnotherModelAreRefusedANamespace) {
+  testing::ServerProcess server(
+      {},
+      "namespaces:\n"
+      "  - {name: llama, model: {id: meta-llama/Llama-3.1-8B, dtype: bf16, layout: nhd-16, "
+      "tp_size: 2}}\n"
+      "  - {name: open}\n");
+  ASSERT_TRUE(server.Start().ok()) << server.log();
+  ClientOptions options;
+  options.port = server.port();
+  auto client = Client::Connect(options);
+  ASSERT_TRUE(client.ok());
+  const ModelIdentity llama{"meta-llama/Llama-3.1-8B", "bf16", "nhd-16", 2};
+  EXPECT_TRUE((*client)->CheckModel("llama", llama).ok());
+  ModelIdentity fp8 = llama;
+  fp8.dtype = "fp8";
+  const Status refused = (*client)->CheckModel("llama", fp8);
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("dtype=bf16"), std::string::npos) << refused.ToString();
+  EXPECT_TRUE((*client)->CheckModel("open", fp8).ok());
+  EXPECT_EQ((*client)->CheckModel("nowhere", llama).code(), StatusCode::kUnknownNamespace);
+  // The ranks of one model get different chain seeds, so their keys differ.
+  EXPECT_NE(PrefixBlockKeys(std::vector<uint32_t>(16, 1), 16, llama.Seed(0))[0],
+            PrefixBlockKeys(std::vector<uint32_t>(16, 1), 16, llama.Seed(1))[0]);
+}
+
 TEST(ServerShutdown, SigtermAnswersInFlightRequestsThenExitsZero) {
   testing::ServerProcess server;
   ASSERT_TRUE(server.Start().ok()) << server.log();

@@ -220,6 +220,26 @@ TEST(Config, BlobTierNamespacesSpillOrWriteBack) {
             std::string::npos);
 }
 
+TEST(Config, NamespaceModelIdentity) {
+  auto config = ParseConfig(
+      "namespaces: [{name: a, model: {id: m/x, dtype: bf16, layout: nhd, tp_size: 8}}, "
+      "{name: b}]\n");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_TRUE(config->namespaces[0].has_model);
+  EXPECT_EQ(config->namespaces[0].model.Canonical(), "model=m/x;dtype=bf16;layout=nhd;tp_size=8");
+  EXPECT_FALSE(config->namespaces[1].has_model);
+  EXPECT_NE(ParseConfig("namespaces: [{name: a, model: {dtype: bf16}}]\n")
+                .status()
+                .message()
+                .find("namespaces[0].model.id"),
+            std::string::npos);
+  EXPECT_NE(ParseConfig("namespaces: [{name: a, model: {id: m, tp_size: 0}}]\n")
+                .status()
+                .message()
+                .find("tp_size"),
+            std::string::npos);
+}
+
 TEST(Config, HostPort) {
   EXPECT_EQ(ParseHostPort("127.0.0.1:7400")->second, 7400);
   EXPECT_EQ(ParseHostPort("[::1]:80")->first, "::1");

@@ -50,6 +50,44 @@ TEST(Keys, PrefixChainFixedVectors) {
   EXPECT_EQ(ToHex(keys[2]), "f119e73a1e3945231bad7ecdd97b4e1c");
 }
 
+// Vectors computed independently with Python's hashlib:
+//   prev = sha256(seed); prev = sha256(prev + b"".join(struct.pack("<I", t) ...))
+TEST(Keys, Sha256PrefixChainFixedVectors) {
+  const std::vector<std::string> keys =
+      PrefixBlockKeys(Tokens(48), 16, "kvtier-test-seed", ChainHash::kSha256);
+  ASSERT_EQ(keys.size(), 3u);
+  EXPECT_EQ(ToHex(keys[0]), "44aa4aa403cd070dc40f551e1295b650b6ae030acee47ba4eda9ede66c1a64ed");
+  EXPECT_EQ(ToHex(keys[1]), "194cb726946c545127efd5c25549662bd75a8c5e5f9a470fb08ad9033bd4a07c");
+  EXPECT_EQ(ToHex(keys[2]), "e0d17098e6f6f48b5996986bc0b7a84f6d959146a0d588b16075b21821cc6932");
+}
+
+TEST(Keys, ChainStepsEqualTheBatchAndTheXxh3HasherForEitherHash) {
+  const std::vector<uint32_t> tokens = Tokens(32);
+  for (ChainHash hash : {ChainHash::kXxh3_128, ChainHash::kSha256}) {
+    const auto keys = PrefixBlockKeys(tokens, 8, "salt", hash);
+    std::string previous = ChainStart("salt", hash);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      previous = ChainNext(previous, std::span(tokens).subspan(i * 8, 8), hash);
+      EXPECT_EQ(previous, keys[i]) << i;
+    }
+    EXPECT_EQ(keys[0].size(), hash == ChainHash::kSha256 ? 32u : 16u);
+  }
+  PrefixHasher hasher("salt");
+  EXPECT_EQ(HashKey(hasher.Next(std::span(tokens).subspan(0, 8))),
+            PrefixBlockKeys(tokens, 8, "salt")[0]);
+}
+
+TEST(Keys, ModelIdentityCanonicalFormAndSeed) {
+  const ModelIdentity identity{"meta-llama/Llama-3.1-8B", "bf16", "vllm-nhd-16", 4};
+  EXPECT_EQ(identity.Canonical(),
+            "model=meta-llama/Llama-3.1-8B;dtype=bf16;layout=vllm-nhd-16;tp_size=4");
+  EXPECT_EQ(identity.Seed(3),
+            "model=meta-llama/Llama-3.1-8B;dtype=bf16;layout=vllm-nhd-16;tp_size=4;tp_rank=3");
+  EXPECT_EQ(identity.Seed(0, "tenant-7"),
+            "model=meta-llama/Llama-3.1-8B;dtype=bf16;layout=vllm-nhd-16;tp_size=4;tp_rank=0;"
+            "salt=tenant-7");
+}
+
 TEST(Keys, ChainDependsOnSeedAndEveryEarlierToken) {
   std::vector<uint32_t> tokens = Tokens(64);
   const auto base = PrefixBlockKeys(tokens, 16, "a");

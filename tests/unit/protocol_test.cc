@@ -208,10 +208,16 @@ TEST(Messages, HelloRoundTripAndVersionRange) {
   response.version = 1;
   response.server_name = "s";
   response.namespaces = {"a", "b"};
+  response.namespace_models = {"model=m;dtype=bf16;layout=l;tp_size=2", ""};
   auto back = DecodeHelloResponse(EncodeHelloResponse(response).bytes());
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->namespaces, response.namespaces);
+  EXPECT_EQ(back->namespace_models, response.namespace_models);
   EXPECT_EQ(back->limits.max_value_bytes, Limits{}.max_value_bytes);
+  // One model per namespace, or the reply is malformed.
+  response.namespace_models.pop_back();
+  EXPECT_EQ(DecodeHelloResponse(EncodeHelloResponse(response).bytes()).status().code(),
+            StatusCode::kProtocolError);
 }
 
 // ---- Responses ----
