@@ -416,11 +416,12 @@ std::future<Result<KeyStatuses>> Client::PutAsync(
 }
 
 std::future<Result<GetResult>> Client::GetAsync(std::string_view ns,
-                                                std::span<const std::string> keys) {
+                                                std::span<const std::string> keys,
+                                                uint64_t lease_id) {
   if (Status s = CheckKeys(impl_->info().limits, ns, keys); !s.ok()) return Failed<GetResult>(s);
   const size_t count = keys.size();
   return Call<GetResult>(
-      Opcode::kGet, protocol::EncodeKeysRequest(ns, keys), {},
+      Opcode::kGet, protocol::EncodeKeysRequest(ns, keys, 0, lease_id), {},
       [count](const ReplyFrame& frame) -> Result<GetResult> {
         KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodeGetResponse(frame.metadata, count,
                                                                            frame.payload_length));
@@ -479,17 +480,19 @@ std::future<Result<KeyStatuses>> Client::DeleteAsync(std::string_view ns,
 }
 
 std::future<Result<MatchResult>> Client::MatchPrefixAsync(std::string_view ns,
-                                                          std::span<const std::string> keys) {
+                                                          std::span<const std::string> keys,
+                                                          uint32_t lease_ms) {
   if (Status s = CheckKeys(impl_->info().limits, ns, keys); !s.ok()) {
     return Failed<MatchResult>(s);
   }
   const size_t count = keys.size();
-  return Call<MatchResult>(Opcode::kMatchPrefix, protocol::EncodeKeysRequest(ns, keys), {},
-                           [count](const ReplyFrame& frame) -> Result<MatchResult> {
+  return Call<MatchResult>(Opcode::kMatchPrefix, protocol::EncodeKeysRequest(ns, keys, lease_ms),
+                           {}, [count](const ReplyFrame& frame) -> Result<MatchResult> {
                              KVTIER_ASSIGN_OR_RETURN(
                                  auto response,
                                  protocol::DecodeMatchPrefixResponse(frame.metadata, count));
-                             return MatchResult{response.matched, std::move(response.tiers)};
+                             return MatchResult{response.matched, std::move(response.tiers),
+                                                response.lease_id, response.lease_ms};
                            });
 }
 
@@ -504,8 +507,9 @@ Result<KeyStatuses> Client::Put(std::string_view ns, std::span<const std::string
                                 std::span<const std::span<const std::byte>> values) {
   return PutAsync(ns, keys, values).get();
 }
-Result<GetResult> Client::Get(std::string_view ns, std::span<const std::string> keys) {
-  return GetAsync(ns, keys).get();
+Result<GetResult> Client::Get(std::string_view ns, std::span<const std::string> keys,
+                              uint64_t lease_id) {
+  return GetAsync(ns, keys, lease_id).get();
 }
 Result<ExistsResult> Client::Exists(std::string_view ns, std::span<const std::string> keys) {
   return ExistsAsync(ns, keys).get();
@@ -513,8 +517,17 @@ Result<ExistsResult> Client::Exists(std::string_view ns, std::span<const std::st
 Result<KeyStatuses> Client::Delete(std::string_view ns, std::span<const std::string> keys) {
   return DeleteAsync(ns, keys).get();
 }
-Result<MatchResult> Client::MatchPrefix(std::string_view ns, std::span<const std::string> keys) {
-  return MatchPrefixAsync(ns, keys).get();
+Result<MatchResult> Client::MatchPrefix(std::string_view ns, std::span<const std::string> keys,
+                                        uint32_t lease_ms) {
+  return MatchPrefixAsync(ns, keys, lease_ms).get();
+}
+
+Result<bool> Client::Release(uint64_t lease_id) {
+  return Call<bool>(Opcode::kRelease, protocol::EncodeReleaseRequest(lease_id), {},
+                    [](const ReplyFrame& frame) -> Result<bool> {
+                      return protocol::DecodeReleaseResponse(frame.metadata);
+                    })
+      .get();
 }
 Result<StatsResult> Client::Stats() { return StatsAsync().get(); }
 

@@ -74,6 +74,8 @@ struct ExistsResult {
 struct MatchResult {
   uint32_t matched = 0;       // leading keys present
   std::vector<TierId> tiers;  // tier of each matched key
+  uint64_t lease_id = 0;      // with a lease asked for: pass it to Get, then Release
+  uint32_t lease_ms = 0;      // the lease ends this long after the match
 };
 
 class Client {
@@ -89,21 +91,32 @@ class Client {
 
   std::future<Result<KeyStatuses>> PutAsync(std::string_view ns, std::span<const std::string> keys,
                                             std::span<const std::span<const std::byte>> values);
-  std::future<Result<GetResult>> GetAsync(std::string_view ns, std::span<const std::string> keys);
+  // With `lease_id` (from MatchPrefix), keys the lease holds are served from
+  // it: the blocks as they were when matched.
+  std::future<Result<GetResult>> GetAsync(std::string_view ns, std::span<const std::string> keys,
+                                          uint64_t lease_id = 0);
   std::future<Result<ExistsResult>> ExistsAsync(std::string_view ns,
                                                 std::span<const std::string> keys);
   std::future<Result<KeyStatuses>> DeleteAsync(std::string_view ns,
                                                std::span<const std::string> keys);
+  // With `lease_ms` > 0 the server leases the matched blocks that are in
+  // memory for that long (capped by its leases.max_ms): they are not
+  // evicted until the lease is released or ends.
   std::future<Result<MatchResult>> MatchPrefixAsync(std::string_view ns,
-                                                    std::span<const std::string> keys);
+                                                    std::span<const std::string> keys,
+                                                    uint32_t lease_ms = 0);
   std::future<Result<StatsResult>> StatsAsync();
 
   Result<KeyStatuses> Put(std::string_view ns, std::span<const std::string> keys,
                           std::span<const std::span<const std::byte>> values);
-  Result<GetResult> Get(std::string_view ns, std::span<const std::string> keys);
+  Result<GetResult> Get(std::string_view ns, std::span<const std::string> keys,
+                        uint64_t lease_id = 0);
   Result<ExistsResult> Exists(std::string_view ns, std::span<const std::string> keys);
   Result<KeyStatuses> Delete(std::string_view ns, std::span<const std::string> keys);
-  Result<MatchResult> MatchPrefix(std::string_view ns, std::span<const std::string> keys);
+  Result<MatchResult> MatchPrefix(std::string_view ns, std::span<const std::string> keys,
+                                  uint32_t lease_ms = 0);
+  // Ends a lease early; false when the server had none by that id.
+  Result<bool> Release(uint64_t lease_id);
   Result<StatsResult> Stats();
   // Whether this client may use namespace `ns` for blocks of `identity`:
   // kUnknownNamespace when the server does not serve it; kInvalidArgument,

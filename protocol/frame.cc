@@ -25,7 +25,7 @@ T LoadLe(const std::byte* in) {
 
 bool IsKnownOpcode(uint8_t opcode) {
   return opcode >= static_cast<uint8_t>(Opcode::kHello) &&
-         opcode <= static_cast<uint8_t>(Opcode::kFlush);
+         opcode <= static_cast<uint8_t>(Opcode::kRelease);
 }
 
 std::string_view OpcodeName(Opcode opcode) {
@@ -46,6 +46,8 @@ std::string_view OpcodeName(Opcode opcode) {
       return "stats";
     case Opcode::kFlush:
       return "flush";
+    case Opcode::kRelease:
+      return "release";
   }
   return "unknown";
 }

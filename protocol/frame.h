@@ -37,6 +37,7 @@ enum class Opcode : uint8_t {
   kMatchPrefix = 6,
   kStats = 7,
   kFlush = 8,
+  kRelease = 9,
 };
 
 // True for the opcodes listed above.

@@ -203,11 +203,24 @@ Metadata EncodeHelloResponse(const HelloResponse& response) {
   return Finish(builder);
 }
 
-Metadata EncodeKeysRequest(std::string_view namespace_name, std::span<const std::string> keys) {
+Metadata EncodeKeysRequest(std::string_view namespace_name, std::span<const std::string> keys,
+                           uint32_t lease_ms, uint64_t lease_id) {
   fb::FlatBufferBuilder builder(64 + keys.size() * 24);
   auto ns = builder.CreateString(namespace_name.data(), namespace_name.size());
   auto [key_bytes, key_lengths] = PackKeys(builder, keys);
-  builder.Finish(w::CreateKeysRequest(builder, ns, key_bytes, key_lengths));
+  builder.Finish(w::CreateKeysRequest(builder, ns, key_bytes, key_lengths, lease_ms, lease_id));
+  return Finish(builder);
+}
+
+Metadata EncodeReleaseRequest(uint64_t lease_id) {
+  fb::FlatBufferBuilder builder(32);
+  builder.Finish(w::CreateReleaseRequest(builder, lease_id));
+  return Finish(builder);
+}
+
+Metadata EncodeReleaseResponse(bool released) {
+  fb::FlatBufferBuilder builder(32);
+  builder.Finish(w::CreateReleaseResponse(builder, released));
   return Finish(builder);
 }
 
@@ -260,7 +273,8 @@ Metadata EncodeMatchPrefixResponse(const MatchPrefixResponse& response) {
   fb::FlatBufferBuilder builder(32 + response.tiers.size());
   auto tiers = builder.CreateVector(TiersToBytes(response.tiers));
   builder.Finish(w::CreateMatchPrefixResponse(builder, response.matched,
-                                              fb::Offset<fb::Vector<w::TierId>>(tiers.o)));
+                                              fb::Offset<fb::Vector<w::TierId>>(tiers.o),
+                                              response.lease_id, response.lease_ms));
   return Finish(builder);
 }
 
@@ -361,7 +375,15 @@ Result<KeysRequest> DecodeKeysRequest(std::span<const std::byte> metadata, const
   out.namespace_name = View(root->namespace_name());
   KVTIER_RETURN_IF_ERROR(CheckNamespaceName(out.namespace_name));
   KVTIER_ASSIGN_OR_RETURN(out.keys, UnpackKeys(root->keys(), root->key_lengths(), limits));
+  out.lease_ms = root->lease_ms();
+  out.lease_id = root->lease_id();
   return out;
+}
+
+Result<uint64_t> DecodeReleaseRequest(std::span<const std::byte> metadata) {
+  const auto* root = VerifiedRoot<w::ReleaseRequest>(metadata);
+  if (root == nullptr) return VerifyFailure("Release");
+  return root->lease_id();
 }
 
 Status DecodeStatsRequest(std::span<const std::byte> metadata) {
@@ -484,7 +506,15 @@ Result<MatchPrefixResponse> DecodeMatchPrefixResponse(std::span<const std::byte>
   KVTIER_ASSIGN_OR_RETURN(
       out.tiers,
       BytesToTiers(reinterpret_cast<const fb::Vector<uint8_t>*>(root->tiers()), out.matched));
+  out.lease_id = root->lease_id();
+  out.lease_ms = root->lease_ms();
   return out;
+}
+
+Result<bool> DecodeReleaseResponse(std::span<const std::byte> metadata) {
+  const auto* root = VerifiedRoot<w::ReleaseResponse>(metadata);
+  if (root == nullptr) return BadResponse("ReleaseResponse failed verification");
+  return root->released();
 }
 
 Result<StatsResponse> DecodeStatsResponse(std::span<const std::byte> metadata) {

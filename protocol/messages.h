@@ -58,6 +58,8 @@ struct HelloResponse {
 struct KeysRequest {
   std::string_view namespace_name;
   std::vector<std::string_view> keys;
+  uint32_t lease_ms = 0;  // MatchPrefix: lease the matched blocks this long
+  uint64_t lease_id = 0;  // Get: serve the blocks this lease holds
 };
 
 struct PutRequest {
@@ -89,6 +91,8 @@ struct DeleteResponse {
 struct MatchPrefixResponse {
   uint32_t matched = 0;
   std::vector<TierId> tiers;  // size() == matched
+  uint64_t lease_id = 0;      // 0: no lease taken
+  uint32_t lease_ms = 0;
 };
 
 struct NamedCounter {
@@ -123,7 +127,10 @@ struct StatsResponse {
 Metadata EncodeErrorReply(const Status& status);
 Metadata EncodeHelloRequest(const HelloRequest& request);
 Metadata EncodeHelloResponse(const HelloResponse& response);
-Metadata EncodeKeysRequest(std::string_view namespace_name, std::span<const std::string> keys);
+Metadata EncodeKeysRequest(std::string_view namespace_name, std::span<const std::string> keys,
+                           uint32_t lease_ms = 0, uint64_t lease_id = 0);
+Metadata EncodeReleaseRequest(uint64_t lease_id);
+Metadata EncodeReleaseResponse(bool released);
 Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::string> keys,
                           std::span<const uint64_t> value_lengths,
                           std::span<const uint64_t> checksums);
@@ -148,6 +155,7 @@ Result<PutRequest> DecodePutRequest(std::span<const std::byte> metadata, const L
                                     uint64_t payload_length);
 Result<KeysRequest> DecodeKeysRequest(std::span<const std::byte> metadata, const Limits& limits);
 Status DecodeStatsRequest(std::span<const std::byte> metadata);
+Result<uint64_t> DecodeReleaseRequest(std::span<const std::byte> metadata);
 
 // ---- Response decoders (client side): kProtocolError on any failure ----
 // The carried status of an ErrorReply (never OK; a malformed reply yields
@@ -163,5 +171,6 @@ Result<MatchPrefixResponse> DecodeMatchPrefixResponse(std::span<const std::byte>
                                                       size_t key_count);
 Result<StatsResponse> DecodeStatsResponse(std::span<const std::byte> metadata);
 Status DecodeFlushResponse(std::span<const std::byte> metadata);
+Result<bool> DecodeReleaseResponse(std::span<const std::byte> metadata);
 
 }  // namespace kvtier::protocol

@@ -196,6 +196,15 @@ bool ParseOrigin(Reader& r, const YAML::Node& node, const std::string& path, Nam
          r.Bytes(node["block_bytes"], path + ".block_bytes", ns.origin.block_bytes);
 }
 
+bool ParseLeases(Reader& r, const YAML::Node& node, LeaseOptions& leases) {
+  if (!node) return true;
+  if (!r.Map(node, "leases", {"default_ms", "max_ms", "max_leases", "max_bytes"})) return false;
+  return r.Integer(node["default_ms"], "leases.default_ms", leases.default_ms) &&
+         r.Integer(node["max_ms"], "leases.max_ms", leases.max_ms) &&
+         r.Integer(node["max_leases"], "leases.max_leases", leases.max_leases) &&
+         r.Bytes(node["max_bytes"], "leases.max_bytes", leases.max_bytes);
+}
+
 bool ParseModel(Reader& r, const YAML::Node& node, const std::string& path, NamespaceConfig& ns) {
   if (!node) return true;
   if (!r.Map(node, path, {"id", "dtype", "layout", "tp_size"})) return false;
@@ -353,14 +362,17 @@ Result<ServerConfig> ParseConfig(std::string_view yaml_text) {
   try {
     const YAML::Node root = YAML::Load(std::string(yaml_text));
     if (!root || root.IsNull()) return config;
-    if (!r.Map(root, "", {"server", "log", "limits", "tiers", "namespaces"})) return r.status;
+    if (!r.Map(root, "", {"server", "log", "limits", "tiers", "leases", "namespaces"})) {
+      return r.status;
+    }
     if (const YAML::Node log = root["log"]; log) {
       if (!r.Map(log, "log", {"level"}) || !r.String(log["level"], "log.level", config.log_level)) {
         return r.status;
       }
     }
     if (!ParseServer(r, root["server"], config) || !ParseLimits(r, root["limits"], config.limits) ||
-        !ParseTiers(r, root["tiers"], config) || !ParseNamespaces(r, root["namespaces"], config)) {
+        !ParseTiers(r, root["tiers"], config) || !ParseLeases(r, root["leases"], config.leases) ||
+        !ParseNamespaces(r, root["namespaces"], config)) {
       return r.status;
     }
   } catch (const YAML::Exception& e) {
@@ -408,6 +420,7 @@ Status ServerConfig::Validate() const {
   KVTIER_RETURN_IF_ERROR(dram.Validate());
   if (nvme_enabled) KVTIER_RETURN_IF_ERROR(nvme.Validate());
   KVTIER_RETURN_IF_ERROR(stack.Validate());
+  KVTIER_RETURN_IF_ERROR(leases.Validate());
   if (workers.threads == 0 || workers.threads > 256) {
     return InvalidArgument("tiers.workers.threads must be in 1..256, got " +
                            std::to_string(workers.threads));
@@ -505,6 +518,10 @@ std::string DescribeConfig(const ServerConfig& c) {
       << "}, promote_on_get: " << (c.stack.promote_on_get ? "true" : "false")
       << ", workers: {threads: " << c.workers.threads
       << ", max_queued_jobs: " << c.workers.max_queued_jobs << "}}\n";
+  out << "leases: {default_ms: " << c.leases.default_ms << ", max_ms: " << c.leases.max_ms
+      << ", max_leases: " << c.leases.max_leases << ", max_bytes: "
+      << (c.leases.max_bytes == 0 ? "a quarter of DRAM" : FormatByteSize(c.leases.max_bytes))
+      << "}\n";
   out << "namespaces:";
   for (const NamespaceConfig& ns : c.namespaces) {
     out << " {name: " << ns.name << ", kind: " << NamespaceKindName(ns.kind) << ", tiers: "

@@ -12,6 +12,7 @@
 #include "common/keys.h"
 #include "common/result.h"
 #include "protocol/limits.h"
+#include "server/lease_table.h"
 #include "tiers/dram/dram_tier.h"
 #include "tiers/nvme/nvme_tier.h"
 #include "tiers/tier_stack.h"
@@ -88,6 +89,7 @@ struct ServerConfig {
   BlobConfig blob;
   tiers::TierStackOptions stack;
   WorkerConfig workers;
+  LeaseOptions leases;
   std::vector<NamespaceConfig> namespaces;
 
   Status Validate() const;

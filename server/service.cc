@@ -1,5 +1,6 @@
 #include "server/service.h"
 
+#include <algorithm>
 #include <random>
 
 #include "common/checksum.h"
@@ -33,10 +34,14 @@ Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStat
     : server_name_(config.server_name),
       server_id_(MakeServerId()),
       limits_(config.limits),
+      lease_options_(config.leases),
       started_(std::chrono::steady_clock::now()),
       stack_(stack),
       stats_(stats),
-      workers_("kvtier-io", config.workers.threads, config.workers.max_queued_jobs) {
+      workers_("kvtier-io", config.workers.threads, config.workers.max_queued_jobs),
+      leases_(config.leases.max_leases, config.leases.max_bytes != 0
+                                            ? config.leases.max_bytes
+                                            : stack.dram().capacity_bytes() / 4) {
   for (size_t i = 0; i < config.namespaces.size(); ++i) {
     auto ns = std::make_unique<NamespaceState>();
     ns->id = static_cast<uint32_t>(i + 1);
@@ -231,6 +236,8 @@ std::optional<Result<ReplyBody>> Service::Handle(protocol::Opcode opcode,
       return Stats(metadata);
     case protocol::Opcode::kFlush:
       return Flush(std::move(metadata), deferred);
+    case protocol::Opcode::kRelease:
+      return Release(metadata);
     case protocol::Opcode::kPut:
       break;
   }
@@ -343,6 +350,14 @@ Service::Answer Service::Get(std::vector<std::byte> metadata, const DeferredRepl
   job->tiers.assign(count, TierId::kNone);
   for (size_t i = 0; i < count; ++i) {
     const tiers::BlockKey key{job->ns->id, job->request.keys[i]};
+    if (job->request.lease_id != 0) {
+      // A lease's snapshot first; keys it does not hold read as usual.
+      if (auto leased = leases_.Find(job->request.lease_id, key.namespace_id, key.key)) {
+        job->found[i] = std::move(*leased);
+        job->tiers[i] = TierId::kDram;
+        continue;
+      }
+    }
     if (auto handle = stack_.GetFromDram(key); handle.ok()) {
       job->found[i] = std::move(*handle);
       job->tiers[i] = TierId::kDram;
@@ -452,15 +467,38 @@ Result<ReplyBody> Service::MatchPrefix(std::span<const std::byte> metadata) {
   auto ns = Resolve(request->namespace_name);
   if (!ns.ok()) return Reject(ns.status());
   protocol::MatchPrefixResponse response;
+  const uint32_t lease_ms =
+      std::min(request->lease_ms != 0 ? request->lease_ms : lease_options_.default_ms,
+               lease_options_.max_ms);
+  std::vector<LeaseTable::Held> held;
   // In-memory indexes only: DRAM's exact one, then NVMe's (which holds every
   // key it stores), so no key costs I/O.
   for (std::string_view key : request->keys) {
-    const TierId tier = ToTierId(stack_.Locate({(*ns)->id, key}));
+    const tiers::BlockKey block_key{(*ns)->id, key};
+    const TierId tier = ToTierId(stack_.Locate(block_key));
     if (tier == TierId::kNone) break;
     response.tiers.push_back(tier);
+    if (lease_ms == 0 || tier != TierId::kDram) continue;
+    // A pin taken now: the block may have gone since Locate (then the lease
+    // does not cover it and a Get reads it as usual).
+    auto pinned = stack_.dram().Pin(block_key);
+    if (!pinned.ok()) pinned = stack_.GetQueued(block_key);
+    if (pinned.ok()) held.push_back({std::string(key), std::move(*pinned)});
   }
   response.matched = static_cast<uint32_t>(response.tiers.size());
+  if (lease_ms != 0 && response.matched != 0) {
+    auto lease = leases_.Take((*ns)->id, std::move(held), std::chrono::milliseconds(lease_ms));
+    if (!lease.ok()) return lease.status();
+    response.lease_id = *lease;
+    response.lease_ms = lease_ms;
+  }
   return ReplyBody{protocol::EncodeMatchPrefixResponse(response), {}, 0};
+}
+
+Result<ReplyBody> Service::Release(std::span<const std::byte> metadata) {
+  auto lease_id = protocol::DecodeReleaseRequest(metadata);
+  if (!lease_id.ok()) return Reject(lease_id.status());
+  return ReplyBody{protocol::EncodeReleaseResponse(leases_.Release(*lease_id)), {}, 0};
 }
 
 Result<ReplyBody> Service::Stats(std::span<const std::byte> metadata) {
@@ -494,6 +532,9 @@ Result<ReplyBody> Service::Stats(std::span<const std::byte> metadata) {
   add("worker_queue_full", worker_queue_full_.load());
   add("paced_puts", paced_puts_.load());
   add("worker_queued_jobs", workers_.queued());
+  std::vector<tiers::TierCounter> lease_counters;
+  leases_.AddCounters(lease_counters);
+  for (auto& counter : lease_counters) add(std::move(counter.name), counter.value);
   for (const tiers::TierStats& tier : stack_.Stats()) {
     response.tiers.push_back(
         {tier.name, tier.capacity_bytes, tier.used_bytes, tier.items, ToNamed(tier.counters)});

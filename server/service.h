@@ -23,6 +23,7 @@
 #include "protocol/frame.h"
 #include "protocol/messages.h"
 #include "server/config.h"
+#include "server/lease_table.h"
 #include "server/server_stats.h"
 #include "tiers/tier.h"
 #include "tiers/tier_stack.h"
@@ -113,6 +114,7 @@ class Service {
   Result<ReplyBody> Exists(std::span<const std::byte> metadata);
   Answer Delete(std::vector<std::byte> metadata, const DeferredReply& deferred);
   Result<ReplyBody> MatchPrefix(std::span<const std::byte> metadata);
+  Result<ReplyBody> Release(std::span<const std::byte> metadata);
   // Answers once the write-backs named (or all pending) are in Blob.
   Answer Flush(std::vector<std::byte> metadata, const DeferredReply& deferred);
   Result<ReplyBody> Stats(std::span<const std::byte> metadata);
@@ -126,10 +128,12 @@ class Service {
   const std::string server_name_;
   const std::string server_id_;
   const protocol::Limits limits_;
+  const LeaseOptions lease_options_;
   const std::chrono::steady_clock::time_point started_;
   tiers::TierStack& stack_;
   ServerStats& stats_;
   WorkerPool workers_;
+  LeaseTable leases_;
   std::atomic<uint64_t> deferred_requests_{0};
   std::atomic<uint64_t> worker_queue_full_{0};
   std::atomic<uint64_t> paced_puts_{0};

@@ -89,7 +89,8 @@ TEST(FrameHeader, UnknownOpcodeStillDecodes) {
   EXPECT_FALSE(IsKnownOpcode(decoded->opcode));
   EXPECT_TRUE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kStats)));
   EXPECT_TRUE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kFlush)));
-  EXPECT_FALSE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kFlush) + 1));
+  EXPECT_TRUE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kRelease)));
+  EXPECT_FALSE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kRelease) + 1));
   EXPECT_EQ(OpcodeName(Opcode::kFlush), "flush");
 }
 
@@ -263,6 +264,29 @@ TEST(Messages, ErrorReplyCarriesTheStatus) {
   EXPECT_TRUE(got.retryable());
   EXPECT_EQ(DecodeErrorReply(EncodeErrorReply(Status::Ok()).bytes()).code(),
             StatusCode::kProtocolError);
+}
+
+TEST(Messages, LeaseFieldsAndReleaseRoundTrip) {
+  const std::vector<std::string> keys = {"a", "b"};
+  auto match = DecodeKeysRequest(EncodeKeysRequest("kv", keys, 250, 0).bytes(), Limits{});
+  ASSERT_TRUE(match.ok());
+  EXPECT_EQ(match->lease_ms, 250u);
+  EXPECT_EQ(match->lease_id, 0u);
+  auto get = DecodeKeysRequest(EncodeKeysRequest("kv", keys, 0, 77).bytes(), Limits{});
+  ASSERT_TRUE(get.ok());
+  EXPECT_EQ(get->lease_id, 77u);
+  MatchPrefixResponse response;
+  response.matched = 1;
+  response.tiers = {TierId::kDram};
+  response.lease_id = 99;
+  response.lease_ms = 250;
+  auto back = DecodeMatchPrefixResponse(EncodeMatchPrefixResponse(response).bytes(), 2);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->lease_id, 99u);
+  EXPECT_EQ(back->lease_ms, 250u);
+  EXPECT_EQ(DecodeReleaseRequest(EncodeReleaseRequest(99).bytes()).value(), 99u);
+  EXPECT_TRUE(DecodeReleaseResponse(EncodeReleaseResponse(true).bytes()).value());
+  EXPECT_FALSE(DecodeReleaseRequest(std::vector<std::byte>(3, std::byte{0xff})).ok());
 }
 
 TEST(Messages, FlushTakesKeysOrNoneAndAnswersEmpty) {

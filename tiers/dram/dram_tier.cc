@@ -402,6 +402,15 @@ Result<BlockHandle> DramTier::Get(const BlockKey& key) {
   return it->second->block.Clone();
 }
 
+Result<BlockHandle> DramTier::Pin(const BlockKey& key) const {
+  EncodeIndexKey(key, tls_index_key);
+  Shard& shard = ShardFor(tls_index_key);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.index.find(std::string_view(tls_index_key));
+  if (it == shard.index.end()) return NotFound("key not in DRAM tier");
+  return it->second->block.Clone();
+}
+
 bool DramTier::Contains(const BlockKey& key) const {
   EncodeIndexKey(key, tls_index_key);
   Shard& shard = ShardFor(tls_index_key);

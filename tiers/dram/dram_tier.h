@@ -75,6 +75,9 @@ class DramTier final : public Tier, private BlockAllocator {
   // Returns whether `block` was inserted.
   Result<bool> PutIfAbsent(const BlockKey& key, BlockHandle block) override;
   Result<BlockHandle> Get(const BlockKey& key) override;
+  // A handle to the block without recording an access (for leases: the
+  // handle pins the block, so eviction passes it over while it is held).
+  Result<BlockHandle> Pin(const BlockKey& key) const;
   bool MayContain(const BlockKey& key) const override { return Contains(key); }
   bool Contains(const BlockKey& key) const override;
   Status Erase(const BlockKey& key) override;

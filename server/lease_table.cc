@@ -1,0 +1,134 @@
+#include "server/lease_table.h"
+
+namespace kvtier::server {
+
+Status LeaseOptions::Validate() const {
+  if (max_ms == 0 || max_ms > 600'000) {
+    return InvalidArgument("leases.max_ms must be in 1..600000, got " + std::to_string(max_ms));
+  }
+  if (default_ms > max_ms) {
+    return InvalidArgument("leases.default_ms (" + std::to_string(default_ms) +
+                           ") must not exceed leases.max_ms (" + std::to_string(max_ms) + ")");
+  }
+  if (max_leases == 0) return InvalidArgument("leases.max_leases must be > 0");
+  return Status::Ok();
+}
+
+LeaseTable::LeaseTable(uint32_t max_leases, uint64_t max_bytes)
+    : max_leases_(max_leases), max_bytes_(max_bytes), ids_(std::random_device{}()) {
+  reaper_ = std::thread([this] { ReapLoop(); });
+}
+
+LeaseTable::~LeaseTable() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  reaper_cv_.notify_all();
+  reaper_.join();
+}
+
+Result<uint64_t> LeaseTable::Take(uint32_t namespace_id, std::vector<Held> blocks,
+                                  std::chrono::milliseconds ttl) {
+  Lease lease;
+  lease.namespace_id = namespace_id;
+  lease.deadline = Clock::now() + ttl;
+  for (Held& held : blocks) {
+    lease.bytes += held.block.size();
+    lease.blocks.emplace(std::move(held.key), std::move(held.block));
+  }
+  uint64_t id = 0;
+  bool earliest = false;
+  {
+    std::lock_guard lock(mu_);
+    if (leases_.size() >= max_leases_ || bytes_ + lease.bytes > max_bytes_) {
+      ++refused_;
+      return ResourceExhausted("lease table full (" + std::to_string(leases_.size()) + " leases, " +
+                               std::to_string(bytes_) +
+                               " bytes leased); retry, or match without a lease");
+    }
+    do {
+      id = ids_();
+    } while (id == 0 || leases_.count(id) != 0);
+    bytes_ += lease.bytes;
+    earliest = deadlines_.empty() || lease.deadline < deadlines_.begin()->first;
+    deadlines_.emplace(lease.deadline, id);
+    leases_.emplace(id, std::move(lease));
+    ++taken_;
+  }
+  if (earliest) reaper_cv_.notify_one();
+  return id;
+}
+
+std::optional<tiers::BlockHandle> LeaseTable::Find(uint64_t lease_id, uint32_t namespace_id,
+                                                   std::string_view key) const {
+  std::lock_guard lock(mu_);
+  auto lease = leases_.find(lease_id);
+  if (lease == leases_.end() || lease->second.namespace_id != namespace_id ||
+      lease->second.deadline <= Clock::now()) {
+    return std::nullopt;
+  }
+  auto block = lease->second.blocks.find(std::string(key));
+  if (block == lease->second.blocks.end()) return std::nullopt;
+  return block->second.Clone();
+}
+
+void LeaseTable::Drop(std::unordered_map<uint64_t, Lease>::iterator it,
+                      std::vector<Lease>& released) {
+  auto [first, last] = deadlines_.equal_range(it->second.deadline);
+  for (auto d = first; d != last; ++d) {
+    if (d->second == it->first) {
+      deadlines_.erase(d);
+      break;
+    }
+  }
+  bytes_ -= it->second.bytes;
+  released.push_back(std::move(it->second));
+  leases_.erase(it);
+}
+
+bool LeaseTable::Release(uint64_t lease_id) {
+  std::vector<Lease> released;  // unpinned after the lock
+  std::lock_guard lock(mu_);
+  auto it = leases_.find(lease_id);
+  if (it == leases_.end()) return false;
+  Drop(it, released);
+  ++released_;
+  return true;
+}
+
+void LeaseTable::ReapLoop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    if (deadlines_.empty()) {
+      reaper_cv_.wait(lock);
+      continue;
+    }
+    const Clock::time_point next = deadlines_.begin()->first;  // a copy: Drop erases it
+    if (Clock::now() < next) {
+      reaper_cv_.wait_until(lock, next);
+      continue;
+    }
+    std::vector<Lease> expired;
+    while (!deadlines_.empty() && deadlines_.begin()->first <= Clock::now()) {
+      auto lease = leases_.find(deadlines_.begin()->second);
+      Drop(lease, expired);
+      ++expired_;
+    }
+    lock.unlock();
+    expired.clear();  // the pins go without the lock held
+    lock.lock();
+  }
+}
+
+void LeaseTable::AddCounters(std::vector<tiers::TierCounter>& out) const {
+  std::lock_guard lock(mu_);
+  out.push_back({"leases_active", leases_.size()});
+  out.push_back({"leased_bytes", bytes_});
+  out.push_back({"leases_taken", taken_});
+  out.push_back({"leases_released", released_});
+  out.push_back({"leases_expired", expired_});
+  out.push_back({"leases_refused", refused_});
+}
+
+}  // namespace kvtier::server

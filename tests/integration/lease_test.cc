@@ -1,0 +1,152 @@
+// Read leases through a real kvtierd: a lease taken with MatchPrefix keeps
+// the matched blocks readable under eviction pressure until it is released
+// or expires; the lease table is bounded.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include "client/client.h"
+#include "tests/support/server_process.h"
+
+namespace kvtier {
+namespace {
+
+using client::Client;
+
+constexpr size_t kBlock = 1 << 20;
+
+std::vector<std::byte> Bytes(uint32_t seed) {
+  std::vector<std::byte> out(kBlock);
+  std::mt19937 random(seed);
+  for (auto& b : out) b = static_cast<std::byte>(random());
+  return out;
+}
+
+uint64_t ServerCounter(Client& client, const std::string& name) {
+  auto stats = client.Stats();
+  EXPECT_TRUE(stats.ok());
+  if (!stats.ok()) return 0;
+  for (const auto& counter : stats->counters) {
+    if (counter.name == name) return counter.value;
+  }
+  ADD_FAILURE() << "no counter " << name;
+  return 0;
+}
+
+class LeaseTest : public ::testing::Test {
+ protected:
+  void Start(const std::string& leases = "") {
+    // DRAM only, 8 MiB: every further put of 1 MiB evicts an older block.
+    server_ = std::make_unique<testing::ServerProcess>(
+        std::vector<std::string>{}, "tiers: {dram: {capacity: 8MiB, policy: lru}}\n" + leases +
+                                        "namespaces: [{name: kv, tiers: [dram]}]\n");
+    ASSERT_TRUE(server_->Start().ok()) << server_->log();
+    client::ClientOptions options;
+    options.port = server_->port();
+    auto client = Client::Connect(options);
+    ASSERT_TRUE(client.ok()) << client.status().ToString();
+    client_ = std::move(*client);
+  }
+
+  void Put(const std::string& key, uint32_t seed) {
+    const std::vector<std::string> keys = {key};
+    const auto value = Bytes(seed);
+    const std::vector<std::span<const std::byte>> values = {value};
+    auto put = client_->Put("kv", keys, values);
+    ASSERT_TRUE(put.ok() && put->all_ok()) << key;
+  }
+
+  // Writes 32 MiB of other blocks: four times the DRAM tier.
+  void Pressure(const std::string& prefix) {
+    for (int i = 0; i < 32; ++i) Put(prefix + std::to_string(i), 1000 + i);
+  }
+
+  // How many of `keys` read back with their own bytes, with `lease_id`.
+  int Readable(const std::vector<std::string>& keys, uint32_t first_seed, uint64_t lease_id = 0) {
+    auto got = client_->Get("kv", keys, lease_id);
+    EXPECT_TRUE(got.ok());
+    if (!got.ok()) return 0;
+    int readable = 0;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const auto expected = Bytes(first_seed + static_cast<uint32_t>(i));
+      const auto& value = got->values[i];
+      if (value.status.ok() &&
+          std::equal(value.bytes.begin(), value.bytes.end(), expected.begin(), expected.end())) {
+        ++readable;
+      }
+    }
+    return readable;
+  }
+
+  std::unique_ptr<testing::ServerProcess> server_;
+  std::unique_ptr<Client> client_;
+};
+
+TEST_F(LeaseTest, LeasedBlocksSurviveEvictionPressureUntilReleased) {
+  Start("leases: {max_bytes: 4MiB}\n");  // half the DRAM tier may be leased
+  // 6 MiB: nothing is evicted before the match.
+  const std::vector<std::string> leased = {"p0", "p1", "p2"};
+  const std::vector<std::string> unleased = {"q0", "q1", "q2"};
+  for (int i = 0; i < 3; ++i) Put(leased[i], 10 + i);
+  for (int i = 0; i < 3; ++i) Put(unleased[i], 20 + i);
+
+  auto match = client_->MatchPrefix("kv", leased, /*lease_ms=*/60'000);
+  ASSERT_TRUE(match.ok()) << match.status().ToString();
+  EXPECT_EQ(match->matched, 3u);
+  ASSERT_NE(match->lease_id, 0u);
+  EXPECT_EQ(match->lease_ms, 30'000u);  // capped by leases.max_ms
+
+  Pressure("x");
+  EXPECT_EQ(Readable(leased, 10, match->lease_id), 3);
+  EXPECT_EQ(Readable(unleased, 20), 0);  // the pressure was real
+  EXPECT_EQ(ServerCounter(*client_, "leases_active"), 1u);
+
+  auto released = client_->Release(match->lease_id);
+  ASSERT_TRUE(released.ok());
+  EXPECT_TRUE(*released);
+  released = client_->Release(match->lease_id);
+  ASSERT_TRUE(released.ok());
+  EXPECT_FALSE(*released);  // already gone
+  Pressure("y");
+  EXPECT_EQ(Readable(leased, 10), 0);
+}
+
+TEST_F(LeaseTest, ExpiredLeasesAreReclaimedWithoutTheClient) {
+  Start("leases: {max_bytes: 4MiB}\n");
+  const std::vector<std::string> keys = {"e0", "e1"};
+  Put(keys[0], 30);
+  Put(keys[1], 31);
+  auto match = client_->MatchPrefix("kv", keys, /*lease_ms=*/100);
+  ASSERT_TRUE(match.ok() && match->lease_id != 0);
+  // The reaper ends it; no client call is needed (Stats only observes).
+  while (ServerCounter(*client_, "leases_expired") == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(ServerCounter(*client_, "leases_active"), 0u);
+  EXPECT_EQ(ServerCounter(*client_, "leased_bytes"), 0u);
+  Pressure("z");
+  EXPECT_EQ(Readable(keys, 30, match->lease_id), 0);
+}
+
+TEST_F(LeaseTest, TheLeaseTableIsBounded) {
+  Start("leases: {max_leases: 1, default_ms: 5000}\n");
+  Put("a", 1);
+  const std::vector<std::string> keys = {"a"};
+  // default_ms applies when the request names no lease time.
+  auto first = client_->MatchPrefix("kv", keys);
+  ASSERT_TRUE(first.ok());
+  EXPECT_NE(first->lease_id, 0u);
+  EXPECT_EQ(first->lease_ms, 5000u);
+  auto second = client_->MatchPrefix("kv", keys);
+  EXPECT_EQ(second.status().code(), StatusCode::kResourceExhausted) << second.status().ToString();
+  EXPECT_EQ(ServerCounter(*client_, "leases_refused"), 1u);
+  ASSERT_TRUE(client_->Release(first->lease_id).ok());
+  EXPECT_TRUE(client_->MatchPrefix("kv", keys).ok());
+  EXPECT_TRUE(server_->running());
+}
+
+}  // namespace
+}  // namespace kvtier
