@@ -1,7 +1,9 @@
 #include "client/client.h"
 
+#include <algorithm>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <thread>
 #include <unordered_map>
 
@@ -520,6 +522,50 @@ Result<KeyStatuses> Client::Delete(std::string_view ns, std::span<const std::str
 Result<MatchResult> Client::MatchPrefix(std::string_view ns, std::span<const std::string> keys,
                                         uint32_t lease_ms) {
   return MatchPrefixAsync(ns, keys, lease_ms).get();
+}
+
+std::future<Result<PrefixResult>> Client::GetPrefixAsync(std::string_view ns,
+                                                         std::span<const std::string> keys,
+                                                         std::chrono::milliseconds deadline,
+                                                         uint64_t lease_id) {
+  if (Status s = CheckKeys(impl_->info().limits, ns, keys); !s.ok()) {
+    return Failed<PrefixResult>(s);
+  }
+  const size_t count = keys.size();
+  const auto deadline_ms = static_cast<uint32_t>(
+      std::clamp<int64_t>(deadline.count(), 0, std::numeric_limits<uint32_t>::max()));
+  return Call<PrefixResult>(
+      Opcode::kGetPrefix, protocol::EncodeKeysRequest(ns, keys, 0, lease_id, deadline_ms), {},
+      [count](const ReplyFrame& frame) -> Result<PrefixResult> {
+        KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodeGetPrefixResponse(
+                                                   frame.metadata, count, frame.payload_length));
+        PrefixResult result;
+        result.payload = frame.payload;
+        result.stop_reason = response.stop_reason;
+        result.stop_code = response.stop_code;
+        uint64_t offset = 0;
+        for (uint32_t i = 0; i < response.delivered; ++i) {
+          GetValue value;
+          value.tier = response.tiers[i];
+          value.checksum = response.checksums[i];
+          value.bytes =
+              std::span<const std::byte>(frame.payload.get() + offset, response.value_lengths[i]);
+          offset += response.value_lengths[i];
+          if (BlockChecksum(value.bytes) != value.checksum) {
+            // Never a gap: the prefix ends before the bad block.
+            result.stop_reason = protocol::PrefixStop::kError;
+            result.stop_code = StatusCode::kCorruption;
+            break;
+          }
+          result.values.push_back(value);
+        }
+        return result;
+      });
+}
+
+Result<PrefixResult> Client::GetPrefix(std::string_view ns, std::span<const std::string> keys,
+                                       std::chrono::milliseconds deadline, uint64_t lease_id) {
+  return GetPrefixAsync(ns, keys, deadline, lease_id).get();
 }
 
 Result<bool> Client::Release(uint64_t lease_id) {

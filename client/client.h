@@ -67,6 +67,14 @@ struct GetResult {
   std::shared_ptr<const std::byte[]> payload;  // owns the bytes the spans point into
 };
 
+// The longest contiguous prefix of the keys the server delivered.
+struct PrefixResult {
+  std::vector<GetValue> values;  // the delivered prefix, in key order, all kOk
+  protocol::PrefixStop stop_reason = protocol::PrefixStop::kComplete;
+  StatusCode stop_code = StatusCode::kOk;      // with kError
+  std::shared_ptr<const std::byte[]> payload;  // owns the bytes the spans point into
+};
+
 struct ExistsResult {
   std::vector<TierId> tiers;  // kNone: absent
 };
@@ -115,6 +123,15 @@ class Client {
   Result<KeyStatuses> Delete(std::string_view ns, std::span<const std::string> keys);
   Result<MatchResult> MatchPrefix(std::string_view ns, std::span<const std::string> keys,
                                   uint32_t lease_ms = 0);
+  // The longest contiguous prefix of `keys` the server can deliver within
+  // `deadline` (zero: no deadline), reading lower tiers in parallel. A value
+  // that fails its checksum here ends the prefix (kError, kCorruption).
+  std::future<Result<PrefixResult>> GetPrefixAsync(std::string_view ns,
+                                                   std::span<const std::string> keys,
+                                                   std::chrono::milliseconds deadline,
+                                                   uint64_t lease_id = 0);
+  Result<PrefixResult> GetPrefix(std::string_view ns, std::span<const std::string> keys,
+                                 std::chrono::milliseconds deadline, uint64_t lease_id = 0);
   // Ends a lease early; false when the server had none by that id.
   Result<bool> Release(uint64_t lease_id);
   Result<StatsResult> Stats();

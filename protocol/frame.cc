@@ -25,7 +25,7 @@ T LoadLe(const std::byte* in) {
 
 bool IsKnownOpcode(uint8_t opcode) {
   return opcode >= static_cast<uint8_t>(Opcode::kHello) &&
-         opcode <= static_cast<uint8_t>(Opcode::kRelease);
+         opcode <= static_cast<uint8_t>(Opcode::kGetPrefix);
 }
 
 std::string_view OpcodeName(Opcode opcode) {
@@ -48,6 +48,8 @@ std::string_view OpcodeName(Opcode opcode) {
       return "flush";
     case Opcode::kRelease:
       return "release";
+    case Opcode::kGetPrefix:
+      return "get_prefix";
   }
   return "unknown";
 }

@@ -38,6 +38,7 @@ enum class Opcode : uint8_t {
   kStats = 7,
   kFlush = 8,
   kRelease = 9,
+  kGetPrefix = 10,
 };
 
 // True for the opcodes listed above.

@@ -204,11 +204,40 @@ Metadata EncodeHelloResponse(const HelloResponse& response) {
 }
 
 Metadata EncodeKeysRequest(std::string_view namespace_name, std::span<const std::string> keys,
-                           uint32_t lease_ms, uint64_t lease_id) {
+                           uint32_t lease_ms, uint64_t lease_id, uint32_t deadline_ms) {
   fb::FlatBufferBuilder builder(64 + keys.size() * 24);
   auto ns = builder.CreateString(namespace_name.data(), namespace_name.size());
   auto [key_bytes, key_lengths] = PackKeys(builder, keys);
-  builder.Finish(w::CreateKeysRequest(builder, ns, key_bytes, key_lengths, lease_ms, lease_id));
+  builder.Finish(
+      w::CreateKeysRequest(builder, ns, key_bytes, key_lengths, lease_ms, lease_id, deadline_ms));
+  return Finish(builder);
+}
+
+std::string_view PrefixStopName(PrefixStop stop) {
+  switch (stop) {
+    case PrefixStop::kComplete:
+      return "complete";
+    case PrefixStop::kMiss:
+      return "miss";
+    case PrefixStop::kDeadline:
+      return "deadline";
+    case PrefixStop::kPayloadLimit:
+      return "payload_limit";
+    case PrefixStop::kError:
+      return "error";
+  }
+  return "unknown";
+}
+
+Metadata EncodeGetPrefixResponse(const GetPrefixResponse& response) {
+  fb::FlatBufferBuilder builder(64 + response.value_lengths.size() * 17);
+  auto lengths = builder.CreateVector(response.value_lengths);
+  auto sums = builder.CreateVector(response.checksums);
+  auto tiers = builder.CreateVector(TiersToBytes(response.tiers));
+  builder.Finish(w::CreateGetPrefixResponse(builder, response.delivered,
+                                            static_cast<w::PrefixStop>(response.stop_reason),
+                                            static_cast<uint8_t>(response.stop_code), lengths, sums,
+                                            fb::Offset<fb::Vector<w::TierId>>(tiers.o)));
   return Finish(builder);
 }
 
@@ -377,6 +406,7 @@ Result<KeysRequest> DecodeKeysRequest(std::span<const std::byte> metadata, const
   KVTIER_ASSIGN_OR_RETURN(out.keys, UnpackKeys(root->keys(), root->key_lengths(), limits));
   out.lease_ms = root->lease_ms();
   out.lease_id = root->lease_id();
+  out.deadline_ms = root->deadline_ms();
   return out;
 }
 
@@ -508,6 +538,41 @@ Result<MatchPrefixResponse> DecodeMatchPrefixResponse(std::span<const std::byte>
       BytesToTiers(reinterpret_cast<const fb::Vector<uint8_t>*>(root->tiers()), out.matched));
   out.lease_id = root->lease_id();
   out.lease_ms = root->lease_ms();
+  return out;
+}
+
+Result<GetPrefixResponse> DecodeGetPrefixResponse(std::span<const std::byte> metadata,
+                                                  size_t key_count, uint64_t payload_length) {
+  const auto* root = VerifiedRoot<w::GetPrefixResponse>(metadata);
+  if (root == nullptr) return BadResponse("GetPrefixResponse failed verification");
+  GetPrefixResponse out;
+  out.delivered = root->delivered();
+  if (out.delivered > key_count) return BadResponse("delivered more keys than were asked");
+  const auto stop = static_cast<uint8_t>(root->stop_reason());
+  if (stop > static_cast<uint8_t>(PrefixStop::kError)) {
+    return BadResponse("unknown stop reason " + std::to_string(stop));
+  }
+  out.stop_reason = static_cast<PrefixStop>(stop);
+  if (root->stop_code() > kMaxStatusCode) return BadResponse("unknown stop code");
+  out.stop_code = static_cast<StatusCode>(root->stop_code());
+  if ((out.stop_reason == PrefixStop::kComplete) != (out.delivered == key_count)) {
+    return BadResponse("a complete answer must deliver every key, and only it");
+  }
+  if (root->value_lengths() == nullptr || root->value_lengths()->size() != out.delivered ||
+      root->checksums() == nullptr || root->checksums()->size() != out.delivered) {
+    return BadResponse("GetPrefixResponse vectors do not match the delivered count");
+  }
+  KVTIER_ASSIGN_OR_RETURN(
+      out.tiers,
+      BytesToTiers(reinterpret_cast<const fb::Vector<uint8_t>*>(root->tiers()), out.delivered));
+  out.value_lengths.assign(root->value_lengths()->begin(), root->value_lengths()->end());
+  out.checksums.assign(root->checksums()->begin(), root->checksums()->end());
+  uint64_t total = 0;
+  for (uint64_t length : out.value_lengths) {
+    if (length > payload_length - total) return BadResponse("value lengths run past the payload");
+    total += length;
+  }
+  if (total != payload_length) return BadResponse("payload has bytes no value accounts for");
   return out;
 }
 

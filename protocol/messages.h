@@ -58,8 +58,27 @@ struct HelloResponse {
 struct KeysRequest {
   std::string_view namespace_name;
   std::vector<std::string_view> keys;
-  uint32_t lease_ms = 0;  // MatchPrefix: lease the matched blocks this long
-  uint64_t lease_id = 0;  // Get: serve the blocks this lease holds
+  uint32_t lease_ms = 0;     // MatchPrefix: lease the matched blocks this long
+  uint64_t lease_id = 0;     // Get: serve the blocks this lease holds
+  uint32_t deadline_ms = 0;  // GetPrefix: answer within this long (0: none)
+};
+
+enum class PrefixStop : uint8_t {
+  kComplete = 0,
+  kMiss = 1,
+  kDeadline = 2,
+  kPayloadLimit = 3,
+  kError = 4
+};
+std::string_view PrefixStopName(PrefixStop stop);
+
+struct GetPrefixResponse {
+  uint32_t delivered = 0;
+  PrefixStop stop_reason = PrefixStop::kComplete;
+  StatusCode stop_code = StatusCode::kOk;  // with kError
+  std::vector<uint64_t> value_lengths;     // `delivered` of each
+  std::vector<uint64_t> checksums;
+  std::vector<TierId> tiers;
 };
 
 struct PutRequest {
@@ -128,7 +147,8 @@ Metadata EncodeErrorReply(const Status& status);
 Metadata EncodeHelloRequest(const HelloRequest& request);
 Metadata EncodeHelloResponse(const HelloResponse& response);
 Metadata EncodeKeysRequest(std::string_view namespace_name, std::span<const std::string> keys,
-                           uint32_t lease_ms = 0, uint64_t lease_id = 0);
+                           uint32_t lease_ms = 0, uint64_t lease_id = 0, uint32_t deadline_ms = 0);
+Metadata EncodeGetPrefixResponse(const GetPrefixResponse& response);
 Metadata EncodeReleaseRequest(uint64_t lease_id);
 Metadata EncodeReleaseResponse(bool released);
 Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::string> keys,
@@ -172,5 +192,7 @@ Result<MatchPrefixResponse> DecodeMatchPrefixResponse(std::span<const std::byte>
 Result<StatsResponse> DecodeStatsResponse(std::span<const std::byte> metadata);
 Status DecodeFlushResponse(std::span<const std::byte> metadata);
 Result<bool> DecodeReleaseResponse(std::span<const std::byte> metadata);
+Result<GetPrefixResponse> DecodeGetPrefixResponse(std::span<const std::byte> metadata,
+                                                  size_t key_count, uint64_t payload_length);
 
 }  // namespace kvtier::protocol

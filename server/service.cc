@@ -238,6 +238,8 @@ std::optional<Result<ReplyBody>> Service::Handle(protocol::Opcode opcode,
       return Flush(std::move(metadata), deferred);
     case protocol::Opcode::kRelease:
       return Release(metadata);
+    case protocol::Opcode::kGetPrefix:
+      return GetPrefix(std::move(metadata), deferred);
     case protocol::Opcode::kPut:
       break;
   }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/timer_queue.h"
 #include "common/worker_pool.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
@@ -115,6 +116,9 @@ class Service {
   Answer Delete(std::vector<std::byte> metadata, const DeferredReply& deferred);
   Result<ReplyBody> MatchPrefix(std::span<const std::byte> metadata);
   Result<ReplyBody> Release(std::span<const std::byte> metadata);
+  // The longest contiguous prefix deliverable by the request's deadline
+  // (server/prefix_get.cc).
+  Answer GetPrefix(std::vector<std::byte> metadata, const DeferredReply& deferred);
   // Answers once the write-backs named (or all pending) are in Blob.
   Answer Flush(std::vector<std::byte> metadata, const DeferredReply& deferred);
   Result<ReplyBody> Stats(std::span<const std::byte> metadata);
@@ -134,6 +138,7 @@ class Service {
   ServerStats& stats_;
   WorkerPool workers_;
   LeaseTable leases_;
+  TimerQueue timers_;  // GetPrefix deadlines
   std::atomic<uint64_t> deferred_requests_{0};
   std::atomic<uint64_t> worker_queue_full_{0};
   std::atomic<uint64_t> paced_puts_{0};

@@ -89,8 +89,8 @@ TEST(FrameHeader, UnknownOpcodeStillDecodes) {
   EXPECT_FALSE(IsKnownOpcode(decoded->opcode));
   EXPECT_TRUE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kStats)));
   EXPECT_TRUE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kFlush)));
-  EXPECT_TRUE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kRelease)));
-  EXPECT_FALSE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kRelease) + 1));
+  EXPECT_TRUE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kGetPrefix)));
+  EXPECT_FALSE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kGetPrefix) + 1));
   EXPECT_EQ(OpcodeName(Opcode::kFlush), "flush");
 }
 
@@ -287,6 +287,34 @@ TEST(Messages, LeaseFieldsAndReleaseRoundTrip) {
   EXPECT_EQ(DecodeReleaseRequest(EncodeReleaseRequest(99).bytes()).value(), 99u);
   EXPECT_TRUE(DecodeReleaseResponse(EncodeReleaseResponse(true).bytes()).value());
   EXPECT_FALSE(DecodeReleaseRequest(std::vector<std::byte>(3, std::byte{0xff})).ok());
+}
+
+TEST(Messages, GetPrefixResponseIsCheckedAgainstItsPayload) {
+  auto decoded =
+      DecodeKeysRequest(EncodeKeysRequest("kv", MakeKeys(3), 0, 5, 250).bytes(), Limits{});
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->deadline_ms, 250u);
+  EXPECT_EQ(decoded->lease_id, 5u);
+
+  GetPrefixResponse response;
+  response.delivered = 2;
+  response.stop_reason = PrefixStop::kDeadline;
+  response.value_lengths = {10, 20};
+  response.checksums = {1, 2};
+  response.tiers = {TierId::kDram, TierId::kNvme};
+  const Metadata encoded = EncodeGetPrefixResponse(response);
+  auto back = DecodeGetPrefixResponse(encoded.bytes(), 3, 30);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->delivered, 2u);
+  EXPECT_EQ(back->stop_reason, PrefixStop::kDeadline);
+  EXPECT_EQ(back->tiers[1], TierId::kNvme);
+  // The payload must match the lengths exactly.
+  EXPECT_FALSE(DecodeGetPrefixResponse(encoded.bytes(), 3, 31).ok());
+  // More delivered than asked for, or "complete" short of every key: malformed.
+  EXPECT_FALSE(DecodeGetPrefixResponse(encoded.bytes(), 1, 30).ok());
+  response.stop_reason = PrefixStop::kComplete;
+  EXPECT_FALSE(DecodeGetPrefixResponse(EncodeGetPrefixResponse(response).bytes(), 3, 30).ok());
+  EXPECT_TRUE(DecodeGetPrefixResponse(EncodeGetPrefixResponse(response).bytes(), 2, 30).ok());
 }
 
 TEST(Messages, FlushTakesKeysOrNoneAndAnswersEmpty) {
