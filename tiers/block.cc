@@ -1,9 +1,16 @@
 #include "tiers/block.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <new>
 
 namespace kvtier::tiers {
+
+uint64_t UnixNowMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
 
 HeapBlockAllocator& HeapBlockAllocator::Instance() {
   static HeapBlockAllocator instance;

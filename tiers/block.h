@@ -18,6 +18,25 @@ namespace kvtier::tiers {
 
 class BlockBuffer;
 
+// How hard a tier holds on to a block.
+enum class PinLevel : uint8_t {
+  kNone = 0,
+  kSoft = 1,  // evicted only when nothing unpinned can be
+  kHard = 2,  // never evicted; counts against its namespace's pin quota
+};
+
+// Per-block policy that travels with the bytes through every tier.
+struct BlockAttributes {
+  uint64_t expires_at_ms = 0;  // Unix time in ms after which the block is a miss; 0: never
+  PinLevel pin = PinLevel::kNone;
+
+  // Whether the block has expired at `now_ms` (Unix ms).
+  bool ExpiredAt(uint64_t now_ms) const { return expires_at_ms != 0 && now_ms >= expires_at_ms; }
+};
+
+// The current Unix time in milliseconds (what expires_at_ms is compared with).
+uint64_t UnixNowMs();
+
 // Owner of block allocations: returns the memory when the last handle goes.
 // Must outlive every block it allocated.
 class BlockAllocator {
@@ -37,6 +56,7 @@ class alignas(64) BlockBuffer {
   std::span<const std::byte> bytes() const { return {data(), size_}; }
   uint64_t checksum() const { return checksum_; }
   uint64_t size() const { return size_; }
+  const BlockAttributes& attributes() const { return attributes_; }
   // Bytes this block counts against its tier's capacity (0 for heap blocks).
   uint64_t charge() const { return charge_; }
   BlockAllocator* allocator() const { return allocator_; }
@@ -74,6 +94,7 @@ class alignas(64) BlockBuffer {
   uint64_t checksum_ = 0;
   uint64_t charge_;
   BlockAllocator* allocator_;
+  BlockAttributes attributes_;
 };
 
 // A pin on a sealed block. Move-only: copying a pin is an explicit Clone().
@@ -104,6 +125,7 @@ class BlockHandle {
   std::span<const std::byte> bytes() const { return block_->bytes(); }
   uint64_t checksum() const { return block_->checksum(); }
   uint64_t size() const { return block_->size(); }
+  const BlockAttributes& attributes() const { return block_->attributes(); }
   const BlockBuffer* buffer() const { return block_; }
 
   void Reset() {
@@ -140,8 +162,9 @@ class WritableBlock {
   const BlockBuffer* buffer() const { return block_; }
   uint64_t size() const { return block_->size_; }
 
-  BlockHandle Seal(uint64_t checksum) && {
+  BlockHandle Seal(uint64_t checksum, const BlockAttributes& attributes = {}) && {
     block_->checksum_ = checksum;
+    block_->attributes_ = attributes;
     return BlockHandle(std::exchange(block_, nullptr));
   }
 

@@ -224,6 +224,69 @@ TEST(DramTier, ConcurrentPutGetEraseNeverServesWrongBytes) {
   EXPECT_EQ(tier.Stats().items, 0u);
 }
 
+Status PutWith(DramTier& tier, uint32_t ns, const std::string& key, size_t size,
+               BlockAttributes attributes) {
+  KVTIER_ASSIGN_OR_RETURN(WritableBlock block, tier.Allocate(key.size(), size));
+  std::memset(block.mutable_bytes().data(), 7, size);
+  const uint64_t checksum = BlockChecksum(block.mutable_bytes());
+  return tier.Put({ns, key}, std::move(block).Seal(checksum, attributes));
+}
+
+TEST(DramTier, SoftPinnedBlocksGoOnlyWhenNothingElseCan) {
+  DramTier tier(Options(kCapacity, 4, EvictionPolicyKind::kLru));
+  constexpr size_t kValue = 256 * 1024;
+  ASSERT_TRUE(PutWith(tier, 1, "soft", kValue, {.pin = PinLevel::kSoft}).ok());
+  // Eight times the capacity of unpinned blocks: each evicts another one.
+  for (int i = 0; i < 128; ++i)
+    ASSERT_TRUE(PutBlock(tier, 1, "u" + std::to_string(i), kValue).ok());
+  EXPECT_TRUE(tier.Contains({1, "soft"}));
+  EXPECT_EQ(Counter(tier.Stats(), "soft_pin_evictions"), 0u);
+  // Only soft-pinned blocks left: they go rather than refusing the put.
+  for (int i = 0; i < 32; ++i) {
+    ASSERT_TRUE(PutWith(tier, 1, "s" + std::to_string(i), kValue, {.pin = PinLevel::kSoft}).ok());
+  }
+  EXPECT_FALSE(tier.Contains({1, "soft"}));
+  EXPECT_GT(Counter(tier.Stats(), "soft_pin_evictions"), 0u);
+}
+
+TEST(DramTier, HardPinsAreNeverEvictedAndBoundedByTheNamespaceQuota) {
+  DramTier tier(Options(kCapacity, 4, EvictionPolicyKind::kLru));
+  constexpr size_t kValue = 256 * 1024;
+  tier.SetHardPinQuota(1, 4 * kValue);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(PutWith(tier, 1, "h" + std::to_string(i), kValue, {.pin = PinLevel::kHard}).ok());
+  }
+  const Status over = PutWith(tier, 1, "h4", kValue, {.pin = PinLevel::kHard});
+  EXPECT_EQ(over.code(), StatusCode::kResourceExhausted) << over.ToString();
+  // No quota at all in namespace 2.
+  EXPECT_EQ(PutWith(tier, 2, "h", kValue, {.pin = PinLevel::kHard}).code(),
+            StatusCode::kResourceExhausted);
+  EXPECT_EQ(Counter(tier.Stats(), "hard_pin_refusals"), 2u);
+  for (int i = 0; i < 128; ++i)
+    ASSERT_TRUE(PutBlock(tier, 1, "u" + std::to_string(i), kValue).ok());
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(tier.Contains({1, "h" + std::to_string(i)})) << i;
+  // Erasing one gives its quota back.
+  ASSERT_TRUE(tier.Erase({1, "h0"}).ok());
+  EXPECT_TRUE(PutWith(tier, 1, "h4", kValue, {.pin = PinLevel::kHard}).ok());
+}
+
+TEST(DramTier, ExpiredBlocksReadAsMissesAndAreReclaimed) {
+  DramTier tier(Options());
+  const uint64_t past = UnixNowMs() - 1;
+  const uint64_t future = UnixNowMs() + 3'600'000;
+  ASSERT_TRUE(PutWith(tier, 1, "old", 4096, {.expires_at_ms = past}).ok());
+  ASSERT_TRUE(PutWith(tier, 1, "stale", 4096, {.expires_at_ms = past}).ok());
+  ASSERT_TRUE(PutWith(tier, 1, "fresh", 4096, {.expires_at_ms = future}).ok());
+  EXPECT_FALSE(tier.Contains({1, "old"}));
+  EXPECT_EQ(tier.Get({1, "old"}).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(tier.Get({1, "fresh"}).ok());
+  const uint64_t before = tier.used_bytes() - tier.kept_free_bytes();
+  EXPECT_EQ(tier.ReclaimExpired(1000), 1u);  // "stale"; "old" went at its Get
+  EXPECT_LT(tier.used_bytes() - tier.kept_free_bytes(), before);
+  EXPECT_EQ(tier.Stats().items, 1u);
+  EXPECT_EQ(Counter(tier.Stats(), "expired"), 2u);
+}
+
 TEST(DramTierOptions, ValidateNamesTheField) {
   DramTierOptions options;
   options.capacity_bytes = 1000;

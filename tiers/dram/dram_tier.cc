@@ -306,18 +306,24 @@ uint64_t DramTier::ReleaseFreeChunks(uint64_t bytes) {
   return released;
 }
 
-uint64_t DramTier::EvictFromShard(Shard& shard, uint64_t bytes) {
+uint64_t DramTier::EvictFromShard(Shard& shard, uint64_t bytes, bool allow_soft) {
   uint64_t freed = 0;
   std::lock_guard lock(shard.mu);
   // Only the index's own handle may exist: refs() == 1 under the shard lock
   // means no reader holds the block, and new readers need this lock.
-  auto unpinned = [](const PolicyEntry& candidate) {
-    return static_cast<const Entry&>(candidate).block.buffer()->refs() == 1;
+  auto unpinned = [allow_soft](const PolicyEntry& candidate) {
+    const BlockHandle& block = static_cast<const Entry&>(candidate).block;
+    const PinLevel pin = block.attributes().pin;
+    return block.buffer()->refs() == 1 && pin != PinLevel::kHard &&
+           (allow_soft || pin != PinLevel::kSoft);
   };
   while (freed < bytes) {
     PolicyEntry* victim = shard.policy->PickVictim(unpinned);
     if (victim == nullptr) break;
     auto* entry = static_cast<Entry*>(victim);
+    if (entry->block.attributes().pin == PinLevel::kSoft) {
+      counters_.soft_pin_evictions.fetch_add(1, std::memory_order_relaxed);
+    }
     shard.policy->OnRemove(entry);
     freed += entry->charge;
     counters_.evicted_bytes.fetch_add(entry->charge, std::memory_order_relaxed);
@@ -340,8 +346,12 @@ uint64_t DramTier::EvictFromShard(Shard& shard, uint64_t bytes) {
 uint64_t DramTier::EvictAtLeast(uint64_t bytes) {
   uint64_t freed = 0;
   const uint32_t start = evict_cursor_.fetch_add(1, std::memory_order_relaxed);
-  for (size_t i = 0; i < shards_.size() && freed < bytes; ++i) {
-    freed += EvictFromShard(*shards_[(start + i) & (shards_.size() - 1)], bytes - freed);
+  // Soft-pinned blocks only when no shard has anything else to give.
+  for (bool allow_soft : {false, true}) {
+    for (size_t i = 0; i < shards_.size() && freed < bytes; ++i) {
+      freed +=
+          EvictFromShard(*shards_[(start + i) & (shards_.size() - 1)], bytes - freed, allow_soft);
+    }
   }
   return freed;
 }
@@ -360,11 +370,12 @@ Result<bool> DramTier::Insert(const BlockKey& key, BlockHandle block, bool repla
     // Foreign memory (a lower tier, a test): copy it into our own.
     KVTIER_ASSIGN_OR_RETURN(WritableBlock copy, Allocate(key.key.size(), block.size()));
     std::memcpy(copy.mutable_bytes().data(), block.bytes().data(), block.size());
-    block = std::move(copy).Seal(block.checksum());
+    block = std::move(copy).Seal(block.checksum(), block.attributes());
     counters_.copied_puts.fetch_add(1, std::memory_order_relaxed);
   }
   auto entry = std::make_unique<Entry>();
   EncodeIndexKey(key, entry->index_key);
+  KVTIER_RETURN_IF_ERROR(ChargeHardPin(entry->index_key, block));
   Shard& shard = ShardFor(entry->index_key, &entry->key_hash);
   entry->charge = block.buffer()->charge();
   entry->block = std::move(block);
@@ -373,10 +384,14 @@ Result<bool> DramTier::Insert(const BlockKey& key, BlockHandle block, bool repla
   {
     std::lock_guard lock(shard.mu);
     auto [it, inserted] = shard.index.try_emplace(entry->index_key, nullptr);
-    if (!inserted && !replace) return false;  // `entry` and `block` go after the unlock
+    if (!inserted && !replace) {
+      UnchargeHardPin(entry->index_key, entry->block);
+      return false;  // `entry` and `block` go after the unlock
+    }
     if (!inserted) {
       shard.policy->OnRemove(it->second.get());
       replaced = std::move(it->second->block);
+      UnchargeHardPin(entry->index_key, replaced);
     } else {
       items_.fetch_add(1, std::memory_order_relaxed);
     }
@@ -390,8 +405,14 @@ Result<bool> DramTier::Insert(const BlockKey& key, BlockHandle block, bool repla
 Result<BlockHandle> DramTier::Get(const BlockKey& key) {
   EncodeIndexKey(key, tls_index_key);
   Shard& shard = ShardFor(tls_index_key);
+  std::unique_ptr<Entry> expired;  // freed after the lock is released
   std::lock_guard lock(shard.mu);
   auto it = shard.index.find(std::string_view(tls_index_key));
+  if (it != shard.index.end() && it->second->block.attributes().ExpiredAt(UnixNowMs())) {
+    expired = Unlink(shard, it);
+    counters_.expired.fetch_add(1, std::memory_order_relaxed);
+    it = shard.index.end();
+  }
   if (it == shard.index.end()) {
     counters_.misses.fetch_add(1, std::memory_order_relaxed);
     return NotFound("key not in DRAM tier");
@@ -407,7 +428,9 @@ Result<BlockHandle> DramTier::Pin(const BlockKey& key) const {
   Shard& shard = ShardFor(tls_index_key);
   std::lock_guard lock(shard.mu);
   auto it = shard.index.find(std::string_view(tls_index_key));
-  if (it == shard.index.end()) return NotFound("key not in DRAM tier");
+  if (it == shard.index.end() || it->second->block.attributes().ExpiredAt(UnixNowMs())) {
+    return NotFound("key not in DRAM tier");
+  }
   return it->second->block.Clone();
 }
 
@@ -415,7 +438,8 @@ bool DramTier::Contains(const BlockKey& key) const {
   EncodeIndexKey(key, tls_index_key);
   Shard& shard = ShardFor(tls_index_key);
   std::lock_guard lock(shard.mu);
-  return shard.index.find(std::string_view(tls_index_key)) != shard.index.end();
+  auto it = shard.index.find(std::string_view(tls_index_key));
+  return it != shard.index.end() && !it->second->block.attributes().ExpiredAt(UnixNowMs());
 }
 
 Status DramTier::Erase(const BlockKey& key) {
@@ -426,13 +450,77 @@ Status DramTier::Erase(const BlockKey& key) {
     std::lock_guard lock(shard.mu);
     auto it = shard.index.find(std::string_view(tls_index_key));
     if (it == shard.index.end()) return NotFound("key not in DRAM tier");
-    shard.policy->OnRemove(it->second.get());
-    removed = std::move(it->second);
-    shard.index.erase(it);
+    removed = Unlink(shard, it);
   }
-  items_.fetch_sub(1, std::memory_order_relaxed);
   counters_.erases.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();
+}
+
+std::unique_ptr<DramTier::Entry> DramTier::Unlink(Shard& shard,
+                                                  decltype(Shard::index)::iterator it) {
+  shard.policy->OnRemove(it->second.get());
+  std::unique_ptr<Entry> removed = std::move(it->second);
+  shard.index.erase(it);
+  UnchargeHardPin(removed->index_key, removed->block);
+  items_.fetch_sub(1, std::memory_order_relaxed);
+  return removed;
+}
+
+void DramTier::SetHardPinQuota(uint32_t namespace_id, uint64_t bytes) {
+  auto& quota = pin_quotas_[namespace_id];
+  if (!quota) quota = std::make_unique<PinQuota>();
+  quota->limit = bytes;
+}
+
+Status DramTier::ChargeHardPin(std::string_view index_key, const BlockHandle& block) {
+  if (block.attributes().pin != PinLevel::kHard) return Status::Ok();
+  const uint32_t namespace_id = DecodeIndexKey(index_key).namespace_id;
+  auto it = pin_quotas_.find(namespace_id);
+  PinQuota* quota = it == pin_quotas_.end() ? nullptr : it->second.get();
+  const uint64_t size = block.size();
+  uint64_t used = quota == nullptr ? 0 : quota->used.load(std::memory_order_relaxed);
+  do {
+    if (quota == nullptr || used + size > quota->limit) {
+      counters_.hard_pin_refusals.fetch_add(1, std::memory_order_relaxed);
+      return ResourceExhausted("hard pin quota of the namespace is used up (" +
+                               std::to_string(quota == nullptr ? 0 : quota->limit) +
+                               " bytes); unpin or delete blocks, or put without a hard pin");
+    }
+  } while (!quota->used.compare_exchange_weak(used, used + size, std::memory_order_relaxed));
+  return Status::Ok();
+}
+
+void DramTier::UnchargeHardPin(std::string_view index_key, const BlockHandle& block) {
+  if (!block || block.attributes().pin != PinLevel::kHard) return;
+  auto it = pin_quotas_.find(DecodeIndexKey(index_key).namespace_id);
+  if (it != pin_quotas_.end()) it->second->used.fetch_sub(block.size(), std::memory_order_relaxed);
+}
+
+size_t DramTier::ReclaimExpired(size_t max_entries_per_shard) {
+  const uint64_t now = UnixNowMs();
+  size_t reclaimed = 0;
+  for (auto& shard : shards_) {
+    std::vector<std::unique_ptr<Entry>> expired;  // freed after the lock is released
+    {
+      std::lock_guard lock(shard->mu);
+      size_t visited = 0;
+      for (auto it = shard->index.begin();
+           it != shard->index.end() && visited < max_entries_per_shard; ++visited) {
+        // Pinned by a reader or a lease: it goes when they let go.
+        if (it->second->block.attributes().ExpiredAt(now) &&
+            it->second->block.buffer()->refs() == 1) {
+          auto next = std::next(it);
+          expired.push_back(Unlink(*shard, it));
+          it = next;
+        } else {
+          ++it;
+        }
+      }
+    }
+    reclaimed += expired.size();
+  }
+  counters_.expired.fetch_add(reclaimed, std::memory_order_relaxed);
+  return reclaimed;
 }
 
 TierStats DramTier::Stats() const {
@@ -448,6 +536,9 @@ TierStats DramTier::Stats() const {
   stats.Add("evictions", counters_.evictions);
   stats.Add("evicted_bytes", counters_.evicted_bytes);
   stats.Add("allocation_failures", counters_.allocation_failures);
+  stats.Add("expired", counters_.expired);
+  stats.Add("hard_pin_refusals", counters_.hard_pin_refusals);
+  stats.Add("soft_pin_evictions", counters_.soft_pin_evictions);
   stats.Add("copied_puts", counters_.copied_puts);
   stats.Add("kept_free_bytes", free_bytes_);
   return stats;

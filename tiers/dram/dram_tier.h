@@ -12,8 +12,15 @@
 //
 // Eviction: per shard, by the configured policy (S3-FIFO by default, LRU for
 // comparison). A block whose handle is held outside the index (being sent,
-// copied or filled) is pinned and skipped. When Allocate cannot make room
-// because everything left is pinned it fails with kResourceExhausted.
+// copied or filled, or leased) is pinned and skipped. Soft-pinned blocks
+// (BlockAttributes::pin) go only when no other block in any shard can; hard-
+// pinned ones never do, and a namespace's hard-pinned bytes are bounded by
+// its quota (SetHardPinQuota): past it, Put refuses them. When Allocate
+// cannot make room because everything left is pinned it fails with
+// kResourceExhausted.
+//
+// Expiry: a block past BlockAttributes::expires_at_ms reads as absent; Get
+// and ReclaimExpired remove it.
 //
 // Freed value memory is kept, still counted, in per-size-class lists and
 // reused by the next block of that class (no page faults); it goes back to
@@ -85,6 +92,12 @@ class DramTier final : public Tier, private BlockAllocator {
 
   // Call before the tier is shared between threads.
   void SetEvictionListener(EvictionListener listener) { eviction_listener_ = std::move(listener); }
+  // Bytes of hard-pinned blocks namespace `namespace_id` may hold (default
+  // 0: none). Call before the tier is shared between threads.
+  void SetHardPinQuota(uint32_t namespace_id, uint64_t bytes);
+  // Removes expired blocks, visiting at most `max_entries` per shard;
+  // returns how many went. Non-blocking.
+  size_t ReclaimExpired(size_t max_entries_per_shard);
 
   uint64_t used_bytes() const { return used_bytes_.load(std::memory_order_relaxed); }
   // The part of used_bytes() that is freed value memory kept for reuse.
@@ -116,7 +129,14 @@ class DramTier final : public Tier, private BlockAllocator {
   // Evicts unpinned blocks until at least `bytes` were freed or nothing more
   // can go; returns the bytes freed.
   uint64_t EvictAtLeast(uint64_t bytes);
-  uint64_t EvictFromShard(Shard& shard, uint64_t bytes);
+  // With `allow_soft`, soft-pinned blocks may go too.
+  uint64_t EvictFromShard(Shard& shard, uint64_t bytes, bool allow_soft);
+  // Hard-pin accounting of `block` under `index_key`: Charge refuses past
+  // the quota; Uncharge gives back. No-ops for other pin levels.
+  Status ChargeHardPin(std::string_view index_key, const BlockHandle& block);
+  void UnchargeHardPin(std::string_view index_key, const BlockHandle& block);
+  // Unlinks `it` from shard and policy (shard.mu held); returns the entry.
+  std::unique_ptr<Entry> Unlink(Shard& shard, decltype(Shard::index)::iterator it);
   void* TakeFreeChunk(uint64_t class_size);
   void KeepFreeChunk(void* chunk, uint64_t class_size);
   // Returns kept chunks to the allocator until `bytes` are released (or
@@ -131,6 +151,12 @@ class DramTier final : public Tier, private BlockAllocator {
   std::atomic<uint64_t> items_{0};
   std::atomic<uint32_t> evict_cursor_{0};
 
+  struct PinQuota {
+    uint64_t limit = 0;
+    std::atomic<uint64_t> used{0};
+  };
+  std::unordered_map<uint32_t, std::unique_ptr<PinQuota>> pin_quotas_;  // fixed after setup
+
   std::mutex free_mu_;
   std::unordered_map<uint64_t, std::vector<void*>> free_chunks_;  // by size class
   std::atomic<uint64_t> free_bytes_{0};
@@ -144,6 +170,9 @@ class DramTier final : public Tier, private BlockAllocator {
     std::atomic<uint64_t> evicted_bytes{0};
     std::atomic<uint64_t> allocation_failures{0};
     std::atomic<uint64_t> copied_puts{0};
+    std::atomic<uint64_t> expired{0};
+    std::atomic<uint64_t> hard_pin_refusals{0};
+    std::atomic<uint64_t> soft_pin_evictions{0};
   };
   mutable Counters counters_;
 };
