@@ -383,11 +383,15 @@ std::future<Result<T>> Client::Call(Opcode opcode, protocol::Metadata metadata,
 
 std::future<Result<KeyStatuses>> Client::PutAsync(
     std::string_view ns, std::span<const std::string> keys,
-    std::span<const std::span<const std::byte>> values) {
+    std::span<const std::span<const std::byte>> values, const PutOptions& options) {
   const protocol::Limits& limits = impl_->info().limits;
   if (Status s = CheckKeys(limits, ns, keys); !s.ok()) return Failed<KeyStatuses>(s);
   if (values.size() != keys.size()) {
     return Failed<KeyStatuses>(InvalidArgument("Put needs one value per key"));
+  }
+  if ((!options.ttls_ms.empty() && options.ttls_ms.size() != keys.size()) ||
+      (!options.pins.empty() && options.pins.size() != keys.size())) {
+    return Failed<KeyStatuses>(InvalidArgument("Put options need one TTL and pin per key"));
   }
   std::vector<uint64_t> lengths;
   std::vector<uint64_t> checksums;
@@ -408,13 +412,14 @@ std::future<Result<KeyStatuses>> Client::PutAsync(
                                                std::to_string(limits.max_payload_bytes)));
   }
   const size_t count = keys.size();
-  return Call<KeyStatuses>(Opcode::kPut, protocol::EncodePutRequest(ns, keys, lengths, checksums),
-                           std::vector<std::span<const std::byte>>(values.begin(), values.end()),
-                           [count](const ReplyFrame& frame) -> Result<KeyStatuses> {
-                             KVTIER_ASSIGN_OR_RETURN(
-                                 auto response, protocol::DecodePutResponse(frame.metadata, count));
-                             return ToKeyStatuses(response.codes);
-                           });
+  return Call<KeyStatuses>(
+      Opcode::kPut,
+      protocol::EncodePutRequest(ns, keys, lengths, checksums, options.ttls_ms, options.pins),
+      std::vector<std::span<const std::byte>>(values.begin(), values.end()),
+      [count](const ReplyFrame& frame) -> Result<KeyStatuses> {
+        KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodePutResponse(frame.metadata, count));
+        return ToKeyStatuses(response.codes);
+      });
 }
 
 std::future<Result<GetResult>> Client::GetAsync(std::string_view ns,
@@ -506,8 +511,9 @@ std::future<Result<StatsResult>> Client::StatsAsync() {
 }
 
 Result<KeyStatuses> Client::Put(std::string_view ns, std::span<const std::string> keys,
-                                std::span<const std::span<const std::byte>> values) {
-  return PutAsync(ns, keys, values).get();
+                                std::span<const std::span<const std::byte>> values,
+                                const PutOptions& options) {
+  return PutAsync(ns, keys, values, options).get();
 }
 Result<GetResult> Client::Get(std::string_view ns, std::span<const std::string> keys,
                               uint64_t lease_id) {

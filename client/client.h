@@ -75,6 +75,12 @@ struct PrefixResult {
   std::shared_ptr<const std::byte[]> payload;  // owns the bytes the spans point into
 };
 
+// Per-value policy of a Put; empty vectors take the namespace's defaults.
+struct PutOptions {
+  std::vector<uint32_t> ttls_ms;    // one per key: expire this long after the put (0: never)
+  std::vector<protocol::Pin> pins;  // one per key: none, soft or hard
+};
+
 struct ExistsResult {
   std::vector<TierId> tiers;  // kNone: absent
 };
@@ -98,7 +104,8 @@ class Client {
   const ServerInfo& server_info() const;
 
   std::future<Result<KeyStatuses>> PutAsync(std::string_view ns, std::span<const std::string> keys,
-                                            std::span<const std::span<const std::byte>> values);
+                                            std::span<const std::span<const std::byte>> values,
+                                            const PutOptions& options = {});
   // With `lease_id` (from MatchPrefix), keys the lease holds are served from
   // it: the blocks as they were when matched.
   std::future<Result<GetResult>> GetAsync(std::string_view ns, std::span<const std::string> keys,
@@ -116,7 +123,8 @@ class Client {
   std::future<Result<StatsResult>> StatsAsync();
 
   Result<KeyStatuses> Put(std::string_view ns, std::span<const std::string> keys,
-                          std::span<const std::span<const std::byte>> values);
+                          std::span<const std::span<const std::byte>> values,
+                          const PutOptions& options = {});
   Result<GetResult> Get(std::string_view ns, std::span<const std::string> keys,
                         uint64_t lease_id = 0);
   Result<ExistsResult> Exists(std::string_view ns, std::span<const std::string> keys);

@@ -255,14 +255,22 @@ Metadata EncodeReleaseResponse(bool released) {
 
 Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::string> keys,
                           std::span<const uint64_t> value_lengths,
-                          std::span<const uint64_t> checksums) {
+                          std::span<const uint64_t> checksums, std::span<const uint32_t> ttls_ms,
+                          std::span<const Pin> pins) {
   fb::FlatBufferBuilder builder(64 + keys.size() * 40);
   auto ns = builder.CreateString(namespace_name.data(), namespace_name.size());
   auto [key_bytes, key_lengths] = PackKeys(builder, keys);
   auto lengths = builder.CreateVector(value_lengths.data(), value_lengths.size());
   fb::Offset<fb::Vector<uint64_t>> sums;
   if (!checksums.empty()) sums = builder.CreateVector(checksums.data(), checksums.size());
-  builder.Finish(w::CreatePutRequest(builder, ns, key_bytes, key_lengths, lengths, sums));
+  fb::Offset<fb::Vector<uint32_t>> ttls;
+  if (!ttls_ms.empty()) ttls = builder.CreateVector(ttls_ms.data(), ttls_ms.size());
+  fb::Offset<fb::Vector<uint8_t>> pin_bytes;
+  if (!pins.empty()) {
+    pin_bytes = builder.CreateVector(reinterpret_cast<const uint8_t*>(pins.data()), pins.size());
+  }
+  builder.Finish(
+      w::CreatePutRequest(builder, ns, key_bytes, key_lengths, lengths, sums, ttls, pin_bytes));
   return Finish(builder);
 }
 
@@ -393,6 +401,25 @@ Result<PutRequest> DecodePutRequest(std::span<const std::byte> metadata, const L
                         std::to_string(sums->size()) + " checksums");
     }
     out.checksums.assign(sums->begin(), sums->end());
+  }
+  if (const auto* ttls = root->ttls_ms(); ttls != nullptr) {
+    if (ttls->size() != out.keys.size()) {
+      return BadRequest("Put has " + std::to_string(out.keys.size()) + " keys but " +
+                        std::to_string(ttls->size()) + " TTLs");
+    }
+    out.ttls_ms.assign(ttls->begin(), ttls->end());
+  }
+  if (const auto* pins = root->pins(); pins != nullptr) {
+    if (pins->size() != out.keys.size()) {
+      return BadRequest("Put has " + std::to_string(out.keys.size()) + " keys but " +
+                        std::to_string(pins->size()) + " pins");
+    }
+    for (uint8_t pin : *pins) {
+      if (pin > static_cast<uint8_t>(Pin::kHard)) {
+        return BadRequest("pin level " + std::to_string(pin) + " is not 0, 1 or 2");
+      }
+      out.pins.push_back(static_cast<Pin>(pin));
+    }
   }
   return out;
 }

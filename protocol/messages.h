@@ -81,11 +81,16 @@ struct GetPrefixResponse {
   std::vector<TierId> tiers;
 };
 
+// How hard the server should hold a block (tiers::PinLevel on the wire).
+enum class Pin : uint8_t { kNone = 0, kSoft = 1, kHard = 2 };
+
 struct PutRequest {
   std::string_view namespace_name;
   std::vector<std::string_view> keys;
   std::vector<uint64_t> value_lengths;  // one per key, sums to the payload length
   std::vector<uint64_t> checksums;      // one per key, or empty when the client sent none
+  std::vector<uint32_t> ttls_ms;        // one per key, or empty: the namespace's default
+  std::vector<Pin> pins;                // one per key, or empty: the namespace's default
 };
 
 struct PutResponse {
@@ -153,7 +158,8 @@ Metadata EncodeReleaseRequest(uint64_t lease_id);
 Metadata EncodeReleaseResponse(bool released);
 Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::string> keys,
                           std::span<const uint64_t> value_lengths,
-                          std::span<const uint64_t> checksums);
+                          std::span<const uint64_t> checksums,
+                          std::span<const uint32_t> ttls_ms = {}, std::span<const Pin> pins = {});
 Metadata EncodePutResponse(const PutResponse& response);
 Metadata EncodeGetResponse(const GetResponse& response);
 Metadata EncodeExistsResponse(const ExistsResponse& response);

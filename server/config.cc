@@ -278,20 +278,25 @@ bool ParseNamespaces(Reader& r, const YAML::Node& node, ServerConfig& config) {
   for (size_t i = 0; i < node.size(); ++i) {
     const std::string path = "namespaces[" + std::to_string(i) + "]";
     if (!r.Map(node[i], path,
-               {"name", "kind", "tiers", "write_mode", "blob_mode", "origin", "model"})) {
+               {"name", "kind", "tiers", "write_mode", "blob_mode", "origin", "model", "ttl_ms",
+                "pin", "pin_quota"})) {
       return false;
     }
     NamespaceConfig ns;
     std::string kind = "kv";
     std::string write_mode = "write_back";
     std::string blob_mode;
+    std::string pin;
     if (!r.String(node[i]["name"], path + ".name", ns.name) ||
         !r.String(node[i]["kind"], path + ".kind", kind) ||
         !ParseNamespaceTiers(r, node[i]["tiers"], path + ".tiers", ns) ||
         !ParseOrigin(r, node[i]["origin"], path + ".origin", ns) ||
         !r.String(node[i]["write_mode"], path + ".write_mode", write_mode) ||
         !r.String(node[i]["blob_mode"], path + ".blob_mode", blob_mode) ||
-        !ParseModel(r, node[i]["model"], path + ".model", ns)) {
+        !ParseModel(r, node[i]["model"], path + ".model", ns) ||
+        !r.Integer(node[i]["ttl_ms"], path + ".ttl_ms", ns.ttl_ms) ||
+        !r.String(node[i]["pin"], path + ".pin", pin) ||
+        !r.Bytes(node[i]["pin_quota"], path + ".pin_quota", ns.pin_quota)) {
       return false;
     }
     if (!blob_mode.empty()) {
@@ -318,6 +323,18 @@ bool ParseNamespaces(Reader& r, const YAML::Node& node, ServerConfig& config) {
       ns.kind = NamespaceKind::kDataset;
     } else {
       return r.Fail(path + ".kind", "must be kv, kb or dataset, got '" + kind + "'");
+    }
+    if (pin.empty()) {
+      // Documents' KV is costly to make and read again and again: keep it.
+      ns.pin = ns.kind == NamespaceKind::kKb ? tiers::PinLevel::kSoft : tiers::PinLevel::kNone;
+    } else if (pin == "none") {
+      ns.pin = tiers::PinLevel::kNone;
+    } else if (pin == "soft") {
+      ns.pin = tiers::PinLevel::kSoft;
+    } else if (pin == "hard") {
+      ns.pin = tiers::PinLevel::kHard;
+    } else {
+      return r.Fail(path + ".pin", "must be none, soft or hard, got '" + pin + "'");
     }
     config.namespaces.push_back(std::move(ns));
   }
@@ -456,6 +473,10 @@ Status ServerConfig::Validate() const {
         return InvalidArgument(path + ": blob needs tiers.blob with a container");
       }
     }
+    if (namespaces[i].pin == tiers::PinLevel::kHard && namespaces[i].pin_quota == 0) {
+      return InvalidArgument("namespaces[" + std::to_string(i) +
+                             "].pin: hard needs a pin_quota (bytes hard pins may hold)");
+    }
     const OriginConfig& origin = namespaces[i].origin;
     if (origin.enabled) {
       const std::string path = "namespaces[" + std::to_string(i) + "].origin";
@@ -532,6 +553,11 @@ std::string DescribeConfig(const ServerConfig& c) {
         << (ns.write_mode == tiers::WriteMode::kWriteThrough ? "write_through" : "write_back");
     if (ns.blob != tiers::BlobUse::kNone) out << ", blob_mode: " << tiers::BlobUseName(ns.blob);
     if (ns.has_model) out << ", model: '" << ns.model.Canonical() << "'";
+    if (ns.ttl_ms != 0) out << ", ttl_ms: " << ns.ttl_ms;
+    if (ns.pin != tiers::PinLevel::kNone) {
+      out << ", pin: " << (ns.pin == tiers::PinLevel::kSoft ? "soft" : "hard");
+    }
+    if (ns.pin_quota != 0) out << ", pin_quota: " << FormatByteSize(ns.pin_quota);
     if (ns.origin.enabled) {
       out << ", origin: {container: " << ns.origin.container << ", prefix: '" << ns.origin.prefix
           << "', block_bytes: " << FormatByteSize(ns.origin.block_bytes) << "}";

@@ -60,6 +60,11 @@ struct NamespaceConfig {
   // Hello so clients of another model refuse to share it.
   bool has_model = false;
   ModelIdentity model;
+  // Defaults for puts that name none: expiry (0: never) and pin level
+  // (`kb` namespaces default to soft). Hard pins need a quota in bytes.
+  uint32_t ttl_ms = 0;
+  tiers::PinLevel pin = tiers::PinLevel::kNone;
+  uint64_t pin_quota = 0;
 };
 
 // Blocking tier calls (NVMe now) run on this pool, never on network threads.

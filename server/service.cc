@@ -1,6 +1,7 @@
 #include "server/service.h"
 
 #include <algorithm>
+#include <limits>
 #include <random>
 
 #include "common/checksum.h"
@@ -47,6 +48,9 @@ Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStat
     ns->id = static_cast<uint32_t>(i + 1);
     ns->name = config.namespaces[i].name;
     if (config.namespaces[i].has_model) ns->model = config.namespaces[i].model.Canonical();
+    ns->ttl_ms = config.namespaces[i].ttl_ms;
+    ns->pin = config.namespaces[i].pin;
+    stack_.dram().SetHardPinQuota(ns->id, config.namespaces[i].pin_quota);
     ns->kind = config.namespaces[i].kind;
     stack_.SetNamespacePolicy(ns->id, {.use_nvme = config.namespaces[i].use_nvme,
                                        .write_mode = config.namespaces[i].write_mode,
@@ -54,9 +58,19 @@ Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStat
                                        .origin = i < origins.size() ? origins[i] : nullptr});
     namespaces_.push_back(std::move(ns));
   }
+  ScheduleExpirySweep();
 }
 
 Service::~Service() { StopWorkers(); }
+
+void Service::ScheduleExpirySweep() {
+  // Expired blocks are misses at once; this gives their memory back even if
+  // nobody reads them again.
+  timers_.Schedule(TimerQueue::Clock::now() + std::chrono::seconds(10), [this] {
+    stack_.dram().ReclaimExpired(std::numeric_limits<size_t>::max());
+    ScheduleExpirySweep();
+  });
+}
 
 void Service::StopWorkers() { workers_.Shutdown(); }
 
@@ -121,6 +135,16 @@ struct PutJob {
   std::vector<std::pair<size_t, uint64_t>> barriers;  // write-back: (index, lower barrier)
 };
 
+// The expiry and pin of value `i`: the request's, else the namespace's.
+tiers::BlockAttributes AttributesFor(const NamespaceState& ns, const protocol::PutRequest& request,
+                                     size_t i, uint64_t now_ms) {
+  tiers::BlockAttributes attributes;
+  const uint32_t ttl_ms = request.ttls_ms.empty() ? ns.ttl_ms : request.ttls_ms[i];
+  if (ttl_ms != 0) attributes.expires_at_ms = now_ms + ttl_ms;
+  attributes.pin = request.pins.empty() ? ns.pin : static_cast<tiers::PinLevel>(request.pins[i]);
+  return attributes;
+}
+
 void CountPut(NamespaceState& ns, StatusCode code, uint64_t size) {
   if (code == StatusCode::kOk) {
     ns.puts.fetch_add(1, std::memory_order_relaxed);
@@ -137,6 +161,7 @@ std::optional<Result<ReplyBody>> Service::FinishPut(PendingPut put, const Deferr
   job->sealed.resize(put.blocks.size());
   NamespaceState& ns = *put.ns;
   const bool write_through = stack_.IsWriteThrough(ns.id);
+  const uint64_t now_ms = tiers::UnixNowMs();
   for (size_t i = 0; i < put.blocks.size(); ++i) {
     if (!put.blocks[i]) {
       ns.rejected_puts.fetch_add(1, std::memory_order_relaxed);
@@ -152,13 +177,14 @@ std::optional<Result<ReplyBody>> Service::FinishPut(PendingPut put, const Deferr
       continue;
     }
     const uint64_t size = block.size();
+    const tiers::BlockAttributes attributes = AttributesFor(ns, put.request, i, now_ms);
     if (write_through) {
-      job->sealed[i] = std::move(block).Seal(checksum);
+      job->sealed[i] = std::move(block).Seal(checksum, attributes);
       continue;
     }
     uint64_t barrier = 0;
     Status status = stack_.PutWriteBack({ns.id, put.request.keys[i]},
-                                        std::move(block).Seal(checksum), &barrier);
+                                        std::move(block).Seal(checksum, attributes), &barrier);
     put.codes[i] = status.code();
     if (barrier != 0) {
       job->barriers.emplace_back(i, barrier);  // counted when the removal below is done

@@ -35,7 +35,9 @@ struct NamespaceState {
   uint32_t id = 0;
   std::string name;
   NamespaceKind kind = NamespaceKind::kKv;
-  std::string model;  // canonical model identity, "" for none
+  std::string model;                             // canonical model identity, "" for none
+  uint32_t ttl_ms = 0;                           // default expiry of puts (0: never)
+  tiers::PinLevel pin = tiers::PinLevel::kNone;  // default pin of puts
   std::atomic<uint64_t> hits{0};
   std::atomic<uint64_t> misses{0};
   std::atomic<uint64_t> puts{0};
@@ -124,6 +126,8 @@ class Service {
   Result<ReplyBody> Stats(std::span<const std::byte> metadata);
   // Takes `metadata`, decodes it into `job` and resolves its namespace.
   Status DecodeKeysJob(std::vector<std::byte> metadata, KeysJob& job);
+  // Reclaims expired DRAM blocks every few seconds, on the timer thread.
+  void ScheduleExpirySweep();
   // Queues `job` on the worker pool; false when it is full or stopped.
   bool Defer(std::function<void()> job);
   // Counts a rejected request by the kind its status shows.

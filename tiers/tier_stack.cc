@@ -459,7 +459,7 @@ Result<BlockHandle> TierStack::ReadAndPromote(const BlockKey& key, Location* fro
     return block;  // served from the NVMe copy
   }
   std::memcpy(copy->mutable_bytes().data(), block.bytes().data(), block.size());
-  BlockHandle promoted = std::move(*copy).Seal(block.checksum());
+  BlockHandle promoted = std::move(*copy).Seal(block.checksum(), block.attributes());
   // Never over a value put meanwhile: that one is newer.
   auto inserted = dram_.PutIfAbsent(key, promoted.Clone());
   if (inserted.ok() && *inserted) {

@@ -240,6 +240,27 @@ TEST(Config, NamespaceModelIdentity) {
             std::string::npos);
 }
 
+TEST(Config, NamespaceTtlAndPins) {
+  auto config = ParseConfig(
+      "namespaces: [{name: a, ttl_ms: 60000, pin: hard, pin_quota: 1GiB}, {name: docs, kind: kb}, "
+      "{name: c}]\n");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ASSERT_TRUE(config->Validate().ok()) << config->Validate().ToString();
+  EXPECT_EQ(config->namespaces[0].ttl_ms, 60000u);
+  EXPECT_EQ(config->namespaces[0].pin, tiers::PinLevel::kHard);
+  EXPECT_EQ(config->namespaces[0].pin_quota, 1ull << 30);
+  EXPECT_EQ(config->namespaces[1].pin, tiers::PinLevel::kSoft);  // kb default
+  EXPECT_EQ(config->namespaces[2].pin, tiers::PinLevel::kNone);
+  auto no_quota = ParseConfig("namespaces: [{name: a, pin: hard}]\n");
+  ASSERT_TRUE(no_quota.ok());
+  EXPECT_NE(no_quota->Validate().message().find("pin_quota"), std::string::npos);
+  EXPECT_NE(ParseConfig("namespaces: [{name: a, pin: sticky}]\n")
+                .status()
+                .message()
+                .find("namespaces[0].pin"),
+            std::string::npos);
+}
+
 TEST(Config, HostPort) {
   EXPECT_EQ(ParseHostPort("127.0.0.1:7400")->second, 7400);
   EXPECT_EQ(ParseHostPort("[::1]:80")->first, "::1");

@@ -241,6 +241,29 @@ TEST_F(NvmeTierTest, EvictedBlocksGoToTheSinkAndStayReadableAfterTheirFileIsGone
   EXPECT_EQ(Counter(tier->Stats(), "evictions_handed_off"), evicted.size());
 }
 
+TEST_F(NvmeTierTest, ExpiryAndPinSurviveReopenAndExpiredBlocksAreMisses) {
+  const uint64_t future = UnixNowMs() + 3'600'000;
+  auto with = [](BlockHandle block, BlockAttributes attributes) {
+    WritableBlock copy = HeapBlockAllocator::Instance().Allocate(block.size());
+    std::memcpy(copy.mutable_bytes().data(), block.bytes().data(), block.size());
+    return std::move(copy).Seal(block.checksum(), attributes);
+  };
+  {
+    auto tier = Open();
+    ASSERT_TRUE(tier->Put({1, "fresh"}, with(Block(4096, 1), {future, PinLevel::kSoft})).ok());
+    ASSERT_TRUE(
+        tier->Put({1, "old"}, with(Block(4096, 2), {UnixNowMs() - 1, PinLevel::kNone})).ok());
+  }
+  auto tier = Open();
+  auto fresh = tier->Get({1, "fresh"});
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  EXPECT_EQ(fresh->attributes().expires_at_ms, future);
+  EXPECT_EQ(fresh->attributes().pin, PinLevel::kSoft);
+  EXPECT_FALSE(tier->Contains({1, "old"}));
+  EXPECT_EQ(tier->Get({1, "old"}).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Counter(tier->Stats(), "expired"), 1u);
+}
+
 TEST(NvmeTierOptions, ValidateNamesTheField) {
   NvmeTierOptions options;
   EXPECT_NE(options.Validate().message().find("nvme.directory"), std::string::npos);

@@ -11,6 +11,7 @@ namespace kvtier::tiers::blob {
 namespace {
 
 constexpr const char* kChecksumMetadata = "kvtier_checksum";
+constexpr const char* kExpiresMetadata = "kvtier_expires_ms";  // Unix ms, decimal
 
 std::string ChecksumText(uint64_t checksum) {
   char text[17];
@@ -64,8 +65,11 @@ Status BlobTier::Write(const BlockKey& key, const BlockHandle& block, bool if_ab
                            " bytes is larger than the Blob tier takes");
   }
   const std::string name = BlobName(key);
-  const std::map<std::string, std::string> metadata = {
+  std::map<std::string, std::string> metadata = {
       {kChecksumMetadata, ChecksumText(block.checksum())}};
+  if (block.attributes().expires_at_ms != 0) {
+    metadata[kExpiresMetadata] = std::to_string(block.attributes().expires_at_ms);
+  }
   auto put = client_->PutBlob(name, block.bytes(), metadata, if_absent);
   if (!put.ok() && put.status().code() == StatusCode::kNotFound) {
     // The container is missing (not made at Open, or deleted): make it once.
@@ -124,12 +128,22 @@ Result<BlockHandle> BlobTier::Get(const BlockKey& key) {
     return Corruption(has_checksum ? "Blob block failed its checksum; dropped"
                                    : "Blob block has no checksum; dropped");
   }
+  BlockAttributes attributes;
+  if (auto expires = got->properties.metadata.find(kExpiresMetadata);
+      expires != got->properties.metadata.end()) {
+    std::from_chars(expires->second.data(), expires->second.data() + expires->second.size(),
+                    attributes.expires_at_ms);
+  }
+  if (attributes.ExpiredAt(UnixNowMs())) {
+    counters_.expired.fetch_add(1, std::memory_order_relaxed);
+    return NotFound("Blob block has expired");
+  }
   WritableBlock block = HeapBlockAllocator::Instance().Allocate(bytes.size());
   if (!bytes.empty()) std::memcpy(block.mutable_bytes().data(), bytes.data(), bytes.size());
   counters_.hits.fetch_add(1, std::memory_order_relaxed);
   counters_.get_bytes.fetch_add(bytes.size(), std::memory_order_relaxed);
   Remember(name, bytes.size());
-  return std::move(block).Seal(actual);
+  return std::move(block).Seal(actual, attributes);
 }
 
 bool BlobTier::Contains(const BlockKey& key) const {
@@ -178,6 +192,7 @@ TierStats BlobTier::Stats() const {
   stats.Add("erases", counters_.erases);
   stats.Add("checksum_failures", counters_.checksum_failures);
   stats.Add("errors", counters_.errors);
+  stats.Add("expired", counters_.expired);
   const auto& client = client_->counters();
   stats.Add("requests", client.requests);
   stats.Add("retries", client.retries);

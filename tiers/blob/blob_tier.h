@@ -9,6 +9,10 @@
 // names, not ids, so that servers with different configs agree; ids without
 // a name fall back to "ns<id>".
 //
+// Expiry: a block's expires_at_ms travels as metadata (kvtier_expires_ms);
+// an expired blob reads as absent. Pins are a server's own policy and do not
+// travel.
+//
 // Integrity: the block checksum travels as blob metadata (kvtier_checksum)
 // and every Get verifies the bytes against it. A mismatch, or a blob without
 // the checksum, is counted (checksum_failures), deleted, and reads as
@@ -101,6 +105,7 @@ class BlobTier final : public Tier {
     std::atomic<uint64_t> erases{0};
     std::atomic<uint64_t> checksum_failures{0};
     std::atomic<uint64_t> errors{0};
+    std::atomic<uint64_t> expired{0};
   };
   mutable Counters counters_;
 };

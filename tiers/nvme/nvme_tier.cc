@@ -20,35 +20,57 @@ namespace kvtier::tiers {
 namespace {
 
 constexpr size_t kExtentBytes = 32;               // segment, offset, length, checksum
-constexpr size_t kEntryBytes = kExtentBytes + 1;  // and the flags byte
+constexpr size_t kFlagsBytes = kExtentBytes + 1;  // and a flags byte
+constexpr size_t kEntryBytes = kFlagsBytes + 8;   // and the expiry (Unix ms)
 constexpr uint8_t kMarkedFlag = 1;
+constexpr int kPinShift = 1;  // bits 1-2: the pin level
 // Failed index deletes kept for retry while the disk is full (a few MiB of
 // keys at most); beyond it an erase is only in memory until restart.
 constexpr size_t kMaxUnpersistedErases = 64 * 1024;
 
-std::string EncodeEntry(uint64_t segment, uint64_t offset, uint64_t length, uint64_t checksum,
-                        bool marked) {
+void PutLe64(std::string& out, size_t at, uint64_t value) {
+  for (int b = 0; b < 8; ++b) out[at + b] = static_cast<char>((value >> (8 * b)) & 0xff);
+}
+
+uint64_t GetLe64(const char* data) {
+  uint64_t value = 0;
+  for (int b = 7; b >= 0; --b) value = (value << 8) | static_cast<uint8_t>(data[b]);
+  return value;
+}
+
+}  // namespace
+
+std::string NvmeTier::EncodeEntry(const Extent& extent) {
   std::string out(kEntryBytes, '\0');
-  const uint64_t fields[4] = {segment, offset, length, checksum};
-  for (int f = 0; f < 4; ++f) {
-    for (int b = 0; b < 8; ++b) out[f * 8 + b] = static_cast<char>((fields[f] >> (8 * b)) & 0xff);
-  }
-  out[kExtentBytes] = static_cast<char>(marked ? kMarkedFlag : 0);
+  PutLe64(out, 0, extent.segment);
+  PutLe64(out, 8, extent.offset);
+  PutLe64(out, 16, extent.length);
+  PutLe64(out, 24, extent.checksum);
+  out[kExtentBytes] = static_cast<char>((extent.marked ? kMarkedFlag : 0) |
+                                        (static_cast<uint8_t>(extent.pin) << kPinShift));
+  PutLe64(out, kFlagsBytes, extent.expires_at_ms);
   return out;
 }
 
-// Entries written before the flags byte existed are 32 bytes: unmarked.
-bool DecodeEntry(const rocksdb::Slice& bytes, uint64_t fields[4], bool* marked) {
-  if (bytes.size() != kExtentBytes && bytes.size() != kEntryBytes) return false;
-  for (int f = 0; f < 4; ++f) {
-    fields[f] = 0;
-    for (int b = 7; b >= 0; --b) {
-      fields[f] = (fields[f] << 8) | static_cast<uint8_t>(bytes.data()[f * 8 + b]);
-    }
+// Older entries are 32 bytes (unmarked, no pin, no expiry) or 33 (no expiry).
+bool NvmeTier::DecodeEntry(const rocksdb::Slice& bytes, Extent* extent) {
+  if (bytes.size() != kExtentBytes && bytes.size() != kFlagsBytes && bytes.size() != kEntryBytes) {
+    return false;
   }
-  *marked = bytes.size() == kEntryBytes && (bytes.data()[kExtentBytes] & kMarkedFlag) != 0;
+  extent->segment = GetLe64(bytes.data());
+  extent->offset = GetLe64(bytes.data() + 8);
+  extent->length = GetLe64(bytes.data() + 16);
+  extent->checksum = GetLe64(bytes.data() + 24);
+  const uint8_t flags = bytes.size() > kExtentBytes ? static_cast<uint8_t>(bytes[kExtentBytes]) : 0;
+  extent->marked = (flags & kMarkedFlag) != 0;
+  const uint8_t pin = (flags >> kPinShift) & 3;
+  if (pin > static_cast<uint8_t>(PinLevel::kHard)) return false;
+  extent->pin = static_cast<PinLevel>(pin);
+  extent->expires_at_ms = bytes.size() == kEntryBytes ? GetLe64(bytes.data() + kFlagsBytes) : 0;
   return true;
 }
+
+namespace {
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
@@ -129,18 +151,17 @@ Status NvmeTier::Recover() {
   rocksdb::WriteBatch stale;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    uint64_t f[4] = {};
-    bool marked = false;
-    const bool decoded = DecodeEntry(it->value(), f, &marked);
-    auto segment = decoded ? segments_.find(f[0]) : segments_.end();
-    if (segment == segments_.end() || f[1] + f[2] > segment->second->size) {
+    Extent extent;
+    const bool decoded = DecodeEntry(it->value(), &extent);
+    auto segment = decoded ? segments_.find(extent.segment) : segments_.end();
+    if (segment == segments_.end() || extent.offset + extent.length > segment->second->size) {
       stale.Delete(it->key());
       counters_.dropped_at_recovery.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
     std::string key = it->key().ToString();
     segment->second->keys.push_back(key);
-    entries_[std::move(key)] = Extent{f[0], f[1], f[2], f[3], marked};
+    entries_[std::move(key)] = extent;
     counters_.recovered_entries.fetch_add(1, std::memory_order_relaxed);
   }
   KVTIER_RETURN_IF_ERROR(FromRocks(it->status(), "scanning the NVMe index"));
@@ -237,7 +258,7 @@ Result<BlockHandle> NvmeTier::ReadExtent(const Segment& segment, const Extent& e
   }
   const uint64_t checksum = BlockChecksum(block.mutable_bytes());
   if (checksum != extent.checksum) return Corruption("NVMe block failed its checksum");
-  return std::move(block).Seal(checksum);
+  return std::move(block).Seal(checksum, {extent.expires_at_ms, extent.pin});
 }
 
 Result<WritableBlock> NvmeTier::Allocate(uint64_t /*key_size*/, uint64_t value_size) {
@@ -284,12 +305,19 @@ Status NvmeTier::Append(const BlockKey& key, BlockHandle block, bool sync, bool 
     return Errno("syncing an NVMe segment");
   }
   rocksdb::WriteBatch batch = StartIndexBatch();
-  batch.Put(index_key, EncodeEntry(active_->id, offset, length, block.checksum(), marked));
+  const Extent extent{active_->id,
+                      offset,
+                      length,
+                      block.checksum(),
+                      marked,
+                      block.attributes().pin,
+                      block.attributes().expires_at_ms};
+  batch.Put(index_key, EncodeEntry(extent));
   KVTIER_RETURN_IF_ERROR(CommitIndexBatch(batch, sync, "indexing an NVMe block"));
   {
     std::unique_lock lock(index_mu_);
     active_->keys.push_back(index_key);
-    entries_[std::move(index_key)] = Extent{active_->id, offset, length, block.checksum(), marked};
+    entries_[std::move(index_key)] = extent;
   }
   counters_.puts.fetch_add(1, std::memory_order_relaxed);
   counters_.put_bytes.fetch_add(length, std::memory_order_relaxed);
@@ -325,6 +353,11 @@ Result<BlockHandle> NvmeTier::Get(const BlockKey& key) {
       if (found != segments_.end()) segment = found->second;
     }
   }
+  if (segment && BlockAttributes{extent.expires_at_ms, extent.pin}.ExpiredAt(UnixNowMs())) {
+    counters_.expired.fetch_add(1, std::memory_order_relaxed);
+    DropEntry(index_key, extent);
+    segment.reset();
+  }
   if (!segment) {
     counters_.misses.fetch_add(1, std::memory_order_relaxed);
     return NotFound("key not in NVMe tier");
@@ -347,7 +380,9 @@ bool NvmeTier::Contains(const BlockKey& key) const {
   std::string index_key;
   EncodeIndexKey(key, index_key);
   std::shared_lock lock(index_mu_);
-  return entries_.count(index_key) != 0;
+  auto it = entries_.find(index_key);
+  return it != entries_.end() &&
+         !BlockAttributes{it->second.expires_at_ms, it->second.pin}.ExpiredAt(UnixNowMs());
 }
 
 std::optional<uint64_t> NvmeTier::StoredChecksum(const BlockKey& key) const {
@@ -386,8 +421,9 @@ Status NvmeTier::ClearUploadMark(const BlockKey& key, uint64_t checksum) {
     extent = entry->second;
   }
   rocksdb::WriteBatch batch = StartIndexBatch();
-  batch.Put(index_key,
-            EncodeEntry(extent.segment, extent.offset, extent.length, extent.checksum, false));
+  Extent cleared = extent;
+  cleared.marked = false;
+  batch.Put(index_key, EncodeEntry(cleared));
   // Not synced: a mark that comes back after a crash costs one more upload.
   KVTIER_RETURN_IF_ERROR(CommitIndexBatch(batch, /*sync=*/false, "clearing an upload mark"));
   std::unique_lock lock(index_mu_);
@@ -488,6 +524,7 @@ TierStats NvmeTier::Stats() const {
   stats.Add("unpersisted_erases_dropped", counters_.unpersisted_erases_dropped);
   stats.Add("evictions_handed_off", counters_.evictions_handed_off);
   stats.Add("upload_backlog_full", counters_.upload_backlog_full);
+  stats.Add("expired", counters_.expired);
   stats.counters.push_back({"marked_for_upload", marked});
   stats.counters.push_back({"disk_full", disk_full_.load() ? 1u : 0u});
   return stats;

@@ -5,8 +5,9 @@
 //
 // Layout under `directory`:
 //   index/            RocksDB: key = index key (namespace id, key bytes);
-//                     value = segment id, offset, length, checksum (32 bytes)
-//                     and a flags byte (bit 0: marked for upload)
+//                     value = segment id, offset, length, checksum (32 bytes),
+//                     a flags byte (bit 0: marked for upload; bits 1-2: pin
+//                     level) and the expiry in Unix ms (8 bytes)
 //   segments/NNNNNNNNNNNNNNNN.seg   values back to back, no headers
 //
 // Why not values inside RocksDB: KV blocks are 256 KiB to 64 MiB. Every
@@ -66,6 +67,7 @@
 
 namespace rocksdb {
 class DB;
+class Slice;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -126,6 +128,8 @@ class NvmeTier final : public Tier {
     uint64_t length = 0;
     uint64_t checksum = 0;
     bool marked = false;  // still to be uploaded to the tier below
+    PinLevel pin = PinLevel::kNone;
+    uint64_t expires_at_ms = 0;  // BlockAttributes::expires_at_ms
   };
   struct Segment {
     uint64_t id = 0;
@@ -144,6 +148,9 @@ class NvmeTier final : public Tier {
   std::shared_ptr<Segment> FindSegment(uint64_t id) const;
   // Reads and verifies one block (kCorruption on a checksum mismatch).
   static Result<BlockHandle> ReadExtent(const Segment& segment, const Extent& extent);
+  // The index value of an entry, and back (false: malformed).
+  static std::string EncodeEntry(const Extent& extent);
+  static bool DecodeEntry(const rocksdb::Slice& bytes, Extent* extent);
   void DropEntry(const std::string& index_key, const Extent& extent);
   // An index batch that starts with the erases not yet persisted; requires
   // write_mu_.
@@ -186,6 +193,7 @@ class NvmeTier final : public Tier {
     std::atomic<uint64_t> unpersisted_erases_dropped{0};
     std::atomic<uint64_t> evictions_handed_off{0};
     std::atomic<uint64_t> upload_backlog_full{0};
+    std::atomic<uint64_t> expired{0};
   };
   mutable Counters counters_;
 };
