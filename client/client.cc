@@ -107,6 +107,7 @@ class Client::Impl {
     });
   }
   const ServerInfo& info() const { return info_; }
+  bool bulk() const { return options_.bulk; }
 
   void Submit(Opcode opcode, protocol::Metadata metadata,
               std::vector<std::span<const std::byte>> payload, Completion done) {
@@ -412,14 +413,15 @@ std::future<Result<KeyStatuses>> Client::PutAsync(
                                                std::to_string(limits.max_payload_bytes)));
   }
   const size_t count = keys.size();
-  return Call<KeyStatuses>(
-      Opcode::kPut,
-      protocol::EncodePutRequest(ns, keys, lengths, checksums, options.ttls_ms, options.pins),
-      std::vector<std::span<const std::byte>>(values.begin(), values.end()),
-      [count](const ReplyFrame& frame) -> Result<KeyStatuses> {
-        KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodePutResponse(frame.metadata, count));
-        return ToKeyStatuses(response.codes);
-      });
+  return Call<KeyStatuses>(Opcode::kPut,
+                           protocol::EncodePutRequest(ns, keys, lengths, checksums, options.ttls_ms,
+                                                      options.pins, impl_->bulk()),
+                           std::vector<std::span<const std::byte>>(values.begin(), values.end()),
+                           [count](const ReplyFrame& frame) -> Result<KeyStatuses> {
+                             KVTIER_ASSIGN_OR_RETURN(
+                                 auto response, protocol::DecodePutResponse(frame.metadata, count));
+                             return ToKeyStatuses(response.codes);
+                           });
 }
 
 std::future<Result<GetResult>> Client::GetAsync(std::string_view ns,
@@ -428,7 +430,7 @@ std::future<Result<GetResult>> Client::GetAsync(std::string_view ns,
   if (Status s = CheckKeys(impl_->info().limits, ns, keys); !s.ok()) return Failed<GetResult>(s);
   const size_t count = keys.size();
   return Call<GetResult>(
-      Opcode::kGet, protocol::EncodeKeysRequest(ns, keys, 0, lease_id), {},
+      Opcode::kGet, protocol::EncodeKeysRequest(ns, keys, 0, lease_id, 0, impl_->bulk()), {},
       [count](const ReplyFrame& frame) -> Result<GetResult> {
         KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodeGetResponse(frame.metadata, count,
                                                                            frame.payload_length));
@@ -478,12 +480,13 @@ std::future<Result<KeyStatuses>> Client::DeleteAsync(std::string_view ns,
     return Failed<KeyStatuses>(s);
   }
   const size_t count = keys.size();
-  return Call<KeyStatuses>(Opcode::kDelete, protocol::EncodeKeysRequest(ns, keys), {},
-                           [count](const ReplyFrame& frame) -> Result<KeyStatuses> {
-                             KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodeDeleteResponse(
-                                                                        frame.metadata, count));
-                             return ToKeyStatuses(response.codes);
-                           });
+  return Call<KeyStatuses>(
+      Opcode::kDelete, protocol::EncodeKeysRequest(ns, keys, 0, 0, 0, impl_->bulk()), {},
+      [count](const ReplyFrame& frame) -> Result<KeyStatuses> {
+        KVTIER_ASSIGN_OR_RETURN(auto response,
+                                protocol::DecodeDeleteResponse(frame.metadata, count));
+        return ToKeyStatuses(response.codes);
+      });
 }
 
 std::future<Result<MatchResult>> Client::MatchPrefixAsync(std::string_view ns,
@@ -541,7 +544,8 @@ std::future<Result<PrefixResult>> Client::GetPrefixAsync(std::string_view ns,
   const auto deadline_ms = static_cast<uint32_t>(
       std::clamp<int64_t>(deadline.count(), 0, std::numeric_limits<uint32_t>::max()));
   return Call<PrefixResult>(
-      Opcode::kGetPrefix, protocol::EncodeKeysRequest(ns, keys, 0, lease_id, deadline_ms), {},
+      Opcode::kGetPrefix,
+      protocol::EncodeKeysRequest(ns, keys, 0, lease_id, deadline_ms, impl_->bulk()), {},
       [count](const ReplyFrame& frame) -> Result<PrefixResult> {
         KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodeGetPrefixResponse(
                                                    frame.metadata, count, frame.payload_length));

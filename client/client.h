@@ -39,6 +39,9 @@ struct ClientOptions {
   uint16_t port = 7400;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds request_timeout{30000};
+  // Marks every request bulk: under load the server serves latency-class
+  // work (an engine's KV reads) first. For dataset loaders and copies.
+  bool bulk = false;
   std::string client_name = "kvtier-client";
 };
 

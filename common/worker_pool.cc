@@ -19,14 +19,14 @@ WorkerPool::WorkerPool(std::string name, uint32_t threads, uint32_t max_queued_j
 
 WorkerPool::~WorkerPool() { Shutdown(); }
 
-bool WorkerPool::TrySubmit(std::function<void()> job) {
+bool WorkerPool::TrySubmit(std::function<void()> job, JobClass job_class) {
   {
     std::lock_guard lock(mu_);
-    if (stopping_ || jobs_.size() >= max_queued_jobs_) {
+    if (stopping_ || latency_jobs_.size() + bulk_jobs_.size() >= max_queued_jobs_) {
       ++rejected_;
       return false;
     }
-    jobs_.push_back(std::move(job));
+    (job_class == JobClass::kBulk ? bulk_jobs_ : latency_jobs_).push_back(std::move(job));
   }
   wake_.notify_one();
   return true;
@@ -47,7 +47,7 @@ void WorkerPool::Shutdown() {
 
 uint64_t WorkerPool::queued() const {
   std::lock_guard lock(mu_);
-  return jobs_.size();
+  return latency_jobs_.size() + bulk_jobs_.size();
 }
 
 uint64_t WorkerPool::rejected() const {
@@ -60,10 +60,15 @@ void WorkerPool::Run() {
     std::function<void()> job;
     {
       std::unique_lock lock(mu_);
-      wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-      if (jobs_.empty()) return;  // stopping, and everything queued has run
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
+      wake_.wait(lock,
+                 [this] { return stopping_ || !latency_jobs_.empty() || !bulk_jobs_.empty(); });
+      if (latency_jobs_.empty() && bulk_jobs_.empty()) return;  // stopping, all run
+      const bool take_bulk =
+          !bulk_jobs_.empty() && (latency_jobs_.empty() || latency_run_ + 1 >= kBulkShare);
+      auto& queue = take_bulk ? bulk_jobs_ : latency_jobs_;
+      latency_run_ = take_bulk || bulk_jobs_.empty() ? 0 : latency_run_ + 1;
+      job = std::move(queue.front());
+      queue.pop_front();
     }
     job();
   }

@@ -1,7 +1,12 @@
 #pragma once
 
-// A fixed set of threads running jobs from one bounded FIFO queue: where
-// blocking work (disk, Blob) runs so network threads never wait on it.
+// A fixed set of threads running jobs from a bounded queue: where blocking
+// work (disk, Blob) runs so network threads never wait on it.
+//
+// Two classes of jobs, each FIFO: latency jobs (KV reads an engine waits on)
+// run before bulk jobs (dataset fan-out, large transfers), except that when
+// both are waiting every kBulkShare-th job is a bulk one, so bulk work slows
+// under load but never stops. The bound counts both classes.
 //
 // TrySubmit never blocks: over the bound, or after Shutdown, it refuses the
 // job and the caller answers with a retryable error. Shutdown runs the jobs
@@ -18,8 +23,13 @@
 
 namespace kvtier {
 
+enum class JobClass : uint8_t { kLatency, kBulk };
+
 class WorkerPool {
  public:
+  // One job in this many is a bulk one while both classes wait.
+  static constexpr uint32_t kBulkShare = 8;
+
   WorkerPool(std::string name, uint32_t threads, uint32_t max_queued_jobs);
   ~WorkerPool();  // Shutdown()
   WorkerPool(const WorkerPool&) = delete;
@@ -27,7 +37,7 @@ class WorkerPool {
 
   // Queues `job`; false (and `job` is dropped unrun) when the queue already
   // holds max_queued_jobs or the pool is shut down.
-  bool TrySubmit(std::function<void()> job);
+  bool TrySubmit(std::function<void()> job, JobClass job_class = JobClass::kLatency);
 
   // Idempotent. Runs what is queued, then joins every thread.
   void Shutdown();
@@ -43,7 +53,9 @@ class WorkerPool {
   const uint32_t max_queued_jobs_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  std::deque<std::function<void()>> jobs_;
+  std::deque<std::function<void()>> latency_jobs_;
+  std::deque<std::function<void()>> bulk_jobs_;
+  uint32_t latency_run_ = 0;  // latency jobs taken in a row while bulk ones waited
   bool stopping_ = false;
   uint64_t rejected_ = 0;
   std::vector<std::thread> threads_;

@@ -204,12 +204,12 @@ Metadata EncodeHelloResponse(const HelloResponse& response) {
 }
 
 Metadata EncodeKeysRequest(std::string_view namespace_name, std::span<const std::string> keys,
-                           uint32_t lease_ms, uint64_t lease_id, uint32_t deadline_ms) {
+                           uint32_t lease_ms, uint64_t lease_id, uint32_t deadline_ms, bool bulk) {
   fb::FlatBufferBuilder builder(64 + keys.size() * 24);
   auto ns = builder.CreateString(namespace_name.data(), namespace_name.size());
   auto [key_bytes, key_lengths] = PackKeys(builder, keys);
-  builder.Finish(
-      w::CreateKeysRequest(builder, ns, key_bytes, key_lengths, lease_ms, lease_id, deadline_ms));
+  builder.Finish(w::CreateKeysRequest(builder, ns, key_bytes, key_lengths, lease_ms, lease_id,
+                                      deadline_ms, bulk));
   return Finish(builder);
 }
 
@@ -256,7 +256,7 @@ Metadata EncodeReleaseResponse(bool released) {
 Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::string> keys,
                           std::span<const uint64_t> value_lengths,
                           std::span<const uint64_t> checksums, std::span<const uint32_t> ttls_ms,
-                          std::span<const Pin> pins) {
+                          std::span<const Pin> pins, bool bulk) {
   fb::FlatBufferBuilder builder(64 + keys.size() * 40);
   auto ns = builder.CreateString(namespace_name.data(), namespace_name.size());
   auto [key_bytes, key_lengths] = PackKeys(builder, keys);
@@ -269,8 +269,8 @@ Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::
   if (!pins.empty()) {
     pin_bytes = builder.CreateVector(reinterpret_cast<const uint8_t*>(pins.data()), pins.size());
   }
-  builder.Finish(
-      w::CreatePutRequest(builder, ns, key_bytes, key_lengths, lengths, sums, ttls, pin_bytes));
+  builder.Finish(w::CreatePutRequest(builder, ns, key_bytes, key_lengths, lengths, sums, ttls,
+                                     pin_bytes, bulk));
   return Finish(builder);
 }
 
@@ -421,6 +421,7 @@ Result<PutRequest> DecodePutRequest(std::span<const std::byte> metadata, const L
       out.pins.push_back(static_cast<Pin>(pin));
     }
   }
+  out.bulk = root->bulk();
   return out;
 }
 
@@ -434,6 +435,7 @@ Result<KeysRequest> DecodeKeysRequest(std::span<const std::byte> metadata, const
   out.lease_ms = root->lease_ms();
   out.lease_id = root->lease_id();
   out.deadline_ms = root->deadline_ms();
+  out.bulk = root->bulk();
   return out;
 }
 

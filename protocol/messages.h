@@ -61,6 +61,7 @@ struct KeysRequest {
   uint32_t lease_ms = 0;     // MatchPrefix: lease the matched blocks this long
   uint64_t lease_id = 0;     // Get: serve the blocks this lease holds
   uint32_t deadline_ms = 0;  // GetPrefix: answer within this long (0: none)
+  bool bulk = false;         // bulk class (else: the namespace's class)
 };
 
 enum class PrefixStop : uint8_t {
@@ -91,6 +92,7 @@ struct PutRequest {
   std::vector<uint64_t> checksums;      // one per key, or empty when the client sent none
   std::vector<uint32_t> ttls_ms;        // one per key, or empty: the namespace's default
   std::vector<Pin> pins;                // one per key, or empty: the namespace's default
+  bool bulk = false;                    // bulk class (else: the namespace's class)
 };
 
 struct PutResponse {
@@ -152,14 +154,16 @@ Metadata EncodeErrorReply(const Status& status);
 Metadata EncodeHelloRequest(const HelloRequest& request);
 Metadata EncodeHelloResponse(const HelloResponse& response);
 Metadata EncodeKeysRequest(std::string_view namespace_name, std::span<const std::string> keys,
-                           uint32_t lease_ms = 0, uint64_t lease_id = 0, uint32_t deadline_ms = 0);
+                           uint32_t lease_ms = 0, uint64_t lease_id = 0, uint32_t deadline_ms = 0,
+                           bool bulk = false);
 Metadata EncodeGetPrefixResponse(const GetPrefixResponse& response);
 Metadata EncodeReleaseRequest(uint64_t lease_id);
 Metadata EncodeReleaseResponse(bool released);
 Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::string> keys,
                           std::span<const uint64_t> value_lengths,
                           std::span<const uint64_t> checksums,
-                          std::span<const uint32_t> ttls_ms = {}, std::span<const Pin> pins = {});
+                          std::span<const uint32_t> ttls_ms = {}, std::span<const Pin> pins = {},
+                          bool bulk = false);
 Metadata EncodePutResponse(const PutResponse& response);
 Metadata EncodeGetResponse(const GetResponse& response);
 Metadata EncodeExistsResponse(const ExistsResponse& response);

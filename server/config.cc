@@ -279,7 +279,7 @@ bool ParseNamespaces(Reader& r, const YAML::Node& node, ServerConfig& config) {
     const std::string path = "namespaces[" + std::to_string(i) + "]";
     if (!r.Map(node[i], path,
                {"name", "kind", "tiers", "write_mode", "blob_mode", "origin", "model", "ttl_ms",
-                "pin", "pin_quota"})) {
+                "pin", "pin_quota", "class"})) {
       return false;
     }
     NamespaceConfig ns;
@@ -287,6 +287,7 @@ bool ParseNamespaces(Reader& r, const YAML::Node& node, ServerConfig& config) {
     std::string write_mode = "write_back";
     std::string blob_mode;
     std::string pin;
+    std::string request_class;
     if (!r.String(node[i]["name"], path + ".name", ns.name) ||
         !r.String(node[i]["kind"], path + ".kind", kind) ||
         !ParseNamespaceTiers(r, node[i]["tiers"], path + ".tiers", ns) ||
@@ -296,7 +297,8 @@ bool ParseNamespaces(Reader& r, const YAML::Node& node, ServerConfig& config) {
         !ParseModel(r, node[i]["model"], path + ".model", ns) ||
         !r.Integer(node[i]["ttl_ms"], path + ".ttl_ms", ns.ttl_ms) ||
         !r.String(node[i]["pin"], path + ".pin", pin) ||
-        !r.Bytes(node[i]["pin_quota"], path + ".pin_quota", ns.pin_quota)) {
+        !r.Bytes(node[i]["pin_quota"], path + ".pin_quota", ns.pin_quota) ||
+        !r.String(node[i]["class"], path + ".class", request_class)) {
       return false;
     }
     if (!blob_mode.empty()) {
@@ -335,6 +337,13 @@ bool ParseNamespaces(Reader& r, const YAML::Node& node, ServerConfig& config) {
       ns.pin = tiers::PinLevel::kHard;
     } else {
       return r.Fail(path + ".pin", "must be none, soft or hard, got '" + pin + "'");
+    }
+    if (request_class.empty()) {
+      ns.bulk = ns.kind == NamespaceKind::kDataset;  // fan-out must not starve KV reads
+    } else if (request_class == "latency" || request_class == "bulk") {
+      ns.bulk = request_class == "bulk";
+    } else {
+      return r.Fail(path + ".class", "must be latency or bulk, got '" + request_class + "'");
     }
     config.namespaces.push_back(std::move(ns));
   }
@@ -558,6 +567,7 @@ std::string DescribeConfig(const ServerConfig& c) {
       out << ", pin: " << (ns.pin == tiers::PinLevel::kSoft ? "soft" : "hard");
     }
     if (ns.pin_quota != 0) out << ", pin_quota: " << FormatByteSize(ns.pin_quota);
+    out << ", class: " << (ns.bulk ? "bulk" : "latency");
     if (ns.origin.enabled) {
       out << ", origin: {container: " << ns.origin.container << ", prefix: '" << ns.origin.prefix
           << "', block_bytes: " << FormatByteSize(ns.origin.block_bytes) << "}";

@@ -65,6 +65,9 @@ struct NamespaceConfig {
   uint32_t ttl_ms = 0;
   tiers::PinLevel pin = tiers::PinLevel::kNone;
   uint64_t pin_quota = 0;
+  // Request class (`class: latency | bulk`; dataset namespaces default to
+  // bulk): bulk work waits behind latency work on the worker pool.
+  bool bulk = false;
 };
 
 // Blocking tier calls (NVMe now) run on this pool, never on network threads.

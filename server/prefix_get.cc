@@ -160,7 +160,7 @@ Service::Answer Service::GetPrefix(std::vector<std::byte> metadata, const Deferr
       }
       if (reply) job->deferred(std::move(*reply));
     };
-    if (Defer(std::move(read))) continue;
+    if (Defer(std::move(read), ClassOf(*job->ns, job->request.bulk))) continue;
     // No worker: the prefix ends here, retryably.
     std::lock_guard lock(job->mu);
     job->state[i] = ReadState::kFailed;

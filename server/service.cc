@@ -50,6 +50,7 @@ Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStat
     if (config.namespaces[i].has_model) ns->model = config.namespaces[i].model.Canonical();
     ns->ttl_ms = config.namespaces[i].ttl_ms;
     ns->pin = config.namespaces[i].pin;
+    ns->bulk = config.namespaces[i].bulk;
     stack_.dram().SetHardPinQuota(ns->id, config.namespaces[i].pin_quota);
     ns->kind = config.namespaces[i].kind;
     stack_.SetNamespacePolicy(ns->id, {.use_nvme = config.namespaces[i].use_nvme,
@@ -74,8 +75,12 @@ void Service::ScheduleExpirySweep() {
 
 void Service::StopWorkers() { workers_.Shutdown(); }
 
-bool Service::Defer(std::function<void()> job) {
-  if (workers_.TrySubmit(std::move(job))) {
+JobClass Service::ClassOf(const NamespaceState& ns, bool bulk_requested) {
+  return ns.bulk || bulk_requested ? JobClass::kBulk : JobClass::kLatency;
+}
+
+bool Service::Defer(std::function<void()> job, JobClass job_class) {
+  if (workers_.TrySubmit(std::move(job), job_class)) {
     deferred_requests_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
@@ -227,7 +232,7 @@ std::optional<Result<ReplyBody>> Service::FinishPut(PendingPut put, const Deferr
     }
     deferred(ReplyBody{protocol::EncodePutResponse({std::move(p.codes)}), {}, 0});
   };
-  if (Defer(run)) return std::nullopt;
+  if (Defer(run, ClassOf(*job->put.ns, job->put.request.bulk))) return std::nullopt;
 
   // No worker slot: nothing of this put may be acknowledged. Write-back
   // values already in DRAM are taken out again, so the older copy below
@@ -414,7 +419,7 @@ Service::Answer Service::Get(std::vector<std::byte> metadata, const DeferredRepl
     }
     deferred(AssembleGet(*job, limits_.max_payload_bytes));
   };
-  if (Defer(run)) return std::nullopt;
+  if (Defer(run, ClassOf(*job->ns, job->request.bulk))) return std::nullopt;
   for (size_t i : job->below) job->codes[i] = StatusCode::kResourceExhausted;
   return AssembleGet(*job, limits_.max_payload_bytes);
 }
@@ -466,7 +471,7 @@ Service::Answer Service::Delete(std::vector<std::byte> metadata, const DeferredR
     }
     deferred(ReplyBody{protocol::EncodeDeleteResponse({std::move(job->codes)}), {}, 0});
   };
-  if (Defer(run)) return std::nullopt;
+  if (Defer(run, ClassOf(*job->ns, job->request.bulk))) return std::nullopt;
   // The copies below stay: the client must retry to finish the delete.
   for (const auto& [i, barrier] : job->barriers) job->codes[i] = StatusCode::kResourceExhausted;
   return ReplyBody{protocol::EncodeDeleteResponse({std::move(job->codes)}), {}, 0};

@@ -38,6 +38,7 @@ struct NamespaceState {
   std::string model;                             // canonical model identity, "" for none
   uint32_t ttl_ms = 0;                           // default expiry of puts (0: never)
   tiers::PinLevel pin = tiers::PinLevel::kNone;  // default pin of puts
+  bool bulk = false;                             // default request class
   std::atomic<uint64_t> hits{0};
   std::atomic<uint64_t> misses{0};
   std::atomic<uint64_t> puts{0};
@@ -129,7 +130,9 @@ class Service {
   // Reclaims expired DRAM blocks every few seconds, on the timer thread.
   void ScheduleExpirySweep();
   // Queues `job` on the worker pool; false when it is full or stopped.
-  bool Defer(std::function<void()> job);
+  bool Defer(std::function<void()> job, JobClass job_class);
+  // Bulk when the namespace is, or the request asks for it.
+  static JobClass ClassOf(const NamespaceState& ns, bool bulk_requested);
   // Counts a rejected request by the kind its status shows.
   Status Reject(Status status);
 

@@ -2,11 +2,7 @@
 // prefix, from any tier, ending at the first gap, at a failed read, or at
 // the deadline when a lower tier is slower than it.
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -112,16 +108,8 @@ TEST_F(PrefixGetTest, ReadsLowerTiersToCompleteThePrefix) {
 TEST_F(PrefixGetTest, AnswersAtTheDeadlineWhenALowerTierStalls) {
   // A Blob endpoint that accepts connections and never answers: a read of
   // Blob lasts until its 5 s operation timeout, far past the deadline.
-  const int silent = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(silent, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  ASSERT_EQ(listen(silent, 64), 0);
-  socklen_t length = sizeof(address);
-  getsockname(silent, reinterpret_cast<sockaddr*>(&address), &length);
-  const std::string endpoint =
-      "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port)) + "/devstoreaccount1";
+  testing::SilentListener silent;
+  const std::string endpoint = silent.blob_endpoint();
   setenv("KVTIER_TEST_BLOB_KEY", "a2V5", 1);
   char pattern[] = "/tmp/kvtier-prefix-XXXXXX";
   const std::filesystem::path nvme = mkdtemp(pattern);
@@ -144,7 +132,6 @@ TEST_F(PrefixGetTest, AnswersAtTheDeadlineWhenALowerTierStalls) {
   EXPECT_TRUE(Holds(got->values[0], 7));
   EXPECT_TRUE(server_->running());
   server_.reset();
-  close(silent);
   std::filesystem::remove_all(nvme);
 }
 

@@ -112,6 +112,27 @@ std::string ReadFileText(const std::filesystem::path& path) {
 
 std::string ServerProcess::log() const { return ReadFileText(dir_ / "log"); }
 
+SilentListener::SilentListener() {
+  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  if (bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      listen(fd_, 256) == 0 &&
+      getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port_ = ntohs(address.sin_port);
+  }
+}
+
+SilentListener::~SilentListener() {
+  if (fd_ >= 0) close(fd_);
+}
+
+std::string SilentListener::blob_endpoint() const {
+  return "http://127.0.0.1:" + std::to_string(port_) + "/devstoreaccount1";
+}
+
 int ConnectLoopback(uint16_t port) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;

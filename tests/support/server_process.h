@@ -60,6 +60,23 @@ std::string ReadFileText(const std::filesystem::path& path);
 // A blocking TCP socket connected to 127.0.0.1:port, or -1.
 int ConnectLoopback(uint16_t port);
 
+// A loopback TCP listener whose connections complete (in its backlog) and
+// are never answered: a peer that hangs, for deadline tests.
+class SilentListener {
+ public:
+  SilentListener();
+  ~SilentListener();
+  SilentListener(const SilentListener&) = delete;
+  SilentListener& operator=(const SilentListener&) = delete;
+  uint16_t port() const { return port_; }
+  // A Blob endpoint URL on this listener.
+  std::string blob_endpoint() const;
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
 // A blocking loopback TCP socket for sending raw bytes.
 class RawSocket {
  public:

@@ -1,9 +1,16 @@
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <vector>
+
 #include "common/byte_size.h"
 #include "common/checksum.h"
 #include "common/keys.h"
 #include "common/result.h"
+#include "common/timer_queue.h"
+#include "common/worker_pool.h"
 
 namespace kvtier {
 namespace {
@@ -102,6 +109,94 @@ TEST(Hex, RoundTripsAndRejectsBadDigits) {
   EXPECT_EQ(*FromHex("007FFF206b"), bytes);
   EXPECT_FALSE(FromHex("abc").ok());
   EXPECT_FALSE(FromHex("zz").ok());
+}
+
+}  // namespace
+}  // namespace kvtier
+
+namespace kvtier {
+namespace {
+
+// Holds a pool's only thread until Open(), so jobs queue up behind it.
+struct Gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  void Wait() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return open; });
+  }
+  void Open() {
+    {
+      std::lock_guard lock(mu);
+      open = true;
+    }
+    cv.notify_all();
+  }
+};
+
+TEST(WorkerPool, LatencyJobsRunBeforeQueuedBulkJobsWhichStillGetAShare) {
+  WorkerPool pool("test", 1, 1000);
+  Gate gate;
+  std::promise<void> running;
+  ASSERT_TRUE(pool.TrySubmit([&] {
+    running.set_value();
+    gate.Wait();
+  }));
+  running.get_future().wait();  // the thread is busy: what follows queues
+  std::mutex mu;
+  std::vector<char> order;
+  auto record = [&](char c) {
+    return [&, c] {
+      std::lock_guard lock(mu);
+      order.push_back(c);
+    };
+  };
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(pool.TrySubmit(record('b'), JobClass::kBulk));
+  for (int i = 0; i < 16; ++i) ASSERT_TRUE(pool.TrySubmit(record('l'), JobClass::kLatency));
+  gate.Open();
+  pool.Shutdown();
+  // Seven latency jobs, then a bulk one, and so on; bulk jobs never starve.
+  const std::string got(order.begin(), order.end());
+  EXPECT_EQ(got, "lllllllblllllllbllb");
+}
+
+TEST(WorkerPool, TheBoundCountsBothClasses) {
+  WorkerPool pool("test", 1, 2);
+  Gate gate;
+  ASSERT_TRUE(pool.TrySubmit([&] { gate.Wait(); }));
+  // The blocking job may or may not have been taken yet: fill up to the bound.
+  while (pool.queued() < 2) {
+    ASSERT_TRUE(pool.TrySubmit([] {}, pool.queued() == 0 ? JobClass::kBulk : JobClass::kLatency));
+  }
+  EXPECT_FALSE(pool.TrySubmit([] {}, JobClass::kLatency));
+  EXPECT_FALSE(pool.TrySubmit([] {}, JobClass::kBulk));
+  EXPECT_EQ(pool.rejected(), 2u);
+  gate.Open();
+}
+
+TEST(TimerQueue, RunsCallbacksInDeadlineOrder) {
+  TimerQueue timers;
+  std::mutex mu;
+  std::vector<int> order;
+  std::promise<void> done;
+  const auto now = TimerQueue::Clock::now();
+  timers.Schedule(now + std::chrono::milliseconds(30), [&] {
+    std::lock_guard lock(mu);
+    order.push_back(3);
+    done.set_value();
+  });
+  timers.Schedule(now + std::chrono::milliseconds(10), [&] {
+    std::lock_guard lock(mu);
+    order.push_back(2);
+  });
+  timers.Schedule(now - std::chrono::milliseconds(1), [&] {
+    std::lock_guard lock(mu);
+    order.push_back(1);
+  });
+  done.get_future().wait();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
 }
 
 }  // namespace

@@ -251,6 +251,20 @@ TEST(Config, NamespaceTtlAndPins) {
   EXPECT_EQ(config->namespaces[0].pin_quota, 1ull << 30);
   EXPECT_EQ(config->namespaces[1].pin, tiers::PinLevel::kSoft);  // kb default
   EXPECT_EQ(config->namespaces[2].pin, tiers::PinLevel::kNone);
+  EXPECT_FALSE(config->namespaces[0].bulk);
+  auto classes = ParseConfig(
+      "tiers: {blob: {endpoint: 'http://h/a', account: a, key_env: K}}\n"
+      "namespaces: [{name: d, kind: dataset, origin: {container: c}}, {name: b, class: bulk}, "
+      "{name: l, kind: dataset, class: latency, origin: {container: c}}]\n");
+  ASSERT_TRUE(classes.ok()) << classes.status().ToString();
+  EXPECT_TRUE(classes->namespaces[0].bulk);  // dataset default
+  EXPECT_TRUE(classes->namespaces[1].bulk);
+  EXPECT_FALSE(classes->namespaces[2].bulk);
+  EXPECT_NE(ParseConfig("namespaces: [{name: a, class: urgent}]\n")
+                .status()
+                .message()
+                .find("namespaces[0].class"),
+            std::string::npos);
   auto no_quota = ParseConfig("namespaces: [{name: a, pin: hard}]\n");
   ASSERT_TRUE(no_quota.ok());
   EXPECT_NE(no_quota->Validate().message().find("pin_quota"), std::string::npos);
