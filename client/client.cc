@@ -391,8 +391,10 @@ std::future<Result<KeyStatuses>> Client::PutAsync(
     return Failed<KeyStatuses>(InvalidArgument("Put needs one value per key"));
   }
   if ((!options.ttls_ms.empty() && options.ttls_ms.size() != keys.size()) ||
-      (!options.pins.empty() && options.pins.size() != keys.size())) {
-    return Failed<KeyStatuses>(InvalidArgument("Put options need one TTL and pin per key"));
+      (!options.pins.empty() && options.pins.size() != keys.size()) ||
+      (!options.kb.empty() && options.kb.size() != keys.size())) {
+    return Failed<KeyStatuses>(
+        InvalidArgument("Put options need one TTL, pin and KB entry per key (or none)"));
   }
   std::vector<uint64_t> lengths;
   std::vector<uint64_t> checksums;
@@ -415,7 +417,7 @@ std::future<Result<KeyStatuses>> Client::PutAsync(
   const size_t count = keys.size();
   return Call<KeyStatuses>(Opcode::kPut,
                            protocol::EncodePutRequest(ns, keys, lengths, checksums, options.ttls_ms,
-                                                      options.pins, impl_->bulk()),
+                                                      options.pins, impl_->bulk(), options.kb),
                            std::vector<std::span<const std::byte>>(values.begin(), values.end()),
                            [count](const ReplyFrame& frame) -> Result<KeyStatuses> {
                              KVTIER_ASSIGN_OR_RETURN(
@@ -443,6 +445,7 @@ std::future<Result<GetResult>> Client::GetAsync(std::string_view ns,
           const StatusCode code = response.codes[i];
           value.tier = response.tiers[i];
           value.checksum = response.checksums[i];
+          if (!response.kb.empty()) value.kb = response.kb[i];
           if (code != StatusCode::kOk) {
             value.status = Status(code, std::string(StatusCodeName(code)));
             continue;

@@ -62,6 +62,7 @@ struct GetValue {
   Status status;  // kOk, kNotFound, kCorruption (checksum mismatch here), ...
   TierId tier = TierId::kNone;
   uint64_t checksum = 0;
+  protocol::KbMetadata kb;           // kb namespaces: what the put gave
   std::span<const std::byte> bytes;  // valid while the GetResult lives
 };
 
@@ -80,8 +81,9 @@ struct PrefixResult {
 
 // Per-value policy of a Put; empty vectors take the namespace's defaults.
 struct PutOptions {
-  std::vector<uint32_t> ttls_ms;    // one per key: expire this long after the put (0: never)
-  std::vector<protocol::Pin> pins;  // one per key: none, soft or hard
+  std::vector<uint32_t> ttls_ms;         // one per key: expire this long after the put (0: never)
+  std::vector<protocol::Pin> pins;       // one per key: none, soft or hard
+  std::vector<protocol::KbMetadata> kb;  // one per key: KB metadata, returned by Get
 };
 
 struct ExistsResult {

@@ -96,6 +96,11 @@ std::string ModelIdentity::Seed(uint32_t tp_rank, std::string_view cache_salt) c
   return seed;
 }
 
+uint64_t ModelIdentity::Fingerprint() const {
+  const std::string canonical = Canonical();
+  return XXH3_64bits(canonical.data(), canonical.size());
+}
+
 Hash128 ContentHash(std::span<const std::byte> content) {
   return Canonical(XXH3_128bits(content.data(), content.size()));
 }

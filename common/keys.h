@@ -80,6 +80,8 @@ struct ModelIdentity {
   std::string Canonical() const;
   // Canonical() + ";tp_rank=<r>" + (";salt=<salt>" when a salt is given).
   std::string Seed(uint32_t tp_rank, std::string_view cache_salt = {}) const;
+  // XXH3-64 of Canonical(): names the producer of KB blocks in 8 bytes.
+  uint64_t Fingerprint() const;
 };
 
 // Content key: XXH3-128 over the content bytes, for content-addressed blocks

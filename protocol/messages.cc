@@ -120,6 +120,45 @@ Result<std::vector<StatusCode>> BytesToCodes(const fb::Vector<uint8_t>* codes, s
   return out;
 }
 
+struct KbVectors {
+  fb::Offset<fb::Vector<uint32_t>> token_counts;
+  fb::Offset<fb::Vector<uint32_t>> position_offsets;
+  fb::Offset<fb::Vector<uint64_t>> producers;
+};
+
+// The three KB vectors, or none when `kb` is empty.
+KbVectors EncodeKb(fb::FlatBufferBuilder& builder, std::span<const KbMetadata> kb) {
+  if (kb.empty()) return {};
+  std::vector<uint32_t> tokens, positions;
+  std::vector<uint64_t> producers;
+  for (const KbMetadata& m : kb) {
+    tokens.push_back(m.token_count);
+    positions.push_back(m.position_offset);
+    producers.push_back(m.producer);
+  }
+  return {builder.CreateVector(tokens), builder.CreateVector(positions),
+          builder.CreateVector(producers)};
+}
+
+// Decodes the three KB vectors: all absent (empty result) or all of `count`.
+Result<std::vector<KbMetadata>> DecodeKb(const fb::Vector<uint32_t>* tokens,
+                                         const fb::Vector<uint32_t>* positions,
+                                         const fb::Vector<uint64_t>* producers, size_t count,
+                                         bool response) {
+  std::vector<KbMetadata> out;
+  if (tokens == nullptr && positions == nullptr && producers == nullptr) return out;
+  if (tokens == nullptr || positions == nullptr || producers == nullptr ||
+      tokens->size() != count || positions->size() != count || producers->size() != count) {
+    const std::string what = "KB metadata must be all three vectors with one entry per key";
+    return response ? ProtocolError(what) : InvalidArgument(what);
+  }
+  for (size_t i = 0; i < count; ++i) {
+    out.push_back({tokens->Get(static_cast<uint32_t>(i)), positions->Get(static_cast<uint32_t>(i)),
+                   producers->Get(static_cast<uint32_t>(i))});
+  }
+  return out;
+}
+
 std::vector<uint8_t> TiersToBytes(const std::vector<TierId>& tiers) {
   std::vector<uint8_t> out;
   out.reserve(tiers.size());
@@ -256,7 +295,7 @@ Metadata EncodeReleaseResponse(bool released) {
 Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::string> keys,
                           std::span<const uint64_t> value_lengths,
                           std::span<const uint64_t> checksums, std::span<const uint32_t> ttls_ms,
-                          std::span<const Pin> pins, bool bulk) {
+                          std::span<const Pin> pins, bool bulk, std::span<const KbMetadata> kb) {
   fb::FlatBufferBuilder builder(64 + keys.size() * 40);
   auto ns = builder.CreateString(namespace_name.data(), namespace_name.size());
   auto [key_bytes, key_lengths] = PackKeys(builder, keys);
@@ -269,8 +308,9 @@ Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::
   if (!pins.empty()) {
     pin_bytes = builder.CreateVector(reinterpret_cast<const uint8_t*>(pins.data()), pins.size());
   }
+  auto [token_counts, position_offsets, producers] = EncodeKb(builder, kb);
   builder.Finish(w::CreatePutRequest(builder, ns, key_bytes, key_lengths, lengths, sums, ttls,
-                                     pin_bytes, bulk));
+                                     pin_bytes, bulk, token_counts, position_offsets, producers));
   return Finish(builder);
 }
 
@@ -287,8 +327,10 @@ Metadata EncodeGetResponse(const GetResponse& response) {
   auto lengths = builder.CreateVector(response.value_lengths);
   auto checksums = builder.CreateVector(response.checksums);
   auto tiers = builder.CreateVector(TiersToBytes(response.tiers));
+  auto [token_counts, position_offsets, producers] = EncodeKb(builder, response.kb);
   builder.Finish(w::CreateGetResponse(builder, codes, lengths, checksums,
-                                      fb::Offset<fb::Vector<w::TierId>>(tiers.o)));
+                                      fb::Offset<fb::Vector<w::TierId>>(tiers.o), token_counts,
+                                      position_offsets, producers));
   return Finish(builder);
 }
 
@@ -422,6 +464,9 @@ Result<PutRequest> DecodePutRequest(std::span<const std::byte> metadata, const L
     }
   }
   out.bulk = root->bulk();
+  KVTIER_ASSIGN_OR_RETURN(out.kb, DecodeKb(root->token_counts(), root->position_offsets(),
+                                           root->producers(), out.keys.size(),
+                                           /*response=*/false));
   return out;
 }
 
@@ -534,6 +579,8 @@ Result<GetResponse> DecodeGetResponse(std::span<const std::byte> metadata, size_
     total += out.value_lengths[i];
   }
   if (total != payload_length) return BadResponse("payload has bytes no value accounts for");
+  KVTIER_ASSIGN_OR_RETURN(out.kb, DecodeKb(root->token_counts(), root->position_offsets(),
+                                           root->producers(), key_count, /*response=*/true));
   return out;
 }
 

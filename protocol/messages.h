@@ -82,6 +82,13 @@ struct GetPrefixResponse {
   std::vector<TierId> tiers;
 };
 
+// KB metadata of one block (all zero when not given).
+struct KbMetadata {
+  uint32_t token_count = 0;
+  uint32_t position_offset = 0;
+  uint64_t producer = 0;
+};
+
 // How hard the server should hold a block (tiers::PinLevel on the wire).
 enum class Pin : uint8_t { kNone = 0, kSoft = 1, kHard = 2 };
 
@@ -93,6 +100,7 @@ struct PutRequest {
   std::vector<uint32_t> ttls_ms;        // one per key, or empty: the namespace's default
   std::vector<Pin> pins;                // one per key, or empty: the namespace's default
   bool bulk = false;                    // bulk class (else: the namespace's class)
+  std::vector<KbMetadata> kb;           // KB metadata: one per key, or empty
 };
 
 struct PutResponse {
@@ -104,6 +112,7 @@ struct GetResponse {
   std::vector<uint64_t> value_lengths;  // 0 where codes[i] != kOk
   std::vector<uint64_t> checksums;
   std::vector<TierId> tiers;
+  std::vector<KbMetadata> kb;  // one per key, or empty (not a kb namespace)
 };
 
 struct ExistsResponse {
@@ -163,7 +172,7 @@ Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::
                           std::span<const uint64_t> value_lengths,
                           std::span<const uint64_t> checksums,
                           std::span<const uint32_t> ttls_ms = {}, std::span<const Pin> pins = {},
-                          bool bulk = false);
+                          bool bulk = false, std::span<const KbMetadata> kb = {});
 Metadata EncodePutResponse(const PutResponse& response);
 Metadata EncodeGetResponse(const GetResponse& response);
 Metadata EncodeExistsResponse(const ExistsResponse& response);

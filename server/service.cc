@@ -147,6 +147,11 @@ tiers::BlockAttributes AttributesFor(const NamespaceState& ns, const protocol::P
   const uint32_t ttl_ms = request.ttls_ms.empty() ? ns.ttl_ms : request.ttls_ms[i];
   if (ttl_ms != 0) attributes.expires_at_ms = now_ms + ttl_ms;
   attributes.pin = request.pins.empty() ? ns.pin : static_cast<tiers::PinLevel>(request.pins[i]);
+  if (!request.kb.empty()) {
+    attributes.token_count = request.kb[i].token_count;
+    attributes.position_offset = request.kb[i].position_offset;
+    attributes.producer = request.kb[i].producer;
+  }
   return attributes;
 }
 
@@ -333,6 +338,8 @@ ReplyBody AssembleGet(GetJob& job, uint64_t max_payload_bytes) {
   response.value_lengths.assign(count, 0);
   response.checksums.assign(count, 0);
   response.tiers.assign(count, TierId::kNone);
+  const bool kb = job.ns->kind == NamespaceKind::kKb;
+  if (kb) response.kb.assign(count, {});
   ReplyBody body;
   body.payload.reserve(count);
   uint64_t hits = 0;
@@ -347,6 +354,10 @@ ReplyBody AssembleGet(GetJob& job, uint64_t max_payload_bytes) {
     response.value_lengths[i] = handle.size();
     response.checksums[i] = handle.checksum();
     response.tiers[i] = job.tiers[i];
+    if (kb) {
+      const tiers::BlockAttributes& a = handle.attributes();
+      response.kb[i] = {a.token_count, a.position_offset, a.producer};
+    }
     body.payload_bytes += handle.size();
     body.payload.push_back(std::move(handle));
     ++hits;

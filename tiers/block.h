@@ -29,6 +29,11 @@ enum class PinLevel : uint8_t {
 struct BlockAttributes {
   uint64_t expires_at_ms = 0;  // Unix time in ms after which the block is a miss; 0: never
   PinLevel pin = PinLevel::kNone;
+  // KB blocks (precomputed KV of a document): what a retrieval system needs
+  // to place position-independent KV. Zero when not given.
+  uint32_t token_count = 0;
+  uint32_t position_offset = 0;
+  uint64_t producer = 0;  // fingerprint of the producing model (ModelIdentity::Fingerprint)
 
   // Whether the block has expired at `now_ms` (Unix ms).
   bool ExpiredAt(uint64_t now_ms) const { return expires_at_ms != 0 && now_ms >= expires_at_ms; }

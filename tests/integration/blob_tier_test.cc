@@ -91,6 +91,29 @@ TEST_F(BlobTierTest, BytesThatFailTheirChecksumAreNeverServed) {
   EXPECT_EQ(Counter(tier_->Stats(), "checksum_failures"), 2u);
 }
 
+TEST_F(BlobTierTest, ExpiryAndKbMetadataTravelWithTheBlob) {
+  auto with = [](std::string_view text, BlockAttributes attributes) {
+    WritableBlock block = HeapBlockAllocator::Instance().Allocate(text.size());
+    std::memcpy(block.mutable_bytes().data(), text.data(), text.size());
+    return std::move(block).Seal(BlockChecksum(std::as_bytes(std::span(text))), attributes);
+  };
+  const uint64_t future = UnixNowMs() + 3'600'000;
+  ASSERT_TRUE(tier_
+                  ->Put({1, "doc"}, with("kv of a document",
+                                         {future, PinLevel::kSoft, 300, 40, 0xabcdef0123456789ull}))
+                  .ok());
+  ASSERT_TRUE(tier_->Put({1, "gone"}, with("old", {UnixNowMs() - 1})).ok());
+  auto doc = tier_->Get({1, "doc"});
+  ASSERT_TRUE(doc.ok()) << doc.status().ToString();
+  EXPECT_EQ(doc->attributes().expires_at_ms, future);
+  EXPECT_EQ(doc->attributes().token_count, 300u);
+  EXPECT_EQ(doc->attributes().position_offset, 40u);
+  EXPECT_EQ(doc->attributes().producer, 0xabcdef0123456789ull);
+  EXPECT_EQ(doc->attributes().pin, PinLevel::kNone);  // pins are each server's own
+  EXPECT_EQ(tier_->Get({1, "gone"}).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Counter(tier_->Stats(), "expired"), 1u);
+}
+
 TEST_F(BlobTierTest, PutIfAbsentNeverReplaces) {
   auto first = tier_->PutIfAbsent({1, "k"}, HeapBlock("first"));
   ASSERT_TRUE(first.ok());

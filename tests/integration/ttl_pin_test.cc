@@ -27,7 +27,8 @@ class TtlPinTest : public ::testing::Test {
                                                  "tiers: {dram: {capacity: 8MiB, policy: lru}}\n"
                                                  "namespaces:\n"
                                                  "  - {name: kv, tiers: [dram], pin_quota: 1MiB}\n"
-                                                 "  - {name: short, tiers: [dram], ttl_ms: 50}\n");
+                                                 "  - {name: short, tiers: [dram], ttl_ms: 50}\n"
+                                                 "  - {name: docs, kind: kb, tiers: [dram]}\n");
     ASSERT_TRUE(server_->Start().ok()) << server_->log();
     client::ClientOptions options;
     options.port = server_->port();
@@ -82,6 +83,23 @@ TEST_F(TtlPinTest, HardPinnedBlocksSurvivePressureWithinTheQuota) {
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(Present("kv", "h" + std::to_string(i))) << i;
   EXPECT_FALSE(Present("kv", "u0"));  // the pressure was real
   EXPECT_TRUE(server_->running());
+}
+
+TEST_F(TtlPinTest, KbBlocksReturnTheirMetadata) {
+  const ModelIdentity producer{"m/x", "bf16", "nhd", 1};
+  const PutOptions options{
+      .ttls_ms = {},
+      .pins = {},
+      .kb = {{.token_count = 812, .position_offset = 0, .producer = producer.Fingerprint()}}};
+  ASSERT_TRUE(Put("docs", "chunk-1", options).ok());
+  const std::vector<std::string> keys = {"chunk-1"};
+  auto got = client_->Get("docs", keys);
+  ASSERT_TRUE(got.ok() && got->values[0].status.ok());
+  EXPECT_EQ(got->values[0].kb.token_count, 812u);
+  EXPECT_EQ(got->values[0].kb.producer, producer.Fingerprint());
+  // kb namespaces soft-pin by default: the block is held against eviction.
+  for (int i = 0; i < 64; ++i) ASSERT_TRUE(Put("kv", "u" + std::to_string(i)).ok());
+  EXPECT_TRUE(Present("docs", "chunk-1"));
 }
 
 }  // namespace

@@ -83,6 +83,10 @@ TEST(Keys, ModelIdentityCanonicalFormAndSeed) {
             "model=meta-llama/Llama-3.1-8B;dtype=bf16;layout=vllm-nhd-16;tp_size=4");
   EXPECT_EQ(identity.Seed(3),
             "model=meta-llama/Llama-3.1-8B;dtype=bf16;layout=vllm-nhd-16;tp_size=4;tp_rank=3");
+  // XXH3-64 of the canonical form above (the value docs/keys.md gives).
+  EXPECT_EQ(identity.Fingerprint(), 0x4fb6219d69e64719ull);
+  EXPECT_EQ(identity.Fingerprint(),
+            XXH3_64bits(identity.Canonical().data(), identity.Canonical().size()));
   EXPECT_EQ(identity.Seed(0, "tenant-7"),
             "model=meta-llama/Llama-3.1-8B;dtype=bf16;layout=vllm-nhd-16;tp_size=4;tp_rank=0;"
             "salt=tenant-7");

@@ -250,7 +250,9 @@ TEST_F(NvmeTierTest, ExpiryAndPinSurviveReopenAndExpiredBlocksAreMisses) {
   };
   {
     auto tier = Open();
-    ASSERT_TRUE(tier->Put({1, "fresh"}, with(Block(4096, 1), {future, PinLevel::kSoft})).ok());
+    ASSERT_TRUE(
+        tier->Put({1, "fresh"}, with(Block(4096, 1), {future, PinLevel::kSoft, 512, 1024, 77}))
+            .ok());
     ASSERT_TRUE(
         tier->Put({1, "old"}, with(Block(4096, 2), {UnixNowMs() - 1, PinLevel::kNone})).ok());
   }
@@ -259,6 +261,9 @@ TEST_F(NvmeTierTest, ExpiryAndPinSurviveReopenAndExpiredBlocksAreMisses) {
   ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
   EXPECT_EQ(fresh->attributes().expires_at_ms, future);
   EXPECT_EQ(fresh->attributes().pin, PinLevel::kSoft);
+  EXPECT_EQ(fresh->attributes().token_count, 512u);  // KB metadata too
+  EXPECT_EQ(fresh->attributes().position_offset, 1024u);
+  EXPECT_EQ(fresh->attributes().producer, 77u);
   EXPECT_FALSE(tier->Contains({1, "old"}));
   EXPECT_EQ(tier->Get({1, "old"}).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(Counter(tier->Stats(), "expired"), 1u);

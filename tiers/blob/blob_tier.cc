@@ -12,6 +12,7 @@ namespace {
 
 constexpr const char* kChecksumMetadata = "kvtier_checksum";
 constexpr const char* kExpiresMetadata = "kvtier_expires_ms";  // Unix ms, decimal
+constexpr const char* kKbMetadata = "kvtier_kb";  // "<tokens>,<position>,<producer hex>"
 
 std::string ChecksumText(uint64_t checksum) {
   char text[17];
@@ -67,8 +68,14 @@ Status BlobTier::Write(const BlockKey& key, const BlockHandle& block, bool if_ab
   const std::string name = BlobName(key);
   std::map<std::string, std::string> metadata = {
       {kChecksumMetadata, ChecksumText(block.checksum())}};
-  if (block.attributes().expires_at_ms != 0) {
-    metadata[kExpiresMetadata] = std::to_string(block.attributes().expires_at_ms);
+  const BlockAttributes& attributes = block.attributes();
+  if (attributes.expires_at_ms != 0) {
+    metadata[kExpiresMetadata] = std::to_string(attributes.expires_at_ms);
+  }
+  if (attributes.token_count != 0 || attributes.position_offset != 0 || attributes.producer != 0) {
+    metadata[kKbMetadata] = std::to_string(attributes.token_count) + "," +
+                            std::to_string(attributes.position_offset) + "," +
+                            ChecksumText(attributes.producer);
   }
   auto put = client_->PutBlob(name, block.bytes(), metadata, if_absent);
   if (!put.ok() && put.status().code() == StatusCode::kNotFound) {
@@ -133,6 +140,17 @@ Result<BlockHandle> BlobTier::Get(const BlockKey& key) {
       expires != got->properties.metadata.end()) {
     std::from_chars(expires->second.data(), expires->second.data() + expires->second.size(),
                     attributes.expires_at_ms);
+  }
+  if (auto kb = got->properties.metadata.find(kKbMetadata); kb != got->properties.metadata.end()) {
+    // Malformed metadata (another writer) leaves the fields at zero.
+    const std::string& text = kb->second;
+    const size_t first = text.find(',');
+    const size_t second = first == std::string::npos ? first : text.find(',', first + 1);
+    if (second != std::string::npos) {
+      std::from_chars(text.data(), text.data() + first, attributes.token_count);
+      std::from_chars(text.data() + first + 1, text.data() + second, attributes.position_offset);
+      ParseChecksum(text.substr(second + 1), &attributes.producer);
+    }
   }
   if (attributes.ExpiredAt(UnixNowMs())) {
     counters_.expired.fetch_add(1, std::memory_order_relaxed);

@@ -19,9 +19,10 @@
 namespace kvtier::tiers {
 namespace {
 
-constexpr size_t kExtentBytes = 32;               // segment, offset, length, checksum
-constexpr size_t kFlagsBytes = kExtentBytes + 1;  // and a flags byte
-constexpr size_t kEntryBytes = kFlagsBytes + 8;   // and the expiry (Unix ms)
+constexpr size_t kExtentBytes = 32;                // segment, offset, length, checksum
+constexpr size_t kFlagsBytes = kExtentBytes + 1;   // and a flags byte
+constexpr size_t kExpiryBytes = kFlagsBytes + 8;   // and the expiry (Unix ms)
+constexpr size_t kEntryBytes = kExpiryBytes + 16;  // and the KB metadata
 constexpr uint8_t kMarkedFlag = 1;
 constexpr int kPinShift = 1;  // bits 1-2: the pin level
 // Failed index deletes kept for retry while the disk is full (a few MiB of
@@ -49,12 +50,17 @@ std::string NvmeTier::EncodeEntry(const Extent& extent) {
   out[kExtentBytes] = static_cast<char>((extent.marked ? kMarkedFlag : 0) |
                                         (static_cast<uint8_t>(extent.pin) << kPinShift));
   PutLe64(out, kFlagsBytes, extent.expires_at_ms);
+  PutLe64(out, kExpiryBytes,
+          (static_cast<uint64_t>(extent.position_offset) << 32) | extent.token_count);
+  PutLe64(out, kExpiryBytes + 8, extent.producer);
   return out;
 }
 
-// Older entries are 32 bytes (unmarked, no pin, no expiry) or 33 (no expiry).
+// Older entries are 32 bytes (unmarked, no pin, no expiry), 33 (no expiry)
+// or 41 (no KB metadata).
 bool NvmeTier::DecodeEntry(const rocksdb::Slice& bytes, Extent* extent) {
-  if (bytes.size() != kExtentBytes && bytes.size() != kFlagsBytes && bytes.size() != kEntryBytes) {
+  if (bytes.size() != kExtentBytes && bytes.size() != kFlagsBytes && bytes.size() != kExpiryBytes &&
+      bytes.size() != kEntryBytes) {
     return false;
   }
   extent->segment = GetLe64(bytes.data());
@@ -66,7 +72,13 @@ bool NvmeTier::DecodeEntry(const rocksdb::Slice& bytes, Extent* extent) {
   const uint8_t pin = (flags >> kPinShift) & 3;
   if (pin > static_cast<uint8_t>(PinLevel::kHard)) return false;
   extent->pin = static_cast<PinLevel>(pin);
-  extent->expires_at_ms = bytes.size() == kEntryBytes ? GetLe64(bytes.data() + kFlagsBytes) : 0;
+  extent->expires_at_ms = bytes.size() >= kExpiryBytes ? GetLe64(bytes.data() + kFlagsBytes) : 0;
+  if (bytes.size() == kEntryBytes) {
+    const uint64_t packed = GetLe64(bytes.data() + kExpiryBytes);
+    extent->token_count = static_cast<uint32_t>(packed);
+    extent->position_offset = static_cast<uint32_t>(packed >> 32);
+    extent->producer = GetLe64(bytes.data() + kExpiryBytes + 8);
+  }
   return true;
 }
 
@@ -258,7 +270,7 @@ Result<BlockHandle> NvmeTier::ReadExtent(const Segment& segment, const Extent& e
   }
   const uint64_t checksum = BlockChecksum(block.mutable_bytes());
   if (checksum != extent.checksum) return Corruption("NVMe block failed its checksum");
-  return std::move(block).Seal(checksum, {extent.expires_at_ms, extent.pin});
+  return std::move(block).Seal(checksum, extent.attributes());
 }
 
 Result<WritableBlock> NvmeTier::Allocate(uint64_t /*key_size*/, uint64_t value_size) {
@@ -305,13 +317,17 @@ Status NvmeTier::Append(const BlockKey& key, BlockHandle block, bool sync, bool 
     return Errno("syncing an NVMe segment");
   }
   rocksdb::WriteBatch batch = StartIndexBatch();
+  const BlockAttributes& attributes = block.attributes();
   const Extent extent{active_->id,
                       offset,
                       length,
                       block.checksum(),
                       marked,
-                      block.attributes().pin,
-                      block.attributes().expires_at_ms};
+                      attributes.pin,
+                      attributes.expires_at_ms,
+                      attributes.token_count,
+                      attributes.position_offset,
+                      attributes.producer};
   batch.Put(index_key, EncodeEntry(extent));
   KVTIER_RETURN_IF_ERROR(CommitIndexBatch(batch, sync, "indexing an NVMe block"));
   {
@@ -353,7 +369,7 @@ Result<BlockHandle> NvmeTier::Get(const BlockKey& key) {
       if (found != segments_.end()) segment = found->second;
     }
   }
-  if (segment && BlockAttributes{extent.expires_at_ms, extent.pin}.ExpiredAt(UnixNowMs())) {
+  if (segment && extent.attributes().ExpiredAt(UnixNowMs())) {
     counters_.expired.fetch_add(1, std::memory_order_relaxed);
     DropEntry(index_key, extent);
     segment.reset();
@@ -381,8 +397,7 @@ bool NvmeTier::Contains(const BlockKey& key) const {
   EncodeIndexKey(key, index_key);
   std::shared_lock lock(index_mu_);
   auto it = entries_.find(index_key);
-  return it != entries_.end() &&
-         !BlockAttributes{it->second.expires_at_ms, it->second.pin}.ExpiredAt(UnixNowMs());
+  return it != entries_.end() && !it->second.attributes().ExpiredAt(UnixNowMs());
 }
 
 std::optional<uint64_t> NvmeTier::StoredChecksum(const BlockKey& key) const {

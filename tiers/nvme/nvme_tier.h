@@ -7,7 +7,9 @@
 //   index/            RocksDB: key = index key (namespace id, key bytes);
 //                     value = segment id, offset, length, checksum (32 bytes),
 //                     a flags byte (bit 0: marked for upload; bits 1-2: pin
-//                     level) and the expiry in Unix ms (8 bytes)
+//                     level), the expiry in Unix ms (8 bytes) and the KB
+//                     metadata (token count, position offset: 4 bytes each;
+//                     producer: 8 bytes)
 //   segments/NNNNNNNNNNNNNNNN.seg   values back to back, no headers
 //
 // Why not values inside RocksDB: KV blocks are 256 KiB to 64 MiB. Every
@@ -130,6 +132,13 @@ class NvmeTier final : public Tier {
     bool marked = false;  // still to be uploaded to the tier below
     PinLevel pin = PinLevel::kNone;
     uint64_t expires_at_ms = 0;  // BlockAttributes::expires_at_ms
+    uint32_t token_count = 0;    // KB metadata (BlockAttributes)
+    uint32_t position_offset = 0;
+    uint64_t producer = 0;
+
+    BlockAttributes attributes() const {
+      return {expires_at_ms, pin, token_count, position_offset, producer};
+    }
   };
   struct Segment {
     uint64_t id = 0;
