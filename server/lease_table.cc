@@ -1,5 +1,7 @@
 #include "server/lease_table.h"
 
+#include "tiers/dram/dram_tier.h"
+
 namespace kvtier::server {
 
 Status LeaseOptions::Validate() const {
@@ -29,6 +31,7 @@ LeaseTable::~LeaseTable() {
 }
 
 Result<uint64_t> LeaseTable::Take(uint32_t namespace_id, std::vector<Held> blocks,
+                                  std::vector<std::string> nvme_keys,
                                   std::chrono::milliseconds ttl) {
   Lease lease;
   lease.namespace_id = namespace_id;
@@ -36,6 +39,12 @@ Result<uint64_t> LeaseTable::Take(uint32_t namespace_id, std::vector<Held> block
   for (Held& held : blocks) {
     lease.bytes += held.block.size();
     lease.blocks.emplace(std::move(held.key), std::move(held.block));
+  }
+  std::vector<std::string> watch;
+  for (std::string& key : nvme_keys) {
+    watch.emplace_back();
+    tiers::EncodeIndexKey({namespace_id, key}, watch.back());
+    lease.on_nvme.emplace(std::move(key), Reader());
   }
   uint64_t id = 0;
   bool earliest = false;
@@ -53,6 +62,7 @@ Result<uint64_t> LeaseTable::Take(uint32_t namespace_id, std::vector<Held> block
     bytes_ += lease.bytes;
     earliest = deadlines_.empty() || lease.deadline < deadlines_.begin()->first;
     deadlines_.emplace(lease.deadline, id);
+    for (std::string& index_key : watch) watched_.emplace(std::move(index_key), id);
     leases_.emplace(id, std::move(lease));
     ++taken_;
   }
@@ -73,6 +83,32 @@ std::optional<tiers::BlockHandle> LeaseTable::Find(uint64_t lease_id, uint32_t n
   return block->second.Clone();
 }
 
+std::optional<LeaseTable::Reader> LeaseTable::ReaderFor(uint64_t lease_id, uint32_t namespace_id,
+                                                        std::string_view key) const {
+  std::lock_guard lock(mu_);
+  auto lease = leases_.find(lease_id);
+  if (lease == leases_.end() || lease->second.namespace_id != namespace_id ||
+      lease->second.deadline <= Clock::now()) {
+    return std::nullopt;
+  }
+  auto watched = lease->second.on_nvme.find(std::string(key));
+  if (watched == lease->second.on_nvme.end() || !watched->second) return std::nullopt;
+  return watched->second;
+}
+
+void LeaseTable::OnNvmeEvicted(const tiers::BlockKey& key, const Reader& read) {
+  std::string index_key;
+  tiers::EncodeIndexKey(key, index_key);
+  std::lock_guard lock(mu_);
+  auto [first, last] = watched_.equal_range(index_key);
+  for (auto it = first; it != last; ++it) {
+    auto lease = leases_.find(it->second);
+    if (lease == leases_.end()) continue;
+    auto watched = lease->second.on_nvme.find(std::string(key.key));
+    if (watched != lease->second.on_nvme.end()) watched->second = read;
+  }
+}
+
 void LeaseTable::Drop(std::unordered_map<uint64_t, Lease>::iterator it,
                       std::vector<Lease>& released) {
   auto [first, last] = deadlines_.equal_range(it->second.deadline);
@@ -80,6 +116,17 @@ void LeaseTable::Drop(std::unordered_map<uint64_t, Lease>::iterator it,
     if (d->second == it->first) {
       deadlines_.erase(d);
       break;
+    }
+  }
+  for (const auto& [key, reader] : it->second.on_nvme) {
+    std::string index_key;
+    tiers::EncodeIndexKey({it->second.namespace_id, key}, index_key);
+    auto [first, last] = watched_.equal_range(index_key);
+    for (auto w = first; w != last; ++w) {
+      if (w->second == it->first) {
+        watched_.erase(w);
+        break;
+      }
     }
   }
   bytes_ -= it->second.bytes;

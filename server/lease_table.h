@@ -11,6 +11,11 @@
 // lease is a snapshot of the matched blocks, unaffected by later puts and
 // deletes of the same keys, until it ends.
 //
+// Matched blocks that were on NVMe are watched: when NVMe evicts one while
+// the lease lives (OnNvmeEvicted), the lease keeps the evicted block's
+// reader, which keeps its bytes readable (its segment file stays open), and
+// a Get that names the lease reads them from there (ReaderFor).
+//
 // Leases end by Release, or at their deadline: a reaper thread drops expired
 // leases without help from clients. Bounds: at most `max_leases` leases and
 // `max_bytes` of leased blocks (the memory leases may keep from eviction);
@@ -21,6 +26,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -62,10 +68,18 @@ class LeaseTable {
   // id (never 0, hard to guess). Errors: kResourceExhausted when the lease
   // count or the leased bytes would pass their bound.
   Result<uint64_t> Take(uint32_t namespace_id, std::vector<Held> blocks,
-                        std::chrono::milliseconds ttl);
+                        std::vector<std::string> nvme_keys, std::chrono::milliseconds ttl);
   // The block of `key` that live lease `lease_id` of `namespace_id` holds.
   std::optional<tiers::BlockHandle> Find(uint64_t lease_id, uint32_t namespace_id,
                                          std::string_view key) const;
+  using Reader = std::function<Result<tiers::BlockHandle>()>;
+  // The reader of a watched NVMe block of live lease `lease_id` that NVMe
+  // has evicted since; nullopt otherwise (read it from the tiers as usual).
+  std::optional<Reader> ReaderFor(uint64_t lease_id, uint32_t namespace_id,
+                                  std::string_view key) const;
+  // NVMe evicted `key`: every live lease watching it keeps `read`. Never
+  // blocks (called under NVMe's write lock).
+  void OnNvmeEvicted(const tiers::BlockKey& key, const Reader& read);
   // Ends a lease early; false when there is none (expired or released).
   bool Release(uint64_t lease_id);
 
@@ -78,6 +92,8 @@ class LeaseTable {
     Clock::time_point deadline;
     uint64_t bytes = 0;
     std::unordered_map<std::string, tiers::BlockHandle> blocks;
+    // Watched NVMe blocks by key: empty until NVMe evicts them.
+    std::unordered_map<std::string, Reader> on_nvme;
   };
 
   void ReapLoop();
@@ -92,6 +108,8 @@ class LeaseTable {
   std::condition_variable reaper_cv_;
   std::unordered_map<uint64_t, Lease> leases_;
   std::multimap<Clock::time_point, uint64_t> deadlines_;
+  // Index key (tiers::EncodeIndexKey) -> leases watching it on NVMe.
+  std::unordered_multimap<std::string, uint64_t> watched_;
   uint64_t bytes_ = 0;
   std::mt19937_64 ids_;
   bool stopping_ = false;

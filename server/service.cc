@@ -60,9 +60,16 @@ Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStat
     namespaces_.push_back(std::move(ns));
   }
   ScheduleExpirySweep();
+  stack_.SetNvmeEvictionObserver(
+      [this](const tiers::BlockKey& key, uint64_t /*size*/, LeaseTable::Reader read) {
+        leases_.OnNvmeEvicted(key, read);
+      });
 }
 
-Service::~Service() { StopWorkers(); }
+Service::~Service() {
+  StopWorkers();
+  stack_.SetNvmeEvictionObserver(nullptr);  // before leases_ goes
+}
 
 void Service::ScheduleExpirySweep() {
   // Expired blocks are misses at once; this gives their memory back even if
@@ -408,7 +415,9 @@ Service::Answer Service::Get(std::vector<std::byte> metadata, const DeferredRepl
     } else if (auto queued = stack_.GetQueued(key); queued.ok()) {
       job->found[i] = std::move(*queued);
       job->tiers[i] = TierId::kDram;
-    } else if (stack_.MayBeBelow(key)) {
+    } else if (stack_.MayBeBelow(key) ||
+               (job->request.lease_id != 0 &&
+                leases_.ReaderFor(job->request.lease_id, key.namespace_id, key.key))) {
       job->below.push_back(i);
     }
   }
@@ -417,7 +426,15 @@ Service::Answer Service::Get(std::vector<std::byte> metadata, const DeferredRepl
   auto run = [this, job, deferred] {
     for (size_t i : job->below) {
       tiers::Location from = tiers::Location::kNone;
-      auto handle = stack_.GetBelow({job->ns->id, job->request.keys[i]}, &from);
+      const tiers::BlockKey key{job->ns->id, job->request.keys[i]};
+      auto handle = stack_.GetBelow(key, &from);
+      if (!handle.ok() && job->request.lease_id != 0) {
+        // NVMe evicted it after the match: the lease kept its bytes.
+        if (auto read = leases_.ReaderFor(job->request.lease_id, key.namespace_id, key.key)) {
+          handle = (*read)();
+          from = tiers::Location::kNvme;
+        }
+      }
       if (handle.ok()) {
         job->found[i] = std::move(*handle);
         job->tiers[i] = ToTierId(from);
@@ -515,6 +532,7 @@ Result<ReplyBody> Service::MatchPrefix(std::span<const std::byte> metadata) {
       std::min(request->lease_ms != 0 ? request->lease_ms : lease_options_.default_ms,
                lease_options_.max_ms);
   std::vector<LeaseTable::Held> held;
+  std::vector<std::string> on_nvme;
   // In-memory indexes only: DRAM's exact one, then NVMe's (which holds every
   // key it stores), so no key costs I/O.
   for (std::string_view key : request->keys) {
@@ -522,7 +540,11 @@ Result<ReplyBody> Service::MatchPrefix(std::span<const std::byte> metadata) {
     const TierId tier = ToTierId(stack_.Locate(block_key));
     if (tier == TierId::kNone) break;
     response.tiers.push_back(tier);
-    if (lease_ms == 0 || tier != TierId::kDram) continue;
+    if (lease_ms == 0) continue;
+    if (tier == TierId::kNvme) {
+      on_nvme.emplace_back(key);  // watched: kept readable if NVMe evicts it
+      continue;
+    }
     // A pin taken now: the block may have gone since Locate (then the lease
     // does not cover it and a Get reads it as usual).
     auto pinned = stack_.dram().Pin(block_key);
@@ -531,7 +553,8 @@ Result<ReplyBody> Service::MatchPrefix(std::span<const std::byte> metadata) {
   }
   response.matched = static_cast<uint32_t>(response.tiers.size());
   if (lease_ms != 0 && response.matched != 0) {
-    auto lease = leases_.Take((*ns)->id, std::move(held), std::chrono::milliseconds(lease_ms));
+    auto lease = leases_.Take((*ns)->id, std::move(held), std::move(on_nvme),
+                              std::chrono::milliseconds(lease_ms));
     if (!lease.ok()) return lease.status();
     response.lease_id = *lease;
     response.lease_ms = lease_ms;

@@ -58,12 +58,9 @@ TierStack::TierStack(DramTier& dram, Tier* nvme, const TierStackOptions& options
     OnEvicted(key, std::move(block), was_read);
   });
   demotion_thread_ = std::thread([this] { DemotionLoop(); });
+  SetNvmeEvictionObserver(nullptr);
   if (blob_ == nullptr) return;
   uploader_ = std::make_unique<Uploader>(*nvme_, *blob_, options_.uploads);
-  nvme_->SetEvictionSink(
-      [this](const BlockKey& key, uint64_t size, std::function<Result<BlockHandle>()> read) {
-        OnNvmeEvicted(key, size, std::move(read));
-      });
   uploader_->ResumeMarked();
 }
 
@@ -93,6 +90,16 @@ bool TierStack::IsWriteThrough(uint32_t namespace_id) const {
   const NamespacePolicy& policy = PolicyFor(namespace_id);
   return policy.write_mode == WriteMode::kWriteThrough ||
          (UsesBlob(namespace_id) && policy.blob == BlobUse::kWriteBack);
+}
+
+void TierStack::SetNvmeEvictionObserver(Tier::EvictionSink observer) {
+  if (nvme_ == nullptr) return;
+  nvme_->SetEvictionSink(
+      [this, observer = std::move(observer)](const BlockKey& key, uint64_t size,
+                                             std::function<Result<BlockHandle>()> read) {
+        if (observer) observer(key, size, read);
+        OnNvmeEvicted(key, size, std::move(read));
+      });
 }
 
 void TierStack::OnNvmeEvicted(const BlockKey& key, uint64_t size,
@@ -498,10 +505,8 @@ void TierStack::Shutdown() {
   if (demotion_thread_.joinable()) demotion_thread_.join();
   if (nvme_ != nullptr) dram_.SetEvictionListener(nullptr);
   // After the demotions: their writes may evict NVMe blocks to spill.
-  if (uploader_ != nullptr) {
-    nvme_->SetEvictionSink(nullptr);
-    uploader_->Shutdown();
-  }
+  if (nvme_ != nullptr) nvme_->SetEvictionSink(nullptr);
+  if (uploader_ != nullptr) uploader_->Shutdown();
   std::vector<std::function<void()>> room;
   {
     std::lock_guard lock(mu_);

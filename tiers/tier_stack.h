@@ -135,6 +135,12 @@ class TierStack {
   void SetNamespacePolicy(uint32_t namespace_id, NamespacePolicy policy);
 
   DramTier& dram() { return dram_; }
+
+  // Also told of every live block NVMe evicts, with a reader that keeps its
+  // bytes readable while held (read leases keep what they matched). Called
+  // under NVMe's write lock: it must not block or call into the stack. Set
+  // any time (it is swapped under NVMe's write lock); null removes it.
+  void SetNvmeEvictionObserver(Tier::EvictionSink observer);
   bool has_nvme() const { return nvme_ != nullptr; }
   bool has_blob() const { return uploader_ != nullptr; }
 

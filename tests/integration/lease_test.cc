@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <random>
 #include <thread>
 
@@ -146,6 +147,46 @@ TEST_F(LeaseTest, TheLeaseTableIsBounded) {
   ASSERT_TRUE(client_->Release(first->lease_id).ok());
   EXPECT_TRUE(client_->MatchPrefix("kv", keys).ok());
   EXPECT_TRUE(server_->running());
+}
+
+TEST_F(LeaseTest, LeasedBlocksOnNvmeStayReadableAfterNvmeEvictsThem) {
+  char pattern[] = "/tmp/kvtier-lease-XXXXXX";
+  const std::filesystem::path nvme = mkdtemp(pattern);
+  server_ = std::make_unique<testing::ServerProcess>(std::vector<std::string>{},
+                                                     "tiers:\n"
+                                                     "  dram: {capacity: 8MiB, policy: lru}\n"
+                                                     "  nvme: {directory: " +
+                                                         nvme.string() +
+                                                         ", capacity: 16MiB, segment_bytes: 2MiB}\n"
+                                                         "namespaces: [{name: kv}]\n");
+  ASSERT_TRUE(server_->Start().ok()) << server_->log();
+  client::ClientOptions options;
+  options.port = server_->port();
+  client_ = std::move(*Client::Connect(options));
+  const std::vector<std::string> leased = {"n0"};
+  const std::vector<std::string> unleased = {"m0"};
+  Put("n0", 40);
+  Put("m0", 41);
+  // Until both are only on NVMe (evicted from DRAM and demoted).
+  for (int i = 0;; ++i) {
+    const auto n0 = client_->Exists("kv", leased)->tiers[0];
+    const auto m0 = client_->Exists("kv", unleased)->tiers[0];
+    ASSERT_NE(n0, protocol::TierId::kNone) << "after " << i << " fillers";
+    ASSERT_NE(m0, protocol::TierId::kNone) << "after " << i << " fillers";
+    if (n0 == protocol::TierId::kNvme && m0 == protocol::TierId::kNvme) break;
+    Put("f" + std::to_string(i), 500 + i);
+  }
+  auto match = client_->MatchPrefix("kv", leased, /*lease_ms=*/60'000);
+  ASSERT_TRUE(match.ok() && match->lease_id != 0);
+  EXPECT_EQ(match->tiers[0], protocol::TierId::kNvme);
+  Pressure("w");                         // 32 MiB through 8 MiB of NVMe: both segments go
+  EXPECT_EQ(Readable(unleased, 41), 0);  // NVMe did evict
+  EXPECT_EQ(Readable(leased, 40, match->lease_id), 1);
+  ASSERT_TRUE(client_->Release(match->lease_id).ok());
+  EXPECT_EQ(Readable(leased, 40, match->lease_id), 0);  // its bytes went with the lease
+  client_.reset();
+  server_.reset();
+  std::filesystem::remove_all(nvme);
 }
 
 }  // namespace
