@@ -240,6 +240,31 @@ dataset_readers=$("$bin/kvtier-dataset-readers" --server "127.0.0.1:$dataset_por
   --namespace dataset --object train-0001.bin --block 5 --readers 32 --expect "$work/object.bin")
 kill "$dataset_pid" 2>/dev/null || true
 kill "$azurite_pid" 2>/dev/null || true
+# Request classes: KV reads beside a bulk stream, once with the bulk
+# namespace in the bulk class and once with everything in the latency class.
+fairness() {  # CLASS(bulk|latency) -> kvtier-fairness output
+  local cls=$1 port=17404 dir="$work/fairness-$1"
+  mkdir -p "$dir"
+  cat >"$dir/kvtier.yaml" <<YAML
+tiers:
+  dram: {capacity: 32MiB}
+  nvme: {directory: $dir/nvme, capacity: 512MiB}
+  workers: {threads: 2}
+namespaces:
+  - {name: kv}
+  - {name: data, class: $cls}
+YAML
+  "$bin/kvtierd" --config "$dir/kvtier.yaml" --port "$port" --log-level warn >"$dir/log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 100); do nc -z 127.0.0.1 "$port" && break; sleep 0.1; done
+  "$bin/kvtier-fairness" --server "127.0.0.1:$port" --kv-namespace kv --bulk-namespace data \
+    --blocks 256 --kv-reads 2000 --bulk-streams 4 --bulk-client "$([[ $cls == bulk ]] && echo 1 || echo 0)"
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+fairness_bulk=$(fairness bulk)
+fairness_latency=$(fairness latency)
+
 blob_put=$(printf '%s\n' "${blob_put_runs[@]}" | median)
 blob_get=$(printf '%s\n' "${blob_get_runs[@]}" | median)
 curl_put=$(printf '%s\n' "${curl_put_runs[@]}" | median)
@@ -331,6 +356,22 @@ machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpui
   echo "against a kvtierd whose \`dataset\` namespace reads through to that container):"
   echo
   echo "    $dataset_readers"
+  echo
+  echo "## Request classes: KV reads beside a bulk stream"
+  echo
+  echo "kvtierd with 32 MiB of DRAM over NVMe and 2 worker threads; 256 blocks of 256 KiB in each of"
+  echo "two namespaces. One connection times 2000 random KV Gets alone, then while 4 connections read"
+  echo "batches of 8 random blocks of the other namespace (\`kvtier-fairness --kv-namespace kv"
+  echo "--bulk-namespace data --blocks 256 --kv-reads 2000 --bulk-streams 4\`). One run each: the bulk"
+  echo "namespace in the bulk class (\`class: bulk\`, clients marked bulk), then in the latency class."
+  echo
+  echo "| bulk namespace class | KV p50 alone us | KV p99 alone us | KV p50 with bulk us | KV p99 with bulk us | bulk GB/s |"
+  echo "|---|---|---|---|---|---|"
+  for cls in bulk latency; do
+    out=$fairness_bulk
+    [[ $cls == latency ]] && out=$fairness_latency
+    echo "| $cls | $(awk '$1 == "kv_alone" {print $3}' <<<"$out") | $(awk '$1 == "kv_alone" {print $5}' <<<"$out") | $(awk '$1 == "kv_with_bulk" {print $3}' <<<"$out") | $(awk '$1 == "kv_with_bulk" {print $5}' <<<"$out") | $(awk '$1 == "bulk_gbps" {print $2}' <<<"$out") |"
+  done
 } >bench/RESULTS.md.new
 mv bench/RESULTS.md.new bench/RESULTS.md
 cat bench/RESULTS.md
