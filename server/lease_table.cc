@@ -70,29 +70,32 @@ Result<uint64_t> LeaseTable::Take(uint32_t namespace_id, std::vector<Held> block
   return id;
 }
 
-std::optional<tiers::BlockHandle> LeaseTable::Find(uint64_t lease_id, uint32_t namespace_id,
-                                                   std::string_view key) const {
-  std::lock_guard lock(mu_);
+const LeaseTable::Lease* LeaseTable::LiveLease(uint64_t lease_id, uint32_t namespace_id) const {
   auto lease = leases_.find(lease_id);
   if (lease == leases_.end() || lease->second.namespace_id != namespace_id ||
       lease->second.deadline <= Clock::now()) {
-    return std::nullopt;
+    return nullptr;
   }
-  auto block = lease->second.blocks.find(std::string(key));
-  if (block == lease->second.blocks.end()) return std::nullopt;
+  return &lease->second;
+}
+
+std::optional<tiers::BlockHandle> LeaseTable::Find(uint64_t lease_id, uint32_t namespace_id,
+                                                   std::string_view key) const {
+  std::lock_guard lock(mu_);
+  const Lease* lease = LiveLease(lease_id, namespace_id);
+  if (lease == nullptr) return std::nullopt;
+  auto block = lease->blocks.find(std::string(key));
+  if (block == lease->blocks.end()) return std::nullopt;
   return block->second.Clone();
 }
 
 std::optional<LeaseTable::Reader> LeaseTable::ReaderFor(uint64_t lease_id, uint32_t namespace_id,
                                                         std::string_view key) const {
   std::lock_guard lock(mu_);
-  auto lease = leases_.find(lease_id);
-  if (lease == leases_.end() || lease->second.namespace_id != namespace_id ||
-      lease->second.deadline <= Clock::now()) {
-    return std::nullopt;
-  }
-  auto watched = lease->second.on_nvme.find(std::string(key));
-  if (watched == lease->second.on_nvme.end() || !watched->second) return std::nullopt;
+  const Lease* lease = LiveLease(lease_id, namespace_id);
+  if (lease == nullptr) return std::nullopt;
+  auto watched = lease->on_nvme.find(std::string(key));
+  if (watched == lease->on_nvme.end() || !watched->second) return std::nullopt;
   return watched->second;
 }
 

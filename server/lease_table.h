@@ -96,6 +96,8 @@ class LeaseTable {
     std::unordered_map<std::string, Reader> on_nvme;
   };
 
+  // The lease if it is live and of `namespace_id`; requires mu_.
+  const Lease* LiveLease(uint64_t lease_id, uint32_t namespace_id) const;
   void ReapLoop();
   // Removes lease `it` (mu_ held); its handles are moved to `released` so
   // that they are freed after mu_ is let go.

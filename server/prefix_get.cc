@@ -15,21 +15,6 @@ using protocol::TierId;
 
 enum class ReadState : uint8_t { kPending, kFound, kMissing, kFailed };
 
-TierId ToWireTier(tiers::Location location) {
-  switch (location) {
-    case tiers::Location::kDram:
-      return TierId::kDram;
-    case tiers::Location::kNvme:
-      return TierId::kNvme;
-    case tiers::Location::kBlob:
-    case tiers::Location::kOrigin:
-      return TierId::kBlob;
-    case tiers::Location::kNone:
-      break;
-  }
-  return TierId::kNone;
-}
-
 }  // namespace
 
 // State of one GetPrefix; shared by its reads and its deadline.

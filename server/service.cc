@@ -30,6 +30,21 @@ std::vector<protocol::NamedCounter> ToNamed(const std::vector<tiers::TierCounter
 
 }  // namespace
 
+protocol::TierId ToWireTier(tiers::Location location) {
+  switch (location) {
+    case tiers::Location::kDram:
+      return TierId::kDram;
+    case tiers::Location::kNvme:
+      return TierId::kNvme;
+    case tiers::Location::kBlob:
+    case tiers::Location::kOrigin:
+      return TierId::kBlob;
+    case tiers::Location::kNone:
+      break;
+  }
+  return TierId::kNone;
+}
+
 Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStats& stats,
                  const std::vector<tiers::BlockSource*>& origins)
     : server_name_(config.server_name),
@@ -312,21 +327,6 @@ Result<ReplyBody> Service::Hello(std::span<const std::byte> metadata) {
 
 namespace {
 
-TierId ToTierId(tiers::Location location) {
-  switch (location) {
-    case tiers::Location::kDram:
-      return TierId::kDram;
-    case tiers::Location::kNvme:
-      return TierId::kNvme;
-    case tiers::Location::kBlob:
-    case tiers::Location::kOrigin:
-      return TierId::kBlob;
-    case tiers::Location::kNone:
-      break;
-  }
-  return TierId::kNone;
-}
-
 // State of a Get: the blocks found so far, by key index.
 struct GetJob : KeysJob {
   std::vector<tiers::BlockHandle> found;
@@ -437,7 +437,7 @@ Service::Answer Service::Get(std::vector<std::byte> metadata, const DeferredRepl
       }
       if (handle.ok()) {
         job->found[i] = std::move(*handle);
-        job->tiers[i] = ToTierId(from);
+        job->tiers[i] = ToWireTier(from);
       } else if (handle.status().code() != StatusCode::kNotFound &&
                  handle.status().code() != StatusCode::kCorruption) {
         // A bad block below was dropped and counted: to the client it is a
@@ -460,7 +460,7 @@ Result<ReplyBody> Service::Exists(std::span<const std::byte> metadata) {
   protocol::ExistsResponse response;
   response.tiers.reserve(request->keys.size());
   for (std::string_view key : request->keys) {
-    response.tiers.push_back(ToTierId(stack_.Locate({(*ns)->id, key})));
+    response.tiers.push_back(ToWireTier(stack_.Locate({(*ns)->id, key})));
   }
   return ReplyBody{protocol::EncodeExistsResponse(response), {}, 0};
 }
@@ -537,7 +537,7 @@ Result<ReplyBody> Service::MatchPrefix(std::span<const std::byte> metadata) {
   // key it stores), so no key costs I/O.
   for (std::string_view key : request->keys) {
     const tiers::BlockKey block_key{(*ns)->id, key};
-    const TierId tier = ToTierId(stack_.Locate(block_key));
+    const TierId tier = ToWireTier(stack_.Locate(block_key));
     if (tier == TierId::kNone) break;
     response.tiers.push_back(tier);
     if (lease_ms == 0) continue;

@@ -80,6 +80,9 @@ struct KeysJob {
 // nullopt (the connection posts the reply, so either order works).
 using DeferredReply = std::function<void(Result<ReplyBody>)>;
 
+// The wire tier of a stack location (origins are Blob on the wire).
+protocol::TierId ToWireTier(tiers::Location location);
+
 class Service {
  public:
   // `origins[i]`, when given and not null, is the read-through source of

@@ -8,12 +8,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <random>
 #include <thread>
 
 #include "client/client.h"
 #include "common/checksum.h"
 #include "tests/support/azurite_process.h"
+#include "tests/support/client_helpers.h"
 #include "tests/support/fault_proxy.h"
 #include "tests/support/server_process.h"
 #include "tiers/blob/blob_tier.h"
@@ -27,12 +27,7 @@ using testing::ProxyFault;
 
 constexpr size_t kBlock = 1 << 20;
 
-std::vector<std::byte> Bytes(uint32_t seed) {
-  std::vector<std::byte> out(kBlock);
-  std::mt19937 random(seed);
-  for (auto& b : out) b = static_cast<std::byte>(random());
-  return out;
-}
+std::vector<std::byte> Bytes(uint32_t seed) { return testing::RandomBytes(kBlock, seed); }
 
 uint64_t Counter(Client& client, const std::string& tier, const std::string& name) {
   auto stats = client.Stats();
@@ -82,11 +77,7 @@ class BlobServerTest : public ::testing::Test {
   }
 
   static std::unique_ptr<Client> Connect(const testing::ServerProcess& server) {
-    client::ClientOptions options;
-    options.port = server.port();
-    auto client = Client::Connect(options);
-    EXPECT_TRUE(client.ok()) << client.status().ToString();
-    return client.ok() ? std::move(*client) : nullptr;
+    return testing::ConnectTo(server);
   }
 
   // Reads blob `key` of namespace `ns` straight from Azurite, checksum
@@ -107,11 +98,8 @@ class BlobServerTest : public ::testing::Test {
 
   static void Put(Client& client, const std::string& ns, const std::string& key,
                   const std::vector<std::byte>& value) {
-    const std::vector<std::string> keys = {key};
-    const std::vector<std::span<const std::byte>> values = {value};
-    auto put = client.Put(ns, keys, values);
-    ASSERT_TRUE(put.ok()) << put.status().ToString();
-    ASSERT_TRUE(put->statuses[0].ok()) << key << ": " << put->statuses[0].ToString();
+    const Status put = testing::PutOne(client, ns, key, value);
+    ASSERT_TRUE(put.ok()) << key << ": " << put.ToString();
   }
 
   static Result<std::pair<std::vector<std::byte>, TierId>> Get(Client& client,

@@ -6,10 +6,10 @@
 
 #include <chrono>
 #include <filesystem>
-#include <random>
 #include <thread>
 
 #include "client/client.h"
+#include "tests/support/client_helpers.h"
 #include "tests/support/server_process.h"
 
 namespace kvtier {
@@ -19,12 +19,7 @@ using client::Client;
 
 constexpr size_t kBlock = 1 << 20;
 
-std::vector<std::byte> Bytes(uint32_t seed) {
-  std::vector<std::byte> out(kBlock);
-  std::mt19937 random(seed);
-  for (auto& b : out) b = static_cast<std::byte>(random());
-  return out;
-}
+std::vector<std::byte> Bytes(uint32_t seed) { return testing::RandomBytes(kBlock, seed); }
 
 uint64_t ServerCounter(Client& client, const std::string& name) {
   auto stats = client.Stats();
@@ -45,19 +40,12 @@ class LeaseTest : public ::testing::Test {
         std::vector<std::string>{}, "tiers: {dram: {capacity: 8MiB, policy: lru}}\n" + leases +
                                         "namespaces: [{name: kv, tiers: [dram]}]\n");
     ASSERT_TRUE(server_->Start().ok()) << server_->log();
-    client::ClientOptions options;
-    options.port = server_->port();
-    auto client = Client::Connect(options);
-    ASSERT_TRUE(client.ok()) << client.status().ToString();
-    client_ = std::move(*client);
+    client_ = testing::ConnectTo(*server_);
+    ASSERT_NE(client_, nullptr);
   }
 
   void Put(const std::string& key, uint32_t seed) {
-    const std::vector<std::string> keys = {key};
-    const auto value = Bytes(seed);
-    const std::vector<std::span<const std::byte>> values = {value};
-    auto put = client_->Put("kv", keys, values);
-    ASSERT_TRUE(put.ok() && put->all_ok()) << key;
+    ASSERT_TRUE(testing::PutOne(*client_, "kv", key, Bytes(seed)).ok()) << key;
   }
 
   // Writes 32 MiB of other blocks: four times the DRAM tier.
@@ -74,8 +62,7 @@ class LeaseTest : public ::testing::Test {
     for (size_t i = 0; i < keys.size(); ++i) {
       const auto expected = Bytes(first_seed + static_cast<uint32_t>(i));
       const auto& value = got->values[i];
-      if (value.status.ok() &&
-          std::equal(value.bytes.begin(), value.bytes.end(), expected.begin(), expected.end())) {
+      if (value.status.ok() && testing::SameBytes(value.bytes, expected)) {
         ++readable;
       }
     }
@@ -160,9 +147,8 @@ TEST_F(LeaseTest, LeasedBlocksOnNvmeStayReadableAfterNvmeEvictsThem) {
                                                          ", capacity: 16MiB, segment_bytes: 2MiB}\n"
                                                          "namespaces: [{name: kv}]\n");
   ASSERT_TRUE(server_->Start().ok()) << server_->log();
-  client::ClientOptions options;
-  options.port = server_->port();
-  client_ = std::move(*Client::Connect(options));
+  client_ = testing::ConnectTo(*server_);
+  ASSERT_NE(client_, nullptr);
   const std::vector<std::string> leased = {"n0"};
   const std::vector<std::string> unleased = {"m0"};
   Put("n0", 40);

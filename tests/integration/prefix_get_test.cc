@@ -6,9 +6,9 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <random>
 
 #include "client/client.h"
+#include "tests/support/client_helpers.h"
 #include "tests/support/server_process.h"
 
 namespace kvtier {
@@ -20,12 +20,7 @@ using protocol::TierId;
 
 constexpr size_t kBlock = 1 << 20;
 
-std::vector<std::byte> Bytes(uint32_t seed) {
-  std::vector<std::byte> out(kBlock);
-  std::mt19937 random(seed);
-  for (auto& b : out) b = static_cast<std::byte>(random());
-  return out;
-}
+std::vector<std::byte> Bytes(uint32_t seed) { return testing::RandomBytes(kBlock, seed); }
 
 std::vector<std::string> Keys(int count) {
   std::vector<std::string> keys;
@@ -38,24 +33,16 @@ class PrefixGetTest : public ::testing::Test {
   void Start(const std::string& config) {
     server_ = std::make_unique<testing::ServerProcess>(std::vector<std::string>{}, config);
     ASSERT_TRUE(server_->Start().ok()) << server_->log();
-    client::ClientOptions options;
-    options.port = server_->port();
-    auto client = Client::Connect(options);
-    ASSERT_TRUE(client.ok()) << client.status().ToString();
-    client_ = std::move(*client);
+    client_ = testing::ConnectTo(*server_);
+    ASSERT_NE(client_, nullptr);
   }
 
   void Put(const std::string& key, uint32_t seed) {
-    const std::vector<std::string> keys = {key};
-    const auto value = Bytes(seed);
-    const std::vector<std::span<const std::byte>> values = {value};
-    auto put = client_->Put("kv", keys, values);
-    ASSERT_TRUE(put.ok() && put->all_ok()) << key;
+    ASSERT_TRUE(testing::PutOne(*client_, "kv", key, Bytes(seed)).ok()) << key;
   }
 
   static bool Holds(const client::GetValue& value, uint32_t seed) {
-    const auto expected = Bytes(seed);
-    return std::equal(value.bytes.begin(), value.bytes.end(), expected.begin(), expected.end());
+    return testing::SameBytes(value.bytes, Bytes(seed));
   }
 
   std::unique_ptr<testing::ServerProcess> server_;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "client/client.h"
+#include "tests/support/client_helpers.h"
 #include "tests/support/server_process.h"
 
 namespace kvtier {
@@ -30,20 +31,13 @@ class TtlPinTest : public ::testing::Test {
                                                  "  - {name: short, tiers: [dram], ttl_ms: 50}\n"
                                                  "  - {name: docs, kind: kb, tiers: [dram]}\n");
     ASSERT_TRUE(server_->Start().ok()) << server_->log();
-    client::ClientOptions options;
-    options.port = server_->port();
-    auto client = Client::Connect(options);
-    ASSERT_TRUE(client.ok());
-    client_ = std::move(*client);
+    client_ = testing::ConnectTo(*server_);
+    ASSERT_NE(client_, nullptr);
   }
 
   Status Put(const std::string& ns, const std::string& key, const PutOptions& options = {}) {
-    const std::vector<std::string> keys = {key};
-    const std::vector<std::byte> value(kBlock, std::byte{9});
-    const std::vector<std::span<const std::byte>> values = {value};
-    auto put = client_->Put(ns, keys, values, options);
-    if (!put.ok()) return put.status();
-    return put->statuses[0];
+    return testing::PutOne(*client_, ns, key, std::vector<std::byte>(kBlock, std::byte{9}),
+                           options);
   }
 
   bool Present(const std::string& ns, const std::string& key) {

@@ -1,0 +1,52 @@
+#pragma once
+
+// Small helpers shared by the integration tests that talk to a kvtierd
+// through the client library.
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <memory>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "client/client.h"
+#include "tests/support/server_process.h"
+
+namespace kvtier::testing {
+
+// `size` pseudo-random bytes; the same seed gives the same bytes.
+inline std::vector<std::byte> RandomBytes(size_t size, uint32_t seed) {
+  std::vector<std::byte> out(size);
+  std::mt19937 random(seed);
+  for (auto& b : out) b = static_cast<std::byte>(random());
+  return out;
+}
+
+// A client of `server`; nullptr (and a test failure) when it cannot connect.
+inline std::unique_ptr<client::Client> ConnectTo(const ServerProcess& server) {
+  client::ClientOptions options;
+  options.port = server.port();
+  auto client = client::Client::Connect(options);
+  EXPECT_TRUE(client.ok()) << client.status().ToString();
+  return client.ok() ? std::move(*client) : nullptr;
+}
+
+// Puts one value; the request's status, else the key's.
+inline Status PutOne(client::Client& client, const std::string& ns, const std::string& key,
+                     std::span<const std::byte> value, const client::PutOptions& options = {}) {
+  const std::vector<std::string> keys = {key};
+  const std::vector<std::span<const std::byte>> values = {value};
+  auto put = client.Put(ns, keys, values, options);
+  if (!put.ok()) return put.status();
+  return put->statuses[0];
+}
+
+// Whether `got` holds exactly `expected`.
+inline bool SameBytes(std::span<const std::byte> got, std::span<const std::byte> expected) {
+  return std::equal(got.begin(), got.end(), expected.begin(), expected.end());
+}
+
+}  // namespace kvtier::testing
