@@ -24,8 +24,7 @@ T LoadLe(const std::byte* in) {
 }  // namespace
 
 bool IsKnownOpcode(uint8_t opcode) {
-  return opcode >= static_cast<uint8_t>(Opcode::kHello) &&
-         opcode <= static_cast<uint8_t>(Opcode::kGetPrefix);
+  return opcode >= static_cast<uint8_t>(Opcode::kHello) && opcode <= kMaxOpcode;
 }
 
 std::string_view OpcodeName(Opcode opcode) {

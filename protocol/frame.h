@@ -40,6 +40,8 @@ enum class Opcode : uint8_t {
   kRelease = 9,
   kGetPrefix = 10,
 };
+// The highest opcode above: tables indexed by opcode have kMaxOpcode + 1 slots.
+inline constexpr uint8_t kMaxOpcode = static_cast<uint8_t>(Opcode::kGetPrefix);
 
 // True for the opcodes listed above.
 bool IsKnownOpcode(uint8_t opcode);

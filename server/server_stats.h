@@ -40,7 +40,8 @@ struct ServerStats {
   std::atomic<uint64_t> connections_active{0};
   std::atomic<uint64_t> bytes_received{0};
   std::atomic<uint64_t> bytes_sent{0};
-  std::array<std::atomic<uint64_t>, 8> requests{};  // by opcode; [0] unknown
+  // By opcode; [0] counts unknown ones.
+  std::array<std::atomic<uint64_t>, protocol::kMaxOpcode + 1> requests{};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(BadInput::kCount)> bad_input{};
 
   void CountBadInput(BadInput kind) {

@@ -133,6 +133,9 @@ TEST_F(LeaseTest, TheLeaseTableIsBounded) {
   EXPECT_EQ(ServerCounter(*client_, "leases_refused"), 1u);
   ASSERT_TRUE(client_->Release(first->lease_id).ok());
   EXPECT_TRUE(client_->MatchPrefix("kv", keys).ok());
+  // Every opcode has its request counter, the newest ones too.
+  EXPECT_EQ(ServerCounter(*client_, "requests_release"), 1u);
+  EXPECT_EQ(ServerCounter(*client_, "requests_match_prefix"), 3u);
   EXPECT_TRUE(server_->running());
 }
 
