@@ -561,6 +561,7 @@ std::future<Result<PrefixResult>> Client::GetPrefixAsync(std::string_view ns,
           GetValue value;
           value.tier = response.tiers[i];
           value.checksum = response.checksums[i];
+          if (!response.kb.empty()) value.kb = response.kb[i];
           value.bytes =
               std::span<const std::byte>(frame.payload.get() + offset, response.value_lengths[i]);
           offset += response.value_lengths[i];

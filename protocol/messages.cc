@@ -273,10 +273,11 @@ Metadata EncodeGetPrefixResponse(const GetPrefixResponse& response) {
   auto lengths = builder.CreateVector(response.value_lengths);
   auto sums = builder.CreateVector(response.checksums);
   auto tiers = builder.CreateVector(TiersToBytes(response.tiers));
-  builder.Finish(w::CreateGetPrefixResponse(builder, response.delivered,
-                                            static_cast<w::PrefixStop>(response.stop_reason),
-                                            static_cast<uint8_t>(response.stop_code), lengths, sums,
-                                            fb::Offset<fb::Vector<w::TierId>>(tiers.o)));
+  auto [token_counts, position_offsets, producers] = EncodeKb(builder, response.kb);
+  builder.Finish(w::CreateGetPrefixResponse(
+      builder, response.delivered, static_cast<w::PrefixStop>(response.stop_reason),
+      static_cast<uint8_t>(response.stop_code), lengths, sums,
+      fb::Offset<fb::Vector<w::TierId>>(tiers.o), token_counts, position_offsets, producers));
   return Finish(builder);
 }
 
@@ -649,6 +650,8 @@ Result<GetPrefixResponse> DecodeGetPrefixResponse(std::span<const std::byte> met
     total += length;
   }
   if (total != payload_length) return BadResponse("payload has bytes no value accounts for");
+  KVTIER_ASSIGN_OR_RETURN(out.kb, DecodeKb(root->token_counts(), root->position_offsets(),
+                                           root->producers(), out.delivered, /*response=*/true));
   return out;
 }
 

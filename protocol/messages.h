@@ -64,6 +64,13 @@ struct KeysRequest {
   bool bulk = false;         // bulk class (else: the namespace's class)
 };
 
+// KB metadata of one block (all zero when not given).
+struct KbMetadata {
+  uint32_t token_count = 0;
+  uint32_t position_offset = 0;
+  uint64_t producer = 0;
+};
+
 enum class PrefixStop : uint8_t {
   kComplete = 0,
   kMiss = 1,
@@ -80,13 +87,7 @@ struct GetPrefixResponse {
   std::vector<uint64_t> value_lengths;     // `delivered` of each
   std::vector<uint64_t> checksums;
   std::vector<TierId> tiers;
-};
-
-// KB metadata of one block (all zero when not given).
-struct KbMetadata {
-  uint32_t token_count = 0;
-  uint32_t position_offset = 0;
-  uint64_t producer = 0;
+  std::vector<KbMetadata> kb;  // `delivered` of each, or empty (not a kb namespace)
 };
 
 // How hard the server should hold a block (tiers::PinLevel on the wire).

@@ -55,7 +55,12 @@ struct PrefixJob : KeysJob {
       return std::nullopt;  // still reading the next block of the prefix
     }
     response.delivered = static_cast<uint32_t>(i);
+    const bool kb = ns->kind == NamespaceKind::kKb;
     for (size_t k = 0; k < i; ++k) {
+      if (kb) {
+        const tiers::BlockAttributes& a = found[k].attributes();
+        response.kb.push_back({a.token_count, a.position_offset, a.producer});
+      }
       response.value_lengths.push_back(found[k].size());
       response.checksums.push_back(found[k].checksum());
       response.tiers.push_back(tiers[k]);

@@ -91,6 +91,10 @@ TEST_F(TtlPinTest, KbBlocksReturnTheirMetadata) {
   ASSERT_TRUE(got.ok() && got->values[0].status.ok());
   EXPECT_EQ(got->values[0].kb.token_count, 812u);
   EXPECT_EQ(got->values[0].kb.producer, producer.Fingerprint());
+  auto prefix = client_->GetPrefix("docs", keys, std::chrono::milliseconds(0));
+  ASSERT_TRUE(prefix.ok() && prefix->values.size() == 1);
+  EXPECT_EQ(prefix->values[0].kb.token_count, 812u);
+  EXPECT_EQ(prefix->values[0].kb.producer, producer.Fingerprint());
   // kb namespaces soft-pin by default: the block is held against eviction.
   for (int i = 0; i < 64; ++i) ASSERT_TRUE(Put("kv", "u" + std::to_string(i)).ok());
   EXPECT_TRUE(Present("docs", "chunk-1"));
