@@ -262,14 +262,8 @@ int Run(int argc, char** argv) {
     blob = std::move(*opened);
   }
   tiers::TierStack stack(dram, nvme.get(), config->stack, blob.get());
-  if (blob != nullptr) {
-    const auto blob_stats = stack.Stats();
-    for (const auto& tier : blob_stats) {
-      if (tier.name == "blob" && tier.Counter("pending_uploads").value_or(0) > 0) {
-        spdlog::info("Blob tier: resuming {} uploads left pending on NVMe",
-                     *tier.Counter("pending_uploads"));
-      }
-    }
+  if (stack.resumed_uploads() > 0) {
+    spdlog::info("Blob tier: resuming {} uploads left pending on NVMe", stack.resumed_uploads());
   }
   ServerStats stats;
   Service service(*config, stack, stats, origin_of_namespace);

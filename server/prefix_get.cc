@@ -98,22 +98,12 @@ Service::Answer Service::GetPrefix(std::vector<std::byte> metadata, const Deferr
   for (job->end = 0; job->end < count; ++job->end) {
     const size_t i = job->end;
     const tiers::BlockKey key{job->ns->id, job->request.keys[i]};
-    std::optional<tiers::BlockHandle> handle;
-    if (job->request.lease_id != 0) {
-      handle = leases_.Find(job->request.lease_id, key.namespace_id, key.key);
-    }
-    if (!handle) {
-      if (auto hit = stack_.GetFromDram(key); hit.ok()) {
-        handle = std::move(*hit);
-      } else if (auto queued = stack_.GetQueued(key); queued.ok()) {
-        handle = std::move(*queued);
-      }
-    }
+    std::optional<tiers::BlockHandle> handle = FromMemory(job->request.lease_id, key);
     if (handle) {
       job->found[i] = std::move(*handle);
       job->tiers[i] = TierId::kDram;
       job->state[i] = ReadState::kFound;
-    } else if (stack_.MayBeBelow(key)) {
+    } else if (WorthReadingBelow(job->request.lease_id, key)) {
       below.push_back(i);
     } else {
       break;
@@ -131,7 +121,7 @@ Service::Answer Service::GetPrefix(std::vector<std::byte> metadata, const Deferr
         if (job->answered) return;  // settled without this block
       }
       tiers::Location from = tiers::Location::kNone;
-      auto handle = stack_.GetBelow({job->ns->id, job->request.keys[i]}, &from);
+      auto handle = ReadBelow(job->request.lease_id, {job->ns->id, job->request.keys[i]}, &from);
       std::optional<ReplyBody> reply;
       {
         std::lock_guard lock(job->mu);

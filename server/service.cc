@@ -378,6 +378,35 @@ ReplyBody AssembleGet(GetJob& job, uint64_t max_payload_bytes) {
 
 }  // namespace
 
+std::optional<tiers::BlockHandle> Service::FromMemory(uint64_t lease_id,
+                                                      const tiers::BlockKey& key) {
+  // A lease's snapshot first; keys it does not hold read as usual.
+  if (lease_id != 0) {
+    if (auto leased = leases_.Find(lease_id, key.namespace_id, key.key)) return leased;
+  }
+  if (auto hit = stack_.GetFromDram(key); hit.ok()) return std::move(*hit);
+  if (auto queued = stack_.GetQueued(key); queued.ok()) return std::move(*queued);
+  return std::nullopt;
+}
+
+bool Service::WorthReadingBelow(uint64_t lease_id, const tiers::BlockKey& key) const {
+  return stack_.MayBeBelow(key) ||
+         (lease_id != 0 && leases_.ReaderFor(lease_id, key.namespace_id, key.key));
+}
+
+Result<tiers::BlockHandle> Service::ReadBelow(uint64_t lease_id, const tiers::BlockKey& key,
+                                              tiers::Location* from) {
+  auto handle = stack_.GetBelow(key, from);
+  if (!handle.ok() && lease_id != 0) {
+    // NVMe evicted it after the match: the lease kept its bytes.
+    if (auto read = leases_.ReaderFor(lease_id, key.namespace_id, key.key)) {
+      handle = (*read)();
+      *from = tiers::Location::kNvme;
+    }
+  }
+  return handle;
+}
+
 Status Service::DecodeKeysJob(std::vector<std::byte> metadata, KeysJob& job) {
   job.metadata = std::move(metadata);  // the heap buffer, and views into it, stay put
   auto request = protocol::DecodeKeysRequest(job.metadata, limits_);
@@ -401,23 +430,10 @@ Service::Answer Service::Get(std::vector<std::byte> metadata, const DeferredRepl
   job->tiers.assign(count, TierId::kNone);
   for (size_t i = 0; i < count; ++i) {
     const tiers::BlockKey key{job->ns->id, job->request.keys[i]};
-    if (job->request.lease_id != 0) {
-      // A lease's snapshot first; keys it does not hold read as usual.
-      if (auto leased = leases_.Find(job->request.lease_id, key.namespace_id, key.key)) {
-        job->found[i] = std::move(*leased);
-        job->tiers[i] = TierId::kDram;
-        continue;
-      }
-    }
-    if (auto handle = stack_.GetFromDram(key); handle.ok()) {
+    if (auto handle = FromMemory(job->request.lease_id, key)) {
       job->found[i] = std::move(*handle);
       job->tiers[i] = TierId::kDram;
-    } else if (auto queued = stack_.GetQueued(key); queued.ok()) {
-      job->found[i] = std::move(*queued);
-      job->tiers[i] = TierId::kDram;
-    } else if (stack_.MayBeBelow(key) ||
-               (job->request.lease_id != 0 &&
-                leases_.ReaderFor(job->request.lease_id, key.namespace_id, key.key))) {
+    } else if (WorthReadingBelow(job->request.lease_id, key)) {
       job->below.push_back(i);
     }
   }
@@ -426,15 +442,7 @@ Service::Answer Service::Get(std::vector<std::byte> metadata, const DeferredRepl
   auto run = [this, job, deferred] {
     for (size_t i : job->below) {
       tiers::Location from = tiers::Location::kNone;
-      const tiers::BlockKey key{job->ns->id, job->request.keys[i]};
-      auto handle = stack_.GetBelow(key, &from);
-      if (!handle.ok() && job->request.lease_id != 0) {
-        // NVMe evicted it after the match: the lease kept its bytes.
-        if (auto read = leases_.ReaderFor(job->request.lease_id, key.namespace_id, key.key)) {
-          handle = (*read)();
-          from = tiers::Location::kNvme;
-        }
-      }
+      auto handle = ReadBelow(job->request.lease_id, {job->ns->id, job->request.keys[i]}, &from);
       if (handle.ok()) {
         job->found[i] = std::move(*handle);
         job->tiers[i] = ToWireTier(from);

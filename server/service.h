@@ -128,6 +128,14 @@ class Service {
   // Answers once the write-backs named (or all pending) are in Blob.
   Answer Flush(std::vector<std::byte> metadata, const DeferredReply& deferred);
   Result<ReplyBody> Stats(std::span<const std::byte> metadata);
+  // Read steps shared by Get and GetPrefix. Non-blocking: the block of
+  // `key` held in memory (the lease's snapshot, DRAM, the demotion queue).
+  std::optional<tiers::BlockHandle> FromMemory(uint64_t lease_id, const tiers::BlockKey& key);
+  // Non-blocking: whether a worker-side ReadBelow of `key` may find it.
+  bool WorthReadingBelow(uint64_t lease_id, const tiers::BlockKey& key) const;
+  // Blocking (workers only): the lower tiers, then a lease's kept NVMe copy.
+  Result<tiers::BlockHandle> ReadBelow(uint64_t lease_id, const tiers::BlockKey& key,
+                                       tiers::Location* from);
   // Takes `metadata`, decodes it into `job` and resolves its namespace.
   Status DecodeKeysJob(std::vector<std::byte> metadata, KeysJob& job);
   // Reclaims expired DRAM blocks every few seconds, on the timer thread.

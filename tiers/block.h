@@ -25,6 +25,9 @@ enum class PinLevel : uint8_t {
   kHard = 2,  // never evicted; counts against its namespace's pin quota
 };
 
+// The current Unix time in milliseconds (what expires_at_ms is compared with).
+uint64_t UnixNowMs();
+
 // Per-block policy that travels with the bytes through every tier.
 struct BlockAttributes {
   uint64_t expires_at_ms = 0;  // Unix time in ms after which the block is a miss; 0: never
@@ -37,10 +40,10 @@ struct BlockAttributes {
 
   // Whether the block has expired at `now_ms` (Unix ms).
   bool ExpiredAt(uint64_t now_ms) const { return expires_at_ms != 0 && now_ms >= expires_at_ms; }
+  // Whether it has expired now; reads the clock only for blocks with an
+  // expiry, so lookups of blocks without one stay clock-free.
+  bool Expired() const { return expires_at_ms != 0 && UnixNowMs() >= expires_at_ms; }
 };
-
-// The current Unix time in milliseconds (what expires_at_ms is compared with).
-uint64_t UnixNowMs();
 
 // Owner of block allocations: returns the memory when the last handle goes.
 // Must outlive every block it allocated.

@@ -61,7 +61,7 @@ TierStack::TierStack(DramTier& dram, Tier* nvme, const TierStackOptions& options
   SetNvmeEvictionObserver(nullptr);
   if (blob_ == nullptr) return;
   uploader_ = std::make_unique<Uploader>(*nvme_, *blob_, options_.uploads);
-  uploader_->ResumeMarked();
+  resumed_uploads_ = uploader_->ResumeMarked();
 }
 
 TierStack::~TierStack() { Shutdown(); }
@@ -80,16 +80,15 @@ bool TierStack::UsesNvme(uint32_t namespace_id) const {
   return nvme_ != nullptr && PolicyFor(namespace_id).use_nvme;
 }
 
-bool TierStack::UsesBlob(uint32_t namespace_id) const {
-  return blob_ != nullptr && UsesNvme(namespace_id) &&
-         PolicyFor(namespace_id).blob != BlobUse::kNone;
+BlobUse TierStack::BlobUseOf(uint32_t namespace_id) const {
+  return blob_ != nullptr && UsesNvme(namespace_id) ? PolicyFor(namespace_id).blob : BlobUse::kNone;
 }
 
 bool TierStack::IsWriteThrough(uint32_t namespace_id) const {
   if (!UsesNvme(namespace_id)) return false;
   const NamespacePolicy& policy = PolicyFor(namespace_id);
   return policy.write_mode == WriteMode::kWriteThrough ||
-         (UsesBlob(namespace_id) && policy.blob == BlobUse::kWriteBack);
+         BlobUseOf(namespace_id) == BlobUse::kWriteBack;
 }
 
 void TierStack::SetNvmeEvictionObserver(Tier::EvictionSink observer) {
@@ -106,7 +105,7 @@ void TierStack::OnNvmeEvicted(const BlockKey& key, uint64_t size,
                               std::function<Result<BlockHandle>()> read) {
   // Write-back namespaces have their blocks in Blob already (marked ones
   // are never evicted).
-  if (UsesBlob(key.namespace_id) && PolicyFor(key.namespace_id).blob == BlobUse::kSpill) {
+  if (BlobUseOf(key.namespace_id) == BlobUse::kSpill) {
     uploader_->Spill(key, size, std::move(read));
   }
 }
@@ -133,7 +132,8 @@ Location TierStack::Locate(const BlockKey& key) const {
 }
 
 bool TierStack::MayBeBelow(const BlockKey& key) const {
-  return PolicyFor(key.namespace_id).origin != nullptr || UsesBlob(key.namespace_id) ||
+  return PolicyFor(key.namespace_id).origin != nullptr ||
+         BlobUseOf(key.namespace_id) != BlobUse::kNone ||
          (UsesNvme(key.namespace_id) && nvme_->MayContain(key));
 }
 
@@ -158,7 +158,7 @@ uint64_t TierStack::BarrierIfLowerMayHold(const BlockKey& key,
   std::string index_key;
   EncodeIndexKey(key, index_key);
   // A delete in a Blob namespace always removes the blob (on a worker).
-  const bool delete_blob = !new_checksum && UsesBlob(key.namespace_id);
+  const bool delete_blob = !new_checksum && BlobUseOf(key.namespace_id) != BlobUse::kNone;
   if (!delete_blob && !LowerMayHold(key, index_key, new_checksum)) return 0;
   std::lock_guard lock(mu_);
   return next_seq_++;
@@ -202,7 +202,7 @@ Result<bool> TierStack::RemoveBelow(const BlockKey& key, uint64_t barrier, bool 
   // read from NVMe, or were handed over by an eviction that is cancelled).
   if (uploader_ != nullptr) uploader_->Cancel(index_key);
   Status blob_status = Status::Ok();
-  if (erase_dram && UsesBlob(key.namespace_id)) {
+  if (erase_dram && BlobUseOf(key.namespace_id) != BlobUse::kNone) {
     blob_status = blob_->Erase(key);
     if (blob_status.ok()) removed = true;
     if (blob_status.code() == StatusCode::kNotFound) blob_status = Status::Ok();
@@ -218,7 +218,7 @@ Result<bool> TierStack::RemoveBelow(const BlockKey& key, uint64_t barrier, bool 
 
 void TierStack::FlushUploads(uint32_t namespace_id, const std::vector<std::string_view>& keys,
                              std::function<void(Status)> done) {
-  if (!UsesBlob(namespace_id) || PolicyFor(namespace_id).blob != BlobUse::kWriteBack) {
+  if (BlobUseOf(namespace_id) != BlobUse::kWriteBack) {
     done(Unsupported("the namespace does not write back to Blob: there is nothing to flush"));
     return;
   }
@@ -242,8 +242,7 @@ Status TierStack::PutWriteThrough(const BlockKey& key, BlockHandle block) {
   }
   std::lock_guard stripe(StripeFor(index_key));
   CancelDemotionsBefore(index_key, barrier);
-  const bool upload =
-      UsesBlob(key.namespace_id) && PolicyFor(key.namespace_id).blob == BlobUse::kWriteBack;
+  const bool upload = BlobUseOf(key.namespace_id) == BlobUse::kWriteBack;
   Status status = upload ? nvme_->PutDurableForUpload(key, std::move(durable))
                          : nvme_->PutDurable(key, std::move(durable));
   if (!status.ok()) {
@@ -431,7 +430,7 @@ Result<BlockHandle> TierStack::ReadAndPromote(const BlockKey& key, Location* fro
   // by policy): the next reader must not fetch them again.
   bool fetched = false;
   bool promote = true;
-  if (missing(below) && UsesBlob(key.namespace_id)) {
+  if (missing(below) && BlobUseOf(key.namespace_id) != BlobUse::kNone) {
     below = ReadBlob(key, index_key, stripe, &promote);
     if (below.ok()) *from = Location::kBlob;
     fetched = below.ok();

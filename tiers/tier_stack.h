@@ -143,6 +143,8 @@ class TierStack {
   void SetNvmeEvictionObserver(Tier::EvictionSink observer);
   bool has_nvme() const { return nvme_ != nullptr; }
   bool has_blob() const { return uploader_ != nullptr; }
+  // Uploads left marked on NVMe by an earlier run, queued again at start.
+  size_t resumed_uploads() const { return resumed_uploads_; }
 
   // ---- Non-blocking. ----
 
@@ -233,7 +235,8 @@ class TierStack {
 
   const NamespacePolicy& PolicyFor(uint32_t namespace_id) const;
   bool UsesNvme(uint32_t namespace_id) const;
-  bool UsesBlob(uint32_t namespace_id) const;
+  // How the namespace uses Blob; kNone without NVMe and Blob tiers.
+  BlobUse BlobUseOf(uint32_t namespace_id) const;
   void OnNvmeEvicted(const BlockKey& key, uint64_t size, std::function<Result<BlockHandle>()> read);
   // The Blob step of a get: a pending spill's bytes, else the blob, read
   // with the stripe unlocked. `*promote` is false when a delete of the key
@@ -282,6 +285,7 @@ class TierStack {
   bool stopping_ = false;
   std::thread demotion_thread_;
   std::unique_ptr<Uploader> uploader_;  // with blob_
+  size_t resumed_uploads_ = 0;
   // Bumped by each blob delete, after the blob is gone: a get whose blob
   // read started before a delete sees it changed and does not promote.
   std::atomic<uint64_t> blob_erase_epoch_{0};

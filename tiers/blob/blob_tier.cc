@@ -152,7 +152,7 @@ Result<BlockHandle> BlobTier::Get(const BlockKey& key) {
       ParseChecksum(text.substr(second + 1), &attributes.producer);
     }
   }
-  if (attributes.ExpiredAt(UnixNowMs())) {
+  if (attributes.Expired()) {
     counters_.expired.fetch_add(1, std::memory_order_relaxed);
     return NotFound("Blob block has expired");
   }

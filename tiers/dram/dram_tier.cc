@@ -408,7 +408,7 @@ Result<BlockHandle> DramTier::Get(const BlockKey& key) {
   std::unique_ptr<Entry> expired;  // freed after the lock is released
   std::lock_guard lock(shard.mu);
   auto it = shard.index.find(std::string_view(tls_index_key));
-  if (it != shard.index.end() && it->second->block.attributes().ExpiredAt(UnixNowMs())) {
+  if (it != shard.index.end() && it->second->block.attributes().Expired()) {
     expired = Unlink(shard, it);
     counters_.expired.fetch_add(1, std::memory_order_relaxed);
     it = shard.index.end();
@@ -428,7 +428,7 @@ Result<BlockHandle> DramTier::Pin(const BlockKey& key) const {
   Shard& shard = ShardFor(tls_index_key);
   std::lock_guard lock(shard.mu);
   auto it = shard.index.find(std::string_view(tls_index_key));
-  if (it == shard.index.end() || it->second->block.attributes().ExpiredAt(UnixNowMs())) {
+  if (it == shard.index.end() || it->second->block.attributes().Expired()) {
     return NotFound("key not in DRAM tier");
   }
   return it->second->block.Clone();
@@ -439,7 +439,7 @@ bool DramTier::Contains(const BlockKey& key) const {
   Shard& shard = ShardFor(tls_index_key);
   std::lock_guard lock(shard.mu);
   auto it = shard.index.find(std::string_view(tls_index_key));
-  return it != shard.index.end() && !it->second->block.attributes().ExpiredAt(UnixNowMs());
+  return it != shard.index.end() && !it->second->block.attributes().Expired();
 }
 
 Status DramTier::Erase(const BlockKey& key) {

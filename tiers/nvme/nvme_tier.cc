@@ -369,7 +369,7 @@ Result<BlockHandle> NvmeTier::Get(const BlockKey& key) {
       if (found != segments_.end()) segment = found->second;
     }
   }
-  if (segment && extent.attributes().ExpiredAt(UnixNowMs())) {
+  if (segment && extent.attributes().Expired()) {
     counters_.expired.fetch_add(1, std::memory_order_relaxed);
     DropEntry(index_key, extent);
     segment.reset();
@@ -397,7 +397,7 @@ bool NvmeTier::Contains(const BlockKey& key) const {
   EncodeIndexKey(key, index_key);
   std::shared_lock lock(index_mu_);
   auto it = entries_.find(index_key);
-  return it != entries_.end() && !it->second.attributes().ExpiredAt(UnixNowMs());
+  return it != entries_.end() && !it->second.attributes().Expired();
 }
 
 std::optional<uint64_t> NvmeTier::StoredChecksum(const BlockKey& key) const {
