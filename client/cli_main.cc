@@ -7,6 +7,7 @@
 //     del NS KEY...           delete keys; print each outcome
 //     match NS KEY...         how many leading keys are cached, and where
 //     stats [--json]          server, tier and namespace counters
+//     keys SCHEME ... TOKEN...  print block keys (kvtier, vllm, sglang); no server
 //
 // Keys are taken as text; with --hex each KEY is hex-encoded bytes.
 // Exit status: 0 on success, 1 when the operation failed (or a get missed),
@@ -20,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "client/cli_keys.h"
 #include "client/client.h"
 #include "common/keys.h"
 
@@ -30,7 +32,8 @@ constexpr std::string_view kUsage =
     "usage: kvtier [--server HOST:PORT] [--hex] [--timeout MS] COMMAND ...\n"
     "  put NS KEY [FILE|-]   get NS KEY [FILE|-]   exists NS KEY...\n"
     "  del NS KEY...         match NS KEY...       stats [--json]\n"
-    "  flush NS [KEY...]     (write-back to Blob: waits until the keys, or all, are uploaded)\n";
+    "  flush NS [KEY...]     (write-back to Blob: waits until the keys, or all, are uploaded)\n"
+    "  keys SCHEME [OPTIONS] TOKEN...   (block keys of kvtier, vllm or sglang; no server)\n";
 
 struct Options {
   ClientOptions client;
@@ -255,6 +258,7 @@ int Run(int argc, char** argv) {
   auto options = ParseArgs(argc, argv);
   if (!options.ok()) return Usage(options.status().message());
   const std::string& command = options->args[0];
+  if (command == "keys") return KeysCommand(std::span(options->args).subspan(1));
   using Handler = int (*)(Client&, const Options&);
   static const std::pair<std::string_view, Handler> kCommands[] = {
       {"put", Put},     {"get", Get},     {"exists", Exists}, {"del", Delete},

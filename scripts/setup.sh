@@ -15,6 +15,7 @@ PACKAGES=(
   liburing-dev libxxhash-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   netcat-openbsd clang-format
+  python3 python3-cbor2 python3-xxhash
   redis-server iperf3
 )
 
