@@ -1,15 +1,21 @@
 #include "client/client.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <limits>
 #include <thread>
 #include <unordered_map>
 
+#include "client/client_region.h"
 #include "common/checksum.h"
 #include "protocol/asio.h"
 #include "protocol/frame.h"
+#include "protocol/shared_region.h"
 
 namespace kvtier::client {
 namespace {
@@ -31,6 +37,16 @@ struct ReplyFrame {
 };
 
 using Completion = std::function<void(Result<ReplyFrame>)>;
+using Area = std::shared_ptr<ClientRegion::Area>;
+
+// How a request uses the shared region: a put's values already copied into
+// `area` (kPayloadInRegion, `payload_length` bytes), or a get's reply area.
+struct RegionRequest {
+  Area area;
+  bool values_in_area = false;
+  uint64_t payload_length = 0;
+  int pass_fd = -1;  // Hello only: the region's descriptor, sent with the frame
+};
 
 // The whole-request status of a reply: its ErrorReply, or OK.
 Status RequestStatus(const Result<ReplyFrame>& frame, Opcode expected) {
@@ -109,10 +125,27 @@ class Client::Impl {
   const ServerInfo& info() const { return info_; }
   bool bulk() const { return options_.bulk; }
 
+  ClientRegion* region() const { return region_.get(); }
+
+  // Creates the shared region to attach with Hello (Unix socket only).
+  Status CreateRegion() {
+    KVTIER_ASSIGN_OR_RETURN(region_, ClientRegion::Create(options_.shm_region_bytes));
+    return Status::Ok();
+  }
+
+  // A reply area for a get of `keys` keys, or none (no region, or full).
+  Area ReplyArea(size_t keys) {
+    if (!region_) return nullptr;
+    const uint64_t want = std::min<uint64_t>({keys * options_.shm_get_bytes_per_key,
+                                              region_->size() / 4, info_.limits.max_payload_bytes});
+    return region_->Allocate(want);
+  }
+
   void Submit(Opcode opcode, protocol::Metadata metadata,
-              std::vector<std::span<const std::byte>> payload, Completion done) {
+              std::vector<std::span<const std::byte>> payload, Completion done,
+              RegionRequest region = {}) {
     asio::post(io_, [this, opcode, metadata = std::move(metadata), payload = std::move(payload),
-                     done = std::move(done)]() mutable {
+                     done = std::move(done), region = std::move(region)]() mutable {
       if (!broken_.ok()) {
         done(broken_);
         return;
@@ -123,15 +156,21 @@ class Client::Impl {
       header.request_id = id;
       header.metadata_length = static_cast<uint32_t>(metadata.bytes().size());
       for (const auto& value : payload) header.payload_length += value.size();
+      if (region.values_in_area) {
+        header.flags |= protocol::frame_flags::kPayloadInRegion;
+        header.payload_length = region.payload_length;
+      }
 
       Pending& pending = pending_[id];
       pending.done = std::move(done);
+      pending.area = std::move(region.area);
+      pending.reply_area = !region.values_in_area;
       pending.timer = std::make_unique<asio::steady_timer>(io_, options_.request_timeout);
       pending.timer->async_wait([this, id](boost::system::error_code ec) {
         if (!ec) TimeOut(id);
       });
-      queue_.push_back(
-          {id, protocol::EncodeFrameHeader(header), std::move(metadata), std::move(payload)});
+      queue_.push_back({id, protocol::EncodeFrameHeader(header), std::move(metadata),
+                        std::move(payload), region.pass_fd});
       writer_wake_.cancel();
     });
   }
@@ -140,35 +179,52 @@ class Client::Impl {
   struct Pending {
     Completion done;
     std::unique_ptr<asio::steady_timer> timer;
+    Area area;                // held until the reply: the server may use it until then
+    bool reply_area = false;  // `area` is where the reply's values may be placed
   };
   struct Outgoing {
     uint64_t id;
     protocol::FrameHeaderBytes header;
     protocol::Metadata metadata;
     std::vector<std::span<const std::byte>> payload;
+    int pass_fd = -1;
   };
 
   asio::awaitable<void> ConnectCoroutine(std::promise<Status>* connected) {
+    const bool local = !options_.unix_socket.empty();
+    const std::string where =
+        local ? options_.unix_socket : options_.host + ":" + std::to_string(options_.port);
     boost::system::error_code ec;
-    tcp::resolver resolver(io_);
-    auto endpoints =
-        co_await resolver.async_resolve(options_.host, std::to_string(options_.port), Redirect(ec));
-    if (ec) {
-      connected->set_value(Unavailable("cannot resolve '" + options_.host + "': " + ec.message()));
-      co_return;
+    tcp::resolver::results_type endpoints;
+    if (!local) {
+      tcp::resolver resolver(io_);
+      endpoints = co_await resolver.async_resolve(options_.host, std::to_string(options_.port),
+                                                  Redirect(ec));
+      if (ec) {
+        connected->set_value(
+            Unavailable("cannot resolve '" + options_.host + "': " + ec.message()));
+        co_return;
+      }
     }
+    tcp::socket tcp_socket(io_);
+    local_stream::socket unix_socket(io_);
     asio::steady_timer deadline(io_, options_.connect_timeout);
     bool timed_out = false;
     deadline.async_wait([&](boost::system::error_code wait_ec) {
       if (!wait_ec) {
         timed_out = true;
         boost::system::error_code ignored;
-        socket_.close(ignored);
+        tcp_socket.close(ignored);
+        unix_socket.close(ignored);
       }
     });
-    co_await asio::async_connect(socket_, endpoints, Redirect(ec));
+    if (local) {
+      co_await unix_socket.async_connect(local_stream::endpoint(options_.unix_socket),
+                                         Redirect(ec));
+    } else {
+      co_await asio::async_connect(tcp_socket, endpoints, Redirect(ec));
+    }
     deadline.cancel();
-    const std::string where = options_.host + ":" + std::to_string(options_.port);
     if (timed_out) {
       connected->set_value(DeadlineExceeded("connecting to " + where + " timed out"));
       co_return;
@@ -177,11 +233,36 @@ class Client::Impl {
       connected->set_value(Unavailable("cannot connect to " + where + ": " + ec.message()));
       co_return;
     }
-    socket_.set_option(tcp::no_delay(true), ec);
+    if (local) {
+      socket_ = stream_socket(std::move(unix_socket));
+    } else {
+      tcp_socket.set_option(tcp::no_delay(true), ec);
+      socket_ = stream_socket(std::move(tcp_socket));
+    }
     writer_wake_.expires_at(std::chrono::steady_clock::time_point::max());
     asio::co_spawn(io_, ReadLoop(), asio::detached);
     asio::co_spawn(io_, WriteLoop(), asio::detached);
     connected->set_value(Status::Ok());
+  }
+
+  // Sends the header bytes with a descriptor attached (the Hello that
+  // attaches the shared region). False when the connection failed.
+  asio::awaitable<bool> SendHeaderWithDescriptor(const protocol::FrameHeaderBytes& header, int fd) {
+    size_t sent = 0;
+    while (sent < header.size()) {
+      boost::system::error_code ec;
+      co_await socket_.async_wait(asio::socket_base::wait_write, Redirect(ec));
+      if (ec) co_return false;
+      const auto rest = std::span(header).subspan(sent);
+      // The descriptor rides on the first byte; later bytes go plainly.
+      const long n = sent == 0 ? protocol::SendWithDescriptor(socket_.native_handle(), rest, fd)
+                               : ::send(socket_.native_handle(), rest.data(), rest.size(),
+                                        MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+      if (n <= 0) co_return false;
+      sent += static_cast<size_t>(n);
+    }
+    co_return true;
   }
 
   asio::awaitable<void> WriteLoop() {
@@ -195,7 +276,15 @@ class Client::Impl {
       Outgoing out = std::move(queue_.front());
       queue_.pop_front();
       buffers.clear();
-      buffers.emplace_back(out.header.data(), out.header.size());
+      if (out.pass_fd >= 0) {
+        writing_id_ = out.id;
+        if (!co_await SendHeaderWithDescriptor(out.header, out.pass_fd)) {
+          Fail(Unavailable("connection lost while attaching the shared region"));
+          break;
+        }
+      } else {
+        buffers.emplace_back(out.header.data(), out.header.size());
+      }
       buffers.emplace_back(out.metadata.bytes().data(), out.metadata.bytes().size());
       for (const auto& value : out.payload) buffers.emplace_back(value.data(), value.size());
       writing_id_ = out.id;
@@ -231,9 +320,11 @@ class Client::Impl {
       frame.header = *header;
       frame.metadata.resize(header->metadata_length);
       frame.payload_length = header->payload_length;
-      frame.payload.reset(new std::byte[header->payload_length]);
+      const bool in_region = (header->flags & protocol::frame_flags::kPayloadInRegion) != 0;
+      if (!in_region) frame.payload.reset(new std::byte[header->payload_length]);
       std::array<asio::mutable_buffer, 2> body = {
-          asio::buffer(frame.metadata), asio::buffer(frame.payload.get(), frame.payload_length)};
+          asio::buffer(frame.metadata),
+          asio::buffer(frame.payload.get(), in_region ? 0 : frame.payload_length)};
       co_await asio::async_read(socket_, body, Redirect(ec));
       if (ec) {
         Fail(Unavailable("connection lost inside a reply: " + ec.message()));
@@ -245,7 +336,20 @@ class Client::Impl {
         break;
       }
       auto it = pending_.find(header->request_id);
-      if (it == pending_.end()) continue;  // its caller already timed out
+      if (it == pending_.end()) {
+        orphaned_areas_.erase(header->request_id);  // its caller timed out; the area is free now
+        continue;
+      }
+      if (in_region) {
+        // The values are in the area this request offered; the result holds
+        // the area until it is dropped.
+        const Area& area = it->second.area;
+        if (!it->second.reply_area || !area || frame.payload_length > area->size()) {
+          Fail(ProtocolError("reply placed in the shared region without a fitting area"));
+          break;
+        }
+        frame.payload = std::shared_ptr<std::byte[]>(area, area->data());
+      }
       Completion done = std::move(it->second.done);
       pending_.erase(it);
       done(std::move(frame));
@@ -269,6 +373,9 @@ class Client::Impl {
         break;
       }
     }
+    // The server may still read or fill this request's area: keep it until
+    // the late reply arrives or the connection ends.
+    if (it->second.area) orphaned_areas_[id] = std::move(it->second.area);
     Completion done = std::move(it->second.done);
     pending_.erase(it);
     done(status);
@@ -280,10 +387,11 @@ class Client::Impl {
     if (!broken_.ok()) return;
     broken_ = status;
     boost::system::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.shutdown(asio::socket_base::shutdown_both, ec);
     socket_.close(ec);
     writer_wake_.cancel();
     queue_.clear();
+    orphaned_areas_.clear();
     auto pending = std::move(pending_);
     pending_.clear();
     for (auto& [id, p] : pending) {
@@ -295,7 +403,7 @@ class Client::Impl {
   const ClientOptions options_;
   ServerInfo info_;
   asio::io_context io_;
-  tcp::socket socket_;
+  stream_socket socket_;
   asio::steady_timer writer_wake_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::thread thread_;
@@ -306,6 +414,8 @@ class Client::Impl {
   uint64_t next_id_ = 1;
   uint64_t writing_id_ = 0;
   Status broken_;
+  std::shared_ptr<ClientRegion> region_;  // shared memory transport, when attached
+  std::unordered_map<uint64_t, Area> orphaned_areas_;
 };
 
 namespace {
@@ -342,22 +452,35 @@ Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
 
 const ServerInfo& Client::server_info() const { return impl_->info(); }
+bool Client::uses_shared_memory() const { return impl_->region() != nullptr; }
+
+struct Client::RegionUse {
+  RegionRequest request;
+};
 
 Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   auto impl = std::make_unique<Impl>(options);
-  KVTIER_RETURN_IF_ERROR(impl->Connect());
-  std::promise<Result<ServerInfo>> hello;
   protocol::HelloRequest request;
   request.client_name = options.client_name;
-  impl->Submit(Opcode::kHello, protocol::EncodeHelloRequest(request), {},
-               [&hello](Result<ReplyFrame> frame) {
-                 Status status = RequestStatus(frame, Opcode::kHello);
-                 if (!status.ok()) {
-                   hello.set_value(status);
-                 } else {
-                   hello.set_value(protocol::DecodeHelloResponse(frame->metadata));
-                 }
-               });
+  RegionRequest attach;
+  if (!options.unix_socket.empty() && options.shm_region_bytes > 0) {
+    KVTIER_RETURN_IF_ERROR(impl->CreateRegion());
+    request.shm_region_bytes = options.shm_region_bytes;
+    attach.pass_fd = impl->region()->fd();
+  }
+  KVTIER_RETURN_IF_ERROR(impl->Connect());
+  std::promise<Result<ServerInfo>> hello;
+  impl->Submit(
+      Opcode::kHello, protocol::EncodeHelloRequest(request), {},
+      [&hello](Result<ReplyFrame> frame) {
+        Status status = RequestStatus(frame, Opcode::kHello);
+        if (!status.ok()) {
+          hello.set_value(status);
+        } else {
+          hello.set_value(protocol::DecodeHelloResponse(frame->metadata));
+        }
+      },
+      attach);
   auto info = hello.get_future().get();
   if (!info.ok()) return info.status();
   impl->SetServerInfo(std::move(*info));
@@ -366,20 +489,29 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
 
 template <typename T, typename Decode>
 std::future<Result<T>> Client::Call(Opcode opcode, protocol::Metadata metadata,
-                                    std::vector<std::span<const std::byte>> payload,
-                                    Decode decode) {
+                                    std::vector<std::span<const std::byte>> payload, Decode decode,
+                                    RegionUse region) {
   auto promise = std::make_shared<std::promise<Result<T>>>();
   auto future = promise->get_future();
-  impl_->Submit(opcode, std::move(metadata), std::move(payload),
-                [promise, opcode, decode = std::move(decode)](Result<ReplyFrame> frame) {
-                  Status status = RequestStatus(frame, opcode);
-                  if (!status.ok()) {
-                    promise->set_value(std::move(status));
-                  } else {
-                    promise->set_value(decode(*frame));
-                  }
-                });
+  impl_->Submit(
+      opcode, std::move(metadata), std::move(payload),
+      [promise, opcode, decode = std::move(decode)](Result<ReplyFrame> frame) {
+        Status status = RequestStatus(frame, opcode);
+        if (!status.ok()) {
+          promise->set_value(std::move(status));
+        } else {
+          promise->set_value(decode(*frame));
+        }
+      },
+      std::move(region.request));
   return future;
+}
+
+template <typename T, typename Decode>
+std::future<Result<T>> Client::Call(Opcode opcode, protocol::Metadata metadata,
+                                    std::vector<std::span<const std::byte>> payload,
+                                    Decode decode) {
+  return Call<T>(opcode, std::move(metadata), std::move(payload), std::move(decode), RegionUse{});
 }
 
 std::future<Result<KeyStatuses>> Client::PutAsync(
@@ -415,15 +547,33 @@ std::future<Result<KeyStatuses>> Client::PutAsync(
                                                std::to_string(limits.max_payload_bytes)));
   }
   const size_t count = keys.size();
+  auto decode = [count](const ReplyFrame& frame) -> Result<KeyStatuses> {
+    KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodePutResponse(frame.metadata, count));
+    return ToKeyStatuses(response.codes);
+  };
+  // Shared memory: one copy into a free area, and the server copies it out.
+  // Without a region, or with none free, the values go on the stream.
+  if (ClientRegion* region = impl_->region(); region != nullptr && total > 0) {
+    if (Area area = region->Allocate(total)) {
+      std::byte* out = area->data();
+      for (const auto& value : values) {
+        if (!value.empty()) std::memcpy(out, value.data(), value.size());
+        out += value.size();
+      }
+      const uint64_t offset = area->offset();
+      return Call<KeyStatuses>(
+          Opcode::kPut,
+          protocol::EncodePutRequest(ns, keys, lengths, checksums, options.ttls_ms, options.pins,
+                                     impl_->bulk(), options.kb, offset),
+          {}, std::move(decode),
+          RegionUse{RegionRequest{std::move(area), /*values_in_area=*/true, total}});
+    }
+  }
   return Call<KeyStatuses>(Opcode::kPut,
                            protocol::EncodePutRequest(ns, keys, lengths, checksums, options.ttls_ms,
                                                       options.pins, impl_->bulk(), options.kb),
                            std::vector<std::span<const std::byte>>(values.begin(), values.end()),
-                           [count](const ReplyFrame& frame) -> Result<KeyStatuses> {
-                             KVTIER_ASSIGN_OR_RETURN(
-                                 auto response, protocol::DecodePutResponse(frame.metadata, count));
-                             return ToKeyStatuses(response.codes);
-                           });
+                           std::move(decode));
 }
 
 std::future<Result<GetResult>> Client::GetAsync(std::string_view ns,
@@ -431,8 +581,12 @@ std::future<Result<GetResult>> Client::GetAsync(std::string_view ns,
                                                 uint64_t lease_id) {
   if (Status s = CheckKeys(impl_->info().limits, ns, keys); !s.ok()) return Failed<GetResult>(s);
   const size_t count = keys.size();
+  Area area = impl_->ReplyArea(count);
+  const protocol::RegionArea offered =
+      area ? protocol::RegionArea{area->offset(), area->size()} : protocol::RegionArea{};
   return Call<GetResult>(
-      Opcode::kGet, protocol::EncodeKeysRequest(ns, keys, 0, lease_id, 0, impl_->bulk()), {},
+      Opcode::kGet, protocol::EncodeKeysRequest(ns, keys, 0, lease_id, 0, impl_->bulk(), offered),
+      {},
       [count](const ReplyFrame& frame) -> Result<GetResult> {
         KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodeGetResponse(frame.metadata, count,
                                                                            frame.payload_length));
@@ -460,7 +614,8 @@ std::future<Result<GetResult>> Client::GetAsync(std::string_view ns,
           }
         }
         return result;
-      });
+      },
+      RegionUse{RegionRequest{std::move(area)}});
 }
 
 std::future<Result<ExistsResult>> Client::ExistsAsync(std::string_view ns,
@@ -546,9 +701,12 @@ std::future<Result<PrefixResult>> Client::GetPrefixAsync(std::string_view ns,
   const size_t count = keys.size();
   const auto deadline_ms = static_cast<uint32_t>(
       std::clamp<int64_t>(deadline.count(), 0, std::numeric_limits<uint32_t>::max()));
+  Area area = impl_->ReplyArea(count);
+  const protocol::RegionArea offered =
+      area ? protocol::RegionArea{area->offset(), area->size()} : protocol::RegionArea{};
   return Call<PrefixResult>(
       Opcode::kGetPrefix,
-      protocol::EncodeKeysRequest(ns, keys, 0, lease_id, deadline_ms, impl_->bulk()), {},
+      protocol::EncodeKeysRequest(ns, keys, 0, lease_id, deadline_ms, impl_->bulk(), offered), {},
       [count](const ReplyFrame& frame) -> Result<PrefixResult> {
         KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodeGetPrefixResponse(
                                                    frame.metadata, count, frame.payload_length));
@@ -574,7 +732,8 @@ std::future<Result<PrefixResult>> Client::GetPrefixAsync(std::string_view ns,
           result.values.push_back(value);
         }
         return result;
-      });
+      },
+      RegionUse{RegionRequest{std::move(area)}});
 }
 
 Result<PrefixResult> Client::GetPrefix(std::string_view ns, std::span<const std::string> keys,

@@ -1,6 +1,10 @@
 #pragma once
 
-// The kvtier C++ client: one TCP connection to one server, with pipelining.
+// The kvtier C++ client: one connection to one server, with pipelining. The
+// connection is TCP, or a Unix socket with a shared memory region when the
+// client runs on the server's host (ClientOptions::unix_socket): the same
+// operations, but value bytes are copied once through the region instead of
+// through the kernel (docs/transports.md).
 //
 // Every operation is batched and comes in two forms: `XxxAsync` returns a
 // future and may be called many times before any completes (requests are
@@ -43,6 +47,14 @@ struct ClientOptions {
   // work (an engine's KV reads) first. For dataset loaders and copies.
   bool bulk = false;
   std::string client_name = "kvtier-client";
+  // Same-host transport: connect to the server's Unix socket at this path
+  // instead of host:port, and with shm_region_bytes > 0 attach a shared
+  // region of that size. Puts that fit a free area of the region go through
+  // it; gets offer an area of shm_get_bytes_per_key per key (at most a
+  // quarter of the region) and values that do not fit come on the socket.
+  std::string unix_socket;
+  uint64_t shm_region_bytes = 0;
+  uint64_t shm_get_bytes_per_key = 4ull << 20;
 };
 
 using ServerInfo = protocol::HelloResponse;
@@ -67,8 +79,10 @@ struct GetValue {
 };
 
 struct GetResult {
-  std::vector<GetValue> values;                // in request order
-  std::shared_ptr<const std::byte[]> payload;  // owns the bytes the spans point into
+  std::vector<GetValue> values;  // in request order
+  // Owns the bytes the spans point into: a heap buffer, or an area of the
+  // shared region (held until this result goes).
+  std::shared_ptr<const std::byte[]> payload;
 };
 
 // The longest contiguous prefix of the keys the server delivered.
@@ -107,6 +121,8 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   const ServerInfo& server_info() const;
+  // Whether this connection moves values through a shared region.
+  bool uses_shared_memory() const;
 
   std::future<Result<KeyStatuses>> PutAsync(std::string_view ns, std::span<const std::string> keys,
                                             std::span<const std::span<const std::byte>> values,
@@ -166,6 +182,11 @@ class Client {
   class Impl;
   explicit Client(std::unique_ptr<Impl> impl);
   // Sends one request; `decode` turns a successful reply into T.
+  struct RegionUse;
+  template <typename T, typename Decode>
+  std::future<Result<T>> Call(protocol::Opcode opcode, protocol::Metadata metadata,
+                              std::vector<std::span<const std::byte>> payload, Decode decode,
+                              RegionUse region);
   template <typename T, typename Decode>
   std::future<Result<T>> Call(protocol::Opcode opcode, protocol::Metadata metadata,
                               std::vector<std::span<const std::byte>> payload, Decode decode);

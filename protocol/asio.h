@@ -9,4 +9,7 @@
 namespace kvtier {
 namespace asio = boost::asio;
 using tcp = boost::asio::ip::tcp;
+using local_stream = boost::asio::local::stream_protocol;
+// One socket type for TCP and Unix-socket connections.
+using stream_socket = boost::asio::generic::stream_protocol::socket;
 }  // namespace kvtier

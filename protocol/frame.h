@@ -50,7 +50,10 @@ std::string_view OpcodeName(Opcode opcode);
 namespace frame_flags {
 inline constexpr uint16_t kResponse = 1 << 0;  // set on every server-to-client frame
 inline constexpr uint16_t kError = 1 << 1;     // the metadata is an ErrorReply
-inline constexpr uint16_t kKnownMask = kResponse | kError;
+// The frame's payload_length bytes are in the connection's shared region
+// (at the offset its metadata names), not on the stream.
+inline constexpr uint16_t kPayloadInRegion = 1 << 2;
+inline constexpr uint16_t kKnownMask = kResponse | kError | kPayloadInRegion;
 }  // namespace frame_flags
 
 struct FrameHeader {

@@ -218,7 +218,8 @@ Metadata EncodeErrorReply(const Status& status) {
 Metadata EncodeHelloRequest(const HelloRequest& request) {
   fb::FlatBufferBuilder builder(128);
   builder.Finish(w::CreateHelloRequestDirect(builder, request.min_version, request.max_version,
-                                             request.client_name.c_str()));
+                                             request.client_name.c_str(),
+                                             request.shm_region_bytes));
   return Finish(builder);
 }
 
@@ -235,20 +236,26 @@ Metadata EncodeHelloResponse(const HelloResponse& response) {
     model_names.push_back(builder.CreateString(model));
   }
   auto models = builder.CreateVector(model_names);
+  std::vector<fb::Offset<fb::String>> transport_names;
+  for (const std::string& transport : response.transports) {
+    transport_names.push_back(builder.CreateString(transport));
+  }
+  auto transports = builder.CreateVector(transport_names);
   auto server_name = builder.CreateString(response.server_name);
   auto server_id = builder.CreateString(response.server_id);
   builder.Finish(w::CreateHelloResponse(builder, response.version, server_name, server_id, limits,
-                                        namespaces, models));
+                                        namespaces, models, transports));
   return Finish(builder);
 }
 
 Metadata EncodeKeysRequest(std::string_view namespace_name, std::span<const std::string> keys,
-                           uint32_t lease_ms, uint64_t lease_id, uint32_t deadline_ms, bool bulk) {
+                           uint32_t lease_ms, uint64_t lease_id, uint32_t deadline_ms, bool bulk,
+                           RegionArea area) {
   fb::FlatBufferBuilder builder(64 + keys.size() * 24);
   auto ns = builder.CreateString(namespace_name.data(), namespace_name.size());
   auto [key_bytes, key_lengths] = PackKeys(builder, keys);
   builder.Finish(w::CreateKeysRequest(builder, ns, key_bytes, key_lengths, lease_ms, lease_id,
-                                      deadline_ms, bulk));
+                                      deadline_ms, bulk, area.offset, area.capacity));
   return Finish(builder);
 }
 
@@ -296,7 +303,8 @@ Metadata EncodeReleaseResponse(bool released) {
 Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::string> keys,
                           std::span<const uint64_t> value_lengths,
                           std::span<const uint64_t> checksums, std::span<const uint32_t> ttls_ms,
-                          std::span<const Pin> pins, bool bulk, std::span<const KbMetadata> kb) {
+                          std::span<const Pin> pins, bool bulk, std::span<const KbMetadata> kb,
+                          uint64_t region_offset) {
   fb::FlatBufferBuilder builder(64 + keys.size() * 40);
   auto ns = builder.CreateString(namespace_name.data(), namespace_name.size());
   auto [key_bytes, key_lengths] = PackKeys(builder, keys);
@@ -311,7 +319,8 @@ Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::
   }
   auto [token_counts, position_offsets, producers] = EncodeKb(builder, kb);
   builder.Finish(w::CreatePutRequest(builder, ns, key_bytes, key_lengths, lengths, sums, ttls,
-                                     pin_bytes, bulk, token_counts, position_offsets, producers));
+                                     pin_bytes, bulk, token_counts, position_offsets, producers,
+                                     region_offset));
   return Finish(builder);
 }
 
@@ -407,6 +416,7 @@ Result<HelloRequest> DecodeHelloRequest(std::span<const std::byte> metadata) {
     return BadRequest("Hello min_version > max_version");
   }
   out.client_name = std::string(View(root->client_name()).substr(0, 256));
+  out.shm_region_bytes = root->shm_region_bytes();
   return out;
 }
 
@@ -468,6 +478,7 @@ Result<PutRequest> DecodePutRequest(std::span<const std::byte> metadata, const L
   KVTIER_ASSIGN_OR_RETURN(out.kb, DecodeKb(root->token_counts(), root->position_offsets(),
                                            root->producers(), out.keys.size(),
                                            /*response=*/false));
+  out.region_offset = root->region_offset();
   return out;
 }
 
@@ -482,7 +493,14 @@ Result<KeysRequest> DecodeKeysRequest(std::span<const std::byte> metadata, const
   out.lease_id = root->lease_id();
   out.deadline_ms = root->deadline_ms();
   out.bulk = root->bulk();
+  out.area = RegionArea{root->region_offset(), root->region_capacity()};
   return out;
+}
+
+RegionArea DecodeRegionArea(std::span<const std::byte> metadata) {
+  const auto* root = VerifiedRoot<w::KeysRequest>(metadata);
+  if (root == nullptr) return {};
+  return RegionArea{root->region_offset(), root->region_capacity()};
 }
 
 Result<uint64_t> DecodeReleaseRequest(std::span<const std::byte> metadata) {
@@ -542,6 +560,9 @@ Result<HelloResponse> DecodeHelloResponse(std::span<const std::byte> metadata) {
     for (uint32_t i = 0; i < out.namespaces.size(); ++i) {
       out.namespace_models[i] = std::string(View(root->namespace_models()->Get(i)));
     }
+  }
+  if (root->transports() != nullptr) {
+    for (const fb::String* name : *root->transports()) out.transports.emplace_back(View(name));
   }
   return out;
 }

@@ -43,6 +43,7 @@ struct HelloRequest {
   uint8_t min_version = 1;
   uint8_t max_version = 1;
   std::string client_name;
+  uint64_t shm_region_bytes = 0;  // a sealed memfd of this size came with the frame
 };
 
 struct HelloResponse {
@@ -52,6 +53,13 @@ struct HelloResponse {
   Limits limits;
   std::vector<std::string> namespaces;
   std::vector<std::string> namespace_models;  // as namespaces; "" for none
+  std::vector<std::string> transports;        // "tcp", "shm"
+};
+
+// Where in a connection's shared region a reply's values may be placed.
+struct RegionArea {
+  uint64_t offset = 0;
+  uint64_t capacity = 0;  // 0: none offered
 };
 
 // Get, Exists, Delete and MatchPrefix requests: a namespace and keys.
@@ -62,6 +70,7 @@ struct KeysRequest {
   uint64_t lease_id = 0;     // Get: serve the blocks this lease holds
   uint32_t deadline_ms = 0;  // GetPrefix: answer within this long (0: none)
   bool bulk = false;         // bulk class (else: the namespace's class)
+  RegionArea area;           // Get, GetPrefix over shared memory
 };
 
 // KB metadata of one block (all zero when not given).
@@ -102,6 +111,7 @@ struct PutRequest {
   std::vector<Pin> pins;                // one per key, or empty: the namespace's default
   bool bulk = false;                    // bulk class (else: the namespace's class)
   std::vector<KbMetadata> kb;           // KB metadata: one per key, or empty
+  uint64_t region_offset = 0;           // with kPayloadInRegion: where the values are
 };
 
 struct PutResponse {
@@ -165,7 +175,7 @@ Metadata EncodeHelloRequest(const HelloRequest& request);
 Metadata EncodeHelloResponse(const HelloResponse& response);
 Metadata EncodeKeysRequest(std::string_view namespace_name, std::span<const std::string> keys,
                            uint32_t lease_ms = 0, uint64_t lease_id = 0, uint32_t deadline_ms = 0,
-                           bool bulk = false);
+                           bool bulk = false, RegionArea area = {});
 Metadata EncodeGetPrefixResponse(const GetPrefixResponse& response);
 Metadata EncodeReleaseRequest(uint64_t lease_id);
 Metadata EncodeReleaseResponse(bool released);
@@ -173,7 +183,8 @@ Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::
                           std::span<const uint64_t> value_lengths,
                           std::span<const uint64_t> checksums,
                           std::span<const uint32_t> ttls_ms = {}, std::span<const Pin> pins = {},
-                          bool bulk = false, std::span<const KbMetadata> kb = {});
+                          bool bulk = false, std::span<const KbMetadata> kb = {},
+                          uint64_t region_offset = 0);
 Metadata EncodePutResponse(const PutResponse& response);
 Metadata EncodeGetResponse(const GetResponse& response);
 Metadata EncodeExistsResponse(const ExistsResponse& response);
@@ -194,6 +205,9 @@ Result<HelloRequest> DecodeHelloRequest(std::span<const std::byte> metadata);
 Result<PutRequest> DecodePutRequest(std::span<const std::byte> metadata, const Limits& limits,
                                     uint64_t payload_length);
 Result<KeysRequest> DecodeKeysRequest(std::span<const std::byte> metadata, const Limits& limits);
+// Only the reply area of a keys request (for the connection, before the
+// service decodes the rest); none when the metadata does not verify.
+RegionArea DecodeRegionArea(std::span<const std::byte> metadata);
 Status DecodeStatsRequest(std::span<const std::byte> metadata);
 Result<uint64_t> DecodeReleaseRequest(std::span<const std::byte> metadata);
 

@@ -89,9 +89,10 @@ class Reader {
 
 bool ParseServer(Reader& r, const YAML::Node& node, ServerConfig& config) {
   if (!node) return true;
-  if (!r.Map(node, "server",
-             {"name", "listen", "io_threads", "max_connections", "idle_timeout_ms",
-              "frame_timeout_ms", "max_queued_reply_bytes"})) {
+  if (!r.Map(
+          node, "server",
+          {"name", "listen", "io_threads", "max_connections", "idle_timeout_ms", "frame_timeout_ms",
+           "max_queued_reply_bytes", "unix_socket", "shm_max_region_bytes", "rdma"})) {
     return false;
   }
   ListenerConfig& l = config.listener;
@@ -109,7 +110,11 @@ bool ParseServer(Reader& r, const YAML::Node& node, ServerConfig& config) {
          r.Millis(node["idle_timeout_ms"], "server.idle_timeout_ms", l.idle_timeout) &&
          r.Millis(node["frame_timeout_ms"], "server.frame_timeout_ms", l.frame_timeout) &&
          r.Bytes(node["max_queued_reply_bytes"], "server.max_queued_reply_bytes",
-                 l.max_queued_reply_bytes);
+                 l.max_queued_reply_bytes) &&
+         r.String(node["unix_socket"], "server.unix_socket", l.unix_socket) &&
+         r.Bytes(node["shm_max_region_bytes"], "server.shm_max_region_bytes",
+                 l.shm_max_region_bytes) &&
+         r.Bool(node["rdma"], "server.rdma", l.rdma);
 }
 
 bool ParseLimits(Reader& r, const YAML::Node& node, protocol::Limits& limits) {
@@ -423,6 +428,13 @@ Status ServerConfig::Validate() const {
                            std::to_string(listener.io_threads));
   }
   if (listener.max_connections == 0) return InvalidArgument("server.max_connections must be > 0");
+  if (listener.unix_socket.size() >= 108) {  // sockaddr_un::sun_path, with its terminator
+    return InvalidArgument("server.unix_socket: path '" + listener.unix_socket +
+                           "' is longer than 107 bytes");
+  }
+  if (listener.shm_max_region_bytes == 0) {
+    return InvalidArgument("server.shm_max_region_bytes must be > 0");
+  }
   if (listener.idle_timeout.count() <= 0) {
     return InvalidArgument("server.idle_timeout_ms must be > 0");
   }
@@ -515,7 +527,10 @@ std::string DescribeConfig(const ServerConfig& c) {
       << ", max_connections: " << c.listener.max_connections
       << ", idle_timeout_ms: " << c.listener.idle_timeout.count()
       << ", frame_timeout_ms: " << c.listener.frame_timeout.count()
-      << ", max_queued_reply_bytes: " << FormatByteSize(c.listener.max_queued_reply_bytes) << "}\n";
+      << ", max_queued_reply_bytes: " << FormatByteSize(c.listener.max_queued_reply_bytes)
+      << ", unix_socket: " << (c.listener.unix_socket.empty() ? "none" : c.listener.unix_socket)
+      << ", shm_max_region_bytes: " << FormatByteSize(c.listener.shm_max_region_bytes)
+      << ", rdma: " << (c.listener.rdma ? "true" : "false") << "}\n";
   out << "log: {level: " << c.log_level << "}\n";
   out << "limits: {max_metadata_bytes: " << FormatByteSize(c.limits.max_metadata_bytes)
       << ", max_keys_per_request: " << c.limits.max_keys_per_request

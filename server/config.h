@@ -84,6 +84,14 @@ struct ListenerConfig {
   std::chrono::milliseconds idle_timeout{300000};
   std::chrono::milliseconds frame_timeout{30000};
   uint64_t max_queued_reply_bytes = 512ull << 20;
+  // Shared-memory transport for clients on this host: a Unix socket at this
+  // path ("" : off) where each connection may attach a region of at most
+  // shm_max_region_bytes (docs/transports.md).
+  std::string unix_socket;
+  uint64_t shm_max_region_bytes = 1ull << 30;
+  // Probe for RDMA devices at start (the RDMA data path is not built yet:
+  // the server reports what it finds and serves TCP and shared memory).
+  bool rdma = true;
 };
 
 struct ServerConfig {

@@ -1,8 +1,12 @@
 #include "server/connection.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
+
+#include "protocol/shared_region.h"
 
 namespace kvtier::server {
 namespace {
@@ -17,33 +21,27 @@ auto Redirect(boost::system::error_code& ec) {
   return asio::redirect_error(asio::use_awaitable, ec);
 }
 
-std::string PeerName(const tcp::socket& socket) {
-  boost::system::error_code ec;
-  const auto endpoint = socket.remote_endpoint(ec);
-  if (ec) return "unknown-peer";
-  return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-}
-
 }  // namespace
 
-Connection::Connection(tcp::socket socket, Service& service, ServerStats& stats,
-                       RateLimitedLog& log, const ListenerConfig& config, OnClosed on_closed)
+Connection::Connection(stream_socket socket, bool local, std::string peer, Service& service,
+                       ServerStats& stats, RateLimitedLog& log, const ListenerConfig& config,
+                       OnClosed on_closed)
     : socket_(std::move(socket)),
+      local_(local),
       service_(service),
       stats_(stats),
       log_(log),
       config_(config),
       on_closed_(std::move(on_closed)),
-      peer_(PeerName(socket_)),
+      peer_(std::move(peer)),
       watchdog_timer_(socket_.get_executor()),
       writer_wake_(socket_.get_executor()),
       reader_wake_(socket_.get_executor()) {
-  boost::system::error_code ec;
-  socket_.set_option(tcp::no_delay(true), ec);
   stats_.connections_active.fetch_add(1, std::memory_order_relaxed);
 }
 
 Connection::~Connection() {
+  if (offered_fd_ >= 0) ::close(offered_fd_);
   stats_.connections_active.fetch_sub(1, std::memory_order_relaxed);
   if (on_closed_) on_closed_(this);
 }
@@ -78,7 +76,7 @@ void Connection::Drain() {
       // Waiting for the next frame: end that wait now. The write side stays
       // open for replies already queued.
       boost::system::error_code ec;
-      self->socket_.shutdown(tcp::socket::shutdown_receive, ec);
+      self->socket_.shutdown(asio::socket_base::shutdown_receive, ec);
     }
   });
 }
@@ -97,7 +95,7 @@ void Connection::CloseSocket() {
   if (closed_) return;
   closed_ = true;
   boost::system::error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.shutdown(asio::socket_base::shutdown_both, ec);
   socket_.close(ec);
   watchdog_timer_.cancel();
   writer_wake_.cancel();
@@ -147,6 +145,50 @@ asio::awaitable<bool> Connection::ReadExactly(asio::mutable_buffer buffer) {
   co_return true;
 }
 
+asio::awaitable<size_t> Connection::ReadFirstBytes(asio::mutable_buffer buffer,
+                                                   boost::system::error_code& ec) {
+  first_read_ = false;
+  while (true) {
+    co_await socket_.async_wait(asio::socket_base::wait_read, Redirect(ec));
+    if (ec) co_return 0;
+    int fd = -1;
+    const long n = protocol::ReceiveWithDescriptor(
+        socket_.native_handle(), {static_cast<std::byte*>(buffer.data()), buffer.size()}, &fd);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+    if (n < 0) {
+      ec = boost::system::error_code(errno, boost::system::system_category());
+      co_return 0;
+    }
+    if (fd >= 0) offered_fd_ = fd;
+    if (n == 0) ec = asio::error::eof;
+    co_return static_cast<size_t>(n);
+  }
+}
+
+Status Connection::AttachRegion(std::span<const std::byte> hello_metadata) {
+  const int fd = std::exchange(offered_fd_, -1);
+  auto hello = protocol::DecodeHelloRequest(hello_metadata);
+  if (!hello.ok() || hello->shm_region_bytes == 0) {
+    if (fd >= 0) ::close(fd);
+    return Status::Ok();  // no region asked for; a bad Hello is the service's to answer
+  }
+  if (!local_ || channel_ != nullptr || fd < 0) {
+    if (fd >= 0) ::close(fd);
+    return InvalidArgument(!local_ ? "shared memory needs the server's Unix socket"
+                           : channel_ != nullptr
+                               ? "this connection has a shared region already"
+                               : "Hello announces a shared region but no descriptor came with it");
+  }
+  auto region =
+      protocol::SharedRegion::Attach(fd, hello->shm_region_bytes, config_.shm_max_region_bytes);
+  if (!region.ok()) return region.status();
+  channel_ = std::make_unique<protocol::SharedMemoryChannel>(std::move(*region));
+  stats_.shm_regions_attached.fetch_add(1, std::memory_order_relaxed);
+  spdlog::debug("connection {}: shared region of {} bytes attached", peer_,
+                hello->shm_region_bytes);
+  return Status::Ok();
+}
+
 asio::awaitable<bool> Connection::Discard(uint64_t bytes) {
   if (scratch_.empty()) scratch_.resize(kScratchBytes);
   while (bytes > 0) {
@@ -178,7 +220,9 @@ asio::awaitable<bool> Connection::ServeOneFrame() {
   phase_ = ReadPhase::kIdle;
   SetReadDeadline(Clock::now() + config_.idle_timeout);
   boost::system::error_code ec;
-  size_t have = co_await socket_.async_read_some(asio::buffer(header_bytes), Redirect(ec));
+  size_t have = local_ && first_read_
+                    ? co_await ReadFirstBytes(asio::buffer(header_bytes), ec)
+                    : co_await socket_.async_read_some(asio::buffer(header_bytes), Redirect(ec));
   stats_.bytes_received.fetch_add(have, std::memory_order_relaxed);
   if (ec) co_return false;  // clean close between frames, or drain
 
@@ -228,6 +272,17 @@ asio::awaitable<bool> Connection::ServeOneFrame() {
   }
 
   const auto opcode = static_cast<Opcode>(header.opcode);
+  if ((header.flags & protocol::frame_flags::kPayloadInRegion) != 0 &&
+      (channel_ == nullptr || opcode != Opcode::kPut)) {
+    // Whether the payload follows on the stream is unknown: stream-fatal.
+    Status status = ProtocolError(channel_ == nullptr
+                                      ? "payload flagged in a shared region, but none is attached"
+                                      : "only Put may carry its payload in the shared region");
+    Reject(BadInput::kBadHeader, status.message());
+    EnqueueError(header, status);
+    linger_ = true;
+    co_return false;
+  }
   if (opcode == Opcode::kPut) co_return co_await ReceivePut(header, std::move(metadata));
 
   if (header.payload_length != 0) {
@@ -238,6 +293,17 @@ asio::awaitable<bool> Connection::ServeOneFrame() {
     if (!co_await Discard(header.payload_length)) co_return false;
     EnqueueError(header, status);
     co_return true;
+  }
+  if (opcode == Opcode::kHello) {
+    if (Status status = AttachRegion(metadata); !status.ok()) {
+      Reject(BadInput::kInvalidRequest, status.message());
+      EnqueueError(header, status);
+      co_return true;
+    }
+  }
+  if (channel_ != nullptr && (opcode == Opcode::kGet || opcode == Opcode::kGetPrefix)) {
+    const protocol::RegionArea area = protocol::DecodeRegionArea(metadata);
+    if (area.capacity > 0) reply_areas_[header.request_id] = area;
   }
   Answer(header, service_.Handle(opcode, std::move(metadata), MakeDeferredReply(header)));
   co_return true;
@@ -277,11 +343,33 @@ void Connection::QueueResult(const FrameHeader& request, Result<ReplyBody> body)
 
 asio::awaitable<bool> Connection::ReceivePut(const FrameHeader& header,
                                              std::vector<std::byte> metadata) {
+  const bool in_region = (header.flags & protocol::frame_flags::kPayloadInRegion) != 0;
+  const uint64_t on_stream = in_region ? 0 : header.payload_length;
   auto put = service_.BeginPut(std::move(metadata), header.payload_length);
   if (!put.ok()) {
     log_.Warn(BadInput::kInvalidRequest, peer_, put.status().ToString());
-    if (!co_await Discard(header.payload_length)) co_return false;
+    if (!co_await Discard(on_stream)) co_return false;
     EnqueueError(header, put.status());
+    co_return true;
+  }
+  if (in_region) {
+    // One copy from the client's region into block memory, checked against
+    // the region's bounds first; the checksums are verified as for TCP.
+    uint64_t offset = put->request.region_offset;
+    for (size_t i = 0; i < put->blocks.size(); ++i) {
+      const uint64_t length = put->request.value_lengths[i];
+      if (put->blocks[i]) {
+        Status pulled = channel_->Pull({offset, length, 0}, put->blocks[i].mutable_bytes());
+        if (!pulled.ok()) {
+          Reject(BadInput::kInvalidRequest, pulled.message());
+          EnqueueError(header, pulled);
+          co_return true;
+        }
+      }
+      offset += length;
+    }
+    stats_.shm_bytes_pulled.fetch_add(header.payload_length, std::memory_order_relaxed);
+    Answer(header, service_.FinishPut(std::move(*put), MakeDeferredReply(header)));
     co_return true;
   }
   // Value bytes go straight from the socket into block memory; a value with
@@ -301,17 +389,39 @@ asio::awaitable<bool> Connection::ReceivePut(const FrameHeader& header,
   co_return true;
 }
 
+bool Connection::PlaceInRegion(const FrameHeader& request, ReplyBody& body) {
+  if (reply_areas_.empty()) return false;
+  auto it = reply_areas_.find(request.request_id);
+  if (it == reply_areas_.end()) return false;
+  const protocol::RegionArea area = it->second;
+  reply_areas_.erase(it);
+  if (body.payload_bytes == 0 || body.payload_bytes > area.capacity) return false;
+  std::vector<std::span<const std::byte>> pieces;
+  pieces.reserve(body.payload.size());
+  for (const tiers::BlockHandle& block : body.payload) pieces.push_back(block.bytes());
+  if (Status pushed = channel_->Push(pieces, {area.offset, area.capacity, 0}); !pushed.ok()) {
+    // The values still reach the client, on the stream.
+    Reject(BadInput::kInvalidRequest, pushed.message());
+    return false;
+  }
+  body.payload.clear();  // copied: the pins go now
+  stats_.shm_bytes_pushed.fetch_add(body.payload_bytes, std::memory_order_relaxed);
+  return true;
+}
+
 void Connection::Enqueue(const FrameHeader& request, ReplyBody body, bool error) {
   if (closed_) return;
+  const bool in_region = PlaceInRegion(request, body) && !error;
   FrameHeader reply;
   reply.opcode = request.opcode;
-  reply.flags = protocol::frame_flags::kResponse | (error ? protocol::frame_flags::kError : 0);
+  reply.flags = protocol::frame_flags::kResponse | (error ? protocol::frame_flags::kError : 0) |
+                (in_region ? protocol::frame_flags::kPayloadInRegion : 0);
   reply.request_id = request.request_id;
   reply.metadata_length = static_cast<uint32_t>(body.metadata.bytes().size());
   reply.payload_length = body.payload_bytes;
   Outgoing out;
   out.header = protocol::EncodeFrameHeader(reply);
-  out.bytes = kFrameHeaderSize + reply.metadata_length + reply.payload_length;
+  out.bytes = kFrameHeaderSize + reply.metadata_length + (in_region ? 0 : reply.payload_length);
   out.body = std::move(body);
   queued_bytes_ += out.bytes;
   queue_.push_back(std::move(out));
@@ -358,7 +468,7 @@ asio::awaitable<void> Connection::Linger() {
   constexpr uint64_t kMaxDrainBytes = 1 << 20;
   lingering_ = true;
   boost::system::error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  socket_.shutdown(asio::socket_base::shutdown_send, ec);
   SetReadDeadline(Clock::now() +
                   std::min<Clock::duration>(config_.frame_timeout, std::chrono::seconds(1)));
   if (scratch_.empty()) scratch_.resize(kScratchBytes);

@@ -14,15 +14,25 @@
 // All state is touched only from the connection's io_context thread, so no
 // locks are needed; Drain() and deferred replies are the entry points from
 // other threads, and both post onto that thread.
+//
+// The same class serves TCP and Unix-socket connections. On a Unix socket a
+// client may attach a shared memory region with its Hello (protocol/
+// shared_region.h): Put values flagged kPayloadInRegion are then copied from
+// the region instead of read from the stream, and the values of a Get or
+// GetPrefix that offers a reply area are copied into the region when they
+// fit (else they go on the stream as usual).
 
 #include <chrono>
 #include <cstddef>
 #include <deque>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "protocol/asio.h"
+#include "protocol/messages.h"
+#include "protocol/transport.h"
 #include "server/config.h"
 #include "server/rate_limited_log.h"
 #include "server/server_stats.h"
@@ -37,8 +47,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   using OnClosed = std::function<void(Connection*)>;
 
-  Connection(tcp::socket socket, Service& service, ServerStats& stats, RateLimitedLog& log,
-             const ListenerConfig& config, OnClosed on_closed);
+  // `local`: a Unix-socket connection, which may attach a shared region.
+  Connection(stream_socket socket, bool local, std::string peer, Service& service,
+             ServerStats& stats, RateLimitedLog& log, const ListenerConfig& config,
+             OnClosed on_closed);
   ~Connection();
 
   // Spawns the coroutines. Call once, right after construction.
@@ -68,6 +80,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // stop reading (peer closed, timeout, or a stream-level protocol error).
   asio::awaitable<bool> ServeOneFrame();
   asio::awaitable<bool> ReadExactly(asio::mutable_buffer buffer);
+  // The first read of a Unix-socket connection: also takes a descriptor
+  // passed with the bytes (the client's shared region).
+  asio::awaitable<size_t> ReadFirstBytes(asio::mutable_buffer buffer,
+                                         boost::system::error_code& ec);
+  // Before Hello is answered: attaches the region the Hello announces.
+  Status AttachRegion(std::span<const std::byte> hello_metadata);
   asio::awaitable<bool> Discard(uint64_t bytes);
   asio::awaitable<bool> ReceivePut(const protocol::FrameHeader& header,
                                    std::vector<std::byte> metadata);
@@ -78,6 +96,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   DeferredReply MakeDeferredReply(const protocol::FrameHeader& request);
   void QueueResult(const protocol::FrameHeader& request, Result<ReplyBody> body);
   void Enqueue(const protocol::FrameHeader& request, ReplyBody body, bool error);
+  // Copies the reply's values into the area its request offered, when one
+  // was offered and they fit; true when the payload now lies there.
+  bool PlaceInRegion(const protocol::FrameHeader& request, ReplyBody& body);
   void EnqueueError(const protocol::FrameHeader& request, const Status& status);
   void Reject(BadInput kind, const std::string& message);
   // After a stream-fatal error reply: half-close, then read and drop what
@@ -88,7 +109,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void SetWriteDeadline(Clock::time_point deadline);
   void CloseSocket();
 
-  tcp::socket socket_;
+  stream_socket socket_;
+  const bool local_;
   Service& service_;
   ServerStats& stats_;
   RateLimitedLog& log_;
@@ -112,6 +134,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool draining_ = false;
   bool closed_ = false;
   std::vector<std::byte> scratch_;  // sink for discarded payload bytes
+
+  bool first_read_ = true;
+  int offered_fd_ = -1;  // a descriptor passed with the first bytes, until Hello
+  std::unique_ptr<protocol::ValueChannel> channel_;  // the attached region, if any
+  // Reply areas offered by Get and GetPrefix requests still being answered.
+  std::unordered_map<uint64_t, protocol::RegionArea> reply_areas_;
 };
 
 }  // namespace kvtier::server

@@ -3,7 +3,7 @@
 //   kvtierd [--config FILE] [--listen HOST:PORT] [--port N] [--io-threads N]
 //           [--dram-capacity SIZE] [--dram-policy s3fifo|lru] [--nvme-dir DIR]
 //           [--nvme-capacity SIZE] [--no-nvme] [--log-level LEVEL] [--port-file FILE]
-//           [--print-config] [--help]
+//           [--unix PATH] [--print-config] [--help]
 //
 // Without --config the embedded default (configs/kvtier.yaml) is used.
 // Command-line options override the file. SIGINT/SIGTERM drain and exit 0.
@@ -21,6 +21,7 @@
 
 #include "common/byte_size.h"
 #include "protocol/asio.h"
+#include "protocol/rdma/rdma_devices.h"
 #include "server/config.h"
 #include "server/server_stats.h"
 #include "server/service.h"
@@ -38,7 +39,7 @@ constexpr std::string_view kUsage =
     "usage: kvtierd [--config FILE] [--listen HOST:PORT] [--port N] [--io-threads N]\n"
     "               [--dram-capacity SIZE] [--dram-policy s3fifo|lru] [--nvme-dir DIR]\n"
     "               [--nvme-capacity SIZE] [--no-nvme] [--log-level LEVEL] [--port-file FILE]\n"
-    "               [--print-config] [--help]\n";
+    "               [--unix PATH] [--print-config] [--help]\n";
 
 struct CommandLine {
   std::string config_path;
@@ -68,7 +69,7 @@ Result<CommandLine> ParseCommandLine(int argc, char** argv) {
       KVTIER_ASSIGN_OR_RETURN(cl.port_file, value(arg));
     } else if (arg == "--listen" || arg == "--port" || arg == "--io-threads" ||
                arg == "--dram-capacity" || arg == "--dram-policy" || arg == "--nvme-dir" ||
-               arg == "--nvme-capacity" || arg == "--log-level") {
+               arg == "--nvme-capacity" || arg == "--log-level" || arg == "--unix") {
       KVTIER_ASSIGN_OR_RETURN(std::string v, value(arg));
       cl.overrides.emplace_back(std::string(arg), std::move(v));
     } else {
@@ -76,6 +77,20 @@ Result<CommandLine> ParseCommandLine(int argc, char** argv) {
     }
   }
   return cl;
+}
+
+// One line on what RDMA hardware exists. The RDMA data path is not built
+// yet, so with or without a device the server carries on over TCP and
+// shared memory.
+void LogRdmaSurvey() {
+  const protocol::rdma::DeviceSurvey survey = protocol::rdma::SurveyDevices();
+  if (survey.devices.empty()) {
+    spdlog::info("no RDMA device, TCP only ({})", survey.reason);
+    return;
+  }
+  std::string names;
+  for (const std::string& name : survey.devices) names += (names.empty() ? "" : ", ") + name;
+  spdlog::info("RDMA devices: {}; the RDMA data path is not built yet, serving TCP", names);
 }
 
 Status ApplyOverride(ServerConfig& config, const std::string& name, const std::string& value) {
@@ -95,6 +110,8 @@ Status ApplyOverride(ServerConfig& config, const std::string& name, const std::s
   } else if (name == "--port") {
     KVTIER_ASSIGN_OR_RETURN(uint64_t port, number(65535));
     config.listener.port = static_cast<uint16_t>(port);
+  } else if (name == "--unix") {
+    config.listener.unix_socket = value;
   } else if (name == "--io-threads") {
     KVTIER_ASSIGN_OR_RETURN(uint64_t threads, number(256));
     config.listener.io_threads = static_cast<uint32_t>(threads);
@@ -274,6 +291,12 @@ int Run(int argc, char** argv) {
   }
   spdlog::info("listening on {}:{} (tcp); server id {}", config->listener.host, server.port(),
                service.server_id());
+  if (!config->listener.unix_socket.empty()) {
+    spdlog::info("listening on {} (Unix socket; shared memory regions up to {})",
+                 config->listener.unix_socket,
+                 FormatByteSize(config->listener.shm_max_region_bytes));
+  }
+  if (config->listener.rdma) LogRdmaSurvey();
   if (!cl->port_file.empty()) {
     const std::string tmp = cl->port_file + ".tmp";
     std::ofstream(tmp) << server.port() << "\n";

@@ -40,6 +40,11 @@ struct ServerStats {
   std::atomic<uint64_t> connections_active{0};
   std::atomic<uint64_t> bytes_received{0};
   std::atomic<uint64_t> bytes_sent{0};
+  // Shared-memory transport: regions attached, and value bytes copied out of
+  // and into client regions instead of crossing the socket.
+  std::atomic<uint64_t> shm_regions_attached{0};
+  std::atomic<uint64_t> shm_bytes_pulled{0};
+  std::atomic<uint64_t> shm_bytes_pushed{0};
   // By opcode; [0] counts unknown ones.
   std::array<std::atomic<uint64_t>, protocol::kMaxOpcode + 1> requests{};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(BadInput::kCount)> bad_input{};

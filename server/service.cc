@@ -50,6 +50,8 @@ Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStat
     : server_name_(config.server_name),
       server_id_(MakeServerId()),
       limits_(config.limits),
+      transports_(config.listener.unix_socket.empty() ? std::vector<std::string>{"tcp"}
+                                                      : std::vector<std::string>{"tcp", "shm"}),
       lease_options_(config.leases),
       started_(std::chrono::steady_clock::now()),
       stack_(stack),
@@ -322,6 +324,7 @@ Result<ReplyBody> Service::Hello(std::span<const std::byte> metadata) {
     response.namespaces.push_back(ns->name);
     response.namespace_models.push_back(ns->model);
   }
+  response.transports = transports_;
   return ReplyBody{protocol::EncodeHelloResponse(response), {}, 0};
 }
 
@@ -594,6 +597,9 @@ Result<ReplyBody> Service::Stats(std::span<const std::byte> metadata) {
   add("connections_active", stats_.connections_active.load());
   add("bytes_received", stats_.bytes_received.load());
   add("bytes_sent", stats_.bytes_sent.load());
+  add("shm_regions_attached", stats_.shm_regions_attached.load());
+  add("shm_bytes_pulled", stats_.shm_bytes_pulled.load());
+  add("shm_bytes_pushed", stats_.shm_bytes_pushed.load());
   for (uint8_t op = 1; op < stats_.requests.size(); ++op) {
     if (!protocol::IsKnownOpcode(op)) continue;
     add("requests_" + std::string(protocol::OpcodeName(static_cast<protocol::Opcode>(op))),

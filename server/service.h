@@ -150,6 +150,7 @@ class Service {
   const std::string server_name_;
   const std::string server_id_;
   const protocol::Limits limits_;
+  const std::vector<std::string> transports_;  // offered in Hello
   const LeaseOptions lease_options_;
   const std::chrono::steady_clock::time_point started_;
   tiers::TierStack& stack_;

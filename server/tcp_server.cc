@@ -1,6 +1,10 @@
 #include "server/tcp_server.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 namespace kvtier::server {
 
@@ -32,16 +36,66 @@ Status TcpServer::Start() {
     return IoError("cannot listen on " + where + ": " + ec.message());
   }
   port_ = acceptor_->local_endpoint().port();
+  if (!config_.unix_socket.empty()) KVTIER_RETURN_IF_ERROR(StartUnix());
   asio::co_spawn(*contexts_[0], AcceptLoop(), asio::detached);
+  if (unix_acceptor_) asio::co_spawn(*contexts_[0], AcceptUnixLoop(), asio::detached);
   for (auto& context : contexts_) {
     threads_.emplace_back([ctx = context.get()] { ctx->run(); });
   }
   return Status::Ok();
 }
 
+Status TcpServer::StartUnix() {
+  const std::string& path = config_.unix_socket;
+  std::error_code fs_error;
+  if (std::filesystem::is_socket(path, fs_error)) {
+    std::filesystem::remove(path, fs_error);  // left by a server that did not stop cleanly
+  }
+  boost::system::error_code ec;
+  unix_acceptor_ = std::make_unique<local_stream::acceptor>(*contexts_[0]);
+  const local_stream::endpoint endpoint(path);
+  if (unix_acceptor_->open(endpoint.protocol(), ec); ec) {
+    return IoError("cannot open a Unix socket for " + path + ": " + ec.message());
+  }
+  if (unix_acceptor_->bind(endpoint, ec); ec) {
+    return IoError("cannot bind Unix socket " + path + ": " + ec.message());
+  }
+  if (unix_acceptor_->listen(asio::socket_base::max_listen_connections, ec); ec) {
+    return IoError("cannot listen on Unix socket " + path + ": " + ec.message());
+  }
+  return Status::Ok();
+}
+
+asio::io_context& TcpServer::NextContext() {
+  return *contexts_[next_context_++ % contexts_.size()];
+}
+
+asio::awaitable<void> TcpServer::AcceptUnixLoop() {
+  while (unix_acceptor_->is_open()) {
+    boost::system::error_code ec;
+    local_stream::socket socket = co_await unix_acceptor_->async_accept(
+        NextContext(), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !unix_acceptor_->is_open()) break;
+      spdlog::warn("accept on the Unix socket failed: {}", ec.message());
+      asio::steady_timer pause(unix_acceptor_->get_executor(), std::chrono::milliseconds(50));
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    // The peer's process id, for logs.
+    ucred credentials{};
+    socklen_t length = sizeof(credentials);
+    std::string peer = "unix";
+    if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0) {
+      peer = "unix:pid" + std::to_string(credentials.pid);
+    }
+    Admit(stream_socket(std::move(socket)), /*local=*/true, std::move(peer));
+  }
+}
+
 asio::awaitable<void> TcpServer::AcceptLoop() {
   while (acceptor_->is_open()) {
-    asio::io_context& target = *contexts_[next_context_++ % contexts_.size()];
+    asio::io_context& target = NextContext();
     boost::system::error_code ec;
     tcp::socket socket =
         co_await acceptor_->async_accept(target, asio::redirect_error(asio::use_awaitable, ec));
@@ -53,26 +107,36 @@ asio::awaitable<void> TcpServer::AcceptLoop() {
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    if (stats_.connections_active.load(std::memory_order_relaxed) >= config_.max_connections) {
-      stats_.connections_refused.fetch_add(1, std::memory_order_relaxed);
-      asio::co_spawn(socket.get_executor(), Refuse(std::move(socket)), asio::detached);
-      continue;
-    }
-    stats_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
-    auto connection = std::make_shared<Connection>(std::move(socket), service_, stats_, log_,
-                                                   config_, [this](Connection* closed) {
-                                                     std::lock_guard lock(connections_mu_);
-                                                     connections_.erase(closed);
-                                                   });
-    {
-      std::lock_guard lock(connections_mu_);
-      connections_.emplace(connection.get(), connection);
-    }
-    connection->Start();
+    socket.set_option(tcp::no_delay(true), ec);
+    const auto remote = socket.remote_endpoint(ec);
+    std::string peer =
+        ec ? "unknown-peer" : remote.address().to_string() + ":" + std::to_string(remote.port());
+    Admit(stream_socket(std::move(socket)), /*local=*/false, std::move(peer));
   }
 }
 
-asio::awaitable<void> TcpServer::Refuse(tcp::socket socket) {
+void TcpServer::Admit(stream_socket socket, bool local, std::string peer) {
+  if (stats_.connections_active.load(std::memory_order_relaxed) >= config_.max_connections) {
+    stats_.connections_refused.fetch_add(1, std::memory_order_relaxed);
+    const auto executor = socket.get_executor();
+    asio::co_spawn(executor, Refuse(std::move(socket)), asio::detached);
+    return;
+  }
+  stats_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+  auto connection =
+      std::make_shared<Connection>(std::move(socket), local, std::move(peer), service_, stats_,
+                                   log_, config_, [this](Connection* closed) {
+                                     std::lock_guard lock(connections_mu_);
+                                     connections_.erase(closed);
+                                   });
+  {
+    std::lock_guard lock(connections_mu_);
+    connections_.emplace(connection.get(), connection);
+  }
+  connection->Start();
+}
+
+asio::awaitable<void> TcpServer::Refuse(stream_socket socket) {
   const Status status =
       ResourceExhausted("connection limit of " + std::to_string(config_.max_connections) +
                         " reached; try again later");
@@ -86,7 +150,7 @@ asio::awaitable<void> TcpServer::Refuse(tcp::socket socket) {
       asio::buffer(header_bytes), asio::buffer(metadata.bytes().data(), metadata.bytes().size())};
   boost::system::error_code ec;
   co_await asio::async_write(socket, buffers, asio::redirect_error(asio::use_awaitable, ec));
-  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.shutdown(asio::socket_base::shutdown_both, ec);
   socket.close(ec);
 }
 
@@ -97,6 +161,7 @@ void TcpServer::Stop(std::chrono::milliseconds drain_timeout) {
     asio::post(*contexts_[0], [this] {
       boost::system::error_code ec;
       acceptor_->close(ec);
+      if (unix_acceptor_) unix_acceptor_->close(ec);
     });
   }
   std::vector<std::shared_ptr<Connection>> live;
@@ -126,6 +191,10 @@ void TcpServer::Stop(std::chrono::milliseconds drain_timeout) {
   for (auto& thread : threads_) thread.join();
   threads_.clear();
   acceptor_.reset();
+  if (unix_acceptor_) {
+    unix_acceptor_.reset();
+    ::unlink(config_.unix_socket.c_str());
+  }
   // Destroying the contexts destroys any coroutine still suspended, which
   // releases its connection and the block pins it held.
   contexts_.clear();

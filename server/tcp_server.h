@@ -1,6 +1,7 @@
 #pragma once
 
-// The TCP listener: N io_context threads, one acceptor, and the registry of
+// The listeners: N io_context threads, a TCP acceptor and, when configured,
+// a Unix-socket acceptor (the shared-memory transport), and the registry of
 // live connections used for the connection limit and for draining on stop.
 
 #include <atomic>
@@ -28,7 +29,8 @@ class TcpServer {
   TcpServer& operator=(const TcpServer&) = delete;
 
   // Binds, listens and starts the I/O threads. Errors: kIoError naming the
-  // address when it cannot be bound.
+  // address (or socket path) when it cannot be bound. A stale socket file
+  // at the Unix path is replaced.
   Status Start();
 
   // The bound port (useful with port 0). Valid after Start.
@@ -40,8 +42,13 @@ class TcpServer {
   void Stop(std::chrono::milliseconds drain_timeout);
 
  private:
+  Status StartUnix();
   asio::awaitable<void> AcceptLoop();
-  asio::awaitable<void> Refuse(tcp::socket socket);
+  asio::awaitable<void> AcceptUnixLoop();
+  // Registers and starts a connection, or refuses it past the limit.
+  void Admit(stream_socket socket, bool local, std::string peer);
+  asio::awaitable<void> Refuse(stream_socket socket);
+  asio::io_context& NextContext();
 
   const ListenerConfig config_;
   Service& service_;
@@ -52,6 +59,7 @@ class TcpServer {
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
   std::unique_ptr<tcp::acceptor> acceptor_;
+  std::unique_ptr<local_stream::acceptor> unix_acceptor_;
   uint16_t port_ = 0;
   size_t next_context_ = 0;
   bool stopped_ = false;

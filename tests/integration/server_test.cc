@@ -8,6 +8,7 @@
 #include "client/client.h"
 #include "common/keys.h"
 #include "protocol/asio.h"
+#include "tests/support/client_helpers.h"
 #include "tests/support/server_process.h"
 
 namespace kvtier {
@@ -26,7 +27,9 @@ std::vector<std::byte> Bytes(size_t size, uint32_t seed) {
 
 std::span<const std::byte> View(const std::vector<std::byte>& v) { return v; }
 
-class ServerTest : public ::testing::Test {
+// Runs over TCP and over the shared-memory transport: same operations, same
+// answers.
+class ServerTest : public ::testing::TestWithParam<testing::Transport> {
  protected:
   static void SetUpTestSuite() {
     server_ = new testing::ServerProcess();
@@ -38,18 +41,18 @@ class ServerTest : public ::testing::Test {
   }
 
   std::unique_ptr<Client> Connect() {
-    ClientOptions options;
-    options.port = server_->port();
-    auto client = Client::Connect(options);
-    EXPECT_TRUE(client.ok()) << client.status().ToString();
-    return client.ok() ? std::move(*client) : nullptr;
+    auto client = testing::ConnectTo(*server_, GetParam());
+    if (client) {
+      EXPECT_EQ(client->uses_shared_memory(), GetParam() != testing::Transport::kTcp);
+    }
+    return client;
   }
 
   static testing::ServerProcess* server_;
 };
 testing::ServerProcess* ServerTest::server_ = nullptr;
 
-TEST_F(ServerTest, HelloReportsLimitsAndNamespaces) {
+TEST_P(ServerTest, HelloReportsLimitsAndNamespaces) {
   auto client = Connect();
   const auto& info = client->server_info();
   EXPECT_EQ(info.version, 1);
@@ -61,7 +64,7 @@ TEST_F(ServerTest, HelloReportsLimitsAndNamespaces) {
             info.namespaces.end());
 }
 
-TEST_F(ServerTest, PutGetRoundTripOfA5MiBValue) {
+TEST_P(ServerTest, PutGetRoundTripOfA5MiBValue) {
   auto client = Connect();
   const auto value = Bytes(5 << 20, 1);
   const std::vector<std::string> keys = {"big"};
@@ -77,7 +80,7 @@ TEST_F(ServerTest, PutGetRoundTripOfA5MiBValue) {
   EXPECT_TRUE(std::equal(value.begin(), value.end(), got->values[0].bytes.begin()));
 }
 
-TEST_F(ServerTest, BatchesOf256Keys) {
+TEST_P(ServerTest, BatchesOf256Keys) {
   auto client = Connect();
   std::vector<std::string> keys;
   std::vector<std::vector<std::byte>> data;
@@ -114,7 +117,7 @@ TEST_F(ServerTest, BatchesOf256Keys) {
   for (const auto& v : after->values) EXPECT_EQ(v.status.code(), StatusCode::kNotFound);
 }
 
-TEST_F(ServerTest, MatchPrefixStopsAtTheFirstGap) {
+TEST_P(ServerTest, MatchPrefixStopsAtTheFirstGap) {
   auto client = Connect();
   std::vector<uint32_t> tokens(16 * 6);
   for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<uint32_t>(i * 7);
@@ -137,7 +140,7 @@ TEST_F(ServerTest, MatchPrefixStopsAtTheFirstGap) {
   EXPECT_EQ(other->matched, 0u);
 }
 
-TEST_F(ServerTest, UnknownNamespaceIsARequestError) {
+TEST_P(ServerTest, UnknownNamespaceIsARequestError) {
   auto client = Connect();
   const std::vector<std::string> keys = {"k"};
   auto got = client->Get("no-such-namespace", keys);
@@ -146,7 +149,7 @@ TEST_F(ServerTest, UnknownNamespaceIsARequestError) {
   EXPECT_TRUE(client->Get("demo", keys).ok());
 }
 
-TEST_F(ServerTest, ClientRejectsWhatTheServerWould) {
+TEST_P(ServerTest, ClientRejectsWhatTheServerWould) {
   auto client = Connect();
   const std::vector<std::string> long_key = {std::string(257, 'k')};
   EXPECT_EQ(client->Get("demo", long_key).status().code(), StatusCode::kInvalidArgument);
@@ -154,7 +157,7 @@ TEST_F(ServerTest, ClientRejectsWhatTheServerWould) {
   EXPECT_EQ(client->Exists("demo", many).status().code(), StatusCode::kInvalidArgument);
 }
 
-TEST_F(ServerTest, PipelinedRequestsFromSeveralConnections) {
+TEST_P(ServerTest, PipelinedRequestsFromSeveralConnections) {
   constexpr int kConnections = 4;
   constexpr int kInFlight = 64;
   std::vector<std::thread> threads;
@@ -198,7 +201,7 @@ TEST_F(ServerTest, PipelinedRequestsFromSeveralConnections) {
   EXPECT_EQ(failures.load(), 0);
 }
 
-TEST_F(ServerTest, StatsCountersMove) {
+TEST_P(ServerTest, StatsCountersMove) {
   auto client = Connect();
   auto before = client->Stats();
   ASSERT_TRUE(before.ok());
@@ -226,6 +229,11 @@ TEST_F(ServerTest, StatsCountersMove) {
   EXPECT_GT(after->tiers[0].used_bytes, 0u);
   EXPECT_EQ(after->tiers[1].name, "nvme");
 }
+
+INSTANTIATE_TEST_SUITE_P(Transports, ServerTest,
+                         ::testing::Values(testing::Transport::kTcp,
+                                           testing::Transport::kSharedMemory),
+                         testing::TransportName);
 
 TEST(ServerEviction, SmallDramEvictsInsteadOfFailing) {
   testing::ServerProcess server({"--dram-capacity", "4MiB"});

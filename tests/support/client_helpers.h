@@ -25,10 +25,30 @@ inline std::vector<std::byte> RandomBytes(size_t size, uint32_t seed) {
   return out;
 }
 
-// A client of `server`; nullptr (and a test failure) when it cannot connect.
-inline std::unique_ptr<client::Client> ConnectTo(const ServerProcess& server) {
+// How a test client reaches its server.
+enum class Transport { kTcp, kSharedMemory };
+
+inline std::string TransportName(const ::testing::TestParamInfo<Transport>& info) {
+  return info.param == Transport::kTcp ? "Tcp" : "SharedMemory";
+}
+
+// Client options for `server` over `transport` (shared memory: the server's
+// Unix socket and a 64 MiB region).
+inline client::ClientOptions OptionsFor(const ServerProcess& server,
+                                        Transport transport = Transport::kTcp) {
   client::ClientOptions options;
   options.port = server.port();
+  if (transport == Transport::kSharedMemory) {
+    options.unix_socket = server.unix_socket();
+    options.shm_region_bytes = 64ull << 20;
+  }
+  return options;
+}
+
+// A client of `server`; nullptr (and a test failure) when it cannot connect.
+inline std::unique_ptr<client::Client> ConnectTo(const ServerProcess& server,
+                                                 Transport transport = Transport::kTcp) {
+  const client::ClientOptions options = OptionsFor(server, transport);
   auto client = client::Client::Connect(options);
   EXPECT_TRUE(client.ok()) << client.status().ToString();
   return client.ok() ? std::move(*client) : nullptr;

@@ -36,7 +36,10 @@ ServerProcess::~ServerProcess() {
 Status ServerProcess::Start() {
   const std::string port_file = (dir_ / "port").string();
   const std::string log_file = (dir_ / "log").string();
-  std::vector<std::string> argv = {BinaryPath("kvtierd"), "--port", "0", "--port-file", port_file};
+  // Every test server also listens on a Unix socket in its directory, so
+  // any test can use the shared-memory transport.
+  std::vector<std::string> argv = {
+      BinaryPath("kvtierd"), "--port", "0", "--port-file", port_file, "--unix", unix_socket()};
   if (!config_yaml_.empty()) {
     const std::string config_file = (dir_ / "config.yaml").string();
     std::ofstream(config_file) << config_yaml_;

@@ -40,6 +40,8 @@ class ServerProcess {
   // A directory that lives as long as this object (for data to share
   // between servers, pass it to the next one).
   const std::filesystem::path& dir() const { return dir_; }
+  // The server's Unix socket (shared-memory transport), in dir().
+  std::string unix_socket() const { return (dir_ / "kvtierd.sock").string(); }
   std::string log() const;  // the server's stdout and stderr so far
 
  private:
