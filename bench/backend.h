@@ -37,6 +37,10 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
 
+  // Memory whose values this backend sends without copying them (kvtier's
+  // shared region); empty when it has none. Valid while the backend lives.
+  virtual std::span<std::byte> ValueBuffer(size_t /*bytes*/) { return {}; }
+
   // Value spans must stay valid until WaitAll returns.
   virtual void SubmitPut(const std::vector<std::string>& keys,
                          const std::vector<std::span<const std::byte>>& values) = 0;
@@ -59,6 +63,10 @@ struct Target {
   std::string host = "127.0.0.1";
   uint16_t port = 7400;
   std::string ns = "kv";  // kvtier namespace
+  // kvtier on this host: its Unix socket, and the shared region to attach
+  // (0: the socket only, values on the stream).
+  std::string unix_socket;
+  uint64_t shm_region_bytes = 0;
 };
 
 Result<std::unique_ptr<Backend>> ConnectBackend(const Target& target);

@@ -17,6 +17,13 @@ class KvtierBackend final : public Backend {
 
   std::string name() const override { return "kvtier"; }
 
+  std::span<std::byte> ValueBuffer(size_t bytes) override {
+    client::SharedBuffer buffer = client_->AllocateShared(bytes);
+    if (buffer.bytes.empty()) return {};
+    shared_.push_back(std::move(buffer));
+    return shared_.back().bytes;
+  }
+
   void SubmitPut(const std::vector<std::string>& keys,
                  const std::vector<std::span<const std::byte>>& values) override {
     pending_.push_back(client_->PutAsync(ns_, keys, values));
@@ -85,6 +92,7 @@ class KvtierBackend final : public Backend {
   const std::string ns_;
   std::deque<Pending> pending_;
   client::GetResult last_get_;
+  std::vector<client::SharedBuffer> shared_;
 };
 
 }  // namespace
@@ -93,6 +101,8 @@ Result<std::unique_ptr<Backend>> ConnectKvtier(const Target& target) {
   client::ClientOptions options;
   options.host = target.host;
   options.port = target.port;
+  options.unix_socket = target.unix_socket;
+  options.shm_region_bytes = target.shm_region_bytes;
   options.client_name = "kvtier-bench";
   KVTIER_ASSIGN_OR_RETURN(auto client, client::Client::Connect(options));
   return std::unique_ptr<Backend>(new KvtierBackend(std::move(client), target.ns));

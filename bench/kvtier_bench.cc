@@ -19,7 +19,11 @@
 //           the same capacity in blocks (--capacity-blocks, default: derived from the
 //           target's memory budget). --time-scale 1 replays in real time, 0 flat out.
 //
-// Targets: --server HOST:PORT (kvtier, namespace --namespace) or --redis HOST:PORT.
+// Targets: --server HOST:PORT (kvtier, namespace --namespace), --unix PATH (kvtier on
+// this host through its Unix socket, values through a shared region of --shm-region
+// bytes, 256 MiB unless given; 0 keeps values on the socket) or --redis HOST:PORT.
+// --in-place (with --unix) builds put values in the shared region itself, as an engine
+// that registers its buffers would: the client then copies nothing.
 // Every connection is one thread with --depth requests in flight (pipelined).
 // --verify checks every byte read; --json prints one JSON object.
 
@@ -34,7 +38,8 @@ namespace kvtier::bench {
 namespace {
 
 constexpr std::string_view kUsage =
-    "usage: kvtier-bench (--server HOST:PORT | --redis HOST:PORT) [--workload NAME]\n"
+    "usage: kvtier-bench (--server HOST:PORT | --unix PATH | --redis HOST:PORT) [--workload NAME]\n"
+    "  [--shm-region BYTES (with --unix; 0: values on the socket)] [--in-place]\n"
     "  [--value-size BYTES] [--keys N] [--batch N] [--connections N] [--depth N]\n"
     "  [--duration S | --ops N] [--warmup S] [--read-ratio R] [--match-keys N]\n"
     "  [--prompt-blocks N] [--shared-prefixes N] [--shared-blocks N] [--namespace NS]\n"
@@ -65,6 +70,13 @@ Result<BenchOptions> ParseOptions(int argc, char** argv) {
         KVTIER_RETURN_IF_ERROR(ParseTarget(
             next(), arg == "--redis" ? Target::Kind::kRedis : Target::Kind::kKvtier, o.target));
         have_target = true;
+      } else if (arg == "--unix") {
+        o.target.kind = Target::Kind::kKvtier;
+        o.target.unix_socket = next();
+        if (o.target.shm_region_bytes == 0) o.target.shm_region_bytes = 256ull << 20;
+        have_target = true;
+      } else if (arg == "--shm-region") {
+        o.target.shm_region_bytes = std::stoull(next());
       } else if (arg == "--workload") {
         o.workload = next();
       } else if (arg == "--namespace") {
@@ -105,6 +117,8 @@ Result<BenchOptions> ParseOptions(int argc, char** argv) {
         o.capacity_blocks = std::stoull(next());
       } else if (arg == "--seed") {
         o.seed = std::stoull(next());
+      } else if (arg == "--in-place") {
+        o.in_place = true;
       } else if (arg == "--verify") {
         o.verify = true;
       } else if (arg == "--json") {
@@ -124,7 +138,7 @@ Result<BenchOptions> ParseOptions(int argc, char** argv) {
   if (std::find(std::begin(kWorkloads), std::end(kWorkloads), o.workload) == std::end(kWorkloads)) {
     return InvalidArgument("unknown workload '" + o.workload + "'");
   }
-  if (!have_target) return InvalidArgument("--server or --redis is required");
+  if (!have_target) return InvalidArgument("--server, --unix or --redis is required");
   if (o.workload == "trace" && o.trace_path.empty()) {
     return InvalidArgument("the trace workload needs --trace FILE");
   }

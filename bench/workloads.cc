@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -24,8 +25,11 @@ class Worker {
     // prompt's missing blocks are one window).
     const size_t buffers =
         std::max<size_t>(static_cast<size_t>(options.depth) * options.batch, options.prompt_blocks);
-    values_.assign(buffers, std::vector<std::byte>(options.value_size));
-    for (auto& v : values_) pattern_.Fill("", v);
+    storage_.assign(buffers, std::vector<std::byte>(options.value_size));
+    for (auto& v : storage_) {
+      pattern_.Fill("", v);
+      values_.emplace_back(v);
+    }
   }
 
   Backend& backend() { return *backend_; }
@@ -34,6 +38,15 @@ class Worker {
     auto backend = ConnectBackend(options_.target);
     if (!backend.ok()) return backend.status();
     backend_ = std::move(*backend);
+    if (options_.in_place) {
+      for (auto& value : values_) {
+        std::span<std::byte> shared = backend_->ValueBuffer(value.size());
+        if (shared.empty())
+          return InvalidArgument("--in-place needs a target with a shared region");
+        std::memcpy(shared.data(), value.data(), value.size());
+        value = shared;
+      }
+    }
     return Status::Ok();
   }
 
@@ -132,7 +145,7 @@ class Worker {
   void SubmitPut(std::vector<std::string> keys) {
     std::vector<std::span<const std::byte>> values;
     for (const std::string& key : keys) {
-      std::vector<std::byte>& buffer = values_[value_cursor_++ % values_.size()];
+      std::span<std::byte> buffer = values_[value_cursor_++ % values_.size()];
       if (options_.verify) pattern_.Fill(key, buffer);
       values.emplace_back(buffer);
     }
@@ -192,7 +205,8 @@ class Worker {
   const uint32_t index_;
   std::mt19937_64 random_;
   std::unique_ptr<Backend> backend_;
-  std::vector<std::vector<std::byte>> values_;
+  std::vector<std::vector<std::byte>> storage_;
+  std::vector<std::span<std::byte>> values_;  // storage_, or shared buffers with --in-place
   std::vector<Submitted> submitted_;
   uint64_t put_cursor_ = 0;
   uint64_t fanout_cursor_ = 0;

@@ -32,6 +32,9 @@ struct BenchOptions {
   double time_scale = 0;         // trace: 0 as fast as possible, 1 real time, 0.5 twice as fast
   uint64_t capacity_blocks = 0;  // trace: LRU simulation size (0: from the target's budget)
   bool verify = false;
+  // Put values from buffers in the target's shared region (kvtier over
+  // --unix: Client::AllocateShared), so the client copies nothing.
+  bool in_place = false;
   bool json = false;
   uint64_t seed = 1;
 };

@@ -454,6 +454,13 @@ Client::~Client() = default;
 const ServerInfo& Client::server_info() const { return impl_->info(); }
 bool Client::uses_shared_memory() const { return impl_->region() != nullptr; }
 
+SharedBuffer Client::AllocateShared(uint64_t bytes) {
+  ClientRegion* region = impl_->region();
+  Area area = region != nullptr ? region->Allocate(bytes) : nullptr;
+  if (!area) return {};
+  return SharedBuffer{std::span<std::byte>(area->data(), bytes), std::move(area)};
+}
+
 struct Client::RegionUse {
   RegionRequest request;
 };
@@ -551,20 +558,31 @@ std::future<Result<KeyStatuses>> Client::PutAsync(
     KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodePutResponse(frame.metadata, count));
     return ToKeyStatuses(response.codes);
   };
-  // Shared memory: one copy into a free area, and the server copies it out.
-  // Without a region, or with none free, the values go on the stream.
+  // Shared memory: values built in the region (AllocateShared) go as they
+  // are; the others are copied into one free area; the server copies them
+  // out. Without a region, or with no room in it, the values go on the stream.
   if (ClientRegion* region = impl_->region(); region != nullptr && total > 0) {
-    if (Area area = region->Allocate(total)) {
-      std::byte* out = area->data();
-      for (const auto& value : values) {
-        if (!value.empty()) std::memcpy(out, value.data(), value.size());
-        out += value.size();
+    std::vector<uint64_t> offsets(values.size());
+    std::vector<bool> in_region(values.size());
+    uint64_t to_copy = 0;
+    for (size_t i = 0; i < values.size(); ++i) {
+      in_region[i] = region->Contains(values[i].data(), values[i].size(), &offsets[i]);
+      if (!in_region[i]) to_copy += values[i].size();
+    }
+    Area area = to_copy > 0 ? region->Allocate(to_copy) : nullptr;
+    if (to_copy == 0 || area) {
+      uint64_t next = area ? area->offset() : 0;
+      for (size_t i = 0; i < values.size(); ++i) {
+        if (in_region[i]) continue;
+        if (!values[i].empty())
+          std::memcpy(area->data() + (next - area->offset()), values[i].data(), values[i].size());
+        offsets[i] = next;
+        next += values[i].size();
       }
-      const uint64_t offset = area->offset();
       return Call<KeyStatuses>(
           Opcode::kPut,
           protocol::EncodePutRequest(ns, keys, lengths, checksums, options.ttls_ms, options.pins,
-                                     impl_->bulk(), options.kb, offset),
+                                     impl_->bulk(), options.kb, offsets),
           {}, std::move(decode),
           RegionUse{RegionRequest{std::move(area), /*values_in_area=*/true, total}});
     }

@@ -100,6 +100,14 @@ struct PutOptions {
   std::vector<protocol::KbMetadata> kb;  // one per key: KB metadata, returned by Get
 };
 
+// Memory in the connection's shared region for building values in place: a
+// Put whose values lie inside such buffers sends them without copying them.
+// Empty (bytes.empty()) when the connection has no region or it is full.
+struct SharedBuffer {
+  std::span<std::byte> bytes;
+  std::shared_ptr<void> holder;  // the memory returns to the region when the last copy goes
+};
+
 struct ExistsResult {
   std::vector<TierId> tiers;  // kNone: absent
 };
@@ -123,6 +131,9 @@ class Client {
   const ServerInfo& server_info() const;
   // Whether this connection moves values through a shared region.
   bool uses_shared_memory() const;
+  // `bytes` of the shared region (see SharedBuffer); the caller must not
+  // change a buffer while a Put of it is in flight.
+  SharedBuffer AllocateShared(uint64_t bytes);
 
   std::future<Result<KeyStatuses>> PutAsync(std::string_view ns, std::span<const std::string> keys,
                                             std::span<const std::span<const std::byte>> values,

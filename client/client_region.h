@@ -44,6 +44,17 @@ class ClientRegion : public std::enable_shared_from_this<ClientRegion> {
   // region has no free run that long (the caller then uses the stream).
   std::shared_ptr<Area> Allocate(uint64_t bytes);
 
+  // Whether [data, data + size) lies inside the region; sets *offset.
+  bool Contains(const std::byte* data, uint64_t size, uint64_t* offset) const {
+    const std::byte* base = region_->data();
+    if (data < base || data > base + region_->size() ||
+        size > static_cast<uint64_t>(base + region_->size() - data)) {
+      return false;
+    }
+    *offset = static_cast<uint64_t>(data - base);
+    return true;
+  }
+
   int fd() const { return region_->fd(); }
   uint64_t size() const { return region_->size(); }
   uint64_t free_bytes() const;

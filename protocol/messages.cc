@@ -304,7 +304,7 @@ Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::
                           std::span<const uint64_t> value_lengths,
                           std::span<const uint64_t> checksums, std::span<const uint32_t> ttls_ms,
                           std::span<const Pin> pins, bool bulk, std::span<const KbMetadata> kb,
-                          uint64_t region_offset) {
+                          std::span<const uint64_t> region_offsets) {
   fb::FlatBufferBuilder builder(64 + keys.size() * 40);
   auto ns = builder.CreateString(namespace_name.data(), namespace_name.size());
   auto [key_bytes, key_lengths] = PackKeys(builder, keys);
@@ -318,9 +318,13 @@ Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::
     pin_bytes = builder.CreateVector(reinterpret_cast<const uint8_t*>(pins.data()), pins.size());
   }
   auto [token_counts, position_offsets, producers] = EncodeKb(builder, kb);
+  fb::Offset<fb::Vector<uint64_t>> offsets;
+  if (!region_offsets.empty()) {
+    offsets = builder.CreateVector(region_offsets.data(), region_offsets.size());
+  }
   builder.Finish(w::CreatePutRequest(builder, ns, key_bytes, key_lengths, lengths, sums, ttls,
                                      pin_bytes, bulk, token_counts, position_offsets, producers,
-                                     region_offset));
+                                     offsets));
   return Finish(builder);
 }
 
@@ -478,7 +482,13 @@ Result<PutRequest> DecodePutRequest(std::span<const std::byte> metadata, const L
   KVTIER_ASSIGN_OR_RETURN(out.kb, DecodeKb(root->token_counts(), root->position_offsets(),
                                            root->producers(), out.keys.size(),
                                            /*response=*/false));
-  out.region_offset = root->region_offset();
+  if (const auto* offsets = root->region_offsets(); offsets != nullptr) {
+    if (offsets->size() != out.keys.size()) {
+      return BadRequest("Put has " + std::to_string(out.keys.size()) + " keys but " +
+                        std::to_string(offsets->size()) + " region offsets");
+    }
+    out.region_offsets.assign(offsets->begin(), offsets->end());
+  }
   return out;
 }
 

@@ -105,13 +105,13 @@ enum class Pin : uint8_t { kNone = 0, kSoft = 1, kHard = 2 };
 struct PutRequest {
   std::string_view namespace_name;
   std::vector<std::string_view> keys;
-  std::vector<uint64_t> value_lengths;  // one per key, sums to the payload length
-  std::vector<uint64_t> checksums;      // one per key, or empty when the client sent none
-  std::vector<uint32_t> ttls_ms;        // one per key, or empty: the namespace's default
-  std::vector<Pin> pins;                // one per key, or empty: the namespace's default
-  bool bulk = false;                    // bulk class (else: the namespace's class)
-  std::vector<KbMetadata> kb;           // KB metadata: one per key, or empty
-  uint64_t region_offset = 0;           // with kPayloadInRegion: where the values are
+  std::vector<uint64_t> value_lengths;   // one per key, sums to the payload length
+  std::vector<uint64_t> checksums;       // one per key, or empty when the client sent none
+  std::vector<uint32_t> ttls_ms;         // one per key, or empty: the namespace's default
+  std::vector<Pin> pins;                 // one per key, or empty: the namespace's default
+  bool bulk = false;                     // bulk class (else: the namespace's class)
+  std::vector<KbMetadata> kb;            // KB metadata: one per key, or empty
+  std::vector<uint64_t> region_offsets;  // with kPayloadInRegion: where each value is
 };
 
 struct PutResponse {
@@ -184,7 +184,7 @@ Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::
                           std::span<const uint64_t> checksums,
                           std::span<const uint32_t> ttls_ms = {}, std::span<const Pin> pins = {},
                           bool bulk = false, std::span<const KbMetadata> kb = {},
-                          uint64_t region_offset = 0);
+                          std::span<const uint64_t> region_offsets = {});
 Metadata EncodePutResponse(const PutResponse& response);
 Metadata EncodeGetResponse(const GetResponse& response);
 Metadata EncodeExistsResponse(const ExistsResponse& response);

@@ -46,7 +46,7 @@ trap cleanup EXIT
 
 # DRAM only, like redis: the NVMe tier is measured on its own below.
 "$bin/kvtierd" --port "$kvtier_port" --dram-capacity "$memory" --no-nvme --log-level warn \
-  >"$work/kvtierd.log" 2>&1 &
+  --unix "$work/kvtierd.sock" >"$work/kvtierd.log" 2>&1 &
 kvtier_pid=$!
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
   --maxmemory "$redis_memory" --maxmemory-policy allkeys-lru --dir "$work" \
@@ -120,6 +120,28 @@ run "match 128 keys, p50" p50_us match --workload match --match-keys 128 --conne
 run "match 1 key, p50" p50_us match --workload match --match-keys 1 --connections 1 --depth 1 \
   --warmup 1
 run "fanout 256 KiB" gb_per_s get --workload fanout --value-size 262144 --keys 64 "${common[@]}"
+
+# The same kvtierd through its Unix socket with a shared region (copying
+# client API, and values built in the region with --in-place) beside TCP,
+# interleaved per run; medians.
+shm_rows=()
+for size in 262144 2097152; do
+  keys=$(((1 << 30) / size))
+  for op in put get; do
+    tcp_runs=() shm_runs=() inplace_runs=()
+    for i in $(seq "$runs"); do
+      args=(--workload "$op" --value-size "$size" --keys "$keys" "${common[@]}" --duration "$duration" --json)
+      tcp_runs+=("$(field gb_per_s "$("$bin/kvtier-bench" --server "127.0.0.1:$kvtier_port" "${args[@]}")" "$op")")
+      shm_runs+=("$(field gb_per_s "$("$bin/kvtier-bench" --unix "$work/kvtierd.sock" "${args[@]}")" "$op")")
+      inplace_runs+=("$(field gb_per_s "$("$bin/kvtier-bench" --unix "$work/kvtierd.sock" --in-place "${args[@]}")" "$op")")
+    done
+    t=$(printf '%s\n' "${tcp_runs[@]}" | median)
+    s=$(printf '%s\n' "${shm_runs[@]}" | median)
+    p=$(printf '%s\n' "${inplace_runs[@]}" | median)
+    echo "shm $op $size: tcp $t shm $s in-place $p" >&2
+    shm_rows+=("$((size / 1024)) KiB|$op|$t|$s|$p")
+  done
+done
 
 # Writes of twice the DRAM capacity: eviction keeps up and memory stays bounded.
 "$bin/kvtier-bench" --server "127.0.0.1:$kvtier_port" --workload put --value-size 262144 \
@@ -305,6 +327,22 @@ machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpui
       unit="GB/s"
     fi
     echo "| $name | $unit | $k | $r | $ratio | $ceiling | \`$args\` |"
+  done
+  echo
+  echo "## Shared memory (same host)"
+  echo
+  echo "The same kvtierd through its Unix socket (\`--unix\`), each client with a 256 MiB shared region,"
+  echo "beside TCP; \`--connections 2 --depth 4 --warmup 1\`, working set 1 GiB, medians of $runs runs"
+  echo "of $duration s, interleaved. *shm* is the copying client API (values copied into the region);"
+  echo "*in place* builds put values in the region (\`Client::AllocateShared\`, \`kvtier-bench --in-place\`)."
+  echo "Gets use the same path in both (the server copies into the region; the client reads the"
+  echo "values where they lie). Single-thread memcpy: $memcpy GB/s."
+  echo
+  echo "| value | op | TCP GB/s | shm GB/s | in place GB/s | shm/TCP | in place/TCP | in place/memcpy |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for row in "${shm_rows[@]}"; do
+    IFS='|' read -r size op t s p <<<"$row"
+    echo "| $size | $op | $t | $s | $p | $(awk -v a="$s" -v b="$t" 'BEGIN {printf "%.2f", a / b}') | $(awk -v a="$p" -v b="$t" 'BEGIN {printf "%.2f", a / b}') | $(awk -v a="$p" -v b="$memcpy" 'BEGIN {printf "%.2f", a / b}') |"
   done
   echo
   echo "## Tiers: DRAM over NVMe"

@@ -355,18 +355,21 @@ asio::awaitable<bool> Connection::ReceivePut(const FrameHeader& header,
   if (in_region) {
     // One copy from the client's region into block memory, checked against
     // the region's bounds first; the checksums are verified as for TCP.
-    uint64_t offset = put->request.region_offset;
-    for (size_t i = 0; i < put->blocks.size(); ++i) {
-      const uint64_t length = put->request.value_lengths[i];
-      if (put->blocks[i]) {
-        Status pulled = channel_->Pull({offset, length, 0}, put->blocks[i].mutable_bytes());
-        if (!pulled.ok()) {
-          Reject(BadInput::kInvalidRequest, pulled.message());
-          EnqueueError(header, pulled);
-          co_return true;
-        }
-      }
-      offset += length;
+    const std::vector<uint64_t>& offsets = put->request.region_offsets;
+    Status pulled = offsets.size() == put->blocks.size()
+                        ? Status::Ok()
+                        : InvalidArgument(
+                              "a put flagged in the region needs a region offset "
+                              "for every value");
+    for (size_t i = 0; pulled.ok() && i < put->blocks.size(); ++i) {
+      if (!put->blocks[i]) continue;
+      pulled = channel_->Pull({offsets[i], put->request.value_lengths[i], 0},
+                              put->blocks[i].mutable_bytes());
+    }
+    if (!pulled.ok()) {
+      Reject(BadInput::kInvalidRequest, pulled.message());
+      EnqueueError(header, pulled);
+      co_return true;
     }
     stats_.shm_bytes_pulled.fetch_add(header.payload_length, std::memory_order_relaxed);
     Answer(header, service_.FinishPut(std::move(*put), MakeDeferredReply(header)));

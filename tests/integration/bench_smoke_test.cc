@@ -76,6 +76,17 @@ TEST_P(BenchSmoke, AgainstKvtier) {
   EXPECT_EQ(server.Stop(), 0);
 }
 
+// The same workloads over the shared-memory transport, with put values
+// built in the region.
+TEST_P(BenchSmoke, AgainstKvtierOverSharedMemory) {
+  testing::ServerProcess server({"--dram-capacity", "256MiB"});
+  ASSERT_TRUE(server.Start().ok()) << server.log();
+  ExpectHealthy(
+      RunBench("--unix " + server.unix_socket() + " --shm-region 64000000 --in-place", GetParam()),
+      GetParam());
+  EXPECT_EQ(server.Stop(), 0);
+}
+
 uint16_t FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <future>
 
 #include "client/client.h"
@@ -69,6 +70,28 @@ TEST_F(ShmTest, ValuesCrossTheRegionNotTheSocket) {
   EXPECT_TRUE(SameBytes(got->values[0].bytes, value));
   EXPECT_EQ(ServerCounter(*client, "shm_bytes_pushed"), value.size());
   EXPECT_LT(ServerCounter(*client, "bytes_sent") - sent_before, 64u << 10);
+}
+
+TEST_F(ShmTest, ValuesBuiltInTheRegionAreSentWithoutACopy) {
+  auto client = ConnectTo(server_, Transport::kSharedMemory);
+  ASSERT_TRUE(client);
+  const auto first = RandomBytes(200 << 10, 4);
+  const auto second = RandomBytes(100 << 10, 5);
+  client::SharedBuffer buffer = client->AllocateShared(first.size());
+  ASSERT_EQ(buffer.bytes.size(), first.size());
+  std::memcpy(buffer.bytes.data(), first.data(), first.size());
+  // One value in the region, one in ordinary memory, in one put.
+  const std::vector<std::string> keys = {"in-place", "copied"};
+  const std::vector<std::span<const std::byte>> values = {buffer.bytes, second};
+  auto put = client->Put("demo", keys, values);
+  ASSERT_TRUE(put.ok() && put->all_ok());
+  EXPECT_EQ(ServerCounter(*client, "shm_bytes_pulled"), first.size() + second.size());
+  auto got = client->Get("demo", keys);
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(SameBytes(got->values[0].bytes, first));
+  EXPECT_TRUE(SameBytes(got->values[1].bytes, second));
+  // Without a region there is nothing to allocate.
+  EXPECT_TRUE(ConnectTo(server_)->AllocateShared(4096).bytes.empty());
 }
 
 TEST_F(ShmTest, RepliesLargerThanTheirAreaComeOnTheSocket) {
@@ -244,10 +267,10 @@ TEST_F(ShmTest, HostileRegionsAreRefusedAndTheServerKeepsServing) {
     ASSERT_TRUE(ReplyStatus(peer.Receive()).ok());
     const std::vector<std::string> keys = {"outside"};
     const std::vector<uint64_t> lengths = {4096};
-    peer.Send(
-        protocol::Opcode::kPut, 2,
-        protocol::EncodePutRequest("demo", keys, lengths, {}, {}, {}, false, {}, (1 << 20) - 100),
-        protocol::frame_flags::kPayloadInRegion, 4096);
+    const std::vector<uint64_t> beyond = {(1 << 20) - 100};
+    peer.Send(protocol::Opcode::kPut, 2,
+              protocol::EncodePutRequest("demo", keys, lengths, {}, {}, {}, false, {}, beyond),
+              protocol::frame_flags::kPayloadInRegion, 4096);
     const Status status = ReplyStatus(peer.Receive());
     EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.ToString();
     // The connection still works.
@@ -260,8 +283,9 @@ TEST_F(ShmTest, HostileRegionsAreRefusedAndTheServerKeepsServing) {
     ASSERT_TRUE(ReplyStatus(peer.Receive()).ok());
     const std::vector<std::string> keys = {"k"};
     const std::vector<uint64_t> lengths = {16};
+    const std::vector<uint64_t> at_zero = {0};
     peer.Send(protocol::Opcode::kPut, 2,
-              protocol::EncodePutRequest("demo", keys, lengths, {}, {}, {}, false, {}, 0),
+              protocol::EncodePutRequest("demo", keys, lengths, {}, {}, {}, false, {}, at_zero),
               protocol::frame_flags::kPayloadInRegion, 16);
     EXPECT_EQ(ReplyStatus(peer.Receive()).code(), StatusCode::kProtocolError);
     EXPECT_TRUE(peer.Closed());
