@@ -94,6 +94,24 @@ TEST_F(ShmTest, ValuesBuiltInTheRegionAreSentWithoutACopy) {
   EXPECT_TRUE(ConnectTo(server_)->AllocateShared(4096).bytes.empty());
 }
 
+TEST_F(ShmTest, GetPrefixPlacesTheDeliveredPrefixInTheRegion) {
+  auto client = ConnectTo(server_, Transport::kSharedMemory);
+  ASSERT_TRUE(client);
+  std::vector<std::vector<std::byte>> values;
+  std::vector<std::string> keys = {"p0", "p1", "p2"};
+  for (size_t i = 0; i < keys.size(); ++i) {
+    values.push_back(RandomBytes(100 << 10, 20 + static_cast<uint32_t>(i)));
+    ASSERT_TRUE(testing::PutOne(*client, "demo", keys[i], values[i]).ok());
+  }
+  keys.push_back("p3-missing");
+  auto prefix = client->GetPrefix("demo", keys, std::chrono::milliseconds(0));
+  ASSERT_TRUE(prefix.ok()) << prefix.status().ToString();
+  EXPECT_EQ(prefix->stop_reason, protocol::PrefixStop::kMiss);
+  ASSERT_EQ(prefix->values.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(SameBytes(prefix->values[i].bytes, values[i])) << i;
+  EXPECT_EQ(ServerCounter(*client, "shm_bytes_pushed"), 3u * (100 << 10));
+}
+
 TEST_F(ShmTest, RepliesLargerThanTheirAreaComeOnTheSocket) {
   client::ClientOptions options = OptionsFor(server_, Transport::kSharedMemory);
   options.shm_get_bytes_per_key = 64 << 10;  // areas smaller than the value
