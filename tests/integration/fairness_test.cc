@@ -12,6 +12,7 @@
 
 #include "client/client.h"
 #include "common/keys.h"
+#include "tests/support/client_helpers.h"
 #include "tests/support/server_process.h"
 
 namespace kvtier {
@@ -22,14 +23,7 @@ using protocol::TierId;
 
 constexpr size_t kBlock = 256 * 1024;
 
-uint64_t ServerCounter(Client& client, const std::string& name) {
-  auto stats = client.Stats();
-  if (!stats.ok()) return 0;
-  for (const auto& counter : stats->counters) {
-    if (counter.name == name) return counter.value;
-  }
-  return 0;
-}
+using testing::ServerCounter;
 
 TEST(Fairness, AKvReadOvertakesQueuedDatasetReads) {
   // The dataset origin hangs: each bulk read holds the only worker until its

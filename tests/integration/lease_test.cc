@@ -21,16 +21,7 @@ constexpr size_t kBlock = 1 << 20;
 
 std::vector<std::byte> Bytes(uint32_t seed) { return testing::RandomBytes(kBlock, seed); }
 
-uint64_t ServerCounter(Client& client, const std::string& name) {
-  auto stats = client.Stats();
-  EXPECT_TRUE(stats.ok());
-  if (!stats.ok()) return 0;
-  for (const auto& counter : stats->counters) {
-    if (counter.name == name) return counter.value;
-  }
-  ADD_FAILURE() << "no counter " << name;
-  return 0;
-}
+using testing::ServerCounter;
 
 class LeaseTest : public ::testing::Test {
  protected:

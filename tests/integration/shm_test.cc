@@ -29,18 +29,8 @@ using testing::ConnectTo;
 using testing::OptionsFor;
 using testing::RandomBytes;
 using testing::SameBytes;
+using testing::ServerCounter;
 using testing::Transport;
-
-uint64_t ServerCounter(Client& client, const std::string& name) {
-  auto stats = client.Stats();
-  EXPECT_TRUE(stats.ok());
-  if (!stats.ok()) return 0;
-  for (const auto& c : stats->counters) {
-    if (c.name == name) return c.value;
-  }
-  ADD_FAILURE() << "no server counter " << name;
-  return 0;
-}
 
 class ShmTest : public ::testing::Test {
  protected:

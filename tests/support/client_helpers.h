@@ -64,6 +64,19 @@ inline Status PutOne(client::Client& client, const std::string& ns, const std::s
   return put->statuses[0];
 }
 
+// The server-wide counter `name` from Stats (0, and a test failure, when the
+// server does not report it).
+inline uint64_t ServerCounter(client::Client& client, const std::string& name) {
+  auto stats = client.Stats();
+  EXPECT_TRUE(stats.ok()) << stats.status().ToString();
+  if (!stats.ok()) return 0;
+  for (const auto& counter : stats->counters) {
+    if (counter.name == name) return counter.value;
+  }
+  ADD_FAILURE() << "no server counter " << name;
+  return 0;
+}
+
 // Whether `got` holds exactly `expected`.
 inline bool SameBytes(std::span<const std::byte> got, std::span<const std::byte> expected) {
   return std::equal(got.begin(), got.end(), expected.begin(), expected.end());

@@ -6,19 +6,14 @@
 
 #include <gtest/gtest.h>
 
-#include <numeric>
-
 #include "common/engine_keys.h"
 #include "common/keys.h"
+#include "tests/support/tokens.h"
 
 namespace kvtier {
 namespace {
 
-std::vector<uint32_t> Tokens(size_t n) {
-  std::vector<uint32_t> tokens(n);
-  std::iota(tokens.begin(), tokens.end(), 0u);
-  return tokens;
-}
+std::vector<uint32_t> Tokens(size_t n) { return testing::SequentialTokens(n); }
 
 std::vector<std::string> Hex(const std::vector<std::string>& keys) {
   std::vector<std::string> out;

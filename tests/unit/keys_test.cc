@@ -4,18 +4,13 @@
 #include <gtest/gtest.h>
 #include <xxhash.h>
 
-#include <numeric>
-
 #include "common/keys.h"
+#include "tests/support/tokens.h"
 
 namespace kvtier {
 namespace {
 
-std::vector<uint32_t> Tokens(size_t n) {
-  std::vector<uint32_t> tokens(n);
-  std::iota(tokens.begin(), tokens.end(), 0u);
-  return tokens;
-}
+std::vector<uint32_t> Tokens(size_t n) { return testing::SequentialTokens(n); }
 
 TEST(Keys, Xxh128CanonicalFormOfEmptyInput) {
   // Published XXH3-128 of "" is 0x99aa06d3014798d86001c324468d497f; the
