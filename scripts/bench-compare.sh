@@ -153,7 +153,7 @@ done
 "$bin/kvtier-tracegen" --requests 4000 --conversations 400 --seed 11 >"$work/trace.jsonl"
 trace_port=17401
 for policy in s3fifo lru; do
-  "$bin/kvtierd" --port "$trace_port" --dram-capacity 256MiB --dram-policy "$policy" \
+  "$bin/kvtierd" --metrics-listen off --port "$trace_port" --dram-capacity 256MiB --dram-policy "$policy" \
     --no-nvme --log-level warn >"$work/trace-$policy.log" 2>&1 &
   trace_pid=$!
   for _ in $(seq 100); do nc -z 127.0.0.1 "$trace_port" && break; sleep 0.1; done
@@ -176,7 +176,7 @@ nvme_compare=$("$bin/kvtier-nvme-compare" --dir "$work/nvme-compare" --value-siz
 tiers_port=17402
 mkdir -p "$work/tiers"
 start_default() {
-  (cd "$work/tiers" && exec "$bin/kvtierd" --port "$tiers_port" --log-level warn \
+  (cd "$work/tiers" && exec "$bin/kvtierd" --metrics-listen off --port "$tiers_port" --log-level warn \
     >>"$work/tiers/kvtierd.log" 2>&1) &
   tiers_pid=$!
   for _ in $(seq 100); do nc -z 127.0.0.1 "$tiers_port" && break; sleep 0.1; done
@@ -254,7 +254,7 @@ namespaces:
   - {name: dataset, kind: dataset, tiers: [dram], origin: {container: training, prefix: shards/, block_bytes: 4MiB}}
 YAML
 dataset_port=17403
-"$bin/kvtierd" --config "$work/dataset.yaml" --port "$dataset_port" --log-level warn \
+"$bin/kvtierd" --config "$work/dataset.yaml" --metrics-listen off --port "$dataset_port" --log-level warn \
   >"$work/dataset-kvtierd.log" 2>&1 &
 dataset_pid=$!
 for _ in $(seq 100); do nc -z 127.0.0.1 "$dataset_port" && break; sleep 0.1; done
@@ -276,7 +276,7 @@ namespaces:
   - {name: kv}
   - {name: data, class: $cls}
 YAML
-  "$bin/kvtierd" --config "$dir/kvtier.yaml" --port "$port" --log-level warn >"$dir/log" 2>&1 &
+  "$bin/kvtierd" --config "$dir/kvtier.yaml" --metrics-listen off --port "$port" --log-level warn >"$dir/log" 2>&1 &
   local pid=$!
   for _ in $(seq 100); do nc -z 127.0.0.1 "$port" && break; sleep 0.1; done
   "$bin/kvtier-fairness" --server "127.0.0.1:$port" --kv-namespace kv --bulk-namespace data \

@@ -89,10 +89,10 @@ class Reader {
 
 bool ParseServer(Reader& r, const YAML::Node& node, ServerConfig& config) {
   if (!node) return true;
-  if (!r.Map(
-          node, "server",
-          {"name", "listen", "io_threads", "max_connections", "idle_timeout_ms", "frame_timeout_ms",
-           "max_queued_reply_bytes", "unix_socket", "shm_max_region_bytes", "rdma"})) {
+  if (!r.Map(node, "server",
+             {"name", "listen", "io_threads", "max_connections", "idle_timeout_ms",
+              "frame_timeout_ms", "max_queued_reply_bytes", "unix_socket", "shm_max_region_bytes",
+              "rdma", "metrics_listen"})) {
     return false;
   }
   ListenerConfig& l = config.listener;
@@ -104,6 +104,19 @@ bool ParseServer(Reader& r, const YAML::Node& node, ServerConfig& config) {
     if (!parsed.ok()) return r.Fail("server.listen", parsed.status().message());
     l.host = parsed->first;
     l.port = parsed->second;
+  }
+  if (node["metrics_listen"]) {
+    std::string listen;
+    if (!r.String(node["metrics_listen"], "server.metrics_listen", listen)) return false;
+    if (listen == "off") {
+      l.metrics_enabled = false;
+    } else {
+      auto parsed = ParseHostPort(listen);
+      if (!parsed.ok()) return r.Fail("server.metrics_listen", parsed.status().message());
+      l.metrics_enabled = true;
+      l.metrics_host = parsed->first;
+      l.metrics_port = parsed->second;
+    }
   }
   return r.Integer(node["io_threads"], "server.io_threads", l.io_threads) &&
          r.Integer(node["max_connections"], "server.max_connections", l.max_connections) &&
@@ -530,7 +543,11 @@ std::string DescribeConfig(const ServerConfig& c) {
       << ", max_queued_reply_bytes: " << FormatByteSize(c.listener.max_queued_reply_bytes)
       << ", unix_socket: " << (c.listener.unix_socket.empty() ? "none" : c.listener.unix_socket)
       << ", shm_max_region_bytes: " << FormatByteSize(c.listener.shm_max_region_bytes)
-      << ", rdma: " << (c.listener.rdma ? "true" : "false") << "}\n";
+      << ", rdma: " << (c.listener.rdma ? "true" : "false") << ", metrics_listen: "
+      << (c.listener.metrics_enabled
+              ? c.listener.metrics_host + ":" + std::to_string(c.listener.metrics_port)
+              : std::string("off"))
+      << "}\n";
   out << "log: {level: " << c.log_level << "}\n";
   out << "limits: {max_metadata_bytes: " << FormatByteSize(c.limits.max_metadata_bytes)
       << ", max_keys_per_request: " << c.limits.max_keys_per_request

@@ -89,6 +89,11 @@ struct ListenerConfig {
   // shm_max_region_bytes (docs/transports.md).
   std::string unix_socket;
   uint64_t shm_max_region_bytes = 1ull << 30;
+  // Prometheus /metrics, /healthz and /readyz over HTTP on this address
+  // (`metrics_listen: off` disables it).
+  bool metrics_enabled = true;
+  std::string metrics_host = "127.0.0.1";
+  uint16_t metrics_port = 9400;
   // Probe for RDMA devices at start (the RDMA data path is not built yet:
   // the server reports what it finds and serves TCP and shared memory).
   bool rdma = true;

@@ -272,6 +272,7 @@ asio::awaitable<bool> Connection::ServeOneFrame() {
   }
 
   const auto opcode = static_cast<Opcode>(header.opcode);
+  received_at_[header.request_id] = Clock::now();
   if ((header.flags & protocol::frame_flags::kPayloadInRegion) != 0 &&
       (channel_ == nullptr || opcode != Opcode::kPut)) {
     // Whether the payload follows on the stream is unknown: stream-fatal.
@@ -414,6 +415,12 @@ bool Connection::PlaceInRegion(const FrameHeader& request, ReplyBody& body) {
 
 void Connection::Enqueue(const FrameHeader& request, ReplyBody body, bool error) {
   if (closed_) return;
+  if (auto it = received_at_.find(request.request_id); it != received_at_.end()) {
+    if (request.opcode < stats_.service_latency.size()) {
+      stats_.service_latency[request.opcode].Record(Clock::now() - it->second);
+    }
+    received_at_.erase(it);
+  }
   const bool in_region = PlaceInRegion(request, body) && !error;
   FrameHeader reply;
   reply.opcode = request.opcode;
@@ -425,6 +432,7 @@ void Connection::Enqueue(const FrameHeader& request, ReplyBody body, bool error)
   Outgoing out;
   out.header = protocol::EncodeFrameHeader(reply);
   out.bytes = kFrameHeaderSize + reply.metadata_length + (in_region ? 0 : reply.payload_length);
+  out.opcode = request.opcode;
   out.body = std::move(body);
   queued_bytes_ += out.bytes;
   queue_.push_back(std::move(out));
@@ -452,10 +460,14 @@ asio::awaitable<void> Connection::WriteLoop() {
     for (const tiers::BlockHandle& block : out.body.payload) {
       buffers.emplace_back(block.bytes().data(), block.bytes().size());
     }
-    SetWriteDeadline(Clock::now() + config_.frame_timeout);
+    const Clock::time_point write_started = Clock::now();
+    SetWriteDeadline(write_started + config_.frame_timeout);
     boost::system::error_code ec;
     const size_t n = co_await asio::async_write(socket_, buffers, Redirect(ec));
     SetWriteDeadline(Clock::time_point::max());
+    if (!ec && out.opcode < stats_.transfer_latency.size()) {
+      stats_.transfer_latency[out.opcode].Record(Clock::now() - write_started);
+    }
     stats_.bytes_sent.fetch_add(n, std::memory_order_relaxed);
     if (ec) break;
     queued_bytes_ -= out.bytes;

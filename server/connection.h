@@ -68,6 +68,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     protocol::FrameHeaderBytes header;
     ReplyBody body;
     uint64_t bytes = 0;
+    uint8_t opcode = 0;
   };
 
   static asio::awaitable<void> Guarded(std::shared_ptr<Connection> self,
@@ -140,6 +141,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<protocol::ValueChannel> channel_;  // the attached region, if any
   // Reply areas offered by Get and GetPrefix requests still being answered.
   std::unordered_map<uint64_t, protocol::RegionArea> reply_areas_;
+  // When each request still being answered was fully received (latency).
+  std::unordered_map<uint64_t, Clock::time_point> received_at_;
 };
 
 }  // namespace kvtier::server

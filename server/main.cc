@@ -3,7 +3,7 @@
 //   kvtierd [--config FILE] [--listen HOST:PORT] [--port N] [--io-threads N]
 //           [--dram-capacity SIZE] [--dram-policy s3fifo|lru] [--nvme-dir DIR]
 //           [--nvme-capacity SIZE] [--no-nvme] [--log-level LEVEL] [--port-file FILE]
-//           [--unix PATH] [--print-config] [--help]
+//           [--unix PATH] [--metrics-listen HOST:PORT|off] [--print-config] [--help]
 //
 // Without --config the embedded default (configs/kvtier.yaml) is used.
 // Command-line options override the file. SIGINT/SIGTERM drain and exit 0.
@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <algorithm>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +24,7 @@
 #include "protocol/asio.h"
 #include "protocol/rdma/rdma_devices.h"
 #include "server/config.h"
+#include "server/metrics.h"
 #include "server/server_stats.h"
 #include "server/service.h"
 #include "server/tcp_server.h"
@@ -39,7 +41,7 @@ constexpr std::string_view kUsage =
     "usage: kvtierd [--config FILE] [--listen HOST:PORT] [--port N] [--io-threads N]\n"
     "               [--dram-capacity SIZE] [--dram-policy s3fifo|lru] [--nvme-dir DIR]\n"
     "               [--nvme-capacity SIZE] [--no-nvme] [--log-level LEVEL] [--port-file FILE]\n"
-    "               [--unix PATH] [--print-config] [--help]\n";
+    "               [--unix PATH] [--metrics-listen HOST:PORT|off] [--print-config] [--help]\n";
 
 struct CommandLine {
   std::string config_path;
@@ -69,7 +71,8 @@ Result<CommandLine> ParseCommandLine(int argc, char** argv) {
       KVTIER_ASSIGN_OR_RETURN(cl.port_file, value(arg));
     } else if (arg == "--listen" || arg == "--port" || arg == "--io-threads" ||
                arg == "--dram-capacity" || arg == "--dram-policy" || arg == "--nvme-dir" ||
-               arg == "--nvme-capacity" || arg == "--log-level" || arg == "--unix") {
+               arg == "--nvme-capacity" || arg == "--log-level" || arg == "--unix" ||
+               arg == "--metrics-listen") {
       KVTIER_ASSIGN_OR_RETURN(std::string v, value(arg));
       cl.overrides.emplace_back(std::string(arg), std::move(v));
     } else {
@@ -112,6 +115,15 @@ Status ApplyOverride(ServerConfig& config, const std::string& name, const std::s
     config.listener.port = static_cast<uint16_t>(port);
   } else if (name == "--unix") {
     config.listener.unix_socket = value;
+  } else if (name == "--metrics-listen") {
+    if (value == "off") {
+      config.listener.metrics_enabled = false;
+    } else {
+      KVTIER_ASSIGN_OR_RETURN(auto host_port, ParseHostPort(value));
+      config.listener.metrics_enabled = true;
+      config.listener.metrics_host = host_port.first;
+      config.listener.metrics_port = host_port.second;
+    }
   } else if (name == "--io-threads") {
     KVTIER_ASSIGN_OR_RETURN(uint64_t threads, number(256));
     config.listener.io_threads = static_cast<uint32_t>(threads);
@@ -297,17 +309,35 @@ int Run(int argc, char** argv) {
                  FormatByteSize(config->listener.shm_max_region_bytes));
   }
   if (config->listener.rdma) LogRdmaSurvey();
+  // Ready once the tiers are open and the listeners up; not ready again as
+  // soon as a drain starts, so that load balancers stop sending new clients.
+  std::atomic<bool> ready{true};
+  MetricsServer metrics([&] { return RenderPrometheus(service.Snapshot(), stats); },
+                        [&] { return ready.load(); });
+  if (config->listener.metrics_enabled) {
+    if (Status status = metrics.Start(config->listener.metrics_host, config->listener.metrics_port);
+        !status.ok()) {
+      spdlog::critical("{}", status.ToString());
+      return 1;
+    }
+    spdlog::info("metrics on http://{}:{}/metrics (also /healthz, /readyz)",
+                 config->listener.metrics_host, metrics.port());
+  }
   if (!cl->port_file.empty()) {
+    // Line 1: the TCP port; line 2: the metrics port (0 when off).
     const std::string tmp = cl->port_file + ".tmp";
-    std::ofstream(tmp) << server.port() << "\n";
+    std::ofstream(tmp) << server.port() << "\n"
+                       << (config->listener.metrics_enabled ? metrics.port() : 0) << "\n";
     std::rename(tmp.c_str(), cl->port_file.c_str());  // readers never see a partial file
   }
 
   int received = 0;
   sigwait(&signals, &received);
+  ready = false;
   spdlog::info("{} received; draining connections", received == SIGINT ? "SIGINT" : "SIGTERM");
   server.Stop(std::chrono::seconds(10));  // drains connections, then the workers
-  stack.Shutdown();                       // writes queued demotions to NVMe
+  metrics.Stop();
+  stack.Shutdown();  // writes queued demotions to NVMe
   spdlog::info("kvtierd stopped");
   return 0;
 }

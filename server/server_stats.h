@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "protocol/frame.h"
+#include "server/metrics.h"
 
 namespace kvtier::server {
 
@@ -48,6 +49,10 @@ struct ServerStats {
   // By opcode; [0] counts unknown ones.
   std::array<std::atomic<uint64_t>, protocol::kMaxOpcode + 1> requests{};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(BadInput::kCount)> bad_input{};
+  // By opcode: request fully received to reply queued (lookups, tier reads,
+  // worker waits), and the reply's write to the socket.
+  std::array<LatencyHistogram, protocol::kMaxOpcode + 1> service_latency{};
+  std::array<LatencyHistogram, protocol::kMaxOpcode + 1> transfer_latency{};
 
   void CountBadInput(BadInput kind) {
     bad_input[static_cast<size_t>(kind)].fetch_add(1, std::memory_order_relaxed);

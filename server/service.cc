@@ -583,6 +583,10 @@ Result<ReplyBody> Service::Stats(std::span<const std::byte> metadata) {
   if (Status status = protocol::DecodeStatsRequest(metadata); !status.ok()) {
     return Reject(status);
   }
+  return ReplyBody{protocol::EncodeStatsResponse(Snapshot()), {}, 0};
+}
+
+protocol::StatsResponse Service::Snapshot() {
   protocol::StatsResponse response;
   response.server_name = server_name_;
   response.server_id = server_id_;
@@ -631,7 +635,7 @@ Result<ReplyBody> Service::Stats(std::span<const std::byte> metadata) {
                                     {"deletes", ns->deletes.load()},
                                     {"rejected_puts", ns->rejected_puts.load()}}});
   }
-  return ReplyBody{protocol::EncodeStatsResponse(response), {}, 0};
+  return response;
 }
 
 }  // namespace kvtier::server

@@ -92,6 +92,8 @@ class Service {
   ~Service();  // StopWorkers()
 
   const protocol::Limits& limits() const { return limits_; }
+  // Every counter Stats reports (also rendered on /metrics).
+  protocol::StatsResponse Snapshot();
   const std::string& server_id() const { return server_id_; }
 
   // Decodes and checks a Put, resolves its namespace and allocates a block

@@ -38,8 +38,9 @@ Status ServerProcess::Start() {
   const std::string log_file = (dir_ / "log").string();
   // Every test server also listens on a Unix socket in its directory, so
   // any test can use the shared-memory transport.
-  std::vector<std::string> argv = {
-      BinaryPath("kvtierd"), "--port", "0", "--port-file", port_file, "--unix", unix_socket()};
+  std::vector<std::string> argv = {BinaryPath("kvtierd"), "--port",  "0",
+                                   "--port-file",         port_file, "--metrics-listen",
+                                   "127.0.0.1:0",         "--unix",  unix_socket()};
   if (!config_yaml_.empty()) {
     const std::string config_file = (dir_ / "config.yaml").string();
     std::ofstream(config_file) << config_yaml_;
@@ -69,8 +70,10 @@ Status ServerProcess::Start() {
   for (int i = 0; i < 3000; ++i) {
     std::ifstream in(port_file);
     int port = 0;
-    if (in >> port && port > 0) {
+    int metrics_port = 0;
+    if (in >> port >> metrics_port && port > 0) {
       port_ = static_cast<uint16_t>(port);
+      metrics_port_ = static_cast<uint16_t>(metrics_port);
       return Status::Ok();
     }
     if (!running()) return Internal("kvtierd exited during start:\n" + log());

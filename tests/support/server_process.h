@@ -32,6 +32,8 @@ class ServerProcess {
   Status Start();
   pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
+  // The /metrics, /healthz and /readyz port (0 when the server has none).
+  uint16_t metrics_port() const { return metrics_port_; }
   bool running();
   // Sends SIGTERM and waits; returns the exit status (or 128 + signal).
   int Stop();
@@ -51,6 +53,7 @@ class ServerProcess {
   std::filesystem::path dir_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  uint16_t metrics_port_ = 0;
 };
 
 // A path to a binary built by this project (KVTIER_BIN_DIR/name).
