@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "client/cli_keys.h"
+#include "client/cli_stats.h"
 #include "client/client.h"
 #include "common/keys.h"
 
@@ -238,19 +239,7 @@ int Stats(Client& client, const Options& o) {
     std::cout << "]}\n";
     return 0;
   }
-  std::cout << "server " << stats->server_name << " (" << stats->server_id << "), up "
-            << stats->uptime_seconds << "s\n";
-  for (const auto& t : stats->tiers) {
-    std::cout << "tier " << t.name << ": " << t.used_bytes << " / " << t.capacity_bytes
-              << " bytes, " << t.items << " items\n";
-    for (const auto& c : t.counters) std::cout << "  " << c.name << " " << c.value << "\n";
-  }
-  for (const auto& n : stats->namespaces) {
-    std::cout << "namespace " << n.name << " (" << n.kind << ")\n";
-    for (const auto& c : n.counters) std::cout << "  " << c.name << " " << c.value << "\n";
-  }
-  std::cout << "server counters\n";
-  for (const auto& c : stats->counters) std::cout << "  " << c.name << " " << c.value << "\n";
+  PrintStatsTables(*stats, std::cout);
   return 0;
 }
 

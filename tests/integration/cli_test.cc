@@ -124,8 +124,12 @@ TEST_F(CliTest, UnreachableServerFailsCleanly) {
 TEST_F(CliTest, StatsTextAndJson) {
   CliRun text = Cli("stats");
   EXPECT_EQ(text.exit_code, 0);
-  EXPECT_NE(text.out.find("tier dram"), std::string::npos);
-  EXPECT_NE(text.out.find("namespace demo (kv)"), std::string::npos);
+  // A row per tier and per namespace under their headers.
+  EXPECT_NE(text.out.find("tier  "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("\ndram "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("\nnvme "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("namespace  "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("\ndemo "), std::string::npos) << text.out;
   CliRun json = Cli("stats --json");
   EXPECT_EQ(json.exit_code, 0);
   EXPECT_EQ(json.out.front(), '{');
