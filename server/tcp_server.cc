@@ -48,6 +48,8 @@ Status TcpServer::Start() {
 Status TcpServer::StartUnix() {
   const std::string& path = config_.unix_socket;
   std::error_code fs_error;
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, fs_error);
   if (std::filesystem::is_socket(path, fs_error)) {
     std::filesystem::remove(path, fs_error);  // left by a server that did not stop cleanly
   }

@@ -139,9 +139,25 @@ TEST(Config, RackExampleSpillsAndWritesBackToBlob) {
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   ASSERT_TRUE(config->Validate().ok()) << config->Validate().ToString();
   EXPECT_EQ(config->blob.container, "kvtier");
-  ASSERT_EQ(config->namespaces.size(), 2u);
+  ASSERT_EQ(config->namespaces.size(), 4u);
   EXPECT_EQ(config->namespaces[0].blob, tiers::BlobUse::kSpill);
   EXPECT_EQ(config->namespaces[1].blob, tiers::BlobUse::kWriteBack);
+  EXPECT_EQ(config->namespaces[2].kind, NamespaceKind::kKb);
+  EXPECT_EQ(config->namespaces[3].kind, NamespaceKind::kDataset);
+  EXPECT_TRUE(config->namespaces[3].origin.enabled);
+  EXPECT_EQ(config->listener.unix_socket, "/run/kvtier/kvtier.sock");
+}
+
+TEST(Config, SidecarExampleIsSmallAndServesSharedMemory) {
+  std::ifstream in(std::string(KVTIER_SOURCE_DIR) + "/configs/sidecar.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto config = ParseConfig(text.str());
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ASSERT_TRUE(config->Validate().ok()) << config->Validate().ToString();
+  EXPECT_FALSE(config->listener.unix_socket.empty());
+  EXPECT_LE(config->dram.capacity_bytes, 8ull << 30);
+  EXPECT_FALSE(config->nvme_enabled);
 }
 
 TEST(Config, BlobAndOriginErrorsNameTheField) {
