@@ -312,8 +312,9 @@ int Run(int argc, char** argv) {
   // Ready once the tiers are open and the listeners up; not ready again as
   // soon as a drain starts, so that load balancers stop sending new clients.
   std::atomic<bool> ready{true};
-  MetricsServer metrics([&] { return RenderPrometheus(service.Snapshot(), stats); },
-                        [&] { return ready.load(); });
+  MetricsServer metrics(
+      [&] { return RenderPrometheus(service.Snapshot(), stats, service.Histograms()); },
+      [&] { return ready.load(); });
   if (config->listener.metrics_enabled) {
     if (Status status = metrics.Start(config->listener.metrics_host, config->listener.metrics_port);
         !status.ok()) {

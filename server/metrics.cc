@@ -59,20 +59,20 @@ class Writer {
     const bool gauge = IsGauge(name);
     Sample("kvtier_" + prefix + name + (gauge ? "" : "_total"), gauge, labels, value);
   }
-  void Histogram(const std::string& labels, const LatencyHistogram& h) {
-    const std::string metric = "kvtier_request_seconds";
+  // A histogram family; `scale` divides bounds and sum (microseconds to
+  // seconds).
+  template <typename H>
+  void Histogram(const std::string& metric, const std::string& help, const std::string& labels,
+                 const H& h, double scale) {
     if (typed_.insert(metric).second) {
-      out_ << "# HELP " << metric
-           << " request latency: service (received to reply queued) and transfer (reply "
-              "write)\n# TYPE "
-           << metric << " histogram\n";
+      out_ << "# HELP " << metric << " " << help << "\n# TYPE " << metric << " histogram\n";
     }
-    for (size_t i = 0; i < LatencyHistogram::kBoundsUs.size(); ++i) {
-      out_ << metric << "_bucket{" << labels << ",le=\"" << LatencyHistogram::kBoundsUs[i] / 1e6
-           << "\"} " << h.CumulativeAt(i) << "\n";
+    for (size_t i = 0; i < H::kBounds.size(); ++i) {
+      out_ << metric << "_bucket{" << labels << ",le=\"" << H::kBounds[i] / scale << "\"} "
+           << h.CumulativeAt(i) << "\n";
     }
     out_ << metric << "_bucket{" << labels << ",le=\"+Inf\"} " << h.count() << "\n";
-    out_ << metric << "_sum{" << labels << "} " << h.sum_us() / 1e6 << "\n";
+    out_ << metric << "_sum{" << labels << "} " << h.sum() / scale << "\n";
     out_ << metric << "_count{" << labels << "} " << h.count() << "\n";
   }
   std::string str() const { return out_.str(); }
@@ -84,25 +84,8 @@ class Writer {
 
 }  // namespace
 
-void LatencyHistogram::Record(std::chrono::nanoseconds elapsed) {
-  const auto us = static_cast<uint64_t>(
-      std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()));
-  size_t bucket = 0;
-  while (bucket < kBoundsUs.size() && us > kBoundsUs[bucket]) ++bucket;
-  buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
-  sum_us_.fetch_add(us, std::memory_order_relaxed);
-}
-
-uint64_t LatencyHistogram::CumulativeAt(size_t i) const {
-  uint64_t total = 0;
-  for (size_t b = 0; b <= i && b < buckets_.size(); ++b) {
-    total += buckets_[b].load(std::memory_order_relaxed);
-  }
-  return total;
-}
-
-std::string RenderPrometheus(const protocol::StatsResponse& stats, const ServerStats& server) {
+std::string RenderPrometheus(const protocol::StatsResponse& stats, const ServerStats& server,
+                             const std::vector<NamespaceHistograms>& namespaces) {
   Writer w;
   w.Sample("kvtier_uptime_seconds", true, "", stats.uptime_seconds);
   for (const auto& counter : stats.counters) {
@@ -133,8 +116,17 @@ std::string RenderPrometheus(const protocol::StatsResponse& stats, const ServerS
   for (uint8_t op = 1; op < server.service_latency.size(); ++op) {
     if (!protocol::IsKnownOpcode(op)) continue;
     const std::string name(protocol::OpcodeName(static_cast<protocol::Opcode>(op)));
-    w.Histogram("op=\"" + name + "\",phase=\"service\"", server.service_latency[op]);
-    w.Histogram("op=\"" + name + "\",phase=\"transfer\"", server.transfer_latency[op]);
+    const std::string help =
+        "request latency: service (received to reply queued) and transfer (reply write)";
+    w.Histogram("kvtier_request_seconds", help, "op=\"" + name + "\",phase=\"service\"",
+                server.service_latency[op], 1e6);
+    w.Histogram("kvtier_request_seconds", help, "op=\"" + name + "\",phase=\"transfer\"",
+                server.transfer_latency[op], 1e6);
+  }
+  for (const NamespaceHistograms& ns : namespaces) {
+    if (ns.match_depth == nullptr) continue;
+    w.Histogram("kvtier_match_depth_blocks", "leading blocks MatchPrefix found",
+                "namespace=\"" + Escape(ns.name) + "\"", *ns.match_depth, 1.0);
   }
   return w.str();
 }

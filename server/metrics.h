@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/status.h"
 #include "protocol/messages.h"
@@ -20,23 +21,60 @@ namespace kvtier::server {
 
 struct ServerStats;
 
-// A fixed-bucket latency histogram, lock-free (one relaxed add per sample).
-class LatencyHistogram {
- public:
-  // Upper bounds in microseconds; a last bucket takes everything above.
-  static constexpr std::array<uint64_t, 14> kBoundsUs = {
-      10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 1000000};
+// Bucket upper bounds: request latency in microseconds, and MatchPrefix
+// hit depth in blocks.
+inline constexpr std::array<uint64_t, 14> kLatencyBoundsUs = {
+    10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 1000000};
+inline constexpr std::array<uint64_t, 14> kDepthBounds = {0,  1,   2,   4,   8,    16,   32,
+                                                          64, 128, 256, 512, 1024, 2048, 4096};
 
-  void Record(std::chrono::nanoseconds elapsed);
+// A fixed-bucket histogram of integer samples, lock-free (relaxed adds); a
+// last bucket takes everything above the highest bound.
+template <const std::array<uint64_t, 14>& Bounds>
+class FixedHistogram {
+ public:
+  static constexpr const std::array<uint64_t, 14>& kBounds = Bounds;
+
+  void Record(uint64_t value) {
+    size_t bucket = 0;
+    while (bucket < Bounds.size() && value > Bounds[bucket]) ++bucket;
+    buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+    count_.fetch_add(1, std::memory_order_relaxed);
+    sum_.fetch_add(value, std::memory_order_relaxed);
+  }
   uint64_t count() const { return count_.load(std::memory_order_relaxed); }
-  // Samples at or below kBoundsUs[i] (cumulative, as Prometheus wants).
-  uint64_t CumulativeAt(size_t i) const;
-  uint64_t sum_us() const { return sum_us_.load(std::memory_order_relaxed); }
+  uint64_t sum() const { return sum_.load(std::memory_order_relaxed); }
+  // Samples at or below Bounds[i] (cumulative, as Prometheus wants).
+  uint64_t CumulativeAt(size_t i) const {
+    uint64_t total = 0;
+    for (size_t b = 0; b <= i && b < buckets_.size(); ++b) {
+      total += buckets_[b].load(std::memory_order_relaxed);
+    }
+    return total;
+  }
 
  private:
-  std::array<std::atomic<uint64_t>, kBoundsUs.size() + 1> buckets_{};
+  std::array<std::atomic<uint64_t>, Bounds.size() + 1> buckets_{};
   std::atomic<uint64_t> count_{0};
-  std::atomic<uint64_t> sum_us_{0};
+  std::atomic<uint64_t> sum_{0};
+};
+
+// Request latency, recorded in microseconds.
+class LatencyHistogram : public FixedHistogram<kLatencyBoundsUs> {
+ public:
+  void Record(std::chrono::nanoseconds elapsed) {
+    FixedHistogram::Record(static_cast<uint64_t>(std::max<int64_t>(
+        0, std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count())));
+  }
+};
+
+// How many leading blocks MatchPrefix found.
+using DepthHistogram = FixedHistogram<kDepthBounds>;
+
+// A histogram's samples, as the Stats snapshot does not carry them.
+struct NamespaceHistograms {
+  std::string name;
+  const DepthHistogram* match_depth = nullptr;
 };
 
 // The Prometheus text exposition (version 0.0.4) of a stats snapshot and
@@ -44,7 +82,9 @@ class LatencyHistogram {
 // counters, kvtier_requests_total{op}, kvtier_bad_input_total{kind},
 // kvtier_tier_<counter>{tier}, kvtier_namespace_<counter>{namespace},
 // kvtier_request_seconds{op,phase="service"|"transfer"} (docs/deploy.md).
-std::string RenderPrometheus(const protocol::StatsResponse& stats, const ServerStats& server);
+// `namespaces` adds kvtier_match_depth_blocks{namespace}.
+std::string RenderPrometheus(const protocol::StatsResponse& stats, const ServerStats& server,
+                             const std::vector<NamespaceHistograms>& namespaces = {});
 
 // A small HTTP/1.1 server on its own thread: GET /metrics, /healthz (the
 // process is alive: always 200) and /readyz (200 when `ready` says so, else

@@ -563,6 +563,7 @@ Result<ReplyBody> Service::MatchPrefix(std::span<const std::byte> metadata) {
     if (pinned.ok()) held.push_back({std::string(key), std::move(*pinned)});
   }
   response.matched = static_cast<uint32_t>(response.tiers.size());
+  (*ns)->match_depth.Record(response.matched);
   if (lease_ms != 0 && response.matched != 0) {
     auto lease = leases_.Take((*ns)->id, std::move(held), std::move(on_nvme),
                               std::chrono::milliseconds(lease_ms));
@@ -584,6 +585,12 @@ Result<ReplyBody> Service::Stats(std::span<const std::byte> metadata) {
     return Reject(status);
   }
   return ReplyBody{protocol::EncodeStatsResponse(Snapshot()), {}, 0};
+}
+
+std::vector<NamespaceHistograms> Service::Histograms() const {
+  std::vector<NamespaceHistograms> out;
+  for (const auto& ns : namespaces_) out.push_back({ns->name, &ns->match_depth});
+  return out;
 }
 
 protocol::StatsResponse Service::Snapshot() {

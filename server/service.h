@@ -25,6 +25,7 @@
 #include "protocol/messages.h"
 #include "server/config.h"
 #include "server/lease_table.h"
+#include "server/metrics.h"
 #include "server/server_stats.h"
 #include "tiers/tier.h"
 #include "tiers/tier_stack.h"
@@ -46,6 +47,7 @@ struct NamespaceState {
   std::atomic<uint64_t> get_bytes{0};
   std::atomic<uint64_t> deletes{0};
   std::atomic<uint64_t> rejected_puts{0};
+  DepthHistogram match_depth;  // leading blocks each MatchPrefix found
 };
 
 // A reply body: metadata, then the bytes of `payload` blocks in order. The
@@ -94,6 +96,8 @@ class Service {
   const protocol::Limits& limits() const { return limits_; }
   // Every counter Stats reports (also rendered on /metrics).
   protocol::StatsResponse Snapshot();
+  // The per-namespace histograms /metrics renders besides the snapshot.
+  std::vector<NamespaceHistograms> Histograms() const;
   const std::string& server_id() const { return server_id_; }
 
   // Decodes and checks a Put, resolves its namespace and allocates a block

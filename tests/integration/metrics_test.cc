@@ -78,6 +78,8 @@ TEST_F(MetricsTest, CountersAndHistogramsMoveWithTraffic) {
   }
   const std::vector<std::string> keys = {"m0", "absent"};
   ASSERT_TRUE(client->Get("demo", keys).ok());
+  const std::vector<std::string> prefix = {"m0", "m1", "m2", "gap", "m1"};
+  ASSERT_EQ(client->MatchPrefix("demo", prefix)->matched, 3u);
 
   const HttpReply after = Http(server_.metrics_port(), "GET", "/metrics");
   ASSERT_EQ(after.status, 200);
@@ -95,6 +97,11 @@ TEST_F(MetricsTest, CountersAndHistogramsMoveWithTraffic) {
   EXPECT_EQ(Sample(text, "kvtier_request_seconds_bucket{op=\"put\",phase=\"service\",le=\"+Inf\"}"),
             3);
   EXPECT_EQ(Sample(text, "kvtier_bad_input_total{kind=\"verify_failed\"}"), 0);
+  // One MatchPrefix that found 3 blocks: in the le="4" bucket, not in le="2".
+  EXPECT_EQ(Sample(text, "kvtier_match_depth_blocks_count{namespace=\"demo\"}"), 1);
+  EXPECT_EQ(Sample(text, "kvtier_match_depth_blocks_sum{namespace=\"demo\"}"), 3);
+  EXPECT_EQ(Sample(text, "kvtier_match_depth_blocks_bucket{namespace=\"demo\",le=\"2\"}"), 0);
+  EXPECT_EQ(Sample(text, "kvtier_match_depth_blocks_bucket{namespace=\"demo\",le=\"4\"}"), 1);
 
   // Every line is a comment or a well-formed sample, and every series is typed.
   const std::regex sample(R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.e+-]+$)");
