@@ -235,6 +235,7 @@ TEST_F(BlobClientTest, ServiceDownFailsWithUnavailableOnceRetriesAreSpent) {
   EXPECT_EQ(put.status().code(), StatusCode::kUnavailable) << put.status().ToString();
   EXPECT_TRUE(put.status().retryable());
   EXPECT_EQ(client->counters().retries.load(), 2u);
+  EXPECT_EQ(client->counters().no_response.load(), 3u);
 }
 
 TEST_F(BlobClientTest, InjectedFaultsAreRetriedAndNoAcknowledgedWriteIsLost) {
@@ -259,6 +260,10 @@ TEST_F(BlobClientTest, InjectedFaultsAreRetriedAndNoAcknowledgedWriteIsLost) {
   EXPECT_GT(proxy.injected_503(), 0u);
   EXPECT_GT(proxy.injected_resets(), 0u);
   EXPECT_EQ(client->counters().retries.load(), proxy.injected_503() + proxy.injected_resets());
+  // Every response and every lost attempt is counted by what it was.
+  EXPECT_EQ(client->counters().http_5xx.load(), proxy.injected_503());
+  EXPECT_EQ(client->counters().no_response.load(), proxy.injected_resets());
+  EXPECT_EQ(client->counters().http_2xx.load(), static_cast<uint64_t>(kBlobs));
   client.reset();
   // Every acknowledged write is there, read around the proxy.
   for (int i = 0; i < kBlobs; ++i) {

@@ -183,6 +183,30 @@ Result<HttpResponse> BlobClient::Attempt(const Call& call, Deadline deadline) {
   return response;
 }
 
+void BlobClient::CountResponse(const Result<HttpResponse>& response) {
+  auto bump = [](std::atomic<uint64_t>& counter) {
+    counter.fetch_add(1, std::memory_order_relaxed);
+  };
+  if (!response.ok()) return bump(counters_.no_response);
+  const int code = response->status;
+  if (code >= 200 && code < 300) return bump(counters_.http_2xx);
+  if (code >= 500 && code < 600) return bump(counters_.http_5xx);
+  switch (code) {
+    case 403:
+      return bump(counters_.http_403);
+    case 404:
+      return bump(counters_.http_404);
+    case 409:
+      return bump(counters_.http_409);
+    case 412:
+      return bump(counters_.http_412);
+    case 429:
+      return bump(counters_.http_429);
+    default:
+      return bump(counters_.http_other);
+  }
+}
+
 Result<HttpResponse> BlobClient::Execute(const Call& call) {
   const auto start = std::chrono::steady_clock::now();
   const Deadline deadline = start + options_.operation_timeout;
@@ -190,6 +214,7 @@ Result<HttpResponse> BlobClient::Execute(const Call& call) {
   auto backoff = options_.initial_backoff;
   for (int attempt = 1;; ++attempt) {
     auto response = Attempt(call, deadline);
+    CountResponse(response);
     std::chrono::milliseconds retry_after{0};
     if (response.ok()) {
       if (!Retryable(response->status)) return response;

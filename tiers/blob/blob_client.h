@@ -124,6 +124,17 @@ class BlobClient {
     std::atomic<uint64_t> failures{0};  // operations that ended in an error
     std::atomic<uint64_t> bytes_sent{0};
     std::atomic<uint64_t> bytes_received{0};
+    // Responses by HTTP status (the codes Blob storage answers that an
+    // operator tells apart), and attempts that got no response at all.
+    std::atomic<uint64_t> http_2xx{0};
+    std::atomic<uint64_t> http_403{0};  // credentials refused
+    std::atomic<uint64_t> http_404{0};
+    std::atomic<uint64_t> http_409{0};  // exists already (spill keeps the first)
+    std::atomic<uint64_t> http_412{0};  // condition failed (changed underneath)
+    std::atomic<uint64_t> http_429{0};  // throttled
+    std::atomic<uint64_t> http_5xx{0};
+    std::atomic<uint64_t> http_other{0};
+    std::atomic<uint64_t> no_response{0};  // connect, reset or timeout
   };
   const Counters& counters() const { return counters_; }
 
@@ -149,6 +160,7 @@ class BlobClient {
   // status, or the transport error once retries are spent.
   Result<HttpResponse> Execute(const Call& call);
   Result<HttpResponse> Attempt(const Call& call, Deadline deadline);
+  void CountResponse(const Result<HttpResponse>& response);
   Status PutBlocks(const std::string& name, std::span<const std::byte> bytes,
                    std::vector<HeaderField> commit_headers, bool* existed);
   Status ErrorFrom(const HttpResponse& response, const char* what);

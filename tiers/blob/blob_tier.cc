@@ -215,6 +215,15 @@ TierStats BlobTier::Stats() const {
   stats.Add("requests", client.requests);
   stats.Add("retries", client.retries);
   stats.Add("request_failures", client.failures);
+  stats.Add("http_2xx", client.http_2xx);
+  stats.Add("http_403", client.http_403);
+  stats.Add("http_404", client.http_404);
+  stats.Add("http_409", client.http_409);
+  stats.Add("http_412", client.http_412);
+  stats.Add("http_429", client.http_429);
+  stats.Add("http_5xx", client.http_5xx);
+  stats.Add("http_other", client.http_other);
+  stats.Add("no_response", client.no_response);
   return stats;
 }
 
