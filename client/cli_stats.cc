@@ -88,15 +88,17 @@ void PrintStatsTables(const StatsResult& stats, std::ostream& out) {
   }
 
   out << "\n";
-  Table namespaces({"namespace", "kind", "hits", "misses", "hit ratio", "puts", "put bytes",
-                    "get bytes", "deletes", "rejected puts"});
+  Table namespaces({"namespace", "kind", "in dram", "on nvme", "hits", "misses", "hit ratio",
+                    "puts", "put bytes", "get bytes", "deletes", "rejected puts"});
   for (const auto& n : stats.namespaces) {
     const uint64_t hits = Find(n.counters, "hits");
     const uint64_t misses = Find(n.counters, "misses");
     namespaces.Add(
-        {n.name, n.kind, std::to_string(hits), std::to_string(misses), Ratio(hits, misses),
-         std::to_string(Find(n.counters, "puts")), HumanBytes(Find(n.counters, "put_bytes")),
-         HumanBytes(Find(n.counters, "get_bytes")), std::to_string(Find(n.counters, "deletes")),
+        {n.name, n.kind, HumanBytes(Find(n.counters, "dram_bytes")),
+         HumanBytes(Find(n.counters, "nvme_bytes")), std::to_string(hits), std::to_string(misses),
+         Ratio(hits, misses), std::to_string(Find(n.counters, "puts")),
+         HumanBytes(Find(n.counters, "put_bytes")), HumanBytes(Find(n.counters, "get_bytes")),
+         std::to_string(Find(n.counters, "deletes")),
          std::to_string(Find(n.counters, "rejected_puts"))});
   }
   namespaces.Print(out);

@@ -21,10 +21,17 @@ namespace http = boost::beast::http;
 
 // Counters that can go down: exported as gauges, the rest as counters.
 bool IsGauge(std::string_view name) {
-  static const std::set<std::string_view> kGauges = {
-      "connections_active", "worker_queued_jobs",   "leases_active",
-      "leased_bytes",       "demotion_queue_bytes", "marked_for_upload",
-      "pending_uploads",    "spill_queue_bytes",    "disk_full"};
+  static const std::set<std::string_view> kGauges = {"connections_active",
+                                                     "worker_queued_jobs",
+                                                     "leases_active",
+                                                     "leased_bytes",
+                                                     "demotion_queue_bytes",
+                                                     "marked_for_upload",
+                                                     "pending_uploads",
+                                                     "spill_queue_bytes",
+                                                     "disk_full",
+                                                     "dram_bytes",
+                                                     "nvme_bytes"};
   return kGauges.count(name) > 0;
 }
 

@@ -627,7 +627,8 @@ protocol::StatsResponse Service::Snapshot() {
   std::vector<tiers::TierCounter> lease_counters;
   leases_.AddCounters(lease_counters);
   for (auto& counter : lease_counters) add(std::move(counter.name), counter.value);
-  for (const tiers::TierStats& tier : stack_.Stats()) {
+  const std::vector<tiers::TierStats> tier_stats = stack_.Stats();
+  for (const tiers::TierStats& tier : tier_stats) {
     response.tiers.push_back(
         {tier.name, tier.capacity_bytes, tier.used_bytes, tier.items, ToNamed(tier.counters)});
   }
@@ -641,6 +642,13 @@ protocol::StatsResponse Service::Snapshot() {
                                     {"get_bytes", ns->get_bytes.load()},
                                     {"deletes", ns->deletes.load()},
                                     {"rejected_puts", ns->rejected_puts.load()}}});
+    // Bytes held in each tier that indexes by key: "<tier>_bytes".
+    for (const tiers::TierStats& tier : tier_stats) {
+      if (tier.name != "dram" && tier.name != "nvme") continue;
+      const auto held = tier.namespace_bytes.find(ns->id);
+      response.namespaces.back().counters.push_back(
+          {tier.name + "_bytes", held == tier.namespace_bytes.end() ? 0 : held->second});
+    }
   }
   return response;
 }

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +48,10 @@ struct TierStats {
   uint64_t used_bytes = 0;  // bytes really held: allocations plus index overhead
   uint64_t items = 0;
   std::vector<TierCounter> counters;
+  // Value bytes held per namespace id, for tiers that index by key (DRAM:
+  // allocation charges; NVMe: value lengths). Summed at Stats time from the
+  // index, so it cannot drift from it.
+  std::map<uint32_t, uint64_t> namespace_bytes;
 
   // Appends a counter read from a live atomic.
   void Add(const char* counter, const std::atomic<uint64_t>& value) {

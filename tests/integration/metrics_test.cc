@@ -87,6 +87,10 @@ TEST_F(MetricsTest, CountersAndHistogramsMoveWithTraffic) {
   EXPECT_EQ(Sample(text, "kvtier_requests_total{op=\"put\"}"), 3);
   EXPECT_EQ(Sample(text, "kvtier_requests_total{op=\"get\"}"), 1);
   EXPECT_EQ(Sample(text, "kvtier_namespace_puts_total{namespace=\"demo\"}"), 3);
+  // Bytes held per namespace: at least the three values in DRAM, none in kv.
+  EXPECT_GE(Sample(text, "kvtier_namespace_dram_bytes{namespace=\"demo\"}"), 3 * (64 << 10));
+  EXPECT_EQ(Sample(text, "kvtier_namespace_dram_bytes{namespace=\"kv\"}"), 0);
+  EXPECT_EQ(Sample(text, "kvtier_namespace_nvme_bytes{namespace=\"kv\"}"), 0);
   EXPECT_EQ(Sample(text, "kvtier_namespace_hits_total{namespace=\"demo\"}"), 1);
   EXPECT_EQ(Sample(text, "kvtier_namespace_misses_total{namespace=\"demo\"}"), 1);
   EXPECT_EQ(Sample(text, "kvtier_connections_active"), 1);

@@ -529,6 +529,12 @@ TierStats DramTier::Stats() const {
   stats.capacity_bytes = options_.capacity_bytes;
   stats.used_bytes = used_bytes_.load(std::memory_order_relaxed);
   stats.items = items_.load(std::memory_order_relaxed);
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard->mu);
+    for (const auto& [index_key, entry] : shard->index) {
+      stats.namespace_bytes[DecodeIndexKey(index_key).namespace_id] += entry->charge;
+    }
+  }
   stats.Add("hits", counters_.hits);
   stats.Add("misses", counters_.misses);
   stats.Add("puts", counters_.puts);

@@ -523,7 +523,10 @@ TierStats NvmeTier::Stats() const {
   {
     std::shared_lock lock(index_mu_);
     stats.items = entries_.size();
-    for (const auto& [key, extent] : entries_) marked += extent.marked ? 1 : 0;
+    for (const auto& [key, extent] : entries_) {
+      marked += extent.marked ? 1 : 0;
+      stats.namespace_bytes[DecodeIndexKey(key).namespace_id] += extent.length;
+    }
   }
   stats.Add("hits", counters_.hits);
   stats.Add("misses", counters_.misses);
