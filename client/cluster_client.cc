@@ -104,104 +104,100 @@ std::vector<std::vector<size_t>> ClusterClient::Split(std::span<const std::strin
   return parts;
 }
 
-Result<KeyStatuses> ClusterClient::Put(std::string_view ns, std::span<const std::string> keys,
-                                       std::span<const std::span<const std::byte>> values,
-                                       const PutOptions& options) {
-  if (values.size() != keys.size()) return InvalidArgument("Put needs one value per key");
+template <typename T, typename Submit, typename Merge>
+Status ClusterClient::Scatter(std::span<const std::string> keys, Submit submit, Merge merge) {
   const auto parts = Split(keys);
-  // Each part's keys, values and options must outlive its request.
+  // Each part's keys must outlive its request.
   std::vector<std::vector<std::string>> part_keys(parts.size());
-  std::vector<std::vector<std::span<const std::byte>>> part_values(parts.size());
-  std::vector<PutOptions> part_options(parts.size());
-  std::vector<std::future<Result<KeyStatuses>>> futures(parts.size());
+  std::vector<std::future<Result<T>>> futures(parts.size());
   for (size_t s = 0; s < parts.size(); ++s) {
     if (parts[s].empty()) continue;
     part_keys[s] = Pick(keys, parts[s]);
-    part_values[s] = Pick(values, parts[s]);
-    if (!options.ttls_ms.empty())
-      part_options[s].ttls_ms = Pick<uint32_t>(options.ttls_ms, parts[s]);
-    if (!options.pins.empty()) part_options[s].pins = Pick<protocol::Pin>(options.pins, parts[s]);
-    if (!options.kb.empty()) part_options[s].kb = Pick<protocol::KbMetadata>(options.kb, parts[s]);
-    futures[s] = clients_[s]->PutAsync(ns, part_keys[s], part_values[s], part_options[s]);
+    futures[s] = submit(s, *clients_[s], part_keys[s], parts[s]);
   }
-  KeyStatuses out;
-  out.statuses.resize(keys.size());
   Status failed;
   for (size_t s = 0; s < parts.size(); ++s) {
     if (parts[s].empty()) continue;
-    auto part = futures[s].get();
+    Result<T> part = futures[s].get();  // every future is waited for, failed or not
     if (!part.ok()) {
       if (failed.ok())
         failed = Status(part.status().code(), names_[s] + ": " + part.status().message());
       continue;
     }
-    for (size_t j = 0; j < parts[s].size(); ++j) out.statuses[parts[s][j]] = part->statuses[j];
+    merge(s, parts[s], std::move(*part));
   }
-  if (!failed.ok()) return failed;
+  return failed;
+}
+
+Result<KeyStatuses> ClusterClient::Put(std::string_view ns, std::span<const std::string> keys,
+                                       std::span<const std::span<const std::byte>> values,
+                                       const PutOptions& options) {
+  if (values.size() != keys.size()) return InvalidArgument("Put needs one value per key");
+  // Each part's values and options must outlive its request.
+  std::vector<std::vector<std::span<const std::byte>>> part_values(names_.size());
+  std::vector<PutOptions> part_options(names_.size());
+  KeyStatuses out;
+  out.statuses.resize(keys.size());
+  KVTIER_RETURN_IF_ERROR(Scatter<KeyStatuses>(
+      keys,
+      [&](size_t s, Client& client, std::span<const std::string> part,
+          const std::vector<size_t>& indexes) {
+        part_values[s] = Pick(values, indexes);
+        PutOptions& o = part_options[s];
+        if (!options.ttls_ms.empty()) o.ttls_ms = Pick<uint32_t>(options.ttls_ms, indexes);
+        if (!options.pins.empty()) o.pins = Pick<protocol::Pin>(options.pins, indexes);
+        if (!options.kb.empty()) o.kb = Pick<protocol::KbMetadata>(options.kb, indexes);
+        return client.PutAsync(ns, part, part_values[s], o);
+      },
+      [&](size_t, const std::vector<size_t>& indexes, KeyStatuses part) {
+        for (size_t j = 0; j < indexes.size(); ++j) out.statuses[indexes[j]] = part.statuses[j];
+      }));
   return out;
 }
 
 Result<GetResult> ClusterClient::Get(std::string_view ns, std::span<const std::string> keys) {
-  const auto parts = Split(keys);
-  std::vector<std::vector<std::string>> part_keys(parts.size());
-  std::vector<std::future<Result<GetResult>>> futures(parts.size());
-  for (size_t s = 0; s < parts.size(); ++s) {
-    if (parts[s].empty()) continue;
-    part_keys[s] = Pick(keys, parts[s]);
-    futures[s] = clients_[s]->GetAsync(ns, part_keys[s]);
-  }
-  auto held = std::make_shared<std::vector<GetResult>>(parts.size());
+  auto held = std::make_shared<std::vector<GetResult>>(names_.size());
   GetResult out;
   out.values.resize(keys.size());
-  for (size_t s = 0; s < parts.size(); ++s) {
-    if (parts[s].empty()) continue;
-    auto part = futures[s].get();
-    if (!part.ok()) return Status(part.status().code(), names_[s] + ": " + part.status().message());
-    for (size_t j = 0; j < parts[s].size(); ++j) out.values[parts[s][j]] = part->values[j];
-    (*held)[s] = std::move(*part);  // moving keeps the payload buffers, so the spans stay valid
-  }
+  KVTIER_RETURN_IF_ERROR(Scatter<GetResult>(
+      keys,
+      [&](size_t, Client& client, std::span<const std::string> part, const std::vector<size_t>&) {
+        return client.GetAsync(ns, part);
+      },
+      [&](size_t s, const std::vector<size_t>& indexes, GetResult part) {
+        for (size_t j = 0; j < indexes.size(); ++j) out.values[indexes[j]] = part.values[j];
+        (*held)[s] = std::move(part);  // moving keeps the payload buffers, so the spans stay valid
+      }));
   // Owns every part's payload; points at nothing itself.
   out.payload = std::shared_ptr<const std::byte[]>(held, nullptr);
   return out;
 }
 
 Result<ExistsResult> ClusterClient::Exists(std::string_view ns, std::span<const std::string> keys) {
-  const auto parts = Split(keys);
-  std::vector<std::vector<std::string>> part_keys(parts.size());
-  std::vector<std::future<Result<ExistsResult>>> futures(parts.size());
-  for (size_t s = 0; s < parts.size(); ++s) {
-    if (parts[s].empty()) continue;
-    part_keys[s] = Pick(keys, parts[s]);
-    futures[s] = clients_[s]->ExistsAsync(ns, part_keys[s]);
-  }
   ExistsResult out;
   out.tiers.assign(keys.size(), TierId::kNone);
-  for (size_t s = 0; s < parts.size(); ++s) {
-    if (parts[s].empty()) continue;
-    auto part = futures[s].get();
-    if (!part.ok()) return Status(part.status().code(), names_[s] + ": " + part.status().message());
-    for (size_t j = 0; j < parts[s].size(); ++j) out.tiers[parts[s][j]] = part->tiers[j];
-  }
+  KVTIER_RETURN_IF_ERROR(Scatter<ExistsResult>(
+      keys,
+      [&](size_t, Client& client, std::span<const std::string> part, const std::vector<size_t>&) {
+        return client.ExistsAsync(ns, part);
+      },
+      [&](size_t, const std::vector<size_t>& indexes, ExistsResult part) {
+        for (size_t j = 0; j < indexes.size(); ++j) out.tiers[indexes[j]] = part.tiers[j];
+      }));
   return out;
 }
 
 Result<KeyStatuses> ClusterClient::Delete(std::string_view ns, std::span<const std::string> keys) {
-  const auto parts = Split(keys);
-  std::vector<std::vector<std::string>> part_keys(parts.size());
-  std::vector<std::future<Result<KeyStatuses>>> futures(parts.size());
-  for (size_t s = 0; s < parts.size(); ++s) {
-    if (parts[s].empty()) continue;
-    part_keys[s] = Pick(keys, parts[s]);
-    futures[s] = clients_[s]->DeleteAsync(ns, part_keys[s]);
-  }
   KeyStatuses out;
   out.statuses.resize(keys.size());
-  for (size_t s = 0; s < parts.size(); ++s) {
-    if (parts[s].empty()) continue;
-    auto part = futures[s].get();
-    if (!part.ok()) return Status(part.status().code(), names_[s] + ": " + part.status().message());
-    for (size_t j = 0; j < parts[s].size(); ++j) out.statuses[parts[s][j]] = part->statuses[j];
-  }
+  KVTIER_RETURN_IF_ERROR(Scatter<KeyStatuses>(
+      keys,
+      [&](size_t, Client& client, std::span<const std::string> part, const std::vector<size_t>&) {
+        return client.DeleteAsync(ns, part);
+      },
+      [&](size_t, const std::vector<size_t>& indexes, KeyStatuses part) {
+        for (size_t j = 0; j < indexes.size(); ++j) out.statuses[indexes[j]] = part.statuses[j];
+      }));
   return out;
 }
 

@@ -66,6 +66,12 @@ class ClusterClient {
 
   // Key indexes per server.
   std::vector<std::vector<size_t>> Split(std::span<const std::string> keys) const;
+  // Sends each server its share of `keys` (submit(server, client, part keys,
+  // their indexes) returns the future), waits for every answer and hands each
+  // successful one to merge(server, indexes, answer). Returns the first
+  // failure, naming its server.
+  template <typename T, typename Submit, typename Merge>
+  Status Scatter(std::span<const std::string> keys, Submit submit, Merge merge);
 
   std::vector<std::string> names_;
   std::vector<std::unique_ptr<Client>> clients_;

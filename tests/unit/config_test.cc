@@ -8,6 +8,14 @@
 namespace kvtier::server {
 namespace {
 
+// The text of configs/<name>.
+std::string ReadSample(const std::string& name) {
+  std::ifstream in(std::string(KVTIER_SOURCE_DIR) + "/configs/" + name);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 TEST(Config, EmbeddedDefaultIsValidAndMatchesTheDocumentedShape) {
   auto config = ParseConfig(EmbeddedDefaultConfigText());
   ASSERT_TRUE(config.ok()) << config.status().ToString();
@@ -115,10 +123,7 @@ TEST(Config, ErrorsNameTheBadField) {
 }
 
 TEST(Config, DatasetExampleParsesWithAnOriginOverBlob) {
-  std::ifstream in(std::string(KVTIER_SOURCE_DIR) + "/configs/dataset.yaml");
-  std::stringstream text;
-  text << in.rdbuf();
-  auto config = ParseConfig(text.str());
+  auto config = ParseConfig(ReadSample("dataset.yaml"));
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   ASSERT_TRUE(config->Validate().ok()) << config->Validate().ToString();
   EXPECT_TRUE(config->blob.enabled);
@@ -132,10 +137,7 @@ TEST(Config, DatasetExampleParsesWithAnOriginOverBlob) {
 }
 
 TEST(Config, RackExampleSpillsAndWritesBackToBlob) {
-  std::ifstream in(std::string(KVTIER_SOURCE_DIR) + "/configs/rack.yaml");
-  std::stringstream text;
-  text << in.rdbuf();
-  auto config = ParseConfig(text.str());
+  auto config = ParseConfig(ReadSample("rack.yaml"));
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   ASSERT_TRUE(config->Validate().ok()) << config->Validate().ToString();
   EXPECT_EQ(config->blob.container, "kvtier");
@@ -149,10 +151,7 @@ TEST(Config, RackExampleSpillsAndWritesBackToBlob) {
 }
 
 TEST(Config, SidecarExampleIsSmallAndServesSharedMemory) {
-  std::ifstream in(std::string(KVTIER_SOURCE_DIR) + "/configs/sidecar.yaml");
-  std::stringstream text;
-  text << in.rdbuf();
-  auto config = ParseConfig(text.str());
+  auto config = ParseConfig(ReadSample("sidecar.yaml"));
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   ASSERT_TRUE(config->Validate().ok()) << config->Validate().ToString();
   EXPECT_FALSE(config->listener.unix_socket.empty());
