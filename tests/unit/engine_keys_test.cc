@@ -2,7 +2,8 @@
 // vectors come from the engines' own definitions run through the serializers
 // the engines use (tests/engine/engine_keys_reference.py --vectors: cbor2,
 // hashlib, xxhash); the vLLM chain start for PYTHONHASHSEED "0" and the
-// three-token blocks below also appear in other projects' published tests.
+// three-token block with an extra key also appear in other projects'
+// published tests.
 
 #include <gtest/gtest.h>
 
