@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <thread>
 
 #include "client/client.h"
 #include "common/checksum.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
+#include "tests/support/client_helpers.h"
 #include "tests/support/server_process.h"
 
 namespace kvtier {
@@ -316,6 +318,44 @@ TEST_F(BadInputTest, ConnectionLimitRefusesClearly) {
     if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_TRUE(served);
+}
+
+// A client that sends requests but never reads the replies: the server stops
+// reading it once replies pile up, cuts it when a reply write makes no
+// progress for frame_timeout_ms, and counts it, while another client is
+// served all along (checked by what that client receives).
+TEST_F(BadInputTest, AClientThatStopsReadingIsCutWhileOthersAreServed) {
+  client::ClientOptions options;
+  options.port = server_->port();
+  auto good = client::Client::Connect(options);
+  ASSERT_TRUE(good.ok());
+  const auto big = testing::RandomBytes(1 << 20, 5);
+  ASSERT_TRUE(testing::PutOne(**good, "demo", "big", big).ok());
+  const uint64_t cut_before = Counter("bad_input_write_timeout");
+
+  // 64 gets of 1 MiB each, far more than the socket buffers hold.
+  auto stalled = Socket();
+  const std::vector<std::string> keys = {"big"};
+  for (uint64_t id = 1; id <= 64; ++id) {
+    ASSERT_TRUE(SendFrame(stalled, Header(Opcode::kGet, id),
+                          protocol::EncodeKeysRequest("demo", keys).bytes()));
+  }
+  // Meanwhile the well-behaved client works.
+  for (int i = 0; i < 20; ++i) {
+    const auto value = testing::RandomBytes(4096, 100 + i);
+    ASSERT_TRUE(testing::PutOne(**good, "demo", "small" + std::to_string(i), value).ok());
+    const std::vector<std::string> small = {"small" + std::to_string(i)};
+    auto got = (*good)->Get("demo", small);
+    ASSERT_TRUE(got.ok() && got->values[0].status.ok());
+    EXPECT_TRUE(testing::SameBytes(got->values[0].bytes, value));
+  }
+  // The stalled connection is cut and counted (waits for the event, at most 10 s).
+  uint64_t cut = cut_before;
+  for (int i = 0; i < 100 && cut == cut_before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    cut = Counter("bad_input_write_timeout");
+  }
+  EXPECT_EQ(cut, cut_before + 1);
 }
 
 TEST(IdleTimeout, SilentConnectionsAreClosedAndCounted) {
