@@ -56,6 +56,34 @@ TEST(DramTier, UsedBytesCountRealAllocationsAndOverhead) {
   EXPECT_GE(tier.kept_free_bytes(), 1000u);
 }
 
+TEST(DramTier, BytesPerNamespaceFollowPutsOverwritesErasesAndEvictions) {
+  DramTier tier(Options());
+  auto held = [&](uint32_t ns) {
+    const TierStats stats = tier.Stats();
+    const auto it = stats.namespace_bytes.find(ns);
+    return it == stats.namespace_bytes.end() ? uint64_t{0} : it->second;
+  };
+  ASSERT_TRUE(PutBlock(tier, 1, "a", 100 << 10).ok());
+  ASSERT_TRUE(PutBlock(tier, 1, "b", 100 << 10).ok());
+  ASSERT_TRUE(PutBlock(tier, 2, "a", 100 << 10).ok());
+  const uint64_t one_block = held(2);
+  EXPECT_GE(one_block, 100u << 10);
+  EXPECT_EQ(held(1), 2 * one_block);
+  ASSERT_TRUE(PutBlock(tier, 1, "a", 100 << 10, 7).ok());  // overwrite: same size
+  EXPECT_EQ(held(1), 2 * one_block);
+  ASSERT_TRUE(tier.Erase({1, "a"}).ok());
+  EXPECT_EQ(held(1), one_block);
+  // Fill namespace 3 past capacity: evictions take from every namespace, and
+  // the per-namespace bytes still add up to what the index holds.
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(PutBlock(tier, 3, "f" + std::to_string(i), 100 << 10).ok());
+  }
+  // With nothing pinned, every counted byte is an indexed block or kept memory.
+  EXPECT_EQ(held(1) + held(2) + held(3), tier.used_bytes() - tier.kept_free_bytes());
+  EXPECT_LT(held(1) + held(2), 3 * one_block);  // the older blocks went first
+  EXPECT_LE(held(1) + held(2) + held(3), kCapacity);
+}
+
 TEST(DramTier, KeptMemoryIsReusedForTheSameSizeAndReleasedForOthers) {
   DramTier tier(Options(kCapacity, 1));
   ASSERT_TRUE(PutBlock(tier, 1, "a", 100000).ok());

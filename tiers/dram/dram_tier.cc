@@ -325,6 +325,7 @@ uint64_t DramTier::EvictFromShard(Shard& shard, uint64_t bytes, bool allow_soft)
       counters_.soft_pin_evictions.fetch_add(1, std::memory_order_relaxed);
     }
     shard.policy->OnRemove(entry);
+    shard.namespace_bytes[DecodeIndexKey(entry->index_key).namespace_id] -= entry->charge;
     freed += entry->charge;
     counters_.evicted_bytes.fetch_add(entry->charge, std::memory_order_relaxed);
     auto it = shard.index.find(std::string_view(entry->index_key));
@@ -388,8 +389,10 @@ Result<bool> DramTier::Insert(const BlockKey& key, BlockHandle block, bool repla
       UnchargeHardPin(entry->index_key, entry->block);
       return false;  // `entry` and `block` go after the unlock
     }
+    shard.namespace_bytes[key.namespace_id] += entry->charge;
     if (!inserted) {
       shard.policy->OnRemove(it->second.get());
+      shard.namespace_bytes[key.namespace_id] -= it->second->charge;
       replaced = std::move(it->second->block);
       UnchargeHardPin(entry->index_key, replaced);
     } else {
@@ -460,6 +463,7 @@ std::unique_ptr<DramTier::Entry> DramTier::Unlink(Shard& shard,
                                                   decltype(Shard::index)::iterator it) {
   shard.policy->OnRemove(it->second.get());
   std::unique_ptr<Entry> removed = std::move(it->second);
+  shard.namespace_bytes[DecodeIndexKey(removed->index_key).namespace_id] -= removed->charge;
   shard.index.erase(it);
   UnchargeHardPin(removed->index_key, removed->block);
   items_.fetch_sub(1, std::memory_order_relaxed);
@@ -531,8 +535,8 @@ TierStats DramTier::Stats() const {
   stats.items = items_.load(std::memory_order_relaxed);
   for (const auto& shard : shards_) {
     std::lock_guard lock(shard->mu);
-    for (const auto& [index_key, entry] : shard->index) {
-      stats.namespace_bytes[DecodeIndexKey(index_key).namespace_id] += entry->charge;
+    for (const auto& [namespace_id, bytes] : shard->namespace_bytes) {
+      if (bytes != 0) stats.namespace_bytes[namespace_id] += bytes;
     }
   }
   stats.Add("hits", counters_.hits);

@@ -118,6 +118,9 @@ class DramTier final : public Tier, private BlockAllocator {
     mutable std::mutex mu;
     std::unordered_map<std::string, std::unique_ptr<Entry>, TransparentHash, std::equal_to<>> index;
     std::unique_ptr<EvictionPolicy> policy;
+    // Charges of the entries in `index`, by namespace id: kept with the
+    // index under `mu`, so Stats sums shards instead of walking blocks.
+    std::unordered_map<uint32_t, uint64_t> namespace_bytes;
   };
 
   Result<bool> Insert(const BlockKey& key, BlockHandle block, bool replace);
