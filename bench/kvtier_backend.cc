@@ -1,5 +1,7 @@
 #include <deque>
+#include <functional>
 #include <future>
+#include <optional>
 #include <variant>
 
 #include "bench/backend.h"
@@ -24,15 +26,21 @@ class KvtierBackend final : public Backend {
     return shared_.back().bytes;
   }
 
+  // One operation alone in flight (depth 1) runs through the waiting form,
+  // as an engine that asks and waits would call it; with more in flight,
+  // each is sent as soon as it is submitted.
   void SubmitPut(const std::vector<std::string>& keys,
                  const std::vector<std::span<const std::byte>>& values) override {
-    pending_.push_back(client_->PutAsync(ns_, keys, values));
+    Add([this, keys, values] { return Pending(client_->PutAsync(ns_, keys, values)); },
+        [this, keys, values](OpResult& out) { Complete(client_->Put(ns_, keys, values), out); });
   }
   void SubmitGet(const std::vector<std::string>& keys) override {
-    pending_.push_back(client_->GetAsync(ns_, keys));
+    Add([this, keys] { return Pending(client_->GetAsync(ns_, keys)); },
+        [this, keys](OpResult& out) { Complete(client_->Get(ns_, keys), out); });
   }
   void SubmitMatch(const std::vector<std::string>& keys) override {
-    pending_.push_back(client_->MatchPrefixAsync(ns_, keys));
+    Add([this, keys] { return Pending(client_->MatchPrefixAsync(ns_, keys)); },
+        [this, keys](OpResult& out) { Complete(client_->MatchPrefix(ns_, keys), out); });
   }
 
   Result<uint64_t> CapacityBytes() override {
@@ -45,10 +53,15 @@ class KvtierBackend final : public Backend {
 
   Status WaitAll(const std::function<void(OpResult&)>& on_done) override {
     Status broken;
-    while (!pending_.empty()) {
+    while (!ops_.empty()) {
       OpResult result;
-      std::visit([&](auto& future) { Complete(future.get(), result); }, pending_.front());
-      pending_.pop_front();
+      Op& op = ops_.front();
+      if (op.sent) {
+        std::visit([&](auto& future) { Complete(future.get(), result); }, *op.sent);
+      } else {
+        op.wait(result);
+      }
+      ops_.pop_front();
       result.done = Clock::now();
       if (result.status.code() == StatusCode::kUnavailable) broken = result.status;
       on_done(result);
@@ -60,6 +73,19 @@ class KvtierBackend final : public Backend {
   using Pending =
       std::variant<std::future<Result<client::KeyStatuses>>, std::future<Result<client::GetResult>>,
                    std::future<Result<client::MatchResult>>>;
+  struct Op {
+    std::function<Pending()> send;        // pipelined: sends it now
+    std::function<void(OpResult&)> wait;  // alone: sends it and waits
+    std::optional<Pending> sent;
+  };
+
+  void Add(std::function<Pending()> send, std::function<void(OpResult&)> wait) {
+    ops_.push_back({std::move(send), std::move(wait), std::nullopt});
+    if (ops_.size() < 2) return;
+    for (Op& op : ops_) {
+      if (!op.sent) op.sent = op.send();
+    }
+  }
 
   static void Complete(Result<client::KeyStatuses> put, OpResult& out) {
     out.kind = OpKind::kPut;
@@ -90,7 +116,7 @@ class KvtierBackend final : public Backend {
 
   std::unique_ptr<client::Client> client_;
   const std::string ns_;
-  std::deque<Pending> pending_;
+  std::deque<Op> ops_;
   client::GetResult last_get_;
   std::vector<client::SharedBuffer> shared_;
 };

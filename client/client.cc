@@ -8,10 +8,12 @@
 #include <deque>
 #include <functional>
 #include <limits>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 
 #include "client/client_region.h"
+#include "client/deadline_io.h"
 #include "common/checksum.h"
 #include "protocol/asio.h"
 #include "protocol/frame.h"
@@ -91,12 +93,28 @@ bool KeyStatuses::all_ok() const {
   return true;
 }
 
-// Owns the socket and an I/O thread. Every member below the options is
-// touched only on that thread; public methods post to it.
+// Owns the socket and an I/O thread. A request goes one of two ways:
+//
+// - Submit (every XxxAsync): posted to the I/O thread, which writes it and
+//   reads its reply; any number may be in flight.
+// - CallHere (the waiting Xxx forms): when nothing else is in flight, the
+//   calling thread writes the request and reads the reply itself. This saves
+//   the two thread handoffs of Submit, which cost more than the server's
+//   work for a small request such as a MatchPrefix. Otherwise it goes
+//   through Submit.
+//
+// The socket has one user at a time: the caller that owns it (here_owner_)
+// or the I/O thread, whose loops read only while requests of theirs are in
+// flight and write only while no caller owns the socket. Members under
+// "Shared" are guarded by mu_; the rest are touched only on the I/O thread.
 class Client::Impl {
  public:
   explicit Impl(const ClientOptions& options)
-      : options_(options), socket_(io_), writer_wake_(io_), work_(asio::make_work_guard(io_)) {
+      : options_(options),
+        socket_(io_),
+        writer_wake_(io_),
+        reader_wake_(io_),
+        work_(asio::make_work_guard(io_)) {
     // Until Hello says otherwise, accept any reply a default server could send.
     receive_limits_.max_metadata_bytes = 16u << 20;
     receive_limits_.max_payload_bytes = 1ull << 32;
@@ -117,10 +135,9 @@ class Client::Impl {
 
   void SetServerInfo(ServerInfo info) {
     info_ = std::move(info);
-    asio::post(io_, [this, limits = info_.limits] {
-      receive_limits_.max_metadata_bytes = std::max(limits.max_metadata_bytes, 1u << 20);
-      receive_limits_.max_payload_bytes = limits.max_payload_bytes;
-    });
+    std::lock_guard lock(mu_);
+    receive_limits_.max_metadata_bytes = std::max(info_.limits.max_metadata_bytes, 1u << 20);
+    receive_limits_.max_payload_bytes = info_.limits.max_payload_bytes;
   }
   const ServerInfo& info() const { return info_; }
   bool bulk() const { return options_.bulk; }
@@ -144,23 +161,28 @@ class Client::Impl {
   void Submit(Opcode opcode, protocol::Metadata metadata,
               std::vector<std::span<const std::byte>> payload, Completion done,
               RegionRequest region = {}) {
+    {
+      std::lock_guard lock(mu_);
+      ++in_flight_;
+    }
     asio::post(io_, [this, opcode, metadata = std::move(metadata), payload = std::move(payload),
                      done = std::move(done), region = std::move(region)]() mutable {
-      if (!broken_.ok()) {
-        done(broken_);
+      uint64_t id = 0;
+      Status broken;
+      {
+        std::lock_guard lock(mu_);
+        if (broken_.ok()) {
+          id = next_id_++;
+        } else {
+          broken = broken_;
+          --in_flight_;
+        }
+      }
+      if (!broken.ok()) {
+        done(broken);
         return;
       }
-      const uint64_t id = next_id_++;
-      FrameHeader header;
-      header.opcode = static_cast<uint8_t>(opcode);
-      header.request_id = id;
-      header.metadata_length = static_cast<uint32_t>(metadata.bytes().size());
-      for (const auto& value : payload) header.payload_length += value.size();
-      if (region.values_in_area) {
-        header.flags |= protocol::frame_flags::kPayloadInRegion;
-        header.payload_length = region.payload_length;
-      }
-
+      const FrameHeader header = RequestHeader(opcode, id, metadata, payload, region);
       Pending& pending = pending_[id];
       pending.done = std::move(done);
       pending.area = std::move(region.area);
@@ -172,7 +194,79 @@ class Client::Impl {
       queue_.push_back({id, protocol::EncodeFrameHeader(header), std::move(metadata),
                         std::move(payload), region.pass_fd});
       writer_wake_.cancel();
+      reader_wake_.cancel();
     });
+  }
+
+  // Runs one request on the calling thread if the socket is free (see the
+  // class comment); nullopt when it is not, and nothing was sent. The
+  // caller keeps `region.area` alive until this returns.
+  std::optional<Result<ReplyFrame>> CallHere(Opcode opcode, const protocol::Metadata& metadata,
+                                             std::span<const std::span<const std::byte>> payload,
+                                             const RegionRequest& region) {
+    if (region.pass_fd >= 0) return std::nullopt;
+    uint64_t id = 0;
+    protocol::Limits limits;
+    {
+      std::lock_guard lock(mu_);
+      if (!broken_.ok()) return Result<ReplyFrame>(broken_);
+      if (in_flight_ > 0 || io_reading_ || here_owner_) return std::nullopt;
+      here_owner_ = true;
+      id = next_id_++;
+      limits = receive_limits_;
+    }
+    const auto deadline = DeadlineClock::now() + options_.request_timeout;
+    const FrameHeader header = RequestHeader(opcode, id, metadata, payload, region);
+    const protocol::FrameHeaderBytes header_bytes = protocol::EncodeFrameHeader(header);
+    std::vector<std::span<const std::byte>> pieces = {header_bytes, metadata.bytes()};
+    pieces.insert(pieces.end(), payload.begin(), payload.end());
+    uint64_t sent = 0;
+    if (Status status = SendAllBefore(fd_, pieces, deadline, &sent); !status.ok()) {
+      // The stream may end mid-frame: only closing it is safe.
+      return BreakHere(
+          status.code() == StatusCode::kDeadlineExceeded
+              ? Unavailable("connection closed after a request timed out while sending")
+              : status,
+          status);
+    }
+    while (true) {
+      protocol::FrameHeaderBytes reply_header;
+      uint64_t received = 0;
+      Status status = ReceiveExactlyBefore(fd_, reply_header, deadline, &received);
+      if (status.code() == StatusCode::kDeadlineExceeded && received == 0) {
+        // Between frames: the late reply is dropped by whoever reads next.
+        std::lock_guard lock(mu_);
+        if (region.area) orphaned_areas_[id] = region.area;
+        ReleaseHere();
+        return Result<ReplyFrame>(DeadlineExceeded(
+            "no reply within " + std::to_string(options_.request_timeout.count()) + " ms"));
+      }
+      if (!status.ok()) return BreakHere(status, status);
+      auto frame = StartReply(reply_header, limits);
+      if (!frame.ok()) return BreakHere(frame.status(), frame.status());
+      std::array<std::span<std::byte>, 2> body = {
+          std::span<std::byte>(frame->metadata),
+          std::span<std::byte>(frame->payload.get(), frame->payload ? frame->payload_length : 0)};
+      for (std::span<std::byte> part : body) {
+        status = ReceiveExactlyBefore(fd_, part, deadline, &received);
+        if (!status.ok()) return BreakHere(status, status);
+      }
+      if (Status connection = ConnectionError(*frame); !connection.ok()) {
+        return BreakHere(connection, connection);
+      }
+      if (frame->header.request_id != id) {
+        std::lock_guard lock(mu_);
+        orphaned_areas_.erase(frame->header.request_id);  // a late reply to a timed-out request
+        continue;
+      }
+      if (Status placed = TakeRegionPayload(*frame, region.area, !region.values_in_area);
+          !placed.ok()) {
+        return BreakHere(placed, placed);
+      }
+      std::lock_guard lock(mu_);
+      ReleaseHere();
+      return frame;
+    }
   }
 
  private:
@@ -189,6 +283,84 @@ class Client::Impl {
     std::vector<std::span<const std::byte>> payload;
     int pass_fd = -1;
   };
+
+  static FrameHeader RequestHeader(Opcode opcode, uint64_t id, const protocol::Metadata& metadata,
+                                   std::span<const std::span<const std::byte>> payload,
+                                   const RegionRequest& region) {
+    FrameHeader header;
+    header.opcode = static_cast<uint8_t>(opcode);
+    header.request_id = id;
+    header.metadata_length = static_cast<uint32_t>(metadata.bytes().size());
+    for (const auto& value : payload) header.payload_length += value.size();
+    if (region.values_in_area) {
+      header.flags |= protocol::frame_flags::kPayloadInRegion;
+      header.payload_length = region.payload_length;
+    }
+    return header;
+  }
+
+  // Decodes a reply header and sizes the buffers for the rest of the frame.
+  static Result<ReplyFrame> StartReply(const protocol::FrameHeaderBytes& bytes,
+                                       const protocol::Limits& limits) {
+    KVTIER_ASSIGN_OR_RETURN(FrameHeader header, protocol::DecodeFrameHeader(bytes, limits));
+    if ((header.flags & protocol::frame_flags::kResponse) == 0) {
+      return ProtocolError("server sent a frame not flagged as a response");
+    }
+    ReplyFrame frame;
+    frame.header = header;
+    frame.metadata.resize(header.metadata_length);
+    frame.payload_length = header.payload_length;
+    // Value bytes in the shared region are not on the stream.
+    if ((header.flags & protocol::frame_flags::kPayloadInRegion) == 0) {
+      frame.payload.reset(new std::byte[header.payload_length]);
+    }
+    return frame;
+  }
+
+  // A connection-level error (limit reached, stream rejected) ends the
+  // connection; any other frame is a reply to a request.
+  static Status ConnectionError(const ReplyFrame& frame) {
+    if (frame.header.request_id == 0 && (frame.header.flags & protocol::frame_flags::kError) != 0) {
+      Status status = protocol::DecodeErrorReply(frame.metadata);
+      return status.ok() ? ProtocolError("connection-level error reply without a status") : status;
+    }
+    return Status::Ok();
+  }
+
+  // Points a reply placed in the shared region at the area its request
+  // offered; the result holds the area until it is dropped.
+  static Status TakeRegionPayload(ReplyFrame& frame, const Area& area, bool reply_area) {
+    if ((frame.header.flags & protocol::frame_flags::kPayloadInRegion) == 0) return Status::Ok();
+    if (!reply_area || !area || frame.payload_length > area->size()) {
+      return ProtocolError("reply placed in the shared region without a fitting area");
+    }
+    frame.payload = std::shared_ptr<std::byte[]>(area, area->data());
+    return Status::Ok();
+  }
+
+  // Gives the socket back to the I/O thread, waking it if requests were
+  // submitted meanwhile. Called with mu_ held.
+  void ReleaseHere() {
+    here_owner_ = false;
+    if (in_flight_ > 0) {
+      asio::post(io_, [this] {
+        writer_wake_.cancel();
+        reader_wake_.cancel();
+      });
+    }
+  }
+
+  // Breaks the connection from the calling thread: this request fails with
+  // `mine`, every other one with `status`.
+  Result<ReplyFrame> BreakHere(Status status, Status mine) {
+    {
+      std::lock_guard lock(mu_);
+      if (broken_.ok()) broken_ = status;
+      here_owner_ = false;
+    }
+    asio::post(io_, [this, status] { Fail(status); });
+    return mine;
+  }
 
   asio::awaitable<void> ConnectCoroutine(std::promise<Status>* connected) {
     const bool local = !options_.unix_socket.empty();
@@ -239,7 +411,11 @@ class Client::Impl {
       tcp_socket.set_option(tcp::no_delay(true), ec);
       socket_ = stream_socket(std::move(tcp_socket));
     }
+    // Requests run on a calling thread use the descriptor directly, each
+    // call with MSG_DONTWAIT, waiting in poll(2).
+    fd_ = socket_.native_handle();
     writer_wake_.expires_at(std::chrono::steady_clock::time_point::max());
+    reader_wake_.expires_at(std::chrono::steady_clock::time_point::max());
     asio::co_spawn(io_, ReadLoop(), asio::detached);
     asio::co_spawn(io_, WriteLoop(), asio::detached);
     connected->set_value(Status::Ok());
@@ -265,10 +441,23 @@ class Client::Impl {
     co_return true;
   }
 
+  // Whether this thread's loops must leave the socket alone; false also
+  // ends them once the connection is broken (`*broken`).
+  bool SocketBusy(bool* broken) {
+    std::lock_guard lock(mu_);
+    *broken = !broken_.ok();
+    return here_owner_;
+  }
+
   asio::awaitable<void> WriteLoop() {
     std::vector<asio::const_buffer> buffers;
-    while (broken_.ok()) {
-      if (queue_.empty()) {
+    while (true) {
+      bool broken = false;
+      // A request is queued only while in flight, so no caller can take the
+      // socket while the queue is not empty; one may own it from before.
+      const bool busy = SocketBusy(&broken);
+      if (broken) break;
+      if (queue_.empty() || busy) {
         boost::system::error_code ec;
         co_await writer_wake_.async_wait(Redirect(ec));
         continue;
@@ -299,7 +488,23 @@ class Client::Impl {
   }
 
   asio::awaitable<void> ReadLoop() {
-    while (broken_.ok()) {
+    while (true) {
+      protocol::Limits limits;
+      bool park = false;
+      {
+        std::lock_guard lock(mu_);
+        if (!broken_.ok()) break;
+        // Read only for requests of this thread's; a read stays armed for a
+        // timed-out request's late reply, so no caller takes the socket then.
+        park = in_flight_ == 0 || here_owner_;
+        io_reading_ = !park;
+        limits = receive_limits_;
+      }
+      if (park) {
+        boost::system::error_code ec;
+        co_await reader_wake_.async_wait(Redirect(ec));
+        continue;
+      }
       protocol::FrameHeaderBytes header_bytes;
       boost::system::error_code ec;
       co_await asio::async_read(socket_, asio::buffer(header_bytes), Redirect(ec));
@@ -307,53 +512,50 @@ class Client::Impl {
         Fail(Unavailable("connection lost: " + ec.message()));
         break;
       }
-      auto header = protocol::DecodeFrameHeader(header_bytes, receive_limits_);
-      if (!header.ok()) {
-        Fail(header.status());
+      auto frame = StartReply(header_bytes, limits);
+      if (!frame.ok()) {
+        Fail(frame.status());
         break;
       }
-      if ((header->flags & protocol::frame_flags::kResponse) == 0) {
-        Fail(ProtocolError("server sent a frame not flagged as a response"));
-        break;
-      }
-      ReplyFrame frame;
-      frame.header = *header;
-      frame.metadata.resize(header->metadata_length);
-      frame.payload_length = header->payload_length;
-      const bool in_region = (header->flags & protocol::frame_flags::kPayloadInRegion) != 0;
-      if (!in_region) frame.payload.reset(new std::byte[header->payload_length]);
       std::array<asio::mutable_buffer, 2> body = {
-          asio::buffer(frame.metadata),
-          asio::buffer(frame.payload.get(), in_region ? 0 : frame.payload_length)};
+          asio::buffer(frame->metadata),
+          asio::buffer(frame->payload.get(), frame->payload ? frame->payload_length : 0)};
       co_await asio::async_read(socket_, body, Redirect(ec));
       if (ec) {
         Fail(Unavailable("connection lost inside a reply: " + ec.message()));
         break;
       }
-      if (header->request_id == 0 && (header->flags & protocol::frame_flags::kError) != 0) {
-        // A connection-level error (limit reached, stream rejected).
-        Fail(protocol::DecodeErrorReply(frame.metadata));
+      if (Status connection = ConnectionError(*frame); !connection.ok()) {
+        Fail(connection);
         break;
       }
-      auto it = pending_.find(header->request_id);
+      auto it = pending_.find(frame->header.request_id);
       if (it == pending_.end()) {
-        orphaned_areas_.erase(header->request_id);  // its caller timed out; the area is free now
+        std::lock_guard lock(mu_);
+        io_reading_ = false;
+        orphaned_areas_.erase(frame->header.request_id);  // its caller timed out; the area is free
         continue;
       }
-      if (in_region) {
-        // The values are in the area this request offered; the result holds
-        // the area until it is dropped.
-        const Area& area = it->second.area;
-        if (!it->second.reply_area || !area || frame.payload_length > area->size()) {
-          Fail(ProtocolError("reply placed in the shared region without a fitting area"));
-          break;
-        }
-        frame.payload = std::shared_ptr<std::byte[]>(area, area->data());
+      if (Status placed = TakeRegionPayload(*frame, it->second.area, it->second.reply_area);
+          !placed.ok()) {
+        Fail(placed);
+        break;
       }
       Completion done = std::move(it->second.done);
       pending_.erase(it);
-      done(std::move(frame));
+      Finish(done, std::move(*frame));
     }
+  }
+
+  // Completes one of this thread's requests. The read is over, so a caller
+  // may take the socket as soon as nothing else is in flight.
+  void Finish(Completion& done, Result<ReplyFrame> reply) {
+    {
+      std::lock_guard lock(mu_);
+      io_reading_ = false;
+      --in_flight_;
+    }
+    done(std::move(reply));
   }
 
   void TimeOut(uint64_t id) {
@@ -373,30 +575,41 @@ class Client::Impl {
         break;
       }
     }
-    // The server may still read or fill this request's area: keep it until
-    // the late reply arrives or the connection ends.
-    if (it->second.area) orphaned_areas_[id] = std::move(it->second.area);
     Completion done = std::move(it->second.done);
+    {
+      // The server may still read or fill this request's area: keep it until
+      // the late reply arrives or the connection ends.
+      std::lock_guard lock(mu_);
+      if (it->second.area) orphaned_areas_[id] = std::move(it->second.area);
+      --in_flight_;
+    }
     pending_.erase(it);
     done(status);
   }
 
-  // Breaks the connection: every pending request fails with `status`, except
-  // `special_id`, which gets `special_status`.
+  // Breaks the connection: every pending request fails with `status` (or
+  // the status that broke it first), except `special_id`, which gets
+  // `special_status`.
   void Fail(Status status, uint64_t special_id = 0, Status special_status = Status::Ok()) {
-    if (!broken_.ok()) return;
-    broken_ = status;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return;
+      closed_ = true;
+      if (broken_.ok()) broken_ = status;
+      status = broken_;
+      orphaned_areas_.clear();
+    }
     boost::system::error_code ec;
     socket_.shutdown(asio::socket_base::shutdown_both, ec);
     socket_.close(ec);
     writer_wake_.cancel();
+    reader_wake_.cancel();
     queue_.clear();
-    orphaned_areas_.clear();
     auto pending = std::move(pending_);
     pending_.clear();
     for (auto& [id, p] : pending) {
       p.timer->cancel();
-      p.done(id == special_id ? special_status : status);
+      Finish(p.done, id == special_id ? special_status : status);
     }
   }
 
@@ -404,17 +617,26 @@ class Client::Impl {
   ServerInfo info_;
   asio::io_context io_;
   stream_socket socket_;
+  int fd_ = -1;  // socket_'s descriptor, for requests run on a calling thread
   asio::steady_timer writer_wake_;
+  asio::steady_timer reader_wake_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::thread thread_;
 
-  protocol::Limits receive_limits_;
   std::deque<Outgoing> queue_;
   std::unordered_map<uint64_t, Pending> pending_;
-  uint64_t next_id_ = 1;
   uint64_t writing_id_ = 0;
-  Status broken_;
+  bool closed_ = false;                   // guarded by mu_: the socket is closed
   std::shared_ptr<ClientRegion> region_;  // shared memory transport, when attached
+
+  // Shared between the I/O thread and calling threads.
+  std::mutex mu_;
+  protocol::Limits receive_limits_;
+  uint64_t next_id_ = 1;
+  Status broken_;
+  int64_t in_flight_ = 0;    // submitted and not completed
+  bool io_reading_ = false;  // the I/O thread has a read armed
+  bool here_owner_ = false;  // a calling thread is running a request on the socket
   std::unordered_map<uint64_t, Area> orphaned_areas_;
 };
 
@@ -494,23 +716,46 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
+namespace {
+
+// Set by the waiting forms (Put, Get, ...) around the one XxxAsync they
+// call on this thread: its request may run on this thread (CallHere), since
+// the caller blocks for the answer anyway.
+thread_local bool t_caller_waits = false;
+
+class CallerWaits {
+ public:
+  CallerWaits() { t_caller_waits = true; }
+  ~CallerWaits() { t_caller_waits = false; }
+  CallerWaits(const CallerWaits&) = delete;
+  CallerWaits& operator=(const CallerWaits&) = delete;
+};
+
+}  // namespace
+
 template <typename T, typename Decode>
 std::future<Result<T>> Client::Call(Opcode opcode, protocol::Metadata metadata,
                                     std::vector<std::span<const std::byte>> payload, Decode decode,
                                     RegionUse region) {
   auto promise = std::make_shared<std::promise<Result<T>>>();
   auto future = promise->get_future();
-  impl_->Submit(
-      opcode, std::move(metadata), std::move(payload),
-      [promise, opcode, decode = std::move(decode)](Result<ReplyFrame> frame) {
-        Status status = RequestStatus(frame, opcode);
-        if (!status.ok()) {
-          promise->set_value(std::move(status));
-        } else {
-          promise->set_value(decode(*frame));
-        }
-      },
-      std::move(region.request));
+  auto complete = [promise, opcode, decode = std::move(decode)](Result<ReplyFrame> frame) {
+    Status status = RequestStatus(frame, opcode);
+    if (!status.ok()) {
+      promise->set_value(std::move(status));
+    } else {
+      promise->set_value(decode(*frame));
+    }
+  };
+  if (t_caller_waits) {
+    t_caller_waits = false;  // one request per waiting call
+    if (auto reply = impl_->CallHere(opcode, metadata, payload, region.request)) {
+      complete(std::move(*reply));
+      return future;
+    }
+  }
+  impl_->Submit(opcode, std::move(metadata), std::move(payload), std::move(complete),
+                std::move(region.request));
   return future;
 }
 
@@ -692,20 +937,25 @@ std::future<Result<StatsResult>> Client::StatsAsync() {
 Result<KeyStatuses> Client::Put(std::string_view ns, std::span<const std::string> keys,
                                 std::span<const std::span<const std::byte>> values,
                                 const PutOptions& options) {
+  CallerWaits here;
   return PutAsync(ns, keys, values, options).get();
 }
 Result<GetResult> Client::Get(std::string_view ns, std::span<const std::string> keys,
                               uint64_t lease_id) {
+  CallerWaits here;
   return GetAsync(ns, keys, lease_id).get();
 }
 Result<ExistsResult> Client::Exists(std::string_view ns, std::span<const std::string> keys) {
+  CallerWaits here;
   return ExistsAsync(ns, keys).get();
 }
 Result<KeyStatuses> Client::Delete(std::string_view ns, std::span<const std::string> keys) {
+  CallerWaits here;
   return DeleteAsync(ns, keys).get();
 }
 Result<MatchResult> Client::MatchPrefix(std::string_view ns, std::span<const std::string> keys,
                                         uint32_t lease_ms) {
+  CallerWaits here;
   return MatchPrefixAsync(ns, keys, lease_ms).get();
 }
 
@@ -756,17 +1006,22 @@ std::future<Result<PrefixResult>> Client::GetPrefixAsync(std::string_view ns,
 
 Result<PrefixResult> Client::GetPrefix(std::string_view ns, std::span<const std::string> keys,
                                        std::chrono::milliseconds deadline, uint64_t lease_id) {
+  CallerWaits here;
   return GetPrefixAsync(ns, keys, deadline, lease_id).get();
 }
 
 Result<bool> Client::Release(uint64_t lease_id) {
+  CallerWaits here;
   return Call<bool>(Opcode::kRelease, protocol::EncodeReleaseRequest(lease_id), {},
                     [](const ReplyFrame& frame) -> Result<bool> {
                       return protocol::DecodeReleaseResponse(frame.metadata);
                     })
       .get();
 }
-Result<StatsResult> Client::Stats() { return StatsAsync().get(); }
+Result<StatsResult> Client::Stats() {
+  CallerWaits here;
+  return StatsAsync().get();
+}
 
 Status Client::CheckModel(std::string_view ns, const ModelIdentity& identity) const {
   const ServerInfo& info = impl_->info();
@@ -797,6 +1052,7 @@ std::future<Status> Client::FlushAsync(std::string_view ns, std::span<const std:
 }
 
 Status Client::Flush(std::string_view ns, std::span<const std::string> keys) {
+  CallerWaits here;
   return FlushAsync(ns, keys).get();
 }
 

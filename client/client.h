@@ -13,6 +13,12 @@
 // after ClientOptions::request_timeout, or with kUnavailable when the
 // connection is lost.
 //
+// Requests go through the client's I/O thread, except that a waiting call
+// made while nothing else is in flight on the connection writes and reads on
+// the calling thread. A lone small request (an engine's MatchPrefix before
+// each prompt) so pays no thread handoffs; concurrent callers fall back to
+// the pipelined path. Both give the same results.
+//
 // Ownership: keys are copied at the call. Put value bytes are NOT copied;
 // they must stay valid until the returned future is ready.
 //
