@@ -1,5 +1,7 @@
 #include "protocol/messages.h"
 
+#include <cstring>
+
 #include "kvtier_generated.h"
 
 namespace kvtier::protocol {
@@ -24,6 +26,22 @@ namespace {
 
 const uint8_t* Data(std::span<const std::byte> bytes) {
   return reinterpret_cast<const uint8_t*>(bytes.data());
+}
+
+// Element i of a verified vector of 64-bit scalars. The verifier checks a
+// vector's length word for 4-byte alignment but not its elements for 8, so a
+// hostile buffer can misalign them: they are read with memcpy, which needs
+// no alignment, never through a uint64_t pointer.
+uint64_t Read64(const fb::Vector<uint64_t>* vector, uint32_t i) {
+  uint64_t value;
+  std::memcpy(&value, vector->Data() + static_cast<size_t>(i) * sizeof(value), sizeof(value));
+  return fb::EndianScalar(value);
+}
+
+std::vector<uint64_t> Copy64(const fb::Vector<uint64_t>* vector) {
+  std::vector<uint64_t> out(vector->size());
+  for (uint32_t i = 0; i < vector->size(); ++i) out[i] = Read64(vector, i);
+  return out;
 }
 
 // Runs the verifier for root type T; nullptr when the buffer does not verify.
@@ -154,7 +172,7 @@ Result<std::vector<KbMetadata>> DecodeKb(const fb::Vector<uint32_t>* tokens,
   }
   for (size_t i = 0; i < count; ++i) {
     out.push_back({tokens->Get(static_cast<uint32_t>(i)), positions->Get(static_cast<uint32_t>(i)),
-                   producers->Get(static_cast<uint32_t>(i))});
+                   Read64(producers, static_cast<uint32_t>(i))});
   }
   return out;
 }
@@ -440,7 +458,7 @@ Result<PutRequest> DecodePutRequest(std::span<const std::byte> metadata, const L
   uint64_t total = 0;
   out.value_lengths.reserve(lengths->size());
   for (uint32_t i = 0; i < lengths->size(); ++i) {
-    const uint64_t length = lengths->Get(i);
+    const uint64_t length = Read64(lengths, i);
     if (length > limits.max_value_bytes) {
       return BadRequest("value " + std::to_string(i) + " is " + std::to_string(length) +
                         " bytes; limit is " + std::to_string(limits.max_value_bytes));
@@ -457,7 +475,7 @@ Result<PutRequest> DecodePutRequest(std::span<const std::byte> metadata, const L
       return BadRequest("Put has " + std::to_string(out.keys.size()) + " keys but " +
                         std::to_string(sums->size()) + " checksums");
     }
-    out.checksums.assign(sums->begin(), sums->end());
+    out.checksums = Copy64(sums);
   }
   if (const auto* ttls = root->ttls_ms(); ttls != nullptr) {
     if (ttls->size() != out.keys.size()) {
@@ -487,7 +505,7 @@ Result<PutRequest> DecodePutRequest(std::span<const std::byte> metadata, const L
       return BadRequest("Put has " + std::to_string(out.keys.size()) + " keys but " +
                         std::to_string(offsets->size()) + " region offsets");
     }
-    out.region_offsets.assign(offsets->begin(), offsets->end());
+    out.region_offsets = Copy64(offsets);
   }
   return out;
 }
@@ -598,8 +616,8 @@ Result<GetResponse> DecodeGetResponse(std::span<const std::byte> metadata, size_
       root->checksums() == nullptr || root->checksums()->size() != key_count) {
     return BadResponse("GetResponse vectors do not match the key count");
   }
-  out.value_lengths.assign(root->value_lengths()->begin(), root->value_lengths()->end());
-  out.checksums.assign(root->checksums()->begin(), root->checksums()->end());
+  out.value_lengths = Copy64(root->value_lengths());
+  out.checksums = Copy64(root->checksums());
   uint64_t total = 0;
   for (size_t i = 0; i < key_count; ++i) {
     if (out.codes[i] != StatusCode::kOk && out.value_lengths[i] != 0) {
@@ -673,8 +691,8 @@ Result<GetPrefixResponse> DecodeGetPrefixResponse(std::span<const std::byte> met
   KVTIER_ASSIGN_OR_RETURN(
       out.tiers,
       BytesToTiers(reinterpret_cast<const fb::Vector<uint8_t>*>(root->tiers()), out.delivered));
-  out.value_lengths.assign(root->value_lengths()->begin(), root->value_lengths()->end());
-  out.checksums.assign(root->checksums()->begin(), root->checksums()->end());
+  out.value_lengths = Copy64(root->value_lengths());
+  out.checksums = Copy64(root->checksums());
   uint64_t total = 0;
   for (uint64_t length : out.value_lengths) {
     if (length > payload_length - total) return BadResponse("value lengths run past the payload");

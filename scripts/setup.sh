@@ -14,7 +14,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libyaml-cpp-dev
   liburing-dev libxxhash-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
-  netcat-openbsd clang-format
+  netcat-openbsd clang-format clang libclang-rt-14-dev
   python3 python3-cbor2 python3-xxhash
   redis-server iperf3
 )

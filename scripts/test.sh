@@ -12,5 +12,7 @@ if [[ "${1:-}" == "--sanitize" ]]; then
   shift
 fi
 build_dir=$(scripts/build.sh "${build_args[@]}" | tail -n 1)
+# The libFuzzer targets, for ctest's bounded fuzz runs (fuzz_run_*).
+scripts/fuzz.sh --build-only
 cd "$build_dir"
 ctest --output-on-failure --timeout 600 -j "$(nproc)" "$@"

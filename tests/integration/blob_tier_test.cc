@@ -91,6 +91,29 @@ TEST_F(BlobTierTest, BytesThatFailTheirChecksumAreNeverServed) {
   EXPECT_EQ(Counter(tier_->Stats(), "checksum_failures"), 2u);
 }
 
+// Two blobs' bodies trade places, each keeping its own metadata (a copy
+// tool that mixed them up): both are detected, counted and never served.
+TEST_F(BlobTierTest, SwappedPayloadsAreDetectedCountedAndNeverServed) {
+  ASSERT_TRUE(tier_->Put({1, "a"}, HeapBlock("payload of block a")).ok());
+  ASSERT_TRUE(tier_->Put({1, "b"}, HeapBlock("payload of block b")).ok());
+  auto a = tier_->client().GetBlob(tier_->BlobName({1, "a"}));
+  auto b = tier_->client().GetBlob(tier_->BlobName({1, "b"}));
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(tier_->client()
+                  .PutBlob(tier_->BlobName({1, "a"}), std::as_bytes(std::span(b->bytes)),
+                           a->properties.metadata, false)
+                  .ok());
+  ASSERT_TRUE(tier_->client()
+                  .PutBlob(tier_->BlobName({1, "b"}), std::as_bytes(std::span(a->bytes)),
+                           b->properties.metadata, false)
+                  .ok());
+  EXPECT_EQ(tier_->Get({1, "a"}).status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(tier_->Get({1, "b"}).status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(Counter(tier_->Stats(), "checksum_failures"), 2u);
+  EXPECT_FALSE(tier_->Contains({1, "a"}));
+  EXPECT_FALSE(tier_->Contains({1, "b"}));
+}
+
 TEST_F(BlobTierTest, ExpiryAndKbMetadataTravelWithTheBlob) {
   auto with = [](std::string_view text, BlockAttributes attributes) {
     WritableBlock block = HeapBlockAllocator::Instance().Allocate(text.size());
