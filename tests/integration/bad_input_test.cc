@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include <random>
 #include <thread>
 
@@ -356,6 +358,95 @@ TEST_F(BadInputTest, AClientThatStopsReadingIsCutWhileOthersAreServed) {
     cut = Counter("bad_input_write_timeout");
   }
   EXPECT_EQ(cut, cut_before + 1);
+}
+
+// Puts and reads back `rounds` small values through `client`, checking
+// every byte: the proof that a client is served.
+void ExpectServed(client::Client& client, const std::string& prefix, int rounds) {
+  for (int i = 0; i < rounds; ++i) {
+    const std::string key = prefix + std::to_string(i);
+    const auto value = testing::RandomBytes(4096, static_cast<uint32_t>(i));
+    ASSERT_TRUE(testing::PutOne(client, "demo", key, value).ok()) << key;
+    const std::vector<std::string> keys = {key};
+    auto got = client.Get("demo", keys);
+    ASSERT_TRUE(got.ok() && got->values[0].status.ok()) << key;
+    EXPECT_TRUE(testing::SameBytes(got->values[0].bytes, value)) << key;
+  }
+}
+
+// A client that sends a frame one byte at a time, a byte every 50 ms, never
+// finishing within frame_timeout_ms (500 ms): the server cuts it, while a
+// well-behaved client is served throughout.
+TEST_F(BadInputTest, ATricklingClientIsCutWhileOthersAreServed) {
+  client::ClientOptions options;
+  options.port = server_->port();
+  auto good = client::Client::Connect(options);
+  ASSERT_TRUE(good.ok());
+  const uint64_t cut_before = Counter("bad_input_frame_timeout");
+
+  auto trickler = Socket();
+  std::atomic<int> bytes_sent = 0;
+  std::atomic<bool> stop = false;
+  std::thread trickle([&] {
+    std::vector<std::byte> frame;
+    const auto header = protocol::EncodeFrameHeader([] {
+      FrameHeader h = Header(Opcode::kStats, 5);
+      h.metadata_length = static_cast<uint32_t>(protocol::EncodeStatsRequest().bytes().size());
+      return h;
+    }());
+    frame.assign(header.begin(), header.end());
+    const auto metadata = protocol::EncodeStatsRequest();
+    frame.insert(frame.end(), metadata.bytes().begin(), metadata.bytes().end());
+    for (std::byte b : frame) {
+      if (stop || !trickler.SendAll(&b, 1)) return;
+      ++bytes_sent;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  ExpectServed(**good, "trickle-", 20);
+  const bool cut = trickler.WaitClosed();
+  stop = true;
+  trickle.join();
+  EXPECT_TRUE(cut);
+  EXPECT_GT(bytes_sent.load(), 0);
+  EXPECT_EQ(Counter("bad_input_frame_timeout"), cut_before + 1);
+  ExpectServed(**good, "after-trickle-", 5);
+}
+
+// Far more connections than max_connections (8) arrive while a connected
+// client works: each one past the limit is refused with a retryable error
+// and closed; the connected client is served between every arrival.
+TEST_F(BadInputTest, AConnectionFloodIsRefusedWhileAConnectedClientIsServed) {
+  client::ClientOptions options;
+  options.port = server_->port();
+  auto good = client::Client::Connect(options);
+  ASSERT_TRUE(good.ok());
+  constexpr int kFlood = 40;
+  std::vector<testing::RawSocket> flood;
+  int accepted = 0;
+  int refused = 0;
+  for (int i = 0; i < kFlood; ++i) {
+    flood.push_back(Socket());
+    testing::RawSocket& socket = flood.back();
+    // A slot answers the request; past the limit the refusal comes first.
+    SendFrame(socket, Header(Opcode::kStats, 9), protocol::EncodeStatsRequest().bytes());
+    auto reply = ReadReply(socket);
+    ASSERT_TRUE(reply.has_value()) << "connection " << i << " got no answer";
+    if (reply->header.request_id == 0 && reply->is_error()) {
+      EXPECT_EQ(reply->error().code(), StatusCode::kResourceExhausted);
+      EXPECT_TRUE(socket.WaitClosed());
+      ++refused;
+    } else {
+      EXPECT_EQ(reply->header.request_id, 9u);
+      ++accepted;
+    }
+    ExpectServed(**good, "flood-" + std::to_string(i) + "-", 1);
+  }
+  EXPECT_EQ(accepted + refused, kFlood);
+  EXPECT_LE(accepted, 7);  // 8 slots, one held by the good client
+  EXPECT_GE(refused, kFlood - 7);
+  flood.clear();
+  ExpectServed(**good, "after-flood-", 5);
 }
 
 TEST(IdleTimeout, SilentConnectionsAreClosedAndCounted) {
