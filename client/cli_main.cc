@@ -8,12 +8,18 @@
 //     match NS KEY...         how many leading keys are cached, and where
 //     stats [--json]          server, tier and namespace counters
 //     keys SCHEME ... TOKEN...  print block keys (kvtier, vllm, sglang); no server
+//     token new | token hash  a new access token and its SHA-256, or the
+//                             SHA-256 of a token read from stdin; no server
+//
+// On servers that require an access token, the token is read from the file
+// named by --token-file or from the environment variable KVTIER_TOKEN.
 //
 // Keys are taken as text; with --hex each KEY is hex-encoded bytes.
 // Exit status: 0 on success, 1 when the operation failed (or a get missed),
 // 2 on a usage error. Errors are one line on stderr.
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -25,16 +31,19 @@
 #include "client/cli_stats.h"
 #include "client/client.h"
 #include "common/keys.h"
+#include "common/token.h"
 
 namespace kvtier::client {
 namespace {
 
 constexpr std::string_view kUsage =
-    "usage: kvtier [--server HOST:PORT] [--hex] [--timeout MS] COMMAND ...\n"
+    "usage: kvtier [--server HOST:PORT] [--hex] [--timeout MS] [--token-file FILE] COMMAND ...\n"
     "  put NS KEY [FILE|-]   get NS KEY [FILE|-]   exists NS KEY...\n"
     "  del NS KEY...         match NS KEY...       stats [--json]\n"
     "  flush NS [KEY...]     (write-back to Blob: waits until the keys, or all, are uploaded)\n"
-    "  keys SCHEME [OPTIONS] TOKEN...   (block keys of kvtier, vllm or sglang; no server)\n";
+    "  keys SCHEME [OPTIONS] TOKEN...   (block keys of kvtier, vllm or sglang; no server)\n"
+    "  token new | token hash   (an access token and its SHA-256 for auth.tokens; no server)\n"
+    "The access token comes from --token-file or the environment variable KVTIER_TOKEN.\n";
 
 struct Options {
   ClientOptions client;
@@ -76,6 +85,11 @@ Result<Options> ParseArgs(int argc, char** argv) {
       } catch (const std::exception&) {
         return InvalidArgument("--timeout needs milliseconds");
       }
+    } else if (arg == "--token-file" && i + 1 < argc) {
+      std::ifstream in(argv[++i]);
+      if (!in || !std::getline(in, options.client.token)) {
+        return InvalidArgument("cannot read a token from " + std::string(argv[i]));
+      }
     } else if (arg == "--hex") {
       options.hex = true;
     } else if (arg == "--help" || arg == "-h") {
@@ -88,6 +102,10 @@ Result<Options> ParseArgs(int argc, char** argv) {
     }
   }
   if (options.args.empty()) return InvalidArgument("no command");
+  if (const char* token = std::getenv("KVTIER_TOKEN");
+      token != nullptr && options.client.token.empty()) {
+    options.client.token = token;
+  }
   return options;
 }
 
@@ -243,11 +261,31 @@ int Stats(Client& client, const Options& o) {
   return 0;
 }
 
+// `token new`: a token and the line for auth.tokens; `token hash`: the
+// SHA-256 of the token on stdin (one line).
+int TokenCommand(const Options& o) {
+  if (o.args.size() == 2 && o.args[1] == "new") {
+    auto token = NewToken();
+    if (!token.ok()) return Fail(token.status().ToString());
+    std::cout << "token:  " << *token << "\nsha256: " << TokenHash(*token) << "\n";
+    return 0;
+  }
+  if (o.args.size() == 2 && o.args[1] == "hash") {
+    std::string token;
+    if (!std::getline(std::cin, token) || token.empty())
+      return Usage("token hash reads a token from stdin");
+    std::cout << TokenHash(token) << "\n";
+    return 0;
+  }
+  return Usage("token new | token hash");
+}
+
 int Run(int argc, char** argv) {
   auto options = ParseArgs(argc, argv);
   if (!options.ok()) return Usage(options.status().message());
   const std::string& command = options->args[0];
   if (command == "keys") return KeysCommand(std::span(options->args).subspan(1));
+  if (command == "token") return TokenCommand(*options);
   using Handler = int (*)(Client&, const Options&);
   static const std::pair<std::string_view, Handler> kCommands[] = {
       {"put", Put},     {"get", Get},     {"exists", Exists}, {"del", Delete},

@@ -691,6 +691,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   auto impl = std::make_unique<Impl>(options);
   protocol::HelloRequest request;
   request.client_name = options.client_name;
+  request.token = options.token;
   RegionRequest attach;
   if (!options.unix_socket.empty() && options.shm_region_bytes > 0) {
     KVTIER_RETURN_IF_ERROR(impl->CreateRegion());

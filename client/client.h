@@ -53,6 +53,9 @@ struct ClientOptions {
   // work (an engine's KV reads) first. For dataset loaders and copies.
   bool bulk = false;
   std::string client_name = "kvtier-client";
+  // The access token, for servers that require one (`auth.tokens`); sent in
+  // Hello. Without a valid one Connect fails with kUnauthenticated.
+  std::string token;
   // Same-host transport: connect to the server's Unix socket at this path
   // instead of host:port, and with shm_region_bytes > 0 attach a shared
   // region of that size. Puts that fit a free area of the region go through

@@ -23,9 +23,11 @@ enum class StatusCode : uint8_t {
   kProtocolError = 9,      // the byte stream is malformed; the connection is closed
   kIoError = 10,           // a local disk or socket failed
   kInternal = 11,          // a bug in kvtier
+  kUnauthenticated = 12,   // no valid access token was presented in Hello
+  kPermissionDenied = 13,  // the token does not grant this on this namespace
 };
 
-inline constexpr uint8_t kMaxStatusCode = static_cast<uint8_t>(StatusCode::kInternal);
+inline constexpr uint8_t kMaxStatusCode = static_cast<uint8_t>(StatusCode::kPermissionDenied);
 
 // Stable lower-case name of a code, as used in logs and metrics.
 std::string_view StatusCodeName(StatusCode code);
@@ -86,6 +88,12 @@ inline Status ProtocolError(std::string msg) {
   return {StatusCode::kProtocolError, std::move(msg)};
 }
 inline Status IoError(std::string msg) { return {StatusCode::kIoError, std::move(msg)}; }
+inline Status Unauthenticated(std::string msg) {
+  return {StatusCode::kUnauthenticated, std::move(msg)};
+}
+inline Status PermissionDenied(std::string msg) {
+  return {StatusCode::kPermissionDenied, std::move(msg)};
+}
 inline Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
 
 }  // namespace kvtier

@@ -235,9 +235,9 @@ Metadata EncodeErrorReply(const Status& status) {
 
 Metadata EncodeHelloRequest(const HelloRequest& request) {
   fb::FlatBufferBuilder builder(128);
-  builder.Finish(w::CreateHelloRequestDirect(builder, request.min_version, request.max_version,
-                                             request.client_name.c_str(),
-                                             request.shm_region_bytes));
+  builder.Finish(w::CreateHelloRequestDirect(
+      builder, request.min_version, request.max_version, request.client_name.c_str(),
+      request.shm_region_bytes, request.token.empty() ? nullptr : request.token.c_str()));
   return Finish(builder);
 }
 
@@ -439,6 +439,12 @@ Result<HelloRequest> DecodeHelloRequest(std::span<const std::byte> metadata) {
   }
   out.client_name = std::string(View(root->client_name()).substr(0, 256));
   out.shm_region_bytes = root->shm_region_bytes();
+  const std::string_view token = View(root->token());
+  if (token.size() > kMaxTokenBytes) {
+    return BadRequest("Hello token is " + std::to_string(token.size()) + " bytes; limit is " +
+                      std::to_string(kMaxTokenBytes));
+  }
+  out.token = std::string(token);
   return out;
 }
 

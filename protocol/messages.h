@@ -44,7 +44,9 @@ struct HelloRequest {
   uint8_t max_version = 1;
   std::string client_name;
   uint64_t shm_region_bytes = 0;  // a sealed memfd of this size came with the frame
+  std::string token;              // access token ("" for none); never logged
 };
+inline constexpr size_t kMaxTokenBytes = 256;
 
 struct HelloResponse {
   uint8_t version = 0;

@@ -289,6 +289,40 @@ bool ParseNamespaceTiers(Reader& r, const YAML::Node& node, const std::string& p
   return true;
 }
 
+bool ParseAuth(Reader& r, const YAML::Node& node, AuthConfig& auth) {
+  if (!node) return true;
+  if (!r.Map(node, "auth", {"tokens"})) return false;
+  const YAML::Node tokens = node["tokens"];
+  if (!tokens) return true;
+  if (!tokens.IsSequence()) return r.Fail("auth.tokens", "must be a list");
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const std::string path = "auth.tokens[" + std::to_string(i) + "]";
+    if (!r.Map(tokens[i], path, {"name", "sha256", "grants"})) return false;
+    TokenConfig token;
+    if (!r.String(tokens[i]["name"], path + ".name", token.name) ||
+        !r.String(tokens[i]["sha256"], path + ".sha256", token.sha256_hex)) {
+      return false;
+    }
+    const YAML::Node grants = tokens[i]["grants"];
+    if (!grants || !grants.IsMap()) {
+      return r.Fail(path + ".grants", "must map namespaces (or \"*\") to read or read_write");
+    }
+    for (const auto& item : grants) {
+      const std::string ns = item.first.as<std::string>();
+      const std::string level = item.second.IsScalar() ? item.second.as<std::string>() : "";
+      if (level == "read") {
+        token.grants.emplace_back(ns, Grant::kRead);
+      } else if (level == "read_write") {
+        token.grants.emplace_back(ns, Grant::kReadWrite);
+      } else {
+        return r.Fail(path + ".grants." + ns, "must be read or read_write");
+      }
+    }
+    auth.tokens.push_back(std::move(token));
+  }
+  return true;
+}
+
 bool ParseNamespaces(Reader& r, const YAML::Node& node, ServerConfig& config) {
   if (!node) return true;
   if (!node.IsSequence()) return r.Fail("namespaces", "must be a list");
@@ -406,7 +440,7 @@ Result<ServerConfig> ParseConfig(std::string_view yaml_text) {
   try {
     const YAML::Node root = YAML::Load(std::string(yaml_text));
     if (!root || root.IsNull()) return config;
-    if (!r.Map(root, "", {"server", "log", "limits", "tiers", "leases", "namespaces"})) {
+    if (!r.Map(root, "", {"server", "log", "limits", "tiers", "leases", "namespaces", "auth"})) {
       return r.status;
     }
     if (const YAML::Node log = root["log"]; log) {
@@ -416,7 +450,8 @@ Result<ServerConfig> ParseConfig(std::string_view yaml_text) {
     }
     if (!ParseServer(r, root["server"], config) || !ParseLimits(r, root["limits"], config.limits) ||
         !ParseTiers(r, root["tiers"], config) || !ParseLeases(r, root["leases"], config.leases) ||
-        !ParseNamespaces(r, root["namespaces"], config)) {
+        !ParseNamespaces(r, root["namespaces"], config) ||
+        !ParseAuth(r, root["auth"], config.auth)) {
       return r.status;
     }
   } catch (const YAML::Exception& e) {
@@ -432,6 +467,38 @@ Result<ServerConfig> LoadConfigFile(const std::string& path) {
   text << in.rdbuf();
   return ParseConfig(text.str());
 }
+
+namespace {
+
+Status ValidateAuth(const AuthConfig& auth, const std::set<std::string>& namespaces) {
+  std::set<std::string> names;
+  for (size_t i = 0; i < auth.tokens.size(); ++i) {
+    const TokenConfig& token = auth.tokens[i];
+    const std::string path = "auth.tokens[" + std::to_string(i) + "]";
+    if (token.name.empty()) return InvalidArgument(path + ".name must be set");
+    if (!names.insert(token.name).second) {
+      return InvalidArgument(path + ".name '" + token.name + "' is declared twice");
+    }
+    const bool hex =
+        token.sha256_hex.size() == 64 &&
+        token.sha256_hex.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
+    if (!hex) {
+      return InvalidArgument(path +
+                             ".sha256 must be the 64 hex digits of the token's SHA-256 "
+                             "(`kvtier token new` prints a token and its hash)");
+    }
+    if (token.grants.empty()) return InvalidArgument(path + ".grants must name a namespace");
+    for (const auto& [ns, grant] : token.grants) {
+      if (ns != "*" && namespaces.count(ns) == 0) {
+        return InvalidArgument(path + ".grants names namespace '" + ns +
+                               "', which is not configured");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Status ServerConfig::Validate() const {
   if (server_name.empty()) return InvalidArgument("server.name must not be empty");
@@ -530,7 +597,7 @@ Status ServerConfig::Validate() const {
                              "' is declared twice");
     }
   }
-  return Status::Ok();
+  return ValidateAuth(auth, seen);
 }
 
 std::string DescribeConfig(const ServerConfig& c) {
@@ -603,6 +670,18 @@ std::string DescribeConfig(const ServerConfig& c) {
     if (ns.origin.enabled) {
       out << ", origin: {container: " << ns.origin.container << ", prefix: '" << ns.origin.prefix
           << "', block_bytes: " << FormatByteSize(ns.origin.block_bytes) << "}";
+    }
+    out << "}";
+  }
+  if (c.auth.required()) {
+    out << "\nauth: {tokens:";
+    for (const TokenConfig& token : c.auth.tokens) {
+      out << " {name: " << token.name << ", grants: {";
+      for (size_t i = 0; i < token.grants.size(); ++i) {
+        out << (i == 0 ? "" : ", ") << token.grants[i].first << ": "
+            << (token.grants[i].second == Grant::kRead ? "read" : "read_write");
+      }
+      out << "}}";
     }
     out << "}";
   }

@@ -70,6 +70,24 @@ struct NamespaceConfig {
   bool bulk = false;
 };
 
+// What an access token allows in a namespace.
+enum class Grant : uint8_t { kNone = 0, kRead = 1, kReadWrite = 2 };
+
+// One access token (`auth.tokens[]`). Only its SHA-256 is configured, never
+// the token. `grants` name namespaces, or "*" for every namespace.
+struct TokenConfig {
+  std::string name;        // in logs; never the token
+  std::string sha256_hex;  // 64 hex digits: SHA-256 of the token's bytes
+  std::vector<std::pair<std::string, Grant>> grants;
+};
+
+// With no tokens every client may do everything (a rack-private network);
+// with tokens, each connection must present one in Hello.
+struct AuthConfig {
+  std::vector<TokenConfig> tokens;
+  bool required() const { return !tokens.empty(); }
+};
+
 // Blocking tier calls (NVMe now) run on this pool, never on network threads.
 struct WorkerConfig {
   uint32_t threads = 4;
@@ -112,6 +130,7 @@ struct ServerConfig {
   WorkerConfig workers;
   LeaseOptions leases;
   std::vector<NamespaceConfig> namespaces;
+  AuthConfig auth;
 
   Status Validate() const;
 };

@@ -36,7 +36,9 @@ Connection::Connection(stream_socket socket, bool local, std::string peer, Servi
       peer_(std::move(peer)),
       watchdog_timer_(socket_.get_executor()),
       writer_wake_(socket_.get_executor()),
-      reader_wake_(socket_.get_executor()) {
+      reader_wake_(socket_.get_executor()),
+      access_(service.authenticator().required() ? Access::Nothing() : Access::Everything()),
+      authenticated_(!service.authenticator().required()) {
   stats_.connections_active.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -165,6 +167,18 @@ asio::awaitable<size_t> Connection::ReadFirstBytes(asio::mutable_buffer buffer,
   }
 }
 
+Status Connection::Authenticate(std::span<const std::byte> hello_metadata) {
+  auto hello = protocol::DecodeHelloRequest(hello_metadata);
+  if (!hello.ok()) return Unauthenticated("Hello did not decode: " + hello.status().message());
+  std::string token_name;
+  auto access = service_.authenticator().Authenticate(hello->token, &token_name);
+  if (!access.ok()) return access.status();
+  access_ = std::move(*access);
+  authenticated_ = true;
+  spdlog::debug("connection {}: authenticated with token '{}'", peer_, token_name);
+  return Status::Ok();
+}
+
 Status Connection::AttachRegion(std::span<const std::byte> hello_metadata) {
   const int fd = std::exchange(offered_fd_, -1);
   auto hello = protocol::DecodeHelloRequest(hello_metadata);
@@ -257,6 +271,17 @@ asio::awaitable<bool> Connection::ServeOneFrame() {
     linger_ = true;
     co_return false;
   }
+  if (!authenticated_ &&
+      (header.opcode != static_cast<uint8_t>(Opcode::kHello) ||
+       header.metadata_length > kMaxMetadataBeforeHello || header.payload_length != 0)) {
+    // Before a token is accepted nothing but a small Hello is read: an
+    // unauthenticated peer cannot make the server allocate or work.
+    Status status = Unauthenticated("this server requires a Hello with an access token first");
+    Reject(BadInput::kUnauthenticated, status.message());
+    EnqueueError(header, status);
+    linger_ = true;
+    co_return false;
+  }
 
   std::vector<std::byte> metadata(header.metadata_length);
   if (!metadata.empty() && !co_await ReadExactly(asio::buffer(metadata))) co_return false;
@@ -295,6 +320,14 @@ asio::awaitable<bool> Connection::ServeOneFrame() {
     EnqueueError(header, status);
     co_return true;
   }
+  if (opcode == Opcode::kHello && service_.authenticator().required()) {
+    if (Status status = Authenticate(metadata); !status.ok()) {
+      Reject(BadInput::kUnauthenticated, status.message());
+      EnqueueError(header, status);
+      linger_ = true;
+      co_return false;
+    }
+  }
   if (opcode == Opcode::kHello) {
     if (Status status = AttachRegion(metadata); !status.ok()) {
       Reject(BadInput::kInvalidRequest, status.message());
@@ -306,7 +339,7 @@ asio::awaitable<bool> Connection::ServeOneFrame() {
     const protocol::RegionArea area = protocol::DecodeRegionArea(metadata);
     if (area.capacity > 0) reply_areas_[header.request_id] = area;
   }
-  Answer(header, service_.Handle(opcode, std::move(metadata), MakeDeferredReply(header)));
+  Answer(header, service_.Handle(opcode, std::move(metadata), MakeDeferredReply(header), access_));
   co_return true;
 }
 
@@ -346,7 +379,7 @@ asio::awaitable<bool> Connection::ReceivePut(const FrameHeader& header,
                                              std::vector<std::byte> metadata) {
   const bool in_region = (header.flags & protocol::frame_flags::kPayloadInRegion) != 0;
   const uint64_t on_stream = in_region ? 0 : header.payload_length;
-  auto put = service_.BeginPut(std::move(metadata), header.payload_length);
+  auto put = service_.BeginPut(std::move(metadata), header.payload_length, access_);
   if (!put.ok()) {
     log_.Warn(BadInput::kInvalidRequest, peer_, put.status().ToString());
     if (!co_await Discard(on_stream)) co_return false;

@@ -87,6 +87,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                          boost::system::error_code& ec);
   // Before Hello is answered: attaches the region the Hello announces.
   Status AttachRegion(std::span<const std::byte> hello_metadata);
+  // Checks Hello's token (servers with auth.tokens); on success the
+  // connection gets the token's access. A failure is stream-fatal.
+  Status Authenticate(std::span<const std::byte> hello_metadata);
   asio::awaitable<bool> Discard(uint64_t bytes);
   asio::awaitable<bool> ReceivePut(const protocol::FrameHeader& header,
                                    std::vector<std::byte> metadata);
@@ -135,6 +138,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool draining_ = false;
   bool closed_ = false;
   std::vector<std::byte> scratch_;  // sink for discarded payload bytes
+
+  // Before authentication only a Hello of at most this much metadata is read.
+  static constexpr uint32_t kMaxMetadataBeforeHello = 4096;
+  Access access_;  // what this connection's token grants
+  bool authenticated_;
 
   bool first_read_ = true;
   int offered_fd_ = -1;  // a descriptor passed with the first bytes, until Hello

@@ -77,9 +77,11 @@ struct PrefixJob : KeysJob {
   }
 };
 
-Service::Answer Service::GetPrefix(std::vector<std::byte> metadata, const DeferredReply& deferred) {
+Service::Answer Service::GetPrefix(std::vector<std::byte> metadata, const DeferredReply& deferred,
+                                   const Access& access) {
   auto job = std::make_shared<PrefixJob>();
-  if (Status status = DecodeKeysJob(std::move(metadata), *job); !status.ok()) {
+  if (Status status = DecodeKeysJob(std::move(metadata), *job, access, Grant::kRead);
+      !status.ok()) {
     return Result<ReplyBody>(std::move(status));
   }
   const size_t count = job->request.keys.size();

@@ -30,6 +30,10 @@ std::string_view BadInputName(BadInput kind) {
       return "frame_timeout";
     case BadInput::kWriteTimeout:
       return "write_timeout";
+    case BadInput::kUnauthenticated:
+      return "unauthenticated";
+    case BadInput::kPermissionDenied:
+      return "permission_denied";
     case BadInput::kCount:
       break;
   }

@@ -27,8 +27,10 @@ enum class BadInput : uint8_t {
   kUnknownNamespace,
   kChecksumMismatch,  // a put value did not match its checksum
   kIdleTimeout,
-  kFrameTimeout,  // a frame started but did not finish in time
-  kWriteTimeout,  // the peer stopped reading replies
+  kFrameTimeout,      // a frame started but did not finish in time
+  kWriteTimeout,      // the peer stopped reading replies
+  kUnauthenticated,   // no valid token in Hello, or another frame before it
+  kPermissionDenied,  // a request its token does not grant
   kCount,
 };
 

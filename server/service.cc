@@ -59,7 +59,8 @@ Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStat
       workers_("kvtier-io", config.workers.threads, config.workers.max_queued_jobs),
       leases_(config.leases.max_leases, config.leases.max_bytes != 0
                                             ? config.leases.max_bytes
-                                            : stack.dram().capacity_bytes() / 4) {
+                                            : stack.dram().capacity_bytes() / 4),
+      authenticator_(config.auth, config.namespaces) {
   for (size_t i = 0; i < config.namespaces.size(); ++i) {
     auto ns = std::make_unique<NamespaceState>();
     ns->id = static_cast<uint32_t>(i + 1);
@@ -119,24 +120,33 @@ Status Service::Reject(Status status) {
     stats_.CountBadInput(BadInput::kVerifyFailed);
   } else if (status.code() == StatusCode::kInvalidArgument) {
     stats_.CountBadInput(BadInput::kInvalidRequest);
+  } else if (status.code() == StatusCode::kPermissionDenied) {
+    stats_.CountBadInput(BadInput::kPermissionDenied);
   }
   return status;
 }
 
-Result<NamespaceState*> Service::Resolve(std::string_view name) {
+Result<NamespaceState*> Service::Resolve(std::string_view name, const Access& access, Grant need) {
   // A handful of namespaces: a linear scan beats hashing.
   for (auto& ns : namespaces_) {
-    if (ns->name == name) return ns.get();
+    if (ns->name != name) continue;
+    if (!access.Allows(ns->id - 1, need)) {
+      return PermissionDenied("the access token does not grant " +
+                              std::string(need == Grant::kRead ? "reads" : "writes") +
+                              " in namespace '" + ns->name + "'");
+    }
+    return ns.get();
   }
   return UnknownNamespace("namespace '" + std::string(name) + "' is not configured");
 }
 
-Result<PendingPut> Service::BeginPut(std::vector<std::byte> metadata, uint64_t payload_length) {
+Result<PendingPut> Service::BeginPut(std::vector<std::byte> metadata, uint64_t payload_length,
+                                     const Access& access) {
   PendingPut put;
   put.metadata = std::move(metadata);  // the heap buffer, and views into it, stay put
   auto request = protocol::DecodePutRequest(put.metadata, limits_, payload_length);
   if (!request.ok()) return Reject(request.status());
-  auto ns = Resolve(request->namespace_name);
+  auto ns = Resolve(request->namespace_name, access, Grant::kReadWrite);
   if (!ns.ok()) return Reject(ns.status());
 
   put.ns = *ns;
@@ -280,26 +290,27 @@ std::optional<Result<ReplyBody>> Service::FinishPut(PendingPut put, const Deferr
 
 std::optional<Result<ReplyBody>> Service::Handle(protocol::Opcode opcode,
                                                  std::vector<std::byte> metadata,
-                                                 const DeferredReply& deferred) {
+                                                 const DeferredReply& deferred,
+                                                 const Access& access) {
   switch (opcode) {
     case protocol::Opcode::kHello:
       return Hello(metadata);
     case protocol::Opcode::kGet:
-      return Get(std::move(metadata), deferred);
+      return Get(std::move(metadata), deferred, access);
     case protocol::Opcode::kExists:
-      return Exists(metadata);
+      return Exists(metadata, access);
     case protocol::Opcode::kDelete:
-      return Delete(std::move(metadata), deferred);
+      return Delete(std::move(metadata), deferred, access);
     case protocol::Opcode::kMatchPrefix:
-      return MatchPrefix(metadata);
+      return MatchPrefix(metadata, access);
     case protocol::Opcode::kStats:
       return Stats(metadata);
     case protocol::Opcode::kFlush:
-      return Flush(std::move(metadata), deferred);
+      return Flush(std::move(metadata), deferred, access);
     case protocol::Opcode::kRelease:
       return Release(metadata);
     case protocol::Opcode::kGetPrefix:
-      return GetPrefix(std::move(metadata), deferred);
+      return GetPrefix(std::move(metadata), deferred, access);
     case protocol::Opcode::kPut:
       break;
   }
@@ -410,20 +421,23 @@ Result<tiers::BlockHandle> Service::ReadBelow(uint64_t lease_id, const tiers::Bl
   return handle;
 }
 
-Status Service::DecodeKeysJob(std::vector<std::byte> metadata, KeysJob& job) {
+Status Service::DecodeKeysJob(std::vector<std::byte> metadata, KeysJob& job, const Access& access,
+                              Grant need) {
   job.metadata = std::move(metadata);  // the heap buffer, and views into it, stay put
   auto request = protocol::DecodeKeysRequest(job.metadata, limits_);
   if (!request.ok()) return Reject(request.status());
-  auto ns = Resolve(request->namespace_name);
+  auto ns = Resolve(request->namespace_name, access, need);
   if (!ns.ok()) return Reject(ns.status());
   job.request = std::move(*request);
   job.ns = *ns;
   return Status::Ok();
 }
 
-Service::Answer Service::Get(std::vector<std::byte> metadata, const DeferredReply& deferred) {
+Service::Answer Service::Get(std::vector<std::byte> metadata, const DeferredReply& deferred,
+                             const Access& access) {
   auto job = std::make_shared<GetJob>();
-  if (Status status = DecodeKeysJob(std::move(metadata), *job); !status.ok()) {
+  if (Status status = DecodeKeysJob(std::move(metadata), *job, access, Grant::kRead);
+      !status.ok()) {
     return Result<ReplyBody>(std::move(status));
   }
 
@@ -463,10 +477,10 @@ Service::Answer Service::Get(std::vector<std::byte> metadata, const DeferredRepl
   return AssembleGet(*job, limits_.max_payload_bytes);
 }
 
-Result<ReplyBody> Service::Exists(std::span<const std::byte> metadata) {
+Result<ReplyBody> Service::Exists(std::span<const std::byte> metadata, const Access& access) {
   auto request = protocol::DecodeKeysRequest(metadata, limits_);
   if (!request.ok()) return Reject(request.status());
-  auto ns = Resolve(request->namespace_name);
+  auto ns = Resolve(request->namespace_name, access, Grant::kRead);
   if (!ns.ok()) return Reject(ns.status());
   protocol::ExistsResponse response;
   response.tiers.reserve(request->keys.size());
@@ -476,13 +490,15 @@ Result<ReplyBody> Service::Exists(std::span<const std::byte> metadata) {
   return ReplyBody{protocol::EncodeExistsResponse(response), {}, 0};
 }
 
-Service::Answer Service::Delete(std::vector<std::byte> metadata, const DeferredReply& deferred) {
+Service::Answer Service::Delete(std::vector<std::byte> metadata, const DeferredReply& deferred,
+                                const Access& access) {
   struct DeleteJob : KeysJob {
     std::vector<StatusCode> codes;
     std::vector<std::pair<size_t, uint64_t>> barriers;
   };
   auto job = std::make_shared<DeleteJob>();
-  if (Status status = DecodeKeysJob(std::move(metadata), *job); !status.ok()) {
+  if (Status status = DecodeKeysJob(std::move(metadata), *job, access, Grant::kReadWrite);
+      !status.ok()) {
     return Result<ReplyBody>(std::move(status));
   }
   job->codes.reserve(job->request.keys.size());
@@ -516,9 +532,11 @@ Service::Answer Service::Delete(std::vector<std::byte> metadata, const DeferredR
   return ReplyBody{protocol::EncodeDeleteResponse({std::move(job->codes)}), {}, 0};
 }
 
-Service::Answer Service::Flush(std::vector<std::byte> metadata, const DeferredReply& deferred) {
+Service::Answer Service::Flush(std::vector<std::byte> metadata, const DeferredReply& deferred,
+                               const Access& access) {
   auto job = std::make_shared<KeysJob>();
-  if (Status status = DecodeKeysJob(std::move(metadata), *job); !status.ok()) {
+  if (Status status = DecodeKeysJob(std::move(metadata), *job, access, Grant::kReadWrite);
+      !status.ok()) {
     return Result<ReplyBody>(std::move(status));
   }
   // No thread waits: the uploader calls back when the keys are in Blob.
@@ -533,10 +551,10 @@ Service::Answer Service::Flush(std::vector<std::byte> metadata, const DeferredRe
   return std::nullopt;
 }
 
-Result<ReplyBody> Service::MatchPrefix(std::span<const std::byte> metadata) {
+Result<ReplyBody> Service::MatchPrefix(std::span<const std::byte> metadata, const Access& access) {
   auto request = protocol::DecodeKeysRequest(metadata, limits_);
   if (!request.ok()) return Reject(request.status());
-  auto ns = Resolve(request->namespace_name);
+  auto ns = Resolve(request->namespace_name, access, Grant::kRead);
   if (!ns.ok()) return Reject(ns.status());
   protocol::MatchPrefixResponse response;
   const uint32_t lease_ms =

@@ -23,6 +23,7 @@
 #include "common/worker_pool.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
+#include "server/auth.h"
 #include "server/config.h"
 #include "server/lease_table.h"
 #include "server/metrics.h"
@@ -103,7 +104,10 @@ class Service {
   // Decodes and checks a Put, resolves its namespace and allocates a block
   // for each value. An error is a whole-request failure: the caller discards
   // the payload and answers with it.
-  Result<PendingPut> BeginPut(std::vector<std::byte> metadata, uint64_t payload_length);
+  // `access` is the connection's (Access::Everything() without tokens): a
+  // namespace it does not grant is kPermissionDenied.
+  Result<PendingPut> BeginPut(std::vector<std::byte> metadata, uint64_t payload_length,
+                              const Access& access);
 
   // Verifies each received value against its checksum and publishes it.
   // Returns the reply, or nullopt when `deferred` will deliver it.
@@ -112,7 +116,10 @@ class Service {
   // Every operation other than Put. Errors are whole-request failures.
   // Returns the reply, or nullopt when `deferred` will deliver it.
   std::optional<Result<ReplyBody>> Handle(protocol::Opcode opcode, std::vector<std::byte> metadata,
-                                          const DeferredReply& deferred);
+                                          const DeferredReply& deferred, const Access& access);
+
+  // Checks the access tokens of Hello; see server/auth.h.
+  const Authenticator& authenticator() const { return authenticator_; }
 
   // Runs the worker jobs already queued, then stops the pool; later
   // requests that need a worker get kUnavailable. Call after the listeners
@@ -120,19 +127,23 @@ class Service {
   void StopWorkers();
 
  private:
-  Result<NamespaceState*> Resolve(std::string_view name);
+  // The namespace `name`, if `access` grants `need` on it.
+  Result<NamespaceState*> Resolve(std::string_view name, const Access& access, Grant need);
   using Answer = std::optional<Result<ReplyBody>>;
   Result<ReplyBody> Hello(std::span<const std::byte> metadata);
-  Answer Get(std::vector<std::byte> metadata, const DeferredReply& deferred);
-  Result<ReplyBody> Exists(std::span<const std::byte> metadata);
-  Answer Delete(std::vector<std::byte> metadata, const DeferredReply& deferred);
-  Result<ReplyBody> MatchPrefix(std::span<const std::byte> metadata);
+  Answer Get(std::vector<std::byte> metadata, const DeferredReply& deferred, const Access& access);
+  Result<ReplyBody> Exists(std::span<const std::byte> metadata, const Access& access);
+  Answer Delete(std::vector<std::byte> metadata, const DeferredReply& deferred,
+                const Access& access);
+  Result<ReplyBody> MatchPrefix(std::span<const std::byte> metadata, const Access& access);
   Result<ReplyBody> Release(std::span<const std::byte> metadata);
   // The longest contiguous prefix deliverable by the request's deadline
   // (server/prefix_get.cc).
-  Answer GetPrefix(std::vector<std::byte> metadata, const DeferredReply& deferred);
+  Answer GetPrefix(std::vector<std::byte> metadata, const DeferredReply& deferred,
+                   const Access& access);
   // Answers once the write-backs named (or all pending) are in Blob.
-  Answer Flush(std::vector<std::byte> metadata, const DeferredReply& deferred);
+  Answer Flush(std::vector<std::byte> metadata, const DeferredReply& deferred,
+               const Access& access);
   Result<ReplyBody> Stats(std::span<const std::byte> metadata);
   // Read steps shared by Get and GetPrefix. Non-blocking: the block of
   // `key` held in memory (the lease's snapshot, DRAM, the demotion queue).
@@ -143,7 +154,8 @@ class Service {
   Result<tiers::BlockHandle> ReadBelow(uint64_t lease_id, const tiers::BlockKey& key,
                                        tiers::Location* from);
   // Takes `metadata`, decodes it into `job` and resolves its namespace.
-  Status DecodeKeysJob(std::vector<std::byte> metadata, KeysJob& job);
+  Status DecodeKeysJob(std::vector<std::byte> metadata, KeysJob& job, const Access& access,
+                       Grant need);
   // Reclaims expired DRAM blocks every few seconds, on the timer thread.
   void ScheduleExpirySweep();
   // Queues `job` on the worker pool; false when it is full or stopped.
@@ -168,6 +180,7 @@ class Service {
   std::atomic<uint64_t> worker_queue_full_{0};
   std::atomic<uint64_t> paced_puts_{0};
   std::vector<std::unique_ptr<NamespaceState>> namespaces_;
+  const Authenticator authenticator_;
 };
 
 }  // namespace kvtier::server

@@ -108,6 +108,7 @@ void CheckReply(const std::optional<Result<ReplyBody>>& reply) {
 void Serve(Service& service, Stream& stream) {
   // Replies that finish on a worker arrive here later; they are dropped.
   const DeferredReply deferred = [](Result<ReplyBody>) {};
+  const Access kEverything = Access::Everything();  // no tokens configured
   while (true) {
     protocol::FrameHeaderBytes header_bytes;
     if (!stream.Take(header_bytes)) return;
@@ -123,7 +124,7 @@ void Serve(Service& service, Stream& stream) {
     }
     const auto opcode = static_cast<protocol::Opcode>(header->opcode);
     if (opcode == protocol::Opcode::kPut) {
-      auto put = service.BeginPut(std::move(metadata), header->payload_length);
+      auto put = service.BeginPut(std::move(metadata), header->payload_length, kEverything);
       if (!put.ok()) {
         if (!stream.Skip(header->payload_length)) return;
         continue;
@@ -145,7 +146,7 @@ void Serve(Service& service, Stream& stream) {
       if (!stream.Skip(header->payload_length)) return;
       continue;
     }
-    CheckReply(service.Handle(opcode, std::move(metadata), deferred));
+    CheckReply(service.Handle(opcode, std::move(metadata), deferred, kEverything));
   }
 }
 
