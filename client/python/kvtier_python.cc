@@ -1,0 +1,497 @@
+// The `kvtier` Python module: the C++ client (client/client.h) and the key
+// helpers (common/keys.h, common/engine_keys.h) for Python engines and their
+// connectors. Values go in and out through the buffer protocol: puts read
+// any contiguous buffer where it lies, and get_into / get_prefix_into fill
+// caller memory (numpy arrays, bytearrays, memoryviews). The GIL is released
+// while a call waits on the server. A failed request raises kvtier.Error,
+// whose `code` is the server's status code (kvtier.StatusCode).
+
+#include <pybind11/eval.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client/client.h"
+#include "common/engine_keys.h"
+#include "common/keys.h"
+#include "common/status.h"
+
+namespace py = pybind11;
+
+namespace kvtier::python {
+namespace {
+
+using client::Client;
+using client::ClientOptions;
+
+// kvtier.Error, created at import.
+PyObject* g_error = nullptr;
+
+[[noreturn]] void Raise(const Status& status) {
+  py::object error = py::reinterpret_borrow<py::object>(g_error)(
+      static_cast<int>(status.code()), std::string(StatusCodeName(status.code())),
+      status.message());
+  PyErr_SetObject(g_error, error.ptr());
+  throw py::error_already_set();
+}
+
+template <typename T>
+T Unwrap(Result<T> result) {
+  if (!result.ok()) Raise(result.status());
+  return std::move(*result);
+}
+
+// Keys as the server sees them: bytes as they are, str as UTF-8.
+std::vector<std::string> ToKeys(const py::sequence& keys) {
+  std::vector<std::string> out;
+  out.reserve(keys.size());
+  for (const py::handle key : keys) {
+    if (py::isinstance<py::bytes>(key)) {
+      out.push_back(key.cast<std::string>());
+    } else if (py::isinstance<py::str>(key)) {
+      out.push_back(key.cast<std::string>());
+    } else {
+      throw py::type_error("keys must be bytes or str");
+    }
+  }
+  return out;
+}
+
+// A contiguous view of a Python buffer, held (with the object) while used.
+struct Buffer {
+  py::buffer_info info;
+  std::span<std::byte> bytes() const {
+    return {static_cast<std::byte*>(info.ptr), static_cast<size_t>(info.size * info.itemsize)};
+  }
+};
+
+Buffer ToBuffer(const py::handle object, bool writable) {
+  if (!PyObject_CheckBuffer(object.ptr())) throw py::type_error("expected a buffer object");
+  const int flags = PyBUF_FORMAT | PyBUF_ND | PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
+  // buffer_info takes the view (heap-allocated) and releases it when done.
+  auto view = std::make_unique<Py_buffer>();
+  if (PyObject_GetBuffer(object.ptr(), view.get(), flags) != 0) throw py::error_already_set();
+  return Buffer{py::buffer_info(view.release(), /*ownview=*/true)};
+}
+
+std::optional<std::string> TierOrNone(protocol::TierId tier) {
+  if (tier == protocol::TierId::kNone) return std::nullopt;
+  return std::string(protocol::TierName(tier));
+}
+
+struct MatchResult {
+  uint32_t matched = 0;
+  std::vector<std::string> tiers;
+  uint64_t lease_id = 0;
+  uint32_t lease_ms = 0;
+};
+
+// Copies the values of `values` into `buffers`, in order: the length copied
+// for each key, None for a miss. A value larger than its buffer raises.
+std::vector<std::optional<uint64_t>> CopyInto(const std::vector<client::GetValue>& values,
+                                              const std::vector<Buffer>& buffers) {
+  std::vector<std::optional<uint64_t>> lengths(buffers.size());
+  for (size_t i = 0; i < values.size() && i < buffers.size(); ++i) {
+    const client::GetValue& value = values[i];
+    if (value.status.code() == StatusCode::kNotFound) continue;
+    if (!value.status.ok()) Raise(value.status);
+    const std::span<std::byte> target = buffers[i].bytes();
+    if (value.bytes.size() > target.size()) {
+      Raise(InvalidArgument("value " + std::to_string(i) + " is " +
+                            std::to_string(value.bytes.size()) + " bytes; its buffer holds " +
+                            std::to_string(target.size())));
+    }
+    if (!value.bytes.empty()) std::memcpy(target.data(), value.bytes.data(), value.bytes.size());
+    lengths[i] = value.bytes.size();
+  }
+  return lengths;
+}
+
+std::vector<Buffer> WritableBuffers(const py::sequence& buffers, size_t count) {
+  if (buffers.size() != count) throw py::value_error("one buffer per key is needed");
+  std::vector<Buffer> out;
+  out.reserve(count);
+  for (const py::handle buffer : buffers) out.push_back(ToBuffer(buffer, /*writable=*/true));
+  return out;
+}
+
+class PyClient {
+ public:
+  PyClient(const std::string& host, uint16_t port, const std::string& unix_socket,
+           uint64_t shm_region_bytes, uint32_t timeout_ms, uint32_t connect_timeout_ms,
+           const std::string& token, const std::string& client_name, bool bulk) {
+    ClientOptions options;
+    options.host = host;
+    options.port = port;
+    options.unix_socket = unix_socket;
+    options.shm_region_bytes = shm_region_bytes;
+    options.request_timeout = std::chrono::milliseconds(timeout_ms);
+    options.connect_timeout = std::chrono::milliseconds(connect_timeout_ms);
+    options.token = token;
+    options.client_name = client_name;
+    options.bulk = bulk;
+    Result<std::unique_ptr<Client>> connected = InvalidArgument("not connected");
+    {
+      py::gil_scoped_release unlocked;
+      connected = Client::Connect(options);
+    }
+    client_ = Unwrap(std::move(connected));
+  }
+
+  py::dict ServerInfo() const {
+    const client::ServerInfo& info = client_->server_info();
+    py::dict limits;
+    limits["max_keys_per_request"] = info.limits.max_keys_per_request;
+    limits["max_key_bytes"] = info.limits.max_key_bytes;
+    limits["max_value_bytes"] = info.limits.max_value_bytes;
+    limits["max_payload_bytes"] = info.limits.max_payload_bytes;
+    py::dict out;
+    out["version"] = info.version;
+    out["server_name"] = info.server_name;
+    out["namespaces"] = info.namespaces;
+    out["transports"] = info.transports;
+    out["limits"] = limits;
+    return out;
+  }
+
+  bool uses_shared_memory() const { return client_->uses_shared_memory(); }
+
+  std::vector<int> Put(const std::string& ns, const py::sequence& keys, const py::sequence& values,
+                       const std::vector<uint32_t>& ttls_ms, const std::vector<uint8_t>& pins) {
+    const std::vector<std::string> key_list = ToKeys(keys);
+    if (values.size() != key_list.size()) throw py::value_error("one value per key is needed");
+    std::vector<Buffer> held;
+    held.reserve(values.size());
+    std::vector<std::span<const std::byte>> spans;
+    for (const py::handle value : values) {
+      held.push_back(ToBuffer(value, /*writable=*/false));
+      spans.push_back(held.back().bytes());
+    }
+    client::PutOptions options;
+    options.ttls_ms = ttls_ms;
+    for (uint8_t pin : pins) options.pins.push_back(static_cast<protocol::Pin>(pin));
+    Result<client::KeyStatuses> put = InvalidArgument("not run");
+    {
+      py::gil_scoped_release unlocked;  // `held` keeps the buffers alive and in place
+      put = client_->Put(ns, key_list, spans, options);
+    }
+    std::vector<int> codes;
+    for (const Status& status : Unwrap(std::move(put)).statuses) {
+      codes.push_back(static_cast<int>(status.code()));
+    }
+    return codes;
+  }
+
+  std::vector<std::optional<py::bytes>> Get(const std::string& ns, const py::sequence& keys,
+                                            uint64_t lease_id) {
+    const client::GetResult result = Fetch(ns, ToKeys(keys), lease_id);
+    std::vector<std::optional<py::bytes>> out;
+    for (const client::GetValue& value : result.values) {
+      if (value.status.code() == StatusCode::kNotFound) {
+        out.emplace_back(std::nullopt);
+        continue;
+      }
+      if (!value.status.ok()) Raise(value.status);
+      out.emplace_back(
+          py::bytes(reinterpret_cast<const char*>(value.bytes.data()), value.bytes.size()));
+    }
+    return out;
+  }
+
+  std::vector<std::optional<uint64_t>> GetInto(const std::string& ns, const py::sequence& keys,
+                                               const py::sequence& buffers, uint64_t lease_id) {
+    const std::vector<std::string> key_list = ToKeys(keys);
+    const std::vector<Buffer> targets = WritableBuffers(buffers, key_list.size());
+    const client::GetResult result = Fetch(ns, key_list, lease_id);
+    return CopyInto(result.values, targets);
+  }
+
+  std::vector<py::bytes> GetPrefix(const std::string& ns, const py::sequence& keys,
+                                   uint32_t deadline_ms, uint64_t lease_id) {
+    const client::PrefixResult result = FetchPrefix(ns, ToKeys(keys), deadline_ms, lease_id);
+    std::vector<py::bytes> out;
+    for (const client::GetValue& value : result.values) {
+      out.emplace_back(reinterpret_cast<const char*>(value.bytes.data()), value.bytes.size());
+    }
+    return out;
+  }
+
+  std::vector<uint64_t> GetPrefixInto(const std::string& ns, const py::sequence& keys,
+                                      const py::sequence& buffers, uint32_t deadline_ms,
+                                      uint64_t lease_id) {
+    const std::vector<std::string> key_list = ToKeys(keys);
+    const std::vector<Buffer> targets = WritableBuffers(buffers, key_list.size());
+    const client::PrefixResult result = FetchPrefix(ns, key_list, deadline_ms, lease_id);
+    std::vector<uint64_t> lengths;
+    for (const auto& length : CopyInto(result.values, targets)) {
+      if (length) lengths.push_back(*length);
+    }
+    lengths.resize(result.values.size());
+    return lengths;
+  }
+
+  std::vector<std::optional<std::string>> Exists(const std::string& ns, const py::sequence& keys) {
+    const std::vector<std::string> key_list = ToKeys(keys);
+    Result<client::ExistsResult> exists = InvalidArgument("not run");
+    {
+      py::gil_scoped_release unlocked;
+      exists = client_->Exists(ns, key_list);
+    }
+    std::vector<std::optional<std::string>> out;
+    for (protocol::TierId tier : Unwrap(std::move(exists)).tiers) out.push_back(TierOrNone(tier));
+    return out;
+  }
+
+  std::vector<int> Delete(const std::string& ns, const py::sequence& keys) {
+    const std::vector<std::string> key_list = ToKeys(keys);
+    Result<client::KeyStatuses> deleted = InvalidArgument("not run");
+    {
+      py::gil_scoped_release unlocked;
+      deleted = client_->Delete(ns, key_list);
+    }
+    std::vector<int> codes;
+    for (const Status& status : Unwrap(std::move(deleted)).statuses) {
+      codes.push_back(static_cast<int>(status.code()));
+    }
+    return codes;
+  }
+
+  MatchResult Match(const std::string& ns, const py::sequence& keys, uint32_t lease_ms) {
+    const std::vector<std::string> key_list = ToKeys(keys);
+    Result<client::MatchResult> match = InvalidArgument("not run");
+    {
+      py::gil_scoped_release unlocked;
+      match = client_->MatchPrefix(ns, key_list, lease_ms);
+    }
+    const client::MatchResult m = Unwrap(std::move(match));
+    MatchResult out{m.matched, {}, m.lease_id, m.lease_ms};
+    for (protocol::TierId tier : m.tiers)
+      out.tiers.push_back(std::string(protocol::TierName(tier)));
+    return out;
+  }
+
+  bool Release(uint64_t lease_id) {
+    Result<bool> released = InvalidArgument("not run");
+    {
+      py::gil_scoped_release unlocked;
+      released = client_->Release(lease_id);
+    }
+    return Unwrap(std::move(released));
+  }
+
+  void Flush(const std::string& ns, const py::sequence& keys) {
+    const std::vector<std::string> key_list = ToKeys(keys);
+    Status flushed;
+    {
+      py::gil_scoped_release unlocked;
+      flushed = client_->Flush(ns, key_list);
+    }
+    if (!flushed.ok()) Raise(flushed);
+  }
+
+  py::dict Stats() {
+    Result<client::StatsResult> stats = InvalidArgument("not run");
+    {
+      py::gil_scoped_release unlocked;
+      stats = client_->Stats();
+    }
+    const client::StatsResult s = Unwrap(std::move(stats));
+    auto counters = [](const std::vector<protocol::NamedCounter>& list) {
+      py::dict out;
+      for (const auto& c : list) out[py::str(c.name)] = c.value;
+      return out;
+    };
+    py::dict tiers;
+    for (const auto& tier : s.tiers) {
+      py::dict t = counters(tier.counters);
+      t["capacity_bytes"] = tier.capacity_bytes;
+      t["used_bytes"] = tier.used_bytes;
+      t["items"] = tier.items;
+      tiers[py::str(tier.name)] = t;
+    }
+    py::dict namespaces;
+    for (const auto& ns : s.namespaces) {
+      py::dict n = counters(ns.counters);
+      n["kind"] = ns.kind;
+      namespaces[py::str(ns.name)] = n;
+    }
+    py::dict out;
+    out["server_name"] = s.server_name;
+    out["uptime_seconds"] = s.uptime_seconds;
+    out["counters"] = counters(s.counters);
+    out["tiers"] = tiers;
+    out["namespaces"] = namespaces;
+    return out;
+  }
+
+ private:
+  client::GetResult Fetch(const std::string& ns, const std::vector<std::string>& keys,
+                          uint64_t lease_id) {
+    Result<client::GetResult> got = InvalidArgument("not run");
+    {
+      py::gil_scoped_release unlocked;
+      got = client_->Get(ns, keys, lease_id);
+    }
+    return Unwrap(std::move(got));
+  }
+
+  client::PrefixResult FetchPrefix(const std::string& ns, const std::vector<std::string>& keys,
+                                   uint32_t deadline_ms, uint64_t lease_id) {
+    Result<client::PrefixResult> got = InvalidArgument("not run");
+    {
+      py::gil_scoped_release unlocked;
+      got = client_->GetPrefix(ns, keys, std::chrono::milliseconds(deadline_ms), lease_id);
+    }
+    return Unwrap(std::move(got));
+  }
+
+  std::unique_ptr<Client> client_;
+};
+
+ChainHash ToChainHash(const std::string& name) {
+  if (name == "xxh3") return ChainHash::kXxh3_128;
+  if (name == "sha256") return ChainHash::kSha256;
+  throw py::value_error("hash must be 'xxh3' or 'sha256'");
+}
+
+}  // namespace
+}  // namespace kvtier::python
+
+PYBIND11_MODULE(kvtier, m) {
+  using namespace kvtier;
+  using namespace kvtier::python;
+  m.doc() = "kvtier client: a per-rack KV-cache and dataset block cache (docs/python.md)";
+
+  // kvtier.Error(code, name, message): `code` is a kvtier.StatusCode value.
+  py::dict error_body;
+  py::exec(R"(
+class Error(Exception):
+    """A failed kvtier request: `code` (kvtier.StatusCode), `name`, `message`."""
+    def __init__(self, code, name, message):
+        super().__init__(f"{name}: {message}")
+        self.code = code
+        self.name = name
+        self.message = message
+    @property
+    def retryable(self):
+        return self.code in (3, 4, 5)
+)",
+           py::globals(), error_body);
+  py::object error = error_body["Error"];
+  error.attr("__module__") = "kvtier";
+  m.attr("Error") = error;
+  g_error = error.ptr();
+  Py_INCREF(g_error);
+
+  py::dict codes;
+  for (uint8_t code = 0; code <= kMaxStatusCode; ++code) {
+    std::string name(StatusCodeName(static_cast<StatusCode>(code)));
+    for (auto& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    codes[py::str(name)] = code;
+  }
+  m.attr("StatusCode") = py::module_::import("enum").attr("IntEnum")("StatusCode", codes);
+  m.attr("PIN_NONE") = 0;
+  m.attr("PIN_SOFT") = 1;
+  m.attr("PIN_HARD") = 2;
+
+  py::class_<MatchResult>(m, "MatchResult")
+      .def_readonly("matched", &MatchResult::matched, "leading keys present")
+      .def_readonly("tiers", &MatchResult::tiers, "tier of each matched key")
+      .def_readonly("lease_id", &MatchResult::lease_id, "0: no lease taken")
+      .def_readonly("lease_ms", &MatchResult::lease_ms)
+      .def("__repr__", [](const MatchResult& r) {
+        return "MatchResult(matched=" + std::to_string(r.matched) +
+               ", lease_id=" + std::to_string(r.lease_id) + ")";
+      });
+
+  py::class_<PyClient>(m, "Client", "One connection to a kvtierd; thread-safe.")
+      .def(py::init<const std::string&, uint16_t, const std::string&, uint64_t, uint32_t, uint32_t,
+                    const std::string&, const std::string&, bool>(),
+           py::arg("host") = "127.0.0.1", py::arg("port") = 7400, py::kw_only(),
+           py::arg("unix_socket") = "", py::arg("shm_region_bytes") = 0,
+           py::arg("timeout_ms") = 30000, py::arg("connect_timeout_ms") = 5000,
+           py::arg("token") = "", py::arg("client_name") = "kvtier-python", py::arg("bulk") = false)
+      .def_property_readonly("server_info", &PyClient::ServerInfo)
+      .def_property_readonly("uses_shared_memory", &PyClient::uses_shared_memory)
+      .def("put", &PyClient::Put, py::arg("ns"), py::arg("keys"), py::arg("values"),
+           py::arg("ttls_ms") = std::vector<uint32_t>{}, py::arg("pins") = std::vector<uint8_t>{},
+           "Stores each value (any contiguous buffer) under its key; a StatusCode per key.")
+      .def("get", &PyClient::Get, py::arg("ns"), py::arg("keys"), py::arg("lease_id") = 0,
+           "The values as bytes, None for a miss.")
+      .def("get_into", &PyClient::GetInto, py::arg("ns"), py::arg("keys"), py::arg("buffers"),
+           py::arg("lease_id") = 0,
+           "Fills one writable buffer per key; the length written, None for a miss.")
+      .def("get_prefix", &PyClient::GetPrefix, py::arg("ns"), py::arg("keys"),
+           py::arg("deadline_ms") = 0, py::arg("lease_id") = 0,
+           "The values of the longest contiguous prefix deliverable by the deadline.")
+      .def("get_prefix_into", &PyClient::GetPrefixInto, py::arg("ns"), py::arg("keys"),
+           py::arg("buffers"), py::arg("deadline_ms") = 0, py::arg("lease_id") = 0,
+           "get_prefix into caller buffers; the lengths of the delivered prefix.")
+      .def("exists", &PyClient::Exists, py::arg("ns"), py::arg("keys"),
+           "The tier holding each key ('dram', 'nvme', 'blob'), None when absent.")
+      .def("delete", &PyClient::Delete, py::arg("ns"), py::arg("keys"))
+      .def("match", &PyClient::Match, py::arg("ns"), py::arg("keys"), py::arg("lease_ms") = 0,
+           "How many leading keys are cached, in one round trip; with lease_ms, leases them.")
+      .def("release", &PyClient::Release, py::arg("lease_id"))
+      .def("flush", &PyClient::Flush, py::arg("ns"), py::arg("keys") = std::vector<std::string>{})
+      .def("stats", &PyClient::Stats);
+
+  m.def(
+      "prefix_block_keys",
+      [](const std::vector<uint32_t>& tokens, size_t block_tokens, const std::string& seed,
+         const std::string& hash) {
+        if (block_tokens == 0) throw py::value_error("block_tokens must be > 0");
+        std::vector<py::bytes> out;
+        for (const std::string& key :
+             PrefixBlockKeys(tokens, block_tokens, seed, ToChainHash(hash))) {
+          out.emplace_back(key);
+        }
+        return out;
+      },
+      py::arg("tokens"), py::arg("block_tokens"), py::arg("seed"), py::arg("hash") = "xxh3",
+      "kvtier's chained keys of every full block (docs/keys.md), as the C++ client makes them.");
+  m.def(
+      "model_seed",
+      [](const std::string& model, const std::string& dtype, const std::string& layout,
+         uint32_t tp_size, uint32_t tp_rank, const std::string& cache_salt) {
+        return ModelIdentity{model, dtype, layout, tp_size}.Seed(tp_rank, cache_salt);
+      },
+      py::arg("model"), py::arg("dtype"), py::arg("layout"), py::arg("tp_size") = 1,
+      py::arg("tp_rank") = 0, py::arg("cache_salt") = "",
+      "The chain seed of a model identity, rank and salt (docs/keys.md).");
+  m.def(
+      "vllm_block_keys",
+      [](const std::vector<uint32_t>& tokens, size_t block_size, const std::string& algo,
+         const std::string& python_hash_seed, const std::string& lora_name,
+         const std::string& cache_salt) {
+        VllmHashOptions options;
+        if (algo == "sha256_cbor") {
+          options.algo = VllmHashAlgo::kSha256Cbor;
+        } else if (algo == "xxhash_cbor") {
+          options.algo = VllmHashAlgo::kXxhashCbor;
+        } else {
+          throw py::value_error("algo must be 'sha256_cbor' or 'xxhash_cbor'");
+        }
+        options.block_size = block_size;
+        options.python_hash_seed = python_hash_seed;
+        options.lora_name = lora_name;
+        options.cache_salt = cache_salt;
+        std::vector<py::bytes> out;
+        for (const std::string& key : Unwrap(VllmBlockKeys(tokens, options))) out.emplace_back(key);
+        return out;
+      },
+      py::arg("tokens"), py::arg("block_size") = 16, py::arg("algo") = "sha256_cbor",
+      py::arg("python_hash_seed") = "0", py::arg("lora_name") = "", py::arg("cache_salt") = "",
+      "vLLM's block hashes (--prefix-caching-hash-algo sha256_cbor or xxhash_cbor).");
+  m.def(
+      "sglang_page_keys",
+      [](const std::vector<uint32_t>& tokens, size_t page_size) {
+        return Unwrap(SglangPageKeys(tokens, page_size));
+      },
+      py::arg("tokens"), py::arg("page_size"), "SGLang HiCache page keys (hex strings).");
+}
