@@ -41,13 +41,23 @@ struct ReplyFrame {
 using Completion = std::function<void(Result<ReplyFrame>)>;
 using Area = std::shared_ptr<ClientRegion::Area>;
 
-// How a request uses the shared region: a put's values already copied into
-// `area` (kPayloadInRegion, `payload_length` bytes), or a get's reply area.
-struct RegionRequest {
+// Where a reply's value bytes are read to instead of a buffer of the
+// client's: given the reply with its metadata read, the caller-owned spans to
+// fill, in order, adding up to its payload length. It may point
+// `frame.payload` at scratch memory for bytes it drops. An error is a
+// malformed reply (stream-fatal).
+using PayloadSink = std::function<Result<std::vector<std::span<std::byte>>>(ReplyFrame& frame)>;
+
+// Where a request's value bytes travel besides the stream: a put's values
+// already copied into `area` of the shared region (kPayloadInRegion,
+// `payload_length` bytes), a get's reply area there, or caller buffers that
+// a get's values are read into (`sink`).
+struct ValuePlacement {
   Area area;
   bool values_in_area = false;
   uint64_t payload_length = 0;
   int pass_fd = -1;  // Hello only: the region's descriptor, sent with the frame
+  PayloadSink sink;
 };
 
 // The whole-request status of a reply: its ErrorReply, or OK.
@@ -160,7 +170,7 @@ class Client::Impl {
 
   void Submit(Opcode opcode, protocol::Metadata metadata,
               std::vector<std::span<const std::byte>> payload, Completion done,
-              RegionRequest region = {}) {
+              ValuePlacement region = {}) {
     {
       std::lock_guard lock(mu_);
       ++in_flight_;
@@ -187,6 +197,7 @@ class Client::Impl {
       pending.done = std::move(done);
       pending.area = std::move(region.area);
       pending.reply_area = !region.values_in_area;
+      pending.sink = std::move(region.sink);
       pending.timer = std::make_unique<asio::steady_timer>(io_, options_.request_timeout);
       pending.timer->async_wait([this, id](boost::system::error_code ec) {
         if (!ec) TimeOut(id);
@@ -203,7 +214,7 @@ class Client::Impl {
   // caller keeps `region.area` alive until this returns.
   std::optional<Result<ReplyFrame>> CallHere(Opcode opcode, const protocol::Metadata& metadata,
                                              std::span<const std::span<const std::byte>> payload,
-                                             const RegionRequest& region) {
+                                             const ValuePlacement& region) {
     if (region.pass_fd >= 0) return std::nullopt;
     uint64_t id = 0;
     protocol::Limits limits;
@@ -241,20 +252,22 @@ class Client::Impl {
         return Result<ReplyFrame>(DeadlineExceeded(
             "no reply within " + std::to_string(options_.request_timeout.count()) + " ms"));
       }
-      if (!status.ok()) return BreakHere(status, status);
+      if (!status.ok()) return BreakHere(ConnectionStatus(status), status);
       auto frame = StartReply(reply_header, limits);
       if (!frame.ok()) return BreakHere(frame.status(), frame.status());
-      std::array<std::span<std::byte>, 2> body = {
-          std::span<std::byte>(frame->metadata),
-          std::span<std::byte>(frame->payload.get(), frame->payload ? frame->payload_length : 0)};
-      for (std::span<std::byte> part : body) {
-        status = ReceiveExactlyBefore(fd_, part, deadline, &received);
-        if (!status.ok()) return BreakHere(status, status);
-      }
+      status = ReceiveExactlyBefore(fd_, frame->metadata, deadline, &received);
+      if (!status.ok()) return BreakHere(ConnectionStatus(status), status);
       if (Status connection = ConnectionError(*frame); !connection.ok()) {
         return BreakHere(connection, connection);
       }
-      if (frame->header.request_id != id) {
+      const bool mine = frame->header.request_id == id;
+      auto targets = PayloadTargets(*frame, mine ? &region.sink : nullptr);
+      if (!targets.ok()) return BreakHere(targets.status(), targets.status());
+      for (std::span<std::byte> part : *targets) {
+        status = ReceiveExactlyBefore(fd_, part, deadline, &received);
+        if (!status.ok()) return BreakHere(ConnectionStatus(status), status);
+      }
+      if (!mine) {
         std::lock_guard lock(mu_);
         orphaned_areas_.erase(frame->header.request_id);  // a late reply to a timed-out request
         continue;
@@ -275,6 +288,7 @@ class Client::Impl {
     std::unique_ptr<asio::steady_timer> timer;
     Area area;                // held until the reply: the server may use it until then
     bool reply_area = false;  // `area` is where the reply's values may be placed
+    PayloadSink sink;         // where the reply's values are read to (GetInto)
   };
   struct Outgoing {
     uint64_t id;
@@ -286,7 +300,7 @@ class Client::Impl {
 
   static FrameHeader RequestHeader(Opcode opcode, uint64_t id, const protocol::Metadata& metadata,
                                    std::span<const std::span<const std::byte>> payload,
-                                   const RegionRequest& region) {
+                                   const ValuePlacement& region) {
     FrameHeader header;
     header.opcode = static_cast<uint8_t>(opcode);
     header.request_id = id;
@@ -310,11 +324,23 @@ class Client::Impl {
     frame.header = header;
     frame.metadata.resize(header.metadata_length);
     frame.payload_length = header.payload_length;
-    // Value bytes in the shared region are not on the stream.
-    if ((header.flags & protocol::frame_flags::kPayloadInRegion) == 0) {
-      frame.payload.reset(new std::byte[header.payload_length]);
-    }
     return frame;
+  }
+
+  // Where the payload of `frame` (metadata read) goes on the stream: the
+  // request's sink, or a buffer of the client's. Nothing when the values
+  // lie in the shared region.
+  static Result<std::vector<std::span<std::byte>>> PayloadTargets(ReplyFrame& frame,
+                                                                  const PayloadSink* sink) {
+    if ((frame.header.flags & protocol::frame_flags::kPayloadInRegion) != 0 ||
+        frame.payload_length == 0) {
+      return std::vector<std::span<std::byte>>{};
+    }
+    if (sink != nullptr && *sink && (frame.header.flags & protocol::frame_flags::kError) == 0) {
+      return (*sink)(frame);
+    }
+    frame.payload.reset(new std::byte[frame.payload_length]);
+    return std::vector<std::span<std::byte>>{{frame.payload.get(), frame.payload_length}};
   }
 
   // A connection-level error (limit reached, stream rejected) ends the
@@ -348,6 +374,12 @@ class Client::Impl {
         reader_wake_.cancel();
       });
     }
+  }
+
+  // What a failed read mid-reply means for the connection's other requests.
+  static Status ConnectionStatus(const Status& status) {
+    if (status.code() != StatusCode::kDeadlineExceeded) return status;
+    return Unavailable("connection closed after a reply stalled past the request timeout");
   }
 
   // Breaks the connection from the calling thread: this request fails with
@@ -517,10 +549,7 @@ class Client::Impl {
         Fail(frame.status());
         break;
       }
-      std::array<asio::mutable_buffer, 2> body = {
-          asio::buffer(frame->metadata),
-          asio::buffer(frame->payload.get(), frame->payload ? frame->payload_length : 0)};
-      co_await asio::async_read(socket_, body, Redirect(ec));
+      co_await asio::async_read(socket_, asio::buffer(frame->metadata), Redirect(ec));
       if (ec) {
         Fail(Unavailable("connection lost inside a reply: " + ec.message()));
         break;
@@ -530,6 +559,25 @@ class Client::Impl {
         break;
       }
       auto it = pending_.find(frame->header.request_id);
+      auto targets = PayloadTargets(*frame, it == pending_.end() ? nullptr : &it->second.sink);
+      if (!targets.ok()) {
+        Fail(targets.status());
+        break;
+      }
+      if (!targets->empty()) {
+        std::vector<asio::mutable_buffer> buffers;
+        for (std::span<std::byte> part : *targets) buffers.emplace_back(part.data(), part.size());
+        // Caller buffers are in use until this read ends: a timeout meanwhile
+        // closes the connection (TimeOut), which ends the read first.
+        reading_id_ = it == pending_.end() || !it->second.sink ? 0 : it->first;
+        co_await asio::async_read(socket_, buffers, Redirect(ec));
+        reading_id_ = 0;
+        if (ec) {
+          Fail(Unavailable("connection lost inside a reply: " + ec.message()));
+          break;
+        }
+        it = pending_.find(frame->header.request_id);  // a timeout may have ended it
+      }
       if (it == pending_.end()) {
         std::lock_guard lock(mu_);
         io_reading_ = false;
@@ -563,10 +611,11 @@ class Client::Impl {
     if (it == pending_.end()) return;
     const Status status = DeadlineExceeded(
         "no reply within " + std::to_string(options_.request_timeout.count()) + " ms");
-    if (id == writing_id_) {
-      // Its bytes are being sent and the caller's buffers are in use: only
-      // closing the socket releases them.
-      Fail(Unavailable("connection closed after a request timed out while sending"), id, status);
+    if (id == writing_id_ || id == reading_id_) {
+      // Its bytes are being sent, or its values read into the caller's
+      // buffers: only closing the socket releases those buffers.
+      Fail(Unavailable("connection closed after a request timed out while sending or reading"), id,
+           status);
       return;
     }
     for (auto q = queue_.begin(); q != queue_.end(); ++q) {
@@ -626,6 +675,7 @@ class Client::Impl {
   std::deque<Outgoing> queue_;
   std::unordered_map<uint64_t, Pending> pending_;
   uint64_t writing_id_ = 0;
+  uint64_t reading_id_ = 0;               // whose values are being read into its caller's buffers
   bool closed_ = false;                   // guarded by mu_: the socket is closed
   std::shared_ptr<ClientRegion> region_;  // shared memory transport, when attached
 
@@ -661,6 +711,36 @@ Status CheckKeys(const protocol::Limits& limits, std::string_view ns,
   return Status::Ok();
 }
 
+// The spans a reply's carried values are read into: value j, of `carried[j]`
+// = (key index i, length), goes to buffers[i] when it fits; values that do
+// not fit go to scratch memory the frame owns, and are dropped.
+std::vector<std::span<std::byte>> SpansFor(
+    ReplyFrame& frame, std::span<const std::span<std::byte>> buffers,
+    const std::vector<std::pair<size_t, uint64_t>>& carried) {
+  uint64_t dropped = 0;
+  for (const auto& [i, length] : carried) {
+    if (length > buffers[i].size()) dropped += length;
+  }
+  if (dropped > 0) frame.payload.reset(new std::byte[dropped]);
+  std::vector<std::span<std::byte>> spans;
+  spans.reserve(carried.size());
+  uint64_t scratch = 0;
+  for (const auto& [i, length] : carried) {
+    if (length <= buffers[i].size()) {
+      spans.push_back(buffers[i].first(length));
+    } else {
+      spans.emplace_back(frame.payload.get() + scratch, length);
+      scratch += length;
+    }
+  }
+  return spans;
+}
+
+Status TooLarge(size_t key, uint64_t length, size_t buffer) {
+  return InvalidArgument("value " + std::to_string(key) + " is " + std::to_string(length) +
+                         " bytes; its buffer holds " + std::to_string(buffer));
+}
+
 template <typename T>
 std::future<Result<T>> Failed(Status status) {
   std::promise<Result<T>> promise;
@@ -683,8 +763,8 @@ SharedBuffer Client::AllocateShared(uint64_t bytes) {
   return SharedBuffer{std::span<std::byte>(area->data(), bytes), std::move(area)};
 }
 
-struct Client::RegionUse {
-  RegionRequest request;
+struct Client::Placement {
+  ValuePlacement request;
 };
 
 Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
@@ -692,7 +772,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   protocol::HelloRequest request;
   request.client_name = options.client_name;
   request.token = options.token;
-  RegionRequest attach;
+  ValuePlacement attach;
   if (!options.unix_socket.empty() && options.shm_region_bytes > 0) {
     KVTIER_RETURN_IF_ERROR(impl->CreateRegion());
     request.shm_region_bytes = options.shm_region_bytes;
@@ -737,7 +817,7 @@ class CallerWaits {
 template <typename T, typename Decode>
 std::future<Result<T>> Client::Call(Opcode opcode, protocol::Metadata metadata,
                                     std::vector<std::span<const std::byte>> payload, Decode decode,
-                                    RegionUse region) {
+                                    Placement region) {
   auto promise = std::make_shared<std::promise<Result<T>>>();
   auto future = promise->get_future();
   auto complete = [promise, opcode, decode = std::move(decode)](Result<ReplyFrame> frame) {
@@ -764,7 +844,7 @@ template <typename T, typename Decode>
 std::future<Result<T>> Client::Call(Opcode opcode, protocol::Metadata metadata,
                                     std::vector<std::span<const std::byte>> payload,
                                     Decode decode) {
-  return Call<T>(opcode, std::move(metadata), std::move(payload), std::move(decode), RegionUse{});
+  return Call<T>(opcode, std::move(metadata), std::move(payload), std::move(decode), Placement{});
 }
 
 std::future<Result<KeyStatuses>> Client::PutAsync(
@@ -830,7 +910,7 @@ std::future<Result<KeyStatuses>> Client::PutAsync(
           protocol::EncodePutRequest(ns, keys, lengths, checksums, options.ttls_ms, options.pins,
                                      impl_->bulk(), options.kb, offsets),
           {}, std::move(decode),
-          RegionUse{RegionRequest{std::move(area), /*values_in_area=*/true, total}});
+          Placement{ValuePlacement{std::move(area), /*values_in_area=*/true, total}});
     }
   }
   return Call<KeyStatuses>(Opcode::kPut,
@@ -879,7 +959,7 @@ std::future<Result<GetResult>> Client::GetAsync(std::string_view ns,
         }
         return result;
       },
-      RegionUse{RegionRequest{std::move(area)}});
+      Placement{ValuePlacement{std::move(area)}});
 }
 
 std::future<Result<ExistsResult>> Client::ExistsAsync(std::string_view ns,
@@ -941,6 +1021,128 @@ Result<KeyStatuses> Client::Put(std::string_view ns, std::span<const std::string
   CallerWaits here;
   return PutAsync(ns, keys, values, options).get();
 }
+std::future<Result<GetIntoResult>> Client::GetIntoAsync(
+    std::string_view ns, std::span<const std::string> keys,
+    std::span<const std::span<std::byte>> buffers, uint64_t lease_id) {
+  if (Status s = CheckKeys(impl_->info().limits, ns, keys); !s.ok()) {
+    return Failed<GetIntoResult>(s);
+  }
+  if (buffers.size() != keys.size()) {
+    return Failed<GetIntoResult>(InvalidArgument("GetInto needs one buffer per key"));
+  }
+  const size_t count = keys.size();
+  std::vector<std::span<std::byte>> targets(buffers.begin(), buffers.end());
+  ValuePlacement placement;
+  placement.sink = [count,
+                    targets](ReplyFrame& frame) -> Result<std::vector<std::span<std::byte>>> {
+    KVTIER_ASSIGN_OR_RETURN(
+        auto response, protocol::DecodeGetResponse(frame.metadata, count, frame.payload_length));
+    std::vector<std::pair<size_t, uint64_t>> carried;
+    for (size_t i = 0; i < count; ++i) {
+      if (response.codes[i] == StatusCode::kOk) carried.emplace_back(i, response.value_lengths[i]);
+    }
+    return SpansFor(frame, targets, carried);
+  };
+  return Call<GetIntoResult>(
+      Opcode::kGet, protocol::EncodeKeysRequest(ns, keys, 0, lease_id, 0, impl_->bulk()), {},
+      [count, targets](const ReplyFrame& frame) -> Result<GetIntoResult> {
+        KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodeGetResponse(frame.metadata, count,
+                                                                           frame.payload_length));
+        GetIntoResult result;
+        result.statuses.resize(count);
+        result.lengths.assign(count, 0);
+        result.tiers = response.tiers;
+        for (size_t i = 0; i < count; ++i) {
+          const StatusCode code = response.codes[i];
+          const uint64_t length = response.value_lengths[i];
+          if (code != StatusCode::kOk) {
+            result.statuses[i] = Status(code, std::string(StatusCodeName(code)));
+          } else if (length > targets[i].size()) {
+            result.statuses[i] = TooLarge(i, length, targets[i].size());
+          } else if (BlockChecksum(targets[i].first(length)) != response.checksums[i]) {
+            // Verified at the edge: the caller must not use these bytes.
+            result.statuses[i] = Corruption("value failed its checksum");
+          } else {
+            result.lengths[i] = length;
+          }
+        }
+        return result;
+      },
+      Placement{std::move(placement)});
+}
+
+Result<GetIntoResult> Client::GetInto(std::string_view ns, std::span<const std::string> keys,
+                                      std::span<const std::span<std::byte>> buffers,
+                                      uint64_t lease_id) {
+  CallerWaits here;
+  return GetIntoAsync(ns, keys, buffers, lease_id).get();
+}
+
+std::future<Result<PrefixIntoResult>> Client::GetPrefixIntoAsync(
+    std::string_view ns, std::span<const std::string> keys,
+    std::span<const std::span<std::byte>> buffers, std::chrono::milliseconds deadline,
+    uint64_t lease_id) {
+  if (Status s = CheckKeys(impl_->info().limits, ns, keys); !s.ok()) {
+    return Failed<PrefixIntoResult>(s);
+  }
+  if (buffers.size() != keys.size()) {
+    return Failed<PrefixIntoResult>(InvalidArgument("GetPrefixInto needs one buffer per key"));
+  }
+  const size_t count = keys.size();
+  const auto deadline_ms = static_cast<uint32_t>(
+      std::clamp<int64_t>(deadline.count(), 0, std::numeric_limits<uint32_t>::max()));
+  std::vector<std::span<std::byte>> targets(buffers.begin(), buffers.end());
+  ValuePlacement placement;
+  placement.sink = [count,
+                    targets](ReplyFrame& frame) -> Result<std::vector<std::span<std::byte>>> {
+    KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodeGetPrefixResponse(frame.metadata, count,
+                                                                             frame.payload_length));
+    std::vector<std::pair<size_t, uint64_t>> carried;
+    for (uint32_t i = 0; i < response.delivered; ++i) {
+      carried.emplace_back(i, response.value_lengths[i]);
+    }
+    return SpansFor(frame, targets, carried);
+  };
+  return Call<PrefixIntoResult>(
+      Opcode::kGetPrefix,
+      protocol::EncodeKeysRequest(ns, keys, 0, lease_id, deadline_ms, impl_->bulk()), {},
+      [count, targets](const ReplyFrame& frame) -> Result<PrefixIntoResult> {
+        KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodeGetPrefixResponse(
+                                                   frame.metadata, count, frame.payload_length));
+        PrefixIntoResult result;
+        result.stop_reason = response.stop_reason;
+        result.stop_code = response.stop_code;
+        for (uint32_t i = 0; i < response.delivered; ++i) {
+          const uint64_t length = response.value_lengths[i];
+          // Never a gap: the prefix ends before a value that is unusable here.
+          StatusCode stop = StatusCode::kOk;
+          if (length > targets[i].size()) {
+            stop = StatusCode::kInvalidArgument;
+          } else if (BlockChecksum(targets[i].first(length)) != response.checksums[i]) {
+            stop = StatusCode::kCorruption;
+          }
+          if (stop != StatusCode::kOk) {
+            result.stop_reason = protocol::PrefixStop::kError;
+            result.stop_code = stop;
+            break;
+          }
+          result.lengths.push_back(length);
+          result.tiers.push_back(response.tiers[i]);
+        }
+        return result;
+      },
+      Placement{std::move(placement)});
+}
+
+Result<PrefixIntoResult> Client::GetPrefixInto(std::string_view ns,
+                                               std::span<const std::string> keys,
+                                               std::span<const std::span<std::byte>> buffers,
+                                               std::chrono::milliseconds deadline,
+                                               uint64_t lease_id) {
+  CallerWaits here;
+  return GetPrefixIntoAsync(ns, keys, buffers, deadline, lease_id).get();
+}
+
 Result<GetResult> Client::Get(std::string_view ns, std::span<const std::string> keys,
                               uint64_t lease_id) {
   CallerWaits here;
@@ -1002,7 +1204,7 @@ std::future<Result<PrefixResult>> Client::GetPrefixAsync(std::string_view ns,
         }
         return result;
       },
-      RegionUse{RegionRequest{std::move(area)}});
+      Placement{ValuePlacement{std::move(area)}});
 }
 
 Result<PrefixResult> Client::GetPrefix(std::string_view ns, std::span<const std::string> keys,

@@ -94,6 +94,23 @@ struct GetResult {
   std::shared_ptr<const std::byte[]> payload;
 };
 
+// The outcome of GetInto, per key in request order.
+struct GetIntoResult {
+  // kOk; kNotFound; kCorruption (failed its checksum: the buffer's bytes
+  // must not be used); kInvalidArgument (larger than its buffer: not written).
+  std::vector<Status> statuses;
+  std::vector<uint64_t> lengths;  // bytes written into each buffer (0 unless kOk)
+  std::vector<TierId> tiers;
+};
+
+// The outcome of GetPrefixInto: the delivered prefix lies in buffers[0..n).
+struct PrefixIntoResult {
+  std::vector<uint64_t> lengths;  // of each delivered value, in key order
+  std::vector<TierId> tiers;
+  protocol::PrefixStop stop_reason = protocol::PrefixStop::kComplete;
+  StatusCode stop_code = StatusCode::kOk;  // with kError
+};
+
 // The longest contiguous prefix of the keys the server delivered.
 struct PrefixResult {
   std::vector<GetValue> values;  // the delivered prefix, in key order, all kOk
@@ -151,6 +168,15 @@ class Client {
   // it: the blocks as they were when matched.
   std::future<Result<GetResult>> GetAsync(std::string_view ns, std::span<const std::string> keys,
                                           uint64_t lease_id = 0);
+  // Get that reads each value from the connection straight into
+  // buffers[i] (one per key), with no buffer of the client's in between:
+  // for engines that load KV pages into memory they allocated. The buffers
+  // must stay valid, and unread by the caller, until the future is ready.
+  // Over shared memory the values come on the socket, not the region.
+  std::future<Result<GetIntoResult>> GetIntoAsync(std::string_view ns,
+                                                  std::span<const std::string> keys,
+                                                  std::span<const std::span<std::byte>> buffers,
+                                                  uint64_t lease_id = 0);
   std::future<Result<ExistsResult>> ExistsAsync(std::string_view ns,
                                                 std::span<const std::string> keys);
   std::future<Result<KeyStatuses>> DeleteAsync(std::string_view ns,
@@ -168,6 +194,9 @@ class Client {
                           const PutOptions& options = {});
   Result<GetResult> Get(std::string_view ns, std::span<const std::string> keys,
                         uint64_t lease_id = 0);
+  Result<GetIntoResult> GetInto(std::string_view ns, std::span<const std::string> keys,
+                                std::span<const std::span<std::byte>> buffers,
+                                uint64_t lease_id = 0);
   Result<ExistsResult> Exists(std::string_view ns, std::span<const std::string> keys);
   Result<KeyStatuses> Delete(std::string_view ns, std::span<const std::string> keys);
   Result<MatchResult> MatchPrefix(std::string_view ns, std::span<const std::string> keys,
@@ -181,6 +210,15 @@ class Client {
                                                    uint64_t lease_id = 0);
   Result<PrefixResult> GetPrefix(std::string_view ns, std::span<const std::string> keys,
                                  std::chrono::milliseconds deadline, uint64_t lease_id = 0);
+  // GetPrefix into caller buffers, as GetInto. A value larger than its
+  // buffer ends the prefix before it (kError, kInvalidArgument).
+  std::future<Result<PrefixIntoResult>> GetPrefixIntoAsync(
+      std::string_view ns, std::span<const std::string> keys,
+      std::span<const std::span<std::byte>> buffers, std::chrono::milliseconds deadline,
+      uint64_t lease_id = 0);
+  Result<PrefixIntoResult> GetPrefixInto(std::string_view ns, std::span<const std::string> keys,
+                                         std::span<const std::span<std::byte>> buffers,
+                                         std::chrono::milliseconds deadline, uint64_t lease_id = 0);
   // Ends a lease early; false when the server had none by that id.
   Result<bool> Release(uint64_t lease_id);
   Result<StatsResult> Stats();
@@ -202,11 +240,11 @@ class Client {
   class Impl;
   explicit Client(std::unique_ptr<Impl> impl);
   // Sends one request; `decode` turns a successful reply into T.
-  struct RegionUse;
+  struct Placement;
   template <typename T, typename Decode>
   std::future<Result<T>> Call(protocol::Opcode opcode, protocol::Metadata metadata,
                               std::vector<std::span<const std::byte>> payload, Decode decode,
-                              RegionUse region);
+                              Placement region);
   template <typename T, typename Decode>
   std::future<Result<T>> Call(protocol::Opcode opcode, protocol::Metadata metadata,
                               std::vector<std::span<const std::byte>> payload, Decode decode);

@@ -91,25 +91,11 @@ struct MatchResult {
   uint32_t lease_ms = 0;
 };
 
-// Copies the values of `values` into `buffers`, in order: the length copied
-// for each key, None for a miss. A value larger than its buffer raises.
-std::vector<std::optional<uint64_t>> CopyInto(const std::vector<client::GetValue>& values,
-                                              const std::vector<Buffer>& buffers) {
-  std::vector<std::optional<uint64_t>> lengths(buffers.size());
-  for (size_t i = 0; i < values.size() && i < buffers.size(); ++i) {
-    const client::GetValue& value = values[i];
-    if (value.status.code() == StatusCode::kNotFound) continue;
-    if (!value.status.ok()) Raise(value.status);
-    const std::span<std::byte> target = buffers[i].bytes();
-    if (value.bytes.size() > target.size()) {
-      Raise(InvalidArgument("value " + std::to_string(i) + " is " +
-                            std::to_string(value.bytes.size()) + " bytes; its buffer holds " +
-                            std::to_string(target.size())));
-    }
-    if (!value.bytes.empty()) std::memcpy(target.data(), value.bytes.data(), value.bytes.size());
-    lengths[i] = value.bytes.size();
-  }
-  return lengths;
+std::vector<std::span<std::byte>> Spans(const std::vector<Buffer>& buffers) {
+  std::vector<std::span<std::byte>> out;
+  out.reserve(buffers.size());
+  for (const Buffer& buffer : buffers) out.push_back(buffer.bytes());
+  return out;
 }
 
 std::vector<Buffer> WritableBuffers(const py::sequence& buffers, size_t count) {
@@ -203,12 +189,26 @@ class PyClient {
     return out;
   }
 
+  // The values are read from the connection straight into the buffers.
   std::vector<std::optional<uint64_t>> GetInto(const std::string& ns, const py::sequence& keys,
                                                const py::sequence& buffers, uint64_t lease_id) {
     const std::vector<std::string> key_list = ToKeys(keys);
-    const std::vector<Buffer> targets = WritableBuffers(buffers, key_list.size());
-    const client::GetResult result = Fetch(ns, key_list, lease_id);
-    return CopyInto(result.values, targets);
+    const std::vector<Buffer> held = WritableBuffers(buffers, key_list.size());
+    const std::vector<std::span<std::byte>> targets = Spans(held);
+    Result<client::GetIntoResult> got = InvalidArgument("not run");
+    {
+      py::gil_scoped_release unlocked;  // `held` keeps the buffers alive and in place
+      got = client_->GetInto(ns, key_list, targets, lease_id);
+    }
+    const client::GetIntoResult result = Unwrap(std::move(got));
+    std::vector<std::optional<uint64_t>> lengths(key_list.size());
+    for (size_t i = 0; i < key_list.size(); ++i) {
+      const Status& status = result.statuses[i];
+      if (status.code() == StatusCode::kNotFound) continue;
+      if (!status.ok()) Raise(status);
+      lengths[i] = result.lengths[i];
+    }
+    return lengths;
   }
 
   std::vector<py::bytes> GetPrefix(const std::string& ns, const py::sequence& keys,
@@ -225,14 +225,21 @@ class PyClient {
                                       const py::sequence& buffers, uint32_t deadline_ms,
                                       uint64_t lease_id) {
     const std::vector<std::string> key_list = ToKeys(keys);
-    const std::vector<Buffer> targets = WritableBuffers(buffers, key_list.size());
-    const client::PrefixResult result = FetchPrefix(ns, key_list, deadline_ms, lease_id);
-    std::vector<uint64_t> lengths;
-    for (const auto& length : CopyInto(result.values, targets)) {
-      if (length) lengths.push_back(*length);
+    const std::vector<Buffer> held = WritableBuffers(buffers, key_list.size());
+    const std::vector<std::span<std::byte>> targets = Spans(held);
+    Result<client::PrefixIntoResult> got = InvalidArgument("not run");
+    {
+      py::gil_scoped_release unlocked;
+      got = client_->GetPrefixInto(ns, key_list, targets, std::chrono::milliseconds(deadline_ms),
+                                   lease_id);
     }
-    lengths.resize(result.values.size());
-    return lengths;
+    const client::PrefixIntoResult result = Unwrap(std::move(got));
+    if (result.stop_reason == protocol::PrefixStop::kError &&
+        result.stop_code == StatusCode::kInvalidArgument) {
+      Raise(InvalidArgument("value " + std::to_string(result.lengths.size()) +
+                            " is larger than its buffer"));
+    }
+    return result.lengths;
   }
 
   std::vector<std::optional<std::string>> Exists(const std::string& ns, const py::sequence& keys) {

@@ -168,6 +168,47 @@ TEST(ClientPaths, ConnectionLostInsideAReplyFailsThisAndLaterCalls) {
   EXPECT_EQ((*client)->ExistsAsync("ns", kKey).get().status().code(), StatusCode::kUnavailable);
 }
 
+// A reply whose values stall half-way while they are read into the caller's
+// buffers: the call times out and the connection is closed (nothing may
+// write into those buffers once the call has returned); later calls fail.
+TEST_P(LateReply, AStalledReplyIntoCallerBuffersClosesTheConnection) {
+  ScriptedPeer peer;
+  std::thread script([&] {
+    peer.Accept();
+    peer.AnswerHello();
+    const FrameHeader request = peer.ReadRequest();
+    protocol::GetResponse get;
+    get.codes = {StatusCode::kOk};
+    get.value_lengths = {1000};
+    get.checksums = {0};
+    get.tiers = {TierId::kDram};
+    const protocol::Metadata metadata = protocol::EncodeGetResponse(get);
+    FrameHeader header;
+    header.opcode = request.opcode;
+    header.flags = protocol::frame_flags::kResponse;
+    header.request_id = request.request_id;
+    header.metadata_length = static_cast<uint32_t>(metadata.bytes().size());
+    header.payload_length = 1000;
+    const protocol::FrameHeaderBytes bytes = protocol::EncodeFrameHeader(header);
+    peer.Send(bytes);
+    peer.Send(metadata.bytes());
+    const std::vector<std::byte> part(10, std::byte{7});
+    peer.Send(part);  // then nothing
+    peer.AwaitClose();
+  });
+  {
+    auto client = Client::Connect(OptionsFor(peer));
+    ASSERT_TRUE(client.ok()) << client.status().ToString();
+    std::vector<std::byte> memory(1000);
+    const std::vector<std::span<std::byte>> buffers = {memory};
+    auto got = GetParam() == First::kWaiting ? (*client)->GetInto("ns", kKey, buffers)
+                                             : (*client)->GetIntoAsync("ns", kKey, buffers).get();
+    EXPECT_EQ(got.status().code(), StatusCode::kDeadlineExceeded) << got.status().ToString();
+    EXPECT_EQ((*client)->Exists("ns", kKey).status().code(), StatusCode::kUnavailable);
+  }
+  script.join();
+}
+
 // A reply not flagged as a response breaks the stream for a waiting call
 // as it does for a pipelined one.
 TEST(ClientPaths, AFrameNotFlaggedAsAResponseIsAProtocolError) {

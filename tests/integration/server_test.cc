@@ -230,6 +230,55 @@ TEST_P(ServerTest, StatsCountersMove) {
   EXPECT_EQ(after->tiers[1].name, "nvme");
 }
 
+// GetInto reads each value straight into the caller's buffer: exact and
+// larger buffers are filled, a buffer too small is refused (its value's
+// bytes dropped without desynchronising the stream), a miss is a miss.
+TEST_P(ServerTest, GetIntoFillsCallerBuffers) {
+  auto client = Connect();
+  const std::vector<std::string> keys = {"into-a", "into-b", "into-c", "into-absent"};
+  const std::vector<std::vector<std::byte>> values = {Bytes(4096, 1), Bytes(100000, 2),
+                                                      Bytes(5000, 3)};
+  const std::vector<std::span<const std::byte>> views = {values[0], values[1], values[2]};
+  ASSERT_TRUE(client->Put("demo", std::span(keys).first(3), views)->all_ok());
+
+  std::vector<std::vector<std::byte>> memory = {
+      std::vector<std::byte>(4096), std::vector<std::byte>(200000), std::vector<std::byte>(10),
+      std::vector<std::byte>(64)};
+  const std::vector<std::span<std::byte>> buffers = {memory[0], memory[1], memory[2], memory[3]};
+  for (int round = 0; round < 2; ++round) {  // waiting, then pipelined
+    auto got = round == 0 ? client->GetInto("demo", keys, buffers)
+                          : client->GetIntoAsync("demo", keys, buffers).get();
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_TRUE(got->statuses[0].ok());
+    EXPECT_TRUE(got->statuses[1].ok());
+    EXPECT_EQ(got->statuses[2].code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(got->statuses[3].code(), StatusCode::kNotFound);
+    EXPECT_EQ(got->lengths, (std::vector<uint64_t>{4096, 100000, 0, 0}));
+    EXPECT_TRUE(testing::SameBytes(memory[0], values[0]));
+    EXPECT_TRUE(testing::SameBytes(std::span(memory[1]).first(100000), values[1]));
+    std::fill(memory[0].begin(), memory[0].end(), std::byte{0});
+  }
+  // The dropped bytes left the stream in step.
+  auto after = client->Get("demo", std::span(keys).subspan(2, 1));
+  ASSERT_TRUE(after.ok() && after->values[0].status.ok());
+  EXPECT_TRUE(testing::SameBytes(after->values[0].bytes, values[2]));
+
+  // The prefix form stops at the gap, and before a value its buffer cannot hold.
+  const std::vector<std::string> chain = {"into-a", "into-b", "into-absent", "into-c"};
+  const std::vector<std::span<std::byte>> chain_buffers = {memory[0], memory[1], memory[3],
+                                                           memory[3]};
+  auto prefix = client->GetPrefixInto("demo", chain, chain_buffers, std::chrono::milliseconds(0));
+  ASSERT_TRUE(prefix.ok()) << prefix.status().ToString();
+  EXPECT_EQ(prefix->lengths, (std::vector<uint64_t>{4096, 100000}));
+  EXPECT_TRUE(testing::SameBytes(memory[0], values[0]));
+  const std::vector<std::span<std::byte>> small = {memory[2], memory[1], memory[3], memory[3]};
+  prefix = client->GetPrefixInto("demo", chain, small, std::chrono::milliseconds(0));
+  ASSERT_TRUE(prefix.ok());
+  EXPECT_TRUE(prefix->lengths.empty());
+  EXPECT_EQ(prefix->stop_reason, protocol::PrefixStop::kError);
+  EXPECT_EQ(prefix->stop_code, StatusCode::kInvalidArgument);
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, ServerTest,
                          ::testing::Values(testing::Transport::kTcp,
                                            testing::Transport::kSharedMemory),
