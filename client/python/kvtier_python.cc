@@ -463,6 +463,20 @@ class Error(Exception):
       py::arg("tokens"), py::arg("block_tokens"), py::arg("seed"), py::arg("hash") = "xxh3",
       "kvtier's chained keys of every full block (docs/keys.md), as the C++ client makes them.");
   m.def(
+      "content_key",
+      [](const py::handle content) {
+        const Buffer buffer = ToBuffer(content, /*writable=*/false);
+        return py::bytes(HashKey(ContentHash(buffer.bytes())));
+      },
+      py::arg("content"), "The 16-byte content key of a KB chunk (XXH3-128 of its bytes).");
+  m.def(
+      "object_block_key",
+      [](const std::string& object, uint64_t block_index, size_t max_key_bytes) {
+        return py::bytes(Unwrap(ObjectBlockKey(object, block_index, max_key_bytes)));
+      },
+      py::arg("object"), py::arg("block_index"), py::arg("max_key_bytes") = 256,
+      "The key of block `block_index` of a dataset object (docs/keys.md).");
+  m.def(
       "model_seed",
       [](const std::string& model, const std::string& dtype, const std::string& layout,
          uint32_t tp_size, uint32_t tp_rank, const std::string& cache_salt) {

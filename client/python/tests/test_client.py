@@ -147,6 +147,13 @@ def test_key_helpers_match_the_engines():
     assert seed == "model=m;dtype=bf16;layout=vllm-nhd-16;tp_size=2;tp_rank=1"
     assert kvtier.prefix_block_keys(list(range(32)), 16, seed) != \
         kvtier.prefix_block_keys(list(range(32)), 16, "other")
+    # KB content keys name bytes, whatever holds them.
+    assert kvtier.content_key(b"chunk") == kvtier.content_key(np.frombuffer(b"chunk", np.uint8))
+    assert len(kvtier.content_key(b"chunk")) == 16
+    # Dataset block keys: object name, a zero byte, the index big-endian.
+    assert kvtier.object_block_key("train-0001.bin", 5) == b"train-0001.bin\x00" + (5).to_bytes(8, "big")
+    with pytest.raises(kvtier.Error):
+        kvtier.object_block_key("", 0)
 
 
 def test_example_connector_loads_a_shared_prefix(server):
