@@ -293,7 +293,8 @@ class Client::Impl {
     return header;
   }
 
-  // Decodes a reply header and sizes the buffers for the rest of the frame.
+  // Decodes a reply header and sizes its metadata buffer; where the payload
+  // goes is chosen once the metadata is read (PayloadTargets).
   static Result<ReplyFrame> StartReply(const protocol::FrameHeaderBytes& bytes,
                                        const protocol::Limits& limits) {
     KVTIER_ASSIGN_OR_RETURN(FrameHeader header, protocol::DecodeFrameHeader(bytes, limits));

@@ -51,13 +51,10 @@ std::vector<std::string> ToKeys(const py::sequence& keys) {
   std::vector<std::string> out;
   out.reserve(keys.size());
   for (const py::handle key : keys) {
-    if (py::isinstance<py::bytes>(key)) {
-      out.push_back(key.cast<std::string>());
-    } else if (py::isinstance<py::str>(key)) {
-      out.push_back(key.cast<std::string>());
-    } else {
+    if (!py::isinstance<py::bytes>(key) && !py::isinstance<py::str>(key)) {
       throw py::type_error("keys must be bytes or str");
     }
+    out.push_back(key.cast<std::string>());
   }
   return out;
 }
