@@ -13,6 +13,9 @@
 //
 // On servers that require an access token, the token is read from the file
 // named by --token-file or from the environment variable KVTIER_TOKEN.
+// --tls (or any --tls-* option) speaks TLS to a server's TLS listener:
+// --tls-ca FILE to trust (default: the system's CA store), --tls-server-name
+// NAME to expect (default: the host), --tls-cert and --tls-key to present.
 //
 // Keys are taken as text; with --hex each KEY is hex-encoded bytes.
 // Exit status: 0 on success, 1 when the operation failed (or a get missed),
@@ -43,7 +46,9 @@ constexpr std::string_view kUsage =
     "  flush NS [KEY...]     (write-back to Blob: waits until the keys, or all, are uploaded)\n"
     "  keys SCHEME [OPTIONS] TOKEN...   (block keys of kvtier, vllm or sglang; no server)\n"
     "  token new | token hash   (an access token and its SHA-256 for auth.tokens; no server)\n"
-    "The access token comes from --token-file or the environment variable KVTIER_TOKEN.\n";
+    "The access token comes from --token-file or the environment variable KVTIER_TOKEN.\n"
+    "TLS (a server's TLS listener): --tls, or any of --tls-ca FILE, --tls-server-name NAME,\n"
+    "--tls-cert FILE --tls-key FILE.\n";
 
 struct Options {
   ClientOptions client;
@@ -90,6 +95,18 @@ Result<Options> ParseArgs(int argc, char** argv) {
       if (!in || !std::getline(in, options.client.token)) {
         return InvalidArgument("cannot read a token from " + std::string(argv[i]));
       }
+    } else if (arg == "--tls") {
+      options.client.tls.enabled = true;
+    } else if ((arg == "--tls-ca" || arg == "--tls-cert" || arg == "--tls-key" ||
+                arg == "--tls-server-name") &&
+               i + 1 < argc) {
+      TlsOptions& tls = options.client.tls;
+      tls.enabled = true;
+      std::string& field = arg == "--tls-ca"     ? tls.ca_file
+                           : arg == "--tls-cert" ? tls.cert_file
+                           : arg == "--tls-key"  ? tls.key_file
+                                                 : tls.server_name;
+      field = argv[++i];
     } else if (arg == "--hex") {
       options.hex = true;
     } else if (arg == "--help" || arg == "-h") {

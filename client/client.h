@@ -44,6 +44,20 @@ namespace kvtier::client {
 
 using protocol::TierId;
 
+// TLS to a server's TLS listener (`server.tls`, docs/config.md).
+struct TlsOptions {
+  bool enabled = false;
+  // The server's certificate must chain to a CA in this PEM file (empty:
+  // the system's CA store) and name `server_name` (empty: the host
+  // connected to), as a DNS name or an IP address.
+  std::string ca_file;
+  std::string server_name;
+  // A client certificate and its key, for servers that require one
+  // (`client_ca_file`): both or neither.
+  std::string cert_file;
+  std::string key_file;
+};
+
 struct ClientOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 7400;
@@ -64,6 +78,10 @@ struct ClientOptions {
   std::string unix_socket;
   uint64_t shm_region_bytes = 0;
   uint64_t shm_get_bytes_per_key = 4ull << 20;
+  // TCP only. A failed handshake (an untrusted or misnamed server
+  // certificate, a refused client certificate) fails Connect with
+  // kUnauthenticated. Over TLS every request goes through the I/O thread.
+  TlsOptions tls;
 };
 
 using ServerInfo = protocol::HelloResponse;

@@ -31,6 +31,7 @@
 #include "protocol/frame.h"
 #include "protocol/messages.h"
 #include "protocol/shared_region.h"
+#include "protocol/tls.h"
 
 namespace kvtier::client {
 namespace internal {
@@ -102,6 +103,7 @@ class Client::Impl {
   explicit Impl(const ClientOptions& options)
       : options_(options),
         socket_(io_),
+        stream_(socket_),
         writer_wake_(io_),
         reader_wake_(io_),
         work_(asio::make_work_guard(io_)) {
@@ -118,6 +120,14 @@ class Client::Impl {
   }
 
   Status Connect() {
+    if (options_.tls.enabled) {
+      if (!options_.unix_socket.empty()) {
+        return InvalidArgument("TLS is for TCP; a Unix socket connection does not use it");
+      }
+      const TlsOptions& tls = options_.tls;
+      KVTIER_ASSIGN_OR_RETURN(
+          tls_context_, protocol::MakeClientTlsContext({tls.ca_file, tls.cert_file, tls.key_file}));
+    }
     std::promise<Status> connected;
     asio::co_spawn(io_, ConnectCoroutine(&connected), asio::detached);
     return connected.get_future().get();
@@ -195,7 +205,8 @@ class Client::Impl {
   std::optional<Result<ReplyFrame>> CallHere(Opcode opcode, const protocol::Metadata& metadata,
                                              std::span<const std::span<const std::byte>> payload,
                                              const ValuePlacement& region) {
-    if (region.pass_fd >= 0) return std::nullopt;
+    // TLS records are the I/O thread's to read and write.
+    if (region.pass_fd >= 0 || tls_context_) return std::nullopt;
     uint64_t id = 0;
     protocol::Limits limits;
     {
@@ -424,6 +435,14 @@ class Client::Impl {
       tcp_socket.set_option(tcp::no_delay(true), ec);
       socket_ = stream_socket(std::move(tcp_socket));
     }
+    if (tls_context_) {
+      if (Status status = co_await Handshake(where); !status.ok()) {
+        boost::system::error_code ignored;
+        socket_.close(ignored);
+        connected->set_value(status);
+        co_return;
+      }
+    }
     // Requests run on a calling thread use the descriptor directly, each
     // call with MSG_DONTWAIT, waiting in poll(2).
     fd_ = socket_.native_handle();
@@ -432,6 +451,35 @@ class Client::Impl {
     asio::co_spawn(io_, ReadLoop(), asio::detached);
     asio::co_spawn(io_, WriteLoop(), asio::detached);
     connected->set_value(Status::Ok());
+  }
+
+  // The client side of the TLS handshake, within the connect timeout.
+  asio::awaitable<Status> Handshake(const std::string& where) {
+    stream_.UseTls(*tls_context_);
+    const std::string& name =
+        options_.tls.server_name.empty() ? options_.host : options_.tls.server_name;
+    if (Status status = protocol::ExpectServerName(*stream_.tls_stream(), name); !status.ok()) {
+      co_return status;
+    }
+    asio::steady_timer deadline(io_, options_.connect_timeout);
+    bool timed_out = false;
+    deadline.async_wait([&](boost::system::error_code wait_ec) {
+      if (!wait_ec) {
+        timed_out = true;
+        boost::system::error_code ignored;
+        socket_.close(ignored);
+      }
+    });
+    boost::system::error_code ec;
+    co_await stream_.tls_stream()->async_handshake(asio::ssl::stream_base::client,
+                                                   internal::Redirect(ec));
+    deadline.cancel();
+    if (timed_out) co_return DeadlineExceeded("TLS handshake with " + where + " timed out");
+    if (ec) {
+      co_return Unauthenticated("TLS handshake with " + where + " failed: " +
+                                protocol::TlsHandshakeErrorText(*stream_.tls_stream(), ec));
+    }
+    co_return Status::Ok();
   }
 
   // Sends the header bytes with a descriptor attached (the Hello that
@@ -491,7 +539,7 @@ class Client::Impl {
       for (const auto& value : out.payload) buffers.emplace_back(value.data(), value.size());
       writing_id_ = out.id;
       boost::system::error_code ec;
-      co_await asio::async_write(socket_, buffers, internal::Redirect(ec));
+      co_await asio::async_write(stream_, buffers, internal::Redirect(ec));
       writing_id_ = 0;
       if (ec) {
         Fail(Unavailable("connection lost while sending: " + ec.message()));
@@ -520,9 +568,12 @@ class Client::Impl {
       }
       protocol::FrameHeaderBytes header_bytes;
       boost::system::error_code ec;
-      co_await asio::async_read(socket_, asio::buffer(header_bytes), internal::Redirect(ec));
+      co_await asio::async_read(stream_, asio::buffer(header_bytes), internal::Redirect(ec));
       if (ec) {
-        Fail(Unavailable("connection lost: " + ec.message()));
+        Fail(protocol::IsCertificateRefusal(ec)
+                 ? Unauthenticated("the server refused this client's TLS certificate: " +
+                                   ec.message())
+                 : Unavailable("connection lost: " + ec.message()));
         break;
       }
       auto frame = StartReply(header_bytes, limits);
@@ -530,7 +581,7 @@ class Client::Impl {
         Fail(frame.status());
         break;
       }
-      co_await asio::async_read(socket_, asio::buffer(frame->metadata), internal::Redirect(ec));
+      co_await asio::async_read(stream_, asio::buffer(frame->metadata), internal::Redirect(ec));
       if (ec) {
         Fail(Unavailable("connection lost inside a reply: " + ec.message()));
         break;
@@ -551,7 +602,7 @@ class Client::Impl {
         // Caller buffers are in use until this read ends: a timeout meanwhile
         // closes the connection (TimeOut), which ends the read first.
         reading_id_ = it == pending_.end() || !it->second.sink ? 0 : it->first;
-        co_await asio::async_read(socket_, buffers, internal::Redirect(ec));
+        co_await asio::async_read(stream_, buffers, internal::Redirect(ec));
         reading_id_ = 0;
         if (ec) {
           Fail(Unavailable("connection lost inside a reply: " + ec.message()));
@@ -647,6 +698,8 @@ class Client::Impl {
   ServerInfo info_;
   asio::io_context io_;
   stream_socket socket_;
+  protocol::ByteStream stream_;  // socket_, or TLS over it: the I/O thread's frames move here
+  std::unique_ptr<protocol::TlsContext> tls_context_;  // set before Connect, with TLS
   int fd_ = -1;  // socket_'s descriptor, for requests run on a calling thread
   asio::steady_timer writer_wake_;
   asio::steady_timer reader_wake_;

@@ -87,12 +87,32 @@ class Reader {
   }
 };
 
+bool ParseTls(Reader& r, const YAML::Node& node, TlsListenerConfig& tls) {
+  if (!node) return true;
+  if (!r.Map(node, "server.tls", {"listen", "cert_file", "key_file", "client_ca_file", "only"})) {
+    return false;
+  }
+  tls.enabled = true;
+  if (node["listen"]) {
+    std::string listen;
+    if (!r.String(node["listen"], "server.tls.listen", listen)) return false;
+    auto parsed = ParseHostPort(listen);
+    if (!parsed.ok()) return r.Fail("server.tls.listen", parsed.status().message());
+    tls.host = parsed->first;
+    tls.port = parsed->second;
+  }
+  return r.String(node["cert_file"], "server.tls.cert_file", tls.cert_file) &&
+         r.String(node["key_file"], "server.tls.key_file", tls.key_file) &&
+         r.String(node["client_ca_file"], "server.tls.client_ca_file", tls.client_ca_file) &&
+         r.Bool(node["only"], "server.tls.only", tls.only);
+}
+
 bool ParseServer(Reader& r, const YAML::Node& node, ServerConfig& config) {
   if (!node) return true;
   if (!r.Map(node, "server",
              {"name", "listen", "io_threads", "max_connections", "idle_timeout_ms",
               "frame_timeout_ms", "max_queued_reply_bytes", "unix_socket", "shm_max_region_bytes",
-              "rdma", "metrics_listen"})) {
+              "rdma", "metrics_listen", "tls"})) {
     return false;
   }
   ListenerConfig& l = config.listener;
@@ -118,7 +138,8 @@ bool ParseServer(Reader& r, const YAML::Node& node, ServerConfig& config) {
       l.metrics_port = parsed->second;
     }
   }
-  return r.Integer(node["io_threads"], "server.io_threads", l.io_threads) &&
+  return ParseTls(r, node["tls"], l.tls) &&
+         r.Integer(node["io_threads"], "server.io_threads", l.io_threads) &&
          r.Integer(node["max_connections"], "server.max_connections", l.max_connections) &&
          r.Millis(node["idle_timeout_ms"], "server.idle_timeout_ms", l.idle_timeout) &&
          r.Millis(node["frame_timeout_ms"], "server.frame_timeout_ms", l.frame_timeout) &&
@@ -526,6 +547,12 @@ Status ServerConfig::Validate() const {
         "server.max_queued_reply_bytes (" + FormatByteSize(listener.max_queued_reply_bytes) +
         ") must be >= limits.max_payload_bytes (" + FormatByteSize(limits.max_payload_bytes) + ")");
   }
+  if (listener.tls.enabled) {
+    if (listener.tls.cert_file.empty() || listener.tls.key_file.empty()) {
+      return InvalidArgument("server.tls needs cert_file and key_file");
+    }
+    if (listener.tls.host.empty()) return InvalidArgument("server.tls.listen has an empty host");
+  }
   static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",
                                                 "error", "critical", "off"};
   if (kLevels.count(log_level) == 0) {
@@ -613,8 +640,15 @@ std::string DescribeConfig(const ServerConfig& c) {
       << ", rdma: " << (c.listener.rdma ? "true" : "false") << ", metrics_listen: "
       << (c.listener.metrics_enabled
               ? c.listener.metrics_host + ":" + std::to_string(c.listener.metrics_port)
-              : std::string("off"))
-      << "}\n";
+              : std::string("off"));
+  if (c.listener.tls.enabled) {
+    const TlsListenerConfig& tls = c.listener.tls;
+    out << ", tls: {listen: " << tls.host << ":" << tls.port << ", cert_file: " << tls.cert_file
+        << ", key_file: " << tls.key_file;
+    if (!tls.client_ca_file.empty()) out << ", client_ca_file: " << tls.client_ca_file;
+    out << ", only: " << (tls.only ? "true" : "false") << "}";
+  }
+  out << "}\n";
   out << "log: {level: " << c.log_level << "}\n";
   out << "limits: {max_metadata_bytes: " << FormatByteSize(c.limits.max_metadata_bytes)
       << ", max_keys_per_request: " << c.limits.max_keys_per_request

@@ -94,6 +94,18 @@ struct WorkerConfig {
   uint32_t max_queued_jobs = 4096;  // over it, requests get a retryable error
 };
 
+// A TLS listener beside (or instead of) the plaintext one
+// (docs/config.md, "server.tls").
+struct TlsListenerConfig {
+  bool enabled = false;  // a `server.tls` section is present
+  std::string host = "127.0.0.1";
+  uint16_t port = 7443;        // 0: pick a free port (see --port-file)
+  std::string cert_file;       // PEM chain, leaf first
+  std::string key_file;        // PEM private key
+  std::string client_ca_file;  // set: clients must present a certificate it signed
+  bool only = false;           // no plaintext TCP listener
+};
+
 struct ListenerConfig {
   std::string host = "127.0.0.1";
   uint16_t port = 7400;  // 0: pick a free port (see --port-file)
@@ -115,6 +127,7 @@ struct ListenerConfig {
   // Probe for RDMA devices at start (the RDMA data path is not built yet:
   // the server reports what it finds and serves TCP and shared memory).
   bool rdma = true;
+  TlsListenerConfig tls;
 };
 
 struct ServerConfig {

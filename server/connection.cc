@@ -25,8 +25,9 @@ auto Redirect(boost::system::error_code& ec) {
 
 Connection::Connection(stream_socket socket, bool local, std::string peer, Service& service,
                        ServerStats& stats, RateLimitedLog& log, const ListenerConfig& config,
-                       OnClosed on_closed)
+                       protocol::TlsContext* tls, OnClosed on_closed)
     : socket_(std::move(socket)),
+      stream_(socket_),
       local_(local),
       service_(service),
       stats_(stats),
@@ -39,6 +40,7 @@ Connection::Connection(stream_socket socket, bool local, std::string peer, Servi
       reader_wake_(socket_.get_executor()),
       access_(service.authenticator().required() ? Access::Nothing() : Access::Everything()),
       authenticated_(!service.authenticator().required()) {
+  if (tls != nullptr) stream_.UseTls(*tls);
   stats_.connections_active.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -66,9 +68,36 @@ void Connection::Start() {
   writer_wake_.expires_at(Clock::time_point::max());
   reader_wake_.expires_at(Clock::time_point::max());
   const auto executor = socket_.get_executor();
+  if (stream_.tls()) {
+    asio::co_spawn(executor, Guarded(shared_from_this(), &Connection::HandshakeThenServe),
+                   asio::detached);
+  } else {
+    StartLoops();
+  }
+  asio::co_spawn(executor, Guarded(shared_from_this(), &Connection::Watchdog), asio::detached);
+}
+
+void Connection::StartLoops() {
+  const auto executor = socket_.get_executor();
   asio::co_spawn(executor, Guarded(shared_from_this(), &Connection::ReadLoop), asio::detached);
   asio::co_spawn(executor, Guarded(shared_from_this(), &Connection::WriteLoop), asio::detached);
-  asio::co_spawn(executor, Guarded(shared_from_this(), &Connection::Watchdog), asio::detached);
+}
+
+asio::awaitable<void> Connection::HandshakeThenServe() {
+  // The handshake is held to the deadline of a frame, so a peer cannot hold
+  // a connection slot by stalling in it.
+  phase_ = ReadPhase::kFrame;
+  SetReadDeadline(Clock::now() + config_.frame_timeout);
+  boost::system::error_code ec;
+  co_await stream_.tls_stream()->async_handshake(asio::ssl::stream_base::server, Redirect(ec));
+  if (closed_) co_return;  // timed out (counted) or drained
+  if (ec) {
+    Reject(BadInput::kTlsHandshake,
+           "TLS handshake failed: " + protocol::TlsHandshakeErrorText(*stream_.tls_stream(), ec));
+    CloseSocket();
+    co_return;
+  }
+  StartLoops();
 }
 
 void Connection::Drain() {
@@ -137,7 +166,7 @@ asio::awaitable<void> Connection::Watchdog() {
 
 asio::awaitable<bool> Connection::ReadExactly(asio::mutable_buffer buffer) {
   boost::system::error_code ec;
-  const size_t n = co_await asio::async_read(socket_, buffer, Redirect(ec));
+  const size_t n = co_await asio::async_read(stream_, buffer, Redirect(ec));
   stats_.bytes_received.fetch_add(n, std::memory_order_relaxed);
   if (ec) {
     // A timeout already counted itself and closed the socket.
@@ -236,7 +265,7 @@ asio::awaitable<bool> Connection::ServeOneFrame() {
   boost::system::error_code ec;
   size_t have = local_ && first_read_
                     ? co_await ReadFirstBytes(asio::buffer(header_bytes), ec)
-                    : co_await socket_.async_read_some(asio::buffer(header_bytes), Redirect(ec));
+                    : co_await stream_.async_read_some(asio::buffer(header_bytes), Redirect(ec));
   stats_.bytes_received.fetch_add(have, std::memory_order_relaxed);
   if (ec) co_return false;  // clean close between frames, or drain
 
@@ -496,7 +525,7 @@ asio::awaitable<void> Connection::WriteLoop() {
     const Clock::time_point write_started = Clock::now();
     SetWriteDeadline(write_started + config_.frame_timeout);
     boost::system::error_code ec;
-    const size_t n = co_await asio::async_write(socket_, buffers, Redirect(ec));
+    const size_t n = co_await asio::async_write(stream_, buffers, Redirect(ec));
     SetWriteDeadline(Clock::time_point::max());
     if (!ec && out.opcode < stats_.transfer_latency.size()) {
       stats_.transfer_latency[out.opcode].Record(Clock::now() - write_started);
@@ -521,7 +550,7 @@ asio::awaitable<void> Connection::Linger() {
                   std::min<Clock::duration>(config_.frame_timeout, std::chrono::seconds(1)));
   if (scratch_.empty()) scratch_.resize(kScratchBytes);
   for (uint64_t drained = 0; !ec && !closed_ && drained < kMaxDrainBytes;) {
-    drained += co_await socket_.async_read_some(asio::buffer(scratch_), Redirect(ec));
+    drained += co_await stream_.async_read_some(asio::buffer(scratch_), Redirect(ec));
   }
 }
 

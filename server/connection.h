@@ -15,7 +15,9 @@
 // locks are needed; Drain() and deferred replies are the entry points from
 // other threads, and both post onto that thread.
 //
-// The same class serves TCP and Unix-socket connections. On a Unix socket a
+// The same class serves TCP, TLS and Unix-socket connections. Over TLS the
+// handshake comes first, bounded by the frame timeout; the loops start after
+// it. On a Unix socket a
 // client may attach a shared memory region with its Hello (protocol/
 // shared_region.h): Put values flagged kPayloadInRegion are then copied from
 // the region instead of read from the stream, and the values of a Get or
@@ -32,6 +34,7 @@
 
 #include "protocol/asio.h"
 #include "protocol/messages.h"
+#include "protocol/tls.h"
 #include "protocol/transport.h"
 #include "server/config.h"
 #include "server/rate_limited_log.h"
@@ -48,9 +51,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   using OnClosed = std::function<void(Connection*)>;
 
   // `local`: a Unix-socket connection, which may attach a shared region.
+  // `tls`: the TLS listener's context (outliving the connection), or null.
   Connection(stream_socket socket, bool local, std::string peer, Service& service,
              ServerStats& stats, RateLimitedLog& log, const ListenerConfig& config,
-             OnClosed on_closed);
+             protocol::TlsContext* tls, OnClosed on_closed);
   ~Connection();
 
   // Spawns the coroutines. Call once, right after construction.
@@ -73,6 +77,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   static asio::awaitable<void> Guarded(std::shared_ptr<Connection> self,
                                        asio::awaitable<void> (Connection::*loop)());
+  // TLS connections: the handshake, then the read and write loops.
+  asio::awaitable<void> HandshakeThenServe();
+  void StartLoops();
   asio::awaitable<void> ReadLoop();
   asio::awaitable<void> WriteLoop();
   asio::awaitable<void> Watchdog();
@@ -114,6 +121,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void CloseSocket();
 
   stream_socket socket_;
+  protocol::ByteStream stream_;  // socket_, or TLS over it: frames move here
   const bool local_;
   Service& service_;
   ServerStats& stats_;

@@ -3,7 +3,9 @@
 //   kvtierd [--config FILE] [--listen HOST:PORT] [--port N] [--io-threads N]
 //           [--dram-capacity SIZE] [--dram-policy s3fifo|lru] [--nvme-dir DIR]
 //           [--nvme-capacity SIZE] [--no-nvme] [--log-level LEVEL] [--port-file FILE]
-//           [--unix PATH] [--metrics-listen HOST:PORT|off] [--print-config] [--help]
+//           [--unix PATH] [--metrics-listen HOST:PORT|off]
+//           [--tls-listen HOST:PORT --tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
+//           [--print-config] [--help]
 //
 // Without --config the embedded default (configs/kvtier.yaml) is used.
 // Command-line options override the file. SIGINT/SIGTERM drain and exit 0.
@@ -41,7 +43,10 @@ constexpr std::string_view kUsage =
     "usage: kvtierd [--config FILE] [--listen HOST:PORT] [--port N] [--io-threads N]\n"
     "               [--dram-capacity SIZE] [--dram-policy s3fifo|lru] [--nvme-dir DIR]\n"
     "               [--nvme-capacity SIZE] [--no-nvme] [--log-level LEVEL] [--port-file FILE]\n"
-    "               [--unix PATH] [--metrics-listen HOST:PORT|off] [--print-config] [--help]\n";
+    "               [--unix PATH] [--metrics-listen HOST:PORT|off]\n"
+    "               [--tls-listen HOST:PORT --tls-cert FILE --tls-key FILE [--tls-client-ca "
+    "FILE]]\n"
+    "               [--print-config] [--help]\n";
 
 struct CommandLine {
   std::string config_path;
@@ -72,7 +77,8 @@ Result<CommandLine> ParseCommandLine(int argc, char** argv) {
     } else if (arg == "--listen" || arg == "--port" || arg == "--io-threads" ||
                arg == "--dram-capacity" || arg == "--dram-policy" || arg == "--nvme-dir" ||
                arg == "--nvme-capacity" || arg == "--log-level" || arg == "--unix" ||
-               arg == "--metrics-listen") {
+               arg == "--metrics-listen" || arg == "--tls-listen" || arg == "--tls-cert" ||
+               arg == "--tls-key" || arg == "--tls-client-ca") {
       KVTIER_ASSIGN_OR_RETURN(std::string v, value(arg));
       cl.overrides.emplace_back(std::string(arg), std::move(v));
     } else {
@@ -124,6 +130,19 @@ Status ApplyOverride(ServerConfig& config, const std::string& name, const std::s
       config.listener.metrics_host = host_port.first;
       config.listener.metrics_port = host_port.second;
     }
+  } else if (name == "--tls-listen") {
+    // Enables the TLS listener; its files come from the config or the
+    // options below.
+    KVTIER_ASSIGN_OR_RETURN(auto host_port, ParseHostPort(value));
+    config.listener.tls.enabled = true;
+    config.listener.tls.host = host_port.first;
+    config.listener.tls.port = host_port.second;
+  } else if (name == "--tls-cert") {
+    config.listener.tls.cert_file = value;
+  } else if (name == "--tls-key") {
+    config.listener.tls.key_file = value;
+  } else if (name == "--tls-client-ca") {
+    config.listener.tls.client_ca_file = value;
   } else if (name == "--io-threads") {
     KVTIER_ASSIGN_OR_RETURN(uint64_t threads, number(256));
     config.listener.io_threads = static_cast<uint32_t>(threads);
@@ -301,8 +320,12 @@ int Run(int argc, char** argv) {
     spdlog::critical("{}", status.ToString());
     return 1;
   }
-  spdlog::info("listening on {}:{} (tcp); server id {}", config->listener.host, server.port(),
-               service.server_id());
+  if (server.port() != 0) {
+    spdlog::info("listening on {}:{} (tcp); server id {}", config->listener.host, server.port(),
+                 service.server_id());
+  } else {
+    spdlog::info("no plaintext TCP listener (server.tls.only); server id {}", service.server_id());
+  }
   if (!config->listener.unix_socket.empty()) {
     spdlog::info("listening on {} (Unix socket; shared memory regions up to {})",
                  config->listener.unix_socket,
@@ -325,10 +348,12 @@ int Run(int argc, char** argv) {
                  config->listener.metrics_host, metrics.port());
   }
   if (!cl->port_file.empty()) {
-    // Line 1: the TCP port; line 2: the metrics port (0 when off).
+    // Line 1: the TCP port; line 2: the metrics port; line 3: the TLS port
+    // (0 for a listener that is off).
     const std::string tmp = cl->port_file + ".tmp";
     std::ofstream(tmp) << server.port() << "\n"
-                       << (config->listener.metrics_enabled ? metrics.port() : 0) << "\n";
+                       << (config->listener.metrics_enabled ? metrics.port() : 0) << "\n"
+                       << server.tls_port() << "\n";
     std::rename(tmp.c_str(), cl->port_file.c_str());  // readers never see a partial file
   }
 

@@ -34,6 +34,8 @@ std::string_view BadInputName(BadInput kind) {
       return "unauthenticated";
     case BadInput::kPermissionDenied:
       return "permission_denied";
+    case BadInput::kTlsHandshake:
+      return "tls_handshake";
     case BadInput::kCount:
       break;
   }

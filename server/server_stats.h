@@ -31,6 +31,7 @@ enum class BadInput : uint8_t {
   kWriteTimeout,      // the peer stopped reading replies
   kUnauthenticated,   // no valid token in Hello, or another frame before it
   kPermissionDenied,  // a request its token does not grant
+  kTlsHandshake,      // a TLS listener's handshake failed (plaintext, bad certificate)
   kCount,
 };
 

@@ -18,26 +18,53 @@ TcpServer::TcpServer(const ListenerConfig& config, Service& service, ServerStats
 
 TcpServer::~TcpServer() { Stop(std::chrono::milliseconds(0)); }
 
-Status TcpServer::Start() {
-  const std::string where = config_.host + ":" + std::to_string(config_.port);
+namespace {
+
+Result<std::unique_ptr<tcp::acceptor>> OpenTcpAcceptor(asio::io_context& context,
+                                                       const std::string& option,
+                                                       const std::string& host, uint16_t port) {
+  const std::string where = host + ":" + std::to_string(port);
   boost::system::error_code ec;
-  const auto address = asio::ip::make_address(config_.host, ec);
-  if (ec) return InvalidArgument("server.listen: '" + config_.host + "' is not an IP address");
-  acceptor_ = std::make_unique<tcp::acceptor>(*contexts_[0]);
-  const tcp::endpoint endpoint(address, config_.port);
-  if (acceptor_->open(endpoint.protocol(), ec); ec) {
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) return InvalidArgument(option + ": '" + host + "' is not an IP address");
+  auto acceptor = std::make_unique<tcp::acceptor>(context);
+  const tcp::endpoint endpoint(address, port);
+  if (acceptor->open(endpoint.protocol(), ec); ec) {
     return IoError("cannot open a socket for " + where + ": " + ec.message());
   }
-  acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);
-  if (acceptor_->bind(endpoint, ec); ec) {
+  acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (acceptor->bind(endpoint, ec); ec) {
     return IoError("cannot bind " + where + ": " + ec.message());
   }
-  if (acceptor_->listen(asio::socket_base::max_listen_connections, ec); ec) {
+  if (acceptor->listen(asio::socket_base::max_listen_connections, ec); ec) {
     return IoError("cannot listen on " + where + ": " + ec.message());
   }
-  port_ = acceptor_->local_endpoint().port();
+  return acceptor;
+}
+
+}  // namespace
+
+Status TcpServer::Start() {
+  if (!config_.tls.only) {
+    KVTIER_ASSIGN_OR_RETURN(
+        acceptor_, OpenTcpAcceptor(*contexts_[0], "server.listen", config_.host, config_.port));
+    port_ = acceptor_->local_endpoint().port();
+  }
+  if (config_.tls.enabled) {
+    const TlsListenerConfig& tls = config_.tls;
+    KVTIER_ASSIGN_OR_RETURN(tls_context_, protocol::MakeServerTlsContext(
+                                              {tls.cert_file, tls.key_file, tls.client_ca_file}));
+    KVTIER_ASSIGN_OR_RETURN(
+        tls_acceptor_, OpenTcpAcceptor(*contexts_[0], "server.tls.listen", tls.host, tls.port));
+    tls_port_ = tls_acceptor_->local_endpoint().port();
+    spdlog::info("TLS on {}:{}{}", tls.host, tls_port_,
+                 tls.client_ca_file.empty() ? "" : ", client certificates required");
+  }
   if (!config_.unix_socket.empty()) KVTIER_RETURN_IF_ERROR(StartUnix());
-  asio::co_spawn(*contexts_[0], AcceptLoop(), asio::detached);
+  if (acceptor_) asio::co_spawn(*contexts_[0], AcceptLoop(*acceptor_, nullptr), asio::detached);
+  if (tls_acceptor_) {
+    asio::co_spawn(*contexts_[0], AcceptLoop(*tls_acceptor_, tls_context_.get()), asio::detached);
+  }
   if (unix_acceptor_) asio::co_spawn(*contexts_[0], AcceptUnixLoop(), asio::detached);
   for (auto& context : contexts_) {
     threads_.emplace_back([ctx = context.get()] { ctx->run(); });
@@ -95,17 +122,17 @@ asio::awaitable<void> TcpServer::AcceptUnixLoop() {
   }
 }
 
-asio::awaitable<void> TcpServer::AcceptLoop() {
-  while (acceptor_->is_open()) {
+asio::awaitable<void> TcpServer::AcceptLoop(tcp::acceptor& acceptor, protocol::TlsContext* tls) {
+  while (acceptor.is_open()) {
     asio::io_context& target = NextContext();
     boost::system::error_code ec;
     tcp::socket socket =
-        co_await acceptor_->async_accept(target, asio::redirect_error(asio::use_awaitable, ec));
+        co_await acceptor.async_accept(target, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
-      if (ec == asio::error::operation_aborted || !acceptor_->is_open()) break;
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
       // Out of file descriptors and the like: back off briefly, keep serving.
       spdlog::warn("accept failed: {}", ec.message());
-      asio::steady_timer pause(acceptor_->get_executor(), std::chrono::milliseconds(50));
+      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
@@ -113,13 +140,23 @@ asio::awaitable<void> TcpServer::AcceptLoop() {
     const auto remote = socket.remote_endpoint(ec);
     std::string peer =
         ec ? "unknown-peer" : remote.address().to_string() + ":" + std::to_string(remote.port());
-    Admit(stream_socket(std::move(socket)), /*local=*/false, std::move(peer));
+    Admit(stream_socket(std::move(socket)), /*local=*/false, std::move(peer), tls);
   }
 }
 
-void TcpServer::Admit(stream_socket socket, bool local, std::string peer) {
+void TcpServer::Admit(stream_socket socket, bool local, std::string peer,
+                      protocol::TlsContext* tls) {
   if (stats_.connections_active.load(std::memory_order_relaxed) >= config_.max_connections) {
     stats_.connections_refused.fetch_add(1, std::memory_order_relaxed);
+    if (tls != nullptr) {
+      // A plaintext error frame means nothing to a TLS client, and a
+      // handshake would spend what the limit protects: just close.
+      spdlog::warn("refusing a TLS connection: connection limit of {} reached",
+                   config_.max_connections);
+      boost::system::error_code ec;
+      socket.close(ec);
+      return;
+    }
     const auto executor = socket.get_executor();
     asio::co_spawn(executor, Refuse(std::move(socket)), asio::detached);
     return;
@@ -127,7 +164,7 @@ void TcpServer::Admit(stream_socket socket, bool local, std::string peer) {
   stats_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
   auto connection =
       std::make_shared<Connection>(std::move(socket), local, std::move(peer), service_, stats_,
-                                   log_, config_, [this](Connection* closed) {
+                                   log_, config_, tls, [this](Connection* closed) {
                                      std::lock_guard lock(connections_mu_);
                                      connections_.erase(closed);
                                    });
@@ -159,13 +196,12 @@ asio::awaitable<void> TcpServer::Refuse(stream_socket socket) {
 void TcpServer::Stop(std::chrono::milliseconds drain_timeout) {
   if (stopped_ || contexts_.empty()) return;
   stopped_ = true;
-  if (acceptor_) {
-    asio::post(*contexts_[0], [this] {
-      boost::system::error_code ec;
-      acceptor_->close(ec);
-      if (unix_acceptor_) unix_acceptor_->close(ec);
-    });
-  }
+  asio::post(*contexts_[0], [this] {
+    boost::system::error_code ec;
+    if (acceptor_) acceptor_->close(ec);
+    if (tls_acceptor_) tls_acceptor_->close(ec);
+    if (unix_acceptor_) unix_acceptor_->close(ec);
+  });
   std::vector<std::shared_ptr<Connection>> live;
   {
     std::lock_guard lock(connections_mu_);
@@ -193,6 +229,7 @@ void TcpServer::Stop(std::chrono::milliseconds drain_timeout) {
   for (auto& thread : threads_) thread.join();
   threads_.clear();
   acceptor_.reset();
+  tls_acceptor_.reset();
   if (unix_acceptor_) {
     unix_acceptor_.reset();
     ::unlink(config_.unix_socket.c_str());

@@ -1,8 +1,10 @@
 #pragma once
 
 // The listeners: N io_context threads, a TCP acceptor and, when configured,
-// a Unix-socket acceptor (the shared-memory transport), and the registry of
-// live connections used for the connection limit and for draining on stop.
+// a TLS acceptor (TLS over TCP, beside the plaintext one or instead of it)
+// and a Unix-socket acceptor (the shared-memory transport), and the registry
+// of live connections used for the connection limit and for draining on
+// stop.
 
 #include <atomic>
 #include <chrono>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "protocol/asio.h"
+#include "protocol/tls.h"
 #include "server/config.h"
 #include "server/connection.h"
 #include "server/rate_limited_log.h"
@@ -29,12 +32,15 @@ class TcpServer {
   TcpServer& operator=(const TcpServer&) = delete;
 
   // Binds, listens and starts the I/O threads. Errors: kIoError naming the
-  // address (or socket path) when it cannot be bound. A stale socket file
-  // at the Unix path is replaced.
+  // address (or socket path) when it cannot be bound; kInvalidArgument for
+  // TLS files that cannot be loaded. A stale socket file at the Unix path is
+  // replaced.
   Status Start();
 
-  // The bound port (useful with port 0). Valid after Start.
+  // The bound ports (useful with port 0); 0 for a listener not opened.
+  // Valid after Start.
   uint16_t port() const { return port_; }
+  uint16_t tls_port() const { return tls_port_; }
 
   // Stops accepting, lets every connection finish the requests it has
   // received and send their replies, then stops the threads. Connections
@@ -43,10 +49,12 @@ class TcpServer {
 
  private:
   Status StartUnix();
-  asio::awaitable<void> AcceptLoop();
+  // `tls`: the context of a TLS listener, else null.
+  asio::awaitable<void> AcceptLoop(tcp::acceptor& acceptor, protocol::TlsContext* tls);
   asio::awaitable<void> AcceptUnixLoop();
   // Registers and starts a connection, or refuses it past the limit.
-  void Admit(stream_socket socket, bool local, std::string peer);
+  void Admit(stream_socket socket, bool local, std::string peer,
+             protocol::TlsContext* tls = nullptr);
   asio::awaitable<void> Refuse(stream_socket socket);
   asio::io_context& NextContext();
 
@@ -60,7 +68,10 @@ class TcpServer {
   std::vector<std::thread> threads_;
   std::unique_ptr<tcp::acceptor> acceptor_;
   std::unique_ptr<local_stream::acceptor> unix_acceptor_;
+  std::unique_ptr<protocol::TlsContext> tls_context_;
+  std::unique_ptr<tcp::acceptor> tls_acceptor_;
   uint16_t port_ = 0;
+  uint16_t tls_port_ = 0;
   size_t next_context_ = 0;
   bool stopped_ = false;
 

@@ -105,19 +105,7 @@ std::vector<Buffer> WritableBuffers(const py::sequence& buffers, size_t count) {
 
 class PyClient {
  public:
-  PyClient(const std::string& host, uint16_t port, const std::string& unix_socket,
-           uint64_t shm_region_bytes, uint32_t timeout_ms, uint32_t connect_timeout_ms,
-           const std::string& token, const std::string& client_name, bool bulk) {
-    ClientOptions options;
-    options.host = host;
-    options.port = port;
-    options.unix_socket = unix_socket;
-    options.shm_region_bytes = shm_region_bytes;
-    options.request_timeout = std::chrono::milliseconds(timeout_ms);
-    options.connect_timeout = std::chrono::milliseconds(connect_timeout_ms);
-    options.token = token;
-    options.client_name = client_name;
-    options.bulk = bulk;
+  explicit PyClient(const ClientOptions& options) {
     Result<std::unique_ptr<Client>> connected = InvalidArgument("not connected");
     {
       py::gil_scoped_release unlocked;
@@ -414,12 +402,36 @@ class Error(Exception):
       });
 
   py::class_<PyClient>(m, "Client", "One connection to a kvtierd; thread-safe.")
-      .def(py::init<const std::string&, uint16_t, const std::string&, uint64_t, uint32_t, uint32_t,
-                    const std::string&, const std::string&, bool>(),
+      .def(py::init([](const std::string& host, uint16_t port, const std::string& unix_socket,
+                       uint64_t shm_region_bytes, uint32_t timeout_ms, uint32_t connect_timeout_ms,
+                       const std::string& token, const std::string& client_name, bool bulk,
+                       bool tls, const std::string& tls_ca_file, const std::string& tls_server_name,
+                       const std::string& tls_cert_file, const std::string& tls_key_file) {
+             ClientOptions options;
+             options.host = host;
+             options.port = port;
+             options.unix_socket = unix_socket;
+             options.shm_region_bytes = shm_region_bytes;
+             options.request_timeout = std::chrono::milliseconds(timeout_ms);
+             options.connect_timeout = std::chrono::milliseconds(connect_timeout_ms);
+             options.token = token;
+             options.client_name = client_name;
+             options.bulk = bulk;
+             // Any TLS setting turns TLS on.
+             options.tls.enabled = tls || !tls_ca_file.empty() || !tls_server_name.empty() ||
+                                   !tls_cert_file.empty() || !tls_key_file.empty();
+             options.tls.ca_file = tls_ca_file;
+             options.tls.server_name = tls_server_name;
+             options.tls.cert_file = tls_cert_file;
+             options.tls.key_file = tls_key_file;
+             return std::make_unique<PyClient>(options);
+           }),
            py::arg("host") = "127.0.0.1", py::arg("port") = 7400, py::kw_only(),
            py::arg("unix_socket") = "", py::arg("shm_region_bytes") = 0,
            py::arg("timeout_ms") = 30000, py::arg("connect_timeout_ms") = 5000,
-           py::arg("token") = "", py::arg("client_name") = "kvtier-python", py::arg("bulk") = false)
+           py::arg("token") = "", py::arg("client_name") = "kvtier-python", py::arg("bulk") = false,
+           py::arg("tls") = false, py::arg("tls_ca_file") = "", py::arg("tls_server_name") = "",
+           py::arg("tls_cert_file") = "", py::arg("tls_key_file") = "")
       .def_property_readonly("server_info", &PyClient::ServerInfo)
       .def_property_readonly("uses_shared_memory", &PyClient::uses_shared_memory)
       .def("put", &PyClient::Put, py::arg("ns"), py::arg("keys"), py::arg("values"),

@@ -240,6 +240,9 @@ class MixedCallers : public ::testing::TestWithParam<testing::Transport> {};
 
 TEST_P(MixedCallers, EveryCallGetsItsOwnReply) {
   testing::ServerProcess server;
+  if (GetParam() == testing::Transport::kTls) {
+    ASSERT_TRUE(server.EnableTls().ok());
+  }
   ASSERT_TRUE(server.Start().ok()) << server.log();
   auto client = testing::ConnectTo(server, GetParam());
   ASSERT_NE(client, nullptr);
@@ -286,7 +289,8 @@ TEST_P(MixedCallers, EveryCallGetsItsOwnReply) {
 
 INSTANTIATE_TEST_SUITE_P(Transports, MixedCallers,
                          ::testing::Values(testing::Transport::kTcp,
-                                           testing::Transport::kSharedMemory),
+                                           testing::Transport::kSharedMemory,
+                                           testing::Transport::kTls),
                          testing::TransportName);
 
 }  // namespace

@@ -27,12 +27,13 @@ std::vector<std::byte> Bytes(size_t size, uint32_t seed) {
 
 std::span<const std::byte> View(const std::vector<std::byte>& v) { return v; }
 
-// Runs over TCP and over the shared-memory transport: same operations, same
-// answers.
+// Runs over TCP, over the shared-memory transport and over TLS: same
+// operations, same answers.
 class ServerTest : public ::testing::TestWithParam<testing::Transport> {
  protected:
   static void SetUpTestSuite() {
     server_ = new testing::ServerProcess();
+    ASSERT_TRUE(server_->EnableTls().ok());
     ASSERT_TRUE(server_->Start().ok()) << server_->log();
   }
   static void TearDownTestSuite() {
@@ -43,7 +44,7 @@ class ServerTest : public ::testing::TestWithParam<testing::Transport> {
   std::unique_ptr<Client> Connect() {
     auto client = testing::ConnectTo(*server_, GetParam());
     if (client) {
-      EXPECT_EQ(client->uses_shared_memory(), GetParam() != testing::Transport::kTcp);
+      EXPECT_EQ(client->uses_shared_memory(), GetParam() == testing::Transport::kSharedMemory);
     }
     return client;
   }
@@ -281,7 +282,8 @@ TEST_P(ServerTest, GetIntoFillsCallerBuffers) {
 
 INSTANTIATE_TEST_SUITE_P(Transports, ServerTest,
                          ::testing::Values(testing::Transport::kTcp,
-                                           testing::Transport::kSharedMemory),
+                                           testing::Transport::kSharedMemory,
+                                           testing::Transport::kTls),
                          testing::TransportName);
 
 TEST(ServerEviction, SmallDramEvictsInsteadOfFailing) {

@@ -26,14 +26,23 @@ inline std::vector<std::byte> RandomBytes(size_t size, uint32_t seed) {
 }
 
 // How a test client reaches its server.
-enum class Transport { kTcp, kSharedMemory };
+enum class Transport { kTcp, kSharedMemory, kTls };
 
 inline std::string TransportName(const ::testing::TestParamInfo<Transport>& info) {
-  return info.param == Transport::kTcp ? "Tcp" : "SharedMemory";
+  switch (info.param) {
+    case Transport::kTcp:
+      return "Tcp";
+    case Transport::kSharedMemory:
+      return "SharedMemory";
+    case Transport::kTls:
+      return "Tls";
+  }
+  return "Unknown";
 }
 
 // Client options for `server` over `transport` (shared memory: the server's
-// Unix socket and a 64 MiB region).
+// Unix socket and a 64 MiB region; TLS: its TLS listener, trusting the CA
+// of ServerProcess::EnableTls).
 inline client::ClientOptions OptionsFor(const ServerProcess& server,
                                         Transport transport = Transport::kTcp) {
   client::ClientOptions options;
@@ -41,6 +50,10 @@ inline client::ClientOptions OptionsFor(const ServerProcess& server,
   if (transport == Transport::kSharedMemory) {
     options.unix_socket = server.unix_socket();
     options.shm_region_bytes = 64ull << 20;
+  } else if (transport == Transport::kTls) {
+    options.port = server.tls_port();
+    options.tls.enabled = true;
+    options.tls.ca_file = (server.tls_dir() / "ca.crt").string();
   }
   return options;
 }

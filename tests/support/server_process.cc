@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -17,6 +18,24 @@
 namespace kvtier::testing {
 
 std::string BinaryPath(const std::string& name) { return std::string(KVTIER_BIN_DIR) + "/" + name; }
+
+Status MakeTestCertificates(const std::filesystem::path& dir) {
+  const std::string command = "bash '" + std::string(KVTIER_SOURCE_DIR) +
+                              "/scripts/tls-certs.sh' '" + dir.string() + "' --days 2 >/dev/null";
+  const int status = std::system(command.c_str());
+  if (status != 0) {
+    return Internal("scripts/tls-certs.sh failed (status " + std::to_string(status) + ")");
+  }
+  return Status::Ok();
+}
+
+Status ServerProcess::EnableTls() {
+  KVTIER_RETURN_IF_ERROR(MakeTestCertificates(tls_dir()));
+  args_.insert(args_.end(),
+               {"--tls-listen", "127.0.0.1:0", "--tls-cert", (tls_dir() / "server.crt").string(),
+                "--tls-key", (tls_dir() / "server.key").string()});
+  return Status::Ok();
+}
 
 ServerProcess::ServerProcess(std::vector<std::string> extra_args, std::string config_yaml)
     : args_(std::move(extra_args)), config_yaml_(std::move(config_yaml)) {
@@ -71,9 +90,11 @@ Status ServerProcess::Start() {
     std::ifstream in(port_file);
     int port = 0;
     int metrics_port = 0;
-    if (in >> port >> metrics_port && port > 0) {
+    int tls_port = 0;
+    if (in >> port >> metrics_port >> tls_port && (port > 0 || tls_port > 0)) {
       port_ = static_cast<uint16_t>(port);
       metrics_port_ = static_cast<uint16_t>(metrics_port);
+      tls_port_ = static_cast<uint16_t>(tls_port);
       return Status::Ok();
     }
     if (!running()) return Internal("kvtierd exited during start:\n" + log());

@@ -29,9 +29,17 @@ class ServerProcess {
   // process so that Stop and Kill reach the server.
   void set_launcher(std::vector<std::string> launcher) { launcher_ = std::move(launcher); }
 
+  // Before Start: writes a CA and certificates (MakeTestCertificates) to
+  // tls_dir() and adds a TLS listener on a free loopback port with them.
+  Status EnableTls();
+  // ca.crt, server.crt/.key and client.crt/.key (scripts/tls-certs.sh).
+  std::filesystem::path tls_dir() const { return dir_ / "tls"; }
+
   Status Start();
   pid_t pid() const { return pid_; }
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return port_; }  // 0 with server.tls.only
+  // The TLS listener's port (0 when the config has no server.tls).
+  uint16_t tls_port() const { return tls_port_; }
   // The /metrics, /healthz and /readyz port (0 when the server has none).
   uint16_t metrics_port() const { return metrics_port_; }
   bool running();
@@ -54,7 +62,12 @@ class ServerProcess {
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   uint16_t metrics_port_ = 0;
+  uint16_t tls_port_ = 0;
 };
+
+// Runs scripts/tls-certs.sh: a new CA in `dir`, with a server certificate
+// for localhost and 127.0.0.1 and a client certificate that it signed.
+Status MakeTestCertificates(const std::filesystem::path& dir);
 
 // A path to a binary built by this project (KVTIER_BIN_DIR/name).
 std::string BinaryPath(const std::string& name);

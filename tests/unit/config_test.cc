@@ -290,6 +290,43 @@ TEST(Config, NamespaceTtlAndPins) {
             std::string::npos);
 }
 
+TEST(Config, TlsListener) {
+  auto none = ParseConfig("namespaces: [{name: a}]\n");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->listener.tls.enabled);
+
+  auto config = ParseConfig(R"(
+server:
+  tls: {listen: 0.0.0.0:7443, cert_file: /etc/kvtier/server.crt, key_file: /etc/kvtier/server.key,
+        client_ca_file: /etc/kvtier/clients.crt, only: true}
+namespaces: [{name: a}]
+)");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ASSERT_TRUE(config->Validate().ok()) << config->Validate().ToString();
+  const TlsListenerConfig& tls = config->listener.tls;
+  EXPECT_TRUE(tls.enabled);
+  EXPECT_EQ(tls.host, "0.0.0.0");
+  EXPECT_EQ(tls.port, 7443);
+  EXPECT_EQ(tls.cert_file, "/etc/kvtier/server.crt");
+  EXPECT_EQ(tls.key_file, "/etc/kvtier/server.key");
+  EXPECT_EQ(tls.client_ca_file, "/etc/kvtier/clients.crt");
+  EXPECT_TRUE(tls.only);
+  EXPECT_NE(DescribeConfig(*config).find("tls: {listen: 0.0.0.0:7443"), std::string::npos);
+
+  auto no_key = ParseConfig("server: {tls: {cert_file: a.crt}}\nnamespaces: [{name: a}]\n");
+  ASSERT_TRUE(no_key.ok());
+  EXPECT_NE(no_key->Validate().message().find("server.tls needs cert_file and key_file"),
+            std::string::npos);
+  EXPECT_NE(
+      ParseConfig("server: {tls: {cert: a.crt}}\n").status().message().find("server.tls.cert"),
+      std::string::npos);
+  EXPECT_NE(ParseConfig("server: {tls: {listen: nowhere}}\n")
+                .status()
+                .message()
+                .find("server.tls.listen"),
+            std::string::npos);
+}
+
 TEST(Config, HostPort) {
   EXPECT_EQ(ParseHostPort("127.0.0.1:7400")->second, 7400);
   EXPECT_EQ(ParseHostPort("[::1]:80")->first, "::1");

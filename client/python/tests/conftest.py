@@ -29,17 +29,18 @@ class Server:
             argv[1:1] = ["--config", str(self.dir / "config.yaml")]
         self.log = open(self.dir / "log", "w")
         self.process = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
-        self.port = self._wait_for_port()
+        self.port, self.tls_port = self._wait_for_ports()
 
-    def _wait_for_port(self):
+    def _wait_for_ports(self):
+        """The TCP and TLS ports (0 for a listener that is off)."""
         port_file = self.dir / "port"
         for _ in range(500):
             if self.process.poll() is not None:
                 raise RuntimeError("kvtierd exited: " + (self.dir / "log").read_text())
             if port_file.exists():
                 lines = port_file.read_text().split()
-                if lines:
-                    return int(lines[0])
+                if len(lines) >= 3:
+                    return int(lines[0]), int(lines[2])
             time.sleep(0.01)
         raise RuntimeError("kvtierd did not start: " + (self.dir / "log").read_text())
 

@@ -1,6 +1,8 @@
 """The kvtier Python module against a real kvtierd: round trips, buffers
 filled in place, large batches, leases, shared memory, tokens and errors."""
 
+import pathlib
+import subprocess
 import threading
 
 import numpy as np
@@ -134,6 +136,22 @@ def test_access_tokens(make_server):
     with pytest.raises(kvtier.Error) as error:
         c.put("kv", ["k"], [b"v"])
     assert error.value.code == kvtier.StatusCode.PERMISSION_DENIED
+
+
+def test_tls(make_server, tmp_path):
+    root = pathlib.Path(__file__).resolve().parents[3]
+    subprocess.run(["bash", str(root / "scripts" / "tls-certs.sh"), str(tmp_path), "--days", "2"],
+                   check=True, stdout=subprocess.DEVNULL)
+    s = make_server("server: {tls: {listen: 127.0.0.1:0, cert_file: %s, key_file: %s}}\n"
+                    "namespaces: [{name: kv}]\n" % (tmp_path / "server.crt", tmp_path / "server.key"))
+    c = kvtier.Client("127.0.0.1", s.tls_port, tls_ca_file=str(tmp_path / "ca.crt"))
+    c.put("kv", ["k"], [b"over tls"])
+    assert c.get("kv", ["k"]) == [b"over tls"]
+    with pytest.raises(kvtier.Error) as error:
+        kvtier.Client("127.0.0.1", s.tls_port, tls_ca_file=str(tmp_path / "ca.crt"),
+                      tls_server_name="cache.example")
+    assert error.value.code == kvtier.StatusCode.UNAUTHENTICATED
+    assert "hostname mismatch" in error.value.message
 
 
 def test_key_helpers_match_the_engines():
