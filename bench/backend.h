@@ -67,6 +67,8 @@ struct Target {
   // (0: the socket only, values on the stream).
   std::string unix_socket;
   uint64_t shm_region_bytes = 0;
+  // kvtier's TLS listener: the CA file to trust ("": plaintext).
+  std::string tls_ca_file;
 };
 
 Result<std::unique_ptr<Backend>> ConnectBackend(const Target& target);

@@ -129,6 +129,8 @@ Result<std::unique_ptr<Backend>> ConnectKvtier(const Target& target) {
   options.port = target.port;
   options.unix_socket = target.unix_socket;
   options.shm_region_bytes = target.shm_region_bytes;
+  options.tls.enabled = !target.tls_ca_file.empty();
+  options.tls.ca_file = target.tls_ca_file;
   options.client_name = "kvtier-bench";
   KVTIER_ASSIGN_OR_RETURN(auto client, client::Client::Connect(options));
   return std::unique_ptr<Backend>(new KvtierBackend(std::move(client), target.ns));

@@ -23,7 +23,8 @@
 // this host through its Unix socket, values through a shared region of --shm-region
 // bytes, 256 MiB unless given; 0 keeps values on the socket) or --redis HOST:PORT.
 // --in-place (with --unix) builds put values in the shared region itself, as an engine
-// that registers its buffers would: the client then copies nothing.
+// that registers its buffers would: the client then copies nothing. --tls-ca FILE
+// (with --server) speaks TLS to kvtier's TLS listener, trusting the CA in FILE.
 // Every connection is one thread with --depth requests in flight (pipelined).
 // --verify checks every byte read; --json prints one JSON object.
 
@@ -40,6 +41,7 @@ namespace {
 constexpr std::string_view kUsage =
     "usage: kvtier-bench (--server HOST:PORT | --unix PATH | --redis HOST:PORT) [--workload NAME]\n"
     "  [--shm-region BYTES (with --unix; 0: values on the socket)] [--in-place]\n"
+    "  [--tls-ca FILE (with --server: its TLS listener, trusting FILE)]\n"
     "  [--value-size BYTES] [--keys N] [--batch N] [--connections N] [--depth N]\n"
     "  [--duration S | --ops N] [--warmup S] [--read-ratio R] [--match-keys N]\n"
     "  [--prompt-blocks N] [--shared-prefixes N] [--shared-blocks N] [--namespace NS]\n"
@@ -75,6 +77,8 @@ Result<BenchOptions> ParseOptions(int argc, char** argv) {
         o.target.unix_socket = next();
         if (o.target.shm_region_bytes == 0) o.target.shm_region_bytes = 256ull << 20;
         have_target = true;
+      } else if (arg == "--tls-ca") {
+        o.target.tls_ca_file = next();
       } else if (arg == "--shm-region") {
         o.target.shm_region_bytes = std::stoull(next());
       } else if (arg == "--workload") {

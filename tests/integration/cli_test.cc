@@ -22,6 +22,7 @@ class CliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     server_ = new testing::ServerProcess();
+    ASSERT_TRUE(server_->EnableTls().ok());
     ASSERT_TRUE(server_->Start().ok()) << server_->log();
     char pattern[] = "/tmp/kvtier-cli-XXXXXX";
     dir_ = mkdtemp(pattern);
@@ -34,10 +35,11 @@ class CliTest : public ::testing::Test {
 
   // Runs `kvtier --server 127.0.0.1:PORT ARGS` through the shell; stdout
   // (and stderr with `2>&1` in args) is captured.
-  static CliRun Cli(const std::string& args) {
-    const std::string command = testing::BinaryPath("kvtier") +
-                                " --server 127.0.0.1:" + std::to_string(server_->port()) + " " +
-                                args;
+  static CliRun Cli(const std::string& args) { return CliAt(server_->port(), args); }
+
+  static CliRun CliAt(uint16_t port, const std::string& args) {
+    const std::string command =
+        testing::BinaryPath("kvtier") + " --server 127.0.0.1:" + std::to_string(port) + " " + args;
     FILE* pipe = popen(command.c_str(), "r");
     std::string out;
     char buffer[4096];
@@ -109,6 +111,20 @@ TEST_F(CliTest, FailuresAreOneLineAndNonZero) {
   EXPECT_EQ(Cli("frobnicate 2>/dev/null").exit_code, 2);
   EXPECT_EQ(Cli("put demo 2>/dev/null").exit_code, 2);
   EXPECT_EQ(Cli("put demo k /no/such/file 2>/dev/null").exit_code, 1);
+}
+
+TEST_F(CliTest, TlsOptionsReachTheTlsListener) {
+  const std::string ca = "--tls-ca " + (server_->tls_dir() / "ca.crt").string() + " ";
+  WriteRandomFile(Path("tls.bin"), 100000);
+  EXPECT_EQ(CliAt(server_->tls_port(), ca + "put demo over-tls " + Path("tls.bin")).exit_code, 0);
+  EXPECT_EQ(CliAt(server_->tls_port(), ca + "get demo over-tls " + Path("tls.out")).exit_code, 0);
+  EXPECT_EQ(testing::ReadFileText(Path("tls.out")), testing::ReadFileText(Path("tls.bin")));
+
+  CliRun misnamed = CliAt(server_->tls_port(), ca + "--tls-server-name cache.example stats 2>&1");
+  EXPECT_EQ(misnamed.exit_code, 1);
+  EXPECT_NE(misnamed.out.find("hostname mismatch"), std::string::npos) << misnamed.out;
+  CliRun plaintext = CliAt(server_->tls_port(), "stats 2>&1");
+  EXPECT_EQ(plaintext.exit_code, 1) << plaintext.out;
 }
 
 TEST_F(CliTest, UnreachableServerFailsCleanly) {
