@@ -114,6 +114,44 @@ TEST_F(BlobTierTest, SwappedPayloadsAreDetectedCountedAndNeverServed) {
   EXPECT_FALSE(tier_->Contains({1, "b"}));
 }
 
+TEST_F(BlobTierTest, WholeBlobsTradedBetweenKeysAreDetectedCountedAndNeverServed) {
+  // Each blob moves with its own checksum: only the name binding tells.
+  ASSERT_TRUE(tier_->Put({1, "a"}, HeapBlock("payload of block a")).ok());
+  ASSERT_TRUE(tier_->Put({1, "b"}, HeapBlock("payload of block b")).ok());
+  auto a = tier_->client().GetBlob(tier_->BlobName({1, "a"}));
+  auto b = tier_->client().GetBlob(tier_->BlobName({1, "b"}));
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(tier_->client()
+                  .PutBlob(tier_->BlobName({1, "a"}), std::as_bytes(std::span(b->bytes)),
+                           b->properties.metadata, false)
+                  .ok());
+  ASSERT_TRUE(tier_->client()
+                  .PutBlob(tier_->BlobName({1, "b"}), std::as_bytes(std::span(a->bytes)),
+                           a->properties.metadata, false)
+                  .ok());
+  auto got_a = tier_->Get({1, "a"});
+  EXPECT_EQ(got_a.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(got_a.status().message().find("another key"), std::string::npos)
+      << got_a.status().ToString();
+  EXPECT_EQ(tier_->Get({1, "b"}).status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(Counter(tier_->Stats(), "checksum_failures"), 2u);
+  EXPECT_FALSE(tier_->Contains({1, "a"}));
+  EXPECT_FALSE(tier_->Contains({1, "b"}));
+
+  // A blob without the binding (an older writer's) is still served when its
+  // checksum holds.
+  ASSERT_TRUE(tier_->Put({1, "c"}, HeapBlock("payload of block c")).ok());
+  auto c = tier_->client().GetBlob(tier_->BlobName({1, "c"}));
+  ASSERT_TRUE(c.ok());
+  auto legacy = c->properties.metadata;
+  ASSERT_EQ(legacy.erase("kvtier_name"), 1u);
+  ASSERT_TRUE(
+      tier_->client()
+          .PutBlob(tier_->BlobName({1, "c"}), std::as_bytes(std::span(c->bytes)), legacy, false)
+          .ok());
+  EXPECT_TRUE(tier_->Get({1, "c"}).ok());
+}
+
 TEST_F(BlobTierTest, ExpiryAndKbMetadataTravelWithTheBlob) {
   auto with = [](std::string_view text, BlockAttributes attributes) {
     WritableBlock block = HeapBlockAllocator::Instance().Allocate(text.size());

@@ -11,6 +11,11 @@ namespace kvtier::tiers::blob {
 namespace {
 
 constexpr const char* kChecksumMetadata = "kvtier_checksum";
+// XXH3-64 of the blob's own name: binds body and checksum to the key, so a
+// whole blob copied or renamed under another key (bytes, checksum and all)
+// is caught too. Blobs written before it existed have none and are checked
+// by their checksum alone.
+constexpr const char* kNameMetadata = "kvtier_name";
 constexpr const char* kExpiresMetadata = "kvtier_expires_ms";  // Unix ms, decimal
 constexpr const char* kKbMetadata = "kvtier_kb";  // "<tokens>,<position>,<producer hex>"
 
@@ -67,7 +72,8 @@ Status BlobTier::Write(const BlockKey& key, const BlockHandle& block, bool if_ab
   }
   const std::string name = BlobName(key);
   std::map<std::string, std::string> metadata = {
-      {kChecksumMetadata, ChecksumText(block.checksum())}};
+      {kChecksumMetadata, ChecksumText(block.checksum())},
+      {kNameMetadata, ChecksumText(BlockChecksum(std::as_bytes(std::span(name))))}};
   const BlockAttributes& attributes = block.attributes();
   if (attributes.expires_at_ms != 0) {
     metadata[kExpiresMetadata] = std::to_string(attributes.expires_at_ms);
@@ -127,13 +133,18 @@ Result<BlockHandle> BlobTier::Get(const BlockKey& key) {
   const bool has_checksum =
       metadata != got->properties.metadata.end() && ParseChecksum(metadata->second, &expected);
   const uint64_t actual = BlockChecksum(bytes);
-  if (!has_checksum || actual != expected) {
+  const auto owner = got->properties.metadata.find(kNameMetadata);
+  const bool misplaced =
+      owner != got->properties.metadata.end() &&
+      owner->second != ChecksumText(BlockChecksum(std::as_bytes(std::span(name))));
+  if (!has_checksum || actual != expected || misplaced) {
     // Never served: drop it so that the next writer can put good bytes.
     counters_.checksum_failures.fetch_add(1, std::memory_order_relaxed);
     client_->DeleteBlob(name).IgnoreError();
     Forget(name);
-    return Corruption(has_checksum ? "Blob block failed its checksum; dropped"
-                                   : "Blob block has no checksum; dropped");
+    return Corruption(!has_checksum ? "Blob block has no checksum; dropped"
+                      : misplaced   ? "Blob block was written under another key; dropped"
+                                    : "Blob block failed its checksum; dropped");
   }
   BlockAttributes attributes;
   if (auto expires = got->properties.metadata.find(kExpiresMetadata);
