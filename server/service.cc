@@ -126,11 +126,16 @@ Status Service::Reject(Status status) {
   return status;
 }
 
+bool Service::Grants(const Access& access, const NamespaceState& ns, Grant need) {
+  // Tier namespace ids start at 1; access is by position in the config.
+  return access.Allows(ns.id - 1, need);
+}
+
 Result<NamespaceState*> Service::Resolve(std::string_view name, const Access& access, Grant need) {
   // A handful of namespaces: a linear scan beats hashing.
   for (auto& ns : namespaces_) {
     if (ns->name != name) continue;
-    if (!access.Allows(ns->id - 1, need)) {
+    if (!Grants(access, *ns, need)) {
       return PermissionDenied("the access token does not grant " +
                               std::string(need == Grant::kRead ? "reads" : "writes") +
                               " in namespace '" + ns->name + "'");
@@ -294,7 +299,7 @@ std::optional<Result<ReplyBody>> Service::Handle(protocol::Opcode opcode,
                                                  const Access& access) {
   switch (opcode) {
     case protocol::Opcode::kHello:
-      return Hello(metadata);
+      return Hello(metadata, access);
     case protocol::Opcode::kGet:
       return Get(std::move(metadata), deferred, access);
     case protocol::Opcode::kExists:
@@ -317,7 +322,7 @@ std::optional<Result<ReplyBody>> Service::Handle(protocol::Opcode opcode,
   return Result<ReplyBody>(Internal("Put must go through BeginPut"));
 }
 
-Result<ReplyBody> Service::Hello(std::span<const std::byte> metadata) {
+Result<ReplyBody> Service::Hello(std::span<const std::byte> metadata, const Access& access) {
   auto request = protocol::DecodeHelloRequest(metadata);
   if (!request.ok()) return Reject(request.status());
   if (request->min_version > protocol::kProtocolVersion ||
@@ -331,7 +336,9 @@ Result<ReplyBody> Service::Hello(std::span<const std::byte> metadata) {
   response.server_name = server_name_;
   response.server_id = server_id_;
   response.limits = limits_;
+  // A token learns of the namespaces it may read, not the others.
   for (const auto& ns : namespaces_) {
+    if (!Grants(access, *ns, Grant::kRead)) continue;
     response.namespaces.push_back(ns->name);
     response.namespace_models.push_back(ns->model);
   }

@@ -127,10 +127,12 @@ class Service {
   void StopWorkers();
 
  private:
+  static bool Grants(const Access& access, const NamespaceState& ns, Grant need);
   // The namespace `name`, if `access` grants `need` on it.
   Result<NamespaceState*> Resolve(std::string_view name, const Access& access, Grant need);
   using Answer = std::optional<Result<ReplyBody>>;
-  Result<ReplyBody> Hello(std::span<const std::byte> metadata);
+  // Lists the namespaces `access` may read.
+  Result<ReplyBody> Hello(std::span<const std::byte> metadata, const Access& access);
   Answer Get(std::vector<std::byte> metadata, const DeferredReply& deferred, const Access& access);
   Result<ReplyBody> Exists(std::span<const std::byte> metadata, const Access& access);
   Answer Delete(std::vector<std::byte> metadata, const DeferredReply& deferred,

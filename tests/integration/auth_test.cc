@@ -164,6 +164,16 @@ TEST_F(AuthTest, GrantsDecideReadsAndWritesPerNamespace) {
   EXPECT_EQ(Counter("bad_input_permission_denied"), denied_before + 6);
 }
 
+TEST_F(AuthTest, HelloListsOnlyTheNamespacesATokenMayRead) {
+  auto engine = ConnectWith(kEngineToken);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  EXPECT_EQ((*engine)->server_info().namespaces, (std::vector<std::string>{"kv", "kb"}));
+  EXPECT_EQ((*engine)->server_info().namespace_models.size(), 2u);
+  auto reader = ConnectWith(kReaderToken);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ((*reader)->server_info().namespaces, (std::vector<std::string>{"kv", "kb", "private"}));
+}
+
 TEST(AuthConfig, TokensAreCheckedAtStart) {
   const std::string base = "namespaces: [{name: kv}]\nauth: {tokens: [{name: t, ";
   // A plain token where its hash belongs, a namespace that does not exist,
