@@ -53,6 +53,40 @@ struct ReplyFrame {
 };
 
 using Completion = std::function<void(Result<ReplyFrame>)>;
+
+// Calls `on_expiry` on the I/O thread when `after` passes before Finish()
+// (or destruction): a connect or handshake that must give up in time.
+// `on_expiry` may refer to the caller's locals: it never runs after Finish.
+class Deadline {
+ public:
+  Deadline(asio::io_context& io, std::chrono::milliseconds after, std::function<void()> on_expiry)
+      : timer_(io, after), state_(std::make_shared<State>()) {
+    timer_.async_wait(
+        [state = state_, on_expiry = std::move(on_expiry)](boost::system::error_code ec) {
+          if (ec || state->finished) return;
+          state->expired = true;
+          on_expiry();
+        });
+  }
+  ~Deadline() { Finish(); }
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+
+  // Ends the wait; true when it had expired first.
+  bool Finish() {
+    state_->finished = true;
+    timer_.cancel();
+    return state_->expired;
+  }
+
+ private:
+  struct State {
+    bool finished = false;
+    bool expired = false;
+  };
+  asio::steady_timer timer_;
+  std::shared_ptr<State> state_;
+};
 using Area = std::shared_ptr<ClientRegion::Area>;
 
 // Where a reply's value bytes are read to instead of a buffer of the
@@ -404,15 +438,10 @@ class Client::Impl {
     }
     tcp::socket tcp_socket(io_);
     local_stream::socket unix_socket(io_);
-    asio::steady_timer deadline(io_, options_.connect_timeout);
-    bool timed_out = false;
-    deadline.async_wait([&](boost::system::error_code wait_ec) {
-      if (!wait_ec) {
-        timed_out = true;
-        boost::system::error_code ignored;
-        tcp_socket.close(ignored);
-        unix_socket.close(ignored);
-      }
+    internal::Deadline deadline(io_, options_.connect_timeout, [&] {
+      boost::system::error_code ignored;
+      tcp_socket.close(ignored);
+      unix_socket.close(ignored);
     });
     if (local) {
       co_await unix_socket.async_connect(local_stream::endpoint(options_.unix_socket),
@@ -420,8 +449,7 @@ class Client::Impl {
     } else {
       co_await asio::async_connect(tcp_socket, endpoints, internal::Redirect(ec));
     }
-    deadline.cancel();
-    if (timed_out) {
+    if (deadline.Finish()) {
       connected->set_value(DeadlineExceeded("connecting to " + where + " timed out"));
       co_return;
     }
@@ -461,20 +489,14 @@ class Client::Impl {
     if (Status status = protocol::ExpectServerName(*stream_.tls_stream(), name); !status.ok()) {
       co_return status;
     }
-    asio::steady_timer deadline(io_, options_.connect_timeout);
-    bool timed_out = false;
-    deadline.async_wait([&](boost::system::error_code wait_ec) {
-      if (!wait_ec) {
-        timed_out = true;
-        boost::system::error_code ignored;
-        socket_.close(ignored);
-      }
+    internal::Deadline deadline(io_, options_.connect_timeout, [this] {
+      boost::system::error_code ignored;
+      socket_.close(ignored);
     });
     boost::system::error_code ec;
     co_await stream_.tls_stream()->async_handshake(asio::ssl::stream_base::client,
                                                    internal::Redirect(ec));
-    deadline.cancel();
-    if (timed_out) co_return DeadlineExceeded("TLS handshake with " + where + " timed out");
+    if (deadline.Finish()) co_return DeadlineExceeded("TLS handshake with " + where + " timed out");
     if (ec) {
       co_return Unauthenticated("TLS handshake with " + where + " failed: " +
                                 protocol::TlsHandshakeErrorText(*stream_.tls_stream(), ec));

@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+
 #include "common/checksum.h"
 #include "tests/support/azurite_process.h"
 #include "tests/unit/tier_conformance.h"
@@ -58,6 +61,15 @@ class BlobTierTest : public ::testing::Test {
     ASSERT_TRUE(tier.ok()) << tier.status().ToString();
     tier_ = std::move(*tier);
   }
+  // Writes the blob of `key` behind the tier's back, as another writer or a
+  // fault would.
+  Status Overwrite(const BlockKey& key, const std::string& bytes,
+                   const std::map<std::string, std::string>& metadata) {
+    return tier_->client()
+        .PutBlob(tier_->BlobName(key), std::as_bytes(std::span(bytes)), metadata, false)
+        .status();
+  }
+
   kvtier::testing::AzuriteProcess azurite_;
   std::unique_ptr<blob::BlobTier> tier_;
 };
@@ -99,14 +111,8 @@ TEST_F(BlobTierTest, SwappedPayloadsAreDetectedCountedAndNeverServed) {
   auto a = tier_->client().GetBlob(tier_->BlobName({1, "a"}));
   auto b = tier_->client().GetBlob(tier_->BlobName({1, "b"}));
   ASSERT_TRUE(a.ok() && b.ok());
-  ASSERT_TRUE(tier_->client()
-                  .PutBlob(tier_->BlobName({1, "a"}), std::as_bytes(std::span(b->bytes)),
-                           a->properties.metadata, false)
-                  .ok());
-  ASSERT_TRUE(tier_->client()
-                  .PutBlob(tier_->BlobName({1, "b"}), std::as_bytes(std::span(a->bytes)),
-                           b->properties.metadata, false)
-                  .ok());
+  ASSERT_TRUE(Overwrite({1, "a"}, b->bytes, a->properties.metadata).ok());
+  ASSERT_TRUE(Overwrite({1, "b"}, a->bytes, b->properties.metadata).ok());
   EXPECT_EQ(tier_->Get({1, "a"}).status().code(), StatusCode::kCorruption);
   EXPECT_EQ(tier_->Get({1, "b"}).status().code(), StatusCode::kCorruption);
   EXPECT_EQ(Counter(tier_->Stats(), "checksum_failures"), 2u);
@@ -121,14 +127,8 @@ TEST_F(BlobTierTest, WholeBlobsTradedBetweenKeysAreDetectedCountedAndNeverServed
   auto a = tier_->client().GetBlob(tier_->BlobName({1, "a"}));
   auto b = tier_->client().GetBlob(tier_->BlobName({1, "b"}));
   ASSERT_TRUE(a.ok() && b.ok());
-  ASSERT_TRUE(tier_->client()
-                  .PutBlob(tier_->BlobName({1, "a"}), std::as_bytes(std::span(b->bytes)),
-                           b->properties.metadata, false)
-                  .ok());
-  ASSERT_TRUE(tier_->client()
-                  .PutBlob(tier_->BlobName({1, "b"}), std::as_bytes(std::span(a->bytes)),
-                           a->properties.metadata, false)
-                  .ok());
+  ASSERT_TRUE(Overwrite({1, "a"}, b->bytes, b->properties.metadata).ok());
+  ASSERT_TRUE(Overwrite({1, "b"}, a->bytes, a->properties.metadata).ok());
   auto got_a = tier_->Get({1, "a"});
   EXPECT_EQ(got_a.status().code(), StatusCode::kCorruption);
   EXPECT_NE(got_a.status().message().find("another key"), std::string::npos)
@@ -145,10 +145,7 @@ TEST_F(BlobTierTest, WholeBlobsTradedBetweenKeysAreDetectedCountedAndNeverServed
   ASSERT_TRUE(c.ok());
   auto legacy = c->properties.metadata;
   ASSERT_EQ(legacy.erase("kvtier_name"), 1u);
-  ASSERT_TRUE(
-      tier_->client()
-          .PutBlob(tier_->BlobName({1, "c"}), std::as_bytes(std::span(c->bytes)), legacy, false)
-          .ok());
+  ASSERT_TRUE(Overwrite({1, "c"}, c->bytes, legacy).ok());
   EXPECT_TRUE(tier_->Get({1, "c"}).ok());
 }
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -222,6 +223,18 @@ TEST(TlsConfig, UnusableFilesStopTheServerWithAClearMessage) {
   EXPECT_FALSE(no_key.Start().ok());
   EXPECT_NE(no_key.log().find("server.tls needs cert_file and key_file"), std::string::npos)
       << no_key.log();
+}
+
+TEST(TlsClientOptions, AHandshakeWithASilentPeerEndsAtTheConnectTimeout) {
+  testing::SilentListener silent;  // accepts TCP, never answers
+  ClientOptions options;
+  options.port = silent.port();
+  options.connect_timeout = std::chrono::milliseconds(300);
+  options.tls.enabled = true;
+  auto client = Client::Connect(options);
+  EXPECT_EQ(client.status().code(), StatusCode::kDeadlineExceeded) << client.status().ToString();
+  EXPECT_NE(client.status().message().find("TLS handshake"), std::string::npos)
+      << client.status().ToString();
 }
 
 TEST(TlsClientOptions, AreCheckedBeforeConnecting) {
