@@ -254,8 +254,13 @@ std::future<Result<KeyStatuses>> Client::PutAsync(
     }
     total += value.size();
     lengths.push_back(value.size());
-    checksums.push_back(BlockChecksum(value));  // the edge checksum
   }
+  // The edge checksums: in the metadata when the values cross a shared
+  // region (or would not leave room for a trailer within the payload
+  // limit), else computed as the values are sent (TrailingChecksums).
+  auto edge_checksums = [&] {
+    for (const auto& value : values) checksums.push_back(BlockChecksum(value));
+  };
   if (total > limits.max_payload_bytes) {
     return Failed<KeyStatuses>(InvalidArgument("values total " + std::to_string(total) +
                                                " bytes; one request may carry " +
@@ -287,6 +292,7 @@ std::future<Result<KeyStatuses>> Client::PutAsync(
         offsets[i] = next;
         next += values[i].size();
       }
+      edge_checksums();
       return Call<KeyStatuses>(
           Opcode::kPut,
           protocol::EncodePutRequest(ns, keys, lengths, checksums, options.ttls_ms, options.pins,
@@ -295,11 +301,15 @@ std::future<Result<KeyStatuses>> Client::PutAsync(
           Placement{ValuePlacement{std::move(area), /*values_in_area=*/true, total}});
     }
   }
+  ValuePlacement on_stream;
+  on_stream.checksums_trail =
+      total + protocol::kTrailingChecksumBytes * values.size() <= limits.max_payload_bytes;
+  if (!on_stream.checksums_trail) edge_checksums();
   return Call<KeyStatuses>(Opcode::kPut,
                            protocol::EncodePutRequest(ns, keys, lengths, checksums, options.ttls_ms,
                                                       options.pins, impl_->bulk(), options.kb),
                            std::vector<std::span<const std::byte>>(values.begin(), values.end()),
-                           std::move(decode));
+                           std::move(decode), Placement{std::move(on_stream)});
 }
 
 std::future<Result<GetResult>> Client::GetAsync(std::string_view ns,

@@ -27,6 +27,7 @@
 #include "client/client.h"
 #include "client/client_region.h"
 #include "client/deadline_io.h"
+#include "client/trailing_checksums.h"
 #include "protocol/asio.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
@@ -106,6 +107,9 @@ struct ValuePlacement {
   uint64_t payload_length = 0;
   int pass_fd = -1;  // Hello only: the region's descriptor, sent with the frame
   PayloadSink sink;
+  // A put on the stream whose checksums follow its values, computed while
+  // they are sent (kChecksumsTrail, TrailingChecksums).
+  bool checksums_trail = false;
 };
 
 }  // namespace internal
@@ -227,7 +231,7 @@ class Client::Impl {
         if (!ec) TimeOut(id);
       });
       queue_.push_back({id, protocol::EncodeFrameHeader(header), std::move(metadata),
-                        std::move(payload), region.pass_fd});
+                        std::move(payload), region.pass_fd, region.checksums_trail});
       writer_wake_.cancel();
       reader_wake_.cancel();
     });
@@ -255,9 +259,16 @@ class Client::Impl {
     const FrameHeader header = RequestHeader(opcode, id, metadata, payload, region);
     const protocol::FrameHeaderBytes header_bytes = protocol::EncodeFrameHeader(header);
     std::vector<std::span<const std::byte>> pieces = {header_bytes, metadata.bytes()};
-    pieces.insert(pieces.end(), payload.begin(), payload.end());
+    TrailingChecksums trailing(region.checksums_trail ? payload : decltype(payload){});
+    const auto first = trailing.Next();  // the first values go with the header
+    pieces.insert(pieces.end(), first.begin(), first.end());
+    if (!region.checksums_trail) pieces.insert(pieces.end(), payload.begin(), payload.end());
     uint64_t sent = 0;
-    if (Status status = SendAllBefore(fd_, pieces, deadline, &sent); !status.ok()) {
+    Status status = SendAllBefore(fd_, pieces, deadline, &sent);
+    for (auto group = trailing.Next(); status.ok() && !group.empty(); group = trailing.Next()) {
+      status = SendAllBefore(fd_, group, deadline, &sent);
+    }
+    if (!status.ok()) {
       // The stream may end mid-frame: only closing it is safe.
       return BreakHere(
           status.code() == StatusCode::kDeadlineExceeded
@@ -321,6 +332,7 @@ class Client::Impl {
     protocol::Metadata metadata;
     std::vector<std::span<const std::byte>> payload;
     int pass_fd = -1;
+    bool checksums_trail = false;
   };
 
   static FrameHeader RequestHeader(Opcode opcode, uint64_t id, const protocol::Metadata& metadata,
@@ -331,6 +343,10 @@ class Client::Impl {
     header.request_id = id;
     header.metadata_length = static_cast<uint32_t>(metadata.bytes().size());
     for (const auto& value : payload) header.payload_length += value.size();
+    if (region.checksums_trail) {
+      header.flags |= protocol::frame_flags::kChecksumsTrail;
+      header.payload_length += protocol::kTrailingChecksumBytes * payload.size();
+    }
     if (region.values_in_area) {
       header.flags |= protocol::frame_flags::kPayloadInRegion;
       header.payload_length = region.payload_length;
@@ -558,10 +574,22 @@ class Client::Impl {
         buffers.emplace_back(out.header.data(), out.header.size());
       }
       buffers.emplace_back(out.metadata.bytes().data(), out.metadata.bytes().size());
-      for (const auto& value : out.payload) buffers.emplace_back(value.data(), value.size());
+      // With trailing checksums the values go in hashed groups, the first
+      // with the header; else all at once.
+      using Pieces = std::span<const std::span<const std::byte>>;
+      const Pieces values(out.payload);
+      TrailingChecksums trailing(out.checksums_trail ? values : Pieces());
+      for (const auto& piece : out.checksums_trail ? trailing.Next() : values) {
+        buffers.emplace_back(piece.data(), piece.size());
+      }
       writing_id_ = out.id;
       boost::system::error_code ec;
       co_await asio::async_write(stream_, buffers, internal::Redirect(ec));
+      for (auto group = trailing.Next(); !ec && !group.empty(); group = trailing.Next()) {
+        buffers.clear();
+        for (const auto& piece : group) buffers.emplace_back(piece.data(), piece.size());
+        co_await asio::async_write(stream_, buffers, internal::Redirect(ec));
+      }
       writing_id_ = 0;
       if (ec) {
         Fail(Unavailable("connection lost while sending: " + ec.message()));

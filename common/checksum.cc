@@ -33,6 +33,8 @@ void BlockChecksummer::Update(std::span<const std::byte> bytes) {
   KVTIER_XXH3_64_UPDATE(static_cast<XXH3_state_t*>(state_), bytes.data(), bytes.size());
 }
 
+void BlockChecksummer::Reset() { XXH3_64bits_reset(static_cast<XXH3_state_t*>(state_)); }
+
 uint64_t BlockChecksummer::Digest() const {
   return XXH3_64bits_digest(static_cast<const XXH3_state_t*>(state_));
 }

@@ -22,6 +22,7 @@ class BlockChecksummer {
 
   void Update(std::span<const std::byte> bytes);
   uint64_t Digest() const;
+  void Reset();  // as newly constructed
 
  private:
   void* state_;  // XXH3_state_t, kept opaque so xxhash.h stays out of headers

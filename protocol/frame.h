@@ -53,7 +53,12 @@ inline constexpr uint16_t kError = 1 << 1;     // the metadata is an ErrorReply
 // The frame's payload_length bytes are in the connection's shared region
 // (at the offset its metadata names), not on the stream.
 inline constexpr uint16_t kPayloadInRegion = 1 << 2;
-inline constexpr uint16_t kKnownMask = kResponse | kError | kPayloadInRegion;
+// Put only, on the stream: the payload is the values followed by one
+// little-endian u64 checksum per value, instead of checksums in the
+// metadata. A client then hashes each piece of a value just before it
+// sends it, while the bytes are in its cache.
+inline constexpr uint16_t kChecksumsTrail = 1 << 3;
+inline constexpr uint16_t kKnownMask = kResponse | kError | kPayloadInRegion | kChecksumsTrail;
 }  // namespace frame_flags
 
 struct FrameHeader {

@@ -449,7 +449,7 @@ Result<HelloRequest> DecodeHelloRequest(std::span<const std::byte> metadata) {
 }
 
 Result<PutRequest> DecodePutRequest(std::span<const std::byte> metadata, const Limits& limits,
-                                    uint64_t payload_length) {
+                                    uint64_t payload_length, bool checksums_trail) {
   const auto* root = VerifiedRoot<w::PutRequest>(metadata);
   if (root == nullptr) return VerifyFailure("Put");
   PutRequest out;
@@ -472,11 +472,15 @@ Result<PutRequest> DecodePutRequest(std::span<const std::byte> metadata, const L
     total += length;  // cannot overflow: keys and value sizes are both bounded
     out.value_lengths.push_back(length);
   }
+  if (checksums_trail) total += kTrailingChecksumBytes * out.keys.size();
   if (total != payload_length) {
-    return BadRequest("value lengths add up to " + std::to_string(total) +
-                      " bytes but the payload is " + std::to_string(payload_length));
+    return BadRequest(
+        std::string(checksums_trail ? "value lengths and trailing checksums" : "value lengths") +
+        " add up to " + std::to_string(total) + " bytes but the payload is " +
+        std::to_string(payload_length));
   }
   if (const auto* sums = root->checksums(); sums != nullptr) {
+    if (checksums_trail) return BadRequest("Put has checksums both in metadata and trailing");
     if (sums->size() != out.keys.size()) {
       return BadRequest("Put has " + std::to_string(out.keys.size()) + " keys but " +
                         std::to_string(sums->size()) + " checksums");

@@ -104,6 +104,9 @@ struct GetPrefixResponse {
 // How hard the server should hold a block (tiers::PinLevel on the wire).
 enum class Pin : uint8_t { kNone = 0, kSoft = 1, kHard = 2 };
 
+// Bytes per value of a trailing checksum (frame flag kChecksumsTrail).
+inline constexpr uint64_t kTrailingChecksumBytes = 8;
+
 struct PutRequest {
   std::string_view namespace_name;
   std::vector<std::string_view> keys;
@@ -204,8 +207,11 @@ bool IsVerifyFailure(const Status& status);
 
 Result<HelloRequest> DecodeHelloRequest(std::span<const std::byte> metadata);
 // `payload_length` is the frame's; the value lengths must add up to it.
+// With `checksums_trail` (frame flag kChecksumsTrail) the payload also
+// holds one 8-byte checksum per value after the values, and the metadata
+// must carry none.
 Result<PutRequest> DecodePutRequest(std::span<const std::byte> metadata, const Limits& limits,
-                                    uint64_t payload_length);
+                                    uint64_t payload_length, bool checksums_trail = false);
 Result<KeysRequest> DecodeKeysRequest(std::span<const std::byte> metadata, const Limits& limits);
 // Only the reply area of a keys request (for the connection, before the
 // service decodes the rest); none when the metadata does not verify.

@@ -165,8 +165,12 @@ asio::awaitable<void> Connection::Watchdog() {
 }
 
 asio::awaitable<bool> Connection::ReadExactly(asio::mutable_buffer buffer) {
+  co_return co_await ReadExactly(std::array<asio::mutable_buffer, 2>{buffer, {}});
+}
+
+asio::awaitable<bool> Connection::ReadExactly(std::array<asio::mutable_buffer, 2> buffers) {
   boost::system::error_code ec;
-  const size_t n = co_await asio::async_read(stream_, buffer, Redirect(ec));
+  const size_t n = co_await asio::async_read(stream_, buffers, Redirect(ec));
   stats_.bytes_received.fetch_add(n, std::memory_order_relaxed);
   if (ec) {
     // A timeout already counted itself and closed the socket.
@@ -327,6 +331,14 @@ asio::awaitable<bool> Connection::ServeOneFrame() {
 
   const auto opcode = static_cast<Opcode>(header.opcode);
   received_at_[header.request_id] = Clock::now();
+  if ((header.flags & protocol::frame_flags::kChecksumsTrail) != 0 && opcode != Opcode::kPut) {
+    // Only a put's payload has a trailer: the payload's layout is unknown.
+    Status status = ProtocolError("only Put may carry trailing checksums");
+    Reject(BadInput::kBadHeader, status.message());
+    EnqueueError(header, status);
+    linger_ = true;
+    co_return false;
+  }
   if ((header.flags & protocol::frame_flags::kPayloadInRegion) != 0 &&
       (channel_ == nullptr || opcode != Opcode::kPut)) {
     // Whether the payload follows on the stream is unknown: stream-fatal.
@@ -407,8 +419,15 @@ void Connection::QueueResult(const FrameHeader& request, Result<ReplyBody> body)
 asio::awaitable<bool> Connection::ReceivePut(const FrameHeader& header,
                                              std::vector<std::byte> metadata) {
   const bool in_region = (header.flags & protocol::frame_flags::kPayloadInRegion) != 0;
+  const bool trail = (header.flags & protocol::frame_flags::kChecksumsTrail) != 0;
   const uint64_t on_stream = in_region ? 0 : header.payload_length;
-  auto put = service_.BeginPut(std::move(metadata), header.payload_length, access_);
+  if (in_region && trail) {
+    Status status = InvalidArgument("a put in the shared region carries its checksums in metadata");
+    Reject(BadInput::kInvalidRequest, status.message());
+    EnqueueError(header, status);
+    co_return true;
+  }
+  auto put = service_.BeginPut(std::move(metadata), header.payload_length, access_, trail);
   if (!put.ok()) {
     log_.Warn(BadInput::kInvalidRequest, peer_, put.status().ToString());
     if (!co_await Discard(on_stream)) co_return false;
@@ -439,18 +458,26 @@ asio::awaitable<bool> Connection::ReceivePut(const FrameHeader& header,
     co_return true;
   }
   // Value bytes go straight from the socket into block memory; a value with
-  // no block (its allocation failed) is read and dropped.
+  // no block (its allocation failed) is read and dropped. Trailing checksums
+  // are read with the last value.
+  std::vector<std::byte> trailer(trail ? Service::TrailerBytes(*put) : 0);
+  bool trailer_read = trailer.empty();
   for (size_t i = 0; i < put->blocks.size(); ++i) {
     const uint64_t length = put->request.value_lengths[i];
     if (put->blocks[i]) {
       const std::span<std::byte> target = put->blocks[i].mutable_bytes();
-      if (length > 0 && !co_await ReadExactly(asio::buffer(target.data(), target.size()))) {
-        co_return false;
-      }
+      const bool last = i + 1 == put->blocks.size();
+      std::array<asio::mutable_buffer, 2> buffers = {
+          asio::buffer(target.data(), target.size()),
+          asio::buffer(trailer.data(), last ? trailer.size() : 0)};
+      trailer_read = trailer_read || last;
+      if (length + buffers[1].size() > 0 && !co_await ReadExactly(buffers)) co_return false;
     } else if (!co_await Discard(length)) {
       co_return false;
     }
   }
+  if (!trailer_read && !co_await ReadExactly(asio::buffer(trailer))) co_return false;
+  if (trail) Service::TakeTrailingChecksums(*put, trailer);
   Answer(header, service_.FinishPut(std::move(*put), MakeDeferredReply(header)));
   co_return true;
 }

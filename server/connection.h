@@ -24,6 +24,7 @@
 // GetPrefix that offers a reply area are copied into the region when they
 // fit (else they go on the stream as usual).
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -88,6 +89,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // stop reading (peer closed, timeout, or a stream-level protocol error).
   asio::awaitable<bool> ServeOneFrame();
   asio::awaitable<bool> ReadExactly(asio::mutable_buffer buffer);
+  // Fills both buffers, in order, with one read where the bytes are there.
+  asio::awaitable<bool> ReadExactly(std::array<asio::mutable_buffer, 2> buffers);
   // The first read of a Unix-socket connection: also takes a descriptor
   // passed with the bytes (the client's shared region).
   asio::awaitable<size_t> ReadFirstBytes(asio::mutable_buffer buffer,

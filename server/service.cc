@@ -146,10 +146,10 @@ Result<NamespaceState*> Service::Resolve(std::string_view name, const Access& ac
 }
 
 Result<PendingPut> Service::BeginPut(std::vector<std::byte> metadata, uint64_t payload_length,
-                                     const Access& access) {
+                                     const Access& access, bool checksums_trail) {
   PendingPut put;
   put.metadata = std::move(metadata);  // the heap buffer, and views into it, stay put
-  auto request = protocol::DecodePutRequest(put.metadata, limits_, payload_length);
+  auto request = protocol::DecodePutRequest(put.metadata, limits_, payload_length, checksums_trail);
   if (!request.ok()) return Reject(request.status());
   auto ns = Resolve(request->namespace_name, access, Grant::kReadWrite);
   if (!ns.ok()) return Reject(ns.status());
@@ -168,6 +168,17 @@ Result<PendingPut> Service::BeginPut(std::vector<std::byte> metadata, uint64_t p
     }
   }
   return put;
+}
+
+void Service::TakeTrailingChecksums(PendingPut& put, std::span<const std::byte> trailer) {
+  const size_t count = put.request.keys.size();
+  put.request.checksums.resize(count);
+  for (size_t i = 0; i < count && (i + 1) * 8 <= trailer.size(); ++i) {
+    uint64_t value = 0;
+    for (int b = 7; b >= 0; --b)
+      value = (value << 8) | std::to_integer<uint8_t>(trailer[i * 8 + b]);
+    put.request.checksums[i] = value;
+  }
 }
 
 namespace {

@@ -106,8 +106,18 @@ class Service {
   // the payload and answers with it.
   // `access` is the connection's (Access::Everything() without tokens): a
   // namespace it does not grant is kPermissionDenied.
+  // `checksums_trail`: the frame's kChecksumsTrail flag; the checksums then
+  // follow the values (TakeTrailingChecksums).
   Result<PendingPut> BeginPut(std::vector<std::byte> metadata, uint64_t payload_length,
-                              const Access& access);
+                              const Access& access, bool checksums_trail = false);
+
+  // The bytes after the values of a kChecksumsTrail put: one little-endian
+  // u64 per value, which become the request's checksums. `trailer` must be
+  // TrailerBytes(put) long.
+  static void TakeTrailingChecksums(PendingPut& put, std::span<const std::byte> trailer);
+  static uint64_t TrailerBytes(const PendingPut& put) {
+    return protocol::kTrailingChecksumBytes * put.request.keys.size();
+  }
 
   // Verifies each received value against its checksum and publishes it.
   // Returns the reply, or nullopt when `deferred` will deliver it.

@@ -25,14 +25,17 @@ void Check(bool condition) {
 void DecodeAsRequests(std::span<const std::byte> metadata, const Limits& limits,
                       uint64_t payload_length) {
   (void)DecodeHelloRequest(metadata);
-  if (auto put = DecodePutRequest(metadata, limits, payload_length); put.ok()) {
-    // A decoded put is consistent: one length and checksum per key, and
-    // the lengths add up to the frame's payload.
-    Check(put->value_lengths.size() == put->keys.size());
-    Check(put->checksums.empty() || put->checksums.size() == put->keys.size());
-    uint64_t total = 0;
-    for (uint64_t length : put->value_lengths) total += length;
-    Check(total == payload_length);
+  for (const bool trail : {false, true}) {
+    if (auto put = DecodePutRequest(metadata, limits, payload_length, trail); put.ok()) {
+      // A decoded put is consistent: one length and checksum per key, and
+      // the lengths (with the trailing checksums) add up to the payload.
+      Check(put->value_lengths.size() == put->keys.size());
+      Check(put->checksums.empty() || put->checksums.size() == put->keys.size());
+      Check(!trail || put->checksums.empty());
+      uint64_t total = trail ? kTrailingChecksumBytes * put->keys.size() : 0;
+      for (uint64_t length : put->value_lengths) total += length;
+      Check(total == payload_length);
+    }
   }
   if (auto keys = DecodeKeysRequest(metadata, limits); keys.ok()) {
     Check(keys->keys.size() <= limits.max_keys_per_request);

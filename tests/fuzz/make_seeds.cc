@@ -94,6 +94,22 @@ std::vector<Seed> Requests() {
   };
   session("hello", [](Bytes&) {});
   session("put", [&](Bytes& out) { AppendPut(out, 2, "kv", keys, 100); });
+  session("put-trailing-checksums", [&](Bytes& out) {
+    // The checksums after the values (kChecksumsTrail), the second one wrong.
+    Bytes payload;
+    std::vector<uint64_t> lengths;
+    Bytes trailer;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const Bytes value = Value(200, static_cast<uint8_t>(i + 1));
+      lengths.push_back(value.size());
+      payload.insert(payload.end(), value.begin(), value.end());
+      const uint64_t checksum = BlockChecksum(value) + (i == 1 ? 1 : 0);
+      for (int b = 0; b < 8; ++b) trailer.push_back(static_cast<std::byte>(checksum >> (8 * b)));
+    }
+    payload.insert(payload.end(), trailer.begin(), trailer.end());
+    const Metadata metadata = EncodePutRequest("kv", keys, lengths, {});
+    Append(out, {Opcode::kPut, 2, frame_flags::kChecksumsTrail, metadata.bytes(), payload});
+  });
   session("put-kb", [&](Bytes& out) {
     const std::vector<KbMetadata> kb(keys.size(), KbMetadata{1, 2, 3});
     AppendPut(out, 2, "kb", keys, 64, true, {}, {}, kb);

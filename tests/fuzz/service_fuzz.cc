@@ -116,6 +116,10 @@ void Serve(Service& service, Stream& stream) {
     if (!header.ok()) return;  // stream-fatal, as on a socket
     if ((header->flags & protocol::frame_flags::kResponse) != 0) return;
     if ((header->flags & protocol::frame_flags::kPayloadInRegion) != 0) return;  // no region here
+    if ((header->flags & protocol::frame_flags::kChecksumsTrail) != 0 &&
+        header->opcode != static_cast<uint8_t>(protocol::Opcode::kPut)) {
+      return;  // stream-fatal, as on a socket
+    }
     std::vector<std::byte> metadata(header->metadata_length);
     if (!stream.Take(metadata)) return;
     if (!protocol::IsKnownOpcode(header->opcode)) {
@@ -124,7 +128,8 @@ void Serve(Service& service, Stream& stream) {
     }
     const auto opcode = static_cast<protocol::Opcode>(header->opcode);
     if (opcode == protocol::Opcode::kPut) {
-      auto put = service.BeginPut(std::move(metadata), header->payload_length, kEverything);
+      const bool trail = (header->flags & protocol::frame_flags::kChecksumsTrail) != 0;
+      auto put = service.BeginPut(std::move(metadata), header->payload_length, kEverything, trail);
       if (!put.ok()) {
         if (!stream.Skip(header->payload_length)) return;
         continue;
@@ -138,6 +143,11 @@ void Serve(Service& service, Stream& stream) {
         } else if (!stream.Skip(length)) {
           return;
         }
+      }
+      if (trail) {
+        std::vector<std::byte> trailer(Service::TrailerBytes(*put));
+        if (!stream.Take(trailer)) return;
+        Service::TakeTrailingChecksums(*put, trailer);
       }
       CheckReply(service.FinishPut(std::move(*put), deferred));
       continue;

@@ -262,6 +262,53 @@ TEST_F(BadInputTest, ChecksumMismatchIsNeverStored) {
   EXPECT_EQ(exists->tiers[1], protocol::TierId::kDram);
 }
 
+TEST_F(BadInputTest, TrailingChecksumsAreCheckedLikeMetadataOnes) {
+  auto socket = Socket();
+  const std::vector<std::string> keys = {"trail-flip", "trail-fine"};
+  std::vector<std::byte> payload(2000, std::byte{5});
+  const auto first = std::span(payload).subspan(0, 1000);
+  for (const uint64_t checksum : {BlockChecksum(first) ^ 1, BlockChecksum(first)}) {
+    for (int b = 0; b < 8; ++b) payload.push_back(static_cast<std::byte>(checksum >> (8 * b)));
+  }
+  const std::vector<uint64_t> lengths = {1000, 1000};
+  FrameHeader header = Header(Opcode::kPut, 30);
+  header.flags = protocol::frame_flags::kChecksumsTrail;
+  const uint64_t mismatches = Counter("bad_input_checksum_mismatch");
+  ASSERT_TRUE(SendFrame(socket, header,
+                        protocol::EncodePutRequest("demo", keys, lengths, {}).bytes(), payload));
+  auto reply = ReadReply(socket);
+  ASSERT_TRUE(reply.has_value());
+  ASSERT_FALSE(reply->is_error());
+  auto codes = protocol::DecodePutResponse(reply->metadata, 2);
+  ASSERT_TRUE(codes.ok());
+  EXPECT_EQ(codes->codes[0], StatusCode::kCorruption);
+  EXPECT_EQ(codes->codes[1], StatusCode::kOk);
+  EXPECT_EQ(Counter("bad_input_checksum_mismatch"), mismatches + 1);
+
+  // Lengths that leave no room for the trailer: refused, its bytes skipped.
+  payload.resize(2000);
+  ASSERT_TRUE(SendFrame(socket, header,
+                        protocol::EncodePutRequest("demo", keys, lengths, {}).bytes(), payload));
+  reply = ReadReply(socket);
+  ASSERT_TRUE(reply.has_value());
+  ASSERT_TRUE(reply->is_error());
+  EXPECT_EQ(protocol::DecodeErrorReply(reply->metadata).code(), StatusCode::kInvalidArgument);
+  ExpectStillServing(socket);
+
+  // The flag on anything but a Put: the payload's layout is unknown, so the
+  // connection ends.
+  const uint64_t bad_headers = Counter("bad_input_bad_header");
+  auto other = Socket();
+  FrameHeader get = Header(Opcode::kGet, 31);
+  get.flags = protocol::frame_flags::kChecksumsTrail;
+  ASSERT_TRUE(SendFrame(other, get, protocol::EncodeKeysRequest("demo", keys).bytes()));
+  reply = ReadReply(other);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_TRUE(reply->is_error());
+  EXPECT_TRUE(other.WaitClosed());
+  EXPECT_EQ(Counter("bad_input_bad_header"), bad_headers + 1);
+}
+
 TEST_F(BadInputTest, TruncatedFrameIsCountedWhenThePeerCloses) {
   const uint64_t before = Counter("bad_input_truncated");
   {

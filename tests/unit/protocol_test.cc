@@ -118,6 +118,24 @@ TEST(Messages, PutWithoutChecksumsIsAccepted) {
   EXPECT_TRUE(put->checksums.empty());
 }
 
+TEST(Messages, PutWithTrailingChecksumsCountsThemInThePayload) {
+  const auto keys = MakeKeys(2);
+  const std::vector<uint64_t> lengths = {7, 3};
+  const Metadata bare = EncodePutRequest("ns", keys, lengths, {});
+  auto put = DecodePutRequest(bare.bytes(), Limits{}, 10 + 16, /*checksums_trail=*/true);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_TRUE(put->checksums.empty());
+  // Without room for the trailer, or with checksums in the metadata too.
+  EXPECT_EQ(DecodePutRequest(bare.bytes(), Limits{}, 10, true).status().code(),
+            StatusCode::kInvalidArgument);
+  const std::vector<uint64_t> checksums = {1, 2};
+  EXPECT_EQ(
+      DecodePutRequest(EncodePutRequest("ns", keys, lengths, checksums).bytes(), Limits{}, 26, true)
+          .status()
+          .code(),
+      StatusCode::kInvalidArgument);
+}
+
 TEST(Messages, PutSemanticRejects) {
   Limits limits;
   limits.max_keys_per_request = 4;
