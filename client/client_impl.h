@@ -88,6 +88,7 @@ class Deadline {
   asio::steady_timer timer_;
   std::shared_ptr<State> state_;
 };
+
 using Area = std::shared_ptr<ClientRegion::Area>;
 
 // Where a reply's value bytes are read to instead of a buffer of the

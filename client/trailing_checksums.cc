@@ -15,13 +15,16 @@ std::span<const std::span<const std::byte>> TrailingChecksums::Next() {
     const uint64_t take = std::min<uint64_t>(value.size() - offset_, kGroupBytes - bytes);
     const std::span<const std::byte> piece = value.subspan(offset_, take);
     const bool whole = offset_ == 0 && take == value.size();
-    if (!whole) partial_.Update(piece);
+    if (!whole) {
+      if (!partial_) partial_.emplace();
+      partial_->Update(piece);
+    }
     if (!piece.empty()) group_.push_back(piece);
     offset_ += take;
     bytes += take;
     if (offset_ < value.size()) break;  // the group is full
-    uint64_t checksum = whole ? BlockChecksum(value) : partial_.Digest();
-    if (!whole) partial_.Reset();
+    uint64_t checksum = whole ? BlockChecksum(value) : partial_->Digest();
+    if (!whole) partial_->Reset();
     for (size_t b = 0; b < 8; ++b, checksum >>= 8) {
       trailer_[index_ * 8 + b] = static_cast<std::byte>(checksum & 0xff);
     }

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -29,9 +30,10 @@ class TrailingChecksums {
 
  private:
   std::span<const std::span<const std::byte>> values_;
-  size_t index_ = 0;          // the value being grouped
-  uint64_t offset_ = 0;       // bytes of values_[index_] already grouped
-  BlockChecksummer partial_;  // a value split across groups, so far
+  size_t index_ = 0;     // the value being grouped
+  uint64_t offset_ = 0;  // bytes of values_[index_] already grouped
+  // A value split across groups, hashed so far; made at the first split.
+  std::optional<BlockChecksummer> partial_;
   std::vector<std::byte> trailer_;
   bool trailer_given_ = false;
   std::vector<std::span<const std::byte>> group_;
