@@ -174,7 +174,7 @@ std::vector<Seed> BadInputs() {
   broken_header("oversize-payload", 31, 0x7f);
   session("truncated", [&](Bytes& out) {
     AppendPut(out, 2, "kv", keys, 100);
-    out.resize(out.size() - 50);
+    out.erase(out.end() - 50, out.end());  // (resize trips GCC's -Wstringop-overflow)
   });
   session("garbage-metadata", [&](Bytes& out) {
     const Bytes garbage = Value(40, 0xab);
