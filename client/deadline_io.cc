@@ -70,6 +70,10 @@ Status SendAllBefore(int fd, std::span<const std::span<const std::byte>> pieces,
   return Status::Ok();
 }
 
+Status WaitReadableBefore(int fd, DeadlineClock::time_point deadline) {
+  return WaitReady(fd, POLLIN, deadline);
+}
+
 Status ReceiveExactlyBefore(int fd, std::span<std::byte> into, DeadlineClock::time_point deadline,
                             uint64_t* received) {
   *received = 0;

@@ -21,6 +21,9 @@ using DeadlineClock = std::chrono::steady_clock;
 Status SendAllBefore(int fd, std::span<const std::span<const std::byte>> pieces,
                      DeadlineClock::time_point deadline, uint64_t* sent);
 
+// Waits until `fd` is readable (or has failed). Errors as above.
+Status WaitReadableBefore(int fd, DeadlineClock::time_point deadline);
+
 // Fills `into` exactly. `*received` counts the bytes read. Errors as above;
 // a clean close is kUnavailable.
 Status ReceiveExactlyBefore(int fd, std::span<std::byte> into, DeadlineClock::time_point deadline,

@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstring>
 
 #include "protocol/shared_region.h"
 
@@ -168,7 +170,18 @@ asio::awaitable<bool> Connection::ReadExactly(asio::mutable_buffer buffer) {
   co_return co_await ReadExactly(std::array<asio::mutable_buffer, 2>{buffer, {}});
 }
 
+size_t Connection::TakeReadAhead(asio::mutable_buffer buffer) {
+  const size_t n = std::min(buffer.size(), read_ahead_end_ - read_ahead_begin_);
+  if (n == 0) return 0;
+  std::memcpy(buffer.data(), read_ahead_.data() + read_ahead_begin_, n);
+  read_ahead_begin_ += n;
+  return n;
+}
+
 asio::awaitable<bool> Connection::ReadExactly(std::array<asio::mutable_buffer, 2> buffers) {
+  for (asio::mutable_buffer& buffer : buffers) buffer += TakeReadAhead(buffer);
+  if (buffers[0].size() == 0) buffers = {buffers[1], {}};
+  if (buffers[0].size() == 0) co_return true;
   boost::system::error_code ec;
   const size_t n = co_await asio::async_read(stream_, buffers, Redirect(ec));
   stats_.bytes_received.fetch_add(n, std::memory_order_relaxed);
@@ -267,11 +280,19 @@ asio::awaitable<bool> Connection::ServeOneFrame() {
   phase_ = ReadPhase::kIdle;
   SetReadDeadline(Clock::now() + config_.idle_timeout);
   boost::system::error_code ec;
-  size_t have = local_ && first_read_
-                    ? co_await ReadFirstBytes(asio::buffer(header_bytes), ec)
-                    : co_await stream_.async_read_some(asio::buffer(header_bytes), Redirect(ec));
-  stats_.bytes_received.fetch_add(have, std::memory_order_relaxed);
+  size_t have = 0;
+  size_t received = 0;
+  if (local_ && first_read_) {
+    // Exactly the header: the descriptor rides on its first byte.
+    have = received = co_await ReadFirstBytes(asio::buffer(header_bytes), ec);
+  } else if (read_ahead_begin_ == read_ahead_end_) {
+    received = co_await stream_.async_read_some(asio::buffer(read_ahead_), Redirect(ec));
+    read_ahead_begin_ = 0;
+    read_ahead_end_ = received;
+  }
+  stats_.bytes_received.fetch_add(received, std::memory_order_relaxed);
   if (ec) co_return false;  // clean close between frames, or drain
+  have += TakeReadAhead(asio::buffer(header_bytes.data() + have, kFrameHeaderSize - have));
 
   phase_ = ReadPhase::kFrame;
   SetReadDeadline(Clock::now() + config_.frame_timeout);

@@ -89,8 +89,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // stop reading (peer closed, timeout, or a stream-level protocol error).
   asio::awaitable<bool> ServeOneFrame();
   asio::awaitable<bool> ReadExactly(asio::mutable_buffer buffer);
-  // Fills both buffers, in order, with one read where the bytes are there.
+  // Fills both buffers, in order: first from the bytes read ahead, then with
+  // one read where the bytes are there.
   asio::awaitable<bool> ReadExactly(std::array<asio::mutable_buffer, 2> buffers);
+  // Moves read-ahead bytes into the front of `buffer`; returns how many.
+  size_t TakeReadAhead(asio::mutable_buffer buffer);
   // The first read of a Unix-socket connection: also takes a descriptor
   // passed with the bytes (the client's shared region).
   asio::awaitable<size_t> ReadFirstBytes(asio::mutable_buffer buffer,
@@ -149,6 +152,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool draining_ = false;
   bool closed_ = false;
   std::vector<std::byte> scratch_;  // sink for discarded payload bytes
+  // Between frames the connection reads up to this much at once, so that a
+  // small request's header and metadata take one read, not two; what the
+  // frame does not use stays for the next one. Larger payloads are read
+  // straight into their destination.
+  static constexpr size_t kReadAheadBytes = 4096;
+  std::array<std::byte, kReadAheadBytes> read_ahead_;
+  size_t read_ahead_begin_ = 0;
+  size_t read_ahead_end_ = 0;
 
   // Before authentication only a Hello of at most this much metadata is read.
   static constexpr uint32_t kMaxMetadataBeforeHello = 4096;

@@ -30,14 +30,22 @@ struct Reply {
   Status error() const { return protocol::DecodeErrorReply(metadata); }
 };
 
-bool SendFrame(testing::RawSocket& socket, FrameHeader header, std::span<const std::byte> metadata,
-               std::span<const std::byte> payload = {}) {
+// Appends one whole frame to `out`.
+void AppendFrame(std::vector<std::byte>& out, FrameHeader header,
+                 std::span<const std::byte> metadata, std::span<const std::byte> payload = {}) {
   header.metadata_length = static_cast<uint32_t>(metadata.size());
   header.payload_length = payload.size();
   const auto bytes = protocol::EncodeFrameHeader(header);
-  return socket.SendAll(bytes.data(), bytes.size()) &&
-         socket.SendAll(metadata.data(), metadata.size()) &&
-         socket.SendAll(payload.data(), payload.size());
+  out.insert(out.end(), bytes.begin(), bytes.end());
+  out.insert(out.end(), metadata.begin(), metadata.end());
+  out.insert(out.end(), payload.begin(), payload.end());
+}
+
+bool SendFrame(testing::RawSocket& socket, FrameHeader header, std::span<const std::byte> metadata,
+               std::span<const std::byte> payload = {}) {
+  std::vector<std::byte> bytes;
+  AppendFrame(bytes, header, metadata, payload);
+  return socket.SendAll(bytes.data(), bytes.size());
 }
 
 FrameHeader Header(Opcode opcode, uint64_t id) {
@@ -264,6 +272,42 @@ TEST_F(BadInputTest, ChecksumMismatchIsNeverStored) {
   ASSERT_TRUE(exists.ok());
   EXPECT_EQ(exists->tiers[0], protocol::TierId::kNone);
   EXPECT_EQ(exists->tiers[1], protocol::TierId::kDram);
+}
+
+// Frames that arrive in one write, the first running past what the server
+// reads ahead between frames (4 KiB): each is answered in order and the
+// value is stored whole.
+TEST_F(BadInputTest, FramesArrivingTogetherAreEachAnswered) {
+  auto socket = Socket();
+  const std::vector<std::string> keys = {"together"};
+  std::vector<std::byte> value(6000);
+  for (size_t i = 0; i < value.size(); ++i) value[i] = static_cast<std::byte>(i % 251);
+  const std::vector<uint64_t> lengths = {value.size()};
+  const std::vector<uint64_t> checksums = {BlockChecksum(value)};
+  std::vector<std::byte> bytes;
+  AppendFrame(bytes, Header(Opcode::kPut, 31),
+              protocol::EncodePutRequest("demo", keys, lengths, checksums).bytes(), value);
+  AppendFrame(bytes, Header(Opcode::kExists, 32),
+              protocol::EncodeKeysRequest("demo", keys).bytes());
+  AppendFrame(bytes, Header(Opcode::kGet, 33), protocol::EncodeKeysRequest("demo", keys).bytes());
+  ASSERT_TRUE(socket.SendAll(bytes.data(), bytes.size()));
+
+  auto put = ReadReply(socket);
+  ASSERT_TRUE(put.has_value());
+  EXPECT_EQ(put->header.request_id, 31u);
+  auto codes = protocol::DecodePutResponse(put->metadata, 1);
+  ASSERT_TRUE(codes.ok()) << codes.status().ToString();
+  EXPECT_EQ(codes->codes, std::vector<StatusCode>{StatusCode::kOk});
+  auto exists = ReadReply(socket);
+  ASSERT_TRUE(exists.has_value());
+  EXPECT_EQ(exists->header.request_id, 32u);
+  auto tiers = protocol::DecodeExistsResponse(exists->metadata, 1);
+  ASSERT_TRUE(tiers.ok());
+  EXPECT_EQ(tiers->tiers[0], protocol::TierId::kDram);
+  auto get = ReadReply(socket);
+  ASSERT_TRUE(get.has_value());
+  EXPECT_EQ(get->header.request_id, 33u);
+  EXPECT_EQ(get->payload, value);
 }
 
 TEST_F(BadInputTest, TrailingChecksumsAreCheckedLikeMetadataOnes) {
