@@ -17,6 +17,7 @@
 #include "common/checksum.h"
 #include "protocol/asio.h"
 #include "protocol/frame.h"
+#include "protocol/rdma/rdma_devices.h"
 #include "protocol/shared_region.h"
 
 namespace kvtier::client {
@@ -149,6 +150,24 @@ struct Client::Placement {
   ValuePlacement request;
 };
 
+namespace {
+
+// Why a client that asked for RDMA moves its values on the stream. It never
+// offers a queue pair in Hello: this version sets none up
+// (docs/transports.md).
+std::string RdmaFallback(const ClientOptions& options) {
+  if (!options.unix_socket.empty()) {
+    return "RDMA is for TCP connections; this one uses the server's Unix socket";
+  }
+  const protocol::rdma::DeviceSurvey survey = protocol::rdma::SurveyDevices();
+  if (survey.devices.empty()) {
+    return "no RDMA device on this host (" + survey.reason + "); values go over the stream";
+  }
+  return "this client sets up no RDMA queue pairs yet; values go over the stream";
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   auto impl = std::make_unique<Impl>(options);
   protocol::HelloRequest request;
@@ -176,7 +195,9 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   auto info = hello.get_future().get();
   if (!info.ok()) return info.status();
   impl->SetServerInfo(std::move(*info));
-  return std::unique_ptr<Client>(new Client(std::move(impl)));
+  auto client = std::unique_ptr<Client>(new Client(std::move(impl)));
+  if (options.rdma) client->rdma_fallback_ = RdmaFallback(options);
+  return client;
 }
 
 namespace {

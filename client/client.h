@@ -82,6 +82,10 @@ struct ClientOptions {
   // certificate, a refused client certificate) fails Connect with
   // kUnauthenticated. Over TLS every request goes through the I/O thread.
   TlsOptions tls;
+  // Ask for values by RDMA (TCP connections). This version sets up no queue
+  // pairs, so values stay on the stream; Client::rdma_fallback() says why
+  // (no device on this host, or no queue pairs yet).
+  bool rdma = false;
 };
 
 using ServerInfo = protocol::HelloResponse;
@@ -173,6 +177,9 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   const ServerInfo& server_info() const;
+  // With ClientOptions::rdma: why values do not move by RDMA on this
+  // connection; "" when RDMA was not asked for.
+  const std::string& rdma_fallback() const { return rdma_fallback_; }
   // Whether this connection moves values through a shared region.
   bool uses_shared_memory() const;
   // `bytes` of the shared region (see SharedBuffer); the caller must not
@@ -267,6 +274,7 @@ class Client {
   std::future<Result<T>> Call(protocol::Opcode opcode, protocol::Metadata metadata,
                               std::vector<std::span<const std::byte>> payload, Decode decode);
   std::unique_ptr<Impl> impl_;
+  std::string rdma_fallback_;
 };
 
 }  // namespace kvtier::client

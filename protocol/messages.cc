@@ -233,11 +233,51 @@ Metadata EncodeErrorReply(const Status& status) {
   return Finish(builder);
 }
 
+namespace {
+
+fb::Offset<w::RdmaEndpoint> EncodeRdmaEndpoint(fb::FlatBufferBuilder& builder,
+                                               const std::optional<RdmaEndpoint>& endpoint) {
+  if (!endpoint) return 0;
+  auto gid = builder.CreateVector(endpoint->gid.data(), endpoint->gid.size());
+  return w::CreateRdmaEndpoint(builder, endpoint->qp_num, endpoint->psn, endpoint->lid, gid,
+                               endpoint->mtu);
+}
+
+Result<std::optional<RdmaEndpoint>> DecodeRdmaEndpoint(const w::RdmaEndpoint* in,
+                                                       std::string_view where) {
+  if (in == nullptr) return std::optional<RdmaEndpoint>();
+  RdmaEndpoint out;
+  out.qp_num = in->qp_num();
+  out.psn = in->psn();
+  out.lid = in->lid();
+  out.mtu = in->mtu();
+  if (out.qp_num >= (1u << 24) || out.psn >= (1u << 24)) {
+    return InvalidArgument(std::string(where) + ": RDMA qp_num and psn are 24-bit numbers");
+  }
+  if (in->gid() == nullptr || in->gid()->size() != out.gid.size()) {
+    return InvalidArgument(std::string(where) + ": RDMA gid must be 16 bytes");
+  }
+  std::memcpy(out.gid.data(), in->gid()->data(), out.gid.size());
+  if (out.mtu < 1 || out.mtu > 5) {
+    return InvalidArgument(std::string(where) + ": RDMA mtu must be 1..5 (256..4096 bytes), got " +
+                           std::to_string(out.mtu));
+  }
+  return std::optional<RdmaEndpoint>(out);
+}
+
+}  // namespace
+
 Metadata EncodeHelloRequest(const HelloRequest& request) {
   fb::FlatBufferBuilder builder(128);
+  auto rdma = EncodeRdmaEndpoint(builder, request.rdma);
+  std::vector<w::RdmaRegion> regions;
+  for (const BufferRef& region : request.rdma_regions) {
+    regions.emplace_back(region.address, region.length, region.key);
+  }
   builder.Finish(w::CreateHelloRequestDirect(
       builder, request.min_version, request.max_version, request.client_name.c_str(),
-      request.shm_region_bytes, request.token.empty() ? nullptr : request.token.c_str()));
+      request.shm_region_bytes, request.token.empty() ? nullptr : request.token.c_str(), rdma,
+      regions.empty() ? nullptr : &regions));
   return Finish(builder);
 }
 
@@ -261,8 +301,10 @@ Metadata EncodeHelloResponse(const HelloResponse& response) {
   auto transports = builder.CreateVector(transport_names);
   auto server_name = builder.CreateString(response.server_name);
   auto server_id = builder.CreateString(response.server_id);
+  auto rdma = EncodeRdmaEndpoint(builder, response.rdma);
+  auto refusal = response.rdma_refusal.empty() ? 0 : builder.CreateString(response.rdma_refusal);
   builder.Finish(w::CreateHelloResponse(builder, response.version, server_name, server_id, limits,
-                                        namespaces, models, transports));
+                                        namespaces, models, transports, rdma, refusal));
   return Finish(builder);
 }
 
@@ -445,6 +487,18 @@ Result<HelloRequest> DecodeHelloRequest(std::span<const std::byte> metadata) {
                       std::to_string(kMaxTokenBytes));
   }
   out.token = std::string(token);
+  KVTIER_ASSIGN_OR_RETURN(out.rdma, DecodeRdmaEndpoint(root->rdma(), "Hello"));
+  if (root->rdma_regions() != nullptr) {
+    if (!out.rdma) return BadRequest("Hello names RDMA regions without an RDMA endpoint");
+    RegisteredRegions check;  // refuses empty, wrapping, overlapping and too many
+    for (const w::RdmaRegion* region : *root->rdma_regions()) {
+      const BufferRef ref{region->address(), region->length(), region->rkey()};
+      if (Status added = check.Add(ref.address, ref.length, ref.key); !added.ok()) {
+        return BadRequest("Hello RDMA region: " + added.message());
+      }
+      out.rdma_regions.push_back(ref);
+    }
+  }
   return out;
 }
 
@@ -602,6 +656,10 @@ Result<HelloResponse> DecodeHelloResponse(std::span<const std::byte> metadata) {
   if (root->transports() != nullptr) {
     for (const fb::String* name : *root->transports()) out.transports.emplace_back(View(name));
   }
+  auto rdma = DecodeRdmaEndpoint(root->rdma(), "HelloResponse");
+  if (!rdma.ok()) return BadResponse(rdma.status().message());
+  out.rdma = *rdma;
+  out.rdma_refusal = std::string(View(root->rdma_refusal()));
   return out;
 }
 

@@ -8,8 +8,10 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -17,6 +19,7 @@
 
 #include "common/result.h"
 #include "protocol/limits.h"
+#include "protocol/transport.h"
 
 namespace kvtier::protocol {
 
@@ -39,12 +42,27 @@ class Metadata {
   flatbuffers::DetachedBuffer buffer_;
 };
 
+// One side's RDMA queue pair (reliable connected), as exchanged in Hello.
+struct RdmaEndpoint {
+  uint32_t qp_num = 0;  // below 2^24
+  uint32_t psn = 0;     // below 2^24
+  uint16_t lid = 0;
+  std::array<uint8_t, 16> gid{};
+  uint8_t mtu = 0;  // 1..5, libibverbs' enum ibv_mtu
+  bool operator==(const RdmaEndpoint&) const = default;
+};
+
 struct HelloRequest {
   uint8_t min_version = 1;
   uint8_t max_version = 1;
   std::string client_name;
   uint64_t shm_region_bytes = 0;  // a sealed memfd of this size came with the frame
   std::string token;              // access token ("" for none); never logged
+  // Values by RDMA: the client's queue pair and the memory it registered
+  // (checked on decode: valid, disjoint per rkey, at most
+  // RegisteredRegions::kMaxRegions).
+  std::optional<RdmaEndpoint> rdma;
+  std::vector<BufferRef> rdma_regions;
 };
 inline constexpr size_t kMaxTokenBytes = 256;
 
@@ -56,6 +74,10 @@ struct HelloResponse {
   std::vector<std::string> namespaces;
   std::vector<std::string> namespace_models;  // as namespaces; "" for none
   std::vector<std::string> transports;        // "tcp", "shm"
+  // Answering a Hello that asked for RDMA: the server's queue pair, or, when
+  // absent, why the values go over the stream (rdma_refusal).
+  std::optional<RdmaEndpoint> rdma;
+  std::string rdma_refusal;
 };
 
 // Where in a connection's shared region a reply's values may be placed.

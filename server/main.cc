@@ -88,18 +88,21 @@ Result<CommandLine> ParseCommandLine(int argc, char** argv) {
   return cl;
 }
 
-// One line on what RDMA hardware exists. The RDMA data path is not built
-// yet, so with or without a device the server carries on over TCP and
-// shared memory.
-void LogRdmaSurvey() {
+// One line on what RDMA hardware exists, and what a client that asks for
+// RDMA in Hello is told. The RDMA data path is not built yet, so with or
+// without a device the server carries on over TCP and shared memory.
+std::string SurveyRdma(bool enabled) {
+  if (!enabled) return "RDMA is off on this server (server.rdma: false); values go over the stream";
   const protocol::rdma::DeviceSurvey survey = protocol::rdma::SurveyDevices();
   if (survey.devices.empty()) {
     spdlog::info("no RDMA device, TCP only ({})", survey.reason);
-    return;
+    return "no RDMA device on the server (" + survey.reason + "); values go over the stream";
   }
   std::string names;
   for (const std::string& name : survey.devices) names += (names.empty() ? "" : ", ") + name;
   spdlog::info("RDMA devices: {}; the RDMA data path is not built yet, serving TCP", names);
+  return "the server has RDMA devices (" + names +
+         ") but sets up no queue pairs yet; values go over the stream";
 }
 
 Status ApplyOverride(ServerConfig& config, const std::string& name, const std::string& value) {
@@ -331,7 +334,7 @@ int Run(int argc, char** argv) {
                  config->listener.unix_socket,
                  FormatByteSize(config->listener.shm_max_region_bytes));
   }
-  if (config->listener.rdma) LogRdmaSurvey();
+  service.SetRdmaRefusal(SurveyRdma(config->listener.rdma));
   // Ready once the tiers are open and the listeners up; not ready again as
   // soon as a drain starts, so that load balancers stop sending new clients.
   std::atomic<bool> ready{true};

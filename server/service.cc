@@ -354,6 +354,9 @@ Result<ReplyBody> Service::Hello(std::span<const std::byte> metadata, const Acce
     response.namespace_models.push_back(ns->model);
   }
   response.transports = transports_;
+  // Asked for RDMA: no queue pair is set up (docs/transports.md), so the
+  // client hears why and keeps its values on the stream.
+  if (request->rdma) response.rdma_refusal = rdma_refusal_;
   return ReplyBody{protocol::EncodeHelloResponse(response), {}, 0};
 }
 

@@ -128,6 +128,10 @@ class Service {
   std::optional<Result<ReplyBody>> Handle(protocol::Opcode opcode, std::vector<std::byte> metadata,
                                           const DeferredReply& deferred, const Access& access);
 
+  // What a Hello asking for RDMA is told while this server sets up no queue
+  // pairs; set once at start, before any connection.
+  void SetRdmaRefusal(std::string why) { rdma_refusal_ = std::move(why); }
+
   // Checks the access tokens of Hello; see server/auth.h.
   const Authenticator& authenticator() const { return authenticator_; }
 
@@ -143,6 +147,7 @@ class Service {
   using Answer = std::optional<Result<ReplyBody>>;
   // Lists the namespaces `access` may read.
   Result<ReplyBody> Hello(std::span<const std::byte> metadata, const Access& access);
+
   Answer Get(std::vector<std::byte> metadata, const DeferredReply& deferred, const Access& access);
   Result<ReplyBody> Exists(std::span<const std::byte> metadata, const Access& access);
   Answer Delete(std::vector<std::byte> metadata, const DeferredReply& deferred,
@@ -181,6 +186,7 @@ class Service {
   const std::string server_id_;
   const protocol::Limits limits_;
   const std::vector<std::string> transports_;  // offered in Hello
+  std::string rdma_refusal_ = "this server sets up no RDMA queue pairs; values go over the stream";
   const LeaseOptions lease_options_;
   const std::chrono::steady_clock::time_point started_;
   tiers::TierStack& stack_;

@@ -310,6 +310,47 @@ TEST_F(BadInputTest, FramesArrivingTogetherAreEachAnswered) {
   EXPECT_EQ(get->payload, value);
 }
 
+// A Hello that asks for RDMA is told why the values stay on the stream (no
+// queue pairs are set up), and the connection serves as usual; one whose
+// registrations are unusable is refused.
+TEST_F(BadInputTest, AHelloAskingForRdmaHearsWhyAndIsServed) {
+  auto socket = Socket();
+  protocol::HelloRequest hello{1, 1, "rdma"};
+  hello.rdma = protocol::RdmaEndpoint{0x42, 0x100, 0, {}, 5};
+  hello.rdma_regions = {{1 << 20, 1 << 20, 9}};
+  ASSERT_TRUE(
+      SendFrame(socket, Header(Opcode::kHello, 41), protocol::EncodeHelloRequest(hello).bytes()));
+  auto reply = ReadReply(socket);
+  ASSERT_TRUE(reply.has_value());
+  ASSERT_FALSE(reply->is_error()) << reply->error().ToString();
+  auto info = protocol::DecodeHelloResponse(reply->metadata);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_FALSE(info->rdma.has_value());
+  EXPECT_NE(info->rdma_refusal.find("values go over the stream"), std::string::npos)
+      << info->rdma_refusal;
+  ExpectStillServing(socket);
+
+  hello.rdma_regions.push_back({(1 << 20) + 4096, 4096, 9});  // overlaps the first
+  ASSERT_TRUE(
+      SendFrame(socket, Header(Opcode::kHello, 42), protocol::EncodeHelloRequest(hello).bytes()));
+  reply = ReadReply(socket);
+  ASSERT_TRUE(reply.has_value());
+  ASSERT_TRUE(reply->is_error());
+  EXPECT_EQ(reply->error().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(reply->error().message().find("RDMA region"), std::string::npos)
+      << reply->error().ToString();
+
+  // A Hello that does not ask hears nothing about RDMA.
+  auto plain = Socket();
+  ASSERT_TRUE(SendFrame(plain, Header(Opcode::kHello, 43),
+                        protocol::EncodeHelloRequest({1, 1, "tcp"}).bytes()));
+  reply = ReadReply(plain);
+  ASSERT_TRUE(reply.has_value());
+  info = protocol::DecodeHelloResponse(reply->metadata);
+  ASSERT_TRUE(info.ok());
+  EXPECT_TRUE(info->rdma_refusal.empty());
+}
+
 TEST_F(BadInputTest, TrailingChecksumsAreCheckedLikeMetadataOnes) {
   auto socket = Socket();
   const std::vector<std::string> keys = {"trail-flip", "trail-fine"};

@@ -2,12 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <thread>
 
 #include "client/client.h"
 #include "common/keys.h"
 #include "protocol/asio.h"
+#include "protocol/rdma/rdma_devices.h"
 #include "tests/support/client_helpers.h"
 #include "tests/support/server_process.h"
 
@@ -63,6 +65,31 @@ TEST_P(ServerTest, HelloReportsLimitsAndNamespaces) {
   EXPECT_EQ(info.limits.max_value_bytes, 64ull << 20);
   EXPECT_NE(std::find(info.namespaces.begin(), info.namespaces.end(), "demo"),
             info.namespaces.end());
+}
+
+// A client that asks for RDMA says why its values stay on the stream (this
+// version sets up no queue pairs) and works as any other.
+TEST_P(ServerTest, AClientAskingForRdmaSaysWhyAndWorks) {
+  EXPECT_TRUE(Connect()->rdma_fallback().empty());  // not asked for
+  ClientOptions options = testing::OptionsFor(*server_, GetParam());
+  options.rdma = true;
+  auto client = Client::Connect(options);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  const std::string& why = (*client)->rdma_fallback();
+  EXPECT_FALSE(why.empty());
+  if (GetParam() == testing::Transport::kSharedMemory) {
+    EXPECT_NE(why.find("Unix socket"), std::string::npos) << why;
+  } else if (protocol::rdma::SurveyDevices().devices.empty()) {
+    EXPECT_NE(why.find("no RDMA device on this host"), std::string::npos) << why;
+  }
+  const auto value = Bytes(300 << 10, 9);
+  const std::vector<std::string> keys = {"rdma-asked"};
+  const std::vector<std::span<const std::byte>> values = {View(value)};
+  ASSERT_TRUE((*client)->Put("demo", keys, values).ok());
+  auto got = (*client)->Get("demo", keys);
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->values[0].status.ok());
+  EXPECT_TRUE(std::ranges::equal(got->values[0].bytes, value));
 }
 
 TEST_P(ServerTest, PutGetRoundTripOfA5MiBValue) {

@@ -239,6 +239,61 @@ TEST(Messages, HelloRoundTripAndVersionRange) {
             StatusCode::kProtocolError);
 }
 
+TEST(Messages, HelloCarriesRdmaEndpointsAndChecksThem) {
+  RdmaEndpoint endpoint;
+  endpoint.qp_num = 0x12345;
+  endpoint.psn = 0xabcdef;
+  endpoint.lid = 7;
+  endpoint.gid[15] = 1;
+  endpoint.mtu = 5;
+  HelloRequest hello{1, 1, "rdma"};
+  hello.rdma = endpoint;
+  hello.rdma_regions = {{4096, 1 << 20, 11}, {1 << 24, 4096, 12}};
+  auto decoded = DecodeHelloRequest(EncodeHelloRequest(hello).bytes());
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  ASSERT_TRUE(decoded->rdma.has_value());
+  EXPECT_EQ(*decoded->rdma, endpoint);
+  ASSERT_EQ(decoded->rdma_regions.size(), 2u);
+  EXPECT_EQ(decoded->rdma_regions[1].address, 1u << 24);
+  EXPECT_EQ(decoded->rdma_regions[1].key, 12u);
+  // A plain Hello asks for none.
+  EXPECT_FALSE(DecodeHelloRequest(EncodeHelloRequest({1, 1, "tcp"}).bytes())->rdma.has_value());
+
+  auto refused = [](HelloRequest bad) {
+    auto result = DecodeHelloRequest(EncodeHelloRequest(bad).bytes());
+    return !result.ok() && result.status().code() == StatusCode::kInvalidArgument;
+  };
+  HelloRequest bad = hello;
+  bad.rdma->qp_num = 1u << 24;
+  EXPECT_TRUE(refused(bad));
+  bad = hello;
+  bad.rdma->mtu = 0;
+  EXPECT_TRUE(refused(bad));
+  bad = hello;
+  bad.rdma_regions.push_back({4096 + 100, 10, 11});  // overlaps the first under its rkey
+  EXPECT_TRUE(refused(bad));
+  bad = hello;
+  bad.rdma_regions.push_back({~0ull - 10, 100, 13});  // wraps
+  EXPECT_TRUE(refused(bad));
+  bad = hello;
+  bad.rdma.reset();  // regions without a queue pair
+  EXPECT_TRUE(refused(bad));
+
+  HelloResponse response;
+  response.rdma_refusal = "no RDMA device on the server";
+  auto back = DecodeHelloResponse(EncodeHelloResponse(response).bytes());
+  ASSERT_TRUE(back.ok());
+  EXPECT_FALSE(back->rdma.has_value());
+  EXPECT_EQ(back->rdma_refusal, response.rdma_refusal);
+  response.rdma = endpoint;
+  back = DecodeHelloResponse(EncodeHelloResponse(response).bytes());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->rdma, endpoint);
+  response.rdma->psn = 1u << 24;
+  EXPECT_EQ(DecodeHelloResponse(EncodeHelloResponse(response).bytes()).status().code(),
+            StatusCode::kProtocolError);
+}
+
 // ---- Responses ----
 
 TEST(Messages, GetResponseChecksPayloadAccounting) {
