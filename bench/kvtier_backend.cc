@@ -27,8 +27,9 @@ class KvtierBackend final : public Backend {
   }
 
   // One operation alone in flight (depth 1) runs through the waiting form,
-  // as an engine that asks and waits would call it; with more in flight,
-  // each is sent as soon as it is submitted.
+  // as an engine that asks and waits would call it; with more in flight
+  // they are held in a Pipeline and sent together at WaitAll, as the redis
+  // backend sends its commands, and answered on this thread.
   void SubmitPut(const std::vector<std::string>& keys,
                  const std::vector<std::span<const std::byte>>& values) override {
     Add([this, keys, values] { return Pending(client_->PutAsync(ns_, keys, values)); },
@@ -52,8 +53,14 @@ class KvtierBackend final : public Backend {
   }
 
   Status WaitAll(const std::function<void(OpResult&)>& on_done) override {
+    // Each held operation's completion time, taken as its reply is read.
+    std::vector<Clock::time_point> done_at(ops_.size());
+    if (pipeline_) {
+      pipeline_->Run([&](size_t i) { done_at[i] = Clock::now(); });
+      pipeline_.reset();
+    }
     Status broken;
-    while (!ops_.empty()) {
+    for (size_t i = 0; !ops_.empty(); ++i) {
       OpResult result;
       Op& op = ops_.front();
       if (op.sent) {
@@ -62,7 +69,7 @@ class KvtierBackend final : public Backend {
         op.wait(result);
       }
       ops_.pop_front();
-      result.done = Clock::now();
+      result.done = done_at[i] != Clock::time_point() ? done_at[i] : Clock::now();
       if (result.status.code() == StatusCode::kUnavailable) broken = result.status;
       on_done(result);
     }
@@ -82,6 +89,7 @@ class KvtierBackend final : public Backend {
   void Add(std::function<Pending()> send, std::function<void(OpResult&)> wait) {
     ops_.push_back({std::move(send), std::move(wait), std::nullopt});
     if (ops_.size() < 2) return;
+    if (!pipeline_) pipeline_.emplace(*client_);
     for (Op& op : ops_) {
       if (!op.sent) op.sent = op.send();
     }
@@ -117,6 +125,7 @@ class KvtierBackend final : public Backend {
   std::unique_ptr<client::Client> client_;
   const std::string ns_;
   std::deque<Op> ops_;
+  std::optional<client::Pipeline> pipeline_;  // open while ops wait to be sent
   client::GetResult last_get_;
   std::vector<client::SharedBuffer> shared_;
 };

@@ -207,6 +207,9 @@ namespace {
 // the caller blocks for the answer anyway.
 thread_local bool t_caller_waits = false;
 
+// The Pipeline open on this thread, if any: Call holds requests in it.
+thread_local Pipeline* t_pipeline = nullptr;
+
 class CallerWaits {
  public:
   CallerWaits() { t_caller_waits = true; }
@@ -237,6 +240,10 @@ std::future<Result<T>> Client::Call(Opcode opcode, protocol::Metadata metadata,
       complete(std::move(*reply));
       return future;
     }
+  } else if (t_pipeline != nullptr && &t_pipeline->client_ == this) {
+    t_pipeline->held_.push_back({opcode, std::move(metadata), std::move(payload),
+                                 std::move(complete), std::move(region.request)});
+    return future;
   }
   impl_->Submit(opcode, std::move(metadata), std::move(payload), std::move(complete),
                 std::move(region.request));
@@ -671,5 +678,26 @@ Status Client::Flush(std::string_view ns, std::span<const std::string> keys) {
   CallerWaits here;
   return FlushAsync(ns, keys).get();
 }
+
+Pipeline::Pipeline(Client& client) : client_(client), outer_(t_pipeline) { t_pipeline = this; }
+
+Pipeline::~Pipeline() {
+  Run();
+  t_pipeline = outer_;
+}
+
+void Pipeline::Run(const std::function<void(size_t)>& on_reply) {
+  if (held_.empty()) return;
+  std::vector<internal::HeldRequest> requests = std::move(held_);
+  held_.clear();
+  if (client_.impl_->RunHere(requests, on_reply)) return;
+  for (internal::HeldRequest& request : requests) {
+    // Through the I/O thread, which may complete it after Run returns.
+    client_.impl_->Submit(request.opcode, std::move(request.metadata), std::move(request.payload),
+                          std::move(request.done), std::move(request.region));
+  }
+}
+
+size_t Pipeline::held() const { return held_.size(); }
 
 }  // namespace kvtier::client

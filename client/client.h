@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -262,6 +263,7 @@ class Client {
   std::future<Status> FlushAsync(std::string_view ns, std::span<const std::string> keys = {});
 
  private:
+  friend class Pipeline;
   class Impl;
   explicit Client(std::unique_ptr<Impl> impl);
   // Sends one request; `decode` turns a successful reply into T.
@@ -275,6 +277,37 @@ class Client {
                               std::vector<std::span<const std::byte>> payload, Decode decode);
   std::unique_ptr<Impl> impl_;
   std::string rdma_fallback_;
+};
+
+namespace internal {
+struct HeldRequest;
+}
+
+// Requests sent together and answered on the calling thread, as a Redis
+// pipeline is. While a Pipeline is open on a thread, the XxxAsync calls
+// that thread makes on its client are held, not sent; Run() writes them
+// all and reads every reply on this thread, completing their futures as
+// the replies come, with no hand-off to the client's I/O thread. When the
+// connection is busy with other requests, or over TLS, Run() sends them
+// through the I/O thread instead: same results, and Run() returns before
+// they complete. The waiting forms (Put, Get, ...) are never held.
+class Pipeline {
+ public:
+  explicit Pipeline(Client& client);
+  ~Pipeline();  // runs what is still held
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Sends what is held. `on_reply(i)`, when given, is called on this thread
+  // right after the i-th held request (in call order) completes here.
+  void Run(const std::function<void(size_t)>& on_reply = {});
+  size_t held() const;
+
+ private:
+  friend class Client;
+  Client& client_;
+  Pipeline* outer_;  // the pipeline open on this thread before this one
+  std::vector<internal::HeldRequest> held_;
 };
 
 }  // namespace kvtier::client

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -90,6 +91,64 @@ TEST_P(ServerTest, AClientAskingForRdmaSaysWhyAndWorks) {
   ASSERT_TRUE(got.ok());
   ASSERT_TRUE(got->values[0].status.ok());
   EXPECT_TRUE(std::ranges::equal(got->values[0].bytes, value));
+}
+
+// A pipeline holds the asynchronous calls made while it is open and runs
+// them together: puts of every size (some larger than the socket buffers,
+// so replies arrive while later requests are still being written), gets
+// and a match, each answered; a waiting call made meanwhile is not held.
+// Over TLS the pipeline goes through the I/O thread: same answers.
+TEST_P(ServerTest, APipelineAnswersEveryHeldRequest) {
+  auto client = Connect();
+  const std::vector<size_t> sizes = {0, 1, 4096, 256 << 10, (256 << 10) + 1, 3 << 20, 9 << 20};
+  std::vector<std::vector<std::byte>> values;
+  std::vector<std::vector<std::string>> keys;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    values.push_back(Bytes(sizes[i], static_cast<uint32_t>(100 + i)));
+    keys.push_back(
+        {"pipe-" + std::to_string(static_cast<int>(GetParam())) + "-" + std::to_string(i)});
+  }
+  std::vector<std::future<Result<client::KeyStatuses>>> puts;
+  std::vector<std::future<Result<client::GetResult>>> gets;
+  std::future<Result<client::MatchResult>> match;
+  std::vector<size_t> replied;
+  {
+    client::Pipeline pipeline(*client);
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      const std::vector<std::span<const std::byte>> one = {View(values[i])};
+      puts.push_back(client->PutAsync("demo", keys[i], one));
+    }
+    for (size_t i = 0; i < sizes.size(); ++i) gets.push_back(client->GetAsync("demo", keys[i]));
+    std::vector<std::string> chain;
+    for (const auto& key : keys) chain.push_back(key[0]);
+    match = client->MatchPrefixAsync("demo", chain);
+    EXPECT_EQ(pipeline.held(), 2 * sizes.size() + 1);
+    // A waiting call runs at once, before the held ones.
+    auto absent = client->Exists("demo", keys.back());
+    ASSERT_TRUE(absent.ok()) << absent.status().ToString();
+    EXPECT_EQ(absent->tiers[0], TierId::kNone);
+    pipeline.Run([&](size_t i) { replied.push_back(i); });
+    EXPECT_EQ(pipeline.held(), 0u);
+  }
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    auto put = puts[i].get();
+    ASSERT_TRUE(put.ok()) << put.status().ToString();
+    EXPECT_TRUE(put->all_ok()) << "value " << i;
+    auto got = gets[i].get();
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_TRUE(got->values[0].status.ok()) << got->values[0].status.ToString();
+    EXPECT_TRUE(std::ranges::equal(got->values[0].bytes, values[i])) << "value " << i;
+  }
+  auto matched = match.get();
+  ASSERT_TRUE(matched.ok());
+  EXPECT_EQ(matched->matched, sizes.size());
+  if (GetParam() == testing::Transport::kTls) {
+    EXPECT_TRUE(replied.empty()) << "over TLS the I/O thread answers";
+  } else {
+    std::sort(replied.begin(), replied.end());
+    ASSERT_EQ(replied.size(), 2 * sizes.size() + 1);
+    for (size_t i = 0; i < replied.size(); ++i) EXPECT_EQ(replied[i], i);
+  }
 }
 
 TEST_P(ServerTest, PutGetRoundTripOfA5MiBValue) {
@@ -312,6 +371,54 @@ INSTANTIATE_TEST_SUITE_P(Transports, ServerTest,
                                            testing::Transport::kSharedMemory,
                                            testing::Transport::kTls),
                          testing::TransportName);
+
+// A server that stops reading while 8 MiB of replies wait to be sent, and
+// a pipeline that alternates 8 MiB gets with 8 MiB puts: written all before
+// reading anything, the puts would stall behind unread replies for good.
+// The pipeline reads replies while it writes, so every request completes.
+TEST(ServerPipeline, RepliesThatFillTheSocketDoNotStallTheWrites) {
+  testing::ServerProcess server({},
+                                "server: {max_queued_reply_bytes: 8MiB}\n"
+                                "limits: {max_value_bytes: 8MiB, max_payload_bytes: 8MiB}\n"
+                                "tiers: {dram: {capacity: 256MiB}}\n"
+                                "namespaces: [{name: demo}]\n");
+  ASSERT_TRUE(server.Start().ok()) << server.log();
+  ClientOptions options;
+  options.port = server.port();
+  auto client = Client::Connect(options);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  const auto big = Bytes(8 << 20, 21);
+  const std::vector<std::string> big_key = {"big"};
+  const std::vector<std::span<const std::byte>> big_value = {View(big)};
+  ASSERT_TRUE((*client)->Put("demo", big_key, big_value).ok());
+
+  const auto value = Bytes(8 << 20, 22);
+  const std::vector<std::span<const std::byte>> one = {View(value)};
+  std::vector<std::vector<std::string>> keys;
+  for (int i = 0; i < 4; ++i) keys.push_back({"w" + std::to_string(i)});
+  std::vector<std::future<Result<client::GetResult>>> gets;
+  std::vector<std::future<Result<client::KeyStatuses>>> puts;
+  {
+    client::Pipeline pipeline(**client);
+    for (int i = 0; i < 4; ++i) {
+      gets.push_back((*client)->GetAsync("demo", big_key));
+      puts.push_back((*client)->PutAsync("demo", keys[i], one));
+    }
+  }  // runs here
+  for (int i = 0; i < 4; ++i) {
+    auto got = gets[i].get();
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_TRUE(std::ranges::equal(got->values[0].bytes, big));
+    auto put = puts[i].get();
+    ASSERT_TRUE(put.ok()) << put.status().ToString();
+    EXPECT_TRUE(put->all_ok());
+  }
+  auto back = (*client)->Get("demo", keys[3]);
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(std::ranges::equal(back->values[0].bytes, value));
+  client->reset();
+  EXPECT_EQ(server.Stop(), 0);
+}
 
 TEST(ServerEviction, SmallDramEvictsInsteadOfFailing) {
   testing::ServerProcess server({"--dram-capacity", "4MiB"});
