@@ -290,7 +290,9 @@ struct HeldRequest;
 // the replies come, with no hand-off to the client's I/O thread. When the
 // connection is busy with other requests, or over TLS, Run() sends them
 // through the I/O thread instead: same results, and Run() returns before
-// they complete. The waiting forms (Put, Get, ...) are never held.
+// they complete. The waiting forms (Put, Get, ...) are never held. A
+// Pipeline belongs to the thread that opened it (close it there) and must
+// not outlive its client.
 class Pipeline {
  public:
   explicit Pipeline(Client& client);
