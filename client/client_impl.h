@@ -3,8 +3,8 @@
 // Client::Impl: the connection engine under the client's operations
 // (client.cc), which build requests and decode replies. It owns the socket
 // and the I/O thread, and moves frames: pipelined through the I/O thread,
-// or on the calling thread for a lone waiting call. Included by client.cc
-// only.
+// or on the calling thread (the definitions of that side are in
+// client_run_here.h, included at the end). Included by client.cc only.
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "client/client.h"
+#include "client/client_internal.h"
 #include "client/client_region.h"
 #include "client/deadline_io.h"
 #include "client/trailing_checksums.h"
@@ -36,94 +37,6 @@
 #include "protocol/tls.h"
 
 namespace kvtier::client {
-namespace internal {
-
-using protocol::FrameHeader;
-using protocol::Opcode;
-
-inline auto Redirect(boost::system::error_code& ec) {
-  return asio::redirect_error(asio::use_awaitable, ec);
-}
-
-struct ReplyFrame {
-  FrameHeader header;
-  std::vector<std::byte> metadata;
-  // Value bytes, allocated without zero-filling: they are overwritten by
-  // the read at once.
-  std::shared_ptr<std::byte[]> payload;
-  uint64_t payload_length = 0;
-};
-
-using Completion = std::function<void(Result<ReplyFrame>)>;
-
-// Calls `on_expiry` on the I/O thread when `after` passes before Finish()
-// (or destruction): a connect or handshake that must give up in time.
-// `on_expiry` may refer to the caller's locals: it never runs after Finish.
-class Deadline {
- public:
-  Deadline(asio::io_context& io, std::chrono::milliseconds after, std::function<void()> on_expiry)
-      : timer_(io, after), state_(std::make_shared<State>()) {
-    timer_.async_wait(
-        [state = state_, on_expiry = std::move(on_expiry)](boost::system::error_code ec) {
-          if (ec || state->finished) return;
-          state->expired = true;
-          on_expiry();
-        });
-  }
-  ~Deadline() { Finish(); }
-  Deadline(const Deadline&) = delete;
-  Deadline& operator=(const Deadline&) = delete;
-
-  // Ends the wait; true when it had expired first.
-  bool Finish() {
-    state_->finished = true;
-    timer_.cancel();
-    return state_->expired;
-  }
-
- private:
-  struct State {
-    bool finished = false;
-    bool expired = false;
-  };
-  asio::steady_timer timer_;
-  std::shared_ptr<State> state_;
-};
-
-using Area = std::shared_ptr<ClientRegion::Area>;
-
-// Where a reply's value bytes are read to instead of a buffer of the
-// client's: given the reply with its metadata read, the caller-owned spans to
-// fill, in order, adding up to its payload length. It may point
-// `frame.payload` at scratch memory for bytes it drops. An error is a
-// malformed reply (stream-fatal).
-using PayloadSink = std::function<Result<std::vector<std::span<std::byte>>>(ReplyFrame& frame)>;
-
-// Where a request's value bytes travel besides the stream: a put's values
-// already copied into `area` of the shared region (kPayloadInRegion,
-// `payload_length` bytes), a get's reply area there, or caller buffers that
-// a get's values are read into (`sink`).
-struct ValuePlacement {
-  Area area;
-  bool values_in_area = false;
-  uint64_t payload_length = 0;
-  int pass_fd = -1;  // Hello only: the region's descriptor, sent with the frame
-  PayloadSink sink;
-  // A put on the stream whose checksums follow its values, computed while
-  // they are sent (kChecksumsTrail, TrailingChecksums).
-  bool checksums_trail = false;
-};
-
-// A request held by a Pipeline until it runs (Client::Impl::RunHere).
-struct HeldRequest {
-  protocol::Opcode opcode;
-  protocol::Metadata metadata;
-  std::vector<std::span<const std::byte>> payload;
-  Completion done;
-  ValuePlacement region;
-};
-
-}  // namespace internal
 
 // Owns the socket and an I/O thread. A request goes one of two ways:
 //
@@ -263,259 +176,18 @@ class Client::Impl {
   // requests are still being written never stall the exchange.
   // `after_each(i)`, when given, follows the completion of requests[i].
   bool RunHere(std::span<internal::HeldRequest> requests,
-               const std::function<void(size_t)>& after_each = {}) {
-    if (tls_context_) return false;  // TLS records are the I/O thread's
-    for (const auto& request : requests) {
-      if (request.region.pass_fd >= 0) return false;
-    }
-    uint64_t first_id = 0;
-    protocol::Limits limits;
-    Status broken;
-    {
-      std::lock_guard lock(mu_);
-      broken = broken_;
-      if (broken.ok()) {
-        if (in_flight_ > 0 || io_reading_ || here_owner_) return false;
-        here_owner_ = true;
-        first_id = next_id_;
-        next_id_ += requests.size();
-        limits = receive_limits_;
-        Detach();
-      }
-    }
-    if (!broken.ok()) {
-      for (size_t i = 0; i < requests.size(); ++i) {
-        requests[i].done(broken);
-        if (after_each) after_each(i);
-      }
-      return true;
-    }
-    PipelineRun run(*this, requests, first_id, limits, after_each);
-    run.Run();
-    return true;
-  }
+               const std::function<void(size_t)>& after_each = {});
 
   // Runs one request on the calling thread if the socket is free (see the
   // class comment); nullopt when it is not, and nothing was sent: then
-  // `metadata` and `payload` are as they were, for Submit.
+  // `metadata`, `payload` and `region` are as they were, for Submit.
   std::optional<Result<ReplyFrame>> CallHere(Opcode opcode, protocol::Metadata& metadata,
                                              std::vector<std::span<const std::byte>>& payload,
-                                             const ValuePlacement& region) {
-    std::optional<Result<ReplyFrame>> reply;
-    internal::HeldRequest request{opcode, std::move(metadata), std::move(payload),
-                                  [&reply](Result<ReplyFrame> frame) { reply = std::move(frame); },
-                                  region};
-    if (RunHere(std::span(&request, 1))) return reply;
-    metadata = std::move(request.metadata);
-    payload = std::move(request.payload);
-    return std::nullopt;
-  }
+                                             ValuePlacement& region);
 
  private:
-  // One RunHere: the requests' bytes out and their replies in, on one
-  // socket the calling thread owns.
-  class PipelineRun {
-   public:
-    PipelineRun(Impl& impl, std::span<internal::HeldRequest> requests, uint64_t first_id,
-                const protocol::Limits& limits, const std::function<void(size_t)>& after_each)
-        : impl_(impl),
-          requests_(requests),
-          first_id_(first_id),
-          limits_(limits),
-          after_each_(after_each),
-          completed_(requests.size(), false),
-          deadline_(DeadlineClock::now() + impl.options_.request_timeout) {}
-
-    void Run() {
-      StartRequest(0);
-      receiver_.Reset({reply_header_});
-      while (left_ > 0) {
-        if (Status status = Write(); !status.ok()) return Break(status);
-        const bool all_out = writing_ == requests_.size();
-        // While requests remain to be written, replies are drained first
-        // (the server may stop reading until they are); once all are out,
-        // the next reply is not there yet: wait before reading.
-        if (!all_out) {
-          if (Status status = Read(); !status.ok()) return Break(status);
-          if (left_ == 0) break;
-        }
-        const short events = all_out ? POLLIN : POLLIN | POLLOUT;
-        if (Status waited = WaitReadyBefore(impl_.fd_, events, deadline_); !waited.ok()) {
-          return TimedOut(waited);
-        }
-        if (all_out) {
-          if (Status status = Read(); !status.ok()) return Break(status);
-        }
-      }
-      std::lock_guard lock(impl_.mu_);
-      impl_.ReleaseHere();
-    }
-
-   private:
-    using FrameHeader = protocol::FrameHeader;
-
-    // Starts writing request `index`: header and metadata with the first
-    // values, the rest in TrailingChecksums groups.
-    void StartRequest(size_t index) {
-      writing_ = index;
-      if (index == requests_.size()) return;
-      internal::HeldRequest& request = requests_[index];
-      const FrameHeader header = RequestHeader(request.opcode, first_id_ + index, request.metadata,
-                                               request.payload, request.region);
-      header_bytes_ = protocol::EncodeFrameHeader(header);
-      pieces_ = {header_bytes_, request.metadata.bytes()};
-      using Pieces = std::span<const std::span<const std::byte>>;
-      trailing_.emplace(request.region.checksums_trail ? Pieces(request.payload) : Pieces());
-      const auto first = trailing_->Next();
-      pieces_.insert(pieces_.end(), first.begin(), first.end());
-      if (!request.region.checksums_trail) {
-        pieces_.insert(pieces_.end(), request.payload.begin(), request.payload.end());
-      }
-      sender_.Reset(pieces_);
-    }
-
-    // Sends until the socket is full or every request is out.
-    Status Write() {
-      while (writing_ < requests_.size()) {
-        KVTIER_ASSIGN_OR_RETURN(const bool sent, sender_.SendSome(impl_.fd_));
-        if (!sent) return Status::Ok();
-        const auto group = trailing_->Next();
-        if (!group.empty()) {
-          pieces_.assign(group.begin(), group.end());
-          sender_.Reset(pieces_);
-        } else {
-          StartRequest(writing_ + 1);
-        }
-      }
-      return Status::Ok();
-    }
-
-    // Reads until the socket is empty or every reply is in.
-    Status Read() {
-      while (left_ > 0) {
-        KVTIER_ASSIGN_OR_RETURN(const bool full, receiver_.ReceiveSome(impl_.fd_));
-        if (!full) return Status::Ok();
-        KVTIER_RETURN_IF_ERROR(Advance());
-      }
-      return Status::Ok();
-    }
-
-    // The part being read is complete: go on to the next.
-    Status Advance() {
-      switch (phase_) {
-        case Phase::kHeader: {
-          KVTIER_ASSIGN_OR_RETURN(frame_, StartReply(reply_header_, limits_));
-          phase_ = Phase::kMetadata;
-          receiver_.Reset({frame_.metadata});
-          return Status::Ok();
-        }
-        case Phase::kMetadata: {
-          KVTIER_RETURN_IF_ERROR(ConnectionError(frame_));
-          const uint64_t index = frame_.header.request_id - first_id_;
-          mine_ = frame_.header.request_id >= first_id_ && index < requests_.size() &&
-                  !completed_[index];
-          KVTIER_ASSIGN_OR_RETURN(
-              auto targets,
-              PayloadTargets(frame_, mine_ ? &requests_[index].region.sink : nullptr));
-          phase_ = Phase::kPayload;
-          receiver_.Reset(std::move(targets));
-          return Status::Ok();
-        }
-        case Phase::kPayload:
-          phase_ = Phase::kHeader;
-          receiver_.Reset({reply_header_});
-          return FinishReply();
-      }
-      return Status::Ok();
-    }
-
-    Status FinishReply() {
-      const uint64_t id = frame_.header.request_id;
-      if (!mine_) {
-        std::lock_guard lock(impl_.mu_);
-        impl_.orphaned_areas_.erase(id);  // a late reply to a timed-out request
-        return Status::Ok();
-      }
-      internal::HeldRequest& request = requests_[id - first_id_];
-      KVTIER_RETURN_IF_ERROR(
-          TakeRegionPayload(frame_, request.region.area, !request.region.values_in_area));
-      completed_[id - first_id_] = true;
-      --left_;
-      request.done(std::move(frame_));
-      frame_ = ReplyFrame();
-      if (after_each_) after_each_(id - first_id_);
-      return Status::Ok();
-    }
-
-    // Nothing moved before the deadline. Between frames, with every
-    // request out, the requests still waiting time out and their late
-    // replies are dropped by whoever reads next; otherwise the stream is
-    // mid-frame and only closing it is safe.
-    void TimedOut(const Status& status) {
-      const bool between_frames =
-          writing_ == requests_.size() && phase_ == Phase::kHeader && receiver_.received() == 0;
-      if (status.code() != StatusCode::kDeadlineExceeded) return Break(status);
-      // The requests themselves time out; the connection is closed.
-      if (writing_ < requests_.size()) {
-        return Break(Unavailable("connection closed after a request timed out while sending"),
-                     status);
-      }
-      if (!between_frames) return Break(ConnectionStatus(status), status);
-      const Status late = DeadlineExceeded(
-          "no reply within " + std::to_string(impl_.options_.request_timeout.count()) + " ms");
-      {
-        std::lock_guard lock(impl_.mu_);
-        for (size_t i = 0; i < requests_.size(); ++i) {
-          if (!completed_[i] && requests_[i].region.area) {
-            impl_.orphaned_areas_[first_id_ + i] = requests_[i].region.area;
-          }
-        }
-        impl_.ReleaseHere();
-      }
-      CompleteRest(late);
-    }
-
-    // Breaks the connection with `status`: every request not yet answered
-    // fails with `mine` (by default the same).
-    void Break(const Status& status, const Status& mine) {
-      impl_.GiveUpBroken(status);
-      CompleteRest(mine);
-    }
-    void Break(const Status& status) { Break(status, status); }
-
-    void CompleteRest(const Status& status) {
-      for (size_t i = 0; i < requests_.size(); ++i) {
-        if (completed_[i]) continue;
-        completed_[i] = true;
-        requests_[i].done(status);
-        if (after_each_) after_each_(i);
-      }
-      left_ = 0;
-    }
-
-    enum class Phase { kHeader, kMetadata, kPayload };
-
-    Impl& impl_;
-    std::span<internal::HeldRequest> requests_;
-    const uint64_t first_id_;
-    const protocol::Limits limits_;
-    const std::function<void(size_t)>& after_each_;
-    std::vector<bool> completed_;
-    size_t left_ = requests_.size();
-    const DeadlineClock::time_point deadline_;
-    // Writing: request writing_ (requests_.size() once all are out).
-    size_t writing_ = 0;
-    protocol::FrameHeaderBytes header_bytes_;
-    std::optional<TrailingChecksums> trailing_;
-    std::vector<std::span<const std::byte>> pieces_;
-    PieceSender sender_;
-    // Reading: the reply in progress.
-    Phase phase_ = Phase::kHeader;
-    protocol::FrameHeaderBytes reply_header_;
-    ReplyFrame frame_;
-    bool mine_ = false;
-    PieceReceiver receiver_;
-  };
+  // Runs requests on the calling thread (client_run_here.h).
+  class PipelineRun;
 
   struct Pending {
     Completion done;
@@ -1011,3 +683,5 @@ class Client::Impl {
 };
 
 }  // namespace kvtier::client
+
+#include "client/client_run_here.h"
