@@ -315,6 +315,113 @@ TEST(DramTier, ExpiredBlocksReadAsMissesAndAreReclaimed) {
   EXPECT_EQ(Counter(tier.Stats(), "expired"), 2u);
 }
 
+TEST(BlockPool, BestFitSplitsAndFreeingCoalescesBackToOneRun) {
+  auto pool = BlockPool::Reserve(1 << 20);
+  ASSERT_TRUE(pool.ok()) << pool.status().ToString();
+  BlockPool& p = **pool;
+  const uint64_t size = p.memory().size();
+  EXPECT_GE(size, 1u << 20);
+  void* a = p.Allocate(100);  // rounded up to 128
+  void* b = p.Allocate(4096);
+  void* c = p.Allocate(64);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(c, nullptr);
+  for (void* m : {a, b, c}) {
+    EXPECT_TRUE(p.Contains(m));
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(m) % BlockPool::kAlignment, 0u);
+  }
+  EXPECT_EQ(p.free_bytes(), size - 128 - 4096 - 64);
+  // A freed hole of 4096 is the best fit for 4000, ahead of the large tail.
+  p.Free(b, 4096);
+  EXPECT_EQ(p.Allocate(4000), b);
+  p.Free(b, 4000);
+  p.Free(a, 100);
+  p.Free(c, 64);
+  EXPECT_EQ(p.free_bytes(), size);
+  EXPECT_EQ(p.largest_free_run(), size);
+  EXPECT_EQ(p.Allocate(size + 1), nullptr);
+  EXPECT_EQ(p.Allocate(size), p.memory().data());
+}
+
+TEST(BlockPool, FreedMemoryKeepsItsBytes) {
+  // Nothing is returned to the kernel: a device that registered the pool
+  // must keep writing the same pages.
+  auto pool = BlockPool::Reserve(256 << 10);
+  ASSERT_TRUE(pool.ok());
+  auto* m = static_cast<std::byte*>((*pool)->Allocate(128 << 10));
+  ASSERT_NE(m, nullptr);
+  std::memset(m, 0x5a, 128 << 10);
+  (*pool)->Free(m, 128 << 10);
+  EXPECT_EQ((*pool)->Allocate(128 << 10), m);
+  EXPECT_EQ(m[0], std::byte{0x5a});
+  EXPECT_EQ(m[(128 << 10) - 1], std::byte{0x5a});
+}
+
+// A DRAM tier in pool mode over a pool of the size it asks for.
+std::unique_ptr<DramTier> PoolTier(uint64_t capacity, uint32_t shards = 4) {
+  auto pool = BlockPool::Reserve(DramTier::PoolBytesFor(capacity));
+  EXPECT_TRUE(pool.ok()) << pool.status().ToString();
+  if (!pool.ok()) return nullptr;
+  return std::make_unique<DramTier>(Options(capacity, shards), std::move(*pool));
+}
+
+TEST(DramTierPool, EveryBlockLiesInThePoolThroughChurnOfMixedSizes) {
+  auto tier = PoolTier(kCapacity);
+  ASSERT_NE(tier, nullptr);
+  ASSERT_NE(tier->block_pool(), nullptr);
+  std::mt19937 random(7);
+  const size_t sizes[] = {1000, 4096, 16 * 1024, 65536, 256 * 1024, 300 * 1000};
+  for (int i = 0; i < 3000; ++i) {
+    const std::string key = "k" + std::to_string(random() % 200);
+    const size_t size = sizes[random() % std::size(sizes)];
+    auto block = MakeBlock(*tier, key, size, i);
+    // The charge fits the capacity, so the pool's headroom must hold it:
+    // fragmentation never refuses a put of an unpinned tier.
+    ASSERT_TRUE(block.ok()) << i << ": " << block.status().ToString();
+    EXPECT_TRUE(tier->block_pool()->Contains(block->bytes().data()));
+    EXPECT_TRUE(tier->block_pool()->Contains(block->bytes().data() + size - 1));
+    ASSERT_TRUE(tier->Put({1, key}, std::move(*block)).ok());
+    ASSERT_LE(tier->used_bytes(), kCapacity);
+  }
+  for (int k = 0; k < 200; ++k) {
+    auto got = tier->Get({1, "k" + std::to_string(k)});
+    if (got.ok()) {
+      EXPECT_EQ(BlockChecksum(got->bytes()), got->checksum());
+    }
+  }
+}
+
+TEST(DramTierPool, APoolSplitByPinnedBlocksGivesARetryableError) {
+  // A 16 MiB tier has a 22 MiB pool. Pinned 64 KiB blocks alternating with
+  // freed ones over the first 16 MiB leave 8 MiB free in that part but no
+  // run of 7 MiB anywhere: the answer is retryable, not memory from
+  // outside the pool. Once the pins go, the runs merge and it fits.
+  constexpr uint64_t kCapacity16 = 16ull << 20;
+  constexpr uint64_t kBig = 7ull << 20;
+  auto tier = PoolTier(kCapacity16);
+  ASSERT_NE(tier, nullptr);
+  ASSERT_LT(tier->block_pool()->memory().size() - kCapacity16, kBig);
+  std::vector<BlockHandle> pins;
+  std::vector<WritableBlock> spacers;
+  while (true) {
+    auto spacer = tier->Allocate(1, 64 * 1024);
+    auto pinned = tier->Allocate(1, 64 * 1024);
+    if (!spacer.ok() || !pinned.ok()) break;
+    spacers.push_back(std::move(*spacer));
+    pins.push_back(std::move(*pinned).Seal(0));
+  }
+  ASSERT_GT(pins.size(), 100u);
+  spacers.clear();
+  auto big = tier->Allocate(1, kBig);
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.status().code(), StatusCode::kResourceExhausted);
+  pins.clear();
+  auto fits = tier->Allocate(1, kBig);
+  ASSERT_TRUE(fits.ok()) << fits.status().ToString();
+  EXPECT_TRUE(tier->block_pool()->Contains(fits->mutable_bytes().data()));
+}
+
 TEST(DramTierOptions, ValidateNamesTheField) {
   DramTierOptions options;
   options.capacity_bytes = 1000;

@@ -26,6 +26,18 @@ struct DramFactory {
   }
 };
 
+// Pool mode: value memory from one reserved BlockPool (what RDMA registers).
+struct DramPoolFactory {
+  std::unique_ptr<Tier> Make(const std::filesystem::path&) {
+    DramTierOptions options;
+    options.capacity_bytes = 64ull << 20;
+    options.shards = 8;
+    auto pool = BlockPool::Reserve(DramTier::PoolBytesFor(options.capacity_bytes));
+    EXPECT_TRUE(pool.ok()) << pool.status().ToString();
+    return pool.ok() ? std::make_unique<DramTier>(options, std::move(*pool)) : nullptr;
+  }
+};
+
 struct NvmeFactory {
   std::unique_ptr<Tier> Make(const std::filesystem::path& dir) {
     NvmeTierOptions options;
@@ -39,6 +51,7 @@ struct NvmeFactory {
 };
 
 INSTANTIATE_TYPED_TEST_SUITE_P(Dram, TierConformance, DramFactory);
+INSTANTIATE_TYPED_TEST_SUITE_P(DramPool, TierConformance, DramPoolFactory);
 INSTANTIATE_TYPED_TEST_SUITE_P(Nvme, TierConformance, NvmeFactory);
 
 }  // namespace

@@ -79,7 +79,7 @@ uint64_t LargePad(uint64_t bytes) {
 
 // The allocator's size class for `bytes` of value: what a block of that size
 // really gets, and the key of the free chunk lists.
-uint64_t ClassSize(uint64_t bytes) {
+uint64_t HeapClassSize(uint64_t bytes) {
   bytes = std::max<uint64_t>(bytes, 1);
 #ifdef KVTIER_HAVE_JEMALLOC
   return nallocx(bytes, BlockFlags());
@@ -90,7 +90,7 @@ uint64_t ClassSize(uint64_t bytes) {
 
 // Bytes a value allocation of `class_size` holds: the class plus, under
 // jemalloc, its cache-oblivious page.
-uint64_t ChunkCharge(uint64_t class_size) {
+uint64_t HeapChunkCharge(uint64_t class_size) {
 #ifdef KVTIER_HAVE_JEMALLOC
   return class_size + LargePad(class_size);
 #else
@@ -123,7 +123,7 @@ uint64_t HeaderCharge() {
 }
 
 // Value memory of `class_size` bytes (a ClassSize result).
-void* AllocateBlockMemory(uint64_t bytes) {
+void* AllocateHeapMemory(uint64_t bytes) {
 #ifdef KVTIER_HAVE_JEMALLOC
   return mallocx(bytes, BlockFlags());
 #else
@@ -131,7 +131,7 @@ void* AllocateBlockMemory(uint64_t bytes) {
 #endif
 }
 
-void FreeBlockMemory(void* memory, uint64_t bytes) {
+void FreeHeapMemory(void* memory, uint64_t bytes) {
 #ifdef KVTIER_HAVE_JEMALLOC
   sdallocx(memory, bytes, BlockFlags());
 #else
@@ -174,7 +174,10 @@ size_t DramTier::TransparentHash::operator()(std::string_view s) const {
   return XXH3_64bits(s.data(), s.size());
 }
 
-DramTier::DramTier(const DramTierOptions& options) : options_(options) {
+DramTier::DramTier(const DramTierOptions& options) : DramTier(options, nullptr) {}
+
+DramTier::DramTier(const DramTierOptions& options, std::unique_ptr<BlockPool> pool)
+    : options_(options), pool_(std::move(pool)) {
   const uint32_t shard_count = std::bit_ceil(std::max<uint32_t>(1, options.shards));
   shards_.reserve(shard_count);
   for (uint32_t i = 0; i < shard_count; ++i) {
@@ -200,7 +203,29 @@ DramTier::Shard& DramTier::ShardFor(std::string_view index_key, uint64_t* hash_o
   return *shards_[(hash >> 40) & (shards_.size() - 1)];
 }
 
-uint64_t DramTier::BlockCharge(uint64_t key_size, uint64_t value_size) {
+uint64_t DramTier::ClassSize(uint64_t bytes) const {
+  if (pool_ == nullptr) return HeapClassSize(bytes);
+  const uint64_t step = bytes <= 4096 ? BlockPool::kAlignment : 4096;
+  return (std::max<uint64_t>(bytes, 1) + step - 1) / step * step;
+}
+
+uint64_t DramTier::ChunkCharge(uint64_t class_size) const {
+  return pool_ == nullptr ? HeapChunkCharge(class_size) : class_size;
+}
+
+void* DramTier::AllocateValueMemory(uint64_t class_size) {
+  return pool_ == nullptr ? AllocateHeapMemory(class_size) : pool_->Allocate(class_size);
+}
+
+void DramTier::FreeValueMemory(void* memory, uint64_t class_size) {
+  if (pool_ == nullptr) {
+    FreeHeapMemory(memory, class_size);
+  } else {
+    pool_->Free(memory, class_size);
+  }
+}
+
+uint64_t DramTier::BlockCharge(uint64_t key_size, uint64_t value_size) const {
   return HeaderCharge() + ChunkCharge(ClassSize(value_size)) + kEntryOverheadBytes + key_size;
 }
 
@@ -244,10 +269,18 @@ Result<WritableBlock> DramTier::Allocate(uint64_t key_size, uint64_t value_size)
                              " held by blocks that are pinned or in flight");
   }
   void* header = AllocateHeader();
-  if (data == nullptr) data = AllocateBlockMemory(class_size);
+  if (data == nullptr) data = AllocateValueMemory(class_size);
+  // In pool mode the charge can fit while no free run is long enough (the
+  // pool is split up): kept chunks of every class go back to merge, then
+  // blocks are evicted so theirs can, a bounded number of times.
+  for (int round = 0; data == nullptr && pool_ != nullptr && round < 8; ++round) {
+    if (round > 0 && EvictAtLeast(class_size) == 0) break;
+    ReleaseFreeChunks(std::numeric_limits<uint64_t>::max());
+    data = AllocateValueMemory(class_size);
+  }
   if (header == nullptr || data == nullptr) {
     if (header != nullptr) FreeHeader(header);
-    if (data != nullptr) FreeBlockMemory(data, class_size);
+    if (data != nullptr) FreeValueMemory(data, class_size);
     used_bytes_.fetch_sub(charge, std::memory_order_relaxed);
     counters_.allocation_failures.fetch_add(1, std::memory_order_relaxed);
     return ResourceExhausted("out of memory allocating " + std::to_string(value_size) + " bytes");
@@ -264,7 +297,7 @@ void DramTier::Free(BlockBuffer* block) {
   FreeHeader(block);
   if (charge == 0) {
     // Handed to the eviction listener and uncounted then: nothing to keep.
-    FreeBlockMemory(data, class_size);
+    FreeValueMemory(data, class_size);
     return;
   }
   // The value memory stays, counted, for the next block of its class: reuse
@@ -295,7 +328,7 @@ uint64_t DramTier::ReleaseFreeChunks(uint64_t bytes) {
   for (auto it = free_chunks_.begin(); it != free_chunks_.end() && released < bytes;) {
     const uint64_t chunk_charge = ChunkCharge(it->first);
     while (!it->second.empty() && released < bytes) {
-      FreeBlockMemory(it->second.back(), it->first);
+      FreeValueMemory(it->second.back(), it->first);
       it->second.pop_back();
       released += chunk_charge;
     }

@@ -27,6 +27,12 @@
 // the allocator only when room is needed for another size, before any block
 // is evicted.
 //
+// Pool mode (the second constructor): value memory comes from one BlockPool
+// reserved up front, so RDMA can register all block memory once. Size
+// classes are then 64-byte steps up to 4 KiB and 4 KiB steps above, with no
+// allocator padding; a pool of PoolBytesFor(capacity) leaves room for the
+// runs that freeing in a different order than allocating splits up.
+//
 // Locking: one mutex per shard; no method holds two shard mutexes at once.
 // Lock order: a shard's mutex, then free_mu_.
 
@@ -40,6 +46,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tiers/dram/block_pool.h"
 #include "tiers/dram/eviction_policy.h"
 #include "tiers/tier.h"
 
@@ -69,6 +76,12 @@ class DramTier final : public Tier, private BlockAllocator {
   static constexpr uint64_t kEntryOverheadBytes = 160;
 
   explicit DramTier(const DramTierOptions& options);
+  // Pool mode: every block's value bytes come from `pool` (see above).
+  DramTier(const DramTierOptions& options, std::unique_ptr<BlockPool> pool);
+  // The pool size that pool mode needs for `capacity_bytes`.
+  static uint64_t PoolBytesFor(uint64_t capacity_bytes) {
+    return capacity_bytes + capacity_bytes / 8 + (4ull << 20);
+  }
   // Every handle to this tier's blocks must be gone before destruction.
   ~DramTier() override;
 
@@ -103,6 +116,8 @@ class DramTier final : public Tier, private BlockAllocator {
   // The part of used_bytes() that is freed value memory kept for reuse.
   uint64_t kept_free_bytes() const { return free_bytes_.load(std::memory_order_relaxed); }
   uint64_t capacity_bytes() const { return options_.capacity_bytes; }
+  // In pool mode, the memory every block's value bytes lie in; else null.
+  const BlockPool* block_pool() const { return pool_.get(); }
 
  private:
   struct Entry : PolicyEntry {
@@ -127,7 +142,13 @@ class DramTier final : public Tier, private BlockAllocator {
   // BlockAllocator: returns block memory and its charge.
   void Free(BlockBuffer* block) override;
 
-  static uint64_t BlockCharge(uint64_t key_size, uint64_t value_size);
+  uint64_t BlockCharge(uint64_t key_size, uint64_t value_size) const;
+  // The size class of a value of `bytes` (what it really occupies, and the
+  // key of the free chunk lists) and what a chunk of that class charges.
+  uint64_t ClassSize(uint64_t bytes) const;
+  uint64_t ChunkCharge(uint64_t class_size) const;
+  void* AllocateValueMemory(uint64_t class_size);
+  void FreeValueMemory(void* memory, uint64_t class_size);
   bool TryReserve(uint64_t charge);
   // Evicts unpinned blocks until at least `bytes` were freed or nothing more
   // can go; returns the bytes freed.
@@ -148,6 +169,7 @@ class DramTier final : public Tier, private BlockAllocator {
   Shard& ShardFor(std::string_view index_key, uint64_t* hash_out = nullptr) const;
 
   const DramTierOptions options_;
+  const std::unique_ptr<BlockPool> pool_;  // pool mode only
   EvictionListener eviction_listener_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<uint64_t> used_bytes_{0};
