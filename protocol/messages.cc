@@ -315,7 +315,7 @@ Metadata EncodeKeysRequest(std::string_view namespace_name, std::span<const std:
   auto ns = builder.CreateString(namespace_name.data(), namespace_name.size());
   auto [key_bytes, key_lengths] = PackKeys(builder, keys);
   builder.Finish(w::CreateKeysRequest(builder, ns, key_bytes, key_lengths, lease_ms, lease_id,
-                                      deadline_ms, bulk, area.offset, area.capacity));
+                                      deadline_ms, bulk, area.offset, area.capacity, area.key));
   return Finish(builder);
 }
 
@@ -364,7 +364,7 @@ Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::
                           std::span<const uint64_t> value_lengths,
                           std::span<const uint64_t> checksums, std::span<const uint32_t> ttls_ms,
                           std::span<const Pin> pins, bool bulk, std::span<const KbMetadata> kb,
-                          std::span<const uint64_t> region_offsets) {
+                          std::span<const uint64_t> region_offsets, uint32_t region_key) {
   fb::FlatBufferBuilder builder(64 + keys.size() * 40);
   auto ns = builder.CreateString(namespace_name.data(), namespace_name.size());
   auto [key_bytes, key_lengths] = PackKeys(builder, keys);
@@ -384,7 +384,7 @@ Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::
   }
   builder.Finish(w::CreatePutRequest(builder, ns, key_bytes, key_lengths, lengths, sums, ttls,
                                      pin_bytes, bulk, token_counts, position_offsets, producers,
-                                     offsets));
+                                     offsets, region_key));
   return Finish(builder);
 }
 
@@ -571,6 +571,7 @@ Result<PutRequest> DecodePutRequest(std::span<const std::byte> metadata, const L
     }
     out.region_offsets = Copy64(offsets);
   }
+  out.region_key = root->region_key();
   return out;
 }
 
@@ -585,14 +586,14 @@ Result<KeysRequest> DecodeKeysRequest(std::span<const std::byte> metadata, const
   out.lease_id = root->lease_id();
   out.deadline_ms = root->deadline_ms();
   out.bulk = root->bulk();
-  out.area = RegionArea{root->region_offset(), root->region_capacity()};
+  out.area = RegionArea{root->region_offset(), root->region_capacity(), root->region_key()};
   return out;
 }
 
 RegionArea DecodeRegionArea(std::span<const std::byte> metadata) {
   const auto* root = VerifiedRoot<w::KeysRequest>(metadata);
   if (root == nullptr) return {};
-  return RegionArea{root->region_offset(), root->region_capacity()};
+  return RegionArea{root->region_offset(), root->region_capacity(), root->region_key()};
 }
 
 Result<uint64_t> DecodeReleaseRequest(std::span<const std::byte> metadata) {

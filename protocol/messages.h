@@ -80,10 +80,13 @@ struct HelloResponse {
   std::string rdma_refusal;
 };
 
-// Where in a connection's shared region a reply's values may be placed.
+// Where in client memory a reply's values may be placed: an offset into
+// the connection's shared region (key 0), or on RDMA a registered address
+// and its rkey.
 struct RegionArea {
   uint64_t offset = 0;
   uint64_t capacity = 0;  // 0: none offered
+  uint32_t key = 0;
 };
 
 // Get, Exists, Delete and MatchPrefix requests: a namespace and keys.
@@ -139,6 +142,7 @@ struct PutRequest {
   bool bulk = false;                     // bulk class (else: the namespace's class)
   std::vector<KbMetadata> kb;            // KB metadata: one per key, or empty
   std::vector<uint64_t> region_offsets;  // with kPayloadInRegion: where each value is
+  uint32_t region_key = 0;               // on RDMA: the rkey of those addresses
 };
 
 struct PutResponse {
@@ -211,7 +215,7 @@ Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::
                           std::span<const uint64_t> checksums,
                           std::span<const uint32_t> ttls_ms = {}, std::span<const Pin> pins = {},
                           bool bulk = false, std::span<const KbMetadata> kb = {},
-                          std::span<const uint64_t> region_offsets = {});
+                          std::span<const uint64_t> region_offsets = {}, uint32_t region_key = 0);
 Metadata EncodePutResponse(const PutResponse& response);
 Metadata EncodeGetResponse(const GetResponse& response);
 Metadata EncodeExistsResponse(const ExistsResponse& response);

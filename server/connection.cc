@@ -27,7 +27,7 @@ auto Redirect(boost::system::error_code& ec) {
 
 Connection::Connection(stream_socket socket, bool local, std::string peer, Service& service,
                        ServerStats& stats, RateLimitedLog& log, const ListenerConfig& config,
-                       protocol::TlsContext* tls, OnClosed on_closed)
+                       protocol::TlsContext* tls, RdmaHost* rdma_host, OnClosed on_closed)
     : socket_(std::move(socket)),
       stream_(socket_),
       local_(local),
@@ -41,12 +41,14 @@ Connection::Connection(stream_socket socket, bool local, std::string peer, Servi
       writer_wake_(socket_.get_executor()),
       reader_wake_(socket_.get_executor()),
       access_(service.authenticator().required() ? Access::Nothing() : Access::Everything()),
-      authenticated_(!service.authenticator().required()) {
+      authenticated_(!service.authenticator().required()),
+      rdma_host_(rdma_host) {
   if (tls != nullptr) stream_.UseTls(*tls);
   stats_.connections_active.fetch_add(1, std::memory_order_relaxed);
 }
 
 Connection::~Connection() {
+  if (rdma_ != nullptr) rdma_->Close();
   if (offered_fd_ >= 0) ::close(offered_fd_);
   stats_.connections_active.fetch_sub(1, std::memory_order_relaxed);
   if (on_closed_) on_closed_(this);
@@ -127,6 +129,9 @@ void Connection::SetWriteDeadline(Clock::time_point deadline) {
 void Connection::CloseSocket() {
   if (closed_) return;
   closed_ = true;
+  // The queue pair goes first: after it the device touches no memory, so
+  // the pins and blocks of transfers in flight may go.
+  if (rdma_ != nullptr) rdma_->Close();
   boost::system::error_code ec;
   socket_.shutdown(asio::socket_base::shutdown_both, ec);
   socket_.close(ec);
@@ -360,12 +365,14 @@ asio::awaitable<bool> Connection::ServeOneFrame() {
     linger_ = true;
     co_return false;
   }
+  const bool client_memory = channel_ != nullptr || rdma_ != nullptr;
   if ((header.flags & protocol::frame_flags::kPayloadInRegion) != 0 &&
-      (channel_ == nullptr || opcode != Opcode::kPut)) {
+      (!client_memory || opcode != Opcode::kPut)) {
     // Whether the payload follows on the stream is unknown: stream-fatal.
-    Status status = ProtocolError(channel_ == nullptr
-                                      ? "payload flagged in a shared region, but none is attached"
-                                      : "only Put may carry its payload in the shared region");
+    Status status = ProtocolError(
+        !client_memory ? "payload flagged in client memory, but no shared region or RDMA queue "
+                         "pair is set up"
+                       : "only Put may carry its payload in client memory");
     Reject(BadInput::kBadHeader, status.message());
     EnqueueError(header, status);
     linger_ = true;
@@ -396,8 +403,10 @@ asio::awaitable<bool> Connection::ServeOneFrame() {
       EnqueueError(header, status);
       co_return true;
     }
+    Answer(header, service_.Hello(metadata, access_, SetUpRdma(metadata)));
+    co_return true;
   }
-  if (channel_ != nullptr && (opcode == Opcode::kGet || opcode == Opcode::kGetPrefix)) {
+  if (client_memory && (opcode == Opcode::kGet || opcode == Opcode::kGetPrefix)) {
     const protocol::RegionArea area = protocol::DecodeRegionArea(metadata);
     if (area.capacity > 0) reply_areas_[header.request_id] = area;
   }
@@ -437,6 +446,136 @@ void Connection::QueueResult(const FrameHeader& request, Result<ReplyBody> body)
   EnqueueError(request, body.status());
 }
 
+Service::RdmaAnswer Connection::SetUpRdma(std::span<const std::byte> hello_metadata) {
+  auto hello = protocol::DecodeHelloRequest(hello_metadata);
+  if (!hello.ok() || !hello->rdma) return {};  // a bad Hello is the service's to answer
+  if (rdma_host_ == nullptr) return {};        // the server's own reason (no device, off)
+  if (local_) {
+    return {std::nullopt,
+            "RDMA is for TCP connections; on the Unix socket use a shared region instead"};
+  }
+  if (stream_.tls()) {
+    return {std::nullopt,
+            "RDMA is not offered on the TLS listener: one-sided transfers bypass TLS; values go "
+            "over the stream"};
+  }
+  if (rdma_ != nullptr) return {std::nullopt, "this connection has a queue pair already"};
+  auto session = rdma_host_->Accept(*hello->rdma, hello->rdma_regions, socket_.get_executor());
+  if (!session.ok()) {
+    stats_.rdma_failures.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("connection {}: no RDMA queue pair: {}", peer_, session.status().ToString());
+    return {std::nullopt, "the server could not set up a queue pair (" +
+                              session.status().message() + "); values go over the stream"};
+  }
+  rdma_ = std::move(*session);
+  stats_.rdma_queue_pairs.fetch_add(1, std::memory_order_relaxed);
+  spdlog::debug("connection {}: RDMA queue pair {} connected to {}", peer_,
+                rdma_->endpoint().qp_num, hello->rdma->qp_num);
+  return {rdma_->endpoint(), ""};
+}
+
+asio::awaitable<Status> Connection::ReadByRdma(const PendingPut& put) {
+  std::vector<std::span<std::byte>> targets;
+  targets.reserve(put.blocks.size());
+  std::vector<uint64_t> addresses;
+  const std::vector<uint64_t>& offsets = put.request.region_offsets;
+  if (offsets.size() != put.blocks.size()) {
+    co_return InvalidArgument("a put flagged in client memory needs an address for every value");
+  }
+  for (size_t i = 0; i < put.blocks.size(); ++i) {
+    if (!put.blocks[i]) continue;  // refused already: nothing to read
+    // WritableBlock is move-only and owned by `put`; the span stays valid
+    // while `put` lives, which spans this whole wait.
+    targets.push_back(const_cast<tiers::WritableBlock&>(put.blocks[i]).mutable_bytes());
+    addresses.push_back(offsets[i]);
+  }
+  auto transfers = protocol::rdma::ScatterFromClient(targets, addresses, put.request.region_key);
+  if (!transfers.ok()) co_return transfers.status();
+  // Woken by `done`, which runs on this thread; the state outlives a
+  // connection that closes meanwhile (Close runs `done` first).
+  struct Wait {
+    explicit Wait(const asio::any_io_executor& executor) : wake(executor) {}
+    asio::steady_timer wake;
+    std::optional<Status> result;
+  };
+  auto wait = std::make_shared<Wait>(socket_.get_executor());
+  wait->wake.expires_at(Clock::time_point::max());
+  Status started = rdma_->Start(std::move(*transfers), [wait](Status status) {
+    wait->result = std::move(status);
+    wait->wake.cancel();
+  });
+  if (!started.ok()) {
+    co_return started.code() == StatusCode::kInvalidArgument
+        ? started
+        : Unavailable("the put's values cannot be read by RDMA now (" + started.message() +
+                      "); send them on the stream");
+  }
+  while (!wait->result) {
+    boost::system::error_code ec;
+    co_await wait->wake.async_wait(Redirect(ec));
+  }
+  if (!wait->result->ok()) stats_.rdma_failures.fetch_add(1, std::memory_order_relaxed);
+  co_return *wait->result;
+}
+
+bool Connection::StartRdmaPlacement(const FrameHeader& request, Outgoing& out) {
+  if (reply_areas_.empty()) return false;
+  auto it = reply_areas_.find(request.request_id);
+  if (it == reply_areas_.end()) return false;
+  const protocol::RegionArea area = it->second;
+  reply_areas_.erase(it);
+  if (out.body.payload_bytes == 0 || out.body.payload_bytes > area.capacity || rdma_->down()) {
+    return false;
+  }
+  std::vector<std::span<std::byte>> pieces;
+  pieces.reserve(out.body.payload.size());
+  for (const tiers::BlockHandle& block : out.body.payload) {
+    // The device only reads these bytes (a WRITE's source).
+    const std::span<const std::byte> bytes = block.bytes();
+    pieces.emplace_back(const_cast<std::byte*>(bytes.data()), bytes.size());
+  }
+  auto transfers = protocol::rdma::GatherIntoArea(
+      pieces, protocol::BufferRef{area.offset, area.capacity, area.key}, UINT32_MAX);
+  Status started = transfers.status();
+  if (started.ok()) {
+    const uint64_t sequence = out.sequence;
+    started =
+        rdma_->Start(std::move(*transfers), [weak = weak_from_this(), sequence](Status status) {
+          if (auto self = weak.lock()) self->FinishRdmaPlacement(sequence, status);
+        });
+  }
+  if (!started.ok()) {
+    // Blocks outside the pool (read from a lower tier), a full queue, or a
+    // bad area: the values still reach the client, on the stream.
+    if (started.code() == StatusCode::kInvalidArgument) {
+      Reject(BadInput::kInvalidRequest, started.message());
+    }
+    return false;
+  }
+  out.rdma_pending = true;
+  return true;
+}
+
+void Connection::FinishRdmaPlacement(uint64_t sequence, const Status& status) {
+  auto out = std::find_if(queue_.begin(), queue_.end(),
+                          [sequence](const Outgoing& o) { return o.sequence == sequence; });
+  if (out == queue_.end()) return;
+  out->rdma_pending = false;
+  if (status.ok()) {
+    stats_.rdma_bytes_written.fetch_add(out->body.payload_bytes, std::memory_order_relaxed);
+    out->body.payload.clear();  // written: the pins go now
+  } else {
+    // The values go on the stream after all: the reply loses its
+    // PayloadInRegion flag and carries them.
+    stats_.rdma_failures.fetch_add(1, std::memory_order_relaxed);
+    out->reply.flags &= ~protocol::frame_flags::kPayloadInRegion;
+    out->header = protocol::EncodeFrameHeader(out->reply);
+    out->bytes += out->body.payload_bytes;
+    queued_bytes_ += out->body.payload_bytes;
+  }
+  writer_wake_.cancel();
+}
+
 asio::awaitable<bool> Connection::ReceivePut(const FrameHeader& header,
                                              std::vector<std::byte> metadata) {
   const bool in_region = (header.flags & protocol::frame_flags::kPayloadInRegion) != 0;
@@ -453,6 +592,19 @@ asio::awaitable<bool> Connection::ReceivePut(const FrameHeader& header,
     log_.Warn(BadInput::kInvalidRequest, peer_, put.status().ToString());
     if (!co_await Discard(on_stream)) co_return false;
     EnqueueError(header, put.status());
+    co_return true;
+  }
+  if (in_region && rdma_ != nullptr) {
+    // The device READs the values into the new blocks; FinishPut verifies
+    // their checksums before anything is published.
+    if (Status read = co_await ReadByRdma(*put); !read.ok()) {
+      if (read.code() == StatusCode::kInvalidArgument)
+        Reject(BadInput::kInvalidRequest, read.message());
+      EnqueueError(header, read);
+      co_return !closed_;
+    }
+    stats_.rdma_bytes_read.fetch_add(header.payload_length, std::memory_order_relaxed);
+    Answer(header, service_.FinishPut(std::move(*put), MakeDeferredReply(header)));
     co_return true;
   }
   if (in_region) {
@@ -531,19 +683,27 @@ void Connection::Enqueue(const FrameHeader& request, ReplyBody body, bool error)
     }
     received_at_.erase(it);
   }
-  const bool in_region = PlaceInRegion(request, body) && !error;
+  Outgoing out;
+  out.sequence = next_sequence_++;
+  out.body = std::move(body);
+  bool in_region = false;
+  if (!error) {
+    in_region =
+        rdma_ != nullptr ? StartRdmaPlacement(request, out) : PlaceInRegion(request, out.body);
+  } else {
+    reply_areas_.erase(request.request_id);
+  }
   FrameHeader reply;
   reply.opcode = request.opcode;
   reply.flags = protocol::frame_flags::kResponse | (error ? protocol::frame_flags::kError : 0) |
                 (in_region ? protocol::frame_flags::kPayloadInRegion : 0);
   reply.request_id = request.request_id;
-  reply.metadata_length = static_cast<uint32_t>(body.metadata.bytes().size());
-  reply.payload_length = body.payload_bytes;
-  Outgoing out;
+  reply.metadata_length = static_cast<uint32_t>(out.body.metadata.bytes().size());
+  reply.payload_length = out.body.payload_bytes;
+  out.reply = reply;
   out.header = protocol::EncodeFrameHeader(reply);
   out.bytes = kFrameHeaderSize + reply.metadata_length + (in_region ? 0 : reply.payload_length);
   out.opcode = request.opcode;
-  out.body = std::move(body);
   queued_bytes_ += out.bytes;
   queue_.push_back(std::move(out));
   writer_wake_.cancel();
@@ -563,6 +723,13 @@ asio::awaitable<void> Connection::WriteLoop() {
       continue;
     }
     Outgoing& out = queue_.front();
+    if (out.rdma_pending) {
+      // Its values are still being written into the client's memory; the
+      // reply must not arrive before them.
+      boost::system::error_code ec;
+      co_await writer_wake_.async_wait(Redirect(ec));
+      continue;
+    }
     buffers.clear();
     buffers.emplace_back(out.header.data(), out.header.size());
     const auto metadata = out.body.metadata.bytes();

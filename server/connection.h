@@ -39,6 +39,7 @@
 #include "protocol/transport.h"
 #include "server/config.h"
 #include "server/rate_limited_log.h"
+#include "server/rdma_session.h"
 #include "server/server_stats.h"
 #include "server/service.h"
 
@@ -53,9 +54,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // `local`: a Unix-socket connection, which may attach a shared region.
   // `tls`: the TLS listener's context (outliving the connection), or null.
+  // `rdma_host`: where a Hello asking for RDMA gets its queue pair, or null.
   Connection(stream_socket socket, bool local, std::string peer, Service& service,
              ServerStats& stats, RateLimitedLog& log, const ListenerConfig& config,
-             protocol::TlsContext* tls, OnClosed on_closed);
+             protocol::TlsContext* tls, RdmaHost* rdma_host, OnClosed on_closed);
   ~Connection();
 
   // Spawns the coroutines. Call once, right after construction.
@@ -74,6 +76,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ReplyBody body;
     uint64_t bytes = 0;
     uint8_t opcode = 0;
+    // RDMA WRITEs of the values are in flight: the reply waits (the pins in
+    // body.payload hold the blocks) until they complete.
+    bool rdma_pending = false;
+    uint64_t sequence = 0;        // finds it again when they do
+    protocol::FrameHeader reply;  // what `header` encodes
   };
 
   static asio::awaitable<void> Guarded(std::shared_ptr<Connection> self,
@@ -100,6 +107,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                          boost::system::error_code& ec);
   // Before Hello is answered: attaches the region the Hello announces.
   Status AttachRegion(std::span<const std::byte> hello_metadata);
+  // Before Hello is answered: sets up the queue pair a Hello asking for
+  // RDMA wants, or says why not ("" where the Service's own reason holds).
+  Service::RdmaAnswer SetUpRdma(std::span<const std::byte> hello_metadata);
+  // Moves a put's values from client memory into its blocks by RDMA READ;
+  // returns once the READs completed (or failed).
+  asio::awaitable<Status> ReadByRdma(const PendingPut& put);
+  // Starts the RDMA WRITEs of a reply's values into the area its request
+  // offered; false (the values go on the stream) when none was offered,
+  // they do not fit, or the queue pair cannot take them.
+  bool StartRdmaPlacement(const protocol::FrameHeader& request, Outgoing& out);
+  // The WRITEs of reply `sequence` ended with `status`.
+  void FinishRdmaPlacement(uint64_t sequence, const Status& status);
   // Checks Hello's token (servers with auth.tokens); on success the
   // connection gets the token's access. A failure is stream-fatal.
   Status Authenticate(std::span<const std::byte> hello_metadata);
@@ -169,6 +188,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool first_read_ = true;
   int offered_fd_ = -1;  // a descriptor passed with the first bytes, until Hello
   std::unique_ptr<protocol::ValueChannel> channel_;  // the attached region, if any
+  RdmaHost* const rdma_host_;
+  std::shared_ptr<RdmaSession> rdma_;  // the connection's queue pair, once Hello set one up
+  uint64_t next_sequence_ = 0;
   // Reply areas offered by Get and GetPrefix requests still being answered.
   std::unordered_map<uint64_t, protocol::RegionArea> reply_areas_;
   // When each request still being answered was fully received (latency).

@@ -88,21 +88,54 @@ Result<CommandLine> ParseCommandLine(int argc, char** argv) {
   return cl;
 }
 
-// One line on what RDMA hardware exists, and what a client that asks for
-// RDMA in Hello is told. The RDMA data path is not built yet, so with or
-// without a device the server carries on over TCP and shared memory.
-std::string SurveyRdma(bool enabled) {
-  if (!enabled) return "RDMA is off on this server (server.rdma: false); values go over the stream";
+// Whether this server will try RDMA: enabled and a device present. When
+// not, one log line says so and *refusal is what a client asking for RDMA
+// in Hello is told; the server carries on over TCP and shared memory.
+bool SurveyRdma(bool enabled, std::string* refusal) {
+  if (!enabled) {
+    *refusal = "RDMA is off on this server (server.rdma: false); values go over the stream";
+    return false;
+  }
   const protocol::rdma::DeviceSurvey survey = protocol::rdma::SurveyDevices();
   if (survey.devices.empty()) {
     spdlog::info("no RDMA device, TCP only ({})", survey.reason);
-    return "no RDMA device on the server (" + survey.reason + "); values go over the stream";
+    *refusal = "no RDMA device on the server (" + survey.reason + "); values go over the stream";
+    return false;
   }
   std::string names;
   for (const std::string& name : survey.devices) names += (names.empty() ? "" : ", ") + name;
-  spdlog::info("RDMA devices: {}; the RDMA data path is not built yet, serving TCP", names);
-  return "the server has RDMA devices (" + names +
-         ") but sets up no queue pairs yet; values go over the stream";
+  spdlog::info("RDMA devices: {}", names);
+  return true;
+}
+
+// The DRAM tier; in pool mode when RDMA will register its block memory.
+std::unique_ptr<tiers::DramTier> MakeDramTier(const tiers::DramTierOptions& options,
+                                              bool for_rdma) {
+  if (for_rdma) {
+    auto pool = tiers::BlockPool::Reserve(tiers::DramTier::PoolBytesFor(options.capacity_bytes));
+    if (pool.ok()) return std::make_unique<tiers::DramTier>(options, std::move(*pool));
+    spdlog::warn("no block pool for RDMA: {}", pool.status().ToString());
+  }
+  return std::make_unique<tiers::DramTier>(options);
+}
+
+// Opens the RDMA device and registers the DRAM tier's pool; null, with
+// *refusal set and a log line, when that fails.
+std::unique_ptr<RdmaHost> OpenRdma(const tiers::DramTier& dram, std::string* refusal) {
+  if (dram.block_pool() == nullptr) {
+    *refusal = "the server has no block pool to register; values go over the stream";
+    return nullptr;
+  }
+  auto host = RdmaHost::Open("", dram.block_pool()->memory());
+  if (!host.ok()) {
+    spdlog::warn("RDMA unavailable, TCP only: {}", host.status().ToString());
+    *refusal = "the server's RDMA device did not open (" + host.status().message() +
+               "); values go over the stream";
+    return nullptr;
+  }
+  spdlog::info("RDMA on {}: clients may move values by one-sided READ and WRITE",
+               (*host)->description());
+  return std::move(*host);
 }
 
 Status ApplyOverride(ServerConfig& config, const std::string& name, const std::string& value) {
@@ -269,7 +302,11 @@ int Run(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  tiers::DramTier dram(config->dram);
+  std::string rdma_refusal;
+  const bool rdma_wanted = SurveyRdma(config->listener.rdma, &rdma_refusal);
+  const std::unique_ptr<tiers::DramTier> dram = MakeDramTier(config->dram, rdma_wanted);
+  const std::unique_ptr<RdmaHost> rdma_host =
+      rdma_wanted ? OpenRdma(*dram, &rdma_refusal) : nullptr;
   std::unique_ptr<tiers::NvmeTier> nvme;
   if (config->nvme_enabled) {
     auto opened = tiers::NvmeTier::Open(config->nvme);
@@ -312,13 +349,15 @@ int Run(int argc, char** argv) {
     }
     blob = std::move(*opened);
   }
-  tiers::TierStack stack(dram, nvme.get(), config->stack, blob.get());
+  tiers::TierStack stack(*dram, nvme.get(), config->stack, blob.get());
   if (stack.resumed_uploads() > 0) {
     spdlog::info("Blob tier: resuming {} uploads left pending on NVMe", stack.resumed_uploads());
   }
   ServerStats stats;
   Service service(*config, stack, stats, origin_of_namespace);
+  service.SetRdmaRefusal(rdma_refusal);
   TcpServer server(config->listener, service, stats);
+  server.SetRdmaHost(rdma_host.get());
   if (Status status = server.Start(); !status.ok()) {
     spdlog::critical("{}", status.ToString());
     return 1;
@@ -334,7 +373,6 @@ int Run(int argc, char** argv) {
                  config->listener.unix_socket,
                  FormatByteSize(config->listener.shm_max_region_bytes));
   }
-  service.SetRdmaRefusal(SurveyRdma(config->listener.rdma));
   // Ready once the tiers are open and the listeners up; not ready again as
   // soon as a drain starts, so that load balancers stop sending new clients.
   std::atomic<bool> ready{true};

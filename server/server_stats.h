@@ -49,6 +49,12 @@ struct ServerStats {
   std::atomic<uint64_t> shm_regions_attached{0};
   std::atomic<uint64_t> shm_bytes_pulled{0};
   std::atomic<uint64_t> shm_bytes_pushed{0};
+  // RDMA transport: queue pairs set up, value bytes the device READ from
+  // clients (puts) and WROTE to them (gets), and queue pairs that failed.
+  std::atomic<uint64_t> rdma_queue_pairs{0};
+  std::atomic<uint64_t> rdma_bytes_read{0};
+  std::atomic<uint64_t> rdma_bytes_written{0};
+  std::atomic<uint64_t> rdma_failures{0};
   // By opcode; [0] counts unknown ones.
   std::array<std::atomic<uint64_t>, protocol::kMaxOpcode + 1> requests{};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(BadInput::kCount)> bad_input{};

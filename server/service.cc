@@ -333,7 +333,8 @@ std::optional<Result<ReplyBody>> Service::Handle(protocol::Opcode opcode,
   return Result<ReplyBody>(Internal("Put must go through BeginPut"));
 }
 
-Result<ReplyBody> Service::Hello(std::span<const std::byte> metadata, const Access& access) {
+Result<ReplyBody> Service::Hello(std::span<const std::byte> metadata, const Access& access,
+                                 const RdmaAnswer& rdma) {
   auto request = protocol::DecodeHelloRequest(metadata);
   if (!request.ok()) return Reject(request.status());
   if (request->min_version > protocol::kProtocolVersion ||
@@ -354,9 +355,12 @@ Result<ReplyBody> Service::Hello(std::span<const std::byte> metadata, const Acce
     response.namespace_models.push_back(ns->model);
   }
   response.transports = transports_;
-  // Asked for RDMA: no queue pair is set up (docs/transports.md), so the
-  // client hears why and keeps its values on the stream.
-  if (request->rdma) response.rdma_refusal = rdma_refusal_;
+  // Asked for RDMA: the connection's queue pair, or why there is none (the
+  // client then keeps its values on the stream).
+  if (request->rdma) {
+    response.rdma = rdma.endpoint;
+    if (!rdma.endpoint) response.rdma_refusal = rdma.refusal.empty() ? rdma_refusal_ : rdma.refusal;
+  }
   return ReplyBody{protocol::EncodeHelloResponse(response), {}, 0};
 }
 
@@ -650,6 +654,10 @@ protocol::StatsResponse Service::Snapshot() {
   add("shm_regions_attached", stats_.shm_regions_attached.load());
   add("shm_bytes_pulled", stats_.shm_bytes_pulled.load());
   add("shm_bytes_pushed", stats_.shm_bytes_pushed.load());
+  add("rdma_queue_pairs", stats_.rdma_queue_pairs.load());
+  add("rdma_bytes_read", stats_.rdma_bytes_read.load());
+  add("rdma_bytes_written", stats_.rdma_bytes_written.load());
+  add("rdma_failures", stats_.rdma_failures.load());
   for (uint8_t op = 1; op < stats_.requests.size(); ++op) {
     if (!protocol::IsKnownOpcode(op)) continue;
     add("requests_" + std::string(protocol::OpcodeName(static_cast<protocol::Opcode>(op))),

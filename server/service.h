@@ -128,9 +128,21 @@ class Service {
   std::optional<Result<ReplyBody>> Handle(protocol::Opcode opcode, std::vector<std::byte> metadata,
                                           const DeferredReply& deferred, const Access& access);
 
-  // What a Hello asking for RDMA is told while this server sets up no queue
-  // pairs; set once at start, before any connection.
+  // What a Hello asking for RDMA is told where its connection sets up no
+  // queue pair (no device, RDMA off); set once at start, before any
+  // connection.
   void SetRdmaRefusal(std::string why) { rdma_refusal_ = std::move(why); }
+
+  // A connection's answer to a Hello asking for RDMA: the queue pair it set
+  // up, or why not; neither: the refusal set above.
+  struct RdmaAnswer {
+    std::optional<protocol::RdmaEndpoint> endpoint;
+    std::string refusal;
+  };
+  // Answers Hello: versions, limits, the namespaces `access` may read, and
+  // the RDMA answer.
+  Result<ReplyBody> Hello(std::span<const std::byte> metadata, const Access& access,
+                          const RdmaAnswer& rdma = {});
 
   // Checks the access tokens of Hello; see server/auth.h.
   const Authenticator& authenticator() const { return authenticator_; }
@@ -145,9 +157,6 @@ class Service {
   // The namespace `name`, if `access` grants `need` on it.
   Result<NamespaceState*> Resolve(std::string_view name, const Access& access, Grant need);
   using Answer = std::optional<Result<ReplyBody>>;
-  // Lists the namespaces `access` may read.
-  Result<ReplyBody> Hello(std::span<const std::byte> metadata, const Access& access);
-
   Answer Get(std::vector<std::byte> metadata, const DeferredReply& deferred, const Access& access);
   Result<ReplyBody> Exists(std::span<const std::byte> metadata, const Access& access);
   Answer Delete(std::vector<std::byte> metadata, const DeferredReply& deferred,

@@ -164,7 +164,7 @@ void TcpServer::Admit(stream_socket socket, bool local, std::string peer,
   stats_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
   auto connection =
       std::make_shared<Connection>(std::move(socket), local, std::move(peer), service_, stats_,
-                                   log_, config_, tls, [this](Connection* closed) {
+                                   log_, config_, tls, rdma_host_, [this](Connection* closed) {
                                      std::lock_guard lock(connections_mu_);
                                      connections_.erase(closed);
                                    });

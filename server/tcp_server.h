@@ -19,6 +19,7 @@
 #include "server/config.h"
 #include "server/connection.h"
 #include "server/rate_limited_log.h"
+#include "server/rdma_session.h"
 #include "server/server_stats.h"
 #include "server/service.h"
 
@@ -36,6 +37,11 @@ class TcpServer {
   // TLS files that cannot be loaded. A stale socket file at the Unix path is
   // replaced.
   Status Start();
+
+  // Connections whose Hello asks for RDMA get queue pairs from `host`
+  // (outliving this server); without one they hear the Service's refusal.
+  // Call before Start.
+  void SetRdmaHost(RdmaHost* host) { rdma_host_ = host; }
 
   // The bound ports (useful with port 0); 0 for a listener not opened.
   // Valid after Start.
@@ -62,6 +68,7 @@ class TcpServer {
   Service& service_;
   ServerStats& stats_;
   RateLimitedLog log_;
+  RdmaHost* rdma_host_ = nullptr;
 
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;

@@ -39,6 +39,43 @@ Result<uint32_t> LocalRegions::KeyFor(std::span<const std::byte> bytes) const {
                   " bytes) is not registered for RDMA");
 }
 
+Result<std::vector<Transfer>> GatherIntoArea(std::span<const std::span<std::byte>> pieces,
+                                             const BufferRef& area, uint32_t max_sge) {
+  uint64_t total = 0;
+  for (const std::span<std::byte> piece : pieces) total += piece.size();
+  if (total > area.length) {
+    return InvalidArgument("values of " + std::to_string(total) + " bytes for a client area of " +
+                           std::to_string(area.length));
+  }
+  std::vector<Transfer> transfers;
+  uint64_t at = area.address;
+  for (const std::span<std::byte> piece : pieces) {
+    if (piece.empty()) continue;
+    if (transfers.empty() || transfers.back().local.size() >= std::max<uint32_t>(max_sge, 1)) {
+      transfers.push_back({Transfer::Op::kWrite, {}, BufferRef{at, 0, area.key}});
+    }
+    transfers.back().local.push_back(piece);
+    transfers.back().remote.length += piece.size();
+    at += piece.size();
+  }
+  return transfers;
+}
+
+Result<std::vector<Transfer>> ScatterFromClient(std::span<const std::span<std::byte>> targets,
+                                                std::span<const uint64_t> addresses, uint32_t key) {
+  if (targets.size() != addresses.size()) {
+    return InvalidArgument(std::to_string(targets.size()) + " values but " +
+                           std::to_string(addresses.size()) + " client addresses");
+  }
+  std::vector<Transfer> transfers;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (targets[i].empty()) continue;
+    transfers.push_back(
+        {Transfer::Op::kRead, {targets[i]}, BufferRef{addresses[i], targets[i].size(), key}});
+  }
+  return transfers;
+}
+
 Result<std::vector<PlannedWorkRequest>> PlanTransfers(uint64_t request_id,
                                                       std::span<const Transfer> transfers,
                                                       const RegisteredRegions& client_regions,

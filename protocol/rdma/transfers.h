@@ -66,6 +66,19 @@ struct PlannedWorkRequest {
   uint32_t rkey = 0;
 };
 
+// The WRITEs that place `pieces` one after another in the client range
+// `area` (a get reply's values): pieces are gathered up to `max_sge` per
+// WRITE, each WRITE covering the next stretch of the area. Empty pieces
+// move nothing. kInvalidArgument when the pieces do not fit the area.
+Result<std::vector<Transfer>> GatherIntoArea(std::span<const std::span<std::byte>> pieces,
+                                             const BufferRef& area, uint32_t max_sge);
+
+// The READs that fill `targets` (a put's new blocks) from the client
+// addresses `addresses`, one each, under rkey `key`. Empty targets move
+// nothing. kInvalidArgument when the counts differ.
+Result<std::vector<Transfer>> ScatterFromClient(std::span<const std::span<std::byte>> targets,
+                                                std::span<const uint64_t> addresses, uint32_t key);
+
 // Checks every transfer, then admits them into `queue` as request
 // `request_id`, one work request each. Checked first, nothing admitted
 // unless all pass:

@@ -2,6 +2,8 @@
 
 #if defined(KVTIER_HAVE_IBVERBS)
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -147,7 +149,13 @@ MemoryRegistration::~MemoryRegistration() { ibv_dereg_mr(mr_); }
 Result<std::unique_ptr<QueuePair>> QueuePair::Create(VerbsDevice& device, uint32_t depth,
                                                      uint32_t max_sge, RemoteAccess access) {
   std::unique_ptr<QueuePair> pair(new QueuePair(device, access));
-  pair->cq_ = ibv_create_cq(device.context(), static_cast<int>(depth), nullptr, nullptr, 0);
+  pair->channel_ = ibv_create_comp_channel(device.context());
+  if (pair->channel_ == nullptr) return VerbFailed("ibv_create_comp_channel", errno);
+  const int flags = fcntl(pair->channel_->fd, F_GETFL);
+  if (flags < 0 || fcntl(pair->channel_->fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    return VerbFailed("fcntl(completion channel, O_NONBLOCK)", errno);
+  }
+  pair->cq_ = ibv_create_cq(device.context(), static_cast<int>(depth), nullptr, pair->channel_, 0);
   if (pair->cq_ == nullptr) return VerbFailed("ibv_create_cq", errno);
   ibv_qp_init_attr init{};
   init.send_cq = pair->cq_;
@@ -171,7 +179,33 @@ Result<std::unique_ptr<QueuePair>> QueuePair::Create(VerbsDevice& device, uint32
 
 QueuePair::~QueuePair() {
   if (qp_ != nullptr) ibv_destroy_qp(qp_);
-  if (cq_ != nullptr) ibv_destroy_cq(cq_);
+  if (cq_ != nullptr) {
+    if (unacked_events_ > 0) ibv_ack_cq_events(cq_, unacked_events_);
+    ibv_destroy_cq(cq_);
+  }
+  if (channel_ != nullptr) ibv_destroy_comp_channel(channel_);
+}
+
+Status QueuePair::Arm() {
+  if (int error = ibv_req_notify_cq(cq_, 0); error != 0)
+    return VerbFailed("ibv_req_notify_cq", error);
+  return Status::Ok();
+}
+
+Status QueuePair::TakeEvent() {
+  ibv_cq* cq = nullptr;
+  void* context = nullptr;
+  if (ibv_get_cq_event(channel_, &cq, &context) != 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Status::Ok();
+    return VerbFailed("ibv_get_cq_event", errno);
+  }
+  // Events are acknowledged in batches: each ack takes a lock in the
+  // library, and destroying the CQ needs them all acknowledged.
+  if (++unacked_events_ >= 64) {
+    ibv_ack_cq_events(cq_, unacked_events_);
+    unacked_events_ = 0;
+  }
+  return Status::Ok();
 }
 
 RdmaEndpoint QueuePair::LocalEndpoint() const {

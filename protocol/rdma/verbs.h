@@ -131,13 +131,25 @@ class QueuePair {
   // Up to `max` completions that arrived; never waits.
   Result<std::vector<WorkCompletion>> Poll(int max);
 
+  // Waiting for completions without spinning: the completion channel's
+  // descriptor (non-blocking) turns readable after Arm() once a completion
+  // arrives. The owner then calls TakeEvent(), Arm() again, and Poll()s
+  // until empty (a completion that came between Poll and Arm is not lost:
+  // it is polled after the Arm).
+  int completion_fd() const { return channel_->fd; }
+  Status Arm();
+  // Consumes the channel's pending event, if any; never waits.
+  Status TakeEvent();
+
  private:
   QueuePair(VerbsDevice& device, RemoteAccess access) : device_(device), access_(access) {}
   VerbsDevice& device_;
   const RemoteAccess access_;
+  ibv_comp_channel* channel_ = nullptr;
   ibv_cq* cq_ = nullptr;
   ibv_qp* qp_ = nullptr;
   uint32_t psn_ = 0;
+  unsigned unacked_events_ = 0;
 };
 
 }  // namespace kvtier::protocol::rdma

@@ -185,6 +185,45 @@ TEST_F(PlanTransfersTest, RefusesBadDescriptorsBeforeAdmittingAnything) {
 }
 
 #if defined(KVTIER_HAVE_IBVERBS)
+TEST(GatherIntoArea, PlacesPiecesBackToBackWithAtMostMaxSgePerWrite) {
+  std::vector<std::byte> memory(100);
+  const std::vector<std::span<std::byte>> pieces = {
+      std::span(memory).subspan(0, 10), std::span(memory).subspan(10, 0),
+      std::span(memory).subspan(20, 30), std::span(memory).subspan(50, 5),
+      std::span(memory).subspan(60, 40)};
+  auto transfers = GatherIntoArea(pieces, BufferRef{1000, 90, 9}, /*max_sge=*/2);
+  ASSERT_TRUE(transfers.ok()) << transfers.status().ToString();
+  ASSERT_EQ(transfers->size(), 2u);  // the empty piece moves nothing
+  EXPECT_EQ((*transfers)[0].op, Transfer::Op::kWrite);
+  EXPECT_EQ((*transfers)[0].local.size(), 2u);
+  EXPECT_EQ((*transfers)[0].remote.address, 1000u);
+  EXPECT_EQ((*transfers)[0].remote.length, 40u);
+  EXPECT_EQ((*transfers)[1].remote.address, 1040u);
+  EXPECT_EQ((*transfers)[1].remote.length, 45u);
+  EXPECT_EQ((*transfers)[1].remote.key, 9u);
+  EXPECT_EQ(GatherIntoArea(pieces, BufferRef{1000, 84, 9}, 2).status().code(),
+            StatusCode::kInvalidArgument);
+  auto none = GatherIntoArea({}, BufferRef{1000, 0, 9}, 2);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST(ScatterFromClient, OneReadPerValueFromItsAddress) {
+  std::vector<std::byte> memory(64);
+  const std::vector<std::span<std::byte>> targets = {std::span(memory).subspan(0, 16),
+                                                     std::span(memory).subspan(16, 0),
+                                                     std::span(memory).subspan(16, 48)};
+  const std::vector<uint64_t> addresses = {5000, 6000, 7000};
+  auto transfers = ScatterFromClient(targets, addresses, 3);
+  ASSERT_TRUE(transfers.ok());
+  ASSERT_EQ(transfers->size(), 2u);
+  EXPECT_EQ((*transfers)[1].op, Transfer::Op::kRead);
+  EXPECT_EQ((*transfers)[1].remote.address, 7000u);
+  EXPECT_EQ((*transfers)[1].remote.length, 48u);
+  EXPECT_EQ((*transfers)[1].local[0].data(), memory.data() + 16);
+  EXPECT_FALSE(ScatterFromClient(targets, std::span(addresses).first(2), 3).ok());
+}
+
 TEST_F(PlanTransfersTest, TheIbvChainCarriesEveryPlannedField) {
   std::vector<Transfer> transfers = {Write(1000, 3000, 0), Write(64, 64, 8192)};
   transfers[1].op = Transfer::Op::kRead;

@@ -57,14 +57,16 @@ class BlockPool {
 
  private:
   BlockPool(std::byte* base, uint64_t size);
-  static uint64_t Round(uint64_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
-  void InsertRun(uint64_t offset, uint64_t length);  // mu_ held
+  static uint64_t Round(uint64_t bytes) {
+    return (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  }
+  void InsertRun(uint64_t offset, uint64_t length);           // mu_ held
   void EraseRun(std::map<uint64_t, uint64_t>::iterator run);  // mu_ held
 
   std::byte* const base_;
   const uint64_t size_;
   mutable std::mutex mu_;
-  std::map<uint64_t, uint64_t> runs_;                   // offset -> length, coalesced
+  std::map<uint64_t, uint64_t> runs_;                  // offset -> length, coalesced
   std::set<std::pair<uint64_t, uint64_t>> by_length_;  // (length, offset) of the same runs
   uint64_t free_bytes_ = 0;
 };
