@@ -137,7 +137,13 @@ Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
 
 const ServerInfo& Client::server_info() const { return impl_->info(); }
-bool Client::uses_shared_memory() const { return impl_->region() != nullptr; }
+bool Client::uses_shared_memory() const {
+  return impl_->region() != nullptr && !impl_->uses_rdma();
+}
+
+bool Client::uses_rdma() const { return impl_->uses_rdma(); }
+
+std::string Client::rdma_fallback() const { return impl_->rdma_fallback(); }
 
 SharedBuffer Client::AllocateShared(uint64_t bytes) {
   ClientRegion* region = impl_->region();
@@ -148,25 +154,9 @@ SharedBuffer Client::AllocateShared(uint64_t bytes) {
 
 struct Client::Placement {
   ValuePlacement request;
+  // Runs with the failure of a request that fails (before its future).
+  std::function<void(const Status&)> on_failure;
 };
-
-namespace {
-
-// Why a client that asked for RDMA moves its values on the stream. It never
-// offers a queue pair in Hello: this version sets none up
-// (docs/transports.md).
-std::string RdmaFallback(const ClientOptions& options) {
-  if (!options.unix_socket.empty()) {
-    return "RDMA is for TCP connections; this one uses the server's Unix socket";
-  }
-  const protocol::rdma::DeviceSurvey survey = protocol::rdma::SurveyDevices();
-  if (survey.devices.empty()) {
-    return "no RDMA device on this host (" + survey.reason + "); values go over the stream";
-  }
-  return "this client sets up no RDMA queue pairs yet; values go over the stream";
-}
-
-}  // namespace
 
 Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   auto impl = std::make_unique<Impl>(options);
@@ -175,9 +165,38 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   request.token = options.token;
   ValuePlacement attach;
   if (!options.unix_socket.empty() && options.shm_region_bytes > 0) {
-    KVTIER_RETURN_IF_ERROR(impl->CreateRegion());
+    KVTIER_RETURN_IF_ERROR(impl->CreateRegion(options.shm_region_bytes));
     request.shm_region_bytes = options.shm_region_bytes;
     attach.pass_fd = impl->region()->fd();
+  }
+  // With ClientOptions::rdma: the region and queue pair to offer in Hello,
+  // or why values will go over the stream.
+  auto prepare_rdma = [&]() -> Result<std::unique_ptr<ClientRdma>> {
+    if (!options.unix_socket.empty()) {
+      return Unavailable("RDMA is for TCP connections; this one uses the server's Unix socket");
+    }
+    if (options.tls.enabled) {
+      return Unavailable("RDMA is not used with TLS: one-sided transfers would bypass it");
+    }
+    const protocol::rdma::DeviceSurvey survey = protocol::rdma::SurveyDevices();
+    if (survey.devices.empty()) {
+      return Unavailable("no RDMA device on this host (" + survey.reason + ")");
+    }
+    KVTIER_RETURN_IF_ERROR(impl->CreateRegion(options.rdma_region_bytes));
+    auto opened = ClientRdma::Open({impl->region()->base(), impl->region()->size()});
+    if (!opened.ok()) impl->DropRegion();
+    return opened;
+  };
+  std::unique_ptr<ClientRdma> rdma;
+  if (options.rdma) {
+    auto prepared = prepare_rdma();
+    if (prepared.ok()) {
+      rdma = std::move(*prepared);
+      request.rdma = rdma->endpoint();
+      request.rdma_regions = {rdma->registered()};
+    } else {
+      impl->SetRdmaFallback(prepared.status().message() + "; values go over the stream");
+    }
   }
   KVTIER_RETURN_IF_ERROR(impl->Connect());
   std::promise<Result<ServerInfo>> hello;
@@ -194,10 +213,19 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
       attach);
   auto info = hello.get_future().get();
   if (!info.ok()) return info.status();
+  if (rdma != nullptr) {
+    // The server's queue pair, or why it set none up.
+    Status connected = info->rdma ? rdma->Connect(*info->rdma)
+                                  : Unavailable("the server refused: " + info->rdma_refusal);
+    if (connected.ok()) {
+      impl->UseRdma(std::move(rdma));
+    } else {
+      impl->SetRdmaFallback(connected.message());
+      impl->DropRegion();
+    }
+  }
   impl->SetServerInfo(std::move(*info));
-  auto client = std::unique_ptr<Client>(new Client(std::move(impl)));
-  if (options.rdma) client->rdma_fallback_ = RdmaFallback(options);
-  return client;
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
 namespace {
@@ -226,9 +254,11 @@ std::future<Result<T>> Client::Call(Opcode opcode, protocol::Metadata metadata,
                                     Placement region) {
   auto promise = std::make_shared<std::promise<Result<T>>>();
   auto future = promise->get_future();
-  auto complete = [promise, opcode, decode = std::move(decode)](Result<ReplyFrame> frame) {
+  auto complete = [promise, opcode, decode = std::move(decode),
+                   on_failure = std::move(region.on_failure)](Result<ReplyFrame> frame) {
     Status status = RequestStatus(frame, opcode);
     if (!status.ok()) {
+      if (on_failure) on_failure(status);
       promise->set_value(std::move(status));
     } else {
       promise->set_value(decode(*frame));
@@ -321,12 +351,23 @@ std::future<Result<KeyStatuses>> Client::PutAsync(
         next += values[i].size();
       }
       edge_checksums();
+      // On RDMA the server READs the values: it names them by address, and
+      // a put it could not read (its queue pair down or full) fails with
+      // kUnavailable, after which this connection uses the stream.
+      for (uint64_t& offset : offsets) offset = impl_->RegionAddress(offset);
+      std::function<void(const Status&)> on_failure;
+      if (impl_->uses_rdma()) {
+        on_failure = [impl = impl_.get()](const Status& status) {
+          if (status.code() == StatusCode::kUnavailable) impl->StopRdma(status.message());
+        };
+      }
       return Call<KeyStatuses>(
           Opcode::kPut,
           protocol::EncodePutRequest(ns, keys, lengths, checksums, options.ttls_ms, options.pins,
-                                     impl_->bulk(), options.kb, offsets),
+                                     impl_->bulk(), options.kb, offsets, impl_->region_key()),
           {}, std::move(decode),
-          Placement{ValuePlacement{std::move(area), /*values_in_area=*/true, total}});
+          Placement{ValuePlacement{std::move(area), /*values_in_area=*/true, total},
+                    std::move(on_failure)});
     }
   }
   ValuePlacement on_stream;
@@ -346,8 +387,7 @@ std::future<Result<GetResult>> Client::GetAsync(std::string_view ns,
   if (Status s = CheckKeys(impl_->info().limits, ns, keys); !s.ok()) return Failed<GetResult>(s);
   const size_t count = keys.size();
   Area area = impl_->ReplyArea(count);
-  const protocol::RegionArea offered =
-      area ? protocol::RegionArea{area->offset(), area->size()} : protocol::RegionArea{};
+  const protocol::RegionArea offered = impl_->Offer(area);
   return Call<GetResult>(
       Opcode::kGet, protocol::EncodeKeysRequest(ns, keys, 0, lease_id, 0, impl_->bulk(), offered),
       {},
@@ -438,8 +478,17 @@ std::future<Result<StatsResult>> Client::StatsAsync() {
 Result<KeyStatuses> Client::Put(std::string_view ns, std::span<const std::string> keys,
                                 std::span<const std::span<const std::byte>> values,
                                 const PutOptions& options) {
-  CallerWaits here;
-  return PutAsync(ns, keys, values, options).get();
+  const bool by_rdma = impl_->uses_rdma();
+  Result<KeyStatuses> result = [&] {
+    CallerWaits here;
+    return PutAsync(ns, keys, values, options).get();
+  }();
+  if (by_rdma && !impl_->uses_rdma() && result.status().code() == StatusCode::kUnavailable) {
+    // RDMA stopped with this put (StopRdma): it goes again, on the stream.
+    CallerWaits here;
+    return PutAsync(ns, keys, values, options).get();
+  }
+  return result;
 }
 std::future<Result<GetIntoResult>> Client::GetIntoAsync(
     std::string_view ns, std::span<const std::string> keys,
@@ -593,8 +642,7 @@ std::future<Result<PrefixResult>> Client::GetPrefixAsync(std::string_view ns,
   const auto deadline_ms = static_cast<uint32_t>(
       std::clamp<int64_t>(deadline.count(), 0, std::numeric_limits<uint32_t>::max()));
   Area area = impl_->ReplyArea(count);
-  const protocol::RegionArea offered =
-      area ? protocol::RegionArea{area->offset(), area->size()} : protocol::RegionArea{};
+  const protocol::RegionArea offered = impl_->Offer(area);
   return Call<PrefixResult>(
       Opcode::kGetPrefix,
       protocol::EncodeKeysRequest(ns, keys, 0, lease_id, deadline_ms, impl_->bulk(), offered), {},

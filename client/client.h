@@ -83,10 +83,14 @@ struct ClientOptions {
   // certificate, a refused client certificate) fails Connect with
   // kUnauthenticated. Over TLS every request goes through the I/O thread.
   TlsOptions tls;
-  // Ask for values by RDMA (TCP connections). This version sets up no queue
-  // pairs, so values stay on the stream; Client::rdma_fallback() says why
-  // (no device on this host, or no queue pairs yet).
+  // Ask for values by RDMA (plain TCP connections): the client registers a
+  // region of rdma_region_bytes with this host's device and offers a queue
+  // pair in Hello. The server then READs put values from the region and
+  // WRITEs get values into it (areas as for shared memory, above). Without
+  // a device on either side, over TLS or a Unix socket, values stay on the
+  // stream and Client::rdma_fallback() says why.
   bool rdma = false;
+  uint64_t rdma_region_bytes = 256ull << 20;
 };
 
 using ServerInfo = protocol::HelloResponse;
@@ -179,10 +183,13 @@ class Client {
 
   const ServerInfo& server_info() const;
   // With ClientOptions::rdma: why values do not move by RDMA on this
-  // connection; "" when RDMA was not asked for.
-  const std::string& rdma_fallback() const { return rdma_fallback_; }
+  // connection (refused, or stopped after a failure); "" when RDMA was not
+  // asked for or is in use.
+  std::string rdma_fallback() const;
   // Whether this connection moves values through a shared region.
   bool uses_shared_memory() const;
+  // Whether this connection moves values by RDMA.
+  bool uses_rdma() const;
   // `bytes` of the shared region (see SharedBuffer); the caller must not
   // change a buffer while a Put of it is in flight.
   SharedBuffer AllocateShared(uint64_t bytes);
@@ -276,7 +283,6 @@ class Client {
   std::future<Result<T>> Call(protocol::Opcode opcode, protocol::Metadata metadata,
                               std::vector<std::span<const std::byte>> payload, Decode decode);
   std::unique_ptr<Impl> impl_;
-  std::string rdma_fallback_;
 };
 
 namespace internal {

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -27,6 +28,7 @@
 
 #include "client/client.h"
 #include "client/client_internal.h"
+#include "client/client_rdma.h"
 #include "client/client_region.h"
 #include "client/deadline_io.h"
 #include "client/trailing_checksums.h"
@@ -111,17 +113,55 @@ class Client::Impl {
   const ServerInfo& info() const { return info_; }
   bool bulk() const { return options_.bulk; }
 
-  ClientRegion* region() const { return region_.get(); }
+  // The region values move through, or null: none attached, or RDMA went
+  // down (values then go on the stream). Thread-safe.
+  ClientRegion* region() const {
+    return rdma_down_.load(std::memory_order_acquire) ? nullptr : region_.get();
+  }
+  bool uses_rdma() const { return rdma_ != nullptr && region() != nullptr; }
 
-  // Creates the shared region to attach with Hello (Unix socket only).
-  Status CreateRegion() {
-    KVTIER_ASSIGN_OR_RETURN(region_, ClientRegion::Create(options_.shm_region_bytes));
+  // Creates the region: shared memory to attach with Hello (Unix socket),
+  // or memory to register for RDMA.
+  Status CreateRegion(uint64_t bytes) {
+    KVTIER_ASSIGN_OR_RETURN(region_, ClientRegion::Create(bytes));
     return Status::Ok();
+  }
+  // Forgets a region the server did not take (RDMA refused).
+  void DropRegion() { region_.reset(); }
+
+  // Values now move by RDMA: requests name the region by address and
+  // `rdma`'s rkey instead of by offset.
+  void UseRdma(std::unique_ptr<ClientRdma> rdma) {
+    region_base_ = reinterpret_cast<uint64_t>(region_->base());
+    region_key_ = rdma->registered().key;
+    rdma_ = std::move(rdma);
+  }
+  // The server could not move a put's values by RDMA (its queue pair went
+  // down, or had no room): later requests use the stream. Thread-safe.
+  void StopRdma(const std::string& why) {
+    if (rdma_ == nullptr || rdma_down_.exchange(true)) return;
+    std::lock_guard lock(mu_);
+    rdma_fallback_ = "RDMA stopped on this connection (" + why + "); values go over the stream";
+  }
+  std::string rdma_fallback() const {
+    std::lock_guard lock(mu_);
+    return rdma_fallback_;
+  }
+  void SetRdmaFallback(std::string why) {
+    std::lock_guard lock(mu_);
+    rdma_fallback_ = std::move(why);
+  }
+  // How a request names client memory at region offset `offset`.
+  uint64_t RegionAddress(uint64_t offset) const { return region_base_ + offset; }
+  uint32_t region_key() const { return region_key_; }
+  protocol::RegionArea Offer(const Area& area) const {
+    if (!area) return {};
+    return {RegionAddress(area->offset()), area->size(), region_key_};
   }
 
   // A reply area for a get of `keys` keys, or none (no region, or full).
   Area ReplyArea(size_t keys) {
-    if (!region_) return nullptr;
+    if (region() == nullptr) return nullptr;
     const uint64_t want = std::min<uint64_t>({keys * options_.shm_get_bytes_per_key,
                                               region_->size() / 4, info_.limits.max_payload_bytes});
     return region_->Allocate(want);
@@ -668,11 +708,17 @@ class Client::Impl {
   uint64_t writing_id_ = 0;
   uint64_t reading_id_ = 0;               // whose values are being read into its caller's buffers
   bool closed_ = false;                   // guarded by mu_: the socket is closed
-  std::shared_ptr<ClientRegion> region_;  // shared memory transport, when attached
+  std::shared_ptr<ClientRegion> region_;  // shared memory or RDMA, when set up
+  // RDMA (after region_: the registration goes before the region's memory).
+  std::unique_ptr<ClientRdma> rdma_;
+  uint64_t region_base_ = 0;  // added to region offsets: the region's address on RDMA
+  uint32_t region_key_ = 0;   // the registration's rkey on RDMA
+  std::atomic<bool> rdma_down_{false};
 
   // Shared between the I/O thread and calling threads.
-  std::mutex mu_;
+  mutable std::mutex mu_;
   protocol::Limits receive_limits_;
+  std::string rdma_fallback_;
   uint64_t next_id_ = 1;
   Status broken_;
   int64_t in_flight_ = 0;    // submitted and not completed

@@ -55,6 +55,7 @@ class ClientRegion : public std::enable_shared_from_this<ClientRegion> {
     return true;
   }
 
+  std::byte* base() const { return region_->data(); }
   int fd() const { return region_->fd(); }
   uint64_t size() const { return region_->size(); }
   uint64_t free_bytes() const;

@@ -26,7 +26,7 @@ inline std::vector<std::byte> RandomBytes(size_t size, uint32_t seed) {
 }
 
 // How a test client reaches its server.
-enum class Transport { kTcp, kSharedMemory, kTls };
+enum class Transport { kTcp, kSharedMemory, kTls, kRdma };
 
 inline std::string TransportName(const ::testing::TestParamInfo<Transport>& info) {
   switch (info.param) {
@@ -36,13 +36,16 @@ inline std::string TransportName(const ::testing::TestParamInfo<Transport>& info
       return "SharedMemory";
     case Transport::kTls:
       return "Tls";
+    case Transport::kRdma:
+      return "Rdma";
   }
   return "Unknown";
 }
 
 // Client options for `server` over `transport` (shared memory: the server's
 // Unix socket and a 64 MiB region; TLS: its TLS listener, trusting the CA
-// of ServerProcess::EnableTls).
+// of ServerProcess::EnableTls; RDMA: TCP asking for RDMA with a 64 MiB
+// registered region).
 inline client::ClientOptions OptionsFor(const ServerProcess& server,
                                         Transport transport = Transport::kTcp) {
   client::ClientOptions options;
@@ -54,9 +57,16 @@ inline client::ClientOptions OptionsFor(const ServerProcess& server,
     options.port = server.tls_port();
     options.tls.enabled = true;
     options.tls.ca_file = (server.tls_dir() / "ca.crt").string();
+  } else if (transport == Transport::kRdma) {
+    options.rdma = true;
+    options.rdma_region_bytes = 64ull << 20;
   }
   return options;
 }
+
+// Why `transport` cannot run on this machine ("" when it can): RDMA needs
+// a device (ibv_devices lists one).
+std::string TransportUnavailable(Transport transport);
 
 // A client of `server`; nullptr (and a test failure) when it cannot connect.
 inline std::unique_ptr<client::Client> ConnectTo(const ServerProcess& server,
