@@ -17,6 +17,7 @@
 #include "common/checksum.h"
 #include "protocol/asio.h"
 #include "protocol/frame.h"
+#include "protocol/rdma/provider.h"
 #include "protocol/rdma/rdma_devices.h"
 #include "protocol/shared_region.h"
 
@@ -178,12 +179,15 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
     if (options.tls.enabled) {
       return Unavailable("RDMA is not used with TLS: one-sided transfers would bypass it");
     }
-    const protocol::rdma::DeviceSurvey survey = protocol::rdma::SurveyDevices();
-    if (survey.devices.empty()) {
-      return Unavailable("no RDMA device on this host (" + survey.reason + ")");
+    if (options.rdma_device != protocol::rdma::kSoftProviderName) {
+      const protocol::rdma::DeviceSurvey survey = protocol::rdma::SurveyDevices();
+      if (survey.devices.empty()) {
+        return Unavailable("no RDMA device on this host (" + survey.reason + ")");
+      }
     }
     KVTIER_RETURN_IF_ERROR(impl->CreateRegion(options.rdma_region_bytes));
-    auto opened = ClientRdma::Open({impl->region()->base(), impl->region()->size()});
+    auto opened =
+        ClientRdma::Open(options.rdma_device, {impl->region()->base(), impl->region()->size()});
     if (!opened.ok()) impl->DropRegion();
     return opened;
   };

@@ -91,6 +91,9 @@ struct ClientOptions {
   // stream and Client::rdma_fallback() says why.
   bool rdma = false;
   uint64_t rdma_region_bytes = 256ull << 20;
+  // The device ("" for the first one), or "kvtier_soft", the software
+  // provider tests use where there is no device (protocol/rdma/provider.h).
+  std::string rdma_device;
 };
 
 using ServerInfo = protocol::HelloResponse;

@@ -20,10 +20,12 @@ namespace kvtier::client {
 
 class ClientRdma {
  public:
-  // Opens this host's first RDMA device, registers `memory` for remote
-  // READ and WRITE, and creates a queue pair. kUnavailable, naming why,
-  // when there is no device or libibverbs, or a verb fails.
-  static Result<std::unique_ptr<ClientRdma>> Open(std::span<std::byte> memory);
+  // Opens provider `device` (protocol/rdma/provider.h: "" for this host's
+  // first device), registers `memory` for remote READ and WRITE, and
+  // creates a queue pair. kUnavailable, naming why, when there is no device
+  // or libibverbs, or a verb fails.
+  static Result<std::unique_ptr<ClientRdma>> Open(const std::string& device,
+                                                  std::span<std::byte> memory);
   ~ClientRdma();
   ClientRdma(const ClientRdma&) = delete;
   ClientRdma& operator=(const ClientRdma&) = delete;
@@ -34,7 +36,7 @@ class ClientRdma {
   // Connects to the server's queue pair from the Hello reply.
   Status Connect(const protocol::RdmaEndpoint& server);
 
-  struct Verbs;  // defined where libibverbs is
+  struct Verbs;  // the provider, registration and queue pair
 
  private:
   explicit ClientRdma(std::unique_ptr<Verbs> verbs);

@@ -112,7 +112,7 @@ bool ParseServer(Reader& r, const YAML::Node& node, ServerConfig& config) {
   if (!r.Map(node, "server",
              {"name", "listen", "io_threads", "max_connections", "idle_timeout_ms",
               "frame_timeout_ms", "max_queued_reply_bytes", "unix_socket", "shm_max_region_bytes",
-              "rdma", "metrics_listen", "tls"})) {
+              "rdma", "rdma_device", "metrics_listen", "tls"})) {
     return false;
   }
   ListenerConfig& l = config.listener;
@@ -148,7 +148,8 @@ bool ParseServer(Reader& r, const YAML::Node& node, ServerConfig& config) {
          r.String(node["unix_socket"], "server.unix_socket", l.unix_socket) &&
          r.Bytes(node["shm_max_region_bytes"], "server.shm_max_region_bytes",
                  l.shm_max_region_bytes) &&
-         r.Bool(node["rdma"], "server.rdma", l.rdma);
+         r.Bool(node["rdma"], "server.rdma", l.rdma) &&
+         r.String(node["rdma_device"], "server.rdma_device", l.rdma_device);
 }
 
 bool ParseLimits(Reader& r, const YAML::Node& node, protocol::Limits& limits) {
@@ -637,7 +638,8 @@ std::string DescribeConfig(const ServerConfig& c) {
       << ", max_queued_reply_bytes: " << FormatByteSize(c.listener.max_queued_reply_bytes)
       << ", unix_socket: " << (c.listener.unix_socket.empty() ? "none" : c.listener.unix_socket)
       << ", shm_max_region_bytes: " << FormatByteSize(c.listener.shm_max_region_bytes)
-      << ", rdma: " << (c.listener.rdma ? "true" : "false") << ", metrics_listen: "
+      << ", rdma: " << (c.listener.rdma ? "true" : "false") << ", rdma_device: \""
+      << c.listener.rdma_device << "\", metrics_listen: "
       << (c.listener.metrics_enabled
               ? c.listener.metrics_host + ":" + std::to_string(c.listener.metrics_port)
               : std::string("off"));

@@ -124,9 +124,12 @@ struct ListenerConfig {
   bool metrics_enabled = true;
   std::string metrics_host = "127.0.0.1";
   uint16_t metrics_port = 9400;
-  // Probe for RDMA devices at start (the RDMA data path is not built yet:
-  // the server reports what it finds and serves TCP and shared memory).
+  // Offer RDMA to TCP clients that ask for it in Hello, on `rdma_device`
+  // ("" for the first device; "kvtier_soft" for the software provider of
+  // tests). Without a device the server logs so and serves TCP and shared
+  // memory.
   bool rdma = true;
+  std::string rdma_device;
   TlsListenerConfig tls;
 };
 

@@ -24,6 +24,7 @@
 
 #include "common/byte_size.h"
 #include "protocol/asio.h"
+#include "protocol/rdma/provider.h"
 #include "protocol/rdma/rdma_devices.h"
 #include "server/config.h"
 #include "server/metrics.h"
@@ -43,7 +44,7 @@ constexpr std::string_view kUsage =
     "usage: kvtierd [--config FILE] [--listen HOST:PORT] [--port N] [--io-threads N]\n"
     "               [--dram-capacity SIZE] [--dram-policy s3fifo|lru] [--nvme-dir DIR]\n"
     "               [--nvme-capacity SIZE] [--no-nvme] [--log-level LEVEL] [--port-file FILE]\n"
-    "               [--unix PATH] [--metrics-listen HOST:PORT|off]\n"
+    "               [--unix PATH] [--metrics-listen HOST:PORT|off] [--rdma-device NAME]\n"
     "               [--tls-listen HOST:PORT --tls-cert FILE --tls-key FILE [--tls-client-ca "
     "FILE]]\n"
     "               [--print-config] [--help]\n";
@@ -78,7 +79,7 @@ Result<CommandLine> ParseCommandLine(int argc, char** argv) {
                arg == "--dram-capacity" || arg == "--dram-policy" || arg == "--nvme-dir" ||
                arg == "--nvme-capacity" || arg == "--log-level" || arg == "--unix" ||
                arg == "--metrics-listen" || arg == "--tls-listen" || arg == "--tls-cert" ||
-               arg == "--tls-key" || arg == "--tls-client-ca") {
+               arg == "--tls-key" || arg == "--tls-client-ca" || arg == "--rdma-device") {
       KVTIER_ASSIGN_OR_RETURN(std::string v, value(arg));
       cl.overrides.emplace_back(std::string(arg), std::move(v));
     } else {
@@ -91,11 +92,12 @@ Result<CommandLine> ParseCommandLine(int argc, char** argv) {
 // Whether this server will try RDMA: enabled and a device present. When
 // not, one log line says so and *refusal is what a client asking for RDMA
 // in Hello is told; the server carries on over TCP and shared memory.
-bool SurveyRdma(bool enabled, std::string* refusal) {
+bool SurveyRdma(bool enabled, const std::string& device, std::string* refusal) {
   if (!enabled) {
     *refusal = "RDMA is off on this server (server.rdma: false); values go over the stream";
     return false;
   }
+  if (device == protocol::rdma::kSoftProviderName) return true;  // needs no device
   const protocol::rdma::DeviceSurvey survey = protocol::rdma::SurveyDevices();
   if (survey.devices.empty()) {
     spdlog::info("no RDMA device, TCP only ({})", survey.reason);
@@ -121,12 +123,13 @@ std::unique_ptr<tiers::DramTier> MakeDramTier(const tiers::DramTierOptions& opti
 
 // Opens the RDMA device and registers the DRAM tier's pool; null, with
 // *refusal set and a log line, when that fails.
-std::unique_ptr<RdmaHost> OpenRdma(const tiers::DramTier& dram, std::string* refusal) {
+std::unique_ptr<RdmaHost> OpenRdma(const tiers::DramTier& dram, const std::string& device,
+                                   std::string* refusal) {
   if (dram.block_pool() == nullptr) {
     *refusal = "the server has no block pool to register; values go over the stream";
     return nullptr;
   }
-  auto host = RdmaHost::Open("", dram.block_pool()->memory());
+  auto host = RdmaHost::Open(device, dram.block_pool()->memory());
   if (!host.ok()) {
     spdlog::warn("RDMA unavailable, TCP only: {}", host.status().ToString());
     *refusal = "the server's RDMA device did not open (" + host.status().message() +
@@ -157,6 +160,8 @@ Status ApplyOverride(ServerConfig& config, const std::string& name, const std::s
     config.listener.port = static_cast<uint16_t>(port);
   } else if (name == "--unix") {
     config.listener.unix_socket = value;
+  } else if (name == "--rdma-device") {
+    config.listener.rdma_device = value;
   } else if (name == "--metrics-listen") {
     if (value == "off") {
       config.listener.metrics_enabled = false;
@@ -303,10 +308,11 @@ int Run(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   std::string rdma_refusal;
-  const bool rdma_wanted = SurveyRdma(config->listener.rdma, &rdma_refusal);
+  const bool rdma_wanted =
+      SurveyRdma(config->listener.rdma, config->listener.rdma_device, &rdma_refusal);
   const std::unique_ptr<tiers::DramTier> dram = MakeDramTier(config->dram, rdma_wanted);
   const std::unique_ptr<RdmaHost> rdma_host =
-      rdma_wanted ? OpenRdma(*dram, &rdma_refusal) : nullptr;
+      rdma_wanted ? OpenRdma(*dram, config->listener.rdma_device, &rdma_refusal) : nullptr;
   std::unique_ptr<tiers::NvmeTier> nvme;
   if (config->nvme_enabled) {
     auto opened = tiers::NvmeTier::Open(config->nvme);

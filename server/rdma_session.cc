@@ -11,13 +11,11 @@
 #include <spdlog/spdlog.h>
 
 #include "common/byte_size.h"
+#include "protocol/rdma/provider.h"
 #include "protocol/rdma/send_queue.h"
-#include "protocol/rdma/verbs.h"
 #include "protocol/transport.h"
 
 namespace kvtier::server {
-
-#if defined(KVTIER_HAVE_IBVERBS)
 
 namespace rdma = protocol::rdma;
 
@@ -32,10 +30,10 @@ constexpr uint32_t kSignalEvery = 32;
 // least this many send SGEs.
 constexpr uint32_t kMaxSge = 8;
 
-class VerbsSession final : public RdmaSession, public std::enable_shared_from_this<VerbsSession> {
+class Session final : public RdmaSession, public std::enable_shared_from_this<Session> {
  public:
-  VerbsSession(std::unique_ptr<rdma::QueuePair> pair, protocol::RegisteredRegions client,
-               const rdma::LocalRegions& local, asio::posix::stream_descriptor events)
+  Session(std::unique_ptr<rdma::WorkQueue> pair, protocol::RegisteredRegions client,
+          const rdma::LocalRegions& local, asio::posix::stream_descriptor events)
       : pair_(std::move(pair)),
         client_(std::move(client)),
         local_(local),
@@ -43,7 +41,7 @@ class VerbsSession final : public RdmaSession, public std::enable_shared_from_th
         events_(std::move(events)),
         endpoint_(pair_->LocalEndpoint()) {}
 
-  ~VerbsSession() override { Close(); }
+  ~Session() override { Close(); }
 
   // Arms the completion channel and starts waiting on it.
   Status Listen() {
@@ -146,7 +144,7 @@ class VerbsSession final : public RdmaSession, public std::enable_shared_from_th
     for (auto& [request, done] : pending) done(failed);
   }
 
-  std::unique_ptr<rdma::QueuePair> pair_;
+  std::unique_ptr<rdma::WorkQueue> pair_;
   protocol::RegisteredRegions client_;
   const rdma::LocalRegions& local_;
   rdma::SendQueue queue_;
@@ -159,28 +157,29 @@ class VerbsSession final : public RdmaSession, public std::enable_shared_from_th
 }  // namespace
 
 struct RdmaHost::Device {
-  std::unique_ptr<rdma::VerbsDevice> verbs;
-  std::unique_ptr<rdma::MemoryRegistration> pool;
+  // Destroyed in reverse: the pool's registration, then the provider.
+  std::unique_ptr<rdma::Provider> provider;
+  std::unique_ptr<rdma::Registration> pool;
   rdma::LocalRegions local;
   std::string description;
-  std::mutex mu;  // Accept may run on any I/O thread; verbs objects creation is serialized
+  std::mutex mu;  // Accept runs on any I/O thread
 };
 
 Result<std::unique_ptr<RdmaHost>> RdmaHost::Open(const std::string& device_name,
                                                  std::span<std::byte> pool) {
   auto device = std::make_unique<Device>();
-  KVTIER_ASSIGN_OR_RETURN(device->verbs, rdma::VerbsDevice::Open(device_name));
-  auto registration =
-      rdma::MemoryRegistration::Register(*device->verbs, pool, rdma::RemoteAccess::kNone);
+  KVTIER_ASSIGN_OR_RETURN(device->provider, rdma::OpenProvider(device_name));
+  auto registration = device->provider->Register(pool, rdma::RemoteAccess::kNone);
   if (!registration.ok()) {
     return Unavailable("cannot register the block pool of " + FormatByteSize(pool.size()) +
-                       " with " + device->verbs->name() + ": " + registration.status().message());
+                       " with " + device->provider->description() + ": " +
+                       registration.status().message());
   }
   device->pool = std::move(*registration);
   KVTIER_RETURN_IF_ERROR(device->local.Add(reinterpret_cast<uint64_t>(pool.data()), pool.size(),
                                            device->pool->lkey()));
-  device->description = device->verbs->name() + " port " + std::to_string(device->verbs->port()) +
-                        ", " + FormatByteSize(pool.size()) + " of block memory registered";
+  device->description = device->provider->description() + ", " + FormatByteSize(pool.size()) +
+                        " of block memory registered";
   return std::unique_ptr<RdmaHost>(new RdmaHost(std::move(device)));
 }
 
@@ -191,40 +190,22 @@ Result<std::shared_ptr<RdmaSession>> RdmaHost::Accept(const protocol::RdmaEndpoi
   for (const protocol::BufferRef& region : regions) {
     KVTIER_RETURN_IF_ERROR(registered.Add(region.address, region.length, region.key));
   }
-  std::lock_guard lock(device_->mu);
-  KVTIER_ASSIGN_OR_RETURN(auto pair, rdma::QueuePair::Create(*device_->verbs, kQueueDepth, kMaxSge,
-                                                             rdma::RemoteAccess::kNone));
+  std::unique_ptr<rdma::WorkQueue> pair;
+  {
+    std::lock_guard lock(device_->mu);
+    KVTIER_ASSIGN_OR_RETURN(
+        pair, device_->provider->CreateQueue(kQueueDepth, kMaxSge, rdma::RemoteAccess::kNone));
+  }
   KVTIER_RETURN_IF_ERROR(pair->Connect(client));
   const int fd = ::dup(pair->completion_fd());
   if (fd < 0) return Unavailable(std::string("dup(completion channel): ") + std::strerror(errno));
-  auto session =
-      std::make_shared<VerbsSession>(std::move(pair), std::move(registered), device_->local,
-                                     asio::posix::stream_descriptor(executor, fd));
+  auto session = std::make_shared<Session>(std::move(pair), std::move(registered), device_->local,
+                                           asio::posix::stream_descriptor(executor, fd));
   KVTIER_RETURN_IF_ERROR(session->Listen());
   return std::shared_ptr<RdmaSession>(std::move(session));
 }
 
 const std::string& RdmaHost::description() const { return device_->description; }
-
-#else  // no libibverbs at build time
-
-struct RdmaHost::Device {
-  std::string description;
-};
-
-Result<std::unique_ptr<RdmaHost>> RdmaHost::Open(const std::string&, std::span<std::byte>) {
-  return Unavailable("this build has no libibverbs");
-}
-
-Result<std::shared_ptr<RdmaSession>> RdmaHost::Accept(const protocol::RdmaEndpoint&,
-                                                      std::span<const protocol::BufferRef>,
-                                                      const asio::any_io_executor&) {
-  return Unavailable("this build has no libibverbs");
-}
-
-const std::string& RdmaHost::description() const { return device_->description; }
-
-#endif
 
 RdmaHost::RdmaHost(std::unique_ptr<Device> device) : device_(std::move(device)) {}
 RdmaHost::~RdmaHost() = default;

@@ -40,9 +40,10 @@ class RdmaSession;
 
 class RdmaHost {
  public:
-  // Opens `device_name` ("" for the first device) and registers `pool`.
-  // kUnavailable, naming why, when there is no device, the build has no
-  // libibverbs, or registration fails.
+  // Opens provider `device_name` (protocol/rdma/provider.h: a device name,
+  // "" for the first device, or the software provider) and registers
+  // `pool`. kUnavailable, naming why, when there is no device, the build
+  // has no libibverbs, or registration fails.
   static Result<std::unique_ptr<RdmaHost>> Open(const std::string& device_name,
                                                 std::span<std::byte> pool);
   ~RdmaHost();
@@ -58,7 +59,7 @@ class RdmaHost {
   // "mlx5_0 port 1, 64 GiB registered", for the log.
   const std::string& description() const;
 
-  struct Device;  // the verbs objects; defined where libibverbs is
+  struct Device;  // the provider and the pool's registration
 
  private:
   explicit RdmaHost(std::unique_ptr<Device> device);

@@ -261,6 +261,23 @@ Result<std::vector<WorkCompletion>> QueuePair::Poll(int max) {
   return out;
 }
 
+std::string VerbsProvider::description() const {
+  return device_->name() + " port " + std::to_string(device_->port());
+}
+
+Result<std::unique_ptr<Registration>> VerbsProvider::Register(std::span<std::byte> memory,
+                                                              RemoteAccess access) {
+  KVTIER_ASSIGN_OR_RETURN(auto registration,
+                          MemoryRegistration::Register(*device_, memory, access));
+  return std::unique_ptr<Registration>(std::move(registration));
+}
+
+Result<std::unique_ptr<WorkQueue>> VerbsProvider::CreateQueue(uint32_t depth, uint32_t max_sge,
+                                                              RemoteAccess access) {
+  KVTIER_ASSIGN_OR_RETURN(auto pair, QueuePair::Create(*device_, depth, max_sge, access));
+  return std::unique_ptr<WorkQueue>(std::move(pair));
+}
+
 }  // namespace kvtier::protocol::rdma
 
 #endif  // KVTIER_HAVE_IBVERBS

@@ -25,6 +25,7 @@
 
 #include "common/result.h"
 #include "protocol/messages.h"
+#include "protocol/rdma/provider.h"
 #include "protocol/rdma/transfers.h"
 
 namespace kvtier::protocol::rdma {
@@ -33,11 +34,6 @@ namespace kvtier::protocol::rdma {
 // device may allow fewer): the server's READs of a put's values are bounded
 // by this, and a client accepts as many.
 inline constexpr uint8_t kMaxReadsInFlight = 16;
-
-// Whether the remote side may read and write this side's registered memory
-// through the queue pair. Only a client allows it; the server's queue pair
-// allows nothing, so no client can reach server memory on its own.
-enum class RemoteAccess : uint8_t { kNone, kReadWrite };
 
 // RESET -> INIT on `port`.
 ibv_qp_attr InitAttributes(uint8_t port, RemoteAccess access, int* mask);
@@ -87,17 +83,17 @@ class VerbsDevice {
 
 // One registration of memory with the device (ibv_reg_mr); deregistered
 // when destroyed. The memory must outlive it.
-class MemoryRegistration {
+class MemoryRegistration final : public Registration {
  public:
   static Result<std::unique_ptr<MemoryRegistration>> Register(VerbsDevice& device,
                                                               std::span<std::byte> memory,
                                                               RemoteAccess access);
-  ~MemoryRegistration();
+  ~MemoryRegistration() override;
   MemoryRegistration(const MemoryRegistration&) = delete;
   MemoryRegistration& operator=(const MemoryRegistration&) = delete;
 
-  uint32_t lkey() const { return mr_->lkey; }
-  uint32_t rkey() const { return mr_->rkey; }
+  uint32_t lkey() const override { return mr_->lkey; }
+  uint32_t rkey() const override { return mr_->rkey; }
   std::span<std::byte> memory() const { return memory_; }
 
  private:
@@ -106,40 +102,26 @@ class MemoryRegistration {
   std::span<std::byte> memory_;
 };
 
-// The outcome of one signalled work request.
-struct WorkCompletion {
-  uint64_t wr_id = 0;
-  Status status;  // OK, or kUnavailable naming the completion status
-};
-
 // A reliable-connected queue pair and its completion queue.
-class QueuePair {
+class QueuePair final : public WorkQueue {
  public:
   // At most `depth` send work requests of `max_sge` entries each.
   static Result<std::unique_ptr<QueuePair>> Create(VerbsDevice& device, uint32_t depth,
                                                    uint32_t max_sge, RemoteAccess access);
-  ~QueuePair();
+  ~QueuePair() override;
   QueuePair(const QueuePair&) = delete;
   QueuePair& operator=(const QueuePair&) = delete;
 
-  // What the other side needs to connect to this one (sent in Hello).
-  RdmaEndpoint LocalEndpoint() const;
+  RdmaEndpoint LocalEndpoint() const override;
   // INIT -> RTR -> RTS against `remote`; once.
-  Status Connect(const RdmaEndpoint& remote);
+  Status Connect(const RdmaEndpoint& remote) override;
   // Posts the planned work requests in one ibv_post_send.
-  Status Post(std::span<const PlannedWorkRequest> planned);
-  // Up to `max` completions that arrived; never waits.
-  Result<std::vector<WorkCompletion>> Poll(int max);
-
-  // Waiting for completions without spinning: the completion channel's
-  // descriptor (non-blocking) turns readable after Arm() once a completion
-  // arrives. The owner then calls TakeEvent(), Arm() again, and Poll()s
-  // until empty (a completion that came between Poll and Arm is not lost:
-  // it is polled after the Arm).
-  int completion_fd() const { return channel_->fd; }
-  Status Arm();
-  // Consumes the channel's pending event, if any; never waits.
-  Status TakeEvent();
+  Status Post(std::span<const PlannedWorkRequest> planned) override;
+  Result<std::vector<WorkCompletion>> Poll(int max) override;
+  // The completion channel's descriptor.
+  int completion_fd() const override { return channel_->fd; }
+  Status Arm() override;
+  Status TakeEvent() override;
 
  private:
   QueuePair(VerbsDevice& device, RemoteAccess access) : device_(device), access_(access) {}
@@ -150,6 +132,20 @@ class QueuePair {
   ibv_qp* qp_ = nullptr;
   uint32_t psn_ = 0;
   unsigned unacked_events_ = 0;
+};
+
+// A verbs device as a Provider.
+class VerbsProvider final : public Provider {
+ public:
+  explicit VerbsProvider(std::unique_ptr<VerbsDevice> device) : device_(std::move(device)) {}
+  std::string description() const override;
+  Result<std::unique_ptr<Registration>> Register(std::span<std::byte> memory,
+                                                 RemoteAccess access) override;
+  Result<std::unique_ptr<WorkQueue>> CreateQueue(uint32_t depth, uint32_t max_sge,
+                                                 RemoteAccess access) override;
+
+ private:
+  std::unique_ptr<VerbsDevice> device_;
 };
 
 }  // namespace kvtier::protocol::rdma

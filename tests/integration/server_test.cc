@@ -35,19 +35,14 @@ std::span<const std::byte> View(const std::vector<std::byte>& v) { return v; }
 class ServerTest : public ::testing::TestWithParam<testing::Transport> {
  protected:
   static void SetUpTestSuite() {
-    server_ = new testing::ServerProcess();
+    // RDMA on this machine's device, else on the software provider.
+    server_ = new testing::ServerProcess({"--rdma-device", testing::RdmaProviderForTests()});
     ASSERT_TRUE(server_->EnableTls().ok());
     ASSERT_TRUE(server_->Start().ok()) << server_->log();
   }
   static void TearDownTestSuite() {
     EXPECT_EQ(server_->Stop(), 0) << server_->log();
     delete server_;
-  }
-
-  void SetUp() override {
-    if (const std::string why = testing::TransportUnavailable(GetParam()); !why.empty()) {
-      GTEST_SKIP() << why;
-    }
   }
 
   std::unique_ptr<Client> Connect() {
@@ -91,6 +86,8 @@ TEST_P(ServerTest, AClientAskingForRdmaSaysWhyAndWorks) {
     EXPECT_NE(why.find("Unix socket"), std::string::npos) << why;
   } else if (GetParam() == testing::Transport::kTls) {
     EXPECT_NE(why.find("TLS"), std::string::npos) << why;
+  } else if (GetParam() == testing::Transport::kRdma) {
+    EXPECT_TRUE((*client)->uses_rdma()) << why;
   } else if (protocol::rdma::SurveyDevices().devices.empty()) {
     EXPECT_NE(why.find("no RDMA device on this host"), std::string::npos) << why;
   }

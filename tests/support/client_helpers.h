@@ -42,10 +42,16 @@ inline std::string TransportName(const ::testing::TestParamInfo<Transport>& info
   return "Unknown";
 }
 
+// The RDMA provider tests use: "" (the first device) where ibv_devices
+// lists one, else the software provider (protocol/rdma/soft_provider.h),
+// so that everything above the verbs runs either way.
+std::string RdmaProviderForTests();
+
 // Client options for `server` over `transport` (shared memory: the server's
 // Unix socket and a 64 MiB region; TLS: its TLS listener, trusting the CA
 // of ServerProcess::EnableTls; RDMA: TCP asking for RDMA with a 64 MiB
-// registered region).
+// registered region on RdmaProviderForTests(), which the server must use
+// too: "--rdma-device" with it).
 inline client::ClientOptions OptionsFor(const ServerProcess& server,
                                         Transport transport = Transport::kTcp) {
   client::ClientOptions options;
@@ -60,13 +66,10 @@ inline client::ClientOptions OptionsFor(const ServerProcess& server,
   } else if (transport == Transport::kRdma) {
     options.rdma = true;
     options.rdma_region_bytes = 64ull << 20;
+    options.rdma_device = RdmaProviderForTests();
   }
   return options;
 }
-
-// Why `transport` cannot run on this machine ("" when it can): RDMA needs
-// a device (ibv_devices lists one).
-std::string TransportUnavailable(Transport transport);
 
 // A client of `server`; nullptr (and a test failure) when it cannot connect.
 inline std::unique_ptr<client::Client> ConnectTo(const ServerProcess& server,
