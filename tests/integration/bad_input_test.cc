@@ -13,6 +13,8 @@
 #include "common/checksum.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
+#include "protocol/rdma/provider.h"
+#include "protocol/rdma/soft_provider.h"
 #include "tests/support/client_helpers.h"
 #include "tests/support/server_process.h"
 
@@ -93,8 +95,10 @@ void ExpectStillServing(testing::RawSocket& socket) {
 class BadInputTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    // RDMA on the software provider: this process plays the client's side
+    // of one-sided transfers with raw frames.
     server_ = new testing::ServerProcess(
-        {},
+        {"--rdma-device", protocol::rdma::kSoftProviderName},
         "server: {frame_timeout_ms: 500, max_connections: 8}\n"
         "limits: {max_keys_per_request: 16, max_key_bytes: 32, max_value_bytes: 1MiB,\n"
         "         max_payload_bytes: 4MiB, max_metadata_bytes: 64KiB}\n"
@@ -310,9 +314,10 @@ TEST_F(BadInputTest, FramesArrivingTogetherAreEachAnswered) {
   EXPECT_EQ(get->payload, value);
 }
 
-// A Hello that asks for RDMA is told why the values stay on the stream (no
-// queue pairs are set up), and the connection serves as usual; one whose
-// registrations are unusable is refused.
+// A Hello that asks for RDMA with a queue pair the server cannot connect to
+// (here: not a software provider's) is told why the values stay on the
+// stream, and the connection serves as usual; one whose registrations are
+// unusable is refused.
 TEST_F(BadInputTest, AHelloAskingForRdmaHearsWhyAndIsServed) {
   auto socket = Socket();
   protocol::HelloRequest hello{1, 1, "rdma"};
@@ -349,6 +354,103 @@ TEST_F(BadInputTest, AHelloAskingForRdmaHearsWhyAndIsServed) {
   info = protocol::DecodeHelloResponse(reply->metadata);
   ASSERT_TRUE(info.ok());
   EXPECT_TRUE(info->rdma_refusal.empty());
+}
+
+// Over RDMA (the software provider; this process is the client) every
+// range a request names is checked against what the connection registered
+// before anything moves: a put naming memory outside it, or under another
+// rkey, is refused and stores nothing; a get offering such an area gets its
+// values on the stream. A put whose bytes fail their checksum after the
+// READ is not published.
+TEST_F(BadInputTest, RdmaRangesAreCheckedAgainstTheRegistrationBeforeAnyTransfer) {
+  constexpr uint64_t kRegion = 1 << 20;
+  constexpr uint32_t kKey = 7;
+  std::vector<std::byte> memory(kRegion);
+  const uint64_t base = reinterpret_cast<uint64_t>(memory.data());
+  auto value = testing::RandomBytes(4096, 5);
+  std::copy(value.begin(), value.end(), memory.begin());
+
+  auto socket = Socket();
+  protocol::HelloRequest hello{1, 1, "rdma"};
+  protocol::RdmaEndpoint endpoint;
+  endpoint.qp_num = static_cast<uint32_t>(getpid());
+  endpoint.gid = {'k', 'v', 't', 'i', 'e', 'r', '-', 's', 'o', 'f', 't', '-', 'r', 'd', 'm', 'a'};
+  endpoint.mtu = 5;
+  ASSERT_TRUE(protocol::rdma::IsSoftEndpoint(endpoint));
+  hello.rdma = endpoint;
+  hello.rdma_regions = {{base, kRegion, kKey}};
+  ASSERT_TRUE(
+      SendFrame(socket, Header(Opcode::kHello, 1), protocol::EncodeHelloRequest(hello).bytes()));
+  auto reply = ReadReply(socket);
+  ASSERT_TRUE(reply.has_value());
+  auto info = protocol::DecodeHelloResponse(reply->metadata);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  ASSERT_TRUE(info->rdma.has_value()) << info->rdma_refusal;
+
+  // A put of `value` from client address `address` under `key`.
+  auto put = [&](uint64_t id, const std::string& key, uint64_t address, uint32_t rkey,
+                 uint64_t checksum) {
+    const std::vector<std::string> keys = {key};
+    const std::vector<uint64_t> lengths = {value.size()};
+    const std::vector<uint64_t> checksums = {checksum};
+    const std::vector<uint64_t> addresses = {address};
+    FrameHeader header = Header(Opcode::kPut, id);
+    header.flags = protocol::frame_flags::kPayloadInRegion;
+    auto metadata = protocol::EncodePutRequest("demo", keys, lengths, checksums, {}, {}, false, {},
+                                               addresses, rkey);
+    header.metadata_length = static_cast<uint32_t>(metadata.bytes().size());
+    header.payload_length = value.size();  // in client memory, not on the stream
+    const auto bytes = protocol::EncodeFrameHeader(header);
+    std::vector<std::byte> frame(bytes.begin(), bytes.end());
+    frame.insert(frame.end(), metadata.bytes().begin(), metadata.bytes().end());
+    return socket.SendAll(frame.data(), frame.size());
+  };
+  const uint64_t sum = BlockChecksum(value);
+  const uint64_t bad_before = Counter("bad_input_invalid_request");
+
+  ASSERT_TRUE(put(2, "rdma-ok", base, kKey, sum));
+  ExpectPutCodes(socket, {StatusCode::kOk});
+  for (const auto& [id, address, key] :
+       {std::tuple{3, base + kRegion - 100, kKey}, std::tuple{4, base, kKey + 1},
+        std::tuple{5, base - 4096, kKey}}) {
+    ASSERT_TRUE(put(id, "rdma-refused", address, key, sum));
+    reply = ReadReply(socket);
+    ASSERT_TRUE(reply.has_value());
+    ASSERT_TRUE(reply->is_error()) << id;
+    EXPECT_EQ(reply->error().code(), StatusCode::kInvalidArgument) << reply->error().ToString();
+  }
+  ASSERT_TRUE(put(6, "rdma-bad-sum", base, kKey, sum ^ 1));
+  ExpectPutCodes(socket, {StatusCode::kCorruption});
+  EXPECT_GE(Counter("bad_input_invalid_request"), bad_before + 3);
+
+  // Gets: into a registered area the values are written and the reply says
+  // so; an area outside the registration gets them on the stream.
+  auto get = [&](uint64_t id, const std::vector<std::string>& keys, protocol::RegionArea area) {
+    return SendFrame(socket, Header(Opcode::kGet, id),
+                     protocol::EncodeKeysRequest("demo", keys, 0, 0, 0, false, area).bytes());
+  };
+  ASSERT_TRUE(
+      get(7, {"rdma-ok", "rdma-refused", "rdma-bad-sum"}, {base + kRegion / 2, kRegion / 2, kKey}));
+  protocol::FrameHeaderBytes header_bytes;
+  ASSERT_TRUE(socket.RecvAll(header_bytes.data(), header_bytes.size()));
+  auto header = protocol::DecodeFrameHeader(header_bytes, protocol::Limits{});
+  ASSERT_TRUE(header.ok());
+  ASSERT_NE(header->flags & protocol::frame_flags::kPayloadInRegion, 0);
+  EXPECT_EQ(header->payload_length, value.size());  // the one value stored
+  std::vector<std::byte> metadata(header->metadata_length);
+  ASSERT_TRUE(socket.RecvAll(metadata.data(), metadata.size()));
+  auto got = protocol::DecodeGetResponse(metadata, 3, header->payload_length);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->codes, (std::vector<StatusCode>{StatusCode::kOk, StatusCode::kNotFound,
+                                                 StatusCode::kNotFound}));
+  EXPECT_TRUE(std::equal(value.begin(), value.end(), memory.begin() + kRegion / 2));
+
+  ASSERT_TRUE(get(8, {"rdma-ok"}, {base + kRegion - 100, 4096, kKey}));
+  reply = ReadReply(socket);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->header.flags & protocol::frame_flags::kPayloadInRegion, 0);
+  EXPECT_EQ(reply->payload, value);
+  ExpectStillServing(socket);
 }
 
 TEST_F(BadInputTest, TrailingChecksumsAreCheckedLikeMetadataOnes) {
