@@ -69,6 +69,10 @@ struct Target {
   uint64_t shm_region_bytes = 0;
   // kvtier's TLS listener: the CA file to trust ("": plaintext).
   std::string tls_ca_file;
+  // kvtier over TCP with values by RDMA on `rdma_device` ("" for the first
+  // device), through a registered region of `shm_region_bytes`.
+  bool rdma = false;
+  std::string rdma_device;
 };
 
 Result<std::unique_ptr<Backend>> ConnectBackend(const Target& target);

@@ -141,7 +141,15 @@ Result<std::unique_ptr<Backend>> ConnectKvtier(const Target& target) {
   options.tls.enabled = !target.tls_ca_file.empty();
   options.tls.ca_file = target.tls_ca_file;
   options.client_name = "kvtier-bench";
+  options.rdma = target.rdma;
+  options.rdma_device = target.rdma_device;
+  if (target.rdma && target.shm_region_bytes > 0)
+    options.rdma_region_bytes = target.shm_region_bytes;
   KVTIER_ASSIGN_OR_RETURN(auto client, client::Client::Connect(options));
+  if (target.rdma && !client->uses_rdma()) {
+    return Unavailable("asked for RDMA, but the values would go over the stream: " +
+                       client->rdma_fallback());
+  }
   return std::unique_ptr<Backend>(new KvtierBackend(std::move(client), target.ns));
 }
 

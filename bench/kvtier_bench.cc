@@ -25,6 +25,9 @@
 // --in-place (with --unix) builds put values in the shared region itself, as an engine
 // that registers its buffers would: the client then copies nothing. --tls-ca FILE
 // (with --server) speaks TLS to kvtier's TLS listener, trusting the CA in FILE.
+// --rdma (with --server) moves values by RDMA through a registered region of
+// --shm-region bytes (256 MiB unless given), on --rdma-device NAME (the first
+// device unless given); --in-place then builds put values in that region.
 // Every connection is one thread with --depth requests in flight (pipelined).
 // --verify checks every byte read; --json prints one JSON object.
 
@@ -41,6 +44,7 @@ namespace {
 constexpr std::string_view kUsage =
     "usage: kvtier-bench (--server HOST:PORT | --unix PATH | --redis HOST:PORT) [--workload NAME]\n"
     "  [--shm-region BYTES (with --unix; 0: values on the socket)] [--in-place]\n"
+    "  [--rdma [--rdma-device NAME] (with --server: values by RDMA)]\n"
     "  [--tls-ca FILE (with --server: its TLS listener, trusting FILE)]\n"
     "  [--value-size BYTES] [--keys N] [--batch N] [--connections N] [--depth N]\n"
     "  [--duration S | --ops N] [--warmup S] [--read-ratio R] [--match-keys N]\n"
@@ -77,6 +81,11 @@ Result<BenchOptions> ParseOptions(int argc, char** argv) {
         o.target.unix_socket = next();
         if (o.target.shm_region_bytes == 0) o.target.shm_region_bytes = 256ull << 20;
         have_target = true;
+      } else if (arg == "--rdma") {
+        o.target.rdma = true;
+        if (o.target.shm_region_bytes == 0) o.target.shm_region_bytes = 256ull << 20;
+      } else if (arg == "--rdma-device") {
+        o.target.rdma_device = next();
       } else if (arg == "--tls-ca") {
         o.target.tls_ca_file = next();
       } else if (arg == "--shm-region") {

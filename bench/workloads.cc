@@ -42,7 +42,7 @@ class Worker {
       for (auto& value : values_) {
         std::span<std::byte> shared = backend_->ValueBuffer(value.size());
         if (shared.empty())
-          return InvalidArgument("--in-place needs a target with a shared region");
+          return InvalidArgument("--in-place needs a target with a shared or RDMA region");
         std::memcpy(shared.data(), value.data(), value.size());
         value = shared;
       }

@@ -156,9 +156,10 @@ struct PutOptions {
   std::vector<protocol::KbMetadata> kb;  // one per key: KB metadata, returned by Get
 };
 
-// Memory in the connection's shared region for building values in place: a
-// Put whose values lie inside such buffers sends them without copying them.
-// Empty (bytes.empty()) when the connection has no region or it is full.
+// Memory in the connection's region (shared memory, or the region registered
+// for RDMA) for building values in place: a Put whose values lie inside such
+// buffers sends them without copying them. Empty (bytes.empty()) when the
+// connection has no region or it is full.
 struct SharedBuffer {
   std::span<std::byte> bytes;
   std::shared_ptr<void> holder;  // the memory returns to the region when the last copy goes
@@ -193,8 +194,8 @@ class Client {
   bool uses_shared_memory() const;
   // Whether this connection moves values by RDMA.
   bool uses_rdma() const;
-  // `bytes` of the shared region (see SharedBuffer); the caller must not
-  // change a buffer while a Put of it is in flight.
+  // `bytes` of the connection's region (see SharedBuffer); the caller must
+  // not change a buffer while a Put of it is in flight.
   SharedBuffer AllocateShared(uint64_t bytes);
 
   std::future<Result<KeyStatuses>> PutAsync(std::string_view ns, std::span<const std::string> keys,
