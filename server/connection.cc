@@ -474,7 +474,7 @@ Service::RdmaAnswer Connection::SetUpRdma(std::span<const std::byte> hello_metad
   return {rdma_->endpoint(), ""};
 }
 
-asio::awaitable<Status> Connection::ReadByRdma(const PendingPut& put) {
+asio::awaitable<Status> Connection::ReadByRdma(PendingPut& put) {
   std::vector<std::span<std::byte>> targets;
   targets.reserve(put.blocks.size());
   std::vector<uint64_t> addresses;
@@ -484,9 +484,8 @@ asio::awaitable<Status> Connection::ReadByRdma(const PendingPut& put) {
   }
   for (size_t i = 0; i < put.blocks.size(); ++i) {
     if (!put.blocks[i]) continue;  // refused already: nothing to read
-    // WritableBlock is move-only and owned by `put`; the span stays valid
-    // while `put` lives, which spans this whole wait.
-    targets.push_back(const_cast<tiers::WritableBlock&>(put.blocks[i]).mutable_bytes());
+    // The blocks stay in `put`, which outlives this whole wait.
+    targets.push_back(put.blocks[i].mutable_bytes());
     addresses.push_back(offsets[i]);
   }
   auto transfers = protocol::rdma::ScatterFromClient(targets, addresses, put.request.region_key);

@@ -112,7 +112,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Service::RdmaAnswer SetUpRdma(std::span<const std::byte> hello_metadata);
   // Moves a put's values from client memory into its blocks by RDMA READ;
   // returns once the READs completed (or failed).
-  asio::awaitable<Status> ReadByRdma(const PendingPut& put);
+  asio::awaitable<Status> ReadByRdma(PendingPut& put);
   // Starts the RDMA WRITEs of a reply's values into the area its request
   // offered; false (the values go on the stream) when none was offered,
   // they do not fit, or the queue pair cannot take them.
