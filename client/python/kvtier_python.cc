@@ -131,6 +131,8 @@ class PyClient {
   }
 
   bool uses_shared_memory() const { return client_->uses_shared_memory(); }
+  bool uses_rdma() const { return client_->uses_rdma(); }
+  std::string rdma_fallback() const { return client_->rdma_fallback(); }
 
   std::vector<int> Put(const std::string& ns, const py::sequence& keys, const py::sequence& values,
                        const std::vector<uint32_t>& ttls_ms, const std::vector<uint8_t>& pins) {
@@ -406,7 +408,8 @@ class Error(Exception):
                        uint64_t shm_region_bytes, uint32_t timeout_ms, uint32_t connect_timeout_ms,
                        const std::string& token, const std::string& client_name, bool bulk,
                        bool tls, const std::string& tls_ca_file, const std::string& tls_server_name,
-                       const std::string& tls_cert_file, const std::string& tls_key_file) {
+                       const std::string& tls_cert_file, const std::string& tls_key_file, bool rdma,
+                       const std::string& rdma_device, uint64_t rdma_region_bytes) {
              ClientOptions options;
              options.host = host;
              options.port = port;
@@ -424,6 +427,9 @@ class Error(Exception):
              options.tls.server_name = tls_server_name;
              options.tls.cert_file = tls_cert_file;
              options.tls.key_file = tls_key_file;
+             options.rdma = rdma;
+             options.rdma_device = rdma_device;
+             options.rdma_region_bytes = rdma_region_bytes;
              return std::make_unique<PyClient>(options);
            }),
            py::arg("host") = "127.0.0.1", py::arg("port") = 7400, py::kw_only(),
@@ -431,9 +437,14 @@ class Error(Exception):
            py::arg("timeout_ms") = 30000, py::arg("connect_timeout_ms") = 5000,
            py::arg("token") = "", py::arg("client_name") = "kvtier-python", py::arg("bulk") = false,
            py::arg("tls") = false, py::arg("tls_ca_file") = "", py::arg("tls_server_name") = "",
-           py::arg("tls_cert_file") = "", py::arg("tls_key_file") = "")
+           py::arg("tls_cert_file") = "", py::arg("tls_key_file") = "", py::arg("rdma") = false,
+           py::arg("rdma_device") = "", py::arg("rdma_region_bytes") = 256ull << 20)
       .def_property_readonly("server_info", &PyClient::ServerInfo)
       .def_property_readonly("uses_shared_memory", &PyClient::uses_shared_memory)
+      .def_property_readonly("uses_rdma", &PyClient::uses_rdma)
+      .def_property_readonly(
+          "rdma_fallback", &PyClient::rdma_fallback,
+          "Why values do not move by RDMA (\"\" when they do or it was not asked for).")
       .def("put", &PyClient::Put, py::arg("ns"), py::arg("keys"), py::arg("values"),
            py::arg("ttls_ms") = std::vector<uint32_t>{}, py::arg("pins") = std::vector<uint8_t>{},
            "Stores each value (any contiguous buffer) under its key; a StatusCode per key.")

@@ -21,7 +21,9 @@ class Server:
         self.unix_socket = str(self.dir / "kvtierd.sock")
         bin_dir = pathlib.Path(os.environ.get("KVTIER_BIN_DIR", "build/bin"))
         argv = [str(bin_dir / "kvtierd"), "--port", "0", "--port-file", str(self.dir / "port"),
-                "--metrics-listen", "off", "--unix", self.unix_socket]
+                "--metrics-listen", "off", "--unix", self.unix_socket,
+                # RDMA on the software provider, so RDMA clients work without a device.
+                "--rdma-device", "kvtier_soft"]
         if config_yaml is None:
             argv += ["--no-nvme", "--dram-capacity", "256MiB"]
         else:

@@ -72,6 +72,21 @@ def test_prefix_match_with_a_lease_then_read_and_release(server):
     assert c.release(match.lease_id) is False
 
 
+def test_rdma_transport_on_the_software_provider(server):
+    c = kvtier.Client("127.0.0.1", server.port, rdma=True, rdma_device="kvtier_soft",
+                      rdma_region_bytes=32 << 20)
+    assert c.uses_rdma, c.rdma_fallback
+    assert c.rdma_fallback == ""
+    value = np.random.default_rng(4).integers(0, 255, size=1 << 20, dtype=np.uint8)
+    assert c.put(NS, ["rdma"], [value]) == [0]
+    assert c.get(NS, ["rdma"])[0] == value.tobytes()
+    out = np.zeros_like(value)
+    assert c.get_into(NS, ["rdma"], [out]) == [1 << 20]
+    assert np.array_equal(out, value)
+    plain = kvtier.Client("127.0.0.1", server.port, rdma=True)
+    assert not plain.uses_rdma and "no RDMA device" in plain.rdma_fallback
+
+
 def test_shared_memory_transport(server):
     c = kvtier.Client(unix_socket=server.unix_socket, shm_region_bytes=64 << 20)
     assert c.uses_shared_memory
