@@ -132,7 +132,7 @@ bool Connection::StartRdmaPlacement(const FrameHeader& request, Outgoing& out) {
     pieces.emplace_back(const_cast<std::byte*>(bytes.data()), bytes.size());
   }
   auto transfers = protocol::rdma::GatherIntoArea(
-      pieces, protocol::BufferRef{area.offset, area.capacity, area.key}, UINT32_MAX);
+      pieces, protocol::BufferRef{area.offset, area.capacity, area.key}, RdmaSession::kMaxSge);
   Status started = transfers.status();
   if (started.ok()) {
     const uint64_t sequence = out.sequence;

@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
@@ -25,10 +27,10 @@ namespace {
 // when a request has many (its last always is).
 constexpr uint32_t kQueueDepth = 256;
 constexpr uint32_t kSignalEvery = 32;
-// Pieces gathered into one WRITE: a get reply of many blocks into one
-// client area takes one WRITE per this many blocks. Every device allows at
-// least this many send SGEs.
-constexpr uint32_t kMaxSge = 8;
+// Work requests one request posts at a time. A larger request (a put of
+// many values) goes in waves, each posted when the one before completes, so
+// no request needs the whole queue and several share it.
+constexpr size_t kWave = 64;
 
 class Session final : public RdmaSession, public std::enable_shared_from_this<Session> {
  public:
@@ -55,21 +57,24 @@ class Session final : public RdmaSession, public std::enable_shared_from_this<Se
 
   Status Start(std::vector<rdma::Transfer> transfers, Done done) override {
     if (down()) return Unavailable("the RDMA queue pair is down; values go over the stream");
-    const uint64_t request = next_request_++;
     if (transfers.empty()) {
       // Nothing to move (empty values): done at once, on this thread.
       asio::post(events_.get_executor(), [done = std::move(done)] { done(Status::Ok()); });
       return Status::Ok();
     }
-    KVTIER_ASSIGN_OR_RETURN(
-        std::vector<rdma::PlannedWorkRequest> planned,
-        rdma::PlanTransfers(request, transfers, client_, local_, kMaxSge, queue_));
-    if (Status posted = pair_->Post(planned); !posted.ok()) {
-      TearDown(posted);  // this request is not pending: its `done` never runs
-      return Unavailable("RDMA post failed: " + posted.message());
+    // Every range is checked before the first wave is posted.
+    KVTIER_RETURN_IF_ERROR(rdma::CheckTransfers(transfers, client_, local_, kMaxSge));
+    auto job = std::make_shared<Job>(Job{std::move(transfers), 0, std::move(done)});
+    if (!waiting_.empty()) {
+      waiting_.push_back(std::move(job));  // behind the requests already waiting
+      return Status::Ok();
     }
-    pending_.emplace(request, std::move(done));
-    return Status::Ok();
+    Status posted = PostWave(job);
+    if (posted.code() == StatusCode::kResourceExhausted) {
+      waiting_.push_back(std::move(job));  // posted as completions free the queue
+      return Status::Ok();
+    }
+    return posted;  // on an error nothing of this request was posted
   }
 
   void Close() override {
@@ -78,6 +83,43 @@ class Session final : public RdmaSession, public std::enable_shared_from_this<Se
   }
 
  private:
+  // One request's transfers, posted a wave at a time.
+  struct Job {
+    std::vector<rdma::Transfer> transfers;
+    size_t posted = 0;  // transfers posted so far
+    Done done;
+  };
+
+  // Admits and posts the job's next wave. kResourceExhausted when the queue
+  // has no room now; a failed post takes the queue pair down.
+  Status PostWave(const std::shared_ptr<Job>& job) {
+    const size_t count = std::min(kWave, job->transfers.size() - job->posted);
+    const uint64_t request = next_request_++;
+    KVTIER_ASSIGN_OR_RETURN(
+        std::vector<rdma::PlannedWorkRequest> planned,
+        rdma::PlanTransfers(request, std::span(job->transfers).subspan(job->posted, count), client_,
+                            local_, kMaxSge, queue_));
+    if (Status posted = pair_->Post(planned); !posted.ok()) {
+      TearDown(posted);  // fails the jobs pending before this one
+      return Unavailable("RDMA post failed: " + posted.message());
+    }
+    job->posted += count;
+    in_flight_.emplace(request, job);
+    return Status::Ok();
+  }
+
+  // Posts the next waves of waiting jobs, in order, while the queue has room.
+  void PostWaiting() {
+    while (!waiting_.empty() && pair_ != nullptr) {
+      std::shared_ptr<Job> job = waiting_.front();
+      Status posted = PostWave(job);
+      // A post failure took the queue pair down, failing every job, this
+      // one (still first in waiting_) included.
+      if (!posted.ok()) return;
+      waiting_.pop_front();
+    }
+  }
+
   void WaitForEvents() {
     events_.async_wait(asio::posix::descriptor_base::wait_read,
                        [weak = weak_from_this()](const boost::system::error_code& ec) {
@@ -92,7 +134,7 @@ class Session final : public RdmaSession, public std::enable_shared_from_this<Se
   void OnEvent() {
     Status status = pair_->TakeEvent();
     if (status.ok()) status = pair_->Arm();
-    std::vector<std::pair<Done, Status>> finished;
+    std::vector<Done> finished;  // run after the queue is up to date
     while (status.ok()) {
       auto completions = pair_->Poll(32);
       if (!completions.ok()) {
@@ -112,18 +154,25 @@ class Session final : public RdmaSession, public std::enable_shared_from_this<Se
           break;
         }
         for (uint64_t request : *requests) {
-          auto it = pending_.find(request);
-          if (it == pending_.end()) continue;
-          finished.emplace_back(std::move(it->second), Status::Ok());
-          pending_.erase(it);
+          auto it = in_flight_.find(request);
+          if (it == in_flight_.end()) continue;
+          std::shared_ptr<Job> job = std::move(it->second);
+          in_flight_.erase(it);
+          if (job->posted == job->transfers.size()) {
+            finished.push_back(std::move(job->done));
+          } else {
+            waiting_.push_back(std::move(job));  // its next wave
+          }
         }
       }
     }
-    for (auto& [done, result] : finished) done(result);
     if (!status.ok()) {
       TearDown(status);
+      for (Done& done : finished) done(Status::Ok());
       return;
     }
+    PostWaiting();
+    for (Done& done : finished) done(Status::Ok());
     if (pair_ != nullptr) WaitForEvents();
   }
 
@@ -139,9 +188,11 @@ class Session final : public RdmaSession, public std::enable_shared_from_this<Se
     events_.close(ec);
     pair_.reset();
     queue_.Fail();
-    auto pending = std::exchange(pending_, {});
+    auto in_flight = std::exchange(in_flight_, {});
+    auto waiting = std::exchange(waiting_, {});
     const Status failed = Unavailable("RDMA transfer failed: " + why.message());
-    for (auto& [request, done] : pending) done(failed);
+    for (auto& [request, job] : in_flight) job->done(failed);
+    for (auto& job : waiting) job->done(failed);
   }
 
   std::unique_ptr<rdma::WorkQueue> pair_;
@@ -150,8 +201,12 @@ class Session final : public RdmaSession, public std::enable_shared_from_this<Se
   rdma::SendQueue queue_;
   asio::posix::stream_descriptor events_;  // a duplicate of the completion channel's descriptor
   const protocol::RdmaEndpoint endpoint_;
-  uint64_t next_request_ = 1;
-  std::unordered_map<uint64_t, Done> pending_;
+  uint64_t next_request_ = 1;  // per wave
+  // Jobs with a wave in flight, by that wave's request id; jobs whose next
+  // wave waits for room. Bounded by what the connection has in flight: one
+  // put at a time, and its bounded queue of get replies.
+  std::unordered_map<uint64_t, std::shared_ptr<Job>> in_flight_;
+  std::deque<std::shared_ptr<Job>> waiting_;
 };
 
 }  // namespace
@@ -193,8 +248,8 @@ Result<std::shared_ptr<RdmaSession>> RdmaHost::Accept(const protocol::RdmaEndpoi
   std::unique_ptr<rdma::WorkQueue> pair;
   {
     std::lock_guard lock(device_->mu);
-    KVTIER_ASSIGN_OR_RETURN(
-        pair, device_->provider->CreateQueue(kQueueDepth, kMaxSge, rdma::RemoteAccess::kNone));
+    KVTIER_ASSIGN_OR_RETURN(pair, device_->provider->CreateQueue(kQueueDepth, RdmaSession::kMaxSge,
+                                                                 rdma::RemoteAccess::kNone));
   }
   KVTIER_RETURN_IF_ERROR(pair->Connect(client));
   const int fd = ::dup(pair->completion_fd());

@@ -76,11 +76,13 @@ Result<std::vector<Transfer>> ScatterFromClient(std::span<const std::span<std::b
   return transfers;
 }
 
-Result<std::vector<PlannedWorkRequest>> PlanTransfers(uint64_t request_id,
-                                                      std::span<const Transfer> transfers,
-                                                      const RegisteredRegions& client_regions,
-                                                      const LocalRegions& local_regions,
-                                                      uint32_t max_sge, SendQueue& queue) {
+namespace {
+
+// One work request per transfer, checked; not yet admitted (no ids).
+Result<std::vector<PlannedWorkRequest>> BuildChecked(std::span<const Transfer> transfers,
+                                                     const RegisteredRegions& client_regions,
+                                                     const LocalRegions& local_regions,
+                                                     uint32_t max_sge) {
   std::vector<PlannedWorkRequest> planned(transfers.size());
   for (size_t i = 0; i < transfers.size(); ++i) {
     const Transfer& transfer = transfers[i];
@@ -108,6 +110,23 @@ Result<std::vector<PlannedWorkRequest>> PlanTransfers(uint64_t request_id,
     wr.remote_address = transfer.remote.address;
     wr.rkey = transfer.remote.key;
   }
+  return planned;
+}
+
+}  // namespace
+
+Status CheckTransfers(std::span<const Transfer> transfers, const RegisteredRegions& client_regions,
+                      const LocalRegions& local_regions, uint32_t max_sge) {
+  return BuildChecked(transfers, client_regions, local_regions, max_sge).status();
+}
+
+Result<std::vector<PlannedWorkRequest>> PlanTransfers(uint64_t request_id,
+                                                      std::span<const Transfer> transfers,
+                                                      const RegisteredRegions& client_regions,
+                                                      const LocalRegions& local_regions,
+                                                      uint32_t max_sge, SendQueue& queue) {
+  KVTIER_ASSIGN_OR_RETURN(std::vector<PlannedWorkRequest> planned,
+                          BuildChecked(transfers, client_regions, local_regions, max_sge));
   if (planned.empty()) return planned;
   if (planned.size() > queue.free_slots() + queue.outstanding()) {
     return InvalidArgument("a request of " + std::to_string(planned.size()) +

@@ -79,6 +79,12 @@ Result<std::vector<Transfer>> GatherIntoArea(std::span<const std::span<std::byte
 Result<std::vector<Transfer>> ScatterFromClient(std::span<const std::span<std::byte>> targets,
                                                 std::span<const uint64_t> addresses, uint32_t key);
 
+// The checks of PlanTransfers below, without admitting anything: a request
+// too large for one admission is checked whole first, then admitted in
+// parts.
+Status CheckTransfers(std::span<const Transfer> transfers, const RegisteredRegions& client_regions,
+                      const LocalRegions& local_regions, uint32_t max_sge);
+
 // Checks every transfer, then admits them into `queue` as request
 // `request_id`, one work request each. Checked first, nothing admitted
 // unless all pass:

@@ -83,6 +83,47 @@ TEST(RdmaTest, AFailedCompletionTearsDownTheQueuePairAndTheConnectionGoesOnOverT
   EXPECT_NE(server.log().find("RDMA queue pair"), std::string::npos) << server.log();
 }
 
+// A put of more values than the queue pair holds work requests (256) goes
+// in waves, as do gets of them, several at once: every byte arrives, all of
+// it by RDMA.
+TEST(RdmaTest, RequestsLargerThanTheQueueGoInWaves) {
+  testing::ServerProcess server({"--rdma-device", protocol::rdma::kSoftProviderName});
+  ASSERT_TRUE(server.Start().ok()) << server.log();
+  auto connected = Client::Connect(SoftRdmaOptions(server));
+  ASSERT_TRUE(connected.ok()) << connected.status().ToString();
+  Client& client = **connected;
+  ASSERT_TRUE(client.uses_rdma()) << client.rdma_fallback();
+
+  constexpr size_t kValues = 600;
+  constexpr size_t kSize = 4096;
+  std::vector<std::string> keys;
+  std::vector<std::vector<std::byte>> values;
+  std::vector<std::span<const std::byte>> views;
+  for (size_t i = 0; i < kValues; ++i) {
+    keys.push_back("wave-" + std::to_string(i));
+    values.push_back(testing::RandomBytes(kSize, static_cast<uint32_t>(i)));
+  }
+  for (const auto& value : values) views.emplace_back(value);
+  auto put = client.Put("demo", keys, views);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  ASSERT_TRUE(put->all_ok());
+
+  std::vector<std::future<Result<client::GetResult>>> gets;
+  for (int i = 0; i < 3; ++i) gets.push_back(client.GetAsync("demo", keys));
+  for (auto& get : gets) {
+    auto got = get.get();
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    for (size_t i = 0; i < kValues; ++i) {
+      ASSERT_TRUE(got->values[i].status.ok()) << i;
+      ASSERT_TRUE(testing::SameBytes(got->values[i].bytes, values[i])) << i;
+    }
+  }
+  EXPECT_EQ(testing::ServerCounter(client, "rdma_bytes_read"), kValues * kSize);
+  EXPECT_EQ(testing::ServerCounter(client, "rdma_bytes_written"), 3 * kValues * kSize);
+  EXPECT_EQ(testing::ServerCounter(client, "rdma_failures"), 0u);
+  EXPECT_EQ(server.Stop(), 0) << server.log();
+}
+
 // A server with RDMA off tells the client so; the client says why and works.
 TEST(RdmaTest, AServerWithRdmaOffIsToldAndTheValuesGoOnTheStream) {
   testing::ServerProcess server({"--rdma-device", protocol::rdma::kSoftProviderName},
