@@ -314,7 +314,22 @@ TEST_P(ServerTest, ValuesMoveByRdmaOnlyOverRdma) {
   EXPECT_TRUE(std::ranges::equal(got->values[1].bytes, b));
   EXPECT_TRUE(got->values[2].status.ok());
   EXPECT_TRUE(got->values[2].bytes.empty());
-  const uint64_t moved = a.size() + b.size();
+  // A batch of more blocks than one WRITE gathers.
+  std::vector<std::string> batch_keys;
+  std::vector<std::vector<std::byte>> batch;
+  std::vector<std::span<const std::byte>> batch_views;
+  for (int i = 0; i < 20; ++i) {
+    batch_keys.push_back("rdma-batch-" + std::to_string(i));
+    batch.push_back(Bytes(8192, 100 + static_cast<uint32_t>(i)));
+  }
+  for (const auto& value : batch) batch_views.emplace_back(value);
+  ASSERT_TRUE(client->Put("demo", batch_keys, batch_views)->all_ok());
+  auto batch_got = client->Get("demo", batch_keys);
+  ASSERT_TRUE(batch_got.ok());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    EXPECT_TRUE(std::ranges::equal(batch_got->values[i].bytes, batch[i])) << i;
+  }
+  const uint64_t moved = a.size() + b.size() + 20 * 8192;
   const bool rdma = GetParam() == testing::Transport::kRdma;
   EXPECT_EQ(testing::ServerCounter(*client, "rdma_bytes_read") - read_before, rdma ? moved : 0);
   EXPECT_EQ(testing::ServerCounter(*client, "rdma_bytes_written") - written_before,
