@@ -137,7 +137,7 @@ class Client::Impl {
     rdma_ = std::move(rdma);
   }
   // The server could not move a put's values by RDMA (its queue pair went
-  // down, or had no room): later requests use the stream. Thread-safe.
+  // down): later requests use the stream. Thread-safe.
   void StopRdma(const std::string& why) {
     if (rdma_ == nullptr || rdma_down_.exchange(true)) return;
     std::lock_guard lock(mu_);

@@ -9,11 +9,12 @@
 // client's, the client's registered regions, and the send queue's
 // bookkeeping (protocol/rdma/send_queue.h).
 //
-// A session runs on its connection's thread. Start() checks and posts one
-// request's transfers (WRITEs for a get, READs for a put) and returns at
-// once; its `done` runs on the same thread once the device reports the last
-// of them, found through the completion channel's descriptor (never by
-// spinning). A failed completion takes the queue pair down: every pending
+// A session runs on its connection's thread. Start() checks all of one
+// request's transfers (WRITEs for a get, READs for a put), posts them in
+// waves of at most 64 work requests as the queue (256 deep) has room, and
+// returns at once; its `done` runs on the same thread once the device
+// reports the last of them, found through the completion channel's
+// descriptor (never by spinning). A failed completion takes the queue pair down: every pending
 // request hears kUnavailable and later Starts are refused, so the
 // connection goes on over the stream.
 //
@@ -78,13 +79,13 @@ class RdmaSession {
 
   // The server's queue pair, for the Hello reply.
   virtual protocol::RdmaEndpoint endpoint() const = 0;
-  // Checks and posts `transfers` as one request; `done` runs once with OK
-  // when all completed, or with kUnavailable when the queue pair failed or
-  // the session closed first. An error returned here means nothing was
+  // Checks `transfers` and posts them as one request (in waves, queued
+  // behind earlier requests while the queue is full); `done` runs once with
+  // OK when all completed, or with kUnavailable when the queue pair failed
+  // or the session closed first. An error returned here means nothing was
   // posted and `done` never runs: kInvalidArgument for a client descriptor
   // outside what the connection registered; kNotFound for server memory
-  // outside the pool; kResourceExhausted when the queue has no room now;
-  // kUnavailable once the queue pair has failed.
+  // outside the pool; kUnavailable once the queue pair has failed.
   virtual Status Start(std::vector<protocol::rdma::Transfer> transfers, Done done) = 0;
   // Whether the queue pair has failed or closed (the stream carries values).
   virtual bool down() const = 0;
