@@ -37,9 +37,7 @@ TransportCaps CapsOf(TransportKind kind) {
     case TransportKind::kSharedMemory:
       return {.one_sided = true, .kernel_copies = false, .max_sge = 0};
     case TransportKind::kRdma:
-      // Work requests carry a bounded scatter list; 16 is what common NICs
-      // accept for RDMA WRITE without splitting.
-      return {.one_sided = true, .kernel_copies = false, .max_sge = 16};
+      return {.one_sided = true, .kernel_copies = false, .max_sge = kRdmaMaxSge};
   }
   return {};
 }

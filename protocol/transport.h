@@ -33,6 +33,11 @@ struct TransportCaps {
 };
 TransportCaps CapsOf(TransportKind kind);
 
+// Scatter-gather entries of one RDMA work request: every device allows at
+// least this many send SGEs, so a get reply of many blocks takes one WRITE
+// per this many.
+inline constexpr uint32_t kRdmaMaxSge = 8;
+
 // A client memory range named in a request: on shared memory an offset into
 // the connection's region (key 0); on RDMA a registered address and its rkey.
 struct BufferRef {

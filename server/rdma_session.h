@@ -70,10 +70,8 @@ class RdmaHost {
 class RdmaSession {
  public:
   using Done = std::function<void(Status)>;
-  // Pieces of server memory one transfer may gather or scatter: a get reply
-  // of many blocks into one client area takes one WRITE per this many.
-  // Every device allows at least this many send SGEs.
-  static constexpr uint32_t kMaxSge = 8;
+  // Pieces of server memory one transfer may gather or scatter.
+  static constexpr uint32_t kMaxSge = protocol::kRdmaMaxSge;
 
   virtual ~RdmaSession() = default;
 
