@@ -329,11 +329,19 @@ TEST_P(ServerTest, ValuesMoveByRdmaOnlyOverRdma) {
   for (size_t i = 0; i < batch.size(); ++i) {
     EXPECT_TRUE(std::ranges::equal(batch_got->values[i].bytes, batch[i])) << i;
   }
+  // GetPrefix offers an area the same way.
+  auto prefix = client->GetPrefix("demo", batch_keys, std::chrono::milliseconds(0));
+  ASSERT_TRUE(prefix.ok()) << prefix.status().ToString();
+  ASSERT_EQ(prefix->values.size(), batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    EXPECT_TRUE(std::ranges::equal(prefix->values[i].bytes, batch[i])) << i;
+  }
   const uint64_t moved = a.size() + b.size() + 20 * 8192;
+  const uint64_t prefix_moved = 20 * 8192;
   const bool rdma = GetParam() == testing::Transport::kRdma;
   EXPECT_EQ(testing::ServerCounter(*client, "rdma_bytes_read") - read_before, rdma ? moved : 0);
   EXPECT_EQ(testing::ServerCounter(*client, "rdma_bytes_written") - written_before,
-            rdma ? moved : 0);
+            rdma ? moved + prefix_moved : 0);
 }
 
 TEST_P(ServerTest, StatsCountersMove) {
