@@ -47,6 +47,10 @@ Status Connection::AttachRegion(std::span<const std::byte> hello_metadata) {
 Service::RdmaAnswer Connection::SetUpRdma(std::span<const std::byte> hello_metadata) {
   auto hello = protocol::DecodeHelloRequest(hello_metadata);
   if (!hello.ok() || !hello->rdma) return {};  // a bad Hello is the service's to answer
+  if (hello->min_version > protocol::kProtocolVersion ||
+      hello->max_version < protocol::kProtocolVersion) {
+    return {};  // refused by the Service: no queue pair for it
+  }
   if (rdma_host_ == nullptr) return {};        // the server's own reason (no device, off)
   if (local_) {
     return {std::nullopt,
