@@ -51,7 +51,7 @@ Service::RdmaAnswer Connection::SetUpRdma(std::span<const std::byte> hello_metad
       hello->max_version < protocol::kProtocolVersion) {
     return {};  // refused by the Service: no queue pair for it
   }
-  if (rdma_host_ == nullptr) return {};        // the server's own reason (no device, off)
+  if (rdma_host_ == nullptr) return {};  // the server's own reason (no device, off)
   if (local_) {
     return {std::nullopt,
             "RDMA is for TCP connections; on the Unix socket use a shared region instead"};
