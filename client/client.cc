@@ -359,13 +359,14 @@ std::future<Result<KeyStatuses>> Client::PutAsync(
       // the client wrote, so a checksum taken here would be of the same
       // bytes as the one the server takes after its copy: it computes that
       // one (a put without checksums) and the client saves a pass.
-      if (impl_->uses_rdma()) edge_checksums();
+      const bool by_rdma = impl_->uses_rdma();
+      if (by_rdma) edge_checksums();
       // On RDMA the server READs the values: it names them by address, and
-      // a put it could not read (its queue pair down or full) fails with
+      // a put it could not read (its queue pair down) fails with
       // kUnavailable, after which this connection uses the stream.
       for (uint64_t& offset : offsets) offset = impl_->RegionAddress(offset);
       std::function<void(const Status&)> on_failure;
-      if (impl_->uses_rdma()) {
+      if (by_rdma) {
         on_failure = [impl = impl_.get()](const Status& status) {
           if (status.code() == StatusCode::kUnavailable) impl->StopRdma(status.message());
         };

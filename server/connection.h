@@ -29,6 +29,7 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -113,6 +114,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Moves a put's values from client memory into its blocks by RDMA READ;
   // returns once the READs completed (or failed).
   asio::awaitable<Status> ReadByRdma(PendingPut& put);
+  // Takes the area request `request` offered for its reply's values; none
+  // when it offered none or `payload_bytes` (0, or more than it holds) do
+  // not go there.
+  std::optional<protocol::RegionArea> TakeReplyArea(const protocol::FrameHeader& request,
+                                                    uint64_t payload_bytes);
   // Starts the RDMA WRITEs of a reply's values into the area its request
   // offered; false (the values go on the stream) when none was offered,
   // they do not fit, or the queue pair cannot take them.

@@ -119,15 +119,20 @@ asio::awaitable<Status> Connection::ReadByRdma(PendingPut& put) {
   co_return *wait->result;
 }
 
-bool Connection::StartRdmaPlacement(const FrameHeader& request, Outgoing& out) {
-  if (reply_areas_.empty()) return false;
+std::optional<protocol::RegionArea> Connection::TakeReplyArea(const FrameHeader& request,
+                                                              uint64_t payload_bytes) {
+  if (reply_areas_.empty()) return std::nullopt;
   auto it = reply_areas_.find(request.request_id);
-  if (it == reply_areas_.end()) return false;
+  if (it == reply_areas_.end()) return std::nullopt;
   const protocol::RegionArea area = it->second;
   reply_areas_.erase(it);
-  if (out.body.payload_bytes == 0 || out.body.payload_bytes > area.capacity || rdma_->down()) {
-    return false;
-  }
+  if (payload_bytes == 0 || payload_bytes > area.capacity) return std::nullopt;
+  return area;
+}
+
+bool Connection::StartRdmaPlacement(const FrameHeader& request, Outgoing& out) {
+  const std::optional<protocol::RegionArea> area = TakeReplyArea(request, out.body.payload_bytes);
+  if (!area || rdma_->down()) return false;
   std::vector<std::span<std::byte>> pieces;
   pieces.reserve(out.body.payload.size());
   for (const tiers::BlockHandle& block : out.body.payload) {
@@ -136,7 +141,7 @@ bool Connection::StartRdmaPlacement(const FrameHeader& request, Outgoing& out) {
     pieces.emplace_back(const_cast<std::byte*>(bytes.data()), bytes.size());
   }
   auto transfers = protocol::rdma::GatherIntoArea(
-      pieces, protocol::BufferRef{area.offset, area.capacity, area.key}, RdmaSession::kMaxSge);
+      pieces, protocol::BufferRef{area->offset, area->capacity, area->key}, RdmaSession::kMaxSge);
   Status started = transfers.status();
   if (started.ok()) {
     const uint64_t sequence = out.sequence;
@@ -146,8 +151,9 @@ bool Connection::StartRdmaPlacement(const FrameHeader& request, Outgoing& out) {
         });
   }
   if (!started.ok()) {
-    // Blocks outside the pool (read from a lower tier), a full queue, or a
-    // bad area: the values still reach the client, on the stream.
+    // Blocks outside the pool (read from a lower tier), a bad area, or a
+    // queue pair that went down: the values still reach the client, on the
+    // stream.
     if (started.code() == StatusCode::kInvalidArgument) {
       Reject(BadInput::kInvalidRequest, started.message());
     }
@@ -178,16 +184,12 @@ void Connection::FinishRdmaPlacement(uint64_t sequence, const Status& status) {
 }
 
 bool Connection::PlaceInRegion(const FrameHeader& request, ReplyBody& body) {
-  if (reply_areas_.empty()) return false;
-  auto it = reply_areas_.find(request.request_id);
-  if (it == reply_areas_.end()) return false;
-  const protocol::RegionArea area = it->second;
-  reply_areas_.erase(it);
-  if (body.payload_bytes == 0 || body.payload_bytes > area.capacity) return false;
+  const std::optional<protocol::RegionArea> area = TakeReplyArea(request, body.payload_bytes);
+  if (!area) return false;
   std::vector<std::span<const std::byte>> pieces;
   pieces.reserve(body.payload.size());
   for (const tiers::BlockHandle& block : body.payload) pieces.push_back(block.bytes());
-  if (Status pushed = channel_->Push(pieces, {area.offset, area.capacity, 0}); !pushed.ok()) {
+  if (Status pushed = channel_->Push(pieces, {area->offset, area->capacity, 0}); !pushed.ok()) {
     // The values still reach the client, on the stream.
     Reject(BadInput::kInvalidRequest, pushed.message());
     return false;
