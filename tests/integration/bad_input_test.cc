@@ -3,7 +3,6 @@
 // the stream cannot be trusted), be counted, and leave the server serving.
 
 #include <gtest/gtest.h>
-#include <sys/prctl.h>
 
 #include <atomic>
 
@@ -15,7 +14,6 @@
 #include "protocol/frame.h"
 #include "protocol/messages.h"
 #include "protocol/rdma/provider.h"
-#include "protocol/rdma/soft_provider.h"
 #include "tests/support/client_helpers.h"
 #include "tests/support/server_process.h"
 
@@ -365,23 +363,23 @@ TEST_F(BadInputTest, AHelloAskingForRdmaHearsWhyAndIsServed) {
 // READ is not published.
 TEST_F(BadInputTest, RdmaRangesAreCheckedAgainstTheRegistrationBeforeAnyTransfer) {
   constexpr uint64_t kRegion = 1 << 20;
-  constexpr uint32_t kKey = 7;
   std::vector<std::byte> memory(kRegion);
   const uint64_t base = reinterpret_cast<uint64_t>(memory.data());
   auto value = testing::RandomBytes(4096, 5);
   std::copy(value.begin(), value.end(), memory.begin());
-  // As the software provider does when a client registers memory: let the
-  // server reach this process's memory where Yama limits ptrace to children.
-  prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+  // This process's side, as a client's: its memory registered with the
+  // software provider, and a queue pair to name in Hello.
+  auto provider = protocol::rdma::OpenProvider(protocol::rdma::kSoftProviderName);
+  ASSERT_TRUE(provider.ok());
+  auto registration = (*provider)->Register(memory, protocol::rdma::RemoteAccess::kReadWrite);
+  ASSERT_TRUE(registration.ok());
+  const uint32_t kKey = (*registration)->rkey();
+  auto queue = (*provider)->CreateQueue(1, 1, protocol::rdma::RemoteAccess::kReadWrite);
+  ASSERT_TRUE(queue.ok());
 
   auto socket = Socket();
   protocol::HelloRequest hello{1, 1, "rdma"};
-  protocol::RdmaEndpoint endpoint;
-  endpoint.qp_num = static_cast<uint32_t>(getpid());
-  endpoint.gid = {'k', 'v', 't', 'i', 'e', 'r', '-', 's', 'o', 'f', 't', '-', 'r', 'd', 'm', 'a'};
-  endpoint.mtu = 5;
-  ASSERT_TRUE(protocol::rdma::IsSoftEndpoint(endpoint));
-  hello.rdma = endpoint;
+  hello.rdma = (*queue)->LocalEndpoint();
   hello.rdma_regions = {{base, kRegion, kKey}};
   ASSERT_TRUE(
       SendFrame(socket, Header(Opcode::kHello, 1), protocol::EncodeHelloRequest(hello).bytes()));
