@@ -21,6 +21,13 @@ using Clock = std::chrono::steady_clock;
 
 enum class OpKind { kPut, kGet, kMatch };
 
+// A put's place in a prefix chain: the key before its first key ("": none)
+// and whether its last key is a request's partial last block.
+struct ChainHints {
+  std::string parent;
+  bool partial_tail = false;
+};
+
 struct OpResult {
   OpKind kind = OpKind::kGet;
   Status status;       // whole-request outcome
@@ -41,9 +48,12 @@ class Backend {
   // shared region); empty when it has none. Valid while the backend lives.
   virtual std::span<std::byte> ValueBuffer(size_t /*bytes*/) { return {}; }
 
-  // Value spans must stay valid until WaitAll returns.
+  // Value spans must stay valid until WaitAll returns. `chain` tells a
+  // store that knows prefix chains (kvtier) how the keys continue one;
+  // others ignore it.
   virtual void SubmitPut(const std::vector<std::string>& keys,
-                         const std::vector<std::span<const std::byte>>& values) = 0;
+                         const std::vector<std::span<const std::byte>>& values,
+                         const ChainHints& chain) = 0;
   virtual void SubmitGet(const std::vector<std::string>& keys) = 0;
   // How many leading keys are stored (kvtier: MatchPrefix, one request;
   // redis: one pipelined EXISTS per key, counted client-side).

@@ -31,9 +31,17 @@ class KvtierBackend final : public Backend {
   // they are held in a Pipeline and sent together at WaitAll, as the redis
   // backend sends its commands, and answered on this thread.
   void SubmitPut(const std::vector<std::string>& keys,
-                 const std::vector<std::span<const std::byte>>& values) override {
-    Add([this, keys, values] { return Pending(client_->PutAsync(ns_, keys, values)); },
-        [this, keys, values](OpResult& out) { Complete(client_->Put(ns_, keys, values), out); });
+                 const std::vector<std::span<const std::byte>>& values,
+                 const ChainHints& chain) override {
+    client::PutOptions options;
+    options.parent = chain.parent;
+    options.partial_tail = chain.partial_tail;
+    Add([this, keys, values, options] {
+          return Pending(client_->PutAsync(ns_, keys, values, options));
+        },
+        [this, keys, values, options](OpResult& out) {
+          Complete(client_->Put(ns_, keys, values, options), out);
+        });
   }
   void SubmitGet(const std::vector<std::string>& keys) override {
     Add([this, keys] { return Pending(client_->GetAsync(ns_, keys)); },

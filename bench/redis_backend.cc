@@ -31,7 +31,8 @@ class RedisBackend final : public Backend {
   std::string name() const override { return "redis"; }
 
   void SubmitPut(const std::vector<std::string>& keys,
-                 const std::vector<std::span<const std::byte>>& values) override {
+                 const std::vector<std::span<const std::byte>>& values,
+                 const ChainHints& /*chain*/) override {
     std::vector<std::span<const std::byte>> args;
     args.push_back(Text(keys.size() == 1 ? "SET" : "MSET"));
     for (size_t i = 0; i < keys.size(); ++i) {

@@ -1,14 +1,39 @@
 // kvtier-tracegen: writes a synthetic request trace in the Mooncake JSONL
-// format (see trace.h) to stdout.
+// format (see trace.h) to stdout, with the shapes public conversation and
+// agent traces have.
 //
-// The model: --system-prompts shared system prompts of --system-blocks blocks,
-// picked with Zipf(--zipf) popularity; --conversations conversations, also
-// Zipf-popular, each of up to --max-turns turns. A turn's prompt is the whole
-// conversation so far (system prompt, earlier user blocks and answers) plus
-// 1..--user-blocks new blocks; its answer (about --output-tokens tokens) joins
-// the history of the next turn. Block ids are prefix-chained: a block's id is
-// shared exactly when everything before it is shared. Arrivals are Poisson at
-// --rate requests a second.
+// The model, one knob each (defaults in brackets):
+//   --requests N            requests written [1000]
+//   Sessions. A request is a follow-up turn that has come due, else the
+//   first turn of a new session: a chat, or an agent loop with share
+//   --agent-share [0.02].
+//   --system-prompts N      shared system prompts [32], picked with
+//   --zipf S                Zipf(S) popularity [1.0]; a new session has one
+//   --system-share P        with probability P [0.6];
+//   --system-blocks A:B     their lengths, uniform in A..B blocks [1:8]; a
+//                           system prompt's length is not a whole number of
+//                           blocks, so the block it ends in is the session's
+//                           own.
+//   Chats.
+//   --user-tokens A:B       tokens a user turn adds, uniform [100:4000];
+//   --output-tokens N       answer tokens, uniform in 1..2N [300]; the answer
+//                           joins the history of the next turn;
+//   --follow-up P           probability a turn is followed up [0.35], so most
+//                           chats are single-turn;
+//   --follow-up-gap N       requests between a turn and its follow-up,
+//                           exponential with mean N [400];
+//   --max-turns N           turns at most [12].
+//   Agent loops: each step re-sends the whole growing context.
+//   --agent-steps A:B       steps, uniform [4:20];
+//   --tool-tokens A:B       tokens a tool result adds per step [200:3000];
+//   --agent-gap N           requests between steps, exponential mean N [8].
+//   --rate R                Poisson arrivals, requests a second [10];
+//   --seed N                [1].
+// Blocks are kTraceBlockTokens tokens and prefix-chained: a block's id is
+// shared exactly when every token up to its end is. A request's last block
+// is partial unless its prompt ends on a block boundary; the next turn
+// completes those tokens into a block with a new id, so a partial block is
+// only read again by an identical prompt.
 //
 //   kvtier-tracegen --requests 2000 --seed 7 > /tmp/trace.jsonl
 
@@ -16,6 +41,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <queue>
 #include <random>
 #include <string>
 #include <vector>
@@ -25,18 +51,38 @@
 namespace kvtier::bench {
 namespace {
 
+struct Range {
+  uint32_t low = 0;
+  uint32_t high = 0;
+  uint32_t Pick(std::mt19937_64& random) const {
+    return low + static_cast<uint32_t>(random() % (high - low + 1));
+  }
+};
+
 struct GenOptions {
   uint64_t requests = 1000;
-  uint32_t system_prompts = 8;
-  uint32_t system_blocks = 4;
-  uint32_t conversations = 200;
-  uint32_t max_turns = 6;
-  uint32_t user_blocks = 4;
-  uint32_t output_tokens = 300;
+  uint32_t system_prompts = 32;
+  double system_share = 0.6;
+  Range system_blocks{1, 8};
   double zipf = 1.0;
+  Range user_tokens{100, 4000};
+  uint32_t output_tokens = 300;
+  double follow_up = 0.35;
+  double follow_up_gap = 400;
+  uint32_t max_turns = 12;
+  double agent_share = 0.02;
+  Range agent_steps{4, 20};
+  Range tool_tokens{200, 3000};
+  double agent_gap = 8;
   double rate = 10;
   uint64_t seed = 1;
 };
+
+constexpr const char* kUsage =
+    "usage: kvtier-tracegen [--requests N] [--system-prompts N] [--zipf S] [--system-share P]\n"
+    "  [--system-blocks A:B] [--user-tokens A:B] [--output-tokens N] [--follow-up P]\n"
+    "  [--follow-up-gap N] [--max-turns N] [--agent-share P] [--agent-steps A:B]\n"
+    "  [--tool-tokens A:B] [--agent-gap N] [--rate R] [--seed N]\n";
 
 // Samples 0..n-1 with probability proportional to 1 / (i + 1)^s.
 class Zipf {
@@ -56,93 +102,163 @@ class Zipf {
   std::vector<double> cdf_;
 };
 
-struct Conversation {
-  std::vector<uint64_t> history;  // block ids of everything said so far
+// The tokens a session has said so far: whole blocks with their ids, then
+// the tokens of a block not yet full.
+struct Session {
+  std::vector<uint64_t> blocks;
+  uint64_t tail_tokens = 0;
+  bool agent = false;
   uint32_t turns = 0;
+  uint32_t max_turns = 0;
 };
 
-int Run(int argc, char** argv) {
-  GenOptions o;
-  try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string arg = argv[i];
-      if (arg == "--help" || arg == "-h") {
-        std::cout << "usage: kvtier-tracegen [--requests N] [--system-prompts N] "
-                     "[--system-blocks N] [--conversations N] [--max-turns N] "
-                     "[--user-blocks N] [--output-tokens N] [--zipf S] [--rate R] [--seed N]\n";
-        return 0;
-      }
-      if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
-      const std::string value = argv[++i];
-      if (arg == "--requests")
-        o.requests = std::stoull(value);
-      else if (arg == "--system-prompts")
-        o.system_prompts = std::stoul(value);
-      else if (arg == "--system-blocks")
-        o.system_blocks = std::stoul(value);
-      else if (arg == "--conversations")
-        o.conversations = std::stoul(value);
-      else if (arg == "--max-turns")
-        o.max_turns = std::stoul(value);
-      else if (arg == "--user-blocks")
-        o.user_blocks = std::stoul(value);
-      else if (arg == "--output-tokens")
-        o.output_tokens = std::stoul(value);
-      else if (arg == "--zipf")
-        o.zipf = std::stod(value);
-      else if (arg == "--rate")
-        o.rate = std::stod(value);
-      else if (arg == "--seed")
-        o.seed = std::stoull(value);
-      else
-        throw std::invalid_argument("unknown option " + arg);
-    }
-    if (o.system_prompts == 0 || o.conversations == 0 || o.max_turns == 0 || o.user_blocks == 0 ||
-        o.rate <= 0) {
-      throw std::invalid_argument("counts and --rate must be > 0");
-    }
-  } catch (const std::exception& e) {
-    std::cerr << "kvtier-tracegen: " << e.what() << "\n";
-    return 2;
-  }
-
-  std::mt19937_64 random(o.seed);
-  uint64_t next_id = 1;
-  std::vector<std::vector<uint64_t>> systems(o.system_prompts);
-  for (auto& system : systems) {
-    for (uint32_t b = 0; b < o.system_blocks; ++b) system.push_back(next_id++);
-  }
-  const Zipf pick_system(o.system_prompts, o.zipf);
-  const Zipf pick_conversation(o.conversations, o.zipf);
-  std::vector<Conversation> conversations(o.conversations);
-  std::exponential_distribution<double> gap_s(o.rate);
-  double now_s = 0;
-
-  for (uint64_t r = 0; r < o.requests; ++r) {
-    Conversation& c = conversations[pick_conversation(random)];
-    if (c.turns == 0 || c.turns >= o.max_turns) {  // a new conversation in this slot
-      c.history = systems[pick_system(random)];
-      c.turns = 0;
-    }
-    const uint32_t new_blocks = 1 + static_cast<uint32_t>(random() % o.user_blocks);
-    for (uint32_t b = 0; b < new_blocks; ++b) c.history.push_back(next_id++);
-    TraceRequest request;
-    request.timestamp_ms = static_cast<uint64_t>(now_s * 1000);
-    request.hash_ids = c.history;
-    request.input_length = c.history.size() * kTraceBlockTokens - random() % kTraceBlockTokens;
-    request.output_length = 1 + random() % (2 * o.output_tokens);
-    std::printf("%s\n", FormatTraceLine(request).c_str());
-    // The answer becomes part of the next turn's prompt.
-    const uint64_t answer_blocks =
-        (request.output_length + kTraceBlockTokens - 1) / kTraceBlockTokens;
-    for (uint64_t b = 0; b < answer_blocks; ++b) c.history.push_back(next_id++);
-    ++c.turns;
-    now_s += gap_s(random);
-  }
-  return 0;
+Range ParseRange(const std::string& text) {
+  const size_t colon = text.find(':');
+  Range range;
+  range.low = static_cast<uint32_t>(std::stoul(text.substr(0, colon)));
+  range.high =
+      colon == std::string::npos ? range.low : static_cast<uint32_t>(std::stoul(text.substr(colon + 1)));
+  if (range.high < range.low) throw std::invalid_argument("a range A:B needs A <= B: " + text);
+  return range;
 }
+
+GenOptions ParseOptions(int argc, char** argv) {
+  GenOptions o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
+    const std::string value = argv[++i];
+    if (arg == "--requests") o.requests = std::stoull(value);
+    else if (arg == "--system-prompts") o.system_prompts = std::stoul(value);
+    else if (arg == "--system-share") o.system_share = std::stod(value);
+    else if (arg == "--system-blocks") o.system_blocks = ParseRange(value);
+    else if (arg == "--zipf") o.zipf = std::stod(value);
+    else if (arg == "--user-tokens") o.user_tokens = ParseRange(value);
+    else if (arg == "--output-tokens") o.output_tokens = std::stoul(value);
+    else if (arg == "--follow-up") o.follow_up = std::stod(value);
+    else if (arg == "--follow-up-gap") o.follow_up_gap = std::stod(value);
+    else if (arg == "--max-turns") o.max_turns = std::stoul(value);
+    else if (arg == "--agent-share") o.agent_share = std::stod(value);
+    else if (arg == "--agent-steps") o.agent_steps = ParseRange(value);
+    else if (arg == "--tool-tokens") o.tool_tokens = ParseRange(value);
+    else if (arg == "--agent-gap") o.agent_gap = std::stod(value);
+    else if (arg == "--rate") o.rate = std::stod(value);
+    else if (arg == "--seed") o.seed = std::stoull(value);
+    else throw std::invalid_argument("unknown option " + arg);
+  }
+  if (o.system_prompts == 0 || o.max_turns == 0 || o.rate <= 0 || o.follow_up_gap <= 0 ||
+      o.agent_gap <= 0 || o.user_tokens.high == 0 || o.agent_steps.low == 0) {
+    throw std::invalid_argument("counts, gaps, token ranges and --rate must be > 0");
+  }
+  return o;
+}
+
+class Generator {
+ public:
+  explicit Generator(const GenOptions& o)
+      : o_(o), random_(o.seed), pick_system_(o.system_prompts, o.zipf), gap_s_(o.rate) {
+    for (uint32_t s = 0; s < o.system_prompts; ++s) {
+      const uint32_t blocks = o.system_blocks.Pick(random_);
+      // Whole blocks, then a part of one: the block the prompt ends in is
+      // completed by each session's own tokens.
+      system_lengths_.push_back(blocks * kTraceBlockTokens + random_() % kTraceBlockTokens);
+      std::vector<uint64_t> ids;
+      for (uint32_t b = 0; b < blocks; ++b) ids.push_back(next_id_++);
+      system_blocks_.push_back(std::move(ids));
+    }
+  }
+
+  void Run() {
+    for (uint64_t r = 0; r < o_.requests; ++r) {
+      size_t index;
+      if (!due_.empty() && due_.top().first <= r) {
+        index = due_.top().second;
+        due_.pop();
+      } else {
+        index = StartSession();
+      }
+      Turn(index, r);
+      now_s_ += gap_s_(random_);
+    }
+  }
+
+ private:
+  double Uniform() { return std::uniform_real_distribution<double>(0, 1)(random_); }
+
+  size_t StartSession() {
+    Session session;
+    session.agent = Uniform() < o_.agent_share;
+    session.max_turns = session.agent ? o_.agent_steps.Pick(random_) : o_.max_turns;
+    if (Uniform() < o_.system_share) {
+      const size_t system = pick_system_(random_);
+      session.blocks = system_blocks_[system];
+      session.tail_tokens = system_lengths_[system] % kTraceBlockTokens;
+    }
+    sessions_.push_back(std::move(session));
+    return sessions_.size() - 1;
+  }
+
+  void Say(Session& session, uint64_t tokens) {
+    session.tail_tokens += tokens;
+    while (session.tail_tokens >= kTraceBlockTokens) {
+      session.blocks.push_back(next_id_++);
+      session.tail_tokens -= kTraceBlockTokens;
+    }
+  }
+
+  void Turn(size_t index, uint64_t r) {
+    Session& session = sessions_[index];
+    Say(session, session.agent ? o_.tool_tokens.Pick(random_) : o_.user_tokens.Pick(random_));
+    TraceRequest request;
+    request.timestamp_ms = static_cast<uint64_t>(now_s_ * 1000);
+    request.hash_ids = session.blocks;
+    // A partial last block has an id no later prompt shares.
+    if (session.tail_tokens > 0) request.hash_ids.push_back(next_id_++);
+    request.input_length = session.blocks.size() * kTraceBlockTokens + session.tail_tokens;
+    request.output_length = 1 + random_() % (2 * o_.output_tokens);
+    std::printf("%s\n", FormatTraceLine(request).c_str());
+    Say(session, request.output_length);
+    ++session.turns;
+    const bool again = session.turns < session.max_turns && (session.agent || Uniform() < o_.follow_up);
+    if (!again) {
+      session = Session();  // its blocks are no longer needed here
+      return;
+    }
+    const double mean_gap = session.agent ? o_.agent_gap : o_.follow_up_gap;
+    const auto gap = static_cast<uint64_t>(std::exponential_distribution<double>(1 / mean_gap)(random_));
+    due_.emplace(r + 1 + gap, index);
+  }
+
+  const GenOptions& o_;
+  std::mt19937_64 random_;
+  Zipf pick_system_;
+  std::exponential_distribution<double> gap_s_;
+  std::vector<uint64_t> system_lengths_;  // tokens
+  std::vector<std::vector<uint64_t>> system_blocks_;
+  std::vector<Session> sessions_;
+  using Due = std::pair<uint64_t, size_t>;  // (request number, session)
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
+  uint64_t next_id_ = 1;
+  double now_s_ = 0;
+};
 
 }  // namespace
 }  // namespace kvtier::bench
 
-int main(int argc, char** argv) { return kvtier::bench::Run(argc, argv); }
+int main(int argc, char** argv) {
+  using namespace kvtier::bench;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
+  }
+  try {
+    const GenOptions options = ParseOptions(argc, argv);
+    Generator(options).Run();
+  } catch (const std::exception& e) {
+    std::cerr << "kvtier-tracegen: " << e.what() << "\n" << kUsage;
+    return 2;
+  }
+  return 0;
+}

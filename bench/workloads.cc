@@ -6,6 +6,7 @@
 #include <random>
 #include <thread>
 
+#include "bench/prefix_sim.h"
 #include "bench/value_pattern.h"
 
 namespace kvtier::bench {
@@ -79,9 +80,11 @@ class Worker {
   }
 
   // One engine request: match the prompt's chain, read the cached prefix in
-  // one batch, write the blocks that were missing. Returns the matched count.
+  // one batch, write the blocks that were missing, each put naming the key
+  // before it (`partial_tail`: the last block is partial). Returns the
+  // matched count.
   Result<uint32_t> ServePrompt(const std::vector<std::string>& chain,
-                               std::array<OpStats, 3>* stats) {
+                               std::array<OpStats, 3>* stats, bool partial_tail = false) {
     Submit(OpKind::kMatch, chain);
     KVTIER_RETURN_IF_ERROR(Wait(stats));
     const uint32_t hits = std::min<uint32_t>(last_hits_, static_cast<uint32_t>(chain.size()));
@@ -89,10 +92,21 @@ class Worker {
       Submit(OpKind::kGet, std::vector<std::string>(chain.begin(), chain.begin() + hits));
       KVTIER_RETURN_IF_ERROR(Wait(stats));
     }
-    // The missing blocks go out pipelined, --batch keys a request.
+    // The missing blocks go out pipelined, --batch keys a request, in
+    // windows no larger than the value buffers (a long trace prompt may
+    // miss more blocks than there are buffers).
+    size_t in_flight = 0;
     for (size_t start = hits; start < chain.size(); start += options_.batch) {
       const size_t end = std::min(chain.size(), start + options_.batch);
-      SubmitPut(std::vector<std::string>(chain.begin() + start, chain.begin() + end));
+      if (in_flight > 0 && in_flight + (end - start) > values_.size()) {
+        KVTIER_RETURN_IF_ERROR(Wait(stats));
+        in_flight = 0;
+      }
+      in_flight += end - start;
+      ChainHints hints;
+      if (start > 0) hints.parent = chain[start - 1];
+      hints.partial_tail = partial_tail && end == chain.size();
+      SubmitPut(std::vector<std::string>(chain.begin() + start, chain.begin() + end), hints);
     }
     KVTIER_RETURN_IF_ERROR(Wait(stats));
     return hits;
@@ -142,14 +156,14 @@ class Worker {
     }
   }
 
-  void SubmitPut(std::vector<std::string> keys) {
+  void SubmitPut(std::vector<std::string> keys, const ChainHints& chain = {}) {
     std::vector<std::span<const std::byte>> values;
     for (const std::string& key : keys) {
       std::span<std::byte> buffer = values_[value_cursor_++ % values_.size()];
       if (options_.verify) pattern_.Fill(key, buffer);
       values.emplace_back(buffer);
     }
-    backend_->SubmitPut(keys, values);
+    backend_->SubmitPut(keys, values, chain);
     submitted_.push_back({OpKind::kPut, Clock::now(), std::move(keys)});
   }
 
@@ -258,7 +272,7 @@ BenchReport ReplayTrace(const BenchOptions& options) {
     std::vector<std::string> chain;
     chain.reserve(request.hash_ids.size());
     for (uint64_t id : request.hash_ids) chain.push_back("trace/" + std::to_string(id));
-    auto hits = worker.ServePrompt(chain, &stats);
+    auto hits = worker.ServePrompt(chain, &stats, LastBlockPartial(request));
     if (!hits.ok()) {
       report.status = hits.status();
       return report;

@@ -305,6 +305,11 @@ std::future<Result<KeyStatuses>> Client::PutAsync(
     return Failed<KeyStatuses>(
         InvalidArgument("Put options need one TTL, pin and KB entry per key (or none)"));
   }
+  if (options.parent.size() > limits.max_key_bytes) {
+    return Failed<KeyStatuses>(InvalidArgument("Put's parent key is longer than the server's " +
+                                               std::to_string(limits.max_key_bytes) + " bytes"));
+  }
+  const protocol::PutChain chain{options.parent, options.partial_tail};
   std::vector<uint64_t> lengths;
   std::vector<uint64_t> checksums;
   uint64_t total = 0;
@@ -374,7 +379,8 @@ std::future<Result<KeyStatuses>> Client::PutAsync(
       return Call<KeyStatuses>(
           Opcode::kPut,
           protocol::EncodePutRequest(ns, keys, lengths, checksums, options.ttls_ms, options.pins,
-                                     impl_->bulk(), options.kb, offsets, impl_->region_key()),
+                                     impl_->bulk(), options.kb, offsets, impl_->region_key(),
+                                     chain),
           {}, std::move(decode),
           Placement{ValuePlacement{std::move(area), /*values_in_area=*/true, total},
                     std::move(on_failure)});
@@ -386,7 +392,8 @@ std::future<Result<KeyStatuses>> Client::PutAsync(
   if (!on_stream.checksums_trail) edge_checksums();
   return Call<KeyStatuses>(Opcode::kPut,
                            protocol::EncodePutRequest(ns, keys, lengths, checksums, options.ttls_ms,
-                                                      options.pins, impl_->bulk(), options.kb),
+                                                      options.pins, impl_->bulk(), options.kb, {},
+                                                      0, chain),
                            std::vector<std::span<const std::byte>>(values.begin(), values.end()),
                            std::move(decode), Placement{std::move(on_stream)});
 }

@@ -154,6 +154,13 @@ struct PutOptions {
   std::vector<uint32_t> ttls_ms;         // one per key: expire this long after the put (0: never)
   std::vector<protocol::Pin> pins;       // one per key: none, soft or hard
   std::vector<protocol::KbMetadata> kb;  // one per key: KB metadata, returned by Get
+  // KV namespaces, where the keys of one put are consecutive links of one
+  // prefix chain: the key before keys[0] in that chain ("": keys[0] starts
+  // it), and whether the last key is the partial last block of a request.
+  // They steer eviction (chains are kept whole, unread partial tails go
+  // first); docs/keys.md.
+  std::string parent;
+  bool partial_tail = false;
 };
 
 // Memory in the connection's region (shared memory, or the region registered

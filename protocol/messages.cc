@@ -364,8 +364,9 @@ Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::
                           std::span<const uint64_t> value_lengths,
                           std::span<const uint64_t> checksums, std::span<const uint32_t> ttls_ms,
                           std::span<const Pin> pins, bool bulk, std::span<const KbMetadata> kb,
-                          std::span<const uint64_t> region_offsets, uint32_t region_key) {
-  fb::FlatBufferBuilder builder(64 + keys.size() * 40);
+                          std::span<const uint64_t> region_offsets, uint32_t region_key,
+                          const PutChain& chain) {
+  fb::FlatBufferBuilder builder(64 + keys.size() * 40 + chain.parent.size());
   auto ns = builder.CreateString(namespace_name.data(), namespace_name.size());
   auto [key_bytes, key_lengths] = PackKeys(builder, keys);
   auto lengths = builder.CreateVector(value_lengths.data(), value_lengths.size());
@@ -382,9 +383,14 @@ Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::
   if (!region_offsets.empty()) {
     offsets = builder.CreateVector(region_offsets.data(), region_offsets.size());
   }
+  fb::Offset<fb::Vector<uint8_t>> parent;
+  if (!chain.parent.empty()) {
+    parent = builder.CreateVector(reinterpret_cast<const uint8_t*>(chain.parent.data()),
+                                  chain.parent.size());
+  }
   builder.Finish(w::CreatePutRequest(builder, ns, key_bytes, key_lengths, lengths, sums, ttls,
                                      pin_bytes, bulk, token_counts, position_offsets, producers,
-                                     offsets, region_key));
+                                     offsets, region_key, parent, chain.partial_tail));
   return Finish(builder);
 }
 
@@ -572,6 +578,14 @@ Result<PutRequest> DecodePutRequest(std::span<const std::byte> metadata, const L
     out.region_offsets = Copy64(offsets);
   }
   out.region_key = root->region_key();
+  if (const auto* parent = root->parent_key(); parent != nullptr) {
+    if (parent->size() == 0 || parent->size() > limits.max_key_bytes) {
+      return BadRequest("Put's parent_key is " + std::to_string(parent->size()) +
+                        " bytes; it must be 1.." + std::to_string(limits.max_key_bytes));
+    }
+    out.parent_key = std::string_view(reinterpret_cast<const char*>(parent->data()), parent->size());
+  }
+  out.partial_tail = root->partial_tail();
   return out;
 }
 

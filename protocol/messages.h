@@ -132,6 +132,13 @@ enum class Pin : uint8_t { kNone = 0, kSoft = 1, kHard = 2 };
 // Bytes per value of a trailing checksum (frame flag kChecksumsTrail).
 inline constexpr uint64_t kTrailingChecksumBytes = 8;
 
+// How the keys of a put continue a prefix chain (KV namespaces: the keys
+// of one put are consecutive links; docs/keys.md).
+struct PutChain {
+  std::string_view parent;    // the key before keys[0]; empty: keys[0] starts a chain or is unknown
+  bool partial_tail = false;  // the last key is the partial last block of a request
+};
+
 struct PutRequest {
   std::string_view namespace_name;
   std::vector<std::string_view> keys;
@@ -143,6 +150,8 @@ struct PutRequest {
   std::vector<KbMetadata> kb;            // KB metadata: one per key, or empty
   std::vector<uint64_t> region_offsets;  // with kPayloadInRegion: where each value is
   uint32_t region_key = 0;               // on RDMA: the rkey of those addresses
+  std::string_view parent_key;           // the chain key before keys[0]; empty: none given
+  bool partial_tail = false;             // the last key is a request's partial last block
 };
 
 struct PutResponse {
@@ -215,7 +224,8 @@ Metadata EncodePutRequest(std::string_view namespace_name, std::span<const std::
                           std::span<const uint64_t> checksums,
                           std::span<const uint32_t> ttls_ms = {}, std::span<const Pin> pins = {},
                           bool bulk = false, std::span<const KbMetadata> kb = {},
-                          std::span<const uint64_t> region_offsets = {}, uint32_t region_key = 0);
+                          std::span<const uint64_t> region_offsets = {}, uint32_t region_key = 0,
+                          const PutChain& chain = {});
 Metadata EncodePutResponse(const PutResponse& response);
 Metadata EncodeGetResponse(const GetResponse& response);
 Metadata EncodeExistsResponse(const ExistsResponse& response);

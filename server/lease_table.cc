@@ -1,6 +1,6 @@
 #include "server/lease_table.h"
 
-#include "tiers/dram/dram_tier.h"
+#include "tiers/index_key.h"
 
 namespace kvtier::server {
 

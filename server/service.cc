@@ -5,6 +5,7 @@
 #include <random>
 
 #include "common/checksum.h"
+#include "tiers/index_key.h"
 
 namespace kvtier::server {
 namespace {
@@ -191,9 +192,16 @@ struct PutJob {
 };
 
 // The expiry and pin of value `i`: the request's, else the namespace's.
+// In KV namespaces also its chain link: the keys of a put are consecutive
+// links of one chain, after the request's parent_key when it names one.
 tiers::BlockAttributes AttributesFor(const NamespaceState& ns, const protocol::PutRequest& request,
                                      size_t i, uint64_t now_ms) {
   tiers::BlockAttributes attributes;
+  if (ns.kind == NamespaceKind::kKv) {
+    const std::string_view parent = i > 0 ? request.keys[i - 1] : request.parent_key;
+    if (!parent.empty()) attributes.parent_hash = tiers::ChainHash({ns.id, parent});
+    attributes.partial_tail = request.partial_tail && i + 1 == request.keys.size();
+  }
   const uint32_t ttl_ms = request.ttls_ms.empty() ? ns.ttl_ms : request.ttls_ms[i];
   if (ttl_ms != 0) attributes.expires_at_ms = now_ms + ttl_ms;
   attributes.pin = request.pins.empty() ? ns.pin : static_cast<tiers::PinLevel>(request.pins[i]);

@@ -37,6 +37,12 @@ struct BlockAttributes {
   uint32_t token_count = 0;
   uint32_t position_offset = 0;
   uint64_t producer = 0;  // fingerprint of the producing model (ModelIdentity::Fingerprint)
+  // KV blocks: the ChainHash (tiers/index_key.h) of the block before this
+  // one in its prefix chain, 0 when none is known; and whether the block is
+  // the partial last block of a request. Eviction order only: the DRAM tier
+  // keeps chains whole and lets unread partial tails go first.
+  uint64_t parent_hash = 0;
+  bool partial_tail = false;
 
   // Whether the block has expired at `now_ms` (Unix ms).
   bool ExpiredAt(uint64_t now_ms) const { return expires_at_ms != 0 && now_ms >= expires_at_ms; }

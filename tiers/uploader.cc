@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <random>
 
-#include "tiers/dram/dram_tier.h"
+#include "tiers/index_key.h"
 
 namespace kvtier::tiers {
 namespace {

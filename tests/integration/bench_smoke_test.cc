@@ -28,7 +28,7 @@ std::string TraceFile() {
   static const std::string path = [] {
     const std::string file = "/tmp/kvtier-smoke-" + std::to_string(getpid()) + ".jsonl";
     const std::string command = testing::BinaryPath("kvtier-tracegen") +
-                                " --requests 200 --conversations 20 --seed 3 > " + file;
+                                " --requests 200 --follow-up-gap 20 --seed 3 > " + file;
     EXPECT_EQ(std::system(command.c_str()), 0);
     return file;
   }();

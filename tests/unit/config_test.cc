@@ -103,7 +103,7 @@ TEST(Config, ErrorsNameTheBadField) {
   ExpectError("server: {io_threads: 0}\nnamespaces: [{name: a}]", "server.io_threads");
   ExpectError("server: {listen: nowhere}", "server.listen");
   ExpectError("tiers: {dram: {capacity: lots}}", "tiers.dram.capacity");
-  ExpectError("tiers: {dram: {policy: arc}}", "tiers.dram.policy");
+  ExpectError("tiers: {dram: {policy: clock}}", "tiers.dram.policy");
   ExpectError("namespaces: [{name: a, kind: graph}]", "namespaces[0].kind");
   ExpectError("namespaces: [{name: a}, {name: a}]", "namespaces[1].name");
   ExpectError("namespaces: []", "namespaces");

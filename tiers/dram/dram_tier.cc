@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <thread>
 #include <string>
 #include <utility>
 
@@ -144,21 +145,6 @@ thread_local std::string tls_index_key;
 
 }  // namespace
 
-void EncodeIndexKey(const BlockKey& key, std::string& out) {
-  out.resize(4 + key.key.size());
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((key.namespace_id >> (8 * i)) & 0xff);
-  std::memcpy(out.data() + 4, key.key.data(), key.key.size());
-}
-
-BlockKey DecodeIndexKey(std::string_view index_key) {
-  BlockKey key;
-  for (int i = 3; i >= 0; --i) {
-    key.namespace_id = (key.namespace_id << 8) | static_cast<uint8_t>(index_key[i]);
-  }
-  key.key = index_key.substr(4);
-  return key;
-}
-
 Status DramTierOptions::Validate() const {
   if (capacity_bytes < kMiB) {
     return InvalidArgument("dram.capacity must be at least 1MiB, got " +
@@ -177,28 +163,29 @@ size_t DramTier::TransparentHash::operator()(std::string_view s) const {
 DramTier::DramTier(const DramTierOptions& options) : DramTier(options, nullptr) {}
 
 DramTier::DramTier(const DramTierOptions& options, std::unique_ptr<BlockPool> pool)
-    : options_(options), pool_(std::move(pool)) {
+    : options_(options), pool_(std::move(pool)), order_(options.policy) {
   const uint32_t shard_count = std::bit_ceil(std::max<uint32_t>(1, options.shards));
   shards_.reserve(shard_count);
-  for (uint32_t i = 0; i < shard_count; ++i) {
-    auto shard = std::make_unique<Shard>();
-    shard->policy = MakeEvictionPolicy(options.policy);
-    shards_.push_back(std::move(shard));
-  }
+  for (uint32_t i = 0; i < shard_count; ++i) shards_.push_back(std::make_unique<Shard>());
 }
 
 DramTier::~DramTier() {
   for (auto& shard : shards_) {
     std::lock_guard lock(shard->mu);
-    for (auto& [key, entry] : shard->index) shard->policy->OnRemove(entry.get());
+    std::lock_guard order_lock(order_mu_);
+    for (auto& [key, entry] : shard->index) order_.Remove(entry.get());
     shard->index.clear();
   }
   ReleaseFreeChunks(std::numeric_limits<uint64_t>::max());
 }
 
 DramTier::Shard& DramTier::ShardFor(std::string_view index_key, uint64_t* hash_out) const {
-  const uint64_t hash = XXH3_64bits(index_key.data(), index_key.size());
+  const uint64_t hash = IndexKeyHash(index_key);
   if (hash_out != nullptr) *hash_out = hash;
+  return ShardOfHash(hash);
+}
+
+DramTier::Shard& DramTier::ShardOfHash(uint64_t hash) const {
   // High bits pick the shard; the map uses the full hash for buckets.
   return *shards_[(hash >> 40) & (shards_.size() - 1)];
 }
@@ -339,25 +326,35 @@ uint64_t DramTier::ReleaseFreeChunks(uint64_t bytes) {
   return released;
 }
 
-uint64_t DramTier::EvictFromShard(Shard& shard, uint64_t bytes, bool allow_soft) {
+uint64_t DramTier::EvictSome(uint64_t bytes, bool allow_soft, bool* busy) {
   uint64_t freed = 0;
-  std::lock_guard lock(shard.mu);
-  // Only the index's own handle may exist: refs() == 1 under the shard lock
-  // means no reader holds the block, and new readers need this lock.
-  auto unpinned = [allow_soft](const PolicyEntry& candidate) {
-    const BlockHandle& block = static_cast<const Entry&>(candidate).block;
-    const PinLevel pin = block.attributes().pin;
-    return block.buffer()->refs() == 1 && pin != PinLevel::kHard &&
-           (allow_soft || pin != PinLevel::kSoft);
-  };
+  std::lock_guard order_lock(order_mu_);
   while (freed < bytes) {
-    PolicyEntry* victim = shard.policy->PickVictim(unpinned);
+    // The victim's shard stays locked from the check to the unlink. Only
+    // the index's own handle may exist: refs() == 1 under the shard lock
+    // means no reader holds the block, and new readers need this lock.
+    std::unique_lock<std::mutex> shard_lock;
+    auto evictable = [&](const PolicyEntry& candidate) {
+      const auto& entry = static_cast<const Entry&>(candidate);
+      const PinLevel pin = entry.block.attributes().pin;
+      if (pin == PinLevel::kHard || (!allow_soft && pin == PinLevel::kSoft)) return false;
+      std::unique_lock lock(ShardOfHash(entry.key_hash).mu, std::try_to_lock);
+      if (!lock.owns_lock()) {
+        *busy = true;
+        return false;
+      }
+      if (entry.block.buffer()->refs() != 1) return false;
+      shard_lock = std::move(lock);
+      return true;
+    };
+    PolicyEntry* victim = order_.PickVictim(evictable);
     if (victim == nullptr) break;
     auto* entry = static_cast<Entry*>(victim);
+    Shard& shard = ShardOfHash(entry->key_hash);
     if (entry->block.attributes().pin == PinLevel::kSoft) {
       counters_.soft_pin_evictions.fetch_add(1, std::memory_order_relaxed);
     }
-    shard.policy->OnRemove(entry);
+    order_.Remove(entry, /*evicted=*/true);
     shard.namespace_bytes[DecodeIndexKey(entry->index_key).namespace_id] -= entry->charge;
     freed += entry->charge;
     counters_.evicted_bytes.fetch_add(entry->charge, std::memory_order_relaxed);
@@ -367,7 +364,7 @@ uint64_t DramTier::EvictFromShard(Shard& shard, uint64_t bytes, bool allow_soft)
     if (eviction_listener_) {
       // refs() == 1 under the shard lock: no other thread can reach it.
       const_cast<BlockBuffer*>(removed->block.buffer())->ReleaseCharge();
-      used_bytes_.fetch_sub(entry->charge, std::memory_order_relaxed);
+      used_bytes_.fetch_sub(removed->charge, std::memory_order_relaxed);
       eviction_listener_(DecodeIndexKey(removed->index_key), std::move(removed->block),
                          removed->was_read);
     }
@@ -378,14 +375,19 @@ uint64_t DramTier::EvictFromShard(Shard& shard, uint64_t bytes, bool allow_soft)
 }
 
 uint64_t DramTier::EvictAtLeast(uint64_t bytes) {
+  // A candidate whose shard another thread holds (it may be waiting for
+  // order_mu_ to insert) is passed over; a few retries let it finish.
+  constexpr int kBusyRetries = 64;
   uint64_t freed = 0;
-  const uint32_t start = evict_cursor_.fetch_add(1, std::memory_order_relaxed);
-  // Soft-pinned blocks only when no shard has anything else to give.
+  // Soft-pinned blocks only when nothing else can go.
   for (bool allow_soft : {false, true}) {
-    for (size_t i = 0; i < shards_.size() && freed < bytes; ++i) {
-      freed +=
-          EvictFromShard(*shards_[(start + i) & (shards_.size() - 1)], bytes - freed, allow_soft);
+    for (int attempt = 0; freed < bytes && attempt < kBusyRetries; ++attempt) {
+      bool busy = false;
+      freed += EvictSome(bytes - freed, allow_soft, &busy);
+      if (!busy) break;
+      std::this_thread::yield();
     }
+    if (freed >= bytes) break;
   }
   return freed;
 }
@@ -412,6 +414,8 @@ Result<bool> DramTier::Insert(const BlockKey& key, BlockHandle block, bool repla
   KVTIER_RETURN_IF_ERROR(ChargeHardPin(entry->index_key, block));
   Shard& shard = ShardFor(entry->index_key, &entry->key_hash);
   entry->charge = block.buffer()->charge();
+  entry->parent_hash = block.attributes().parent_hash;
+  entry->partial_tail = block.attributes().partial_tail;
   entry->block = std::move(block);
 
   BlockHandle replaced;  // dropped after the lock is released
@@ -423,8 +427,9 @@ Result<bool> DramTier::Insert(const BlockKey& key, BlockHandle block, bool repla
       return false;  // `entry` and `block` go after the unlock
     }
     shard.namespace_bytes[key.namespace_id] += entry->charge;
+    std::lock_guard order_lock(order_mu_);
     if (!inserted) {
-      shard.policy->OnRemove(it->second.get());
+      order_.Remove(it->second.get());
       shard.namespace_bytes[key.namespace_id] -= it->second->charge;
       replaced = std::move(it->second->block);
       UnchargeHardPin(entry->index_key, replaced);
@@ -432,7 +437,7 @@ Result<bool> DramTier::Insert(const BlockKey& key, BlockHandle block, bool repla
       items_.fetch_add(1, std::memory_order_relaxed);
     }
     it->second = std::move(entry);
-    shard.policy->OnInsert(it->second.get());
+    order_.Insert(it->second.get());
   }
   counters_.puts.fetch_add(1, std::memory_order_relaxed);
   return true;
@@ -453,7 +458,7 @@ Result<BlockHandle> DramTier::Get(const BlockKey& key) {
     counters_.misses.fetch_add(1, std::memory_order_relaxed);
     return NotFound("key not in DRAM tier");
   }
-  shard.policy->OnAccess(it->second.get());
+  order_.RecordAccess(*it->second);
   it->second->was_read = true;
   counters_.hits.fetch_add(1, std::memory_order_relaxed);
   return it->second->block.Clone();
@@ -494,7 +499,10 @@ Status DramTier::Erase(const BlockKey& key) {
 
 std::unique_ptr<DramTier::Entry> DramTier::Unlink(Shard& shard,
                                                   decltype(Shard::index)::iterator it) {
-  shard.policy->OnRemove(it->second.get());
+  {
+    std::lock_guard order_lock(order_mu_);
+    order_.Remove(it->second.get());
+  }
   std::unique_ptr<Entry> removed = std::move(it->second);
   shard.namespace_bytes[DecodeIndexKey(removed->index_key).namespace_id] -= removed->charge;
   shard.index.erase(it);
@@ -584,6 +592,10 @@ TierStats DramTier::Stats() const {
   stats.Add("soft_pin_evictions", counters_.soft_pin_evictions);
   stats.Add("copied_puts", counters_.copied_puts);
   stats.Add("kept_free_bytes", free_bytes_);
+  {
+    std::lock_guard order_lock(order_mu_);
+    stats.counters.push_back({"chain_breaks", order_.chain_breaks()});
+  }
   return stats;
 }
 

@@ -10,14 +10,17 @@
 // while a reader still pins them, still count. The one exception: a block
 // handed to the eviction listener (see SetEvictionListener).
 //
-// Eviction: per shard, by the configured policy (S3-FIFO by default, LRU for
-// comparison). A block whose handle is held outside the index (being sent,
-// copied or filled, or leased) is pinned and skipped. Soft-pinned blocks
-// (BlockAttributes::pin) go only when no other block in any shard can; hard-
-// pinned ones never do, and a namespace's hard-pinned bytes are bounded by
-// its quota (SetHardPinQuota): past it, Put refuses them. When Allocate
-// cannot make room because everything left is pinned it fails with
-// kResourceExhausted.
+// Eviction: one order over the whole tier (EvictionOrder, under order_mu_),
+// whatever the number of index shards, by the configured policy (the prefix
+// policy by default; LRU, S3-FIFO and ARC for comparison). Prefix chains
+// stay whole: a block whose child (BlockAttributes::parent_hash names it)
+// is cached goes only after that child. A block whose handle is held
+// outside the index (being sent, copied or filled, or leased) is pinned and
+// skipped. Soft-pinned blocks (BlockAttributes::pin) go only when no other
+// block can; hard-pinned ones never do, and a namespace's hard-pinned bytes
+// are bounded by its quota (SetHardPinQuota): past it, Put refuses them.
+// When Allocate cannot make room because everything left is pinned it fails
+// with kResourceExhausted.
 //
 // Expiry: a block past BlockAttributes::expires_at_ms reads as absent; Get
 // and ReclaimExpired remove it.
@@ -34,7 +37,10 @@
 // runs that freeing in a different order than allocating splits up.
 //
 // Locking: one mutex per shard; no method holds two shard mutexes at once.
-// Lock order: a shard's mutex, then free_mu_.
+// Reads record their access in the entry without order_mu_. Lock order: a
+// shard's mutex, then order_mu_, then free_mu_. Eviction holds order_mu_
+// and only try-locks the shard of a candidate (passing it over when busy),
+// so it never waits against that order.
 
 #include <array>
 #include <atomic>
@@ -47,7 +53,8 @@
 #include <vector>
 
 #include "tiers/dram/block_pool.h"
-#include "tiers/dram/eviction_policy.h"
+#include "tiers/dram/eviction_order.h"
+#include "tiers/index_key.h"
 #include "tiers/tier.h"
 
 namespace kvtier::tiers {
@@ -55,7 +62,7 @@ namespace kvtier::tiers {
 struct DramTierOptions {
   uint64_t capacity_bytes = 1ull << 30;
   uint32_t shards = 64;  // rounded up to a power of two
-  EvictionPolicyKind policy = EvictionPolicyKind::kS3Fifo;
+  EvictionPolicyKind policy = EvictionPolicyKind::kPrefix;
 
   Status Validate() const;
 };
@@ -63,8 +70,9 @@ struct DramTierOptions {
 class DramTier final : public Tier, private BlockAllocator {
  public:
   // Receives each block that eviction removes (not erased or replaced ones),
-  // with whether it was read since it was put. Called with a shard lock
-  // held: it must not block and must not call back into this tier. The
+  // with whether it was read since it was put. Called with the block's
+  // shard lock and the order lock held: it must not block and must not call
+  // back into this tier. The
   // block stops counting against this tier's capacity when it is handed
   // over (the eviction made that room); a listener that keeps it must bound
   // what it keeps.
@@ -72,8 +80,9 @@ class DramTier final : public Tier, private BlockAllocator {
       std::function<void(const BlockKey& key, BlockHandle block, bool was_read)>;
 
   // Index bytes charged per entry on top of the key: the entry, its hash-map
-  // node and bucket, and the policy's list node.
-  static constexpr uint64_t kEntryOverheadBytes = 160;
+  // node and bucket, and the eviction order's nodes (its list, its chain
+  // index, the policy's queue).
+  static constexpr uint64_t kEntryOverheadBytes = 256;
 
   explicit DramTier(const DramTierOptions& options);
   // Pool mode: every block's value bytes come from `pool` (see above).
@@ -132,7 +141,6 @@ class DramTier final : public Tier, private BlockAllocator {
   struct Shard {
     mutable std::mutex mu;
     std::unordered_map<std::string, std::unique_ptr<Entry>, TransparentHash, std::equal_to<>> index;
-    std::unique_ptr<EvictionPolicy> policy;
     // Charges of the entries in `index`, by namespace id: kept with the
     // index under `mu`, so Stats sums shards instead of walking blocks.
     std::unordered_map<uint32_t, uint64_t> namespace_bytes;
@@ -153,8 +161,10 @@ class DramTier final : public Tier, private BlockAllocator {
   // Evicts unpinned blocks until at least `bytes` were freed or nothing more
   // can go; returns the bytes freed.
   uint64_t EvictAtLeast(uint64_t bytes);
-  // With `allow_soft`, soft-pinned blocks may go too.
-  uint64_t EvictFromShard(Shard& shard, uint64_t bytes, bool allow_soft);
+  // One pass under order_mu_. With `allow_soft`, soft-pinned blocks may go
+  // too. `*busy` is set when a candidate was passed over because its shard
+  // was locked (a retry may find it free).
+  uint64_t EvictSome(uint64_t bytes, bool allow_soft, bool* busy);
   // Hard-pin accounting of `block` under `index_key`: Charge refuses past
   // the quota; Uncharge gives back. No-ops for other pin levels.
   Status ChargeHardPin(std::string_view index_key, const BlockHandle& block);
@@ -167,6 +177,7 @@ class DramTier final : public Tier, private BlockAllocator {
   // none is left); returns the bytes released.
   uint64_t ReleaseFreeChunks(uint64_t bytes);
   Shard& ShardFor(std::string_view index_key, uint64_t* hash_out = nullptr) const;
+  Shard& ShardOfHash(uint64_t hash) const;
 
   const DramTierOptions options_;
   const std::unique_ptr<BlockPool> pool_;  // pool mode only
@@ -174,7 +185,9 @@ class DramTier final : public Tier, private BlockAllocator {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<uint64_t> used_bytes_{0};
   std::atomic<uint64_t> items_{0};
-  std::atomic<uint32_t> evict_cursor_{0};
+
+  mutable std::mutex order_mu_;
+  EvictionOrder order_;  // under order_mu_, but for RecordAccess
 
   struct PinQuota {
     uint64_t limit = 0;
@@ -201,11 +214,5 @@ class DramTier final : public Tier, private BlockAllocator {
   };
   mutable Counters counters_;
 };
-
-// The index key of a block: namespace id (4 bytes little-endian) then the
-// key bytes. Written into `out` to avoid an allocation per lookup.
-void EncodeIndexKey(const BlockKey& key, std::string& out);
-// The inverse; the key views `index_key`, which must hold at least 4 bytes.
-BlockKey DecodeIndexKey(std::string_view index_key);
 
 }  // namespace kvtier::tiers

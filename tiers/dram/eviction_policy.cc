@@ -2,25 +2,47 @@
 
 #include <string>
 
-#include "tiers/dram/lru_policy.h"
+#include "tiers/dram/arc_policy.h"
+#include "tiers/dram/priority_policy.h"
 #include "tiers/dram/s3fifo_policy.h"
 
 namespace kvtier::tiers {
 
 Result<EvictionPolicyKind> ParseEvictionPolicyKind(std::string_view name) {
-  if (name == "s3fifo") return EvictionPolicyKind::kS3Fifo;
+  if (name == "prefix") return EvictionPolicyKind::kPrefix;
   if (name == "lru") return EvictionPolicyKind::kLru;
+  if (name == "s3fifo") return EvictionPolicyKind::kS3Fifo;
+  if (name == "arc") return EvictionPolicyKind::kArc;
   return InvalidArgument("unknown eviction policy '" + std::string(name) +
-                         "' (expected s3fifo or lru)");
+                         "' (expected prefix, lru, s3fifo or arc)");
 }
 
 std::string_view EvictionPolicyName(EvictionPolicyKind kind) {
-  return kind == EvictionPolicyKind::kLru ? "lru" : "s3fifo";
+  switch (kind) {
+    case EvictionPolicyKind::kLru:
+      return "lru";
+    case EvictionPolicyKind::kS3Fifo:
+      return "s3fifo";
+    case EvictionPolicyKind::kArc:
+      return "arc";
+    case EvictionPolicyKind::kPrefix:
+      break;
+  }
+  return "prefix";
 }
 
 std::unique_ptr<EvictionPolicy> MakeEvictionPolicy(EvictionPolicyKind kind) {
-  if (kind == EvictionPolicyKind::kLru) return std::make_unique<LruPolicy>();
-  return std::make_unique<S3FifoPolicy>();
+  switch (kind) {
+    case EvictionPolicyKind::kLru:
+      return std::make_unique<LruPolicy>();
+    case EvictionPolicyKind::kS3Fifo:
+      return std::make_unique<S3FifoPolicy>();
+    case EvictionPolicyKind::kArc:
+      return std::make_unique<ArcPolicy>();
+    case EvictionPolicyKind::kPrefix:
+      break;
+  }
+  return std::make_unique<PrefixPolicy>();
 }
 
 }  // namespace kvtier::tiers

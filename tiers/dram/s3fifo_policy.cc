@@ -3,6 +3,24 @@
 #include <algorithm>
 
 namespace kvtier::tiers {
+namespace {
+
+uint8_t Frequency(const PolicyEntry& entry) {
+  return entry.reads.load(std::memory_order_relaxed);
+}
+
+void SetFrequency(PolicyEntry& entry, uint8_t frequency) {
+  entry.reads.store(frequency, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void S3FifoPolicy::RecordAccess(PolicyEntry& entry) {
+  const uint8_t frequency = Frequency(entry);
+  if (frequency < kMaxFrequency) SetFrequency(entry, frequency + 1);
+}
+
+void S3FifoPolicy::RecordInsert(PolicyEntry& entry) { SetFrequency(entry, 0); }
 
 void S3FifoPolicy::PushFront(PolicyEntry* entry, Queue queue) {
   auto& list = queue == kSmall ? small_ : main_;
@@ -26,7 +44,7 @@ void S3FifoPolicy::Unlink(PolicyEntry* entry) {
 void S3FifoPolicy::RememberGhost(uint64_t key_hash) {
   ghost_order_.push_back(key_hash);
   ++ghost_counts_[key_hash];
-  // The ghost remembers about as many keys as the shard holds entries.
+  // The ghost remembers about as many keys as there are candidates.
   const size_t limit = std::max<size_t>(64, small_.size() + main_.size());
   while (ghost_order_.size() > limit) {
     const uint64_t oldest = ghost_order_.front();
@@ -44,13 +62,12 @@ bool S3FifoPolicy::TakeGhost(uint64_t key_hash) {
   return true;
 }
 
-void S3FifoPolicy::OnInsert(PolicyEntry* entry) {
-  entry->frequency = 0;
+void S3FifoPolicy::OnInsert(PolicyEntry* entry, bool fresh) {
+  if (!fresh) {
+    PushFront(entry, kMain);
+    return;
+  }
   PushFront(entry, TakeGhost(entry->key_hash) ? kMain : kSmall);
-}
-
-void S3FifoPolicy::OnAccess(PolicyEntry* entry) {
-  entry->frequency = std::min<uint8_t>(entry->frequency + 1, kMaxFrequency);
 }
 
 void S3FifoPolicy::OnRemove(PolicyEntry* entry) { Unlink(entry); }
@@ -58,17 +75,17 @@ void S3FifoPolicy::OnRemove(PolicyEntry* entry) { Unlink(entry); }
 PolicyEntry* S3FifoPolicy::PickVictim(const std::function<bool(const PolicyEntry&)>& can_evict) {
   // Each pass either returns, moves an entry small->main, decrements a
   // counter (at most kMaxFrequency times per entry) or rotates a refused
-  // entry; bounding the passes keeps a fully pinned shard from looping.
+  // entry; bounding the passes keeps a fully pinned tier from looping.
   size_t budget = (small_.size() + main_.size()) * (kMaxFrequency + 2) + 1;
   while (budget-- > 0 && !(small_.empty() && main_.empty())) {
     const uint64_t total = small_bytes_ + main_bytes_;
     const bool from_small = !small_.empty() && (main_.empty() || small_bytes_ * 10 >= total);
     if (from_small) {
       PolicyEntry* candidate = small_.back();
-      if (candidate->frequency > 0) {
+      if (Frequency(*candidate) > 0) {
         // Read again while on probation: promote to main.
         Unlink(candidate);
-        candidate->frequency = 0;
+        SetFrequency(*candidate, 0);
         PushFront(candidate, kMain);
         continue;
       }
@@ -81,8 +98,8 @@ PolicyEntry* S3FifoPolicy::PickVictim(const std::function<bool(const PolicyEntry
       return candidate;
     }
     PolicyEntry* candidate = main_.back();
-    if (candidate->frequency > 0) {
-      --candidate->frequency;
+    if (const uint8_t frequency = Frequency(*candidate); frequency > 0) {
+      SetFrequency(*candidate, std::min<uint8_t>(frequency, kMaxFrequency) - 1);
       main_.splice(main_.begin(), main_, candidate->position);
       continue;
     }

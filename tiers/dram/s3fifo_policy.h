@@ -8,16 +8,17 @@
 
 namespace kvtier::tiers {
 
-// S3-FIFO (Yang et al., SOSP 2023): a small FIFO that filters one-hit
-// wonders, a main FIFO with lazy promotion by a 2-bit access counter, and a
-// ghost FIFO of recently evicted key hashes that sends returning keys
-// straight to main. Weighted by bytes: the small queue aims at 10% of the
-// bytes the shard holds. Scans pass through the small queue without flushing
-// the main one.
+// S3-FIFO (Yang et al., SOSP 2023) over the candidates: a small FIFO that
+// filters one-hit wonders, a main FIFO with lazy promotion by a 2-bit access
+// counter (the entry's read count, capped), and a ghost FIFO of recently
+// evicted key hashes that sends returning keys straight to main. Weighted by
+// bytes: the small queue aims at 10% of the bytes the candidates hold. A
+// parent that becomes a candidate again goes to main.
 class S3FifoPolicy final : public EvictionPolicy {
  public:
-  void OnInsert(PolicyEntry* entry) override;
-  void OnAccess(PolicyEntry* entry) override;
+  void RecordAccess(PolicyEntry& entry) override;
+  void RecordInsert(PolicyEntry& entry) override;
+  void OnInsert(PolicyEntry* entry, bool fresh) override;
   void OnRemove(PolicyEntry* entry) override;
   PolicyEntry* PickVictim(const std::function<bool(const PolicyEntry&)>& can_evict) override;
 

@@ -14,7 +14,7 @@
 
 #include "common/byte_size.h"
 #include "common/checksum.h"
-#include "tiers/dram/dram_tier.h"
+#include "tiers/index_key.h"
 
 namespace kvtier::tiers {
 namespace {
