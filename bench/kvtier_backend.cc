@@ -36,9 +36,8 @@ class KvtierBackend final : public Backend {
     client::PutOptions options;
     options.parent = chain.parent;
     options.partial_tail = chain.partial_tail;
-    Add([this, keys, values, options] {
-          return Pending(client_->PutAsync(ns_, keys, values, options));
-        },
+    Add([this, keys, values,
+         options] { return Pending(client_->PutAsync(ns_, keys, values, options)); },
         [this, keys, values, options](OpResult& out) {
           Complete(client_->Put(ns_, keys, values, options), out);
         });

@@ -15,9 +15,11 @@
 //   trace   replay a Mooncake-format JSONL trace (--trace FILE; kvtier-tracegen makes
 //           synthetic ones) on one connection: per request, match its hash_ids chain, read
 //           the cached prefix, write the rest (--block-bytes each). Prints block- and
-//           token-weighted prefix hit ratios next to a textbook prefix-LRU simulation of
-//           the same capacity in blocks (--capacity-blocks, default: derived from the
-//           target's memory budget). --time-scale 1 replays in real time, 0 flat out.
+//           token-weighted prefix hit ratios next to a textbook prefix-LRU simulation and
+//           an offline Belady ceiling (prefix_sim.h) of the same capacity in blocks
+//           (--capacity-blocks, default: derived from the target's memory budget). Puts name
+//           the key before them and flag a partial last block. --time-scale 1 replays in
+//           real time, 0 flat out.
 //
 // Targets: --server HOST:PORT (kvtier, namespace --namespace), --unix PATH (kvtier on
 // this host through its Unix socket, values through a shared region of --shm-region
@@ -184,10 +186,12 @@ void PrintText(const BenchOptions& o, BenchReport& r) {
   if (r.traced) {
     std::printf(
         "  trace: %llu requests; prefix hit ratio by blocks %.4f, by tokens %.4f\n"
-        "  prefix-LRU of %llu blocks:        by blocks %.4f, by tokens %.4f\n",
+        "  prefix-LRU of %llu blocks:        by blocks %.4f, by tokens %.4f\n"
+        "  Belady (offline) of as many:      by blocks %.4f, by tokens %.4f\n",
         static_cast<unsigned long long>(r.target_hits.requests), r.target_hits.BlockRatio(),
         r.target_hits.TokenRatio(), static_cast<unsigned long long>(r.capacity_blocks),
-        r.lru_hits.BlockRatio(), r.lru_hits.TokenRatio());
+        r.lru_hits.BlockRatio(), r.lru_hits.TokenRatio(), r.belady_hits.BlockRatio(),
+        r.belady_hits.TokenRatio());
   }
 }
 
@@ -217,10 +221,12 @@ void PrintJson(const BenchOptions& o, BenchReport& r) {
     std::printf(
         ", \"trace\": {\"requests\": %llu, \"block_hit_ratio\": %.4f, \"token_hit_ratio\": %.4f, "
         "\"lru_capacity_blocks\": %llu, \"lru_block_hit_ratio\": %.4f, "
-        "\"lru_token_hit_ratio\": %.4f}",
+        "\"lru_token_hit_ratio\": %.4f, \"belady_block_hit_ratio\": %.4f, "
+        "\"belady_token_hit_ratio\": %.4f}",
         static_cast<unsigned long long>(r.target_hits.requests), r.target_hits.BlockRatio(),
         r.target_hits.TokenRatio(), static_cast<unsigned long long>(r.capacity_blocks),
-        r.lru_hits.BlockRatio(), r.lru_hits.TokenRatio());
+        r.lru_hits.BlockRatio(), r.lru_hits.TokenRatio(), r.belady_hits.BlockRatio(),
+        r.belady_hits.TokenRatio());
   }
   std::printf("}\n");
 }

@@ -26,10 +26,7 @@ struct TierSimulator::Entry : tiers::PolicyEntry {
 
 TierSimulator::TierSimulator(tiers::EvictionPolicyKind policy, uint64_t dram_blocks,
                              uint64_t nvme_blocks, SimAdmission admission)
-    : dram_blocks_(dram_blocks),
-      nvme_blocks_(nvme_blocks),
-      admission_(admission),
-      order_(policy) {}
+    : dram_blocks_(dram_blocks), nvme_blocks_(nvme_blocks), admission_(admission), order_(policy) {}
 
 TierSimulator::~TierSimulator() {
   for (auto& [id, entry] : dram_) order_.Remove(entry.get());

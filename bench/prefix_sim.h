@@ -50,7 +50,7 @@ class TierSimulator {
   SimAdmission admission_;
   tiers::EvictionOrder order_;
   std::unordered_map<uint64_t, std::unique_ptr<Entry>> dram_;
-  std::unordered_map<uint64_t, uint64_t> nvme_;  // id -> write number
+  std::unordered_map<uint64_t, uint64_t> nvme_;            // id -> write number
   std::deque<std::pair<uint64_t, uint64_t>> nvme_writes_;  // (id, write number), oldest first
   uint64_t next_write_ = 0;
 };

@@ -116,8 +116,9 @@ Range ParseRange(const std::string& text) {
   const size_t colon = text.find(':');
   Range range;
   range.low = static_cast<uint32_t>(std::stoul(text.substr(0, colon)));
-  range.high =
-      colon == std::string::npos ? range.low : static_cast<uint32_t>(std::stoul(text.substr(colon + 1)));
+  range.high = colon == std::string::npos
+                   ? range.low
+                   : static_cast<uint32_t>(std::stoul(text.substr(colon + 1)));
   if (range.high < range.low) throw std::invalid_argument("a range A:B needs A <= B: " + text);
   return range;
 }
@@ -128,23 +129,40 @@ GenOptions ParseOptions(int argc, char** argv) {
     const std::string arg = argv[i];
     if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
     const std::string value = argv[++i];
-    if (arg == "--requests") o.requests = std::stoull(value);
-    else if (arg == "--system-prompts") o.system_prompts = std::stoul(value);
-    else if (arg == "--system-share") o.system_share = std::stod(value);
-    else if (arg == "--system-blocks") o.system_blocks = ParseRange(value);
-    else if (arg == "--zipf") o.zipf = std::stod(value);
-    else if (arg == "--user-tokens") o.user_tokens = ParseRange(value);
-    else if (arg == "--output-tokens") o.output_tokens = std::stoul(value);
-    else if (arg == "--follow-up") o.follow_up = std::stod(value);
-    else if (arg == "--follow-up-gap") o.follow_up_gap = std::stod(value);
-    else if (arg == "--max-turns") o.max_turns = std::stoul(value);
-    else if (arg == "--agent-share") o.agent_share = std::stod(value);
-    else if (arg == "--agent-steps") o.agent_steps = ParseRange(value);
-    else if (arg == "--tool-tokens") o.tool_tokens = ParseRange(value);
-    else if (arg == "--agent-gap") o.agent_gap = std::stod(value);
-    else if (arg == "--rate") o.rate = std::stod(value);
-    else if (arg == "--seed") o.seed = std::stoull(value);
-    else throw std::invalid_argument("unknown option " + arg);
+    if (arg == "--requests")
+      o.requests = std::stoull(value);
+    else if (arg == "--system-prompts")
+      o.system_prompts = std::stoul(value);
+    else if (arg == "--system-share")
+      o.system_share = std::stod(value);
+    else if (arg == "--system-blocks")
+      o.system_blocks = ParseRange(value);
+    else if (arg == "--zipf")
+      o.zipf = std::stod(value);
+    else if (arg == "--user-tokens")
+      o.user_tokens = ParseRange(value);
+    else if (arg == "--output-tokens")
+      o.output_tokens = std::stoul(value);
+    else if (arg == "--follow-up")
+      o.follow_up = std::stod(value);
+    else if (arg == "--follow-up-gap")
+      o.follow_up_gap = std::stod(value);
+    else if (arg == "--max-turns")
+      o.max_turns = std::stoul(value);
+    else if (arg == "--agent-share")
+      o.agent_share = std::stod(value);
+    else if (arg == "--agent-steps")
+      o.agent_steps = ParseRange(value);
+    else if (arg == "--tool-tokens")
+      o.tool_tokens = ParseRange(value);
+    else if (arg == "--agent-gap")
+      o.agent_gap = std::stod(value);
+    else if (arg == "--rate")
+      o.rate = std::stod(value);
+    else if (arg == "--seed")
+      o.seed = std::stoull(value);
+    else
+      throw std::invalid_argument("unknown option " + arg);
   }
   if (o.system_prompts == 0 || o.max_turns == 0 || o.rate <= 0 || o.follow_up_gap <= 0 ||
       o.agent_gap <= 0 || o.user_tokens.high == 0 || o.agent_steps.low == 0) {
@@ -219,13 +237,15 @@ class Generator {
     std::printf("%s\n", FormatTraceLine(request).c_str());
     Say(session, request.output_length);
     ++session.turns;
-    const bool again = session.turns < session.max_turns && (session.agent || Uniform() < o_.follow_up);
+    const bool again =
+        session.turns < session.max_turns && (session.agent || Uniform() < o_.follow_up);
     if (!again) {
       session = Session();  // its blocks are no longer needed here
       return;
     }
     const double mean_gap = session.agent ? o_.agent_gap : o_.follow_up_gap;
-    const auto gap = static_cast<uint64_t>(std::exponential_distribution<double>(1 / mean_gap)(random_));
+    const auto gap =
+        static_cast<uint64_t>(std::exponential_distribution<double>(1 / mean_gap)(random_));
     due_.emplace(r + 1 + gap, index);
   }
 

@@ -40,7 +40,8 @@ int Run(int argc, char** argv) {
         o.trace_path = value;
       } else if (arg == "--capacity-blocks") {
         std::stringstream list(value);
-        for (std::string item; std::getline(list, item, ',');) o.capacities.push_back(std::stoull(item));
+        for (std::string item; std::getline(list, item, ',');)
+          o.capacities.push_back(std::stoull(item));
       } else if (arg == "--nvme-factor") {
         o.nvme_factor = std::stoull(value);
       } else if (arg == "--admission") {
@@ -64,7 +65,8 @@ int Run(int argc, char** argv) {
     return 1;
   }
   std::printf("%10s %8s %8s", "blocks", "lru-sim", "belady");
-  for (auto kind : kPolicies) std::printf(" %8s", std::string(tiers::EvictionPolicyName(kind)).c_str());
+  for (auto kind : kPolicies)
+    std::printf(" %8s", std::string(tiers::EvictionPolicyName(kind)).c_str());
   std::printf("\n");
   for (uint64_t capacity : o.capacities) {
     PrefixLruSimulator lru(capacity);
@@ -74,13 +76,14 @@ int Run(int argc, char** argv) {
     std::vector<PrefixHits> policy_hits(std::size(kPolicies));
     std::vector<std::unique_ptr<TierSimulator>> sims;
     for (auto kind : kPolicies) {
-      sims.push_back(std::make_unique<TierSimulator>(kind, capacity, capacity * o.nvme_factor,
-                                                     o.admission));
+      sims.push_back(
+          std::make_unique<TierSimulator>(kind, capacity, capacity * o.nvme_factor, o.admission));
     }
     for (const TraceRequest& request : *requests) {
       lru_hits.Add(request, lru.Access(request.hash_ids));
       belady_hits.Add(request, belady.Access(request));
-      for (size_t p = 0; p < sims.size(); ++p) policy_hits[p].Add(request, sims[p]->Access(request));
+      for (size_t p = 0; p < sims.size(); ++p)
+        policy_hits[p].Add(request, sims[p]->Access(request));
     }
     std::printf("%10llu %8.4f %8.4f", static_cast<unsigned long long>(capacity),
                 lru_hits.TokenRatio(), belady_hits.TokenRatio());

@@ -83,8 +83,8 @@ class Worker {
   // one batch, write the blocks that were missing, each put naming the key
   // before it (`partial_tail`: the last block is partial). Returns the
   // matched count.
-  Result<uint32_t> ServePrompt(const std::vector<std::string>& chain,
-                               std::array<OpStats, 3>* stats, bool partial_tail = false) {
+  Result<uint32_t> ServePrompt(const std::vector<std::string>& chain, std::array<OpStats, 3>* stats,
+                               bool partial_tail = false) {
     Submit(OpKind::kMatch, chain);
     KVTIER_RETURN_IF_ERROR(Wait(stats));
     const uint32_t hits = std::min<uint32_t>(last_hits_, static_cast<uint32_t>(chain.size()));
@@ -260,6 +260,7 @@ BenchReport ReplayTrace(const BenchOptions& options) {
     report.capacity_blocks = *capacity / (options.value_size + kSimulatedBlockOverhead);
   }
   PrefixLruSimulator lru(report.capacity_blocks);
+  BeladySimulator belady(*requests, report.capacity_blocks);
   std::array<OpStats, 3> stats;
   const auto start = Clock::now();
   const uint64_t first_ms = requests->empty() ? 0 : requests->front().timestamp_ms;
@@ -279,6 +280,7 @@ BenchReport ReplayTrace(const BenchOptions& options) {
     }
     report.target_hits.Add(request, *hits);
     report.lru_hits.Add(request, lru.Access(request.hash_ids));
+    report.belady_hits.Add(request, belady.Access(request));
   }
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   report.by_kind = std::move(stats);

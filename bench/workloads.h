@@ -47,6 +47,7 @@ struct BenchReport {
   bool traced = false;
   PrefixHits target_hits;
   PrefixHits lru_hits;
+  PrefixHits belady_hits;  // the offline ceiling (prefix_sim.h) of the same capacity
   uint64_t capacity_blocks = 0;
 };
 

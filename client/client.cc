@@ -390,12 +390,12 @@ std::future<Result<KeyStatuses>> Client::PutAsync(
   on_stream.checksums_trail =
       total + protocol::kTrailingChecksumBytes * values.size() <= limits.max_payload_bytes;
   if (!on_stream.checksums_trail) edge_checksums();
-  return Call<KeyStatuses>(Opcode::kPut,
-                           protocol::EncodePutRequest(ns, keys, lengths, checksums, options.ttls_ms,
-                                                      options.pins, impl_->bulk(), options.kb, {},
-                                                      0, chain),
-                           std::vector<std::span<const std::byte>>(values.begin(), values.end()),
-                           std::move(decode), Placement{std::move(on_stream)});
+  return Call<KeyStatuses>(
+      Opcode::kPut,
+      protocol::EncodePutRequest(ns, keys, lengths, checksums, options.ttls_ms, options.pins,
+                                 impl_->bulk(), options.kb, {}, 0, chain),
+      std::vector<std::span<const std::byte>>(values.begin(), values.end()), std::move(decode),
+      Placement{std::move(on_stream)});
 }
 
 std::future<Result<GetResult>> Client::GetAsync(std::string_view ns,

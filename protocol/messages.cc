@@ -583,7 +583,8 @@ Result<PutRequest> DecodePutRequest(std::span<const std::byte> metadata, const L
       return BadRequest("Put's parent_key is " + std::to_string(parent->size()) +
                         " bytes; it must be 1.." + std::to_string(limits.max_key_bytes));
     }
-    out.parent_key = std::string_view(reinterpret_cast<const char*>(parent->data()), parent->size());
+    out.parent_key =
+        std::string_view(reinterpret_cast<const char*>(parent->data()), parent->size());
   }
   out.partial_tail = root->partial_tail();
   return out;

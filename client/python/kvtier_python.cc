@@ -135,7 +135,8 @@ class PyClient {
   std::string rdma_fallback() const { return client_->rdma_fallback(); }
 
   std::vector<int> Put(const std::string& ns, const py::sequence& keys, const py::sequence& values,
-                       const std::vector<uint32_t>& ttls_ms, const std::vector<uint8_t>& pins) {
+                       const std::vector<uint32_t>& ttls_ms, const std::vector<uint8_t>& pins,
+                       const py::object& parent, bool partial_tail) {
     const std::vector<std::string> key_list = ToKeys(keys);
     if (values.size() != key_list.size()) throw py::value_error("one value per key is needed");
     std::vector<Buffer> held;
@@ -148,6 +149,8 @@ class PyClient {
     client::PutOptions options;
     options.ttls_ms = ttls_ms;
     for (uint8_t pin : pins) options.pins.push_back(static_cast<protocol::Pin>(pin));
+    if (!parent.is_none()) options.parent = ToKeys(py::make_tuple(parent)).front();
+    options.partial_tail = partial_tail;
     Result<client::KeyStatuses> put = InvalidArgument("not run");
     {
       py::gil_scoped_release unlocked;  // `held` keeps the buffers alive and in place
@@ -447,7 +450,10 @@ class Error(Exception):
           "Why values do not move by RDMA (\"\" when they do or it was not asked for).")
       .def("put", &PyClient::Put, py::arg("ns"), py::arg("keys"), py::arg("values"),
            py::arg("ttls_ms") = std::vector<uint32_t>{}, py::arg("pins") = std::vector<uint8_t>{},
-           "Stores each value (any contiguous buffer) under its key; a StatusCode per key.")
+           py::arg("parent") = py::none(), py::arg("partial_tail") = false,
+           "Stores each value (any contiguous buffer) under its key; a StatusCode per key. In a\n"
+           "KV namespace the keys are consecutive blocks of one prefix chain: `parent` names\n"
+           "the key before the first, `partial_tail` marks the last as a partial block.")
       .def("get", &PyClient::Get, py::arg("ns"), py::arg("keys"), py::arg("lease_id") = 0,
            "The values as bytes, None for a miss.")
       .def("get_into", &PyClient::GetInto, py::arg("ns"), py::arg("keys"), py::arg("buffers"),

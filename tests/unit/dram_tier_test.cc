@@ -7,6 +7,7 @@
 
 #include "common/checksum.h"
 #include "tiers/dram/dram_tier.h"
+#include "tiers/index_key.h"
 
 namespace kvtier::tiers {
 namespace {
@@ -422,6 +423,127 @@ TEST(DramTierPool, APoolSplitByPinnedBlocksGivesARetryableError) {
   EXPECT_TRUE(tier->block_pool()->Contains(fits->mutable_bytes().data()));
 }
 
+// Puts `key` with a chain link to `parent` ("": none) and `size` bytes.
+Status PutLinked(DramTier& tier, const std::string& key, const std::string& parent,
+                 size_t size = 1000) {
+  KVTIER_ASSIGN_OR_RETURN(WritableBlock block, tier.Allocate(key.size(), size));
+  BlockAttributes attributes;
+  if (!parent.empty()) attributes.parent_hash = ChainHash({1, parent});
+  const uint64_t checksum = BlockChecksum(block.mutable_bytes());
+  return tier.Put({1, key}, std::move(block).Seal(checksum, attributes));
+}
+
+// Keys of one length, so every block charges the same.
+std::string FixedKey(uint64_t i) {
+  std::string digits = std::to_string(i);
+  return "k" + std::string(6 - digits.size(), '0') + digits;
+}
+
+// The charge of one 1000-byte block under a FixedKey.
+uint64_t OneBlockCharge() {
+  DramTier probe(Options());
+  EXPECT_TRUE(PutBlock(probe, 1, FixedKey(0), 1000).ok());
+  return probe.used_bytes();
+}
+
+TEST(DramTierOrder, TheGlobalOrderEvictsTheOldestBlockAcrossShards) {
+  const uint64_t charge = OneBlockCharge();
+  for (uint32_t shards : {1u, 64u}) {
+    DramTier tier(Options(1 << 20, shards, EvictionPolicyKind::kLru));
+    const uint64_t fits = tier.capacity_bytes() / charge;
+    for (uint64_t i = 0; i < fits; ++i) ASSERT_TRUE(PutBlock(tier, 1, FixedKey(i), 1000).ok());
+    ASSERT_EQ(Counter(tier.Stats(), "evictions"), 0u);
+    ASSERT_TRUE(tier.Get({1, FixedKey(0)}).ok());  // now the most recent
+    ASSERT_TRUE(PutBlock(tier, 1, FixedKey(fits), 1000).ok());
+    // Exactly the least recently used block went, whichever shard held it.
+    EXPECT_EQ(Counter(tier.Stats(), "evictions"), 1u);
+    EXPECT_TRUE(tier.Contains({1, FixedKey(0)})) << shards << " shards";
+    EXPECT_FALSE(tier.Contains({1, FixedKey(1)})) << shards << " shards";
+    for (uint64_t i = 2; i <= fits; ++i) {
+      EXPECT_TRUE(tier.Contains({1, FixedKey(i)})) << shards << " shards, " << FixedKey(i);
+    }
+  }
+}
+
+TEST(DramTierOrder, TheShardCountDoesNotChangeWhatIsKept) {
+  std::vector<std::vector<bool>> kept;
+  for (uint32_t shards : {1u, 16u, 64u}) {
+    DramTier tier(Options(1 << 20, shards));
+    std::mt19937_64 random(5);
+    for (int i = 0; i < 4000; ++i) {
+      const std::string key = FixedKey(random() % 1500);
+      if (random() % 3 == 0) {
+        tier.Get({1, key}).status().IgnoreError();
+      } else {
+        ASSERT_TRUE(PutBlock(tier, 1, key, 1000).ok());
+      }
+    }
+    std::vector<bool> present;
+    for (int k = 0; k < 1500; ++k) present.push_back(tier.Contains({1, FixedKey(k)}));
+    kept.push_back(std::move(present));
+  }
+  EXPECT_EQ(kept[0], kept[1]);
+  EXPECT_EQ(kept[0], kept[2]);
+}
+
+TEST(DramTierOrder, ChainsLoseTheirTailFirstUnderEveryPolicy) {
+  for (auto policy : {EvictionPolicyKind::kPrefix, EvictionPolicyKind::kLru,
+                      EvictionPolicyKind::kS3Fifo, EvictionPolicyKind::kArc}) {
+    DramTier tier(Options(1 << 20, 64, policy));
+    // Chains of 8 blocks, put in order; each chain's first block read often
+    // (as a shared prefix would be), far more chains than fit.
+    // Each chain is one put, as the server makes it: every block allocated
+    // (which may evict), then all published in order.
+    for (int chain = 0; chain < 400; ++chain) {
+      std::vector<WritableBlock> blocks;
+      for (int b = 0; b < 8; ++b) {
+        auto block = tier.Allocate(8, 1000);
+        ASSERT_TRUE(block.ok());
+        blocks.push_back(std::move(*block));
+      }
+      std::string parent;
+      for (int b = 0; b < 8; ++b) {
+        const std::string key = "c" + std::to_string(chain) + "/" + std::to_string(b);
+        BlockAttributes attributes;
+        if (!parent.empty()) attributes.parent_hash = ChainHash({1, parent});
+        const uint64_t checksum = BlockChecksum(blocks[b].mutable_bytes());
+        ASSERT_TRUE(tier.Put({1, key}, std::move(blocks[b]).Seal(checksum, attributes)).ok());
+        parent = key;
+      }
+      for (int b = 0; b < 8; ++b)
+        tier.Get({1, "c" + std::to_string(chain) + "/0"}).status().IgnoreError();
+    }
+    // No block is cached while the block before it in its chain is not.
+    for (int chain = 0; chain < 400; ++chain) {
+      for (int b = 1; b < 8; ++b) {
+        const std::string prefix = "c" + std::to_string(chain) + "/";
+        if (tier.Contains({1, prefix + std::to_string(b)})) {
+          EXPECT_TRUE(tier.Contains({1, prefix + std::to_string(b - 1)}))
+              << EvictionPolicyName(policy) << ": " << prefix << b << " without its parent";
+        }
+      }
+    }
+    EXPECT_EQ(Counter(tier.Stats(), "chain_breaks"), 0u) << EvictionPolicyName(policy);
+  }
+}
+
+TEST(DramTierOrder, AHeldLeafStaysAndItsChainMayBreakForIt) {
+  const uint64_t charge = OneBlockCharge();
+  DramTier tier(Options(1 << 20, 4, EvictionPolicyKind::kLru));
+  const uint64_t fits = tier.capacity_bytes() / charge;
+  ASSERT_TRUE(PutLinked(tier, "a", "").ok());
+  ASSERT_TRUE(PutLinked(tier, "b", "a").ok());
+  auto held = tier.Get({1, "b"});  // a reader holds the leaf: pinned
+  ASSERT_TRUE(held.ok());
+  for (uint64_t i = 0; i < 2 * fits; ++i) {
+    ASSERT_TRUE(PutBlock(tier, 1, FixedKey(i), 1000).ok());
+  }
+  // The pin wins over every policy: the leaf stays. Its parent, passed over
+  // while it had a cached child, went last of all once nothing else could.
+  EXPECT_TRUE(tier.Contains({1, "b"}));
+  held->Reset();
+}
+
 TEST(DramTierOptions, ValidateNamesTheField) {
   DramTierOptions options;
   options.capacity_bytes = 1000;
@@ -435,7 +557,10 @@ TEST(DramTierOptions, ValidateNamesTheField) {
 TEST(EvictionPolicy, ParsesNames) {
   EXPECT_EQ(*ParseEvictionPolicyKind("lru"), EvictionPolicyKind::kLru);
   EXPECT_EQ(*ParseEvictionPolicyKind("s3fifo"), EvictionPolicyKind::kS3Fifo);
-  EXPECT_FALSE(ParseEvictionPolicyKind("arc").ok());
+  EXPECT_EQ(*ParseEvictionPolicyKind("arc"), EvictionPolicyKind::kArc);
+  EXPECT_EQ(*ParseEvictionPolicyKind("prefix"), EvictionPolicyKind::kPrefix);
+  EXPECT_EQ(DramTierOptions{}.policy, EvictionPolicyKind::kPrefix);
+  EXPECT_FALSE(ParseEvictionPolicyKind("clock").ok());
 }
 
 }  // namespace

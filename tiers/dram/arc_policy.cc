@@ -38,7 +38,9 @@ void ArcPolicy::RecordAccess(PolicyEntry& entry) {
   }
 }
 
-void ArcPolicy::RecordInsert(PolicyEntry& entry) { entry.reads.store(0, std::memory_order_relaxed); }
+void ArcPolicy::RecordInsert(PolicyEntry& entry) {
+  entry.reads.store(0, std::memory_order_relaxed);
+}
 
 void ArcPolicy::PushFront(PolicyEntry* entry, Queue queue) {
   auto& list = queue == kT1 ? t1_ : t2_;
@@ -60,11 +62,13 @@ void ArcPolicy::OnInsert(PolicyEntry* entry, bool fresh) {
   const double cached = static_cast<double>(t1_.size() + t2_.size() + 1);
   if (b1_.Take(entry->key_hash)) {
     // Evicted from T1 too early: T1 should be larger.
-    const double step = std::max(1.0, static_cast<double>(b2_.live) / std::max<size_t>(1, b1_.live));
+    const double step =
+        std::max(1.0, static_cast<double>(b2_.live) / std::max<size_t>(1, b1_.live));
     target_t1_ = std::min(cached, target_t1_ + step);
     PushFront(entry, kT2);
   } else if (b2_.Take(entry->key_hash)) {
-    const double step = std::max(1.0, static_cast<double>(b1_.live) / std::max<size_t>(1, b2_.live));
+    const double step =
+        std::max(1.0, static_cast<double>(b1_.live) / std::max<size_t>(1, b2_.live));
     target_t1_ = std::max(0.0, target_t1_ - step);
     PushFront(entry, kT2);
   } else {
@@ -81,8 +85,8 @@ PolicyEntry* ArcPolicy::PickVictim(const std::function<bool(const PolicyEntry&)>
   size_t budget = 3 * (t1_.size() + t2_.size()) + 1;
   const size_t cached = t1_.size() + t2_.size();
   while (budget-- > 0 && cached > 0 && !(t1_.empty() && t2_.empty())) {
-    const bool from_t1 =
-        !t1_.empty() && (t2_.empty() || static_cast<double>(t1_.size()) >= std::max(1.0, target_t1_));
+    const bool from_t1 = !t1_.empty() && (t2_.empty() || static_cast<double>(t1_.size()) >=
+                                                             std::max(1.0, target_t1_));
     std::list<PolicyEntry*>& list = from_t1 ? t1_ : t2_;
     PolicyEntry* candidate = list.back();
     if (candidate->reads.load(std::memory_order_relaxed) > 0) {

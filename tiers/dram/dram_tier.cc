@@ -8,8 +8,8 @@
 #include <cstring>
 #include <limits>
 #include <new>
-#include <thread>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "common/byte_size.h"

@@ -4,8 +4,7 @@
 
 namespace kvtier::tiers {
 
-EvictionOrder::EvictionOrder(std::unique_ptr<EvictionPolicy> policy)
-    : policy_(std::move(policy)) {}
+EvictionOrder::EvictionOrder(std::unique_ptr<EvictionPolicy> policy) : policy_(std::move(policy)) {}
 
 void EvictionOrder::MakeCandidate(PolicyEntry* entry, bool fresh) {
   entry->candidate = true;

@@ -25,10 +25,10 @@ namespace kvtier::tiers {
 // derive from it.
 struct PolicyEntry {
   // Set by the owner before EvictionOrder::Insert and fixed while inserted.
-  uint64_t key_hash = 0;       // ChainHash of the block's key
-  uint64_t parent_hash = 0;    // ChainHash of the block before it in its chain; 0: none
-  uint64_t charge = 0;         // bytes this entry holds against capacity
-  bool partial_tail = false;   // the partial last block of a request
+  uint64_t key_hash = 0;      // ChainHash of the block's key
+  uint64_t parent_hash = 0;   // ChainHash of the block before it in its chain; 0: none
+  uint64_t charge = 0;        // bytes this entry holds against capacity
+  bool partial_tail = false;  // the partial last block of a request
 
   // Written by RecordAccess without the order's lock.
   std::atomic<uint64_t> stamp{0};  // the policy's time of the last insert or read

@@ -5,9 +5,7 @@
 namespace kvtier::tiers {
 namespace {
 
-uint8_t Frequency(const PolicyEntry& entry) {
-  return entry.reads.load(std::memory_order_relaxed);
-}
+uint8_t Frequency(const PolicyEntry& entry) { return entry.reads.load(std::memory_order_relaxed); }
 
 void SetFrequency(PolicyEntry& entry, uint8_t frequency) {
   entry.reads.store(frequency, std::memory_order_relaxed);
