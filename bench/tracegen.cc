@@ -18,8 +18,12 @@
 //   --user-tokens A:B       tokens a user turn adds, uniform [100:4000];
 //   --output-tokens N       answer tokens, uniform in 1..2N [300]; the answer
 //                           joins the history of the next turn;
-//   --follow-up P           probability a turn is followed up [0.35], so most
-//                           chats are single-turn;
+//   --follow-up P           mean probability a turn is followed up [0.35], so
+//                           most chats are single-turn;
+//   --follow-up-spread K    users differ: each chat draws its own probability
+//                           from Beta with mean P and concentration K [2] (small
+//                           K: a few chats go on for many turns, most stop at
+//                           one; 0: every chat has P);
 //   --follow-up-gap N       requests between a turn and its follow-up,
 //                           exponential with mean N [400];
 //   --max-turns N           turns at most [12].
@@ -68,6 +72,7 @@ struct GenOptions {
   Range user_tokens{100, 4000};
   uint32_t output_tokens = 300;
   double follow_up = 0.35;
+  double follow_up_spread = 2;
   double follow_up_gap = 400;
   uint32_t max_turns = 12;
   double agent_share = 0.02;
@@ -81,7 +86,8 @@ struct GenOptions {
 constexpr const char* kUsage =
     "usage: kvtier-tracegen [--requests N] [--system-prompts N] [--zipf S] [--system-share P]\n"
     "  [--system-blocks A:B] [--user-tokens A:B] [--output-tokens N] [--follow-up P]\n"
-    "  [--follow-up-gap N] [--max-turns N] [--agent-share P] [--agent-steps A:B]\n"
+    "  [--follow-up-gap N] [--follow-up-spread K] [--max-turns N] [--agent-share P]\n"
+    "  [--agent-steps A:B]\n"
     "  [--tool-tokens A:B] [--agent-gap N] [--rate R] [--seed N]\n";
 
 // Samples 0..n-1 with probability proportional to 1 / (i + 1)^s.
@@ -110,6 +116,7 @@ struct Session {
   bool agent = false;
   uint32_t turns = 0;
   uint32_t max_turns = 0;
+  double follow_up = 0;  // this chat's probability of a follow-up per turn
 };
 
 Range ParseRange(const std::string& text) {
@@ -207,6 +214,14 @@ class Generator {
     Session session;
     session.agent = Uniform() < o_.agent_share;
     session.max_turns = session.agent ? o_.agent_steps.Pick(random_) : o_.max_turns;
+    session.follow_up = o_.follow_up;
+    if (o_.follow_up_spread > 0 && o_.follow_up > 0 && o_.follow_up < 1) {
+      // Beta(P K, (1 - P) K) from two Gamma draws.
+      const double a = std::gamma_distribution<double>(o_.follow_up * o_.follow_up_spread)(random_);
+      const double b =
+          std::gamma_distribution<double>((1 - o_.follow_up) * o_.follow_up_spread)(random_);
+      session.follow_up = a + b > 0 ? a / (a + b) : o_.follow_up;
+    }
     if (Uniform() < o_.system_share) {
       const size_t system = pick_system_(random_);
       session.blocks = system_blocks_[system];
@@ -238,7 +253,7 @@ class Generator {
     Say(session, request.output_length);
     ++session.turns;
     const bool again =
-        session.turns < session.max_turns && (session.agent || Uniform() < o_.follow_up);
+        session.turns < session.max_turns && (session.agent || Uniform() < session.follow_up);
     if (!again) {
       session = Session();  // its blocks are no longer needed here
       return;

@@ -68,7 +68,7 @@ CFG
   local pid=$!
   for _ in $(seq 100); do nc -z 127.0.0.1 "$port" && break; sleep 0.1; done
   "$bin/kvtier-bench" --server "127.0.0.1:$port" --workload trace --trace "$trace" \
-    --block-bytes "$block_bytes" --capacity-blocks "$blocks" --json
+    --block-bytes "$block_bytes" --capacity-blocks "$blocks" --batch 64 --json
   kill "$pid"
   wait "$pid" || true
 }

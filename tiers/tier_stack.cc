@@ -10,14 +10,23 @@
 namespace kvtier::tiers {
 
 std::string_view AdmissionPolicyName(AdmissionPolicy policy) {
-  return policy == AdmissionPolicy::kAll ? "all" : "read_once";
+  switch (policy) {
+    case AdmissionPolicy::kAll:
+      return "all";
+    case AdmissionPolicy::kReadOnce:
+      return "read_once";
+    case AdmissionPolicy::kChain:
+      break;
+  }
+  return "chain";
 }
 
 Result<AdmissionPolicy> ParseAdmissionPolicy(std::string_view name) {
+  if (name == "chain") return AdmissionPolicy::kChain;
   if (name == "all") return AdmissionPolicy::kAll;
   if (name == "read_once") return AdmissionPolicy::kReadOnce;
-  return InvalidArgument("admission policy must be all or read_once, got '" + std::string(name) +
-                         "'");
+  return InvalidArgument("admission policy must be chain, all or read_once, got '" +
+                         std::string(name) + "'");
 }
 
 std::string_view BlobUseName(BlobUse use) {
@@ -258,7 +267,11 @@ Status TierStack::PutWriteThrough(const BlockKey& key, BlockHandle block) {
 
 void TierStack::OnEvicted(const BlockKey& key, BlockHandle block, bool was_read) {
   if (!UsesNvme(key.namespace_id)) return;
-  if (options_.admission == AdmissionPolicy::kReadOnce && !was_read) {
+  const bool admitted =
+      was_read ||
+      (options_.admission == AdmissionPolicy::kAll ||
+       (options_.admission == AdmissionPolicy::kChain && !block.attributes().partial_tail));
+  if (!admitted) {
     counters_.admission_rejects.fetch_add(1, std::memory_order_relaxed);
     return;
   }

@@ -77,8 +77,11 @@
 namespace kvtier::tiers {
 
 enum class WriteMode { kWriteBack, kWriteThrough };
-// Which DRAM evictions are written to NVMe.
-enum class AdmissionPolicy { kAll, kReadOnce };
+// Which DRAM evictions are written to NVMe: all of them; only blocks read
+// since their put; or (kChain, the default) all but the partial last block
+// of a request that nobody read (BlockAttributes::partial_tail), which a
+// follow-up turn extends into another key.
+enum class AdmissionPolicy { kChain, kAll, kReadOnce };
 
 std::string_view AdmissionPolicyName(AdmissionPolicy policy);
 Result<AdmissionPolicy> ParseAdmissionPolicy(std::string_view name);
@@ -106,7 +109,7 @@ struct NamespacePolicy {
 };
 
 struct TierStackOptions {
-  AdmissionPolicy admission = AdmissionPolicy::kAll;
+  AdmissionPolicy admission = AdmissionPolicy::kChain;
   bool promote_on_get = true;
   // Bytes of evicted blocks waiting to be written to NVMe. They no longer
   // count against the DRAM capacity (their eviction made room), so this is

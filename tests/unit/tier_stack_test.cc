@@ -112,18 +112,20 @@ class TierStackTest : public ::testing::Test {
     return out;
   }
 
-  BlockHandle Block(const std::string& key, const std::vector<std::byte>& value) {
+  BlockHandle Block(const std::string& key, const std::vector<std::byte>& value,
+                    const BlockAttributes& attributes = {}) {
     auto block = stack_->Allocate(key.size(), value.size());
     EXPECT_TRUE(block.ok()) << block.status().ToString();
     std::memcpy(block->mutable_bytes().data(), value.data(), value.size());
     const uint64_t checksum = BlockChecksum(block->mutable_bytes());
-    return std::move(*block).Seal(checksum);
+    return std::move(*block).Seal(checksum, attributes);
   }
 
   // A write-back put that completes its lower step like the server does.
-  void Put(uint32_t ns, const std::string& key, const std::vector<std::byte>& value) {
+  void Put(uint32_t ns, const std::string& key, const std::vector<std::byte>& value,
+           const BlockAttributes& attributes = {}) {
     uint64_t barrier = 0;
-    ASSERT_TRUE(stack_->PutWriteBack({ns, key}, Block(key, value), &barrier).ok());
+    ASSERT_TRUE(stack_->PutWriteBack({ns, key}, Block(key, value, attributes), &barrier).ok());
     if (barrier != 0) {
       ASSERT_TRUE(stack_->RemoveBelow({ns, key}, barrier, false).ok());
     }
@@ -366,6 +368,24 @@ TEST_F(TierStackTest, ReadOnceAdmissionDemotesOnlyBlocksThatWereRead) {
   EXPECT_TRUE(nvme_->Contains({kNs, "read"}));
   EXPECT_FALSE(nvme_->Contains({kNs, "unread"}));
   EXPECT_GE(Counter("dram", "admission_rejects"), 1u);
+}
+
+TEST_F(TierStackTest, ChainAdmissionDropsOnlyUnreadPartialTails) {
+  Build({.admission = AdmissionPolicy::kChain});
+  BlockAttributes tail;
+  tail.partial_tail = true;
+  Put(kNs, "whole", Value(1));
+  Put(kNs, "tail", Value(2), tail);
+  Put(kNs, "read-tail", Value(3), tail);
+  ASSERT_TRUE(Read(kNs, "read-tail").ok());  // an identical prompt came back
+  EvictFromDram(kNs, "whole");
+  EvictFromDram(kNs, "tail");
+  EvictFromDram(kNs, "read-tail");
+  stack_->FlushDemotions();
+  EXPECT_TRUE(nvme_->Contains({kNs, "whole"}));
+  EXPECT_FALSE(nvme_->Contains({kNs, "tail"}));
+  EXPECT_TRUE(nvme_->Contains({kNs, "read-tail"}));
+  EXPECT_EQ(Counter("dram", "admission_rejects"), 1u);
 }
 
 TEST_F(TierStackTest, BothTiersHoldTheirCapacity) {

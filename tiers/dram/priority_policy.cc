@@ -65,8 +65,9 @@ void PrefixPolicy::RecordInsert(PolicyEntry& entry) {
 uint64_t PrefixPolicy::Value(const PolicyEntry& entry) {
   const uint32_t reads = entry.reads.load(std::memory_order_relaxed);
   if (entry.partial_tail && reads == 0) return static_cast<uint64_t>(kPartialValue * kUnit);
-  const double value = 1.0 + kReadWeight * std::min(reads, kMaxReads) +
-                       kChildWeight * std::min(entry.children_seen, kMaxChildren);
+  const double value =
+      1.0 + kReadWeight * std::min(reads, kMaxReads) +
+      kChildWeight * std::min(entry.children_seen > 0 ? entry.children_seen - 1 : 0, kMaxChildren);
   return static_cast<uint64_t>(value * kUnit);
 }
 

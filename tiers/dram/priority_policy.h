@@ -66,11 +66,13 @@ class LruPolicy final : public PriorityPolicy {
 // value 1 by about v - 1 turnovers of the cache without being read.
 //
 // Value, in units of one turnover:
-//   - 1 for a block, plus kReadWeight per read (up to kMaxReads) and
-//     kChildWeight per child it has had (up to kMaxChildren): blocks many
-//     requests diverged from (shared system prompts, turns that were
-//     followed up) and blocks read again are worth more than the single-use
-//     tail of a one-turn request;
+//   - 1 for a block, plus kReadWeight once it has been read again
+//     (kMaxReads) and kChildWeight per child beyond its first (up to
+//     kMaxChildren): blocks many requests diverged from (shared system
+//     prompts, turns that were followed up) and blocks read again are worth
+//     more than the single-use tail of a one-turn request. Reads count once:
+//     a context read many times by an agent loop that has ended is worth no
+//     more than one read twice;
 //   - kPartialValue for the partial last block of a request that was never
 //     read: a follow-up turn extends it into another key, so it is rarely
 //     read again; it goes first.
@@ -79,7 +81,7 @@ class PrefixPolicy final : public PriorityPolicy {
  public:
   static constexpr uint64_t kUnit = 1ull << 32;
   static constexpr double kReadWeight = 0.5;
-  static constexpr uint32_t kMaxReads = 4;
+  static constexpr uint32_t kMaxReads = 1;
   static constexpr double kChildWeight = 0.5;
   static constexpr uint32_t kMaxChildren = 4;
   static constexpr double kPartialValue = 0.0;
