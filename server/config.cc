@@ -204,7 +204,8 @@ bool ParseBlob(Reader& r, const YAML::Node& blob, ServerConfig& config) {
   if (!blob) return true;
   if (!r.Map(blob, "tiers.blob",
              {"endpoint", "account", "key_env", "sas_env", "ca_file", "operation_timeout_ms",
-              "container", "prefix", "upload_threads", "spill_queue_bytes"})) {
+              "container", "prefix", "upload_threads", "spill_queue_bytes",
+              "presence_list_interval_ms", "presence_ttl_ms", "presence_max_entries"})) {
     return false;
   }
   config.blob.enabled = true;
@@ -220,7 +221,13 @@ bool ParseBlob(Reader& r, const YAML::Node& blob, ServerConfig& config) {
       !r.Integer(blob["upload_threads"], "tiers.blob.upload_threads",
                  config.stack.uploads.threads) ||
       !r.Bytes(blob["spill_queue_bytes"], "tiers.blob.spill_queue_bytes",
-               config.stack.uploads.spill_queue_bytes)) {
+               config.stack.uploads.spill_queue_bytes) ||
+      !r.Integer(blob["presence_list_interval_ms"], "tiers.blob.presence_list_interval_ms",
+                 config.blob.presence_list_interval_ms) ||
+      !r.Integer(blob["presence_ttl_ms"], "tiers.blob.presence_ttl_ms",
+                 config.blob.presence_ttl_ms) ||
+      !r.Integer(blob["presence_max_entries"], "tiers.blob.presence_max_entries",
+                 config.blob.presence_max_entries)) {
     return false;
   }
   config.blob.operation_timeout = std::chrono::milliseconds(timeout_ms);
@@ -578,6 +585,10 @@ Status ServerConfig::Validate() const {
     if (blob.endpoint.empty() || blob.account.empty()) {
       return InvalidArgument("tiers.blob.endpoint and tiers.blob.account must be set");
     }
+    if (blob.presence_ttl_ms == 0 || blob.presence_max_entries == 0) {
+      return InvalidArgument(
+          "tiers.blob.presence_ttl_ms and tiers.blob.presence_max_entries must be positive");
+    }
     if (blob.key_env.empty() == blob.sas_env.empty()) {
       return InvalidArgument("tiers.blob: set exactly one of key_env and sas_env");
     }
@@ -674,7 +685,10 @@ std::string DescribeConfig(const ServerConfig& c) {
     if (!c.blob.container.empty()) {
       out << ", container: " << c.blob.container << ", prefix: '" << c.blob.prefix
           << "', upload_threads: " << c.stack.uploads.threads
-          << ", spill_queue_bytes: " << FormatByteSize(c.stack.uploads.spill_queue_bytes);
+          << ", spill_queue_bytes: " << FormatByteSize(c.stack.uploads.spill_queue_bytes)
+          << ", presence_list_interval_ms: " << c.blob.presence_list_interval_ms
+          << ", presence_ttl_ms: " << c.blob.presence_ttl_ms
+          << ", presence_max_entries: " << c.blob.presence_max_entries;
     }
     out << "}";
   }

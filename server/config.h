@@ -36,6 +36,12 @@ struct BlobConfig {
   // blobs `<prefix><namespace>/<hex key>` in this container.
   std::string container;
   std::string prefix = "kvtier/";
+  // The presence view that lets MatchPrefix and Exists report blocks only
+  // Blob holds (tiers/blob/blob_presence.h): how often the container is
+  // listed (0: never; probes and this server's own writes still count).
+  uint32_t presence_list_interval_ms = 60000;
+  uint32_t presence_ttl_ms = 120000;
+  uint64_t presence_max_entries = 1u << 20;
 };
 
 // A dataset namespace's read-through origin: block i of object O is bytes

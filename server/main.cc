@@ -256,6 +256,9 @@ Result<std::unique_ptr<tiers::blob::BlobTier>> OpenBlobTier(const ServerConfig& 
   options.namespace_names.push_back("");  // ids start at 1
   for (const NamespaceConfig& ns : config.namespaces) options.namespace_names.push_back(ns.name);
   options.max_block_bytes = config.limits.max_value_bytes;
+  options.presence.list_interval = std::chrono::milliseconds(config.blob.presence_list_interval_ms);
+  options.presence.ttl = std::chrono::milliseconds(config.blob.presence_ttl_ms);
+  options.presence.max_entries = config.blob.presence_max_entries;
   auto tier = tiers::blob::BlobTier::Open(options);
   if (tier.ok()) {
     spdlog::info("Blob tier: container {} at {}, names '{}<namespace>/<key>'",

@@ -105,6 +105,16 @@ JobClass Service::ClassOf(const NamespaceState& ns, bool bulk_requested) {
   return ns.bulk || bulk_requested ? JobClass::kBulk : JobClass::kLatency;
 }
 
+void Service::PromoteFromBlob(const tiers::BlockKey& key) {
+  auto job = [this, namespace_id = key.namespace_id, bytes = std::string(key.key)] {
+    tiers::Location from = tiers::Location::kNone;
+    stack_.GetBelow({namespace_id, bytes}, &from).status().IgnoreError();
+  };
+  if (Defer(std::move(job), JobClass::kBulk)) {
+    blob_promotions_started_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 bool Service::Defer(std::function<void()> job, JobClass job_class) {
   if (workers_.TrySubmit(std::move(job), job_class)) {
     deferred_requests_.fetch_add(1, std::memory_order_relaxed);
@@ -607,6 +617,12 @@ Result<ReplyBody> Service::MatchPrefix(std::span<const std::byte> metadata, cons
       on_nvme.emplace_back(key);  // watched: kept readable if NVMe evicts it
       continue;
     }
+    if (tier == TierId::kBlob) {
+      // Only Blob holds it (another rack's spill): the lease starts its
+      // promotion, so the Get that follows finds it in DRAM more often.
+      PromoteFromBlob(block_key);
+      continue;
+    }
     // A pin taken now: the block may have gone since Locate (then the lease
     // does not cover it and a Get reads it as usual).
     auto pinned = stack_.dram().Pin(block_key);
@@ -678,6 +694,7 @@ protocol::StatsResponse Service::Snapshot() {
   add("deferred_requests", deferred_requests_.load());
   add("worker_queue_full", worker_queue_full_.load());
   add("paced_puts", paced_puts_.load());
+  add("blob_promotions_started", blob_promotions_started_.load());
   add("worker_queued_jobs", workers_.queued());
   std::vector<tiers::TierCounter> lease_counters;
   leases_.AddCounters(lease_counters);

@@ -184,6 +184,9 @@ class Service {
                        Grant need);
   // Reclaims expired DRAM blocks every few seconds, on the timer thread.
   void ScheduleExpirySweep();
+  // Queues a worker read of `key` from below DRAM, which promotes it (a
+  // lease on a block only Blob holds). Dropped when the pool is full.
+  void PromoteFromBlob(const tiers::BlockKey& key);
   // Queues `job` on the worker pool; false when it is full or stopped.
   bool Defer(std::function<void()> job, JobClass job_class);
   // Bulk when the namespace is, or the request asks for it.
@@ -206,6 +209,7 @@ class Service {
   std::atomic<uint64_t> deferred_requests_{0};
   std::atomic<uint64_t> worker_queue_full_{0};
   std::atomic<uint64_t> paced_puts_{0};
+  std::atomic<uint64_t> blob_promotions_started_{0};
   std::vector<std::unique_ptr<NamespaceState>> namespaces_;
   const Authenticator authenticator_;
 };

@@ -106,6 +106,17 @@ class Tier {
   // Exact presence, without recording an access.
   virtual bool Contains(const BlockKey& key) const = 0;
 
+  // Presence as far as the tier knows it without I/O: never blocks. Tiers
+  // that do no I/O answer Contains; a Blob tier answers from its presence
+  // view (blobs it wrote, listed or probed; see blob/blob_presence.h).
+  virtual bool ContainsWithoutIo(const BlockKey& key) const {
+    return !capabilities().blocking_io && Contains(key);
+  }
+  // Asks the tier to find out in the background whether it holds `key`, so
+  // a later ContainsWithoutIo knows. Non-blocking; may be dropped. Default:
+  // nothing to find out.
+  virtual void Probe(const BlockKey& /*key*/) const {}
+
   // The checksum of the block stored under `key` when the tier knows it
   // without I/O; nullopt when absent or unknown.
   virtual std::optional<uint64_t> StoredChecksum(const BlockKey& /*key*/) const {
@@ -175,6 +186,10 @@ class TierWrapper : public Tier {
   Result<BlockHandle> Get(const BlockKey& key) override { return target_->Get(key); }
   bool MayContain(const BlockKey& key) const override { return target_->MayContain(key); }
   bool Contains(const BlockKey& key) const override { return target_->Contains(key); }
+  bool ContainsWithoutIo(const BlockKey& key) const override {
+    return target_->ContainsWithoutIo(key);
+  }
+  void Probe(const BlockKey& key) const override { target_->Probe(key); }
   std::optional<uint64_t> StoredChecksum(const BlockKey& key) const override {
     return target_->StoredChecksum(key);
   }

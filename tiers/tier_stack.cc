@@ -137,6 +137,13 @@ Location TierStack::Locate(const BlockKey& key) const {
   if (dram_.Contains(key)) return Location::kDram;
   if (GetQueued(key).ok()) return Location::kDram;
   if (UsesNvme(key.namespace_id) && nvme_->MayContain(key)) return Location::kNvme;
+  if (BlobUseOf(key.namespace_id) != BlobUse::kNone) {
+    // The Blob tier's presence view: blobs this server wrote or read, and
+    // what listings and probes found (another rack's spills). A key it does
+    // not know is probed in the background, for the next match.
+    if (blob_->ContainsWithoutIo(key)) return Location::kBlob;
+    blob_->Probe(key);
+  }
   return Location::kNone;
 }
 

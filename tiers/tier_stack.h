@@ -160,7 +160,9 @@ class TierStack {
   // bytes are still in memory and readable. kNotFound otherwise.
   Result<BlockHandle> GetQueued(const BlockKey& key) const;
   // Where `key` is, from in-memory indexes only. A block waiting in the
-  // demotion queue is in memory: kDram.
+  // demotion queue is in memory: kDram. In Blob namespaces, kBlob when the
+  // Blob tier's presence view knows the blob (Tier::ContainsWithoutIo); an
+  // unknown key is probed in the background (Tier::Probe).
   Location Locate(const BlockKey& key) const;
   // Whether a DRAM miss of `key` is worth a worker-side GetBelow.
   bool MayBeBelow(const BlockKey& key) const;

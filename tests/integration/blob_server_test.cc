@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include "client/client.h"
@@ -48,7 +49,7 @@ class BlobServerTest : public ::testing::Test {
   // A config with a spill namespace `kv` and a write-back namespace `ckpt`
   // over `endpoint`, NVMe in `nvme_dir`.
   static std::string Config(const std::string& endpoint, const std::filesystem::path& nvme_dir,
-                            const std::string& nvme_capacity) {
+                            const std::string& nvme_capacity, const std::string& blob_extra = "") {
     return "tiers:\n"
            "  dram: {capacity: 8MiB}\n"
            "  nvme: {directory: " +
@@ -58,7 +59,9 @@ class BlobServerTest : public ::testing::Test {
            "  blob: {endpoint: '" +
            endpoint +
            "', account: devstoreaccount1, key_env: KVTIER_TEST_BLOB_KEY, "
-           "operation_timeout_ms: 3000, container: racks, prefix: kvtier/}\n"
+           "operation_timeout_ms: 3000, container: racks, prefix: kvtier/" +
+           blob_extra +
+           "}\n"
            "namespaces:\n"
            "  - {name: kv, tiers: [dram, nvme, blob]}\n"
            "  - {name: ckpt, tiers: [dram, nvme, blob], blob_mode: write_back}\n";
@@ -68,9 +71,10 @@ class BlobServerTest : public ::testing::Test {
   // room for every block while uploads lag.
   std::unique_ptr<testing::ServerProcess> StartServer(const std::string& endpoint,
                                                       const std::filesystem::path& nvme_dir,
-                                                      const std::string& nvme_capacity = "16MiB") {
+                                                      const std::string& nvme_capacity = "16MiB",
+                                                      const std::string& blob_extra = "") {
     auto server = std::make_unique<testing::ServerProcess>(
-        std::vector<std::string>{}, Config(endpoint, nvme_dir, nvme_capacity));
+        std::vector<std::string>{}, Config(endpoint, nvme_dir, nvme_capacity, blob_extra));
     const Status started = server->Start();
     EXPECT_TRUE(started.ok()) << started.ToString() << server->log();
     return server;
@@ -160,6 +164,92 @@ TEST_F(BlobServerTest, EvictedBlocksSpillAndAreServedByThisServerAndAnother) {
   // the shared blob is gone.
   ASSERT_TRUE(gone.ok());
   EXPECT_EQ(gone->second, TierId::kDram);
+}
+
+// A server-wide counter of `client`'s server.
+uint64_t ServerCounter(Client& client, const std::string& name) {
+  auto stats = client.Stats();
+  EXPECT_TRUE(stats.ok());
+  if (!stats.ok()) return 0;
+  for (const auto& counter : stats->counters) {
+    if (counter.name == name) return counter.value;
+  }
+  ADD_FAILURE() << "no counter " << name;
+  return 0;
+}
+
+// Waits (bounded) until `done` holds; false if it never did.
+bool Eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 200; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
+TEST_F(BlobServerTest, AnotherServerMatchesASpilledChainInOneRoundTripAndLeasesIt) {
+  auto a = StartServer(azurite_.endpoint(), MakeDir());
+  auto writer = Connect(*a);
+  constexpr int kBlocks = 40;  // 40 MiB through 8 MiB of DRAM and 16 MiB of NVMe
+  for (int i = 0; i < kBlocks; ++i) Put(*writer, "kv", "b" + std::to_string(i), Bytes(i));
+  const std::vector<std::string> chain = {"b0", "b1", "b2"};
+  for (const std::string& key : chain) {
+    ASSERT_TRUE(Eventually([&] { return ReadBlob("kv", key).ok(); })) << key << " never spilled";
+  }
+
+  // Server b shares the container; its presence view lists it at start.
+  auto b = StartServer(azurite_.endpoint(), MakeDir());
+  auto reader = Connect(*b);
+  ASSERT_TRUE(Eventually([&] { return Counter(*reader, "blob", "presence_listed_names") >= 3; }));
+  EXPECT_GE(Counter(*reader, "blob", "presence_list_requests"), 1u);
+
+  // One MatchPrefix finds the whole chain in Blob, and leases it.
+  auto match = reader->MatchPrefix("kv", chain, /*lease_ms=*/10000);
+  ASSERT_TRUE(match.ok()) << match.status().ToString();
+  ASSERT_EQ(match->matched, 3u);
+  for (TierId tier : match->tiers) EXPECT_EQ(tier, TierId::kBlob);
+  EXPECT_NE(match->lease_id, 0u);
+  // The lease started the blocks' promotion into b's DRAM.
+  EXPECT_GE(ServerCounter(*reader, "blob_promotions_started"), 3u);
+  EXPECT_TRUE(Eventually([&] {
+    auto exists = reader->Exists("kv", chain);
+    return exists.ok() && exists->tiers[0] == TierId::kDram && exists->tiers[2] == TierId::kDram;
+  }));
+  auto got = reader->Get("kv", chain, match->lease_id);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  for (size_t i = 0; i < chain.size(); ++i) {
+    ASSERT_TRUE(got->values[i].status.ok()) << chain[i];
+    EXPECT_EQ(std::vector<std::byte>(got->values[i].bytes.begin(), got->values[i].bytes.end()),
+              Bytes(static_cast<uint32_t>(i)));
+  }
+}
+
+TEST_F(BlobServerTest, AProbeFindsASpilledBlockNoListingHasSeen) {
+  auto a = StartServer(azurite_.endpoint(), MakeDir());
+  auto writer = Connect(*a);
+  for (int i = 0; i < 40; ++i) Put(*writer, "kv", "b" + std::to_string(i), Bytes(i));
+  ASSERT_TRUE(Eventually([&] { return ReadBlob("kv", "b0").ok(); }));
+
+  auto b = StartServer(azurite_.endpoint(), MakeDir(), "16MiB", ", presence_list_interval_ms: 0");
+  auto reader = Connect(*b);
+  const std::vector<std::string> key = {"b0"};
+  // Unknown at first: the match does not wait on the network, but probes.
+  auto first = reader->MatchPrefix("kv", key);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->matched, 0u);
+  EXPECT_TRUE(Eventually([&] {
+    auto again = reader->MatchPrefix("kv", key);
+    return again.ok() && again->matched == 1 && again->tiers[0] == TierId::kBlob;
+  }));
+  EXPECT_GE(Counter(*reader, "blob", "presence_head_requests"), 1u);
+  EXPECT_EQ(Counter(*reader, "blob", "presence_list_requests"), 0u);
+  // A key that is nowhere is probed once and then known absent.
+  const std::vector<std::string> missing = {"never-written"};
+  ASSERT_TRUE(reader->MatchPrefix("kv", missing).ok());
+  ASSERT_TRUE(Eventually([&] { return Counter(*reader, "blob", "presence_head_requests") >= 2; }));
+  auto none = reader->MatchPrefix("kv", missing);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->matched, 0u);
 }
 
 TEST_F(BlobServerTest, WriteBackIsInBlobWhenFlushReturns) {

@@ -40,7 +40,11 @@ Result<std::unique_ptr<BlobTier>> BlobTier::Open(BlobTierOptions options) {
 }
 
 BlobTier::BlobTier(BlobTierOptions options, std::unique_ptr<BlobClient> client)
-    : options_(std::move(options)), client_(std::move(client)) {}
+    : options_(std::move(options)),
+      client_(std::move(client)),
+      presence_(std::make_unique<BlobPresence>(*client_, options_.name_prefix, options_.presence)) {
+  presence_->Start();
+}
 
 std::string BlobTier::BlobName(const BlockKey& key) const {
   std::string name = options_.name_prefix;
@@ -98,8 +102,10 @@ Status BlobTier::Write(const BlockKey& key, const BlockHandle& block, bool if_ab
     counters_.puts.fetch_add(1, std::memory_order_relaxed);
     counters_.put_bytes.fetch_add(block.size(), std::memory_order_relaxed);
     Remember(name, block.size());
+    presence_->Wrote(name);
   } else {
     counters_.already_present.fetch_add(1, std::memory_order_relaxed);
+    presence_->Read(name);
   }
   return Status::Ok();
 }
@@ -122,6 +128,7 @@ Result<BlockHandle> BlobTier::Get(const BlockKey& key) {
     if (got.status().code() == StatusCode::kNotFound) {
       counters_.misses.fetch_add(1, std::memory_order_relaxed);
       Forget(name);
+      presence_->Erased(name);
     } else {
       counters_.errors.fetch_add(1, std::memory_order_relaxed);
     }
@@ -142,6 +149,7 @@ Result<BlockHandle> BlobTier::Get(const BlockKey& key) {
     counters_.checksum_failures.fetch_add(1, std::memory_order_relaxed);
     client_->DeleteBlob(name).IgnoreError();
     Forget(name);
+    presence_->Erased(name);
     return Corruption(!has_checksum ? "Blob block has no checksum; dropped"
                       : misplaced   ? "Blob block was written under another key; dropped"
                                     : "Blob block failed its checksum; dropped");
@@ -172,6 +180,7 @@ Result<BlockHandle> BlobTier::Get(const BlockKey& key) {
   counters_.hits.fetch_add(1, std::memory_order_relaxed);
   counters_.get_bytes.fetch_add(bytes.size(), std::memory_order_relaxed);
   Remember(name, bytes.size());
+  presence_->Read(name);
   return std::move(block).Seal(actual, attributes);
 }
 
@@ -179,10 +188,19 @@ bool BlobTier::Contains(const BlockKey& key) const {
   return client_->GetProperties(BlobName(key)).ok();
 }
 
+bool BlobTier::ContainsWithoutIo(const BlockKey& key) const {
+  return presence_->Knows(BlobName(key));
+}
+
+void BlobTier::Probe(const BlockKey& key) const { presence_->Probe(BlobName(key)); }
+
 Status BlobTier::Erase(const BlockKey& key) {
   const std::string name = BlobName(key);
   Status status = client_->DeleteBlob(name);
-  if (status.ok() || status.code() == StatusCode::kNotFound) Forget(name);
+  if (status.ok() || status.code() == StatusCode::kNotFound) {
+    Forget(name);
+    presence_->Erased(name);
+  }
   if (status.ok()) counters_.erases.fetch_add(1, std::memory_order_relaxed);
   return status;
 }
@@ -235,6 +253,7 @@ TierStats BlobTier::Stats() const {
   stats.Add("http_5xx", client.http_5xx);
   stats.Add("http_other", client.http_other);
   stats.Add("no_response", client.no_response);
+  presence_->AddStats(stats);
   return stats;
 }
 

@@ -19,9 +19,12 @@
 // kCorruption: wrong bytes are never served.
 //
 // What it knows without I/O: nothing certain (other servers write too), so
-// MayContain is always true and StoredChecksum always nullopt. Stats count
-// what this process wrote, read and erased (items and used_bytes are this
-// process's view, not a container listing).
+// MayContain is always true and StoredChecksum always nullopt. Its presence
+// view (BlobPresence: blobs this process wrote or read, container listings,
+// HEAD probes) answers ContainsWithoutIo, so a match can report blocks only
+// Blob holds; Probe queues a HEAD. Stats count what this process wrote,
+// read and erased (items and used_bytes are this process's view, not a
+// container listing), and the presence view's requests.
 //
 // Thread safety: all methods may be called concurrently. Every method except
 // MayContain, StoredChecksum and Stats blocks on the network
@@ -35,6 +38,7 @@
 #include <vector>
 
 #include "tiers/blob/blob_client.h"
+#include "tiers/blob/blob_presence.h"
 #include "tiers/tier.h"
 
 namespace kvtier::tiers::blob {
@@ -48,6 +52,7 @@ struct BlobTierOptions {
   // Create the container at Open (which then needs the service). Without,
   // Open does no I/O and the first write that finds no container makes it.
   bool create_container = true;
+  BlobPresenceOptions presence;
 };
 
 class BlobTier final : public Tier {
@@ -75,6 +80,8 @@ class BlobTier final : public Tier {
   Result<BlockHandle> Get(const BlockKey& key) override;
   bool MayContain(const BlockKey& /*key*/) const override { return true; }
   bool Contains(const BlockKey& key) const override;
+  bool ContainsWithoutIo(const BlockKey& key) const override;
+  void Probe(const BlockKey& key) const override;
   Status Erase(const BlockKey& key) override;
   TierStats Stats() const override;
 
@@ -90,6 +97,8 @@ class BlobTier final : public Tier {
 
   const BlobTierOptions options_;
   std::unique_ptr<BlobClient> client_;
+  // Declared after client_: its thread stops before the client goes.
+  std::unique_ptr<BlobPresence> presence_;
 
   mutable std::mutex known_mu_;
   std::unordered_map<std::string, uint64_t> known_;  // name -> size, this process's view
