@@ -67,10 +67,17 @@ CFG
   "$bin/kvtierd" --config "$cfg" >"$work/kvtierd.log" 2>&1 &
   local pid=$!
   for _ in $(seq 100); do nc -z 127.0.0.1 "$port" && break; sleep 0.1; done
-  "$bin/kvtier-bench" --server "127.0.0.1:$port" --workload trace --trace "$trace" \
-    --block-bytes "$block_bytes" --capacity-blocks "$blocks" --batch 64 --json
+  local json
+  json=$("$bin/kvtier-bench" --server "127.0.0.1:$port" --workload trace --trace "$trace" \
+    --block-bytes "$block_bytes" --capacity-blocks "$blocks" --batch 64 --json) || {
+    echo "bench-prefix: the run ($trace, $blocks blocks, $policy) failed:" >&2
+    cat "$work/kvtierd.log" >&2
+    kill "$pid" 2>/dev/null || true
+    exit 1
+  }
   kill "$pid"
   wait "$pid" || true
+  echo "$json"
 }
 
 rows=()

@@ -60,8 +60,7 @@ TierStack::TierStack(DramTier& dram, Tier* nvme, const TierStackOptions& options
       nvme_(nvme),
       blob_(nvme != nullptr ? blob : nullptr),
       options_(options),
-      demotion_queue_limit_(std::min(options.demotion_queue_bytes, dram.capacity_bytes() / 4)),
-      stripes_(std::make_unique<std::array<std::mutex, kStripes>>()) {
+      demotion_queue_limit_(std::min(options.demotion_queue_bytes, dram.capacity_bytes() / 4)) {
   if (nvme_ == nullptr) return;
   dram_.SetEvictionListener([this](const BlockKey& key, BlockHandle block, bool was_read) {
     OnEvicted(key, std::move(block), was_read);
@@ -119,9 +118,7 @@ void TierStack::OnNvmeEvicted(const BlockKey& key, uint64_t size,
   }
 }
 
-std::mutex& TierStack::StripeFor(std::string_view index_key) {
-  return (*stripes_)[XXH3_64bits(index_key.data(), index_key.size()) % kStripes];
-}
+std::mutex& TierStack::StripeFor(std::string_view index_key) { return stripes_.For(index_key); }
 
 Result<BlockHandle> TierStack::GetQueued(const BlockKey& key) const {
   if (!UsesNvme(key.namespace_id)) return NotFound("key not stored");
@@ -159,8 +156,9 @@ bool TierStack::LowerMayHold(const BlockKey& key, const std::string& index_key,
     // Checked before NVMe: a demotion leaves demotions_ only after NVMe's
     // index has its entry, so one of the two checks sees it.
     std::lock_guard lock(mu_);
-    if (demotions_.count(index_key) != 0 || flights_.count(index_key) != 0) return true;
+    if (demotions_.count(index_key) != 0) return true;
   }
+  if (flights_.InFlight(index_key)) return true;
   if (uploader_ != nullptr && uploader_->Tracks(index_key)) return true;
   if (!nvme_->MayContain(key)) return false;
   if (!new_checksum) return true;
@@ -385,41 +383,8 @@ Result<BlockHandle> TierStack::GetBelow(const BlockKey& key, Location* from) {
   }
   std::string index_key;
   EncodeIndexKey(key, index_key);
-  std::shared_ptr<Flight> flight;
-  bool leader = false;
-  {
-    std::lock_guard lock(mu_);
-    auto [it, inserted] = flights_.try_emplace(index_key, nullptr);
-    if (inserted) it->second = std::make_shared<Flight>();
-    flight = it->second;
-    leader = inserted;
-  }
-  if (!leader) {
-    counters_.single_flight_joins.fetch_add(1, std::memory_order_relaxed);
-    std::unique_lock lock(flight->mu);
-    flight->done_cv.wait(lock, [&] { return flight->done; });
-    *from = flight->from;
-    if (!flight->status.ok()) return flight->status;
-    return flight->block.Clone();
-  }
-
-  Result<BlockHandle> result = ReadAndPromote(key, from);
-  {
-    std::lock_guard lock(mu_);
-    flights_.erase(index_key);
-  }
-  {
-    std::lock_guard lock(flight->mu);
-    flight->done = true;
-    flight->from = *from;
-    if (result.ok()) {
-      flight->block = result->Clone();
-    } else {
-      flight->status = result.status();
-    }
-  }
-  flight->done_cv.notify_all();
-  return result;
+  return flights_.Do(
+      index_key, [&](Location* read_from) { return ReadAndPromote(key, read_from); }, from);
 }
 
 Result<BlockHandle> TierStack::ReadAndPromote(const BlockKey& key, Location* from) {
@@ -555,7 +520,7 @@ std::vector<TierStats> TierStack::Stats() const {
     nvme.Add("promotions", counters_.promotions);
     nvme.Add("promotion_failures", counters_.promotion_failures);
     nvme.Add("promotions_deferred", counters_.promotions_deferred);
-    nvme.Add("single_flight_joins", counters_.single_flight_joins);
+    nvme.counters.push_back({"single_flight_joins", flights_.joins()});
     nvme.Add("lower_removals", counters_.lower_removals);
     nvme.Add("write_through_puts", counters_.write_through_puts);
   }
@@ -576,7 +541,7 @@ std::vector<TierStats> TierStack::Stats() const {
     seen.push_back(policy.origin);
     out.push_back(policy.origin->Stats());
     out.back().Add("fills", counters_.origin_fills);
-    out.back().Add("single_flight_joins", counters_.single_flight_joins);
+    out.back().counters.push_back({"single_flight_joins", flights_.joins()});
   }
   return out;
 }

@@ -7,7 +7,7 @@
 //            Blob for namespaces that use it (a spill still waiting is read
 //            from its NVMe bytes), then the namespace's origin (a
 //            BlockSource: dataset read-through).
-//            Concurrent misses of one key share one read below (single-flight),
+//            Concurrent misses of one key share one read below (SingleFlight),
 //            so N readers of a missing dataset block cause one origin read.
 //            A hit below is promoted into DRAM unless DRAM already holds the
 //            key (a newer put wins) or the demotion queue is past half full
@@ -33,7 +33,7 @@
 // of a key with other bytes is not pushed to Blob. Deletes remove the blob.
 //
 // No stale value and no deleted value ever comes back from below. Mechanism:
-//   - Every key hashes to one of kStripes stripe mutexes. Demotion writes,
+//   - Every key hashes to one of kStripes stripe mutexes (StripeLocks). Demotion writes,
 //     promotions, the removal of lower copies by puts and deletes, and
 //     write-through NVMe puts each hold the key's stripe for their whole
 //     NVMe step, so they are serialised per key.
@@ -54,7 +54,8 @@
 // Threading: methods marked "non-blocking" may run on network threads; the
 // others may block on disk and must run on a worker pool. Lock order: a
 // stripe, then (inside the tiers) a DRAM shard, then mu_. mu_ is never held
-// while calling a tier.
+// while calling a tier. The single-flight map (SingleFlight) has its own
+// mutex, never held while calling anything.
 
 #include <array>
 #include <atomic>
@@ -71,6 +72,8 @@
 
 #include "tiers/block_source.h"
 #include "tiers/dram/dram_tier.h"
+#include "tiers/single_flight.h"
+#include "tiers/stripe_locks.h"
 #include "tiers/tier.h"
 #include "tiers/uploader.h"
 
@@ -123,7 +126,7 @@ struct TierStackOptions {
 
 class TierStack {
  public:
-  static constexpr size_t kStripes = 1024;
+  static constexpr size_t kStripes = StripeLocks::kStripes;
 
   // `nvme` may be null (DRAM only); `blob` may be null, and is used only
   // with `nvme`. The tiers must outlive the stack. With both, uploads that
@@ -229,14 +232,6 @@ class TierStack {
     BlockHandle block;
     uint64_t seq = 0;
   };
-  struct Flight {
-    std::mutex mu;
-    std::condition_variable done_cv;
-    bool done = false;
-    Status status;
-    BlockHandle block;
-    Location from = Location::kNone;
-  };
 
   const NamespacePolicy& PolicyFor(uint32_t namespace_id) const;
   bool UsesNvme(uint32_t namespace_id) const;
@@ -270,7 +265,7 @@ class TierStack {
   const TierStackOptions options_;
   const uint64_t demotion_queue_limit_;
   std::unordered_map<uint32_t, NamespacePolicy> policies_;  // fixed after setup
-  std::unique_ptr<std::array<std::mutex, kStripes>> stripes_;
+  StripeLocks stripes_;
 
   mutable std::mutex mu_;  // everything below up to the thread
   std::condition_variable demotion_cv_;
@@ -284,11 +279,11 @@ class TierStack {
     BlockHandle block;  // its bytes, readable until written
   };
   std::unordered_map<std::string, Queued> demotions_;
-  std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
   std::vector<std::function<void()>> room_waiters_;
   uint64_t next_seq_ = 1;
   bool stopping_ = false;
   std::thread demotion_thread_;
+  SingleFlight flights_;                // GetBelow's reads
   std::unique_ptr<Uploader> uploader_;  // with blob_
   size_t resumed_uploads_ = 0;
   // Bumped by each blob delete, after the blob is gone: a get whose blob
@@ -306,7 +301,6 @@ class TierStack {
     std::atomic<uint64_t> promotions{0};
     std::atomic<uint64_t> promotion_failures{0};
     std::atomic<uint64_t> promotions_deferred{0};
-    std::atomic<uint64_t> single_flight_joins{0};
     std::atomic<uint64_t> lower_removals{0};
     std::atomic<uint64_t> write_through_puts{0};
     std::atomic<uint64_t> origin_fills{0};
