@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tiers/dram/eviction_order.h"
+#include "tiers/dram/ghost_filter.h"
 #include "tiers/dram/priority_policy.h"
 
 namespace kvtier::tiers {
@@ -149,6 +150,57 @@ TEST(PrefixOrder, UnreadPartialTailsGoFirstAndReadBlocksOutliveUnreadOnes) {
   EXPECT_EQ(second, unread);
   order.Remove(second, true);
   order.Remove(read);
+}
+
+TEST(PrefixOrder, ABlockStoredAgainSoonAfterItsEvictionOutlivesANewOne) {
+  EvictionOrder order(EvictionPolicyKind::kPrefix);
+  std::vector<std::unique_ptr<PolicyEntry>> entries;
+  auto add = [&](uint64_t hash) {
+    entries.push_back(std::make_unique<PolicyEntry>());
+    entries.back()->key_hash = hash;
+    order.Insert(entries.back().get());
+    return entries.back().get();
+  };
+  auto any = [](const PolicyEntry&) { return true; };
+  PolicyEntry* first = add(1);
+  order.Remove(first, /*evicted=*/true);  // 1 leaves
+  PolicyEntry* returned = add(1);         // and comes back: stored again
+  PolicyEntry* fresh = add(2);            // never seen, and newer
+  EXPECT_TRUE(returned->returned);
+  EXPECT_FALSE(fresh->returned);
+  PolicyEntry* victim = order.PickVictim(any);
+  EXPECT_EQ(victim, fresh);
+  order.Remove(victim, true);
+  order.Remove(returned);
+}
+
+TEST(PrefixOrder, AnErasedBlockIsNotRememberedAsEvicted) {
+  EvictionOrder order(EvictionPolicyKind::kPrefix);
+  PolicyEntry a;
+  a.key_hash = 7;
+  order.Insert(&a);
+  order.Remove(&a);  // erased by a client, not evicted
+  PolicyEntry again;
+  again.key_hash = 7;
+  order.Insert(&again);
+  EXPECT_FALSE(again.returned);
+  order.Remove(&again);
+}
+
+TEST(GhostFilter, RemembersTheLastGenerationAndForgetsOlderOnes) {
+  GhostFilter filter;
+  const size_t live = 4000;  // quota: 6000 adds a generation
+  for (uint64_t h = 1; h <= 6000; ++h) filter.Add(h, live);
+  for (uint64_t h = 1; h <= 6000; ++h) ASSERT_TRUE(filter.MayContain(h)) << h;
+  // Two more generations push the first out.
+  for (uint64_t h = 100001; h <= 100000 + 12001; ++h) filter.Add(h, live);
+  size_t still_there = 0;
+  for (uint64_t h = 1; h <= 6000; ++h) still_there += filter.MayContain(h) ? 1 : 0;
+  EXPECT_LT(still_there, 6000u / 10);  // false positives only
+  size_t false_positives = 0;
+  for (uint64_t h = 1'000'000; h < 1'010'000; ++h) false_positives += filter.MayContain(h) ? 1 : 0;
+  EXPECT_LT(false_positives, 10000u / 10);
+  EXPECT_GT(filter.memory_bytes(), 0u);
 }
 
 }  // namespace

@@ -44,6 +44,7 @@ void EvictionOrder::Insert(PolicyEntry* entry) {
       if (p->cached_children++ == 0 && p->candidate) DropCandidate(p);
     }
   }
+  entry->returned = evicted_recently_.MayContain(entry->key_hash);
   policy_->RecordInsert(*entry);
   if (entry->cached_children == 0) MakeCandidate(entry, /*fresh=*/true);
 }
@@ -51,6 +52,7 @@ void EvictionOrder::Insert(PolicyEntry* entry) {
 void EvictionOrder::Remove(PolicyEntry* entry, bool evicted) {
   if (evicted) {
     policy_->OnEvict(entry);
+    evicted_recently_.Add(entry->key_hash, all_.size());
     if (entry->cached_children > 0) ++chain_breaks_;
   }
   if (entry->candidate) DropCandidate(entry);

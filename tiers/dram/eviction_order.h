@@ -11,6 +11,10 @@
 // useless). The count of cached children is kept per parent hash, also for
 // parents not cached, so a parent stored after its children knows them.
 //
+// Memory of evictions: the key hashes of evicted entries are remembered for
+// a few turnovers of the cache (GhostFilter); an entry inserted under one of
+// them is marked `returned`, which the prefix policy values as one read.
+//
 // Fallback: when the policy finds no candidate it may evict (all pinned,
 // or a cycle of parent links that a client made up), the oldest entry that
 // may go is evicted whatever its children: pins and capacity win over chains.
@@ -25,6 +29,7 @@
 #include <unordered_map>
 
 #include "tiers/dram/eviction_policy.h"
+#include "tiers/dram/ghost_filter.h"
 
 namespace kvtier::tiers {
 
@@ -63,6 +68,7 @@ class EvictionOrder {
   std::unordered_map<uint64_t, uint32_t> cached_children_;  // by parent hash
   uint64_t next_id_ = 1;
   uint64_t chain_breaks_ = 0;
+  GhostFilter evicted_recently_;
 };
 
 }  // namespace kvtier::tiers

@@ -29,6 +29,8 @@ struct PolicyEntry {
   uint64_t parent_hash = 0;   // ChainHash of the block before it in its chain; 0: none
   uint64_t charge = 0;        // bytes this entry holds against capacity
   bool partial_tail = false;  // the partial last block of a request
+  // Set by the order at Insert: the key was evicted recently (GhostFilter).
+  bool returned = false;
 
   // Written by RecordAccess without the order's lock.
   std::atomic<uint64_t> stamp{0};  // the policy's time of the last insert or read

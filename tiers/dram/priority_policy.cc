@@ -63,7 +63,9 @@ void PrefixPolicy::RecordInsert(PolicyEntry& entry) {
 }
 
 uint64_t PrefixPolicy::Value(const PolicyEntry& entry) {
-  const uint32_t reads = entry.reads.load(std::memory_order_relaxed);
+  // A block stored again soon after its eviction counts as read once.
+  const uint32_t reads =
+      std::max<uint32_t>(entry.reads.load(std::memory_order_relaxed), entry.returned ? 1 : 0);
   if (entry.partial_tail && reads == 0) return static_cast<uint64_t>(kPartialValue * kUnit);
   const double value =
       1.0 + kReadWeight * std::min(reads, kMaxReads) +

@@ -67,12 +67,12 @@ class LruPolicy final : public PriorityPolicy {
 //
 // Value, in units of one turnover:
 //   - 1 for a block, plus kReadWeight once it has been read again
-//     (kMaxReads) and kChildWeight per child beyond its first (up to
-//     kMaxChildren): blocks many requests diverged from (shared system
-//     prompts, turns that were followed up) and blocks read again are worth
-//     more than the single-use tail of a one-turn request. Reads count once:
-//     a context read many times by an agent loop that has ended is worth no
-//     more than one read twice;
+//     (kMaxReads; a block stored again soon after its eviction, which
+//     EvictionOrder marks `returned`, counts as read once) and kChildWeight per child beyond its
+//     first (up to kMaxChildren): blocks many requests diverged from (shared system prompts, turns
+//     that were followed up) and blocks read again are worth more than the single-use tail of a
+//     one-turn request. Reads count once: a context read many times by an agent loop that has ended
+//     is worth no more than one read twice;
 //   - kPartialValue for the partial last block of a request that was never
 //     read: a follow-up turn extends it into another key, so it is rarely
 //     read again; it goes first.
