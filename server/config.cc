@@ -243,7 +243,7 @@ bool ParseOrigin(Reader& r, const YAML::Node& node, const std::string& path, Nam
          r.Bytes(node["block_bytes"], path + ".block_bytes", ns.origin.block_bytes);
 }
 
-bool ParseLeases(Reader& r, const YAML::Node& node, LeaseOptions& leases) {
+bool ParseLeases(Reader& r, const YAML::Node& node, tiers::LeaseOptions& leases) {
   if (!node) return true;
   if (!r.Map(node, "leases", {"default_ms", "max_ms", "max_leases", "max_bytes"})) return false;
   return r.Integer(node["default_ms"], "leases.default_ms", leases.default_ms) &&
@@ -291,9 +291,9 @@ bool ParseTiers(Reader& r, const YAML::Node& node, ServerConfig& config) {
   }
   if (const YAML::Node workers = node["workers"]; workers) {
     if (!r.Map(workers, "tiers.workers", {"threads", "max_queued_jobs"})) return false;
-    return r.Integer(workers["threads"], "tiers.workers.threads", config.workers.threads) &&
+    return r.Integer(workers["threads"], "tiers.workers.threads", config.stack.workers.threads) &&
            r.Integer(workers["max_queued_jobs"], "tiers.workers.max_queued_jobs",
-                     config.workers.max_queued_jobs);
+                     config.stack.workers.max_queued_jobs);
   }
   return true;
 }
@@ -478,7 +478,8 @@ Result<ServerConfig> ParseConfig(std::string_view yaml_text) {
       }
     }
     if (!ParseServer(r, root["server"], config) || !ParseLimits(r, root["limits"], config.limits) ||
-        !ParseTiers(r, root["tiers"], config) || !ParseLeases(r, root["leases"], config.leases) ||
+        !ParseTiers(r, root["tiers"], config) ||
+        !ParseLeases(r, root["leases"], config.stack.leases) ||
         !ParseNamespaces(r, root["namespaces"], config) ||
         !ParseAuth(r, root["auth"], config.auth)) {
       return r.status;
@@ -572,15 +573,7 @@ Status ServerConfig::Validate() const {
   KVTIER_RETURN_IF_ERROR(limits.Validate());
   KVTIER_RETURN_IF_ERROR(dram.Validate());
   if (nvme_enabled) KVTIER_RETURN_IF_ERROR(nvme.Validate());
-  KVTIER_RETURN_IF_ERROR(stack.Validate());
-  KVTIER_RETURN_IF_ERROR(leases.Validate());
-  if (workers.threads == 0 || workers.threads > 256) {
-    return InvalidArgument("tiers.workers.threads must be in 1..256, got " +
-                           std::to_string(workers.threads));
-  }
-  if (workers.max_queued_jobs == 0) {
-    return InvalidArgument("tiers.workers.max_queued_jobs must be > 0");
-  }
+  KVTIER_RETURN_IF_ERROR(stack.Validate());  // also the workers and leases
   if (blob.enabled) {
     if (blob.endpoint.empty() || blob.account.empty()) {
       return InvalidArgument("tiers.blob.endpoint and tiers.blob.account must be set");
@@ -695,11 +688,13 @@ std::string DescribeConfig(const ServerConfig& c) {
   out << ", demotion: {admission: " << tiers::AdmissionPolicyName(c.stack.admission)
       << ", queue_bytes: " << FormatByteSize(c.stack.demotion_queue_bytes)
       << "}, promote_on_get: " << (c.stack.promote_on_get ? "true" : "false")
-      << ", workers: {threads: " << c.workers.threads
-      << ", max_queued_jobs: " << c.workers.max_queued_jobs << "}}\n";
-  out << "leases: {default_ms: " << c.leases.default_ms << ", max_ms: " << c.leases.max_ms
-      << ", max_leases: " << c.leases.max_leases << ", max_bytes: "
-      << (c.leases.max_bytes == 0 ? "a quarter of DRAM" : FormatByteSize(c.leases.max_bytes))
+      << ", workers: {threads: " << c.stack.workers.threads
+      << ", max_queued_jobs: " << c.stack.workers.max_queued_jobs << "}}\n";
+  out << "leases: {default_ms: " << c.stack.leases.default_ms
+      << ", max_ms: " << c.stack.leases.max_ms << ", max_leases: " << c.stack.leases.max_leases
+      << ", max_bytes: "
+      << (c.stack.leases.max_bytes == 0 ? "a quarter of DRAM"
+                                        : FormatByteSize(c.stack.leases.max_bytes))
       << "}\n";
   out << "namespaces:";
   for (const NamespaceConfig& ns : c.namespaces) {

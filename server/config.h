@@ -12,7 +12,6 @@
 #include "common/keys.h"
 #include "common/result.h"
 #include "protocol/limits.h"
-#include "server/lease_table.h"
 #include "tiers/dram/dram_tier.h"
 #include "tiers/nvme/nvme_tier.h"
 #include "tiers/tier_stack.h"
@@ -95,11 +94,6 @@ struct AuthConfig {
 };
 
 // Blocking tier calls (NVMe now) run on this pool, never on network threads.
-struct WorkerConfig {
-  uint32_t threads = 4;
-  uint32_t max_queued_jobs = 4096;  // over it, requests get a retryable error
-};
-
 // A TLS listener beside (or instead of) the plaintext one
 // (docs/config.md, "server.tls").
 struct TlsListenerConfig {
@@ -148,9 +142,8 @@ struct ServerConfig {
   bool nvme_enabled = false;  // a `tiers.nvme` section is present
   tiers::NvmeTierOptions nvme;
   BlobConfig blob;
+  // tiers.demotion, tiers.workers, leases and the Blob upload options.
   tiers::TierStackOptions stack;
-  WorkerConfig workers;
-  LeaseOptions leases;
   std::vector<NamespaceConfig> namespaces;
   AuthConfig auth;
 

@@ -53,14 +53,9 @@ Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStat
       limits_(config.limits),
       transports_(config.listener.unix_socket.empty() ? std::vector<std::string>{"tcp"}
                                                       : std::vector<std::string>{"tcp", "shm"}),
-      lease_options_(config.leases),
       started_(std::chrono::steady_clock::now()),
       stack_(stack),
       stats_(stats),
-      workers_("kvtier-io", config.workers.threads, config.workers.max_queued_jobs),
-      leases_(config.leases.max_leases, config.leases.max_bytes != 0
-                                            ? config.leases.max_bytes
-                                            : stack.dram().capacity_bytes() / 4),
       authenticator_(config.auth, config.namespaces) {
   for (size_t i = 0; i < config.namespaces.size(); ++i) {
     auto ns = std::make_unique<NamespaceState>();
@@ -70,58 +65,22 @@ Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStat
     ns->ttl_ms = config.namespaces[i].ttl_ms;
     ns->pin = config.namespaces[i].pin;
     ns->bulk = config.namespaces[i].bulk;
-    stack_.dram().SetHardPinQuota(ns->id, config.namespaces[i].pin_quota);
     ns->kind = config.namespaces[i].kind;
     stack_.SetNamespacePolicy(ns->id, {.use_nvme = config.namespaces[i].use_nvme,
                                        .write_mode = config.namespaces[i].write_mode,
                                        .blob = config.namespaces[i].blob,
-                                       .origin = i < origins.size() ? origins[i] : nullptr});
+                                       .origin = i < origins.size() ? origins[i] : nullptr,
+                                       .hard_pin_quota = config.namespaces[i].pin_quota});
     namespaces_.push_back(std::move(ns));
   }
-  ScheduleExpirySweep();
-  stack_.SetNvmeEvictionObserver(
-      [this](const tiers::BlockKey& key, uint64_t /*size*/, LeaseTable::Reader read) {
-        leases_.OnNvmeEvicted(key, read);
-      });
 }
 
-Service::~Service() {
-  StopWorkers();
-  stack_.SetNvmeEvictionObserver(nullptr);  // before leases_ goes
-}
+Service::~Service() { StopWorkers(); }
 
-void Service::ScheduleExpirySweep() {
-  // Expired blocks are misses at once; this gives their memory back even if
-  // nobody reads them again.
-  timers_.Schedule(TimerQueue::Clock::now() + std::chrono::seconds(10), [this] {
-    stack_.dram().ReclaimExpired(std::numeric_limits<size_t>::max());
-    ScheduleExpirySweep();
-  });
-}
-
-void Service::StopWorkers() { workers_.Shutdown(); }
+void Service::StopWorkers() { stack_.StopOperations(); }
 
 JobClass Service::ClassOf(const NamespaceState& ns, bool bulk_requested) {
   return ns.bulk || bulk_requested ? JobClass::kBulk : JobClass::kLatency;
-}
-
-void Service::PromoteFromBlob(const tiers::BlockKey& key) {
-  auto job = [this, namespace_id = key.namespace_id, bytes = std::string(key.key)] {
-    tiers::Location from = tiers::Location::kNone;
-    stack_.GetBelow({namespace_id, bytes}, &from).status().IgnoreError();
-  };
-  if (Defer(std::move(job), JobClass::kBulk)) {
-    blob_promotions_started_.fetch_add(1, std::memory_order_relaxed);
-  }
-}
-
-bool Service::Defer(std::function<void()> job, JobClass job_class) {
-  if (workers_.TrySubmit(std::move(job), job_class)) {
-    deferred_requests_.fetch_add(1, std::memory_order_relaxed);
-    return true;
-  }
-  worker_queue_full_.fetch_add(1, std::memory_order_relaxed);
-  return false;
 }
 
 Status Service::Reject(Status status) {
@@ -194,13 +153,6 @@ void Service::TakeTrailingChecksums(PendingPut& put, std::span<const std::byte> 
 
 namespace {
 
-// State of a Put that finishes on a worker.
-struct PutJob {
-  PendingPut put;
-  std::vector<tiers::BlockHandle> sealed;             // write-through: blocks to store
-  std::vector<std::pair<size_t, uint64_t>> barriers;  // write-back: (index, lower barrier)
-};
-
 // The expiry and pin of value `i`: the request's, else the namespace's.
 // In KV namespaces also its chain link: the keys of a put are consecutive
 // links of one chain, after the request's parent_key when it names one.
@@ -223,103 +175,48 @@ tiers::BlockAttributes AttributesFor(const NamespaceState& ns, const protocol::P
   return attributes;
 }
 
-void CountPut(NamespaceState& ns, StatusCode code, uint64_t size) {
-  if (code == StatusCode::kOk) {
-    ns.puts.fetch_add(1, std::memory_order_relaxed);
-    ns.put_bytes.fetch_add(size, std::memory_order_relaxed);
-  } else {
-    ns.rejected_puts.fetch_add(1, std::memory_order_relaxed);
+// Counts each value of a finished put as stored or rejected, and encodes
+// the reply.
+ReplyBody FinishedPut(const PendingPut& put, std::vector<StatusCode> codes) {
+  NamespaceState& ns = *put.ns;
+  for (size_t i = 0; i < codes.size(); ++i) {
+    if (codes[i] == StatusCode::kOk) {
+      ns.puts.fetch_add(1, std::memory_order_relaxed);
+      ns.put_bytes.fetch_add(put.request.value_lengths[i], std::memory_order_relaxed);
+    } else {
+      ns.rejected_puts.fetch_add(1, std::memory_order_relaxed);
+    }
   }
+  return ReplyBody{protocol::EncodePutResponse({std::move(codes)}), {}, 0};
 }
 
 }  // namespace
 
 std::optional<Result<ReplyBody>> Service::FinishPut(PendingPut put, const DeferredReply& deferred) {
-  auto job = std::make_shared<PutJob>();
-  job->sealed.resize(put.blocks.size());
-  NamespaceState& ns = *put.ns;
-  const bool write_through = stack_.IsWriteThrough(ns.id);
+  const NamespaceState& ns = *put.ns;
   const uint64_t now_ms = tiers::UnixNowMs();
+  std::vector<tiers::BlockHandle> sealed(put.blocks.size());
   for (size_t i = 0; i < put.blocks.size(); ++i) {
-    if (!put.blocks[i]) {
-      ns.rejected_puts.fetch_add(1, std::memory_order_relaxed);
-      continue;
-    }
+    if (!put.blocks[i]) continue;
     tiers::WritableBlock& block = put.blocks[i];
     const uint64_t checksum = BlockChecksum(block.mutable_bytes());
     if (!put.request.checksums.empty() && put.request.checksums[i] != checksum) {
       // The bytes changed between the client and us: never store them.
       put.codes[i] = StatusCode::kCorruption;
       stats_.CountBadInput(BadInput::kChecksumMismatch);
-      ns.rejected_puts.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    const uint64_t size = block.size();
-    const tiers::BlockAttributes attributes = AttributesFor(ns, put.request, i, now_ms);
-    if (write_through) {
-      job->sealed[i] = std::move(block).Seal(checksum, attributes);
-      continue;
-    }
-    uint64_t barrier = 0;
-    Status status = stack_.PutWriteBack({ns.id, put.request.keys[i]},
-                                        std::move(block).Seal(checksum, attributes), &barrier);
-    put.codes[i] = status.code();
-    if (barrier != 0) {
-      job->barriers.emplace_back(i, barrier);  // counted when the removal below is done
-    } else {
-      CountPut(ns, status.code(), size);
-    }
+    sealed[i] = std::move(block).Seal(checksum, AttributesFor(ns, put.request, i, now_ms));
   }
-  bool any_sealed = false;
-  for (const auto& block : job->sealed) any_sealed = any_sealed || static_cast<bool>(block);
-  if (!any_sealed && job->barriers.empty()) {
-    ReplyBody reply{protocol::EncodePutResponse({std::move(put.codes)}), {}, 0};
-    if (!stack_.DemotionBacklogged()) return reply;
-    // Write-back pacing: while NVMe lags behind DRAM evictions, the ack
-    // waits for the demotion backlog to shrink (no thread waits).
-    auto held = std::make_shared<ReplyBody>(std::move(reply));
-    if (stack_.WaitForDemotionRoom([held, deferred] { deferred(std::move(*held)); })) {
-      paced_puts_.fetch_add(1, std::memory_order_relaxed);
-      return std::nullopt;
-    }
-    return std::move(*held);
-  }
-
-  job->put = std::move(put);
-  auto run = [this, job, deferred] {
-    PendingPut& p = job->put;
-    for (size_t i = 0; i < job->sealed.size(); ++i) {
-      if (!job->sealed[i]) continue;
-      const uint64_t size = job->sealed[i].size();
-      Status status =
-          stack_.PutWriteThrough({p.ns->id, p.request.keys[i]}, std::move(job->sealed[i]));
-      p.codes[i] = status.code();
-      CountPut(*p.ns, status.code(), size);
-    }
-    for (const auto& [i, barrier] : job->barriers) {
-      // A put removes no blob, so this cannot fail.
-      stack_.RemoveBelow({p.ns->id, p.request.keys[i]}, barrier, /*erase_dram=*/false)
-          .status()
-          .IgnoreError();
-      CountPut(*p.ns, StatusCode::kOk, p.request.value_lengths[i]);
-    }
-    deferred(ReplyBody{protocol::EncodePutResponse({std::move(p.codes)}), {}, 0});
-  };
-  if (Defer(run, ClassOf(*job->put.ns, job->put.request.bulk))) return std::nullopt;
-
-  // No worker slot: nothing of this put may be acknowledged. Write-back
-  // values already in DRAM are taken out again, so the older copy below
-  // stays the only one.
-  PendingPut& p = job->put;
-  for (size_t i = 0; i < job->sealed.size(); ++i) {
-    if (job->sealed[i]) p.codes[i] = StatusCode::kResourceExhausted;
-  }
-  for (const auto& [i, barrier] : job->barriers) {
-    stack_.dram().Erase({p.ns->id, p.request.keys[i]}).IgnoreError();
-    p.codes[i] = StatusCode::kResourceExhausted;
-    p.ns->rejected_puts.fetch_add(1, std::memory_order_relaxed);
-  }
-  return ReplyBody{protocol::EncodePutResponse({std::move(p.codes)}), {}, 0};
+  // The stack's keys view into the put's metadata: it lives until the end.
+  auto owned = std::make_shared<PendingPut>(std::move(put));
+  auto codes = stack_.Put(owned->ns->id, owned->request.keys, std::move(sealed), owned->codes,
+                          ClassOf(*owned->ns, owned->request.bulk),
+                          [owned, deferred](std::vector<StatusCode> codes) {
+                            deferred(FinishedPut(*owned, std::move(codes)));
+                          });
+  if (!codes) return std::nullopt;
+  return FinishedPut(*owned, std::move(*codes));
 }
 
 std::optional<Result<ReplyBody>> Service::Handle(protocol::Opcode opcode,
@@ -384,21 +281,13 @@ Result<ReplyBody> Service::Hello(std::span<const std::byte> metadata, const Acce
 
 namespace {
 
-// State of a Get: the blocks found so far, by key index.
-struct GetJob : KeysJob {
-  std::vector<tiers::BlockHandle> found;
-  std::vector<StatusCode> codes;
-  std::vector<TierId> tiers;
-  std::vector<size_t> below;  // indexes to look up on a worker
-};
-
-// Builds the reply in key order. One reply frame carries at most
+// Builds a Get reply in key order. One reply frame carries at most
 // max_payload_bytes; hits past that are answered as retryable so the client
 // asks for them again.
-ReplyBody AssembleGet(GetJob& job, uint64_t max_payload_bytes) {
-  const size_t count = job.found.size();
+ReplyBody AssembleGet(const KeysJob& job, tiers::ReadResult read, uint64_t max_payload_bytes) {
+  const size_t count = read.blocks.size();
   protocol::GetResponse response;
-  response.codes = std::move(job.codes);
+  response.codes = std::move(read.codes);
   response.value_lengths.assign(count, 0);
   response.checksums.assign(count, 0);
   response.tiers.assign(count, TierId::kNone);
@@ -408,16 +297,15 @@ ReplyBody AssembleGet(GetJob& job, uint64_t max_payload_bytes) {
   body.payload.reserve(count);
   uint64_t hits = 0;
   for (size_t i = 0; i < count; ++i) {
-    tiers::BlockHandle& handle = job.found[i];
+    tiers::BlockHandle& handle = read.blocks[i];
     if (!handle) continue;
     if (body.payload_bytes + handle.size() > max_payload_bytes) {
       response.codes[i] = StatusCode::kResourceExhausted;
       continue;
     }
-    response.codes[i] = StatusCode::kOk;
     response.value_lengths[i] = handle.size();
     response.checksums[i] = handle.checksum();
-    response.tiers[i] = job.tiers[i];
+    response.tiers[i] = ToWireTier(read.from[i]);
     if (kb) {
       const tiers::BlockAttributes& a = handle.attributes();
       response.kb[i] = {a.token_count, a.position_offset, a.producer};
@@ -433,36 +321,61 @@ ReplyBody AssembleGet(GetJob& job, uint64_t max_payload_bytes) {
   return body;
 }
 
-}  // namespace
-
-std::optional<tiers::BlockHandle> Service::FromMemory(uint64_t lease_id,
-                                                      const tiers::BlockKey& key) {
-  // A lease's snapshot first; keys it does not hold read as usual.
-  if (lease_id != 0) {
-    if (auto leased = leases_.Find(lease_id, key.namespace_id, key.key)) return leased;
+// Builds a GetPrefix reply: the delivered prefix and why it stopped there.
+ReplyBody AssemblePrefix(const KeysJob& job, tiers::PrefixResult prefix) {
+  protocol::GetPrefixResponse response;
+  switch (prefix.stop) {
+    case tiers::PrefixStop::kComplete:
+      response.stop_reason = protocol::PrefixStop::kComplete;
+      break;
+    case tiers::PrefixStop::kMiss:
+      response.stop_reason = protocol::PrefixStop::kMiss;
+      break;
+    case tiers::PrefixStop::kError:
+      response.stop_reason = protocol::PrefixStop::kError;
+      response.stop_code = prefix.stop_code;
+      break;
+    case tiers::PrefixStop::kDeadline:
+      response.stop_reason = protocol::PrefixStop::kDeadline;
+      break;
+    case tiers::PrefixStop::kByteLimit:
+      response.stop_reason = protocol::PrefixStop::kPayloadLimit;
+      break;
   }
-  if (auto hit = stack_.GetFromDram(key); hit.ok()) return std::move(*hit);
-  if (auto queued = stack_.GetQueued(key); queued.ok()) return std::move(*queued);
-  return std::nullopt;
-}
-
-bool Service::WorthReadingBelow(uint64_t lease_id, const tiers::BlockKey& key) const {
-  return stack_.MayBeBelow(key) ||
-         (lease_id != 0 && leases_.ReaderFor(lease_id, key.namespace_id, key.key));
-}
-
-Result<tiers::BlockHandle> Service::ReadBelow(uint64_t lease_id, const tiers::BlockKey& key,
-                                              tiers::Location* from) {
-  auto handle = stack_.GetBelow(key, from);
-  if (!handle.ok() && lease_id != 0) {
-    // NVMe evicted it after the match: the lease kept its bytes.
-    if (auto read = leases_.ReaderFor(lease_id, key.namespace_id, key.key)) {
-      handle = (*read)();
-      *from = tiers::Location::kNvme;
+  const size_t delivered = prefix.blocks.size();
+  response.delivered = static_cast<uint32_t>(delivered);
+  const bool kb = job.ns->kind == NamespaceKind::kKb;
+  ReplyBody body;
+  body.payload.reserve(delivered);
+  for (size_t k = 0; k < delivered; ++k) {
+    tiers::BlockHandle& block = prefix.blocks[k];
+    if (kb) {
+      const tiers::BlockAttributes& a = block.attributes();
+      response.kb.push_back({a.token_count, a.position_offset, a.producer});
     }
+    response.value_lengths.push_back(block.size());
+    response.checksums.push_back(block.checksum());
+    response.tiers.push_back(ToWireTier(prefix.from[k]));
+    body.payload_bytes += block.size();
+    body.payload.push_back(std::move(block));
   }
-  return handle;
+  job.ns->hits.fetch_add(delivered, std::memory_order_relaxed);
+  if (prefix.stop == tiers::PrefixStop::kMiss) {
+    job.ns->misses.fetch_add(1, std::memory_order_relaxed);
+  }
+  job.ns->get_bytes.fetch_add(body.payload_bytes, std::memory_order_relaxed);
+  body.metadata = protocol::EncodeGetPrefixResponse(response);
+  return body;
 }
+
+ReplyBody FinishedDelete(const KeysJob& job, std::vector<StatusCode> codes) {
+  for (StatusCode code : codes) {
+    if (code == StatusCode::kOk) job.ns->deletes.fetch_add(1, std::memory_order_relaxed);
+  }
+  return ReplyBody{protocol::EncodeDeleteResponse({std::move(codes)}), {}, 0};
+}
+
+}  // namespace
 
 Status Service::DecodeKeysJob(std::vector<std::byte> metadata, KeysJob& job, const Access& access,
                               Grant need) {
@@ -478,46 +391,41 @@ Status Service::DecodeKeysJob(std::vector<std::byte> metadata, KeysJob& job, con
 
 Service::Answer Service::Get(std::vector<std::byte> metadata, const DeferredReply& deferred,
                              const Access& access) {
-  auto job = std::make_shared<GetJob>();
+  // The stack's keys view into the job's metadata: it lives until the end.
+  auto job = std::make_shared<KeysJob>();
   if (Status status = DecodeKeysJob(std::move(metadata), *job, access, Grant::kRead);
       !status.ok()) {
     return Result<ReplyBody>(std::move(status));
   }
+  const uint64_t max_payload_bytes = limits_.max_payload_bytes;
+  auto read = stack_.Get(
+      job->ns->id, job->request.keys,
+      {.lease_id = job->request.lease_id, .job_class = ClassOf(*job->ns, job->request.bulk)},
+      [job, deferred, max_payload_bytes](tiers::ReadResult read) {
+        deferred(AssembleGet(*job, std::move(read), max_payload_bytes));
+      });
+  if (!read) return std::nullopt;
+  return AssembleGet(*job, std::move(*read), max_payload_bytes);
+}
 
-  const size_t count = job->request.keys.size();
-  job->found.resize(count);
-  job->codes.assign(count, StatusCode::kNotFound);
-  job->tiers.assign(count, TierId::kNone);
-  for (size_t i = 0; i < count; ++i) {
-    const tiers::BlockKey key{job->ns->id, job->request.keys[i]};
-    if (auto handle = FromMemory(job->request.lease_id, key)) {
-      job->found[i] = std::move(*handle);
-      job->tiers[i] = TierId::kDram;
-    } else if (WorthReadingBelow(job->request.lease_id, key)) {
-      job->below.push_back(i);
-    }
+Service::Answer Service::GetPrefix(std::vector<std::byte> metadata, const DeferredReply& deferred,
+                                   const Access& access) {
+  auto job = std::make_shared<KeysJob>();
+  if (Status status = DecodeKeysJob(std::move(metadata), *job, access, Grant::kRead);
+      !status.ok()) {
+    return Result<ReplyBody>(std::move(status));
   }
-  if (job->below.empty()) return AssembleGet(*job, limits_.max_payload_bytes);
-
-  auto run = [this, job, deferred] {
-    for (size_t i : job->below) {
-      tiers::Location from = tiers::Location::kNone;
-      auto handle = ReadBelow(job->request.lease_id, {job->ns->id, job->request.keys[i]}, &from);
-      if (handle.ok()) {
-        job->found[i] = std::move(*handle);
-        job->tiers[i] = ToWireTier(from);
-      } else if (handle.status().code() != StatusCode::kNotFound &&
-                 handle.status().code() != StatusCode::kCorruption) {
-        // A bad block below was dropped and counted: to the client it is a
-        // miss. Other errors (I/O) are reported per key.
-        job->codes[i] = handle.status().code();
-      }
-    }
-    deferred(AssembleGet(*job, limits_.max_payload_bytes));
-  };
-  if (Defer(run, ClassOf(*job->ns, job->request.bulk))) return std::nullopt;
-  for (size_t i : job->below) job->codes[i] = StatusCode::kResourceExhausted;
-  return AssembleGet(*job, limits_.max_payload_bytes);
+  tiers::PrefixOptions options;
+  options.lease_id = job->request.lease_id;
+  options.job_class = ClassOf(*job->ns, job->request.bulk);
+  options.deadline_ms = job->request.deadline_ms;
+  options.max_bytes = limits_.max_payload_bytes;
+  auto prefix = stack_.GetPrefix(job->ns->id, job->request.keys, options,
+                                 [job, deferred](tiers::PrefixResult prefix) {
+                                   deferred(AssemblePrefix(*job, std::move(prefix)));
+                                 });
+  if (!prefix) return std::nullopt;
+  return AssemblePrefix(*job, std::move(*prefix));
 }
 
 Result<ReplyBody> Service::Exists(std::span<const std::byte> metadata, const Access& access) {
@@ -535,44 +443,17 @@ Result<ReplyBody> Service::Exists(std::span<const std::byte> metadata, const Acc
 
 Service::Answer Service::Delete(std::vector<std::byte> metadata, const DeferredReply& deferred,
                                 const Access& access) {
-  struct DeleteJob : KeysJob {
-    std::vector<StatusCode> codes;
-    std::vector<std::pair<size_t, uint64_t>> barriers;
-  };
-  auto job = std::make_shared<DeleteJob>();
+  auto job = std::make_shared<KeysJob>();
   if (Status status = DecodeKeysJob(std::move(metadata), *job, access, Grant::kReadWrite);
       !status.ok()) {
     return Result<ReplyBody>(std::move(status));
   }
-  job->codes.reserve(job->request.keys.size());
-  for (size_t i = 0; i < job->request.keys.size(); ++i) {
-    uint64_t barrier = 0;
-    Status status = stack_.EraseFromDram({job->ns->id, job->request.keys[i]}, &barrier);
-    if (barrier != 0) job->barriers.emplace_back(i, barrier);
-    if (status.ok()) job->ns->deletes.fetch_add(1, std::memory_order_relaxed);
-    job->codes.push_back(status.code());
-  }
-  if (job->barriers.empty()) {
-    return ReplyBody{protocol::EncodeDeleteResponse({std::move(job->codes)}), {}, 0};
-  }
-  auto run = [this, job, deferred] {
-    for (const auto& [i, barrier] : job->barriers) {
-      auto removed =
-          stack_.RemoveBelow({job->ns->id, job->request.keys[i]}, barrier, /*erase_dram=*/true);
-      if (!removed.ok()) {
-        // The blob is still there: the delete is not done (retryable).
-        job->codes[i] = removed.status().code();
-      } else if (*removed && job->codes[i] != StatusCode::kOk) {
-        job->codes[i] = StatusCode::kOk;
-        job->ns->deletes.fetch_add(1, std::memory_order_relaxed);
-      }
-    }
-    deferred(ReplyBody{protocol::EncodeDeleteResponse({std::move(job->codes)}), {}, 0});
-  };
-  if (Defer(run, ClassOf(*job->ns, job->request.bulk))) return std::nullopt;
-  // The copies below stay: the client must retry to finish the delete.
-  for (const auto& [i, barrier] : job->barriers) job->codes[i] = StatusCode::kResourceExhausted;
-  return ReplyBody{protocol::EncodeDeleteResponse({std::move(job->codes)}), {}, 0};
+  auto codes = stack_.Erase(job->ns->id, job->request.keys, ClassOf(*job->ns, job->request.bulk),
+                            [job, deferred](std::vector<StatusCode> codes) {
+                              deferred(FinishedDelete(*job, std::move(codes)));
+                            });
+  if (!codes) return std::nullopt;
+  return FinishedDelete(*job, std::move(*codes));
 }
 
 Service::Answer Service::Flush(std::vector<std::byte> metadata, const DeferredReply& deferred,
@@ -599,52 +480,22 @@ Result<ReplyBody> Service::MatchPrefix(std::span<const std::byte> metadata, cons
   if (!request.ok()) return Reject(request.status());
   auto ns = Resolve(request->namespace_name, access, Grant::kRead);
   if (!ns.ok()) return Reject(ns.status());
+  auto match = stack_.Match((*ns)->id, request->keys, request->lease_ms);
+  if (!match.ok()) return match.status();
   protocol::MatchPrefixResponse response;
-  const uint32_t lease_ms =
-      std::min(request->lease_ms != 0 ? request->lease_ms : lease_options_.default_ms,
-               lease_options_.max_ms);
-  std::vector<LeaseTable::Held> held;
-  std::vector<std::string> on_nvme;
-  // In-memory indexes only: DRAM's exact one, then NVMe's (which holds every
-  // key it stores), so no key costs I/O.
-  for (std::string_view key : request->keys) {
-    const tiers::BlockKey block_key{(*ns)->id, key};
-    const TierId tier = ToWireTier(stack_.Locate(block_key));
-    if (tier == TierId::kNone) break;
-    response.tiers.push_back(tier);
-    if (lease_ms == 0) continue;
-    if (tier == TierId::kNvme) {
-      on_nvme.emplace_back(key);  // watched: kept readable if NVMe evicts it
-      continue;
-    }
-    if (tier == TierId::kBlob) {
-      // Only Blob holds it (another rack's spill): the lease starts its
-      // promotion, so the Get that follows finds it in DRAM more often.
-      PromoteFromBlob(block_key);
-      continue;
-    }
-    // A pin taken now: the block may have gone since Locate (then the lease
-    // does not cover it and a Get reads it as usual).
-    auto pinned = stack_.dram().Pin(block_key);
-    if (!pinned.ok()) pinned = stack_.GetQueued(block_key);
-    if (pinned.ok()) held.push_back({std::string(key), std::move(*pinned)});
-  }
+  response.tiers.reserve(match->tiers.size());
+  for (tiers::Location location : match->tiers) response.tiers.push_back(ToWireTier(location));
   response.matched = static_cast<uint32_t>(response.tiers.size());
   (*ns)->match_depth.Record(response.matched);
-  if (lease_ms != 0 && response.matched != 0) {
-    auto lease = leases_.Take((*ns)->id, std::move(held), std::move(on_nvme),
-                              std::chrono::milliseconds(lease_ms));
-    if (!lease.ok()) return lease.status();
-    response.lease_id = *lease;
-    response.lease_ms = lease_ms;
-  }
+  response.lease_id = match->lease_id;
+  response.lease_ms = match->lease_ms;
   return ReplyBody{protocol::EncodeMatchPrefixResponse(response), {}, 0};
 }
 
 Result<ReplyBody> Service::Release(std::span<const std::byte> metadata) {
   auto lease_id = protocol::DecodeReleaseRequest(metadata);
   if (!lease_id.ok()) return Reject(lease_id.status());
-  return ReplyBody{protocol::EncodeReleaseResponse(leases_.Release(*lease_id)), {}, 0};
+  return ReplyBody{protocol::EncodeReleaseResponse(stack_.ReleaseLease(*lease_id)), {}, 0};
 }
 
 Result<ReplyBody> Service::Stats(std::span<const std::byte> metadata) {
@@ -691,14 +542,9 @@ protocol::StatsResponse Service::Snapshot() {
     add("bad_input_" + std::string(BadInputName(static_cast<BadInput>(kind))),
         stats_.bad_input[kind].load());
   }
-  add("deferred_requests", deferred_requests_.load());
-  add("worker_queue_full", worker_queue_full_.load());
-  add("paced_puts", paced_puts_.load());
-  add("blob_promotions_started", blob_promotions_started_.load());
-  add("worker_queued_jobs", workers_.queued());
-  std::vector<tiers::TierCounter> lease_counters;
-  leases_.AddCounters(lease_counters);
-  for (auto& counter : lease_counters) add(std::move(counter.name), counter.value);
+  std::vector<tiers::TierCounter> operation_counters;  // the workers' and the leases'
+  stack_.AddOperationCounters(operation_counters);
+  for (auto& counter : operation_counters) add(std::move(counter.name), counter.value);
   const std::vector<tiers::TierStats> tier_stats = stack_.Stats();
   for (const tiers::TierStats& tier : tier_stats) {
     response.tiers.push_back(

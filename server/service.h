@@ -1,11 +1,11 @@
 #pragma once
 
-// Request semantics, independent of how bytes arrive: resolves namespaces,
-// runs each batched operation against the tier stack and builds the reply.
-// Called from network threads and never blocks there: DRAM work is done
-// inline, and a request that needs a blocking tier (an NVMe read, a
-// write-through put, removing a copy below) goes to the worker pool and is
-// answered through its DeferredReply. Thread-safe.
+// Request semantics, independent of how bytes arrive: decodes a request,
+// resolves its namespace and checks access, makes one whole call on the tier
+// stack (TierStack::Get, GetPrefix, Put, Erase, Match) and encodes the
+// reply. Called from network threads and never blocks there: the stack does
+// what memory can do inline and finishes the rest on its worker pool, and
+// such a reply arrives through the request's DeferredReply. Thread-safe.
 
 #include <atomic>
 #include <chrono>
@@ -19,13 +19,11 @@
 #include <vector>
 
 #include "common/result.h"
-#include "common/timer_queue.h"
 #include "common/worker_pool.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
 #include "server/auth.h"
 #include "server/config.h"
-#include "server/lease_table.h"
 #include "server/metrics.h"
 #include "server/server_stats.h"
 #include "tiers/tier.h"
@@ -148,7 +146,7 @@ class Service {
   const Authenticator& authenticator() const { return authenticator_; }
 
   // Runs the worker jobs already queued, then stops the pool; later
-  // requests that need a worker get kUnavailable. Call after the listeners
+  // requests that need a worker get kResourceExhausted. Call after the listeners
   // have drained and while their event loops can still take completions.
   void StopWorkers();
 
@@ -163,32 +161,16 @@ class Service {
                 const Access& access);
   Result<ReplyBody> MatchPrefix(std::span<const std::byte> metadata, const Access& access);
   Result<ReplyBody> Release(std::span<const std::byte> metadata);
-  // The longest contiguous prefix deliverable by the request's deadline
-  // (server/prefix_get.cc).
+  // The longest contiguous prefix deliverable by the request's deadline.
   Answer GetPrefix(std::vector<std::byte> metadata, const DeferredReply& deferred,
                    const Access& access);
   // Answers once the write-backs named (or all pending) are in Blob.
   Answer Flush(std::vector<std::byte> metadata, const DeferredReply& deferred,
                const Access& access);
   Result<ReplyBody> Stats(std::span<const std::byte> metadata);
-  // Read steps shared by Get and GetPrefix. Non-blocking: the block of
-  // `key` held in memory (the lease's snapshot, DRAM, the demotion queue).
-  std::optional<tiers::BlockHandle> FromMemory(uint64_t lease_id, const tiers::BlockKey& key);
-  // Non-blocking: whether a worker-side ReadBelow of `key` may find it.
-  bool WorthReadingBelow(uint64_t lease_id, const tiers::BlockKey& key) const;
-  // Blocking (workers only): the lower tiers, then a lease's kept NVMe copy.
-  Result<tiers::BlockHandle> ReadBelow(uint64_t lease_id, const tiers::BlockKey& key,
-                                       tiers::Location* from);
   // Takes `metadata`, decodes it into `job` and resolves its namespace.
   Status DecodeKeysJob(std::vector<std::byte> metadata, KeysJob& job, const Access& access,
                        Grant need);
-  // Reclaims expired DRAM blocks every few seconds, on the timer thread.
-  void ScheduleExpirySweep();
-  // Queues a worker read of `key` from below DRAM, which promotes it (a
-  // lease on a block only Blob holds). Dropped when the pool is full.
-  void PromoteFromBlob(const tiers::BlockKey& key);
-  // Queues `job` on the worker pool; false when it is full or stopped.
-  bool Defer(std::function<void()> job, JobClass job_class);
   // Bulk when the namespace is, or the request asks for it.
   static JobClass ClassOf(const NamespaceState& ns, bool bulk_requested);
   // Counts a rejected request by the kind its status shows.
@@ -199,17 +181,9 @@ class Service {
   const protocol::Limits limits_;
   const std::vector<std::string> transports_;  // offered in Hello
   std::string rdma_refusal_ = "this server sets up no RDMA queue pairs; values go over the stream";
-  const LeaseOptions lease_options_;
   const std::chrono::steady_clock::time_point started_;
   tiers::TierStack& stack_;
   ServerStats& stats_;
-  WorkerPool workers_;
-  LeaseTable leases_;
-  TimerQueue timers_;  // GetPrefix deadlines
-  std::atomic<uint64_t> deferred_requests_{0};
-  std::atomic<uint64_t> worker_queue_full_{0};
-  std::atomic<uint64_t> paced_puts_{0};
-  std::atomic<uint64_t> blob_promotions_started_{0};
   std::vector<std::unique_ptr<NamespaceState>> namespaces_;
   const Authenticator authenticator_;
 };

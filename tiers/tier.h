@@ -21,6 +21,7 @@
 
 #include "common/result.h"
 #include "tiers/block.h"
+#include "tiers/upload_journal.h"
 
 namespace kvtier::tiers {
 
@@ -138,24 +139,9 @@ class Tier {
     return true;
   }
 
-  // ---- Hand-off to a tier below (NVMe to Blob). Defaults: unsupported. ----
-
-  // PutDurable, plus a mark written atomically with the block that it still
-  // has to be uploaded to the tier below. A marked block is never evicted:
-  // when only marked blocks are left to evict, writes are refused with
-  // kResourceExhausted until uploads clear marks. Errors: as PutDurable;
-  // kUnsupported for tiers without a journal.
-  virtual Status PutDurableForUpload(const BlockKey& /*key*/, BlockHandle /*block*/) {
-    return Unsupported(std::string(name()) + " tier keeps no upload journal");
-  }
-  // Clears the mark when the stored block still has `checksum` (a newer put
-  // keeps its own mark). kNotFound when the key is gone or has other bytes.
-  virtual Status ClearUploadMark(const BlockKey& /*key*/, uint64_t /*checksum*/) {
-    return NotFound("no upload mark");
-  }
-  // Index keys (EncodeIndexKey) of the marked blocks, oldest write first:
-  // what a restart must still upload.
-  virtual std::vector<std::string> MarkedForUpload() const { return {}; }
+  // The tier's journal of blocks still to be handed to the tier below
+  // (upload_journal.h); null for tiers that keep none (all but NVMe).
+  virtual UploadJournal* upload_journal() { return nullptr; }
 
   // A block the tier evicts, handed over before it is gone. `read` returns
   // its verified bytes; the bytes stay readable (and may hold disk space)
@@ -198,13 +184,7 @@ class TierWrapper : public Tier {
   Result<bool> PutIfAbsent(const BlockKey& key, BlockHandle block) override {
     return target_->PutIfAbsent(key, std::move(block));
   }
-  Status PutDurableForUpload(const BlockKey& key, BlockHandle block) override {
-    return target_->PutDurableForUpload(key, std::move(block));
-  }
-  Status ClearUploadMark(const BlockKey& key, uint64_t checksum) override {
-    return target_->ClearUploadMark(key, checksum);
-  }
-  std::vector<std::string> MarkedForUpload() const override { return target_->MarkedForUpload(); }
+  UploadJournal* upload_journal() override { return target_->upload_journal(); }
   void SetEvictionSink(EvictionSink sink) override { target_->SetEvictionSink(std::move(sink)); }
 
  protected:

@@ -52,6 +52,14 @@ Status TierStackOptions::Validate() const {
     return InvalidArgument("tiers.demotion.queue_bytes must be at least 1MiB, got " +
                            FormatByteSize(demotion_queue_bytes));
   }
+  if (workers.threads == 0 || workers.threads > 256) {
+    return InvalidArgument("tiers.workers.threads must be in 1..256, got " +
+                           std::to_string(workers.threads));
+  }
+  if (workers.max_queued_jobs == 0) {
+    return InvalidArgument("tiers.workers.max_queued_jobs must be > 0");
+  }
+  if (Status status = leases.Validate(); !status.ok()) return status;
   return uploads.Validate();
 }
 
@@ -60,12 +68,17 @@ TierStack::TierStack(DramTier& dram, Tier* nvme, const TierStackOptions& options
       nvme_(nvme),
       blob_(nvme != nullptr ? blob : nullptr),
       options_(options),
-      demotion_queue_limit_(std::min(options.demotion_queue_bytes, dram.capacity_bytes() / 4)) {
+      demotion_queue_limit_(std::min(options.demotion_queue_bytes, dram.capacity_bytes() / 4)),
+      leases_(options.leases.max_leases,
+              options.leases.max_bytes != 0 ? options.leases.max_bytes : dram.capacity_bytes() / 4),
+      workers_("kvtier-io", options.workers.threads, options.workers.max_queued_jobs) {
+  ScheduleExpirySweep();
   if (nvme_ == nullptr) return;
+  demotions_ = std::make_unique<DemotionQueue>(
+      demotion_queue_limit_, [this](DemotionQueue::Demotion& demotion) { Demote(demotion); });
   dram_.SetEvictionListener([this](const BlockKey& key, BlockHandle block, bool was_read) {
     OnEvicted(key, std::move(block), was_read);
   });
-  demotion_thread_ = std::thread([this] { DemotionLoop(); });
   SetNvmeEvictionObserver(nullptr);
   if (blob_ == nullptr) return;
   uploader_ = std::make_unique<Uploader>(*nvme_, *blob_, options_.uploads);
@@ -75,6 +88,7 @@ TierStack::TierStack(DramTier& dram, Tier* nvme, const TierStackOptions& options
 TierStack::~TierStack() { Shutdown(); }
 
 void TierStack::SetNamespacePolicy(uint32_t namespace_id, NamespacePolicy policy) {
+  dram_.SetHardPinQuota(namespace_id, policy.hard_pin_quota);
   policies_[namespace_id] = policy;
 }
 
@@ -111,6 +125,7 @@ void TierStack::SetNvmeEvictionObserver(Tier::EvictionSink observer) {
 
 void TierStack::OnNvmeEvicted(const BlockKey& key, uint64_t size,
                               std::function<Result<BlockHandle>()> read) {
+  leases_.OnNvmeEvicted(key, read);  // leases watching it keep its bytes readable
   // Write-back namespaces have their blocks in Blob already (marked ones
   // are never evicted).
   if (BlobUseOf(key.namespace_id) == BlobUse::kSpill) {
@@ -124,10 +139,9 @@ Result<BlockHandle> TierStack::GetQueued(const BlockKey& key) const {
   if (!UsesNvme(key.namespace_id)) return NotFound("key not stored");
   std::string index_key;
   EncodeIndexKey(key, index_key);
-  std::lock_guard lock(mu_);
-  auto it = demotions_.find(index_key);
-  if (it == demotions_.end()) return NotFound("key not queued for demotion");
-  return it->second.block.Clone();
+  std::optional<BlockHandle> queued = demotions_->Find(index_key);
+  if (!queued) return NotFound("key not queued for demotion");
+  return std::move(*queued);
 }
 
 Location TierStack::Locate(const BlockKey& key) const {
@@ -152,12 +166,9 @@ bool TierStack::MayBeBelow(const BlockKey& key) const {
 
 bool TierStack::LowerMayHold(const BlockKey& key, const std::string& index_key,
                              std::optional<uint64_t> new_checksum) const {
-  {
-    // Checked before NVMe: a demotion leaves demotions_ only after NVMe's
-    // index has its entry, so one of the two checks sees it.
-    std::lock_guard lock(mu_);
-    if (demotions_.count(index_key) != 0) return true;
-  }
+  // Checked before NVMe: a demotion leaves the queue only after NVMe's
+  // index has its entry, so one of the two checks sees it.
+  if (demotions_->Holds(index_key)) return true;
   if (flights_.InFlight(index_key)) return true;
   if (uploader_ != nullptr && uploader_->Tracks(index_key)) return true;
   if (!nvme_->MayContain(key)) return false;
@@ -174,16 +185,7 @@ uint64_t TierStack::BarrierIfLowerMayHold(const BlockKey& key,
   // A delete in a Blob namespace always removes the blob (on a worker).
   const bool delete_blob = !new_checksum && BlobUseOf(key.namespace_id) != BlobUse::kNone;
   if (!delete_blob && !LowerMayHold(key, index_key, new_checksum)) return 0;
-  std::lock_guard lock(mu_);
-  return next_seq_++;
-}
-
-bool TierStack::CancelDemotionsBefore(const std::string& index_key, uint64_t barrier) {
-  std::lock_guard lock(mu_);
-  auto it = demotions_.find(index_key);
-  if (it == demotions_.end() || it->second.seq >= barrier) return false;
-  demotions_.erase(it);  // the queued demotion sees it is stale and skips
-  return true;
+  return demotions_->NextBarrier();
 }
 
 bool TierStack::BelowHoldsSameBytes(const BlockKey& key, uint64_t checksum) const {
@@ -210,7 +212,7 @@ Result<bool> TierStack::RemoveBelow(const BlockKey& key, uint64_t barrier, bool 
   std::string index_key;
   EncodeIndexKey(key, index_key);
   std::lock_guard stripe(StripeFor(index_key));
-  bool removed = CancelDemotionsBefore(index_key, barrier);
+  bool removed = demotions_->CancelBefore(index_key, barrier);
   if (nvme_->Erase(key).ok()) removed = true;
   // After the NVMe erase no new upload of the old bytes can start (they are
   // read from NVMe, or were handed over by an eviction that is cancelled).
@@ -249,16 +251,14 @@ Status TierStack::PutWriteThrough(const BlockKey& key, BlockHandle block) {
   KVTIER_RETURN_IF_ERROR(dram_.Put(key, std::move(block)));
   std::string index_key;
   EncodeIndexKey(key, index_key);
-  uint64_t barrier = 0;
-  {
-    std::lock_guard lock(mu_);
-    barrier = next_seq_++;
-  }
+  const uint64_t barrier = demotions_->NextBarrier();
   std::lock_guard stripe(StripeFor(index_key));
-  CancelDemotionsBefore(index_key, barrier);
+  demotions_->CancelBefore(index_key, barrier);
   const bool upload = BlobUseOf(key.namespace_id) == BlobUse::kWriteBack;
-  Status status = upload ? nvme_->PutDurableForUpload(key, std::move(durable))
-                         : nvme_->PutDurable(key, std::move(durable));
+  UploadJournal* journal = nvme_->upload_journal();
+  Status status = !upload              ? nvme_->PutDurable(key, std::move(durable))
+                  : journal != nullptr ? journal->PutDurableForUpload(key, std::move(durable))
+                                       : Unsupported("the NVMe tier keeps no upload journal");
   if (!status.ok()) {
     // Not acknowledged: leave neither the new value nor an older one.
     dram_.Erase(key).IgnoreError();
@@ -285,82 +285,35 @@ void TierStack::OnEvicted(const BlockKey& key, BlockHandle block, bool was_read)
     counters_.demotions_already_below.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  Demotion demotion;
-  EncodeIndexKey(key, demotion.index_key);
-  const uint64_t size = block.size();
-  demotion.block = std::move(block);
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_ || demotion_queue_bytes_ + size > demotion_queue_limit_) {
-      counters_.demotion_queue_full.fetch_add(1, std::memory_order_relaxed);
-      return;  // the block is dropped as the caller releases its shard lock
-    }
-    demotion.seq = next_seq_++;
-    demotions_[demotion.index_key] = Queued{demotion.seq, demotion.block.Clone()};
-    demotion_queue_bytes_ += size;
-    demotion_backlog_.store(demotion_queue_bytes_, std::memory_order_relaxed);
-    demotion_queue_.push_back(std::move(demotion));
-  }
-  demotion_cv_.notify_one();
-}
-
-void TierStack::DemotionLoop() {
-  for (;;) {
-    Demotion demotion;
-    {
-      std::unique_lock lock(mu_);
-      demotion_cv_.wait(lock, [this] { return stopping_ || !demotion_queue_.empty(); });
-      if (demotion_queue_.empty()) return;
-      demotion = std::move(demotion_queue_.front());
-      demotion_queue_.pop_front();
-      demoting_ = true;
-    }
-    const uint64_t size = demotion.block.size();
-    Demote(std::move(demotion));
-    std::vector<std::function<void()>> room;
-    {
-      std::lock_guard lock(mu_);
-      demotion_queue_bytes_ -= size;
-      demotion_backlog_.store(demotion_queue_bytes_, std::memory_order_relaxed);
-      demoting_ = false;
-      if (demotion_queue_bytes_ < demotion_queue_limit_ / 2) room.swap(room_waiters_);
-    }
-    demotion_idle_cv_.notify_all();
-    for (auto& on_room : room) on_room();
+  std::string index_key;
+  EncodeIndexKey(key, index_key);
+  if (!demotions_->Enqueue(std::move(index_key), std::move(block))) {
+    // Full (or stopping): the block is dropped as the caller releases its
+    // shard lock.
+    counters_.demotion_queue_full.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
 bool TierStack::DemotionBacklogged() const {
-  return demotion_backlog_.load(std::memory_order_relaxed) >= demotion_queue_limit_ / 2;
+  return demotions_ != nullptr && demotions_->Backlogged();
 }
 
 bool TierStack::WaitForDemotionRoom(std::function<void()> on_room) {
-  std::lock_guard lock(mu_);
-  if (nvme_ == nullptr || stopping_ || demotion_queue_bytes_ < demotion_queue_limit_ / 2) {
-    return false;
-  }
-  room_waiters_.push_back(std::move(on_room));
-  return true;
+  return demotions_ != nullptr && demotions_->WaitForRoom(std::move(on_room));
 }
 
 void TierStack::FlushDemotions() {
-  std::unique_lock lock(mu_);
-  demotion_idle_cv_.wait(
-      lock, [this] { return nvme_ == nullptr || (demotion_queue_.empty() && !demoting_); });
+  if (demotions_ != nullptr) demotions_->WaitIdle();
 }
 
-void TierStack::Demote(Demotion demotion) {
+void TierStack::Demote(DemotionQueue::Demotion& demotion) {
   const BlockKey key = DecodeIndexKey(demotion.index_key);
   std::lock_guard stripe(StripeFor(demotion.index_key));
-  {
-    std::lock_guard lock(mu_);
-    auto it = demotions_.find(demotion.index_key);
-    if (it == demotions_.end() || it->second.seq != demotion.seq) {
-      counters_.demotions_cancelled.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
+  if (!demotions_->IsCurrent(demotion.index_key, demotion.seq)) {
+    counters_.demotions_cancelled.fetch_add(1, std::memory_order_relaxed);
+    return;
   }
-  // The entry stays in demotions_ during the write, so a delete meanwhile
+  // The demotion stays current during the write, so a delete meanwhile
   // takes the worker path and waits for this stripe.
   if (BelowHoldsSameBytes(key, demotion.block.checksum())) {
     // Written meanwhile (write-through, or an earlier demotion).
@@ -371,9 +324,7 @@ void TierStack::Demote(Demotion demotion) {
   } else {
     counters_.demotion_failures.fetch_add(1, std::memory_order_relaxed);
   }
-  std::lock_guard lock(mu_);
-  auto it = demotions_.find(demotion.index_key);
-  if (it != demotions_.end() && it->second.seq == demotion.seq) demotions_.erase(it);
+  demotions_->Finish(demotion.index_key, demotion.seq);
 }
 
 Result<BlockHandle> TierStack::GetBelow(const BlockKey& key, Location* from) {
@@ -435,14 +386,11 @@ Result<BlockHandle> TierStack::ReadAndPromote(const BlockKey& key, Location* fro
   }
   if (!below.ok() || (!fetched && !options_.promote_on_get) || !promote) return below;
   BlockHandle block = std::move(*below);
-  {
-    // A promotion evicts another block; while the demotion queue is backed
-    // up that block could not be written down, so serve from NVMe instead.
-    std::lock_guard lock(mu_);
-    if (!fetched && demotion_queue_bytes_ >= demotion_queue_limit_ / 2) {
-      counters_.promotions_deferred.fetch_add(1, std::memory_order_relaxed);
-      return block;
-    }
+  // A promotion evicts another block; while the demotion queue is backed up
+  // that block could not be written down, so serve from NVMe instead.
+  if (!fetched && demotions_ != nullptr && demotions_->Backlogged()) {
+    counters_.promotions_deferred.fetch_add(1, std::memory_order_relaxed);
+    return block;
   }
   auto copy = dram_.Allocate(key.key.size(), block.size());
   if (!copy.ok()) {
@@ -480,23 +428,13 @@ Result<BlockHandle> TierStack::ReadBlob(const BlockKey& key, const std::string& 
 }
 
 void TierStack::Shutdown() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) return;
-    stopping_ = true;
-  }
-  demotion_cv_.notify_all();
-  if (demotion_thread_.joinable()) demotion_thread_.join();
+  if (shut_down_.exchange(true)) return;
+  StopOperations();                               // its jobs may still queue demotions
+  if (demotions_ != nullptr) demotions_->Stop();  // writes what it holds
   if (nvme_ != nullptr) dram_.SetEvictionListener(nullptr);
   // After the demotions: their writes may evict NVMe blocks to spill.
   if (nvme_ != nullptr) nvme_->SetEvictionSink(nullptr);
   if (uploader_ != nullptr) uploader_->Shutdown();
-  std::vector<std::function<void()>> room;
-  {
-    std::lock_guard lock(mu_);
-    room.swap(room_waiters_);
-  }
-  for (auto& on_room : room) on_room();
 }
 
 std::vector<TierStats> TierStack::Stats() const {
@@ -511,10 +449,7 @@ std::vector<TierStats> TierStack::Stats() const {
     dram.Add("demotion_queue_full", counters_.demotion_queue_full);
     dram.Add("demotion_failures", counters_.demotion_failures);
     dram.Add("admission_rejects", counters_.admission_rejects);
-    {
-      std::lock_guard lock(mu_);
-      dram.counters.push_back({"demotion_queue_bytes", demotion_queue_bytes_});
-    }
+    dram.counters.push_back({"demotion_queue_bytes", demotions_->queued_bytes()});
     out.push_back(nvme_->Stats());
     TierStats& nvme = out.back();
     nvme.Add("promotions", counters_.promotions);

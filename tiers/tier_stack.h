@@ -1,7 +1,10 @@
 #pragma once
 
 // The tier stack: DRAM in front of an optional NVMe tier and an optional
-// Blob tier, and the flows of docs/tiers.md between them.
+// Blob tier, and the flows of docs/tiers.md between them. It owns whole
+// operations (Get, GetPrefix, Put, Erase, Match with read leases): callers
+// make one call and the stack runs the order of steps, finishing blocking
+// ones on its bounded worker pool (stack_operations.h).
 //
 //   Get      DRAM, then the demotion queue, then (on a worker) NVMe, then
 //            Blob for namespaces that use it (a spill still waiting is read
@@ -33,12 +36,12 @@
 // of a key with other bytes is not pushed to Blob. Deletes remove the blob.
 //
 // No stale value and no deleted value ever comes back from below. Mechanism:
-//   - Every key hashes to one of kStripes stripe mutexes (StripeLocks). Demotion writes,
-//     promotions, the removal of lower copies by puts and deletes, and
-//     write-through NVMe puts each hold the key's stripe for their whole
-//     NVMe step, so they are serialised per key.
-//   - Each queued demotion has a sequence number, recorded per key in
-//     `demotions_` until its write is done. A put or delete takes a barrier
+//   - Every key hashes to one of kStripes stripe mutexes (StripeLocks).
+//     Demotion writes, promotions, the removal of lower copies by puts and
+//     deletes, and write-through NVMe puts each hold the key's stripe for
+//     their whole NVMe step, so they are serialised per key.
+//   - Each queued demotion has a sequence number, current per key in the
+//     DemotionQueue until its write is done. A put or delete takes a barrier
 //     number after changing DRAM; its lower step cancels every queued
 //     demotion of the key numbered below the barrier (the old value), then
 //     erases the NVMe copy. A demotion writes only if its number is still
@@ -51,11 +54,12 @@
 // A put racing a delete of the same key may end with the key absent (a
 // miss), never with the deleted bytes.
 //
-// Threading: methods marked "non-blocking" may run on network threads; the
-// others may block on disk and must run on a worker pool. Lock order: a
-// stripe, then (inside the tiers) a DRAM shard, then mu_. mu_ is never held
-// while calling a tier. The single-flight map (SingleFlight) has its own
-// mutex, never held while calling anything.
+// Threading: the whole operations and the methods marked "non-blocking" may
+// run on network threads; the others may block on disk and must run on a
+// worker. Lock order: a stripe, then (inside the tiers) a DRAM shard, then
+// the demotion queue's lock, which is never held while calling a tier. The
+// single-flight map (SingleFlight) and the lease table have their own
+// mutexes, never held while calling anything.
 
 #include <array>
 #include <atomic>
@@ -65,14 +69,22 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "common/timer_queue.h"
+#include "common/worker_pool.h"
 #include "tiers/block_source.h"
+#include "tiers/demotion_queue.h"
 #include "tiers/dram/dram_tier.h"
+#include "tiers/lease_table.h"
 #include "tiers/single_flight.h"
+#include "tiers/stack_operations.h"
 #include "tiers/stripe_locks.h"
 #include "tiers/tier.h"
 #include "tiers/uploader.h"
@@ -88,9 +100,6 @@ enum class AdmissionPolicy { kChain, kAll, kReadOnce };
 
 std::string_view AdmissionPolicyName(AdmissionPolicy policy);
 Result<AdmissionPolicy> ParseAdmissionPolicy(std::string_view name);
-
-// Where a block was found.
-enum class Location : uint8_t { kNone, kDram, kNvme, kBlob, kOrigin };
 
 // How a namespace uses the Blob tier (which needs the NVMe tier).
 enum class BlobUse : uint8_t {
@@ -109,6 +118,13 @@ struct NamespacePolicy {
   BlobUse blob = BlobUse::kNone;  // ignored without NVMe and Blob tiers
   // Read-through source for misses of every tier; it must outlive the stack.
   BlockSource* origin = nullptr;
+  uint64_t hard_pin_quota = 0;  // DRAM bytes hard-pinned blocks may hold
+};
+
+// The bounded pool the stack's whole operations finish on.
+struct WorkerOptions {
+  uint32_t threads = 4;
+  uint32_t max_queued_jobs = 4096;  // over it, operations answer kResourceExhausted
 };
 
 struct TierStackOptions {
@@ -120,6 +136,8 @@ struct TierStackOptions {
   // capacity here.
   uint64_t demotion_queue_bytes = 128ull << 20;
   UploaderOptions uploads;  // with a Blob tier
+  WorkerOptions workers;
+  LeaseOptions leases;
 
   Status Validate() const;
 };
@@ -152,7 +170,62 @@ class TierStack {
   // Uploads left marked on NVMe by an earlier run, queued again at start.
   size_t resumed_uploads() const { return resumed_uploads_; }
 
-  // ---- Non-blocking. ----
+  // ---- Whole operations (stack_operations.h says how they complete). ----
+  // Each is non-blocking; the blocking steps run on the stack's pool.
+
+  // Reads `keys`: a lease's snapshot, DRAM, the demotion queue, then (on a
+  // worker) NVMe, Blob and the origin (GetBelow), then what a lease kept of
+  // a block NVMe evicted since the match.
+  std::optional<ReadResult> Get(uint32_t namespace_id, std::span<const std::string_view> keys,
+                                const ReadOptions& options, ReadDone done);
+  // The longest contiguous prefix of `keys` deliverable by the deadline:
+  // blocks in memory inline, the rest read below in parallel on workers;
+  // answered as soon as the prefix is settled (a miss, a failed read, every
+  // read done, the byte limit) or when the deadline passes. Reads still
+  // running then finish unseen. No gap is ever returned.
+  std::optional<PrefixResult> GetPrefix(uint32_t namespace_id,
+                                        std::span<const std::string_view> keys,
+                                        const PrefixOptions& options, PrefixDone done);
+  // Publishes `blocks` (sealed; an empty handle where `codes[i]` already
+  // says why not) under `keys` by the namespace's write mode; returns or
+  // hands `done` the codes. Write-back: DRAM inline, then on a worker the
+  // removal of an older copy below when one may exist; while the demotion
+  // backlog is past half its bound the answer waits for room (pacing
+  // writers to NVMe). Write-through: DRAM and NVMe on a worker. With no
+  // worker free nothing is acknowledged: values already in DRAM are taken
+  // out again (the older copy below stays the only one) and those keys are
+  // kResourceExhausted.
+  std::optional<std::vector<StatusCode>> Put(uint32_t namespace_id,
+                                             std::span<const std::string_view> keys,
+                                             std::vector<BlockHandle> blocks,
+                                             std::vector<StatusCode> codes, JobClass job_class,
+                                             CodesDone done);
+  // Erases `keys` from every tier: DRAM inline, below on a worker when a
+  // lower tier may hold them. kOk where a copy was removed, kNotFound where
+  // none was; with no worker free, kResourceExhausted where a copy below
+  // stays (retry).
+  std::optional<std::vector<StatusCode>> Erase(uint32_t namespace_id,
+                                               std::span<const std::string_view> keys,
+                                               JobClass job_class, CodesDone done);
+  // How many leading keys some tier holds, and where (Locate: in-memory
+  // indexes and the Blob presence view, no I/O). With a lease (`lease_ms`
+  // nonzero, else the default lease; at most the maximum), the matched
+  // blocks in memory are pinned and NVMe ones watched until it ends, and
+  // blocks only Blob holds start their promotion into DRAM. Errors:
+  // kResourceExhausted when leases are at their bound.
+  Result<MatchResult> Match(uint32_t namespace_id, std::span<const std::string_view> keys,
+                            uint32_t lease_ms);
+  // Ends a lease early; false when there is none (expired or released).
+  bool ReleaseLease(uint64_t lease_id) { return leases_.Release(lease_id); }
+
+  // Runs the jobs already queued, then stops the pool: later operations
+  // that need a worker answer kResourceExhausted. Idempotent.
+  void StopOperations();
+  // deferred_requests, worker_queue_full, paced_puts,
+  // blob_promotions_started, worker_queued_jobs, then the leases'.
+  void AddOperationCounters(std::vector<TierCounter>& out) const;
+
+  // ---- Non-blocking steps. ----
 
   // Memory for a block that a later Put* publishes (DRAM memory).
   Result<WritableBlock> Allocate(uint64_t key_size, uint64_t value_size) {
@@ -219,7 +292,8 @@ class TierStack {
   // skipped). Blocking.
   void FlushDemotions();
 
-  // Writes what the demotion queue holds, then stops its thread. Idempotent.
+  // Stops the operations' pool, writes what the demotion queue holds, then
+  // stops its thread. Idempotent.
   void Shutdown();
 
   // DRAM, NVMe and Blob stats, with the stack's counters added to each,
@@ -227,12 +301,6 @@ class TierStack {
   std::vector<TierStats> Stats() const;
 
  private:
-  struct Demotion {
-    std::string index_key;
-    BlockHandle block;
-    uint64_t seq = 0;
-  };
-
   const NamespacePolicy& PolicyFor(uint32_t namespace_id) const;
   bool UsesNvme(uint32_t namespace_id) const;
   // How the namespace uses Blob; kNone without NVMe and Blob tiers.
@@ -251,13 +319,27 @@ class TierStack {
   // A barrier number when the lower tier may hold `key` (the caller then
   // owes a RemoveBelow), else 0.
   uint64_t BarrierIfLowerMayHold(const BlockKey& key, std::optional<uint64_t> new_checksum);
-  // Drops the key's queued demotion if it is numbered below `barrier`.
-  bool CancelDemotionsBefore(const std::string& index_key, uint64_t barrier);
   bool BelowHoldsSameBytes(const BlockKey& key, uint64_t checksum) const;
   void OnEvicted(const BlockKey& key, BlockHandle block, bool was_read);
-  void DemotionLoop();
-  void Demote(Demotion demotion);
+  // The demotion queue's writer: the block to NVMe under the key's stripe,
+  // unless a put or delete cancelled it meanwhile.
+  void Demote(DemotionQueue::Demotion& demotion);
   Result<BlockHandle> ReadAndPromote(const BlockKey& key, Location* from);
+  // Steps of the whole operations (stack_operations.cc).
+  // The block of `key` held in memory: the lease's snapshot, DRAM, the
+  // demotion queue.
+  std::optional<BlockHandle> FromMemory(uint64_t lease_id, const BlockKey& key);
+  // Whether a worker-side ReadBelow of `key` may find it.
+  bool WorthReadingBelow(uint64_t lease_id, const BlockKey& key) const;
+  // Blocking: GetBelow, then a lease's kept NVMe copy.
+  Result<BlockHandle> ReadBelow(uint64_t lease_id, const BlockKey& key, Location* from);
+  // Queues a read of `key` from below DRAM, which promotes it (a lease on
+  // a block only Blob holds). Dropped when the pool is full.
+  void PromoteFromBlob(const BlockKey& key);
+  // Queues `job` on the pool; false when it is full or stopped.
+  bool Defer(std::function<void()> job, JobClass job_class);
+  // Reclaims expired DRAM blocks every few seconds, on the timer thread.
+  void ScheduleExpirySweep();
 
   DramTier& dram_;
   Tier* const nvme_;
@@ -267,22 +349,10 @@ class TierStack {
   std::unordered_map<uint32_t, NamespacePolicy> policies_;  // fixed after setup
   StripeLocks stripes_;
 
-  mutable std::mutex mu_;  // everything below up to the thread
-  std::condition_variable demotion_cv_;
-  std::condition_variable demotion_idle_cv_;
-  bool demoting_ = false;  // the demotion thread is writing one
-  std::deque<Demotion> demotion_queue_;
-  uint64_t demotion_queue_bytes_ = 0;
-  std::atomic<uint64_t> demotion_backlog_{0};  // demotion_queue_bytes_, readable without mu_
-  struct Queued {
-    uint64_t seq = 0;   // the key's newest queued demotion
-    BlockHandle block;  // its bytes, readable until written
-  };
-  std::unordered_map<std::string, Queued> demotions_;
-  std::vector<std::function<void()>> room_waiters_;
-  uint64_t next_seq_ = 1;
-  bool stopping_ = false;
-  std::thread demotion_thread_;
+  // With NVMe: DRAM evictions waiting to be written down, and the sequence
+  // numbers of barriers.
+  std::unique_ptr<DemotionQueue> demotions_;
+  std::atomic<bool> shut_down_{false};
   SingleFlight flights_;                // GetBelow's reads
   std::unique_ptr<Uploader> uploader_;  // with blob_
   size_t resumed_uploads_ = 0;
@@ -306,8 +376,17 @@ class TierStack {
     std::atomic<uint64_t> origin_fills{0};
     std::atomic<uint64_t> blob_hits{0};
     std::atomic<uint64_t> blob_promotions_skipped{0};
+    std::atomic<uint64_t> deferred_requests{0};
+    std::atomic<uint64_t> worker_queue_full{0};
+    std::atomic<uint64_t> paced_puts{0};
+    std::atomic<uint64_t> blob_promotions_started{0};
   };
   mutable Counters counters_;
+
+  LeaseTable leases_;
+  // Last: destroyed first, so no timer or job outlives what it uses.
+  TimerQueue timers_;  // GetPrefix deadlines, the expiry sweep
+  WorkerPool workers_;
 };
 
 }  // namespace kvtier::tiers

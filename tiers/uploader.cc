@@ -26,14 +26,15 @@ Status UploaderOptions::Validate() const {
 }
 
 Uploader::Uploader(Tier& source, Tier& target, const UploaderOptions& options)
-    : source_(source), target_(target), options_(options) {
+    : source_(source), journal_(source.upload_journal()), target_(target), options_(options) {
   for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { Loop(); });
 }
 
 Uploader::~Uploader() { Shutdown(); }
 
 size_t Uploader::ResumeMarked() {
-  const std::vector<std::string> marked = source_.MarkedForUpload();
+  if (journal_ == nullptr) return 0;
+  const std::vector<std::string> marked = journal_->MarkedForUpload();
   for (const std::string& key : marked) Upload(key);
   counters_.uploads_resumed.fetch_add(marked.size(), std::memory_order_relaxed);
   return marked.size();
@@ -236,7 +237,7 @@ Status Uploader::Attempt(const std::string& index_key, const Work& work) {
   counters_.uploads.fetch_add(1, std::memory_order_relaxed);
   counters_.upload_bytes.fetch_add(size, std::memory_order_relaxed);
   // kNotFound: replaced meanwhile; the newer put has its own mark and work.
-  source_.ClearUploadMark(key, checksum).IgnoreError();
+  if (journal_ != nullptr) journal_->ClearUploadMark(key, checksum).IgnoreError();
   return Status::Ok();
 }
 

@@ -4,7 +4,7 @@
 // the two ways a namespace uses Blob:
 //
 //   write-back  A put is acknowledged once it is durable on NVMe with an
-//               upload mark (Tier::PutDurableForUpload); Upload(key) queues
+//               upload mark (UploadJournal::PutDurableForUpload); Upload(key) queues
 //               it. The uploader reads the key's current bytes from NVMe,
 //               writes the blob (replacing an older one: the newest
 //               acknowledged put wins) and clears the mark. Marks survive a
@@ -65,7 +65,8 @@ struct UploaderOptions {
 
 class Uploader {
  public:
-  // `source` (NVMe) and `target` (Blob) must outlive the uploader.
+  // `source` (NVMe) and `target` (Blob) must outlive the uploader. Marks
+  // are read and cleared in source's upload journal, when it has one.
   Uploader(Tier& source, Tier& target, const UploaderOptions& options);
   ~Uploader();  // Shutdown()
   Uploader(const Uploader&) = delete;
@@ -125,6 +126,7 @@ class Uploader {
   void Forget(const std::string& index_key);  // requires mu_
 
   Tier& source_;
+  UploadJournal* const journal_;  // source_'s; null: nothing is marked
   Tier& target_;
   const UploaderOptions options_;
 

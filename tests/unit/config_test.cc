@@ -75,8 +75,8 @@ namespaces:
   EXPECT_EQ(config->stack.admission, tiers::AdmissionPolicy::kReadOnce);
   EXPECT_EQ(config->stack.demotion_queue_bytes, 64ull << 20);
   EXPECT_FALSE(config->stack.promote_on_get);
-  EXPECT_EQ(config->workers.threads, 8u);
-  EXPECT_EQ(config->workers.max_queued_jobs, 100u);
+  EXPECT_EQ(config->stack.workers.threads, 8u);
+  EXPECT_EQ(config->stack.workers.max_queued_jobs, 100u);
   EXPECT_TRUE(config->namespaces[0].use_nvme);
   EXPECT_FALSE(config->namespaces[1].use_nvme);
   EXPECT_EQ(config->namespaces[2].write_mode, tiers::WriteMode::kWriteThrough);

@@ -84,7 +84,7 @@ struct NvmeTierOptions {
   Status Validate() const;
 };
 
-class NvmeTier final : public Tier {
+class NvmeTier final : public Tier, public UploadJournal {
  public:
   // Opens (or creates) the tier, rebuilding the in-memory index from RocksDB
   // and dropping entries whose bytes are not on disk. Errors: kIoError,
@@ -107,6 +107,8 @@ class NvmeTier final : public Tier {
   Status PutDurable(const BlockKey& key, BlockHandle block) override {
     return Append(key, std::move(block), /*sync=*/true, /*marked=*/false);
   }
+  UploadJournal* upload_journal() override { return this; }
+  // UploadJournal: marks in the same synced index write as the block.
   Status PutDurableForUpload(const BlockKey& key, BlockHandle block) override {
     return Append(key, std::move(block), /*sync=*/true, /*marked=*/true);
   }

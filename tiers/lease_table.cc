@@ -1,8 +1,8 @@
-#include "server/lease_table.h"
+#include "tiers/lease_table.h"
 
 #include "tiers/index_key.h"
 
-namespace kvtier::server {
+namespace kvtier::tiers {
 
 Status LeaseOptions::Validate() const {
   if (max_ms == 0 || max_ms > 600'000) {
@@ -43,7 +43,7 @@ Result<uint64_t> LeaseTable::Take(uint32_t namespace_id, std::vector<Held> block
   std::vector<std::string> watch;
   for (std::string& key : nvme_keys) {
     watch.emplace_back();
-    tiers::EncodeIndexKey({namespace_id, key}, watch.back());
+    EncodeIndexKey({namespace_id, key}, watch.back());
     lease.on_nvme.emplace(std::move(key), Reader());
   }
   uint64_t id = 0;
@@ -79,8 +79,8 @@ const LeaseTable::Lease* LeaseTable::LiveLease(uint64_t lease_id, uint32_t names
   return &lease->second;
 }
 
-std::optional<tiers::BlockHandle> LeaseTable::Find(uint64_t lease_id, uint32_t namespace_id,
-                                                   std::string_view key) const {
+std::optional<BlockHandle> LeaseTable::Find(uint64_t lease_id, uint32_t namespace_id,
+                                            std::string_view key) const {
   std::lock_guard lock(mu_);
   const Lease* lease = LiveLease(lease_id, namespace_id);
   if (lease == nullptr) return std::nullopt;
@@ -99,9 +99,9 @@ std::optional<LeaseTable::Reader> LeaseTable::ReaderFor(uint64_t lease_id, uint3
   return watched->second;
 }
 
-void LeaseTable::OnNvmeEvicted(const tiers::BlockKey& key, const Reader& read) {
+void LeaseTable::OnNvmeEvicted(const BlockKey& key, const Reader& read) {
   std::string index_key;
-  tiers::EncodeIndexKey(key, index_key);
+  EncodeIndexKey(key, index_key);
   std::lock_guard lock(mu_);
   auto [first, last] = watched_.equal_range(index_key);
   for (auto it = first; it != last; ++it) {
@@ -123,7 +123,7 @@ void LeaseTable::Drop(std::unordered_map<uint64_t, Lease>::iterator it,
   }
   for (const auto& [key, reader] : it->second.on_nvme) {
     std::string index_key;
-    tiers::EncodeIndexKey({it->second.namespace_id, key}, index_key);
+    EncodeIndexKey({it->second.namespace_id, key}, index_key);
     auto [first, last] = watched_.equal_range(index_key);
     for (auto w = first; w != last; ++w) {
       if (w->second == it->first) {
@@ -171,7 +171,7 @@ void LeaseTable::ReapLoop() {
   }
 }
 
-void LeaseTable::AddCounters(std::vector<tiers::TierCounter>& out) const {
+void LeaseTable::AddCounters(std::vector<TierCounter>& out) const {
   std::lock_guard lock(mu_);
   out.push_back({"leases_active", leases_.size()});
   out.push_back({"leased_bytes", bytes_});
@@ -181,4 +181,4 @@ void LeaseTable::AddCounters(std::vector<tiers::TierCounter>& out) const {
   out.push_back({"leases_refused", refused_});
 }
 
-}  // namespace kvtier::server
+}  // namespace kvtier::tiers

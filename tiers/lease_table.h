@@ -40,7 +40,7 @@
 #include "tiers/block.h"
 #include "tiers/tier.h"
 
-namespace kvtier::server {
+namespace kvtier::tiers {
 
 struct LeaseOptions {
   uint32_t default_ms = 0;  // for MatchPrefix requests that ask for none; 0: no lease
@@ -56,7 +56,7 @@ class LeaseTable {
   using Clock = std::chrono::steady_clock;
   struct Held {
     std::string key;
-    tiers::BlockHandle block;
+    BlockHandle block;
   };
 
   LeaseTable(uint32_t max_leases, uint64_t max_bytes);
@@ -70,28 +70,28 @@ class LeaseTable {
   Result<uint64_t> Take(uint32_t namespace_id, std::vector<Held> blocks,
                         std::vector<std::string> nvme_keys, std::chrono::milliseconds ttl);
   // The block of `key` that live lease `lease_id` of `namespace_id` holds.
-  std::optional<tiers::BlockHandle> Find(uint64_t lease_id, uint32_t namespace_id,
-                                         std::string_view key) const;
-  using Reader = std::function<Result<tiers::BlockHandle>()>;
+  std::optional<BlockHandle> Find(uint64_t lease_id, uint32_t namespace_id,
+                                  std::string_view key) const;
+  using Reader = std::function<Result<BlockHandle>()>;
   // The reader of a watched NVMe block of live lease `lease_id` that NVMe
   // has evicted since; nullopt otherwise (read it from the tiers as usual).
   std::optional<Reader> ReaderFor(uint64_t lease_id, uint32_t namespace_id,
                                   std::string_view key) const;
   // NVMe evicted `key`: every live lease watching it keeps `read`. Never
   // blocks (called under NVMe's write lock).
-  void OnNvmeEvicted(const tiers::BlockKey& key, const Reader& read);
+  void OnNvmeEvicted(const BlockKey& key, const Reader& read);
   // Ends a lease early; false when there is none (expired or released).
   bool Release(uint64_t lease_id);
 
   // active, bytes, taken, released, expired, refused.
-  void AddCounters(std::vector<tiers::TierCounter>& out) const;
+  void AddCounters(std::vector<TierCounter>& out) const;
 
  private:
   struct Lease {
     uint32_t namespace_id = 0;
     Clock::time_point deadline;
     uint64_t bytes = 0;
-    std::unordered_map<std::string, tiers::BlockHandle> blocks;
+    std::unordered_map<std::string, BlockHandle> blocks;
     // Watched NVMe blocks by key: empty until NVMe evicts them.
     std::unordered_map<std::string, Reader> on_nvme;
   };
@@ -122,4 +122,4 @@ class LeaseTable {
   std::thread reaper_;
 };
 
-}  // namespace kvtier::server
+}  // namespace kvtier::tiers
