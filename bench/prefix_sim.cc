@@ -22,6 +22,7 @@ bool LastBlockPartial(const TraceRequest& request) {
 
 struct TierSimulator::Entry : tiers::PolicyEntry {
   uint64_t block_id = 0;
+  bool was_read = false;  // read (or promoted) since it entered DRAM
 };
 
 TierSimulator::TierSimulator(tiers::EvictionPolicyKind policy, uint64_t dram_blocks,
@@ -44,10 +45,14 @@ uint64_t TierSimulator::Access(const TraceRequest& request) {
     if (i < hits) {
       if (cached != dram_.end()) {
         order_.RecordAccess(*cached->second);
+        cached->second->was_read = true;
       } else {
-        Insert(ids[i], parent, tail);  // promoted from NVMe
+        Insert(ids[i], parent, tail);  // promoted from NVMe: read once
         auto promoted = dram_.find(ids[i]);
-        if (promoted != dram_.end()) order_.RecordAccess(*promoted->second);
+        if (promoted != dram_.end()) {
+          order_.RecordAccess(*promoted->second);
+          promoted->second->was_read = true;
+        }
       }
       continue;
     }
@@ -81,9 +86,12 @@ void TierSimulator::Insert(uint64_t id, uint64_t parent, bool partial) {
 }
 
 void TierSimulator::Demote(Entry& entry) {
-  if (nvme_blocks_ == 0 || InNvme(entry.block_id)) return;
-  if (admission_ == SimAdmission::kReadOnce && entry.reads.load() == 0) return;
-  if (admission_ == SimAdmission::kChain && entry.partial_tail && entry.reads.load() == 0) return;
+  if (nvme_blocks_ == 0) return;
+  // As TierStack: a block NVMe holds is written again (to the newest
+  // position) when it was read in DRAM; otherwise not.
+  if (InNvme(entry.block_id) && !entry.was_read) return;
+  if (admission_ == SimAdmission::kReadOnce && !entry.was_read) return;
+  if (admission_ == SimAdmission::kChain && entry.partial_tail && !entry.was_read) return;
   while (nvme_.size() >= nvme_blocks_ && !nvme_writes_.empty()) {
     auto [oldest, write] = nvme_writes_.front();
     nvme_writes_.pop_front();

@@ -5,7 +5,8 @@
 //   - TierSimulator: the DRAM tier's own eviction order (EvictionOrder with
 //     any EvictionPolicyKind, chains kept whole) over a capacity in blocks,
 //     optionally over an NVMe tier that keeps demoted blocks in write order
-//     (as NvmeTier drops its oldest segment), fed as kvtierd is fed: per
+//     (as NvmeTier drops its oldest segment; a block read in DRAM is
+//     written again when evicted, as TierStack does), fed as kvtierd is fed: per
 //     request, the cached prefix is read, the rest put as a chain.
 //   - BeladySimulator: the offline ceiling, evicting the block whose next
 //     use is farthest away (deepest first among equals; a block never used

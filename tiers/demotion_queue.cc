@@ -9,12 +9,12 @@ DemotionQueue::DemotionQueue(uint64_t limit_bytes, Writer write)
 
 DemotionQueue::~DemotionQueue() { Stop(); }
 
-bool DemotionQueue::Enqueue(std::string index_key, BlockHandle block) {
+bool DemotionQueue::Enqueue(std::string index_key, BlockHandle block, bool refresh) {
   const uint64_t size = block.size();
   {
     std::lock_guard lock(mu_);
     if (stopping_ || queued_bytes_ + size > limit_bytes_) return false;
-    Demotion demotion{std::move(index_key), std::move(block), next_seq_++};
+    Demotion demotion{std::move(index_key), std::move(block), next_seq_++, refresh};
     current_[demotion.index_key] = Queued{demotion.seq, demotion.block.Clone()};
     queued_bytes_ += size;
     backlog_.store(queued_bytes_, std::memory_order_relaxed);

@@ -41,6 +41,7 @@ class DemotionQueue {
     std::string index_key;
     BlockHandle block;
     uint64_t seq = 0;
+    bool refresh = false;  // written although the tier below has these bytes
   };
   using Writer = std::function<void(Demotion&)>;
 
@@ -54,7 +55,7 @@ class DemotionQueue {
   // Queues `block` under `index_key` with the next sequence number. False
   // when it would pass the byte bound or the queue is stopped: the block is
   // dropped.
-  bool Enqueue(std::string index_key, BlockHandle block);
+  bool Enqueue(std::string index_key, BlockHandle block, bool refresh = false);
   // A number above every demotion queued so far.
   uint64_t NextBarrier();
   // Drops the key's demotion if it is numbered below `barrier` (queued or

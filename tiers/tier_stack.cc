@@ -280,14 +280,23 @@ void TierStack::OnEvicted(const BlockKey& key, BlockHandle block, bool was_read)
     counters_.admission_rejects.fetch_add(1, std::memory_order_relaxed);
     return;
   }
+  bool refresh = false;
   if (BelowHoldsSameBytes(key, block.checksum())) {
-    // Promoted earlier or written through: NVMe holds these very bytes.
-    counters_.demotions_already_below.fetch_add(1, std::memory_order_relaxed);
-    return;
+    // Promoted earlier or written through: NVMe holds these very bytes. A
+    // block read while in DRAM is written again all the same, so NVMe
+    // (which drops its oldest writes first) keeps it as long as a new one
+    // and, as DRAM evicts leaves first, never drops a chain's parent before
+    // its children. Not where the NVMe copy carries a durability promise
+    // (write-through, an upload mark): those are never rewritten.
+    if (!was_read || IsWriteThrough(key.namespace_id)) {
+      counters_.demotions_already_below.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    refresh = true;
   }
   std::string index_key;
   EncodeIndexKey(key, index_key);
-  if (!demotions_->Enqueue(std::move(index_key), std::move(block))) {
+  if (!demotions_->Enqueue(std::move(index_key), std::move(block), refresh)) {
     // Full (or stopping): the block is dropped as the caller releases its
     // shard lock.
     counters_.demotion_queue_full.fetch_add(1, std::memory_order_relaxed);
@@ -315,12 +324,13 @@ void TierStack::Demote(DemotionQueue::Demotion& demotion) {
   }
   // The demotion stays current during the write, so a delete meanwhile
   // takes the worker path and waits for this stripe.
-  if (BelowHoldsSameBytes(key, demotion.block.checksum())) {
+  if (!demotion.refresh && BelowHoldsSameBytes(key, demotion.block.checksum())) {
     // Written meanwhile (write-through, or an earlier demotion).
     counters_.demotions_already_below.fetch_add(1, std::memory_order_relaxed);
   } else if (Status status = nvme_->Put(key, demotion.block.Clone()); status.ok()) {
     counters_.demotions.fetch_add(1, std::memory_order_relaxed);
     counters_.demoted_bytes.fetch_add(demotion.block.size(), std::memory_order_relaxed);
+    if (demotion.refresh) counters_.demotions_refreshed.fetch_add(1, std::memory_order_relaxed);
   } else {
     counters_.demotion_failures.fetch_add(1, std::memory_order_relaxed);
   }
@@ -400,7 +410,7 @@ Result<BlockHandle> TierStack::ReadAndPromote(const BlockKey& key, Location* fro
   std::memcpy(copy->mutable_bytes().data(), block.bytes().data(), block.size());
   BlockHandle promoted = std::move(*copy).Seal(block.checksum(), block.attributes());
   // Never over a value put meanwhile: that one is newer.
-  auto inserted = dram_.PutIfAbsent(key, promoted.Clone());
+  auto inserted = dram_.PutPromoted(key, promoted.Clone());
   if (inserted.ok() && *inserted) {
     counters_.promotions.fetch_add(1, std::memory_order_relaxed);
     return promoted;
@@ -445,6 +455,7 @@ std::vector<TierStats> TierStack::Stats() const {
     dram.Add("demotions", counters_.demotions);
     dram.Add("demoted_bytes", counters_.demoted_bytes);
     dram.Add("demotions_already_below", counters_.demotions_already_below);
+    dram.Add("demotions_refreshed", counters_.demotions_refreshed);
     dram.Add("demotions_cancelled", counters_.demotions_cancelled);
     dram.Add("demotion_queue_full", counters_.demotion_queue_full);
     dram.Add("demotion_failures", counters_.demotion_failures);

@@ -20,6 +20,9 @@
 //            into DRAM and durably into NVMe before the ack.
 //   Evict    DRAM hands evicted blocks to a byte-bounded demotion queue by
 //            the admission policy; one demotion thread writes them to NVMe.
+//            A block NVMe already holds is written again when it was read
+//            in DRAM (NVMe drops its oldest writes first: this keeps it as
+//            long as a new block, and chains lose leaves first there too).
 //            Past half the queue's bound, write-back put acknowledgements
 //            wait for room (WaitForDemotionRoom); a full queue drops the
 //            block (counted): DRAM never waits on disk.
@@ -364,6 +367,7 @@ class TierStack {
     std::atomic<uint64_t> demotions{0};
     std::atomic<uint64_t> demoted_bytes{0};
     std::atomic<uint64_t> demotions_already_below{0};
+    std::atomic<uint64_t> demotions_refreshed{0};  // rewritten to NVMe's newest segment
     std::atomic<uint64_t> demotions_cancelled{0};
     std::atomic<uint64_t> demotion_queue_full{0};
     std::atomic<uint64_t> demotion_failures{0};

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "common/checksum.h"
 #include "tiers/nvme/nvme_tier.h"
@@ -215,6 +216,40 @@ TEST_F(TierStackTest, NvmeHitIsPromotedIntoDram) {
   // The next read is a DRAM hit.
   ASSERT_TRUE(Read(kNs, "p", &from).ok());
   EXPECT_EQ(from, Location::kDram);
+}
+
+TEST_F(TierStackTest, ABlockReadInDramIsWrittenAgainWhenEvictedAndOthersAreNot) {
+  Build();
+  Put(kNs, "read", Value(1));
+  Put(kNs, "unread", Value(2));
+  EvictFromDram(kNs, "read");
+  EvictFromDram(kNs, "unread");
+  stack_->FlushDemotions();
+  EXPECT_EQ(Counter("dram", "demotions"), 2u);
+  // "read" comes back (promoted: read once); "unread" is put again with the
+  // same bytes and never read.
+  Location from = Location::kNone;
+  ASSERT_TRUE(Read(kNs, "read", &from).ok());
+  EXPECT_EQ(from, Location::kNvme);
+  Put(kNs, "unread", Value(2));
+  // A write-through block is read in DRAM but its durable copy stays put.
+  ASSERT_TRUE(
+      stack_->PutWriteThrough({kWriteThroughNs, "durable"}, Block("durable", Value(3))).ok());
+  ASSERT_TRUE(Read(kWriteThroughNs, "durable").ok());
+  EvictFromDram(kNs, "read");
+  EvictFromDram(kNs, "unread");
+  EvictFromDram(kWriteThroughNs, "durable");
+  stack_->FlushDemotions();
+  EXPECT_EQ(Counter("dram", "demotions_refreshed"), 1u);  // "read" only
+  EXPECT_EQ(Counter("dram", "demotions"), 3u);
+  EXPECT_EQ(Counter("dram", "demotions_already_below"), 2u);  // "unread" and "durable"
+  for (const auto& [ns, key, seed] : {std::tuple{kNs, "read", 1}, std::tuple{kNs, "unread", 2},
+                                      std::tuple{kWriteThroughNs, "durable", 3}}) {
+    auto value = Read(ns, key, &from);
+    ASSERT_TRUE(value.ok()) << key;
+    EXPECT_EQ(from, Location::kNvme) << key;
+    EXPECT_EQ(*value, Value(seed)) << key;
+  }
 }
 
 TEST_F(TierStackTest, NoPromotionWhenDisabled) {

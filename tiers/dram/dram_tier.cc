@@ -400,7 +400,11 @@ Result<bool> DramTier::PutIfAbsent(const BlockKey& key, BlockHandle block) {
   return Insert(key, std::move(block), /*replace=*/false);
 }
 
-Result<bool> DramTier::Insert(const BlockKey& key, BlockHandle block, bool replace) {
+Result<bool> DramTier::PutPromoted(const BlockKey& key, BlockHandle block) {
+  return Insert(key, std::move(block), /*replace=*/false, /*read=*/true);
+}
+
+Result<bool> DramTier::Insert(const BlockKey& key, BlockHandle block, bool replace, bool read) {
   if (!block) return InvalidArgument("put of an empty block handle");
   if (block.buffer()->allocator() != this) {
     // Foreign memory (a lower tier, a test): copy it into our own.
@@ -438,6 +442,10 @@ Result<bool> DramTier::Insert(const BlockKey& key, BlockHandle block, bool repla
     }
     it->second = std::move(entry);
     order_.Insert(it->second.get());
+    if (read) {
+      order_.RecordAccess(*it->second);
+      it->second->was_read = true;
+    }
   }
   counters_.puts.fetch_add(1, std::memory_order_relaxed);
   return true;

@@ -103,6 +103,10 @@ class DramTier final : public Tier, private BlockAllocator {
   // Like Put, but leaves a block already stored under `key` in place.
   // Returns whether `block` was inserted.
   Result<bool> PutIfAbsent(const BlockKey& key, BlockHandle block) override;
+  // PutIfAbsent of a block read from a lower tier: it enters as read once
+  // (the read that promoted it), for the eviction policy and for
+  // EvictionListener's `was_read`.
+  Result<bool> PutPromoted(const BlockKey& key, BlockHandle block);
   Result<BlockHandle> Get(const BlockKey& key) override;
   // A handle to the block without recording an access (for leases: the
   // handle pins the block, so eviction passes it over while it is held).
@@ -146,7 +150,7 @@ class DramTier final : public Tier, private BlockAllocator {
     std::unordered_map<uint32_t, uint64_t> namespace_bytes;
   };
 
-  Result<bool> Insert(const BlockKey& key, BlockHandle block, bool replace);
+  Result<bool> Insert(const BlockKey& key, BlockHandle block, bool replace, bool read = false);
   // BlockAllocator: returns block memory and its charge.
   void Free(BlockBuffer* block) override;
 
