@@ -7,6 +7,9 @@
 //     del NS KEY...           delete keys; print each outcome
 //     match NS KEY...         how many leading keys are cached, and where
 //     stats [--json]          server, tier and namespace counters
+//     ls NS [PREFIX]          objects of a dataset namespace, one level
+//     stat NS PATH            an object's size, version and blocks
+//     cat NS PATH [OFFSET [LENGTH]]  an object's bytes to stdout
 //     keys SCHEME ... TOKEN...  print block keys (kvtier, vllm, sglang); no server
 //     token new | token hash  a new access token and its SHA-256, or the
 //                             SHA-256 of a token read from stdin; no server
@@ -31,6 +34,7 @@
 #include <vector>
 
 #include "client/cli_keys.h"
+#include "client/cli_objects.h"
 #include "client/cli_stats.h"
 #include "client/client.h"
 #include "common/keys.h"
@@ -43,6 +47,7 @@ constexpr std::string_view kUsage =
     "usage: kvtier [--server HOST:PORT] [--hex] [--timeout MS] [--token-file FILE] COMMAND ...\n"
     "  put NS KEY [FILE|-]   get NS KEY [FILE|-]   exists NS KEY...\n"
     "  del NS KEY...         match NS KEY...       stats [--json]\n"
+    "  ls NS [PREFIX]        stat NS PATH          cat NS PATH [OFFSET [LENGTH]]\n"
     "  flush NS [KEY...]     (write-back to Blob: waits until the keys, or all, are uploaded)\n"
     "  keys SCHEME [OPTIONS] TOKEN...   (block keys of kvtier, vllm or sglang; no server)\n"
     "  token new | token hash   (an access token and its SHA-256 for auth.tokens; no server)\n"
@@ -223,6 +228,16 @@ int Match(Client& client, const Options& o) {
   return 0;
 }
 
+int Ls(Client& client, const Options& o) {
+  return ListCommand(client, std::span(o.args).subspan(1));
+}
+int StatObject(Client& client, const Options& o) {
+  return StatCommand(client, std::span(o.args).subspan(1));
+}
+int Cat(Client& client, const Options& o) {
+  return CatCommand(client, std::span(o.args).subspan(1));
+}
+
 int Flush(Client& client, const Options& o) {
   if (o.args.size() < 2) return Usage("flush NS [KEY...]");
   auto keys = Keys(o, 2, o.args.size());
@@ -305,8 +320,9 @@ int Run(int argc, char** argv) {
   if (command == "token") return TokenCommand(*options);
   using Handler = int (*)(Client&, const Options&);
   static const std::pair<std::string_view, Handler> kCommands[] = {
-      {"put", Put},     {"get", Get},     {"exists", Exists}, {"del", Delete},
-      {"match", Match}, {"stats", Stats}, {"flush", Flush},
+      {"put", Put},         {"get", Get},     {"exists", Exists}, {"del", Delete},
+      {"match", Match},     {"stats", Stats}, {"flush", Flush},   {"ls", Ls},
+      {"stat", StatObject}, {"cat", Cat},
   };
   for (const auto& [name, handler] : kCommands) {
     if (command != name) continue;

@@ -744,6 +744,20 @@ Status Client::Flush(std::string_view ns, std::span<const std::string> keys) {
   return FlushAsync(ns, keys).get();
 }
 
+template <typename T>
+std::future<Result<T>> Client::CallDecoded(
+    Opcode opcode, protocol::Metadata metadata,
+    std::function<Result<T>(const internal::ReplyFrame&)> decode) {
+  return Call<T>(opcode, std::move(metadata), {}, std::move(decode));
+}
+// The replies client_objects.cc decodes.
+template std::future<Result<ObjectPage>> Client::CallDecoded(
+    Opcode, protocol::Metadata, std::function<Result<ObjectPage>(const internal::ReplyFrame&)>);
+template std::future<Result<ObjectEntry>> Client::CallDecoded(
+    Opcode, protocol::Metadata, std::function<Result<ObjectEntry>(const internal::ReplyFrame&)>);
+template std::future<Result<RangeResult>> Client::CallDecoded(
+    Opcode, protocol::Metadata, std::function<Result<RangeResult>(const internal::ReplyFrame&)>);
+
 Pipeline::Pipeline(Client& client) : client_(client), outer_(t_pipeline) { t_pipeline = this; }
 
 Pipeline::~Pipeline() {

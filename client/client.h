@@ -40,10 +40,24 @@
 #include "common/result.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
+#include "protocol/object_messages.h"
 
 namespace kvtier::client {
 
 using protocol::TierId;
+using ObjectEntry = protocol::ObjectEntry;  // path, size, version, modified_ms, block_bytes
+using ObjectPage = protocol::ListResponse;  // objects, prefixes, next_page_token
+
+namespace internal {
+struct ReplyFrame;
+}
+
+// What ReadRange read: `length` bytes at the start of the caller's buffer,
+// all from `object`'s version.
+struct RangeResult {
+  ObjectEntry object;
+  uint64_t length = 0;
+};
 
 // TLS to a server's TLS listener (`server.tls`, docs/config.md).
 struct TlsOptions {
@@ -280,6 +294,24 @@ class Client {
   Status Flush(std::string_view ns, std::span<const std::string> keys = {});
   std::future<Status> FlushAsync(std::string_view ns, std::span<const std::string> keys = {});
 
+  // ---- Objects of dataset namespaces (docs/protocol.md, "Objects") ----
+  // One page of the objects under `prefix`, in path order; with a
+  // delimiter ("/"), deeper paths come back once each as `prefixes`. Pass
+  // next_page_token back for the next page ("" when complete).
+  Result<ObjectPage> List(std::string_view ns, std::string_view prefix = "",
+                          std::string_view delimiter = "", std::string_view page_token = "",
+                          uint32_t max_results = 0);
+  // Every object under `prefix` (all pages).
+  Result<std::vector<ObjectEntry>> ListAll(std::string_view ns, std::string_view prefix = "");
+  // kNotFound when there is no such object.
+  Result<ObjectEntry> Stat(std::string_view ns, std::string_view path);
+  // Reads bytes [offset, offset + into.size()) of the object into `into`,
+  // clipped at its end (length 0 at or past it), in requests of at most
+  // the server's max_payload_bytes sent together. kUnavailable when the
+  // object changed between those requests (read again).
+  Result<RangeResult> ReadRange(std::string_view ns, std::string_view path, uint64_t offset,
+                                std::span<std::byte> into);
+
  private:
   friend class Pipeline;
   class Impl;
@@ -293,6 +325,11 @@ class Client {
   template <typename T, typename Decode>
   std::future<Result<T>> Call(protocol::Opcode opcode, protocol::Metadata metadata,
                               std::vector<std::span<const std::byte>> payload, Decode decode);
+  // Call for replies decoded outside client.cc (client_objects.cc); defined
+  // there for the T it is used with.
+  template <typename T>
+  std::future<Result<T>> CallDecoded(protocol::Opcode opcode, protocol::Metadata metadata,
+                                     std::function<Result<T>(const internal::ReplyFrame&)> decode);
   std::unique_ptr<Impl> impl_;
 };
 

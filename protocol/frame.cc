@@ -49,6 +49,12 @@ std::string_view OpcodeName(Opcode opcode) {
       return "release";
     case Opcode::kGetPrefix:
       return "get_prefix";
+    case Opcode::kList:
+      return "list";
+    case Opcode::kStat:
+      return "stat";
+    case Opcode::kReadRange:
+      return "read_range";
   }
   return "unknown";
 }

@@ -39,9 +39,12 @@ enum class Opcode : uint8_t {
   kFlush = 8,
   kRelease = 9,
   kGetPrefix = 10,
+  kList = 11,
+  kStat = 12,
+  kReadRange = 13,
 };
 // The highest opcode above: tables indexed by opcode have kMaxOpcode + 1 slots.
-inline constexpr uint8_t kMaxOpcode = static_cast<uint8_t>(Opcode::kGetPrefix);
+inline constexpr uint8_t kMaxOpcode = static_cast<uint8_t>(Opcode::kReadRange);
 
 // True for the opcodes listed above.
 bool IsKnownOpcode(uint8_t opcode);

@@ -236,11 +236,17 @@ bool ParseBlob(Reader& r, const YAML::Node& blob, ServerConfig& config) {
 
 bool ParseOrigin(Reader& r, const YAML::Node& node, const std::string& path, NamespaceConfig& ns) {
   if (!node) return true;
-  if (!r.Map(node, path, {"container", "prefix", "block_bytes"})) return false;
+  if (!r.Map(node, path,
+             {"container", "prefix", "block_bytes", "listing_ttl_ms", "max_listed_objects"})) {
+    return false;
+  }
   ns.origin.enabled = true;
   return r.String(node["container"], path + ".container", ns.origin.container) &&
          r.String(node["prefix"], path + ".prefix", ns.origin.prefix) &&
-         r.Bytes(node["block_bytes"], path + ".block_bytes", ns.origin.block_bytes);
+         r.Bytes(node["block_bytes"], path + ".block_bytes", ns.origin.block_bytes) &&
+         r.Millis(node["listing_ttl_ms"], path + ".listing_ttl_ms", ns.origin.listing_ttl) &&
+         r.Integer(node["max_listed_objects"], path + ".max_listed_objects",
+                   ns.origin.max_listed_objects);
 }
 
 bool ParseLeases(Reader& r, const YAML::Node& node, tiers::LeaseOptions& leases) {

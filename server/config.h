@@ -50,6 +50,9 @@ struct OriginConfig {
   std::string container;
   std::string prefix;
   uint64_t block_bytes = 4ull << 20;
+  // List answers from one listing of the container, read again after this.
+  std::chrono::milliseconds listing_ttl{60'000};
+  uint64_t max_listed_objects = 1'000'000;  // a larger container: List refused
 };
 
 struct NamespaceConfig {

@@ -560,8 +560,8 @@ asio::awaitable<void> Connection::WriteLoop() {
     buffers.emplace_back(out.header.data(), out.header.size());
     const auto metadata = out.body.metadata.bytes();
     buffers.emplace_back(metadata.data(), metadata.size());
-    for (const tiers::BlockHandle& block : out.body.payload) {
-      buffers.emplace_back(block.bytes().data(), block.bytes().size());
+    for (const PayloadPiece& piece : out.body.payload) {
+      buffers.emplace_back(piece.bytes.data(), piece.bytes.size());
     }
     const Clock::time_point write_started = Clock::now();
     SetWriteDeadline(write_started + config_.frame_timeout);

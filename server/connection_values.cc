@@ -135,9 +135,9 @@ bool Connection::StartRdmaPlacement(const FrameHeader& request, Outgoing& out) {
   if (!area || rdma_->down()) return false;
   std::vector<std::span<std::byte>> pieces;
   pieces.reserve(out.body.payload.size());
-  for (const tiers::BlockHandle& block : out.body.payload) {
+  for (const PayloadPiece& piece : out.body.payload) {
     // The device only reads these bytes (a WRITE's source).
-    const std::span<const std::byte> bytes = block.bytes();
+    const std::span<const std::byte> bytes = piece.bytes;
     pieces.emplace_back(const_cast<std::byte*>(bytes.data()), bytes.size());
   }
   auto transfers = protocol::rdma::GatherIntoArea(
@@ -188,7 +188,7 @@ bool Connection::PlaceInRegion(const FrameHeader& request, ReplyBody& body) {
   if (!area) return false;
   std::vector<std::span<const std::byte>> pieces;
   pieces.reserve(body.payload.size());
-  for (const tiers::BlockHandle& block : body.payload) pieces.push_back(block.bytes());
+  for (const PayloadPiece& piece : body.payload) pieces.push_back(piece.bytes);
   if (Status pushed = channel_->Push(pieces, {area->offset, area->capacity, 0}); !pushed.ok()) {
     // The values still reach the client, on the stream.
     Reject(BadInput::kInvalidRequest, pushed.message());

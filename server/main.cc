@@ -242,6 +242,8 @@ Result<std::unique_ptr<tiers::blob::DatasetOrigin>> OpenOrigin(const BlobConfig&
   KVTIER_ASSIGN_OR_RETURN(options.client, BlobClientOptionsFor(blob, ns.origin.container));
   options.prefix = ns.origin.prefix;
   options.block_bytes = ns.origin.block_bytes;
+  options.listing_ttl = ns.origin.listing_ttl;
+  options.max_listed_objects = ns.origin.max_listed_objects;
   options.stats_name = "origin/" + ns.name;
   return tiers::blob::DatasetOrigin::Create(std::move(options));
 }
@@ -333,9 +335,9 @@ int Run(int argc, char** argv) {
     spdlog::info("no NVMe tier configured: DRAM only");
   }
   std::vector<std::unique_ptr<tiers::blob::DatasetOrigin>> origins;
-  std::vector<tiers::BlockSource*> origin_of_namespace;
+  std::vector<NamespaceSources> sources_of_namespace;
   for (const NamespaceConfig& ns : config->namespaces) {
-    origin_of_namespace.push_back(nullptr);
+    sources_of_namespace.emplace_back();
     if (!ns.origin.enabled) continue;
     auto origin = OpenOrigin(config->blob, ns);
     if (!origin.ok()) {
@@ -345,7 +347,7 @@ int Run(int argc, char** argv) {
     spdlog::info("namespace {}: reads through to {} container {} prefix '{}' in {} blocks", ns.name,
                  config->blob.endpoint, ns.origin.container, ns.origin.prefix,
                  FormatByteSize(ns.origin.block_bytes));
-    origin_of_namespace.back() = origin->get();
+    sources_of_namespace.back() = {origin->get(), origin->get()};
     origins.push_back(std::move(*origin));
   }
   std::unique_ptr<tiers::blob::BlobTier> blob;
@@ -363,7 +365,7 @@ int Run(int argc, char** argv) {
     spdlog::info("Blob tier: resuming {} uploads left pending on NVMe", stack.resumed_uploads());
   }
   ServerStats stats;
-  Service service(*config, stack, stats, origin_of_namespace);
+  Service service(*config, stack, stats, sources_of_namespace);
   service.SetRdmaRefusal(rdma_refusal);
   TcpServer server(config->listener, service, stats);
   server.SetRdmaHost(rdma_host.get());

@@ -47,7 +47,7 @@ protocol::TierId ToWireTier(tiers::Location location) {
 }
 
 Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStats& stats,
-                 const std::vector<tiers::BlockSource*>& origins)
+                 const std::vector<NamespaceSources>& sources)
     : server_name_(config.server_name),
       server_id_(MakeServerId()),
       limits_(config.limits),
@@ -69,7 +69,8 @@ Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStat
     stack_.SetNamespacePolicy(ns->id, {.use_nvme = config.namespaces[i].use_nvme,
                                        .write_mode = config.namespaces[i].write_mode,
                                        .blob = config.namespaces[i].blob,
-                                       .origin = i < origins.size() ? origins[i] : nullptr,
+                                       .origin = i < sources.size() ? sources[i].origin : nullptr,
+                                       .objects = i < sources.size() ? sources[i].objects : nullptr,
                                        .hard_pin_quota = config.namespaces[i].pin_quota});
     namespaces_.push_back(std::move(ns));
   }
@@ -242,6 +243,12 @@ std::optional<Result<ReplyBody>> Service::Handle(protocol::Opcode opcode,
       return Release(metadata);
     case protocol::Opcode::kGetPrefix:
       return GetPrefix(std::move(metadata), deferred, access);
+    case protocol::Opcode::kList:
+      return ListObjects(metadata, deferred, access);
+    case protocol::Opcode::kStat:
+      return StatObject(metadata, deferred, access);
+    case protocol::Opcode::kReadRange:
+      return ReadRange(metadata, deferred, access);
     case protocol::Opcode::kPut:
       break;
   }
@@ -311,7 +318,7 @@ ReplyBody AssembleGet(const KeysJob& job, tiers::ReadResult read, uint64_t max_p
       response.kb[i] = {a.token_count, a.position_offset, a.producer};
     }
     body.payload_bytes += handle.size();
-    body.payload.push_back(std::move(handle));
+    body.payload.push_back(PayloadPiece::Whole(std::move(handle)));
     ++hits;
   }
   job.ns->hits.fetch_add(hits, std::memory_order_relaxed);
@@ -357,7 +364,7 @@ ReplyBody AssemblePrefix(const KeysJob& job, tiers::PrefixResult prefix) {
     response.checksums.push_back(block.checksum());
     response.tiers.push_back(ToWireTier(prefix.from[k]));
     body.payload_bytes += block.size();
-    body.payload.push_back(std::move(block));
+    body.payload.push_back(PayloadPiece::Whole(std::move(block)));
   }
   job.ns->hits.fetch_add(delivered, std::memory_order_relaxed);
   if (prefix.stop == tiers::PrefixStop::kMiss) {

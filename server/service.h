@@ -49,11 +49,23 @@ struct NamespaceState {
   DepthHistogram match_depth;  // leading blocks each MatchPrefix found
 };
 
-// A reply body: metadata, then the bytes of `payload` blocks in order. The
-// handles pin the blocks until the reply has been written.
+// One piece of a reply's payload: bytes of a pinned block, all of them or a
+// slice (a ReadRange answers with parts of its first and last blocks).
+struct PayloadPiece {
+  tiers::BlockHandle block;
+  std::span<const std::byte> bytes;  // within block.bytes()
+
+  static PayloadPiece Whole(tiers::BlockHandle block) {
+    const std::span<const std::byte> bytes = block.bytes();
+    return {std::move(block), bytes};
+  }
+};
+
+// A reply body: metadata, then the bytes of the `payload` pieces in order.
+// The pieces pin their blocks until the reply has been written.
 struct ReplyBody {
   protocol::Metadata metadata;
-  std::vector<tiers::BlockHandle> payload;
+  std::vector<PayloadPiece> payload;
   uint64_t payload_bytes = 0;
 };
 
@@ -84,12 +96,18 @@ using DeferredReply = std::function<void(Result<ReplyBody>)>;
 // The wire tier of a stack location (origins are Blob on the wire).
 protocol::TierId ToWireTier(tiers::Location location);
 
+// What a namespace reads through and lists (a dataset's origin container).
+struct NamespaceSources {
+  tiers::BlockSource* origin = nullptr;     // read-through source of missing blocks
+  tiers::ObjectCatalog* objects = nullptr;  // List, Stat and ReadRange
+};
+
 class Service {
  public:
-  // `origins[i]`, when given and not null, is the read-through source of
-  // config.namespaces[i]; sources must outlive the service.
+  // `sources[i]`, when given, serves config.namespaces[i]; sources must
+  // outlive the service.
   Service(const ServerConfig& config, tiers::TierStack& stack, ServerStats& stats,
-          const std::vector<tiers::BlockSource*>& origins = {});
+          const std::vector<NamespaceSources>& sources = {});
   ~Service();  // StopWorkers()
 
   const protocol::Limits& limits() const { return limits_; }
@@ -168,6 +186,15 @@ class Service {
   Answer Flush(std::vector<std::byte> metadata, const DeferredReply& deferred,
                const Access& access);
   Result<ReplyBody> Stats(std::span<const std::byte> metadata);
+  // Objects (server/object_service.cc): complete on the stack's workers.
+  Answer ListObjects(std::span<const std::byte> metadata, const DeferredReply& deferred,
+                     const Access& access);
+  Answer StatObject(std::span<const std::byte> metadata, const DeferredReply& deferred,
+                    const Access& access);
+  Answer ReadRange(std::span<const std::byte> metadata, const DeferredReply& deferred,
+                   const Access& access);
+  // A stack object operation that did not start, with the namespace named.
+  Status NotStarted(const NamespaceState& ns, Status status);
   // Takes `metadata`, decodes it into `job` and resolves its namespace.
   Status DecodeKeysJob(std::vector<std::byte> metadata, KeysJob& job, const Access& access,
                        Grant need);

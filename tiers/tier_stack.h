@@ -86,6 +86,8 @@
 #include "tiers/demotion_queue.h"
 #include "tiers/dram/dram_tier.h"
 #include "tiers/lease_table.h"
+#include "tiers/object_catalog.h"
+#include "tiers/object_operations.h"
 #include "tiers/single_flight.h"
 #include "tiers/stack_operations.h"
 #include "tiers/stripe_locks.h"
@@ -121,6 +123,9 @@ struct NamespacePolicy {
   BlobUse blob = BlobUse::kNone;  // ignored without NVMe and Blob tiers
   // Read-through source for misses of every tier; it must outlive the stack.
   BlockSource* origin = nullptr;
+  // Which objects the namespace holds (dataset and checkpoint namespaces);
+  // it must outlive the stack. None: object operations are kUnsupported.
+  ObjectCatalog* objects = nullptr;
   uint64_t hard_pin_quota = 0;  // DRAM bytes hard-pinned blocks may hold
 };
 
@@ -220,6 +225,15 @@ class TierStack {
                             uint32_t lease_ms);
   // Ends a lease early; false when there is none (expired or released).
   bool ReleaseLease(uint64_t lease_id) { return leases_.Release(lease_id); }
+
+  // Object operations (object_operations.h; tiers/object_operations.cc).
+  // ReadRange reads bytes [offset, offset + length) of the object's current
+  // version, clipped at its end, from its blocks through every tier (read
+  // through the origin, single-flight as Get).
+  Status ListObjects(uint32_t namespace_id, ListQuery query, JobClass job_class, ListDone done);
+  Status StatObject(uint32_t namespace_id, std::string path, JobClass job_class, StatDone done);
+  Status ReadRange(uint32_t namespace_id, std::string path, uint64_t offset, uint64_t length,
+                   JobClass job_class, RangeDone done);
 
   // Runs the jobs already queued, then stops the pool: later operations
   // that need a worker answer kResourceExhausted. Idempotent.
@@ -339,6 +353,11 @@ class TierStack {
   // Queues a read of `key` from below DRAM, which promotes it (a lease on
   // a block only Blob holds). Dropped when the pool is full.
   void PromoteFromBlob(const BlockKey& key);
+  // The namespace's catalog, or kUnsupported.
+  Result<ObjectCatalog*> CatalogOf(uint32_t namespace_id) const;
+  // ReadRange's work, on a worker.
+  Result<RangeRead> ReadRangeNow(uint32_t namespace_id, ObjectCatalog& catalog,
+                                 const std::string& path, uint64_t offset, uint64_t length);
   // Queues `job` on the pool; false when it is full or stopped.
   bool Defer(std::function<void()> job, JobClass job_class);
   // Reclaims expired DRAM blocks every few seconds, on the timer thread.

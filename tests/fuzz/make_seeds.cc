@@ -16,6 +16,7 @@
 #include "common/checksum.h"
 #include "protocol/frame.h"
 #include "protocol/messages.h"
+#include "protocol/object_messages.h"
 
 namespace kvtier::protocol {
 namespace {
@@ -143,6 +144,14 @@ std::vector<Seed> Requests() {
   session("stats", [&](Bytes& out) {
     const Metadata stats = EncodeStatsRequest();
     Append(out, {Opcode::kStats, 2, 0, stats.bytes()});
+  });
+  session("objects", [&](Bytes& out) {
+    const Metadata list = EncodeListRequest({"kv", "a/", "/", "", 10});
+    Append(out, {Opcode::kList, 2, 0, list.bytes()});
+    const Metadata stat = EncodeStatRequest({"kv", "a/b"});
+    Append(out, {Opcode::kStat, 3, 0, stat.bytes()});
+    const Metadata range = EncodeReadRangeRequest({"kv", "a/b", 100, 4096, false});
+    Append(out, {Opcode::kReadRange, 4, 0, range.bytes()});
   });
   return seeds;
 }

@@ -99,7 +99,7 @@ class Stream {
 void CheckReply(const std::optional<Result<ReplyBody>>& reply) {
   if (!reply || !reply->ok()) return;
   uint64_t bytes = 0;
-  for (const auto& block : (*reply)->payload) bytes += block.bytes().size();
+  for (const auto& piece : (*reply)->payload) bytes += piece.bytes.size();
   Check(bytes == (*reply)->payload_bytes);
   Check(!(*reply)->metadata.bytes().empty());
 }

@@ -81,7 +81,9 @@ class DatasetTest : public ::testing::Test {
         "    kind: dataset\n"
         "    tiers: [dram, nvme]\n"
         "    origin: {container: training, prefix: shards/, block_bytes: "
-        "1MiB}\n";
+        "1MiB}\n"
+        "  - name: kv\n"
+        "    tiers: [dram]\n";
     server_ = std::make_unique<testing::ServerProcess>(std::vector<std::string>{}, config);
     ASSERT_TRUE(server_->Start().ok()) << server_->log();
   }
@@ -234,6 +236,143 @@ TEST_F(DatasetTest, OriginDownFailsMissesWhileCachedBlocksAreServed) {
   auto stats = client->Stats();
   ASSERT_TRUE(stats.ok());
   EXPECT_GE(Counter(*stats, "origin/dataset", "errors"), 1u);
+}
+
+// ---- Objects: List, Stat and ReadRange over the origin's container ----
+
+class DatasetObjectsTest : public DatasetTest {
+ protected:
+  void SetUp() override {
+    DatasetTest::SetUp();
+    small_ = Bytes(1000, 5);
+    ASSERT_TRUE(origin_->PutBlob("shards/val/a.bin", small_, {}, false).ok());
+    ASSERT_TRUE(origin_->PutBlob("shards/val/b.bin", small_, {}, false).ok());
+    ASSERT_TRUE(origin_->PutBlob("elsewhere/c.bin", small_, {}, false).ok());
+  }
+  std::vector<std::byte> small_;
+};
+
+TEST_F(DatasetObjectsTest, ListsTheContainerUnderThePrefixOnceAndPagesThroughIt) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+
+  auto all = client->ListAll("dataset");
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  std::vector<std::string> paths;
+  for (const auto& object : *all) paths.push_back(object.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"train-0001.bin", "train-0002.bin", "val/a.bin",
+                                             "val/b.bin"}));
+  EXPECT_EQ((*all)[0].size, object_.size());
+  EXPECT_EQ((*all)[0].block_bytes, kBlock);
+  EXPECT_FALSE((*all)[0].version.empty());
+  EXPECT_GT((*all)[0].modified_ms, 0u);
+
+  // One level with a delimiter: the directory once, the objects beside it.
+  auto top = client->List("dataset", "", "/");
+  ASSERT_TRUE(top.ok());
+  EXPECT_EQ(top->prefixes, std::vector<std::string>{"val/"});
+  ASSERT_EQ(top->objects.size(), 2u);
+  EXPECT_TRUE(top->next_page_token.empty());
+
+  // Pages of one entry each reach every object, in order.
+  std::vector<std::string> paged;
+  std::string token;
+  int pages = 0;
+  do {
+    auto page = client->List("dataset", "", "", token, 1);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    ASSERT_EQ(page->objects.size(), 1u);
+    paged.push_back(page->objects[0].path);
+    token = page->next_page_token;
+    ASSERT_LT(++pages, 10);
+  } while (!token.empty());
+  EXPECT_EQ(paged, paths);
+
+  auto stats = client->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(Counter(*stats, "origin/dataset", "listings"), 1u);  // cached since
+}
+
+TEST_F(DatasetObjectsTest, StatAndReadRangeServeBytesAcrossBlockBoundaries) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  auto object = client->Stat("dataset", "train-0001.bin");
+  ASSERT_TRUE(object.ok()) << object.status().ToString();
+  EXPECT_EQ(object->size, object_.size());
+
+  // 300 bytes straddling the first block boundary.
+  std::vector<std::byte> range(300);
+  auto read = client->ReadRange("dataset", "train-0001.bin", kBlock - 100, range);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->length, 300u);
+  EXPECT_EQ(read->object.version, object->version);
+  EXPECT_EQ(std::memcmp(range.data(), object_.data() + kBlock - 100, 300), 0);
+
+  // The whole object in one call, and a read clipped at its end.
+  std::vector<std::byte> whole(object_.size() + 4096);
+  read = client->ReadRange("dataset", "train-0001.bin", 0, whole);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->length, object_.size());
+  EXPECT_EQ(std::memcmp(whole.data(), object_.data(), object_.size()), 0);
+
+  read = client->ReadRange("dataset", "train-0001.bin", object_.size(), range);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->length, 0u);
+
+  // Every block was read from the origin once, for both reads together.
+  auto stats = client->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(Counter(*stats, "origin/dataset", "reads"), 3u);
+}
+
+TEST_F(DatasetObjectsTest, MissingObjectsAndKeyNamespacesAnswerClearly) {
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(client->Stat("dataset", "no-such.bin").status().code(), StatusCode::kNotFound);
+  std::vector<std::byte> buffer(10);
+  EXPECT_EQ(client->ReadRange("dataset", "no-such.bin", 0, buffer).status().code(),
+            StatusCode::kNotFound);
+  // A path never climbs out of the namespace's prefix.
+  EXPECT_EQ(client->Stat("dataset", "../elsewhere/c.bin").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->Stat("dataset", "val/./a.bin").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->Stat("dataset", std::string("a\0b", 3)).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->Stat("nope", "a").status().code(), StatusCode::kUnknownNamespace);
+  // A namespace of keys holds no objects.
+  auto listing = client->List("kv");
+  EXPECT_EQ(listing.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(listing.status().message().find("holds no objects"), std::string::npos);
+  EXPECT_EQ(client->Stat("kv", "a").status().code(), StatusCode::kUnsupported);
+}
+
+TEST_F(DatasetObjectsTest, TheCliListsStatsAndCatsObjects) {
+  const std::string kvtier =
+      testing::BinaryPath("kvtier") + " --server 127.0.0.1:" + std::to_string(server_->port());
+  auto ls = testing::RunShell(kvtier + " ls dataset");
+  ASSERT_EQ(ls.exit_code, 0) << ls.out;
+  EXPECT_NE(ls.out.find("PRE val/\n"), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find(std::to_string(object_.size()) + "\t"), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find("\ttrain-0002.bin\n"), std::string::npos) << ls.out;
+
+  auto stat = testing::RunShell(kvtier + " stat dataset train-0001.bin");
+  ASSERT_EQ(stat.exit_code, 0) << stat.out;
+  EXPECT_NE(stat.out.find("size\t" + std::to_string(object_.size()) + "\n"), std::string::npos);
+  EXPECT_NE(stat.out.find("blocks\t3\n"), std::string::npos) << stat.out;
+
+  // Bytes 10..29 of val/a.bin, exactly.
+  auto cat = testing::RunShell(kvtier + " cat dataset val/a.bin 10 20");
+  ASSERT_EQ(cat.exit_code, 0) << cat.out;
+  ASSERT_EQ(cat.out.size(), 20u);
+  EXPECT_EQ(std::memcmp(cat.out.data(), small_.data() + 10, 20), 0);
+  auto whole = testing::RunShell(kvtier + " cat dataset train-0001.bin");
+  ASSERT_EQ(whole.exit_code, 0);
+  ASSERT_EQ(whole.out.size(), object_.size());
+  EXPECT_EQ(std::memcmp(whole.out.data(), object_.data(), object_.size()), 0);
+
+  auto missing = testing::RunShell(kvtier + " cat dataset nope.bin 2>&1");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.out.find("not_found"), std::string::npos) << missing.out;
 }
 
 }  // namespace

@@ -19,6 +19,18 @@ namespace kvtier::testing {
 
 std::string BinaryPath(const std::string& name) { return std::string(KVTIER_BIN_DIR) + "/" + name; }
 
+ShellRun RunShell(const std::string& command) {
+  ShellRun run;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return run;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) run.out.append(buffer, n);
+  const int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
 Status MakeTestCertificates(const std::filesystem::path& dir) {
   const std::string command = "bash '" + std::string(KVTIER_SOURCE_DIR) +
                               "/scripts/tls-certs.sh' '" + dir.string() + "' --days 2 >/dev/null";

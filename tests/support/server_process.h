@@ -72,6 +72,14 @@ Status MakeTestCertificates(const std::filesystem::path& dir);
 // A path to a binary built by this project (KVTIER_BIN_DIR/name).
 std::string BinaryPath(const std::string& name);
 
+// Runs `command` through the shell; its stdout (and stderr with 2>&1) and
+// exit code (-1 when it did not exit).
+struct ShellRun {
+  int exit_code = -1;
+  std::string out;
+};
+ShellRun RunShell(const std::string& command);
+
 // The whole content of a file ("" when it cannot be read).
 std::string ReadFileText(const std::filesystem::path& path);
 

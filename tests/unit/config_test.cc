@@ -134,6 +134,8 @@ TEST(Config, DatasetExampleParsesWithAnOriginOverBlob) {
   EXPECT_EQ(origin.container, "training");
   EXPECT_EQ(origin.prefix, "shards/");
   EXPECT_EQ(origin.block_bytes, 4ull << 20);
+  EXPECT_EQ(origin.listing_ttl, std::chrono::minutes(5));
+  EXPECT_EQ(origin.max_listed_objects, 1'000'000u);  // the default
 }
 
 TEST(Config, RackExampleSpillsAndWritesBackToBlob) {

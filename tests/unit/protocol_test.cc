@@ -4,6 +4,7 @@
 
 #include "protocol/frame.h"
 #include "protocol/messages.h"
+#include "protocol/object_messages.h"
 
 namespace kvtier::protocol {
 namespace {
@@ -89,8 +90,8 @@ TEST(FrameHeader, UnknownOpcodeStillDecodes) {
   EXPECT_FALSE(IsKnownOpcode(decoded->opcode));
   EXPECT_TRUE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kStats)));
   EXPECT_TRUE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kFlush)));
-  EXPECT_TRUE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kGetPrefix)));
-  EXPECT_FALSE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kGetPrefix) + 1));
+  EXPECT_TRUE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kReadRange)));
+  EXPECT_FALSE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kReadRange) + 1));
   EXPECT_EQ(OpcodeName(Opcode::kFlush), "flush");
 }
 
@@ -412,6 +413,74 @@ TEST(Messages, StatsRoundTrip) {
   EXPECT_EQ(back->tiers[0].counters[0].value, 7u);
   EXPECT_EQ(back->namespaces[0].kind, "kv");
   EXPECT_EQ(back->counters[1].name, "b");
+}
+
+// ---- Objects ----
+
+TEST(ObjectMessages, ListRoundTripsAndBoundsItsFields) {
+  const ListRequest request{"dataset", "shards/", "/", "oshards/a", 10};
+  auto decoded = DecodeListRequest(EncodeListRequest(request).bytes());
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->namespace_name, "dataset");
+  EXPECT_EQ(decoded->prefix, "shards/");
+  EXPECT_EQ(decoded->delimiter, "/");
+  EXPECT_EQ(decoded->page_token, "oshards/a");
+  EXPECT_EQ(decoded->max_results, 10u);
+  // 0 and too many both mean the server's page size.
+  EXPECT_EQ(DecodeListRequest(EncodeListRequest({"d", "", "", "", 0}).bytes())->max_results,
+            kMaxListResults);
+  EXPECT_EQ(DecodeListRequest(EncodeListRequest({"d", "", "", "", 1u << 30}).bytes())->max_results,
+            kMaxListResults);
+  EXPECT_EQ(DecodeListRequest(EncodeListRequest({"d", "", "//", "", 0}).bytes()).status().code(),
+            StatusCode::kInvalidArgument);
+
+  ListResponse response;
+  response.objects.push_back({"shards/a", 10, "\"v1\"", 1234, 4096});
+  response.prefixes = {"shards/d/"};
+  response.next_page_token = "pshards/d/";
+  auto back = DecodeListResponse(EncodeListResponse(response).bytes());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->objects, response.objects);
+  EXPECT_EQ(back->prefixes, response.prefixes);
+  EXPECT_EQ(back->next_page_token, response.next_page_token);
+}
+
+TEST(ObjectMessages, PathsAreCheckedOnBothSides) {
+  EXPECT_TRUE(CheckObjectPath("a/b.bin").ok());
+  EXPECT_TRUE(CheckObjectPath("a/..b/c.").ok());
+  for (const std::string& bad :
+       {std::string(), std::string("a\0b", 3), std::string("../x"), std::string("a/./b"),
+        std::string("a/.."), std::string(kMaxObjectPathBytes + 1, 'p')}) {
+    EXPECT_EQ(CheckObjectPath(bad).code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_FALSE(DecodeStatRequest(EncodeStatRequest({"d", bad}).bytes()).ok()) << bad;
+  }
+  auto stat = DecodeStatRequest(EncodeStatRequest({"d", "a/b"}).bytes());
+  ASSERT_TRUE(stat.ok());
+  EXPECT_EQ(stat->path, "a/b");
+  EXPECT_TRUE(IsVerifyFailure(DecodeStatRequest({}).status()));
+}
+
+TEST(ObjectMessages, ReadRangeIsBoundedByThePayloadLimitAndItsPayload) {
+  Limits limits;
+  limits.max_payload_bytes = 1000;
+  auto request =
+      DecodeReadRangeRequest(EncodeReadRangeRequest({"d", "a", 5, 1000, true}).bytes(), limits);
+  ASSERT_TRUE(request.ok());
+  EXPECT_EQ(request->offset, 5u);
+  EXPECT_EQ(request->length, 1000u);
+  EXPECT_TRUE(request->bulk);
+  EXPECT_FALSE(
+      DecodeReadRangeRequest(EncodeReadRangeRequest({"d", "a", 0, 1001, false}).bytes(), limits)
+          .ok());
+  EXPECT_FALSE(DecodeReadRangeRequest(
+                   EncodeReadRangeRequest({"d", "a", UINT64_MAX, 10, false}).bytes(), limits)
+                   .ok());
+
+  const ReadRangeResponse response{{"a", 100, "v", 0, 64}, 10, 50};
+  const Metadata m = EncodeReadRangeResponse(response);
+  EXPECT_TRUE(DecodeReadRangeResponse(m.bytes(), 50, 50).ok());
+  EXPECT_FALSE(DecodeReadRangeResponse(m.bytes(), 40, 50).ok());  // more than asked
+  EXPECT_FALSE(DecodeReadRangeResponse(m.bytes(), 50, 49).ok());  // payload disagrees
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <random>
 #include <thread>
 
@@ -62,6 +63,7 @@ std::string XmlUnescape(std::string_view text) {
 BlobProperties PropertiesFrom(const HttpResponse& response) {
   BlobProperties properties;
   properties.etag = response.Header("etag");
+  properties.modified_ms = ParseHttpDateMs(response.Header("last-modified"));
   // Content-Range "bytes a-b/total" names the whole size for a ranged read.
   const std::string range = response.Header("content-range");
   const size_t slash = range.rfind('/');
@@ -80,7 +82,23 @@ std::string BlockId(size_t index) {
   return Base64Encode(std::span(reinterpret_cast<const uint8_t*>(id), std::strlen(id)));
 }
 
+// ETags as Get Blob Properties answers them, in quotes: List Blobs gives
+// them bare on Azure, and If-Match compares the quoted form.
+std::string QuotedEtag(std::string etag) {
+  if (etag.empty() || etag.front() == '"') return etag;
+  return '"' + etag + '"';
+}
+
 }  // namespace
+
+uint64_t ParseHttpDateMs(std::string_view date) {
+  std::tm tm{};
+  const std::string text(date);
+  const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return 0;
+  const time_t seconds = timegm(&tm);
+  return seconds < 0 ? 0 : static_cast<uint64_t>(seconds) * 1000;
+}
 
 Status BlobClientOptions::Validate() const {
   if (endpoint.empty()) return InvalidArgument("blob endpoint must be set");
@@ -402,8 +420,10 @@ Result<BlobListing> BlobClient::ListBlobs(const std::string& prefix, const std::
     const std::string_view blob = XmlElement(xml, "Blob", at, &end);
     if (end == 0) break;
     at = end;
-    listing.items.push_back(
-        {XmlUnescape(XmlElement(blob, "Name")), ParseUint(XmlElement(blob, "Content-Length"))});
+    listing.items.push_back({XmlUnescape(XmlElement(blob, "Name")),
+                             ParseUint(XmlElement(blob, "Content-Length")),
+                             QuotedEtag(XmlUnescape(XmlElement(blob, "Etag"))),
+                             ParseHttpDateMs(XmlElement(blob, "Last-Modified"))});
   }
   listing.next_marker = XmlUnescape(XmlElement(xml, "NextMarker"));
   return listing;

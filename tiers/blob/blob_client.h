@@ -62,6 +62,7 @@ struct BlobClientOptions {
 struct BlobProperties {
   uint64_t size = 0;  // the whole blob's size
   std::string etag;
+  uint64_t modified_ms = 0;                     // Last-Modified as Unix ms; 0 when absent
   std::map<std::string, std::string> metadata;  // lower-case names, without x-ms-meta-
 };
 
@@ -79,10 +80,16 @@ struct BlobListing {
   struct Item {
     std::string name;
     uint64_t size = 0;
+    std::string etag;
+    uint64_t modified_ms = 0;  // Last-Modified as Unix ms; 0 when absent
   };
   std::vector<Item> items;
   std::string next_marker;  // empty: the listing is complete
 };
+
+// An HTTP date (RFC 7231 IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT") as
+// Unix ms; 0 when it does not parse.
+uint64_t ParseHttpDateMs(std::string_view date);
 
 class BlobClient {
  public:

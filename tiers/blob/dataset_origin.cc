@@ -18,7 +18,7 @@ Result<std::unique_ptr<DatasetOrigin>> DatasetOrigin::Create(DatasetOriginOption
 DatasetOrigin::DatasetOrigin(DatasetOriginOptions options, std::unique_ptr<BlobClient> client)
     : options_(std::move(options)), client_(std::move(client)) {}
 
-Result<DatasetOrigin::ObjectInfo> DatasetOrigin::Properties(const std::string& blob, bool refresh) {
+Result<DatasetOrigin::Recorded> DatasetOrigin::Properties(const std::string& blob, bool refresh) {
   {
     std::lock_guard lock(mu_);
     auto it = objects_.find(blob);
@@ -29,7 +29,7 @@ Result<DatasetOrigin::ObjectInfo> DatasetOrigin::Properties(const std::string& b
   }
   counters_.property_reads.fetch_add(1, std::memory_order_relaxed);
   KVTIER_ASSIGN_OR_RETURN(BlobProperties properties, client_->GetProperties(blob));
-  ObjectInfo info{properties.size, properties.etag};
+  Recorded info{properties.size, properties.etag, properties.modified_ms, Clock::now()};
   std::lock_guard lock(mu_);
   auto it = objects_.find(blob);
   if (it != objects_.end()) {
@@ -44,6 +44,83 @@ Result<DatasetOrigin::ObjectInfo> DatasetOrigin::Properties(const std::string& b
     lru_.pop_back();
   }
   return info;
+}
+
+ObjectInfo DatasetOrigin::ToObject(const std::string& path, const Recorded& info) const {
+  return ObjectInfo{path, info.size, info.etag, info.modified_ms, options_.block_bytes};
+}
+
+std::shared_ptr<const ObjectMap> DatasetOrigin::ListingIfFresh() {
+  std::lock_guard lock(mu_);
+  if (listing_ != nullptr && Clock::now() - listed_at_ < options_.listing_ttl) return listing_;
+  return nullptr;
+}
+
+Result<std::shared_ptr<const ObjectMap>> DatasetOrigin::FreshListing() {
+  if (auto fresh = ListingIfFresh()) return fresh;
+  // One listing at a time: readers that arrive meanwhile take its result.
+  std::lock_guard listing_lock(listing_mu_);
+  if (auto fresh = ListingIfFresh()) return fresh;
+  return ReadListing();
+}
+
+Result<std::shared_ptr<const ObjectMap>> DatasetOrigin::ReadListing() {
+  auto listing = std::make_shared<ObjectMap>();
+  const Clock::time_point started = Clock::now();
+  std::string marker;
+  do {
+    counters_.list_requests.fetch_add(1, std::memory_order_relaxed);
+    KVTIER_ASSIGN_OR_RETURN(BlobListing page, client_->ListBlobs(options_.prefix, marker));
+    for (BlobListing::Item& item : page.items) {
+      if (item.name.size() <= options_.prefix.size()) continue;  // the prefix itself
+      std::string path = item.name.substr(options_.prefix.size());
+      ObjectInfo object{path, item.size, std::move(item.etag), item.modified_ms,
+                        options_.block_bytes};
+      listing->emplace(std::move(path), std::move(object));
+    }
+    if (listing->size() > options_.max_listed_objects) {
+      return ResourceExhausted("dataset container lists more than " +
+                               std::to_string(options_.max_listed_objects) +
+                               " objects (origin.max_listed_objects)");
+    }
+    marker = std::move(page.next_marker);
+  } while (!marker.empty());
+  counters_.listings.fetch_add(1, std::memory_order_relaxed);
+
+  std::lock_guard lock(mu_);
+  // Objects listed at a new version: later block reads fetch that version.
+  for (auto& [blob, cached] : objects_) {
+    auto listed = listing->find(std::string_view(blob).substr(options_.prefix.size()));
+    if (listed == listing->end() || listed->second.version == cached.info.etag) continue;
+    cached.info = {listed->second.size, listed->second.version, listed->second.modified_ms,
+                   started};
+  }
+  listing_ = listing;
+  listed_at_ = started;
+  return std::shared_ptr<const ObjectMap>(std::move(listing));
+}
+
+Result<ObjectListing> DatasetOrigin::List(const ListQuery& query) {
+  KVTIER_ASSIGN_OR_RETURN(std::shared_ptr<const ObjectMap> listing, FreshListing());
+  return ListPage(*listing, query);
+}
+
+Result<ObjectInfo> DatasetOrigin::Stat(const std::string& path) {
+  if (auto listing = ListingIfFresh()) {
+    auto it = listing->find(path);
+    if (it == listing->end()) return NotFound("no object " + path);
+    return it->second;
+  }
+  const std::string blob = options_.prefix + path;
+  bool stale = true;
+  {
+    std::lock_guard lock(mu_);
+    auto it = objects_.find(blob);
+    stale = it == objects_.end() || Clock::now() - it->second.info.read_at >= options_.listing_ttl;
+  }
+  auto info = Properties(blob, /*refresh=*/stale);
+  if (!info.ok()) return info.status();
+  return ToObject(path, *info);
 }
 
 Result<BlockHandle> DatasetOrigin::Fetch(const BlockKey& key) {
@@ -93,6 +170,8 @@ TierStats DatasetOrigin::Stats() const {
   stats.Add("reads", counters_.reads);
   stats.Add("read_bytes", counters_.bytes);
   stats.Add("property_reads", counters_.property_reads);
+  stats.Add("list_requests", counters_.list_requests);
+  stats.Add("listings", counters_.listings);
   stats.Add("source_changes", counters_.source_changes);
   stats.Add("not_found", counters_.not_found);
   stats.Add("errors", counters_.errors);

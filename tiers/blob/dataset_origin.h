@@ -12,8 +12,17 @@
 // as `source_changes`). A block is therefore always from one version.
 //
 // The block checksum is computed here, at the edge, from the fetched bytes.
+//
+// It is also the namespace's object catalog: List answers from one listing
+// of the container (every page of it, fetched once and kept for
+// `listing_ttl`, at most `max_listed_objects` objects); Stat answers from
+// that listing while it is fresh, else from the blob's properties (read
+// again once they are older than `listing_ttl`). A listing that sees an
+// object at a new version updates the recorded properties, so later block
+// reads fetch the new version.
 
 #include <atomic>
+#include <chrono>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -22,6 +31,8 @@
 
 #include "tiers/blob/blob_client.h"
 #include "tiers/block_source.h"
+#include "tiers/object_catalog.h"
+#include "tiers/object_listing.h"
 
 namespace kvtier::tiers::blob {
 
@@ -31,9 +42,11 @@ struct DatasetOriginOptions {
   uint64_t block_bytes = 4ull << 20;
   std::string stats_name = "origin";
   size_t max_cached_objects = 4096;  // object properties kept (LRU)
+  std::chrono::milliseconds listing_ttl{60'000};
+  size_t max_listed_objects = 1'000'000;  // a larger container is refused
 };
 
-class DatasetOrigin final : public BlockSource {
+class DatasetOrigin final : public BlockSource, public ObjectCatalog {
  public:
   // Does not touch the network.
   static Result<std::unique_ptr<DatasetOrigin>> Create(DatasetOriginOptions options);
@@ -43,14 +56,27 @@ class DatasetOrigin final : public BlockSource {
   Result<BlockHandle> Fetch(const BlockKey& key) override;
   TierStats Stats() const override;
 
+  // ObjectCatalog: paths are blob names without the prefix.
+  Result<ObjectListing> List(const ListQuery& query) override;
+  Result<ObjectInfo> Stat(const std::string& path) override;
+
  private:
-  struct ObjectInfo {
+  using Clock = std::chrono::steady_clock;
+  struct Recorded {
     uint64_t size = 0;
     std::string etag;
+    uint64_t modified_ms = 0;
+    Clock::time_point read_at;  // when the properties were read or listed
   };
+  // The container's listing, fetched again when older than listing_ttl.
+  Result<std::shared_ptr<const ObjectMap>> FreshListing();
+  Result<std::shared_ptr<const ObjectMap>> ReadListing();
+  // The listing if it is fresh, else nullptr; never touches the network.
+  std::shared_ptr<const ObjectMap> ListingIfFresh();
+  ObjectInfo ToObject(const std::string& path, const Recorded& info) const;
   DatasetOrigin(DatasetOriginOptions options, std::unique_ptr<BlobClient> client);
   // The recorded properties, read (and recorded) when absent or `refresh`.
-  Result<ObjectInfo> Properties(const std::string& blob, bool refresh);
+  Result<Recorded> Properties(const std::string& blob, bool refresh);
   // Counts a failed fetch (not_found or errors) and returns `status`.
   Status Failed(Status status);
 
@@ -60,15 +86,21 @@ class DatasetOrigin final : public BlockSource {
   std::mutex mu_;
   std::list<std::string> lru_;  // front: most recent
   struct Cached {
-    ObjectInfo info;
+    Recorded info;
     std::list<std::string>::iterator position;
   };
   std::unordered_map<std::string, Cached> objects_;
+
+  std::mutex listing_mu_;                     // held while one listing is read; others wait for it
+  std::shared_ptr<const ObjectMap> listing_;  // under mu_
+  Clock::time_point listed_at_;               // under mu_
 
   struct Counters {
     std::atomic<uint64_t> reads{0};  // ranged reads of the origin
     std::atomic<uint64_t> bytes{0};
     std::atomic<uint64_t> property_reads{0};
+    std::atomic<uint64_t> list_requests{0};  // pages of container listings
+    std::atomic<uint64_t> listings{0};       // whole listings read
     std::atomic<uint64_t> source_changes{0};
     std::atomic<uint64_t> not_found{0};
     std::atomic<uint64_t> errors{0};

@@ -1,0 +1,95 @@
+#pragma once
+
+// Typed forms of the object messages (List, Stat, ReadRange; kvtier.fbs,
+// docs/protocol.md "Objects"), with encoders and checking decoders in the
+// manner of messages.h: the verifier first, then meaning and limits.
+// Decoded requests hold string_views into the metadata buffer, which must
+// outlive them.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "protocol/messages.h"
+
+namespace kvtier::protocol {
+
+// An object path: 1..kMaxObjectPathBytes bytes, no 0x00 byte (the object
+// block key separates the path from the block index with one), no "." or
+// ".." segment between slashes.
+inline constexpr size_t kMaxObjectPathBytes = 1024;
+// A List page holds at most this many objects and prefixes together.
+inline constexpr uint32_t kMaxListResults = 5000;
+inline constexpr size_t kMaxPageTokenBytes = 2048;
+
+struct ObjectEntry {
+  std::string path;
+  uint64_t size = 0;
+  std::string version;
+  uint64_t modified_ms = 0;
+  uint64_t block_bytes = 0;
+  bool operator==(const ObjectEntry&) const = default;
+};
+
+struct ListRequest {
+  std::string_view namespace_name;
+  std::string_view prefix;
+  std::string_view delimiter;  // "" or one byte
+  std::string_view page_token;
+  uint32_t max_results = 0;  // 0: kMaxListResults
+};
+
+struct ListResponse {
+  std::vector<ObjectEntry> objects;
+  std::vector<std::string> prefixes;
+  std::string next_page_token;  // "": complete
+};
+
+struct StatRequest {
+  std::string_view namespace_name;
+  std::string_view path;
+};
+
+struct ReadRangeRequest {
+  std::string_view namespace_name;
+  std::string_view path;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  bool bulk = false;
+};
+
+struct ReadRangeResponse {
+  ObjectEntry object;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+// Checks an object path (kInvalidArgument with the reason).
+Status CheckObjectPath(std::string_view path);
+
+// ---- Encoders ----
+Metadata EncodeListRequest(const ListRequest& request);
+Metadata EncodeListResponse(const ListResponse& response);
+Metadata EncodeStatRequest(const StatRequest& request);
+Metadata EncodeStatResponse(const ObjectEntry& object);
+Metadata EncodeReadRangeRequest(const ReadRangeRequest& request);
+Metadata EncodeReadRangeResponse(const ReadRangeResponse& response);
+
+// ---- Request decoders (server side): kInvalidArgument on any failure ----
+Result<ListRequest> DecodeListRequest(std::span<const std::byte> metadata);
+Result<StatRequest> DecodeStatRequest(std::span<const std::byte> metadata);
+// `limits.max_payload_bytes` bounds the length one request may ask for.
+Result<ReadRangeRequest> DecodeReadRangeRequest(std::span<const std::byte> metadata,
+                                                const Limits& limits);
+
+// ---- Response decoders (client side): kProtocolError on any failure ----
+Result<ListResponse> DecodeListResponse(std::span<const std::byte> metadata);
+Result<ObjectEntry> DecodeStatResponse(std::span<const std::byte> metadata);
+// The payload must hold exactly `length` bytes, within what was asked.
+Result<ReadRangeResponse> DecodeReadRangeResponse(std::span<const std::byte> metadata,
+                                                  uint64_t asked_length, uint64_t payload_length);
+
+}  // namespace kvtier::protocol
