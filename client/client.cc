@@ -755,8 +755,8 @@ template std::future<Result<ObjectPage>> Client::CallDecoded(
     Opcode, protocol::Metadata, std::function<Result<ObjectPage>(const internal::ReplyFrame&)>);
 template std::future<Result<ObjectEntry>> Client::CallDecoded(
     Opcode, protocol::Metadata, std::function<Result<ObjectEntry>(const internal::ReplyFrame&)>);
-template std::future<Result<RangeResult>> Client::CallDecoded(
-    Opcode, protocol::Metadata, std::function<Result<RangeResult>(const internal::ReplyFrame&)>);
+template std::future<Result<RangeBytes>> Client::CallDecoded(
+    Opcode, protocol::Metadata, std::function<Result<RangeBytes>(const internal::ReplyFrame&)>);
 
 Pipeline::Pipeline(Client& client) : client_(client), outer_(t_pipeline) { t_pipeline = this; }
 

@@ -59,6 +59,15 @@ struct RangeResult {
   uint64_t length = 0;
 };
 
+// What one ReadRangeAsync request read: `length` bytes at `bytes`, from
+// `object`'s version. The bytes are owned by the result.
+struct RangeBytes {
+  ObjectEntry object;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  std::shared_ptr<const std::byte[]> bytes;
+};
+
 // TLS to a server's TLS listener (`server.tls`, docs/config.md).
 struct TlsOptions {
   bool enabled = false;
@@ -311,6 +320,10 @@ class Client {
   // object changed between those requests (read again).
   Result<RangeResult> ReadRange(std::string_view ns, std::string_view path, uint64_t offset,
                                 std::span<std::byte> into);
+  // One ReadRange request (length at most the server's max_payload_bytes),
+  // pipelined: many may be in flight (read-ahead).
+  std::future<Result<RangeBytes>> ReadRangeAsync(std::string_view ns, std::string_view path,
+                                                 uint64_t offset, uint64_t length);
 
  private:
   friend class Pipeline;

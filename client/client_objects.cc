@@ -13,13 +13,6 @@ namespace {
 using internal::ReplyFrame;
 using protocol::Opcode;
 
-// What one ReadRange request read, owned until copied out.
-struct RangePart {
-  ObjectEntry object;
-  uint64_t length = 0;
-  std::shared_ptr<std::byte[]> payload;
-};
-
 }  // namespace
 
 Result<ObjectPage> Client::List(std::string_view ns, std::string_view prefix,
@@ -52,35 +45,40 @@ Result<ObjectEntry> Client::Stat(std::string_view ns, std::string_view path) {
       .get();
 }
 
+std::future<Result<RangeBytes>> Client::ReadRangeAsync(std::string_view ns, std::string_view path,
+                                                       uint64_t offset, uint64_t length) {
+  if (Status status = protocol::CheckObjectPath(path); !status.ok()) {
+    std::promise<Result<RangeBytes>> failed;
+    failed.set_value(std::move(status));
+    return failed.get_future();
+  }
+  protocol::ReadRangeRequest request{ns, path, offset, length, false};
+  return CallDecoded<RangeBytes>(
+      Opcode::kReadRange, protocol::EncodeReadRangeRequest(request),
+      [length](const ReplyFrame& frame) -> Result<RangeBytes> {
+        KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodeReadRangeResponse(
+                                                   frame.metadata, length, frame.payload_length));
+        return RangeBytes{std::move(response.object), response.offset, response.length,
+                          frame.payload};
+      });
+}
+
 Result<RangeResult> Client::ReadRange(std::string_view ns, std::string_view path, uint64_t offset,
                                       std::span<std::byte> into) {
   KVTIER_RETURN_IF_ERROR(protocol::CheckObjectPath(path));
   const uint64_t chunk = std::max<uint64_t>(server_info().limits.max_payload_bytes, 1);
   // Every request of the range goes out before the first reply is read.
-  std::vector<std::future<Result<RangeResult>>> replies;
-  std::vector<std::shared_ptr<RangePart>> parts;
+  std::vector<std::future<Result<RangeBytes>>> replies;
   for (uint64_t at = 0; at < into.size() || replies.empty(); at += chunk) {
     const uint64_t length = std::min<uint64_t>(chunk, into.size() - at);
-    protocol::ReadRangeRequest request{ns, path, offset + at, length, false};
-    auto part = std::make_shared<RangePart>();
-    parts.push_back(part);
-    replies.push_back(CallDecoded<RangeResult>(
-        Opcode::kReadRange, protocol::EncodeReadRangeRequest(request),
-        [part, length](const ReplyFrame& frame) -> Result<RangeResult> {
-          KVTIER_ASSIGN_OR_RETURN(auto response, protocol::DecodeReadRangeResponse(
-                                                     frame.metadata, length, frame.payload_length));
-          part->object = response.object;
-          part->length = response.length;
-          part->payload = frame.payload;
-          return RangeResult{std::move(response.object), response.length};
-        }));
+    replies.push_back(ReadRangeAsync(ns, path, offset + at, length));
     if (length == 0) break;
   }
   RangeResult result;
   Status failed = Status::Ok();
   bool ended = false;  // a part came back short: the object ends there
   for (size_t i = 0; i < replies.size(); ++i) {
-    Result<RangeResult> reply = replies[i].get();
+    Result<RangeBytes> reply = replies[i].get();
     if (!failed.ok() || ended) continue;  // drain the rest
     if (!reply.ok()) {
       failed = reply.status();
@@ -93,9 +91,7 @@ Result<RangeResult> Client::ReadRange(std::string_view ns, std::string_view path
           Unavailable("object " + std::string(path) + " changed while it was read; read again");
       continue;
     }
-    if (reply->length > 0) {
-      std::memcpy(into.data() + i * chunk, parts[i]->payload.get(), reply->length);
-    }
+    if (reply->length > 0) std::memcpy(into.data() + i * chunk, reply->bytes.get(), reply->length);
     result.length += reply->length;
     ended = reply->length < std::min<uint64_t>(chunk, into.size() - i * chunk);
   }

@@ -12,7 +12,7 @@ PACKAGES=(
   libflatbuffers-dev flatbuffers-compiler
   librocksdb-dev libibverbs-dev libjemalloc-dev
   libspdlog-dev libfmt-dev libyaml-cpp-dev
-  liburing-dev libxxhash-dev libssl-dev openssl
+  liburing-dev libxxhash-dev libssl-dev openssl libfuse3-dev fuse3
   libgtest-dev libgmock-dev libbenchmark-dev
   netcat-openbsd clang-format clang libclang-rt-14-dev
   python3 python3-dev python3-cbor2 python3-xxhash python3-numpy python3-pytest pybind11-dev

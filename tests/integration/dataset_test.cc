@@ -84,6 +84,7 @@ class DatasetTest : public ::testing::Test {
         "1MiB}\n"
         "  - name: kv\n"
         "    tiers: [dram]\n";
+    config_ = config;
     server_ = std::make_unique<testing::ServerProcess>(std::vector<std::string>{}, config);
     ASSERT_TRUE(server_->Start().ok()) << server_->log();
   }
@@ -115,6 +116,7 @@ class DatasetTest : public ::testing::Test {
   std::vector<std::byte> object_;
   std::vector<std::byte> large_;
   std::filesystem::path nvme_dir_;
+  std::string config_;
   std::unique_ptr<testing::ServerProcess> server_;
 };
 
@@ -373,6 +375,112 @@ TEST_F(DatasetObjectsTest, TheCliListsStatsAndCatsObjects) {
   auto missing = testing::RunShell(kvtier + " cat dataset nope.bin 2>&1");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.out.find("not_found"), std::string::npos) << missing.out;
+}
+
+// ---- The same objects as files through kvtier-fuse ----
+
+class DatasetMountTest : public DatasetObjectsTest {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists("/dev/fuse")) GTEST_SKIP() << "no /dev/fuse on this machine";
+    DatasetObjectsTest::SetUp();
+    if (HasFatalFailure()) return;
+    char pattern[] = "/tmp/kvtier-mount-XXXXXX";
+    mount_ = mkdtemp(pattern);
+    // Without -f it returns once the mount is in place, serving from the
+    // background.
+    auto run = testing::RunShell(testing::BinaryPath("kvtier-fuse") +
+                                 " --server 127.0.0.1:" + std::to_string(server_->port()) +
+                                 " --retry-ms 20000 " + mount_.string() + " 2>&1");
+    ASSERT_EQ(run.exit_code, 0) << run.out;
+    mounted_ = true;
+  }
+  void TearDown() override {
+    if (mounted_) testing::RunShell("fusermount3 -u " + mount_.string() + " 2>&1");
+    std::error_code ec;
+    if (!mount_.empty()) std::filesystem::remove(mount_, ec);
+    DatasetObjectsTest::TearDown();
+  }
+  std::string At(const std::string& relative) const { return (mount_ / relative).string(); }
+  // The bytes a shell command printed.
+  static std::string Shell(const std::string& command) {
+    auto run = testing::RunShell(command);
+    EXPECT_EQ(run.exit_code, 0) << command << ": " << run.out;
+    return run.out;
+  }
+  static bool Same(const std::string& got, const std::vector<std::byte>& want,
+                   uint64_t offset = 0) {
+    return want.size() >= offset + got.size() &&
+           std::memcmp(got.data(), want.data() + offset, got.size()) == 0;
+  }
+
+  std::filesystem::path mount_;
+  bool mounted_ = false;
+};
+
+TEST_F(DatasetMountTest, PlainToolsListAndReadTheObjectsAsFiles) {
+  // Only namespaces that hold objects appear.
+  EXPECT_EQ(Shell("ls " + At("")), "dataset\n");
+  EXPECT_EQ(Shell("ls " + At("dataset")), "train-0001.bin\ntrain-0002.bin\nval\n");
+  EXPECT_EQ(Shell("ls " + At("dataset/val")), "a.bin\nb.bin\n");
+  EXPECT_EQ(Shell("stat -c %s " + At("dataset/train-0002.bin")),
+            std::to_string(large_.size()) + "\n");
+  EXPECT_EQ(Shell("stat -c %F " + At("dataset/val")), "directory\n");
+
+  const std::string whole = Shell("cat " + At("dataset/train-0002.bin"));
+  ASSERT_EQ(whole.size(), large_.size());
+  EXPECT_TRUE(Same(whole, large_));
+  // 3 x 4 KiB from the middle of block 5, as dd reads it.
+  const std::string part =
+      Shell("dd if=" + At("dataset/train-0001.bin") + " bs=4096 skip=300 count=3 status=none");
+  ASSERT_EQ(part.size(), 3u * 4096);
+  EXPECT_TRUE(Same(part, object_, 300 * 4096));
+  const std::string copied = Shell("cp " + At("dataset/val/a.bin") + " /dev/stdout");
+  EXPECT_TRUE(Same(copied, small_));
+  EXPECT_EQ(copied.size(), small_.size());
+}
+
+TEST_F(DatasetMountTest, ErrorsAreTheErrnoProgramsExpect) {
+  auto missing = testing::RunShell("cat " + At("dataset/nope.bin") + " 2>&1");
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.out.find("No such file"), std::string::npos) << missing.out;
+  auto write = testing::RunShell("touch " + At("dataset/new.bin") + " 2>&1");
+  EXPECT_NE(write.exit_code, 0);
+  EXPECT_NE(write.out.find("Read-only file system"), std::string::npos) << write.out;
+  auto remove = testing::RunShell("rm " + At("dataset/val/a.bin") + " 2>&1");
+  EXPECT_NE(remove.exit_code, 0);
+  EXPECT_NE(remove.out.find("Read-only file system"), std::string::npos) << remove.out;
+}
+
+TEST_F(DatasetMountTest, ReadersOfTheMountAndOfTheServerShareOneOriginReadPerBlock) {
+  const std::string kvtier =
+      testing::BinaryPath("kvtier") + " --server 127.0.0.1:" + std::to_string(server_->port());
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(Same(Shell("cat " + At("dataset/train-0001.bin")), object_));
+    ASSERT_TRUE(Same(Shell(kvtier + " cat dataset train-0001.bin"), object_));
+  }
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  auto stats = client->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(Counter(*stats, "origin/dataset", "reads"), 3u);  // its three blocks, once each
+}
+
+TEST_F(DatasetMountTest, TheMountSurvivesAServerRestart) {
+  EXPECT_EQ(Shell("stat -c %s " + At("dataset/val/b.bin")), "1000\n");
+  const uint16_t port = server_->port();
+  EXPECT_EQ(server_->Stop(), 0);
+  // The new server comes up on the same port while a reader waits.
+  std::thread restart([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    server_ = std::make_unique<testing::ServerProcess>(
+        std::vector<std::string>{"--port", std::to_string(port)}, config_);
+    EXPECT_TRUE(server_->Start().ok()) << server_->log();
+  });
+  const std::string whole = Shell("cat " + At("dataset/train-0002.bin"));
+  restart.join();
+  ASSERT_EQ(whole.size(), large_.size());
+  EXPECT_TRUE(Same(whole, large_));
 }
 
 }  // namespace
