@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "client/client.h"
+#include "client/python/fsspec_source.h"
 #include "common/engine_keys.h"
 #include "common/keys.h"
 #include "common/status.h"
@@ -242,6 +243,85 @@ class PyClient {
     std::vector<std::optional<std::string>> out;
     for (protocol::TierId tier : Unwrap(std::move(exists)).tiers) out.push_back(TierOrNone(tier));
     return out;
+  }
+
+  // ---- Objects (dataset namespaces) ----
+
+  static py::dict ObjectDict(const client::ObjectEntry& object) {
+    py::dict out;
+    out["path"] = object.path;
+    out["size"] = object.size;
+    out["version"] = object.version;
+    out["modified_ms"] = object.modified_ms;
+    out["block_bytes"] = object.block_bytes;
+    return out;
+  }
+
+  py::dict List(const std::string& ns, const std::string& prefix, const std::string& delimiter,
+                const std::string& page_token, uint32_t max_results) {
+    Result<client::ObjectPage> page = InvalidArgument("not run");
+    {
+      py::gil_scoped_release unlocked;
+      page = client_->List(ns, prefix, delimiter, page_token, max_results);
+    }
+    const client::ObjectPage listing = Unwrap(std::move(page));
+    py::list objects;
+    for (const client::ObjectEntry& object : listing.objects) objects.append(ObjectDict(object));
+    py::dict out;
+    out["objects"] = objects;
+    out["prefixes"] = listing.prefixes;
+    out["next_page_token"] = listing.next_page_token;
+    return out;
+  }
+
+  py::dict Stat(const std::string& ns, const std::string& path) {
+    Result<client::ObjectEntry> object = InvalidArgument("not run");
+    {
+      py::gil_scoped_release unlocked;
+      object = client_->Stat(ns, path);
+    }
+    return ObjectDict(Unwrap(std::move(object)));
+  }
+
+  // Reads into the caller's buffer; returns how many bytes were read (0 at
+  // the end). With `version`, an object that is no longer at it raises.
+  uint64_t ReadRange(const std::string& ns, const std::string& path, uint64_t offset,
+                     const py::handle buffer, const std::string& version) {
+    const Buffer held = ToBuffer(buffer, /*writable=*/true);
+    Result<client::RangeResult> read = InvalidArgument("not run");
+    {
+      py::gil_scoped_release unlocked;
+      read = client_->ReadRange(ns, path, offset, held.bytes());
+    }
+    const client::RangeResult result = Unwrap(std::move(read));
+    if (!version.empty() && result.object.version != version) {
+      Raise(Unavailable("object " + path + " changed since version " + version));
+    }
+    return result.length;
+  }
+
+  // Bytes [offset, offset + length) (length < 0: to the end) as bytes.
+  py::bytes Read(const std::string& ns, const std::string& path, uint64_t offset, int64_t length,
+                 const std::string& version) {
+    uint64_t want = static_cast<uint64_t>(length);
+    if (length < 0) {
+      const py::dict object = Stat(ns, path);
+      const uint64_t size = object["size"].cast<uint64_t>();
+      want = offset >= size ? 0 : size - offset;
+    }
+    std::string bytes(want, '\0');
+    Result<client::RangeResult> read = InvalidArgument("not run");
+    {
+      py::gil_scoped_release unlocked;
+      read = client_->ReadRange(ns, path, offset,
+                                std::as_writable_bytes(std::span(bytes.data(), bytes.size())));
+    }
+    const client::RangeResult result = Unwrap(std::move(read));
+    if (!version.empty() && result.object.version != version) {
+      Raise(Unavailable("object " + path + " changed since version " + version));
+    }
+    bytes.resize(result.length);
+    return py::bytes(bytes);
   }
 
   std::vector<int> Delete(const std::string& ns, const py::sequence& keys) {
@@ -472,7 +552,18 @@ class Error(Exception):
            "How many leading keys are cached, in one round trip; with lease_ms, leases them.")
       .def("release", &PyClient::Release, py::arg("lease_id"))
       .def("flush", &PyClient::Flush, py::arg("ns"), py::arg("keys") = std::vector<std::string>{})
-      .def("stats", &PyClient::Stats);
+      .def("stats", &PyClient::Stats)
+      .def("list", &PyClient::List, py::arg("ns"), py::arg("prefix") = "",
+           py::arg("delimiter") = "", py::arg("page_token") = "", py::arg("max_results") = 0,
+           "One page of a dataset namespace's objects: {objects, prefixes, next_page_token}.")
+      .def("stat", &PyClient::Stat, py::arg("ns"), py::arg("path"),
+           "An object's {path, size, version, modified_ms, block_bytes}.")
+      .def("read_range", &PyClient::ReadRange, py::arg("ns"), py::arg("path"), py::arg("offset"),
+           py::arg("buffer"), py::arg("version") = "",
+           "Reads object bytes from `offset` into a writable buffer; returns the count.")
+      .def("read", &PyClient::Read, py::arg("ns"), py::arg("path"), py::arg("offset") = 0,
+           py::arg("length") = -1, py::arg("version") = "",
+           "Object bytes [offset, offset + length) (length -1: to the end).");
 
   m.def(
       "prefix_block_keys",
@@ -541,4 +632,9 @@ class Error(Exception):
         return Unwrap(SglangPageKeys(tokens, page_size));
       },
       py::arg("tokens"), py::arg("page_size"), "SGLang HiCache page keys (hex strings).");
+
+  // kvtier.KvtierFileSystem, registered with fsspec as "kvtier" when fsspec
+  // is installed.
+  py::object module_globals = m.attr("__dict__");
+  py::exec(kFsspecSource, module_globals);
 }
