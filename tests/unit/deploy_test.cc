@@ -155,6 +155,37 @@ TEST(Dockerfile, BuildsOnDebian12InTwoStagesAndExposesThePorts) {
   EXPECT_NE(dockerfile.find("--target kvtierd"), std::string::npos);
   EXPECT_NE(dockerfile.find("EXPOSE 7400 9400"), std::string::npos);
   EXPECT_NE(dockerfile.find("/etc/kvtier/kvtier.yaml"), std::string::npos);
+  // The mount's binary and what it needs at run time.
+  EXPECT_NE(dockerfile.find("kvtier-fuse /usr/local/bin/"), std::string::npos);
+  EXPECT_NE(dockerfile.find("libfuse3-dev"), std::string::npos);
+  EXPECT_NE(dockerfile.find("libfuse3-3 fuse3", dockerfile.rfind("FROM debian:12")),
+            std::string::npos);
+}
+
+TEST(FuseDaemonSet, MountsOnTheNodeAndPropagatesTheMountToTrainingPods) {
+  const YAML::Node daemonset = Load("fuse-daemonset.yaml");
+  EXPECT_EQ(daemonset["kind"].as<std::string>(), "DaemonSet");
+  const YAML::Node pod = daemonset["spec"]["template"]["spec"];
+  const YAML::Node container = pod["containers"][0];
+  EXPECT_TRUE(container["securityContext"]["privileged"].as<bool>());
+  // The mount point is a host path shared back to the node (Bidirectional),
+  // and /dev/fuse comes from the host.
+  const YAML::Node mount = NamedEntry(container["volumeMounts"], "mount");
+  ASSERT_TRUE(mount);
+  EXPECT_EQ(mount["mountPropagation"].as<std::string>(), "Bidirectional");
+  const std::string mount_path = mount["mountPath"].as<std::string>();
+  EXPECT_EQ(NamedEntry(pod["volumes"], "mount")["hostPath"]["path"].as<std::string>(), mount_path);
+  EXPECT_EQ(NamedEntry(pod["volumes"], "fuse")["hostPath"]["path"].as<std::string>(), "/dev/fuse");
+  // kvtier-fuse in the foreground, on that path, for every user, at the
+  // server's port.
+  const std::string command = container["args"][0].as<std::string>();
+  EXPECT_NE(command.find("kvtier-fuse -f --server \"$KVTIER_SERVER:7400\""), std::string::npos);
+  EXPECT_NE(command.find(mount_path + " -o allow_other"), std::string::npos);
+  EXPECT_NE(command.find("fusermount3 -u"), std::string::npos);  // no dead mount left behind
+  const YAML::Node server = NamedEntry(container["env"], "KVTIER_SERVER");
+  EXPECT_EQ(server["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>(), "status.hostIP");
+  const YAML::Node kvtierd = Load("daemonset.yaml")["spec"]["template"]["spec"]["containers"][0];
+  EXPECT_EQ(NamedEntry(kvtierd["ports"], "kvtier")["hostPort"].as<uint16_t>(), 7400);
 }
 
 }  // namespace
