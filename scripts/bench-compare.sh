@@ -260,6 +260,39 @@ dataset_pid=$!
 for _ in $(seq 100); do nc -z 127.0.0.1 "$dataset_port" && break; sleep 0.1; done
 dataset_readers=$("$bin/kvtier-dataset-readers" --server "127.0.0.1:$dataset_port" \
   --namespace dataset --object train-0001.bin --block 5 --readers 32 --expect "$work/object.bin")
+
+# Files: the 64 MiB object read with cat through a kvtier-fuse mount, each
+# run on a new mount (its own page cache), against curl from Blob. Cold: a
+# new object per run, so every block comes from the origin; warm: the
+# object the server holds in DRAM (what every other node of the rack sees).
+mount_cat_gbps() {  # FILE -> GB/s of one cat through a new mount
+  local dir="$work/mnt" start end
+  mkdir -p "$dir"
+  "$bin/kvtier-fuse" --server "127.0.0.1:$dataset_port" "$dir"
+  start=$(date +%s.%N)
+  cat "$dir/dataset/$1" >/dev/null
+  end=$(date +%s.%N)
+  fusermount3 -u "$dir"
+  awk -v s="$start" -v e="$end" 'BEGIN {printf "%.3f\n", 67108864 / (e - s) / 1e9}'
+}
+curl_object_gbps() {  # BLOB -> GB/s of one curl of it
+  local start end
+  start=$(date +%s.%N)
+  curl -sf "$blob_url/training/shards/$1?$sas" -o /dev/null
+  end=$(date +%s.%N)
+  awk -v s="$start" -v e="$end" 'BEGIN {printf "%.3f\n", 67108864 / (e - s) / 1e9}'
+}
+mount_cold_runs=() mount_warm_runs=() curl_object_runs=()
+for i in $(seq "$runs"); do
+  curl -sf -H 'x-ms-blob-type: BlockBlob' -T "$work/object.bin" \
+    "$blob_url/training/shards/cold-$i.bin?$sas" -o /dev/null
+  curl_object_runs+=("$(curl_object_gbps "cold-$i.bin")")
+  mount_cold_runs+=("$(mount_cat_gbps "cold-$i.bin")")
+  mount_warm_runs+=("$(mount_cat_gbps train-0001.bin)")
+done
+mount_cold=$(printf '%s\n' "${mount_cold_runs[@]}" | median)
+mount_warm=$(printf '%s\n' "${mount_warm_runs[@]}" | median)
+curl_object=$(printf '%s\n' "${curl_object_runs[@]}" | median)
 kill "$dataset_pid" 2>/dev/null || true
 kill "$azurite_pid" 2>/dev/null || true
 # Request classes: KV reads beside a bulk stream, once with the bulk
@@ -394,6 +427,18 @@ machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpui
   echo "against a kvtierd whose \`dataset\` namespace reads through to that container):"
   echo
   echo "    $dataset_readers"
+  echo
+  echo "Dataset files: \`cat\` of a 64 MiB object through a \`kvtier-fuse\` mount of that server (a new"
+  echo "mount per run, so no page cache carries over), beside \`curl\` of the same bytes from Azurite"
+  echo "with a SAS; median of $runs. Cold: an object no one has read (every 4 MiB block comes from the"
+  echo "origin through the server); warm: the object the server already holds (what the other"
+  echo "nodes of a rack see after the first one read it)."
+  echo
+  echo "| read | GB/s | /curl from Blob |"
+  echo "|---|---|---|"
+  echo "| curl from Blob | $curl_object | 1.00 |"
+  echo "| mount, cold | $mount_cold | $(awk -v a="$mount_cold" -v b="$curl_object" 'BEGIN {printf "%.2f", a / b}') |"
+  echo "| mount, warm | $mount_warm | $(awk -v a="$mount_warm" -v b="$curl_object" 'BEGIN {printf "%.2f", a / b}') |"
   echo
   echo "## Request classes: KV reads beside a bulk stream"
   echo

@@ -260,20 +260,27 @@ int64_t ObjectFs::Read(uint64_t handle, char* into, uint64_t size, uint64_t offs
   const uint64_t chunk_count = (object_size + chunk_bytes - 1) / chunk_bytes;
   {
     std::lock_guard lock(file->mu);
-    const bool sequential = first <= file->next_expected && file->next_expected <= first + 1;
-    // Chunks behind the reader go; a random reader keeps only what it reads.
-    for (auto it = file->chunks.begin(); it != file->chunks.end();) {
-      const bool behind = it->first < first;
-      const bool stray = !sequential && it->first > last;
-      it = behind || stray ? file->chunks.erase(it) : std::next(it);
-    }
+    // The kernel's own read-ahead sends several reads at once, and threads
+    // may take them out of order: a read within the read-ahead window of
+    // the last one counts as sequential.
+    const uint64_t window = options_.read_ahead_chunks + 1;
+    const bool sequential =
+        first + 1 >= file->next_expected && first <= file->next_expected + window;
     for (uint64_t i = first; i <= last; ++i) Request(*file, i);
     if (sequential) {
       for (uint64_t i = last + 1; i <= last + options_.read_ahead_chunks && i < chunk_count; ++i) {
         Request(*file, i);
       }
     }
-    file->next_expected = end / chunk_bytes;
+    // Bounded: chunks well behind the reader go, and past the bound the
+    // chunks farthest from this read.
+    const uint64_t keep_from = first > window ? first - window : 0;
+    file->chunks.erase(file->chunks.begin(), file->chunks.lower_bound(keep_from));
+    const size_t bound = 2 * window + (last - first + 1);
+    while (file->chunks.size() > bound) file->chunks.erase(std::prev(file->chunks.end()));
+    // A jump (seek) starts a new sequence where it landed.
+    file->next_expected =
+        sequential ? std::max(file->next_expected, end / chunk_bytes) : end / chunk_bytes;
   }
   for (uint64_t i = first; i <= last; ++i) {
     Result<RangeBytes> chunk = Chunk(*file, i);
