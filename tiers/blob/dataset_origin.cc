@@ -58,8 +58,20 @@ std::shared_ptr<const ObjectMap> DatasetOrigin::ListingIfFresh() {
 
 Result<std::shared_ptr<const ObjectMap>> DatasetOrigin::FreshListing() {
   if (auto fresh = ListingIfFresh()) return fresh;
-  // One listing at a time: readers that arrive meanwhile take its result.
-  std::lock_guard listing_lock(listing_mu_);
+  // One listing at a time. While it runs, readers take the expired
+  // listing if there is one (a large container takes many pages, and the
+  // readers hold worker threads); only the first listing is waited for.
+  std::unique_lock listing_lock(listing_mu_, std::try_to_lock);
+  if (!listing_lock.owns_lock()) {
+    {
+      std::lock_guard lock(mu_);
+      if (listing_ != nullptr) {
+        counters_.stale_listings_served.fetch_add(1, std::memory_order_relaxed);
+        return listing_;
+      }
+    }
+    listing_lock.lock();
+  }
   if (auto fresh = ListingIfFresh()) return fresh;
   return ReadListing();
 }
@@ -172,6 +184,7 @@ TierStats DatasetOrigin::Stats() const {
   stats.Add("property_reads", counters_.property_reads);
   stats.Add("list_requests", counters_.list_requests);
   stats.Add("listings", counters_.listings);
+  stats.Add("stale_listings_served", counters_.stale_listings_served);
   stats.Add("source_changes", counters_.source_changes);
   stats.Add("not_found", counters_.not_found);
   stats.Add("errors", counters_.errors);

@@ -15,7 +15,8 @@
 //
 // It is also the namespace's object catalog: List answers from one listing
 // of the container (every page of it, fetched once and kept for
-// `listing_ttl`, at most `max_listed_objects` objects); Stat answers from
+// `listing_ttl`, at most `max_listed_objects` objects; while an expired one
+// is read again, List answers from the expired one); Stat answers from
 // that listing while it is fresh, else from the blob's properties (read
 // again once they are older than `listing_ttl`). A listing that sees an
 // object at a new version updates the recorded properties, so later block
@@ -99,8 +100,9 @@ class DatasetOrigin final : public BlockSource, public ObjectCatalog {
     std::atomic<uint64_t> reads{0};  // ranged reads of the origin
     std::atomic<uint64_t> bytes{0};
     std::atomic<uint64_t> property_reads{0};
-    std::atomic<uint64_t> list_requests{0};  // pages of container listings
-    std::atomic<uint64_t> listings{0};       // whole listings read
+    std::atomic<uint64_t> list_requests{0};          // pages of container listings
+    std::atomic<uint64_t> listings{0};               // whole listings read
+    std::atomic<uint64_t> stale_listings_served{0};  // while a new one was read
     std::atomic<uint64_t> source_changes{0};
     std::atomic<uint64_t> not_found{0};
     std::atomic<uint64_t> errors{0};
