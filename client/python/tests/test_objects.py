@@ -1,6 +1,7 @@
-"""Dataset objects from Python: list, stat, read and the fsspec filesystem,
-through a real kvtierd over a real Azurite origin. Needs Debian's python3
-with python3-fsspec (scripts/setup.sh installs it)."""
+"""Dataset objects from Python: list, stat, read, the fsspec filesystem and a
+torch DataLoader over a kvtier-fuse mount, through a real kvtierd over a real
+Azurite origin. Needs Debian's python3 with python3-fsspec and python3-torch
+(scripts/setup.sh installs them)."""
 
 import base64
 import datetime
@@ -96,6 +97,8 @@ def dataset():
         "val/a.bin": rng.randbytes(5000),
         "val/b.bin": rng.randbytes(10),
     }
+    for i in range(8):
+        objects[f"parts/part-{i}.bin"] = rng.randbytes(300_000 + i)
     for path, data in objects.items():
         azurite.put_blob("training", "shards/" + path, data)
     os.environ["KVTIER_TEST_BLOB_KEY"] = KEY
@@ -117,8 +120,8 @@ def test_list_stat_and_read_objects(dataset):
     server, objects = dataset
     client = kvtier.Client("127.0.0.1", server.port)
     page = client.list("dataset", "", "/")
-    assert page["prefixes"] == ["val/"]
     assert [o["path"] for o in page["objects"]] == ["train-0001.bin"]
+    assert page["prefixes"] == ["parts/", "val/"]
     assert page["next_page_token"] == ""
     info = client.stat("dataset", "train-0001.bin")
     assert info["size"] == len(objects["train-0001.bin"])
@@ -143,9 +146,9 @@ def test_list_stat_and_read_objects(dataset):
 def test_fsspec_filesystem_lists_and_reads(dataset):
     server, objects = dataset
     fs = fsspec.filesystem("kvtier", host="127.0.0.1", port=server.port)
-    assert fs.ls("dataset", detail=False) == ["dataset/train-0001.bin", "dataset/val"]
-    assert sorted(fs.find("kvtier://dataset")) == [
-        "dataset/train-0001.bin", "dataset/val/a.bin", "dataset/val/b.bin"]
+    assert fs.ls("dataset", detail=False) == [
+        "dataset/parts", "dataset/train-0001.bin", "dataset/val"]
+    assert sorted(fs.find("kvtier://dataset")) == sorted("dataset/" + p for p in objects)
     assert fs.info("dataset/val")["type"] == "directory"
     assert fs.size("dataset/train-0001.bin") == len(objects["train-0001.bin"])
     assert fs.cat("kvtier://dataset/val/b.bin") == objects["val/b.bin"]
@@ -160,3 +163,36 @@ def test_fsspec_filesystem_lists_and_reads(dataset):
         fs.info("dataset/nope")
     with pytest.raises(PermissionError):
         fs.open("dataset/new.bin", "wb")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="no /dev/fuse on this machine")
+def test_torch_dataloader_with_two_workers_reads_files_through_the_mount(dataset, tmp_path):
+    torch = pytest.importorskip("torch")
+    server, objects = dataset
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    bin_dir = pathlib.Path(os.environ.get("KVTIER_BIN_DIR", "build/bin"))
+    # Returns once mounted; the mount is served from the background.
+    subprocess.run([str(bin_dir / "kvtier-fuse"), "--server", f"127.0.0.1:{server.port}",
+                    str(mount)], check=True)
+    try:
+        paths = sorted((mount / "dataset" / "parts").iterdir())
+        assert [p.name for p in paths] == [f"part-{i}.bin" for i in range(8)]
+
+        class Files(torch.utils.data.Dataset):
+            def __len__(self):
+                return len(paths)
+
+            def __getitem__(self, index):
+                data = paths[index].read_bytes()
+                return index, torch.frombuffer(bytearray(data), dtype=torch.uint8)
+
+        loader = torch.utils.data.DataLoader(Files(), batch_size=None, num_workers=2)
+        seen = {}
+        for index, tensor in loader:
+            seen[int(index)] = bytes(tensor.numpy())
+        assert sorted(seen) == list(range(8))
+        for index, data in seen.items():
+            assert data == objects[f"parts/part-{index}.bin"]
+    finally:
+        subprocess.run(["fusermount3", "-u", str(mount)], check=False)
