@@ -21,35 +21,37 @@ Result<ObjectCatalog*> TierStack::CatalogOf(uint32_t namespace_id) const {
   return catalog;
 }
 
-Status TierStack::ListObjects(uint32_t namespace_id, ListQuery query, JobClass job_class,
-                              ListDone done) {
+Status TierStack::OnCatalog(uint32_t namespace_id, JobClass job_class,
+                            std::function<void(ObjectCatalog&)> work) {
   KVTIER_ASSIGN_OR_RETURN(ObjectCatalog * catalog, CatalogOf(namespace_id));
-  auto job = [catalog, query = std::move(query), done = std::move(done)] {
-    done(catalog->List(query));
-  };
+  auto job = [catalog, work = std::move(work)] { work(*catalog); };
   if (!Defer(std::move(job), job_class)) return ResourceExhausted("worker queue full; retry");
   return Status::Ok();
+}
+
+Status TierStack::ListObjects(uint32_t namespace_id, ListQuery query, JobClass job_class,
+                              ListDone done) {
+  return OnCatalog(namespace_id, job_class,
+                   [query = std::move(query), done = std::move(done)](ObjectCatalog& catalog) {
+                     done(catalog.List(query));
+                   });
 }
 
 Status TierStack::StatObject(uint32_t namespace_id, std::string path, JobClass job_class,
                              StatDone done) {
-  KVTIER_ASSIGN_OR_RETURN(ObjectCatalog * catalog, CatalogOf(namespace_id));
-  auto job = [catalog, path = std::move(path), done = std::move(done)] {
-    done(catalog->Stat(path));
-  };
-  if (!Defer(std::move(job), job_class)) return ResourceExhausted("worker queue full; retry");
-  return Status::Ok();
+  return OnCatalog(namespace_id, job_class,
+                   [path = std::move(path), done = std::move(done)](ObjectCatalog& catalog) {
+                     done(catalog.Stat(path));
+                   });
 }
 
 Status TierStack::ReadRange(uint32_t namespace_id, std::string path, uint64_t offset,
                             uint64_t length, JobClass job_class, RangeDone done) {
-  KVTIER_ASSIGN_OR_RETURN(ObjectCatalog * catalog, CatalogOf(namespace_id));
-  auto job = [this, namespace_id, catalog, path = std::move(path), offset, length,
-              done = std::move(done)] {
-    done(ReadRangeNow(namespace_id, *catalog, path, offset, length));
-  };
-  if (!Defer(std::move(job), job_class)) return ResourceExhausted("worker queue full; retry");
-  return Status::Ok();
+  return OnCatalog(namespace_id, job_class,
+                   [this, namespace_id, path = std::move(path), offset, length,
+                    done = std::move(done)](ObjectCatalog& catalog) {
+                     done(ReadRangeNow(namespace_id, catalog, path, offset, length));
+                   });
 }
 
 Result<RangeRead> TierStack::ReadRangeNow(uint32_t namespace_id, ObjectCatalog& catalog,

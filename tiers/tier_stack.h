@@ -355,6 +355,10 @@ class TierStack {
   void PromoteFromBlob(const BlockKey& key);
   // The namespace's catalog, or kUnsupported.
   Result<ObjectCatalog*> CatalogOf(uint32_t namespace_id) const;
+  // Runs `work` with the namespace's catalog on a worker; kUnsupported or
+  // kResourceExhausted (pool full) when it cannot start.
+  Status OnCatalog(uint32_t namespace_id, JobClass job_class,
+                   std::function<void(ObjectCatalog&)> work);
   // ReadRange's work, on a worker.
   Result<RangeRead> ReadRangeNow(uint32_t namespace_id, ObjectCatalog& catalog,
                                  const std::string& path, uint64_t offset, uint64_t length);
