@@ -104,6 +104,45 @@ TEST_F(BlobClientTest, LargeBlobGoesUpInBlocksAndReadsBack) {
   EXPECT_EQ(got->properties.metadata["kvtier_checksum"], "77");
 }
 
+TEST_F(BlobClientTest, StagedBlocksAreInvisibleUntilTheirListCommitsThemInOrder) {
+  const auto a = Bytes(100 << 10, 6);
+  const auto b = Bytes(70 << 10, 7);
+  const auto c = Bytes(5, 8);
+  const std::string id0 = BlobClient::StagedBlockId(0);
+  const std::string id1 = BlobClient::StagedBlockId(1);
+  const std::string id2 = BlobClient::StagedBlockId(2);
+  EXPECT_EQ(id0.size(), BlobClient::StagedBlockId(123456789).size());
+  // Out of order, and block 1 staged twice: the later bytes count.
+  ASSERT_TRUE(client_->PutBlock("ckpt/step-100.pt", id2, c).ok());
+  ASSERT_TRUE(client_->PutBlock("ckpt/step-100.pt", id1, a).ok());
+  ASSERT_TRUE(client_->PutBlock("ckpt/step-100.pt", id0, a).ok());
+  ASSERT_TRUE(client_->PutBlock("ckpt/step-100.pt", id1, b).ok());
+  EXPECT_EQ(client_->GetProperties("ckpt/step-100.pt").status().code(), StatusCode::kNotFound);
+
+  auto committed = client_->PutBlockList("ckpt/step-100.pt", {id0, id1, id2},
+                                         {{"kvtier_version", "9"}}, /*if_absent=*/true);
+  ASSERT_TRUE(committed.ok()) << committed.status().ToString();
+  EXPECT_TRUE(*committed);
+  auto got = client_->GetBlob("ckpt/step-100.pt");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  std::vector<std::byte> want = a;
+  want.insert(want.end(), b.begin(), b.end());
+  want.insert(want.end(), c.begin(), c.end());
+  EXPECT_TRUE(Same(got->bytes, want));
+  EXPECT_EQ(got->properties.metadata["kvtier_version"], "9");
+
+  // if_absent: an existing blob is left as it is.
+  ASSERT_TRUE(client_->PutBlock("ckpt/step-100.pt", id0, c).ok());
+  committed = client_->PutBlockList("ckpt/step-100.pt", {id0}, {}, /*if_absent=*/true);
+  ASSERT_TRUE(committed.ok()) << committed.status().ToString();
+  EXPECT_FALSE(*committed);
+  EXPECT_EQ(client_->GetProperties("ckpt/step-100.pt")->size, want.size());
+  // A list naming a block never staged is refused, and changes nothing.
+  auto bad = client_->PutBlockList("ckpt/step-100.pt", {BlobClient::StagedBlockId(7)}, {}, false);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(client_->GetProperties("ckpt/step-100.pt")->size, want.size());
+}
+
 TEST_F(BlobClientTest, IfAbsentNeverOverwrites) {
   const auto first = Bytes(64 << 10, 4);
   const auto second = Bytes(64 << 10, 5);

@@ -321,37 +321,66 @@ Result<bool> BlobClient::PutBlob(const std::string& name, std::span<const std::b
   return ErrorFrom(response, call.what);
 }
 
-Status BlobClient::PutBlocks(const std::string& name, std::span<const std::byte> bytes,
-                             std::vector<HeaderField> commit_headers, bool* existed) {
+std::string BlobClient::StagedBlockId(uint64_t index) {
+  char id[40];
+  // 16 hex digits: one length for every index a blob can have.
+  std::snprintf(id, sizeof(id), "kvtier-part-%016llx", static_cast<unsigned long long>(index));
+  return Base64Encode(std::span(reinterpret_cast<const uint8_t*>(id), std::strlen(id)));
+}
+
+Status BlobClient::PutBlock(const std::string& name, const std::string& block_id,
+                            std::span<const std::byte> bytes) {
+  Call call{.verb = "PUT",
+            .path = BlobPath(name),
+            .query = {{"comp", "block"}, {"blockid", block_id}},
+            .body = bytes,
+            .what = "put block"};
+  KVTIER_ASSIGN_OR_RETURN(HttpResponse response, Execute(call));
+  if (response.status != 201) return ErrorFrom(response, call.what);
+  return Status::Ok();
+}
+
+Result<bool> BlobClient::PutBlockList(const std::string& name,
+                                      const std::vector<std::string>& block_ids,
+                                      const std::map<std::string, std::string>& metadata,
+                                      bool if_absent) {
+  std::vector<HeaderField> headers;
+  for (const auto& [key, value] : metadata) headers.push_back({"x-ms-meta-" + key, value});
+  if (if_absent) headers.push_back({"If-None-Match", "*"});
+  return CommitBlocks(name, block_ids, std::move(headers));
+}
+
+Result<bool> BlobClient::CommitBlocks(const std::string& name,
+                                      const std::vector<std::string>& block_ids,
+                                      std::vector<HeaderField> headers) {
   std::string list = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>";
-  for (size_t index = 0, offset = 0; offset < bytes.size(); ++index) {
-    const size_t length = std::min<uint64_t>(options_.block_bytes, bytes.size() - offset);
-    const std::string id = BlockId(index);
-    Call call{.verb = "PUT",
-              .path = BlobPath(name),
-              .query = {{"comp", "block"}, {"blockid", id}},
-              .body = bytes.subspan(offset, length),
-              .what = "put block"};
-    KVTIER_ASSIGN_OR_RETURN(HttpResponse response, Execute(call));
-    if (response.status != 201) return ErrorFrom(response, call.what);
-    list += "<Latest>" + id + "</Latest>";
-    offset += length;
-  }
+  for (const std::string& id : block_ids) list += "<Latest>" + id + "</Latest>";
   list += "</BlockList>";
-  commit_headers.push_back({"Content-Type", "application/xml"});
+  headers.push_back({"Content-Type", "application/xml"});
   Call commit{.verb = "PUT",
               .path = BlobPath(name),
               .query = {{"comp", "blocklist"}},
-              .headers = std::move(commit_headers),
+              .headers = std::move(headers),
               .body = std::as_bytes(std::span(list)),
               .what = "put block list"};
   KVTIER_ASSIGN_OR_RETURN(HttpResponse response, Execute(commit));
-  if (response.status == 201) return Status::Ok();
-  if (response.status == 409 || response.status == 412) {
-    *existed = true;
-    return Status::Ok();
-  }
+  if (response.status == 201) return true;
+  if (response.status == 409 || response.status == 412) return false;  // exists (if_absent)
   return ErrorFrom(response, commit.what);
+}
+
+Status BlobClient::PutBlocks(const std::string& name, std::span<const std::byte> bytes,
+                             std::vector<HeaderField> commit_headers, bool* existed) {
+  std::vector<std::string> ids;
+  for (size_t index = 0, offset = 0; offset < bytes.size(); ++index) {
+    const size_t length = std::min<uint64_t>(options_.block_bytes, bytes.size() - offset);
+    ids.push_back(BlockId(index));
+    KVTIER_RETURN_IF_ERROR(PutBlock(name, ids.back(), bytes.subspan(offset, length)));
+    offset += length;
+  }
+  KVTIER_ASSIGN_OR_RETURN(bool written, CommitBlocks(name, ids, std::move(commit_headers)));
+  *existed = !written;
+  return Status::Ok();
 }
 
 Result<BlobData> BlobClient::GetBlob(const std::string& name, std::optional<ByteRange> range,

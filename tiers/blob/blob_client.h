@@ -106,6 +106,20 @@ class BlobClient {
   Result<bool> PutBlob(const std::string& name, std::span<const std::byte> bytes,
                        const std::map<std::string, std::string>& metadata, bool if_absent);
 
+  // A large blob in pieces, as Azure's block blobs are made: PutBlock
+  // stages bytes under `block_id` (invisible, replacing a staged block of
+  // that id); PutBlockList makes the blob the named staged blocks in that
+  // order, at once: a reader sees the old blob or the whole new one, never
+  // a part. Block ids of one blob must all have the same length
+  // (StagedBlockId gives such ids). PutBlockList with `if_absent` returns
+  // false, committing nothing, when the blob exists; else true.
+  Status PutBlock(const std::string& name, const std::string& block_id,
+                  std::span<const std::byte> bytes);
+  Result<bool> PutBlockList(const std::string& name, const std::vector<std::string>& block_ids,
+                            const std::map<std::string, std::string>& metadata, bool if_absent);
+  // The id of block `index` (base64, one length for every index).
+  static std::string StagedBlockId(uint64_t index);
+
   // Reads a blob, or `range` of it. With `if_match` (an ETag) a blob that
   // changed since is refused with kUnavailable ("changed"), so one read never
   // mixes versions. Errors: kNotFound, kInvalidArgument (range outside the
@@ -170,6 +184,9 @@ class BlobClient {
   void CountResponse(const Result<HttpResponse>& response);
   Status PutBlocks(const std::string& name, std::span<const std::byte> bytes,
                    std::vector<HeaderField> commit_headers, bool* existed);
+  // Put Block List with `headers`; false when a condition failed (exists).
+  Result<bool> CommitBlocks(const std::string& name, const std::vector<std::string>& block_ids,
+                            std::vector<HeaderField> headers);
   Status ErrorFrom(const HttpResponse& response, const char* what);
 
   const BlobClientOptions options_;
