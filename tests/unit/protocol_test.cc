@@ -419,7 +419,8 @@ TEST(Messages, StatsRoundTrip) {
 
 TEST(ObjectMessages, ListRoundTripsAndBoundsItsFields) {
   const ListRequest request{"dataset", "shards/", "/", "oshards/a", 10};
-  auto decoded = DecodeListRequest(EncodeListRequest(request).bytes());
+  const Metadata encoded = EncodeListRequest(request);  // the decoded views point into it
+  auto decoded = DecodeListRequest(encoded.bytes());
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(decoded->namespace_name, "dataset");
   EXPECT_EQ(decoded->prefix, "shards/");
@@ -454,7 +455,8 @@ TEST(ObjectMessages, PathsAreCheckedOnBothSides) {
     EXPECT_EQ(CheckObjectPath(bad).code(), StatusCode::kInvalidArgument) << bad;
     EXPECT_FALSE(DecodeStatRequest(EncodeStatRequest({"d", bad}).bytes()).ok()) << bad;
   }
-  auto stat = DecodeStatRequest(EncodeStatRequest({"d", "a/b"}).bytes());
+  const Metadata stat_request = EncodeStatRequest({"d", "a/b"});
+  auto stat = DecodeStatRequest(stat_request.bytes());
   ASSERT_TRUE(stat.ok());
   EXPECT_EQ(stat->path, "a/b");
   EXPECT_TRUE(IsVerifyFailure(DecodeStatRequest({}).status()));
