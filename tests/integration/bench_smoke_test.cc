@@ -41,13 +41,8 @@ BenchRun RunBench(const std::string& target, const std::string& workload) {
                               " --duration 0.3 --warmup 0.1 --keys 32 --value-size 65536"
                               " --connections 2 --depth 2 --match-keys 16 --prompt-blocks 8"
                               " --shared-blocks 4 --verify --json 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  BenchRun run;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) run.json.append(buffer, n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const testing::ShellRun shell = testing::RunShell(command);
+  BenchRun run{shell.exit_code, shell.out};
   std::filesystem::remove(TraceFile());
   return run;
 }

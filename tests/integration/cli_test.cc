@@ -13,10 +13,7 @@
 namespace kvtier {
 namespace {
 
-struct CliRun {
-  int exit_code;
-  std::string out;
-};
+using CliRun = testing::ShellRun;
 
 class CliTest : public ::testing::Test {
  protected:
@@ -38,15 +35,8 @@ class CliTest : public ::testing::Test {
   static CliRun Cli(const std::string& args) { return CliAt(server_->port(), args); }
 
   static CliRun CliAt(uint16_t port, const std::string& args) {
-    const std::string command =
-        testing::BinaryPath("kvtier") + " --server 127.0.0.1:" + std::to_string(port) + " " + args;
-    FILE* pipe = popen(command.c_str(), "r");
-    std::string out;
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
-    const int status = pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+    return testing::RunShell(testing::BinaryPath("kvtier") +
+                             " --server 127.0.0.1:" + std::to_string(port) + " " + args);
   }
 
   static std::string Path(const std::string& name) { return (dir_ / name).string(); }
@@ -128,13 +118,9 @@ TEST_F(CliTest, TlsOptionsReachTheTlsListener) {
 }
 
 TEST_F(CliTest, UnreachableServerFailsCleanly) {
-  const std::string command = testing::BinaryPath("kvtier") + " --server 127.0.0.1:1 stats 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  char buffer[512] = {};
-  fread(buffer, 1, sizeof(buffer) - 1, pipe);
-  const int status = pclose(pipe);
-  EXPECT_EQ(WEXITSTATUS(status), 1);
-  EXPECT_NE(std::string(buffer).find("unavailable"), std::string::npos);
+  CliRun unreachable = CliAt(1, "stats 2>&1");
+  EXPECT_EQ(unreachable.exit_code, 1);
+  EXPECT_NE(unreachable.out.find("unavailable"), std::string::npos) << unreachable.out;
 }
 
 TEST_F(CliTest, StatsTextAndJson) {
