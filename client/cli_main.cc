@@ -48,6 +48,7 @@ constexpr std::string_view kUsage =
     "  put NS KEY [FILE|-]   get NS KEY [FILE|-]   exists NS KEY...\n"
     "  del NS KEY...         match NS KEY...       stats [--json]\n"
     "  ls NS [PREFIX]        stat NS PATH          cat NS PATH [OFFSET [LENGTH]]\n"
+    "  write NS PATH [FILE|-]   mv NS FROM TO   rm NS PATH   (checkpoint namespaces)\n"
     "  flush NS [KEY...]     (write-back to Blob: waits until the keys, or all, are uploaded)\n"
     "  keys SCHEME [OPTIONS] TOKEN...   (block keys of kvtier, vllm or sglang; no server)\n"
     "  token new | token hash   (an access token and its SHA-256 for auth.tokens; no server)\n"
@@ -237,6 +238,15 @@ int StatObject(Client& client, const Options& o) {
 int Cat(Client& client, const Options& o) {
   return CatCommand(client, std::span(o.args).subspan(1));
 }
+int Write(Client& client, const Options& o) {
+  return WriteCommand(client, std::span(o.args).subspan(1));
+}
+int Move(Client& client, const Options& o) {
+  return MoveCommand(client, std::span(o.args).subspan(1));
+}
+int Remove(Client& client, const Options& o) {
+  return RemoveCommand(client, std::span(o.args).subspan(1));
+}
 
 int Flush(Client& client, const Options& o) {
   if (o.args.size() < 2) return Usage("flush NS [KEY...]");
@@ -322,7 +332,8 @@ int Run(int argc, char** argv) {
   static const std::pair<std::string_view, Handler> kCommands[] = {
       {"put", Put},         {"get", Get},     {"exists", Exists}, {"del", Delete},
       {"match", Match},     {"stats", Stats}, {"flush", Flush},   {"ls", Ls},
-      {"stat", StatObject}, {"cat", Cat},
+      {"stat", StatObject}, {"cat", Cat},     {"write", Write},   {"mv", Move},
+      {"rm", Remove},
   };
   for (const auto& [name, handler] : kCommands) {
     if (command != name) continue;

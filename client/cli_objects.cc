@@ -1,6 +1,7 @@
 #include "client/cli_objects.h"
 
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <vector>
 
@@ -92,6 +93,55 @@ int CatCommand(Client& client, std::span<const std::string> args) {
                     static_cast<std::streamsize>(read->length));
     if (!std::cout) return Fail("cat", IoError("cannot write to stdout"));
     at += read->length;
+  }
+  return 0;
+}
+
+int WriteCommand(Client& client, std::span<const std::string> args) {
+  if (args.size() < 2 || args.size() > 3) return Usage("write NS PATH [FILE|-]");
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (args.size() == 3 && args[2] != "-") {
+    file.open(args[2], std::ios::binary);
+    if (!file) return Fail("write", IoError("cannot open " + args[2]));
+    in = &file;
+  }
+  auto writer = client.CreateObject(args[0], args[1]);
+  if (!writer.ok()) return Fail("write", writer.status());
+  std::vector<std::byte> block(writer->block_bytes);
+  uint64_t size = 0;
+  Status failed = Status::Ok();
+  for (uint64_t index = 0; failed.ok(); ++index) {
+    in->read(reinterpret_cast<char*>(block.data()), static_cast<std::streamsize>(block.size()));
+    const auto got = static_cast<uint64_t>(in->gcount());
+    if (got == 0) break;
+    const std::span<const std::byte> value(block.data(), got);
+    failed = client.PutObjectBlocks(*writer, index, std::span(&value, 1));
+    size += got;
+    if (got < block.size()) break;
+  }
+  if (failed.ok() && in->bad()) failed = IoError("reading the input failed");
+  if (failed.ok()) {
+    auto committed = client.CommitObject(*writer, size);
+    if (committed.ok()) return 0;
+    failed = committed.status();
+  }
+  client.AbortObject(*writer).IgnoreError();
+  return Fail("write", failed);
+}
+
+int MoveCommand(Client& client, std::span<const std::string> args) {
+  if (args.size() != 3) return Usage("mv NS FROM TO");
+  if (Status status = client.RenameObject(args[0], args[1], args[2]); !status.ok()) {
+    return Fail("mv", status);
+  }
+  return 0;
+}
+
+int RemoveCommand(Client& client, std::span<const std::string> args) {
+  if (args.size() != 2) return Usage("rm NS PATH");
+  if (Status status = client.DeleteObject(args[0], args[1]); !status.ok()) {
+    return Fail("rm", status);
   }
   return 0;
 }

@@ -757,6 +757,9 @@ template std::future<Result<ObjectEntry>> Client::CallDecoded(
     Opcode, protocol::Metadata, std::function<Result<ObjectEntry>(const internal::ReplyFrame&)>);
 template std::future<Result<RangeBytes>> Client::CallDecoded(
     Opcode, protocol::Metadata, std::function<Result<RangeBytes>(const internal::ReplyFrame&)>);
+template std::future<Result<protocol::ObjectWriteResponse>> Client::CallDecoded(
+    Opcode, protocol::Metadata,
+    std::function<Result<protocol::ObjectWriteResponse>(const internal::ReplyFrame&)>);
 
 Pipeline::Pipeline(Client& client) : client_(client), outer_(t_pipeline) { t_pipeline = this; }
 

@@ -48,6 +48,16 @@ using protocol::TierId;
 using ObjectEntry = protocol::ObjectEntry;  // path, size, version, modified_ms, block_bytes
 using ObjectPage = protocol::ListResponse;  // objects, prefixes, next_page_token
 
+// An open write session of a checkpoint object (Client::CreateObject).
+struct ObjectWriter {
+  std::string ns;
+  std::string path;
+  std::string session;       // names its blocks
+  uint64_t block_bytes = 0;  // every block but the last is this long
+  // The key block `index` is put under.
+  Result<std::string> BlockKey(uint64_t index) const;
+};
+
 namespace internal {
 struct ReplyFrame;
 }
@@ -325,6 +335,28 @@ class Client {
   std::future<Result<RangeBytes>> ReadRangeAsync(std::string_view ns, std::string_view path,
                                                  uint64_t offset, uint64_t length);
 
+  // ---- Writing objects of checkpoint namespaces (docs/protocol.md) ----
+  // Opens a write session for `path`: nothing is visible there until
+  // CommitObject. Put the blocks (PutObjectBlocks, or Put under
+  // writer.BlockKey(i)) in any order and in parallel; each is durable on
+  // the server's NVMe when acknowledged.
+  Result<ObjectWriter> CreateObject(std::string_view ns, std::string_view path);
+  // Puts blocks first_index, first_index + 1, ... (each block_bytes long
+  // but the object's last) in one request.
+  Status PutObjectBlocks(const ObjectWriter& writer, uint64_t first_index,
+                         std::span<const std::span<const std::byte>> blocks);
+  // Makes the object of `size` bytes visible at its path, replacing what
+  // was there. kInvalidArgument when a block is missing or the wrong size.
+  Result<ObjectEntry> CommitObject(const ObjectWriter& writer, uint64_t size);
+  Status AbortObject(const ObjectWriter& writer);
+  // Moves an object, replacing what `to` held. kNotFound without `from`.
+  Status RenameObject(std::string_view ns, std::string_view from, std::string_view to);
+  Status DeleteObject(std::string_view ns, std::string_view path);
+  // The whole write: create, the blocks in batches of up to
+  // max_payload_bytes pipelined, commit. Aborts the session on failure.
+  Result<ObjectEntry> WriteObject(std::string_view ns, std::string_view path,
+                                  std::span<const std::byte> bytes);
+
  private:
   friend class Pipeline;
   class Impl;
@@ -338,6 +370,9 @@ class Client {
   template <typename T, typename Decode>
   std::future<Result<T>> Call(protocol::Opcode opcode, protocol::Metadata metadata,
                               std::vector<std::span<const std::byte>> payload, Decode decode);
+  // One object write request, answered.
+  Result<protocol::ObjectWriteResponse> CallObjectWrite(
+      protocol::Opcode opcode, const protocol::ObjectWriteRequest& request);
   // Call for replies decoded outside client.cc (client_objects.cc); defined
   // there for the T it is used with.
   template <typename T>

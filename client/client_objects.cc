@@ -6,6 +6,7 @@
 
 #include "client/client.h"
 #include "client/client_internal.h"
+#include "common/keys.h"
 
 namespace kvtier::client {
 namespace {
@@ -97,6 +98,112 @@ Result<RangeResult> Client::ReadRange(std::string_view ns, std::string_view path
   }
   if (!failed.ok()) return failed;
   return result;
+}
+
+Result<std::string> ObjectWriter::BlockKey(uint64_t index) const {
+  return ObjectBlockKey(session, index, protocol::kMaxObjectPathBytes + 9);
+}
+
+namespace {
+
+Result<protocol::ObjectWriteResponse> DecodeWrite(const ReplyFrame& frame) {
+  return protocol::DecodeObjectWriteResponse(frame.metadata);
+}
+
+}  // namespace
+
+Result<protocol::ObjectWriteResponse> Client::CallObjectWrite(
+    Opcode opcode, const protocol::ObjectWriteRequest& request) {
+  return CallDecoded<protocol::ObjectWriteResponse>(
+             opcode, protocol::EncodeObjectWriteRequest(request), DecodeWrite)
+      .get();
+}
+
+Result<ObjectWriter> Client::CreateObject(std::string_view ns, std::string_view path) {
+  KVTIER_RETURN_IF_ERROR(protocol::CheckObjectPath(path));
+  KVTIER_ASSIGN_OR_RETURN(auto response, CallObjectWrite(Opcode::kCreateObject, {ns, path}));
+  if (response.session.empty() || response.block_bytes == 0) {
+    return ProtocolError("CreateObject answered without a session or block size");
+  }
+  return ObjectWriter{std::string(ns), std::string(path), std::move(response.session),
+                      response.block_bytes};
+}
+
+Status Client::PutObjectBlocks(const ObjectWriter& writer, uint64_t first_index,
+                               std::span<const std::span<const std::byte>> blocks) {
+  std::vector<std::string> keys;
+  keys.reserve(blocks.size());
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    KVTIER_ASSIGN_OR_RETURN(keys.emplace_back(), writer.BlockKey(first_index + i));
+  }
+  KVTIER_ASSIGN_OR_RETURN(KeyStatuses statuses, Put(writer.ns, keys, blocks));
+  for (const Status& status : statuses.statuses) KVTIER_RETURN_IF_ERROR(status);
+  return Status::Ok();
+}
+
+Result<ObjectEntry> Client::CommitObject(const ObjectWriter& writer, uint64_t size) {
+  protocol::ObjectWriteRequest request{writer.ns, {}, {}, writer.session, size};
+  KVTIER_ASSIGN_OR_RETURN(auto response, CallObjectWrite(Opcode::kCommitObject, request));
+  if (!response.has_object) return ProtocolError("CommitObject answered without the object");
+  return std::move(response.object);
+}
+
+Status Client::AbortObject(const ObjectWriter& writer) {
+  protocol::ObjectWriteRequest request{writer.ns, {}, {}, writer.session, 0};
+  return CallObjectWrite(Opcode::kAbortObject, request).status();
+}
+
+Status Client::RenameObject(std::string_view ns, std::string_view from, std::string_view to) {
+  KVTIER_RETURN_IF_ERROR(protocol::CheckObjectPath(from));
+  KVTIER_RETURN_IF_ERROR(protocol::CheckObjectPath(to));
+  return CallObjectWrite(Opcode::kRenameObject, {ns, from, to}).status();
+}
+
+Status Client::DeleteObject(std::string_view ns, std::string_view path) {
+  KVTIER_RETURN_IF_ERROR(protocol::CheckObjectPath(path));
+  return CallObjectWrite(Opcode::kDeleteObject, {ns, path}).status();
+}
+
+Result<ObjectEntry> Client::WriteObject(std::string_view ns, std::string_view path,
+                                        std::span<const std::byte> bytes) {
+  KVTIER_ASSIGN_OR_RETURN(ObjectWriter writer, CreateObject(ns, path));
+  const uint64_t block = writer.block_bytes;
+  const uint64_t per_request =
+      std::max<uint64_t>(1, server_info().limits.max_payload_bytes / block);
+  // Every batch goes out before the first answer is awaited.
+  std::vector<std::future<Result<KeyStatuses>>> puts;
+  std::vector<std::vector<std::string>> keys;
+  std::vector<std::vector<std::span<const std::byte>>> values;
+  const uint64_t blocks = (bytes.size() + block - 1) / block;
+  for (uint64_t first = 0; first < blocks; first += per_request) {
+    auto& batch_keys = keys.emplace_back();
+    auto& batch_values = values.emplace_back();
+    for (uint64_t index = first; index < std::min(blocks, first + per_request); ++index) {
+      KVTIER_ASSIGN_OR_RETURN(batch_keys.emplace_back(), writer.BlockKey(index));
+      const uint64_t at = index * block;
+      batch_values.push_back(bytes.subspan(at, std::min<uint64_t>(block, bytes.size() - at)));
+    }
+  }
+  for (size_t i = 0; i < keys.size(); ++i) puts.push_back(PutAsync(ns, keys[i], values[i]));
+  Status failed = Status::Ok();
+  for (auto& put : puts) {
+    Result<KeyStatuses> statuses = put.get();
+    if (!failed.ok()) continue;
+    if (!statuses.ok()) {
+      failed = statuses.status();
+      continue;
+    }
+    for (const Status& status : statuses->statuses) {
+      if (!status.ok() && failed.ok()) failed = status;
+    }
+  }
+  if (failed.ok()) {
+    auto committed = CommitObject(writer, bytes.size());
+    if (committed.ok()) return committed;
+    failed = committed.status();
+  }
+  AbortObject(writer).IgnoreError();
+  return failed;
 }
 
 }  // namespace kvtier::client

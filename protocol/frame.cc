@@ -55,6 +55,16 @@ std::string_view OpcodeName(Opcode opcode) {
       return "stat";
     case Opcode::kReadRange:
       return "read_range";
+    case Opcode::kCreateObject:
+      return "create_object";
+    case Opcode::kCommitObject:
+      return "commit_object";
+    case Opcode::kAbortObject:
+      return "abort_object";
+    case Opcode::kRenameObject:
+      return "rename_object";
+    case Opcode::kDeleteObject:
+      return "delete_object";
   }
   return "unknown";
 }

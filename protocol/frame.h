@@ -42,9 +42,14 @@ enum class Opcode : uint8_t {
   kList = 11,
   kStat = 12,
   kReadRange = 13,
+  kCreateObject = 14,
+  kCommitObject = 15,
+  kAbortObject = 16,
+  kRenameObject = 17,
+  kDeleteObject = 18,
 };
 // The highest opcode above: tables indexed by opcode have kMaxOpcode + 1 slots.
-inline constexpr uint8_t kMaxOpcode = static_cast<uint8_t>(Opcode::kReadRange);
+inline constexpr uint8_t kMaxOpcode = static_cast<uint8_t>(Opcode::kDeleteObject);
 
 // True for the opcodes listed above.
 bool IsKnownOpcode(uint8_t opcode);

@@ -5,6 +5,42 @@
 namespace kvtier::protocol {
 using namespace codec;  // NOLINT: the helpers shared by every message file
 
+namespace {
+
+// Whether `text` is well-formed UTF-8 (no overlong forms, no surrogates,
+// nothing past U+10FFFF): Blob names and file names must be.
+bool IsUtf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<uint8_t>(text[i]);
+    size_t length = 0;
+    uint32_t min = 0;
+    uint32_t code = 0;
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    } else if ((lead & 0xe0) == 0xc0) {
+      length = 2, min = 0x80, code = lead & 0x1f;
+    } else if ((lead & 0xf0) == 0xe0) {
+      length = 3, min = 0x800, code = lead & 0x0f;
+    } else if ((lead & 0xf8) == 0xf0) {
+      length = 4, min = 0x10000, code = lead & 0x07;
+    } else {
+      return false;
+    }
+    if (i + length > text.size()) return false;
+    for (size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<uint8_t>(text[i + k]);
+      if ((next & 0xc0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3f);
+    }
+    if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
+    i += length;
+  }
+  return true;
+}
+
+}  // namespace
+
 Status CheckObjectPath(std::string_view path) {
   if (path.empty()) return InvalidArgument("object path is empty");
   if (path.size() > kMaxObjectPathBytes) {
@@ -14,6 +50,7 @@ Status CheckObjectPath(std::string_view path) {
   if (path.find('\0') != std::string_view::npos) {
     return InvalidArgument("object path contains a 0x00 byte");
   }
+  if (!IsUtf8(path)) return InvalidArgument("object path is not valid UTF-8");
   // "." and ".." segments: HTTP stacks fold them, so a path could name a
   // blob outside its namespace's prefix.
   for (size_t start = 0; start <= path.size();) {
@@ -32,7 +69,7 @@ namespace {
 
 fb::Offset<w::ObjectEntry> EncodeEntry(fb::FlatBufferBuilder& builder, const ObjectEntry& entry) {
   return w::CreateObjectEntryDirect(builder, entry.path.c_str(), entry.size, entry.version.c_str(),
-                                    entry.modified_ms, entry.block_bytes);
+                                    entry.modified_ms, entry.block_bytes, entry.in_blob);
 }
 
 // Decodes a verified entry; `bad` makes the error (request or response side).
@@ -47,6 +84,7 @@ Result<ObjectEntry> DecodeEntry(const w::ObjectEntry* entry) {
   out.version = std::string(View(entry->version()));
   out.modified_ms = entry->modified_ms();
   out.block_bytes = entry->block_bytes();
+  out.in_blob = entry->in_blob();
   return out;
 }
 
@@ -112,6 +150,24 @@ Metadata EncodeReadRangeResponse(const ReadRangeResponse& response) {
   return Finish(builder);
 }
 
+Metadata EncodeObjectWriteRequest(const ObjectWriteRequest& request) {
+  fb::FlatBufferBuilder builder(128 + request.path.size() + request.to_path.size());
+  auto name = builder.CreateString(request.namespace_name.data(), request.namespace_name.size());
+  auto path = MaybeString(builder, request.path);
+  auto to_path = MaybeString(builder, request.to_path);
+  auto session = MaybeString(builder, request.session);
+  builder.Finish(w::CreateObjectWriteRequest(builder, name, path, to_path, session, request.size));
+  return Finish(builder);
+}
+
+Metadata EncodeObjectWriteResponse(const ObjectWriteResponse& response) {
+  fb::FlatBufferBuilder builder(128 + response.object.path.size());
+  auto session = MaybeString(builder, response.session);
+  auto entry = response.has_object ? EncodeEntry(builder, response.object) : 0;
+  builder.Finish(w::CreateObjectWriteResponse(builder, session, response.block_bytes, entry));
+  return Finish(builder);
+}
+
 // ---- Request decoders ----
 
 Result<ListRequest> DecodeListRequest(std::span<const std::byte> metadata) {
@@ -163,6 +219,30 @@ Result<ReadRangeRequest> DecodeReadRangeRequest(std::span<const std::byte> metad
   return out;
 }
 
+Result<ObjectWriteRequest> DecodeObjectWriteRequest(std::span<const std::byte> metadata,
+                                                    Opcode opcode) {
+  const auto* root = VerifiedRoot<w::ObjectWriteRequest>(metadata);
+  if (root == nullptr) return VerifyFailure(OpcodeName(opcode));
+  ObjectWriteRequest out;
+  out.namespace_name = View(root->namespace_name());
+  KVTIER_RETURN_IF_ERROR(CheckNamespaceName(out.namespace_name));
+  out.path = View(root->path());
+  out.to_path = View(root->to_path());
+  out.session = View(root->session());
+  out.size = root->size();
+  const bool wants_path = opcode == Opcode::kCreateObject || opcode == Opcode::kRenameObject ||
+                          opcode == Opcode::kDeleteObject;
+  if (wants_path) KVTIER_RETURN_IF_ERROR(CheckObjectPath(out.path));
+  if (opcode == Opcode::kRenameObject) KVTIER_RETURN_IF_ERROR(CheckObjectPath(out.to_path));
+  if (opcode == Opcode::kCommitObject || opcode == Opcode::kAbortObject) {
+    if (out.session.empty() || out.session.size() > kMaxSessionBytes) {
+      return BadRequest(std::string(OpcodeName(opcode)) + " needs a session of 1.." +
+                        std::to_string(kMaxSessionBytes) + " bytes");
+    }
+  }
+  return out;
+}
+
 // ---- Response decoders ----
 
 Result<ListResponse> DecodeListResponse(std::span<const std::byte> metadata) {
@@ -203,6 +283,20 @@ Result<ReadRangeResponse> DecodeReadRangeResponse(std::span<const std::byte> met
   if (out.length != payload_length) {
     return BadResponse("ReadRange length " + std::to_string(out.length) + " but payload " +
                        std::to_string(payload_length));
+  }
+  return out;
+}
+
+Result<ObjectWriteResponse> DecodeObjectWriteResponse(std::span<const std::byte> metadata) {
+  const auto* root = VerifiedRoot<w::ObjectWriteResponse>(metadata);
+  if (root == nullptr) return BadResponse("ObjectWriteResponse failed verification");
+  ObjectWriteResponse out;
+  out.session = std::string(View(root->session()));
+  if (out.session.size() > kMaxSessionBytes) return BadResponse("session name too long");
+  out.block_bytes = root->block_bytes();
+  if (root->object() != nullptr) {
+    KVTIER_ASSIGN_OR_RETURN(out.object, DecodeEntry(root->object()));
+    out.has_object = true;
   }
   return out;
 }

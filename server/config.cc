@@ -249,6 +249,21 @@ bool ParseOrigin(Reader& r, const YAML::Node& node, const std::string& path, Nam
                    ns.origin.max_listed_objects);
 }
 
+bool ParseObjects(Reader& r, const YAML::Node& node, const std::string& path, NamespaceConfig& ns) {
+  if (!node) return true;
+  if (!r.Map(node, path,
+             {"block_bytes", "quota", "session_ttl_ms", "max_sessions", "max_objects",
+              "blob_prefix"})) {
+    return false;
+  }
+  return r.Bytes(node["block_bytes"], path + ".block_bytes", ns.objects.block_bytes) &&
+         r.Bytes(node["quota"], path + ".quota", ns.objects.quota_bytes) &&
+         r.Millis(node["session_ttl_ms"], path + ".session_ttl_ms", ns.objects.session_ttl) &&
+         r.Integer(node["max_sessions"], path + ".max_sessions", ns.objects.max_sessions) &&
+         r.Integer(node["max_objects"], path + ".max_objects", ns.objects.max_objects) &&
+         r.String(node["blob_prefix"], path + ".blob_prefix", ns.objects.blob_prefix);
+}
+
 bool ParseLeases(Reader& r, const YAML::Node& node, tiers::LeaseOptions& leases) {
   if (!node) return true;
   if (!r.Map(node, "leases", {"default_ms", "max_ms", "max_leases", "max_bytes"})) return false;
@@ -365,8 +380,8 @@ bool ParseNamespaces(Reader& r, const YAML::Node& node, ServerConfig& config) {
   for (size_t i = 0; i < node.size(); ++i) {
     const std::string path = "namespaces[" + std::to_string(i) + "]";
     if (!r.Map(node[i], path,
-               {"name", "kind", "tiers", "write_mode", "blob_mode", "origin", "model", "ttl_ms",
-                "pin", "pin_quota", "class"})) {
+               {"name", "kind", "tiers", "write_mode", "blob_mode", "origin", "objects", "model",
+                "ttl_ms", "pin", "pin_quota", "class"})) {
       return false;
     }
     NamespaceConfig ns;
@@ -379,6 +394,7 @@ bool ParseNamespaces(Reader& r, const YAML::Node& node, ServerConfig& config) {
         !r.String(node[i]["kind"], path + ".kind", kind) ||
         !ParseNamespaceTiers(r, node[i]["tiers"], path + ".tiers", ns) ||
         !ParseOrigin(r, node[i]["origin"], path + ".origin", ns) ||
+        !ParseObjects(r, node[i]["objects"], path + ".objects", ns) ||
         !r.String(node[i]["write_mode"], path + ".write_mode", write_mode) ||
         !r.String(node[i]["blob_mode"], path + ".blob_mode", blob_mode) ||
         !ParseModel(r, node[i]["model"], path + ".model", ns) ||
@@ -410,8 +426,16 @@ bool ParseNamespaces(Reader& r, const YAML::Node& node, ServerConfig& config) {
       ns.kind = NamespaceKind::kKb;
     } else if (kind == "dataset") {
       ns.kind = NamespaceKind::kDataset;
+    } else if (kind == "checkpoint") {
+      ns.kind = NamespaceKind::kCheckpoint;
     } else {
-      return r.Fail(path + ".kind", "must be kv, kb or dataset, got '" + kind + "'");
+      return r.Fail(path + ".kind", "must be kv, kb, dataset or checkpoint, got '" + kind + "'");
+    }
+    if (node[i]["objects"] && ns.kind != NamespaceKind::kCheckpoint) {
+      return r.Fail(path + ".objects", "is for kind: checkpoint namespaces only");
+    }
+    if (ns.kind == NamespaceKind::kCheckpoint && ns.objects.blob_prefix.empty()) {
+      ns.objects.blob_prefix = ns.name + "/";
     }
     if (pin.empty()) {
       // Documents' KV is costly to make and read again and again: keep it.
@@ -447,6 +471,8 @@ std::string_view NamespaceKindName(NamespaceKind kind) {
       return "kb";
     case NamespaceKind::kDataset:
       return "dataset";
+    case NamespaceKind::kCheckpoint:
+      return "checkpoint";
   }
   return "kv";
 }
@@ -616,6 +642,36 @@ Status ServerConfig::Validate() const {
       return InvalidArgument("namespaces[" + std::to_string(i) +
                              "].pin: hard needs a pin_quota (bytes hard pins may hold)");
     }
+    if (namespaces[i].kind == NamespaceKind::kCheckpoint) {
+      const std::string path = "namespaces[" + std::to_string(i) + "]";
+      const ObjectsConfig& objects = namespaces[i].objects;
+      // The name is a directory under the NVMe directory (the catalog).
+      if (name == "." || name == ".." ||
+          name.find_first_not_of(
+              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+              std::string::npos) {
+        return InvalidArgument(path +
+                               ".name: a checkpoint namespace's name is letters, digits, "
+                               "'.', '_' and '-' only");
+      }
+      if (!nvme_enabled || !namespaces[i].use_nvme) {
+        return InvalidArgument(path +
+                               ": kind checkpoint needs the nvme tier (tiers.nvme and tiers: "
+                               "[dram, nvme] or [dram, nvme, blob]): checkpoints are durable "
+                               "there");
+      }
+      if (objects.block_bytes == 0 || objects.block_bytes > limits.max_value_bytes) {
+        return InvalidArgument(path + ".objects.block_bytes must be within 1.." +
+                               FormatByteSize(limits.max_value_bytes) +
+                               " (limits.max_value_bytes)");
+      }
+      if (objects.session_ttl.count() <= 0 || objects.max_sessions == 0 ||
+          objects.max_objects == 0) {
+        return InvalidArgument(path +
+                               ".objects: session_ttl_ms, max_sessions and max_objects must be "
+                               "> 0");
+      }
+    }
     const OriginConfig& origin = namespaces[i].origin;
     if (origin.enabled) {
       const std::string path = "namespaces[" + std::to_string(i) + "].origin";
@@ -721,6 +777,12 @@ std::string DescribeConfig(const ServerConfig& c) {
     if (ns.origin.enabled) {
       out << ", origin: {container: " << ns.origin.container << ", prefix: '" << ns.origin.prefix
           << "', block_bytes: " << FormatByteSize(ns.origin.block_bytes) << "}";
+    }
+    if (ns.kind == NamespaceKind::kCheckpoint) {
+      out << ", objects: {block_bytes: " << FormatByteSize(ns.objects.block_bytes) << ", quota: "
+          << (ns.objects.quota_bytes == 0 ? "none" : FormatByteSize(ns.objects.quota_bytes))
+          << ", session_ttl_ms: " << ns.objects.session_ttl.count() << ", blob_prefix: '"
+          << ns.objects.blob_prefix << "'}";
     }
     out << "}";
   }

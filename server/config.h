@@ -18,7 +18,7 @@
 
 namespace kvtier::server {
 
-enum class NamespaceKind { kKv, kKb, kDataset };
+enum class NamespaceKind { kKv, kKb, kDataset, kCheckpoint };
 std::string_view NamespaceKindName(NamespaceKind kind);
 
 // The Azure Blob service and its credential. The secret itself never sits
@@ -55,6 +55,19 @@ struct OriginConfig {
   uint64_t max_listed_objects = 1'000'000;  // a larger container: List refused
 };
 
+// A checkpoint namespace's objects (`objects:`; docs/config.md): written
+// through write sessions, kept on NVMe until they are in Blob (with
+// `tiers: [dram, nvme, blob]`, as blobs `<blob_prefix><path>` in the Blob
+// tier's container) or deleted.
+struct ObjectsConfig {
+  uint64_t block_bytes = 4ull << 20;
+  uint64_t quota_bytes = 0;  // 0: the NVMe tier's room is the limit
+  std::chrono::milliseconds session_ttl{15 * 60 * 1000};
+  uint32_t max_sessions = 1024;
+  uint64_t max_objects = 1'000'000;
+  std::string blob_prefix;  // "": "<namespace name>/"
+};
+
 struct NamespaceConfig {
   std::string name;
   NamespaceKind kind = NamespaceKind::kKv;
@@ -63,7 +76,8 @@ struct NamespaceConfig {
   // `tiers: [dram, nvme, blob]`: kSpill (the default) or kWriteBack
   // (`blob_mode`); kNone without blob.
   tiers::BlobUse blob = tiers::BlobUse::kNone;
-  OriginConfig origin;  // dataset namespaces only; needs tiers.blob
+  OriginConfig origin;    // dataset namespaces only; needs tiers.blob
+  ObjectsConfig objects;  // checkpoint namespaces only
   // The model whose KV blocks the namespace holds (`model:`); published in
   // Hello so clients of another model refuse to share it.
   bool has_model = false;

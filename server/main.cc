@@ -248,6 +248,20 @@ Result<std::unique_ptr<tiers::blob::DatasetOrigin>> OpenOrigin(const BlobConfig&
   return tiers::blob::DatasetOrigin::Create(std::move(options));
 }
 
+// The catalog of checkpoint namespace `ns`, a RocksDB under the NVMe
+// directory (config validation made sure there is one).
+Result<std::unique_ptr<tiers::CheckpointCatalog>> OpenCheckpointCatalog(
+    const std::filesystem::path& nvme_directory, const NamespaceConfig& ns) {
+  tiers::CheckpointCatalogOptions options;
+  options.directory = nvme_directory / "objects" / ns.name;
+  options.block_bytes = ns.objects.block_bytes;
+  options.session_ttl = ns.objects.session_ttl;
+  options.max_sessions = ns.objects.max_sessions;
+  options.max_objects = ns.objects.max_objects;
+  options.quota_bytes = ns.objects.quota_bytes;
+  return tiers::CheckpointCatalog::Open(options);
+}
+
 // The Blob tier in `tiers.blob.container`. Blob being unreachable at start
 // does not stop the server: it serves DRAM and NVMe, and uploads retry (the
 // first write makes the container).
@@ -335,9 +349,23 @@ int Run(int argc, char** argv) {
     spdlog::info("no NVMe tier configured: DRAM only");
   }
   std::vector<std::unique_ptr<tiers::blob::DatasetOrigin>> origins;
+  std::vector<std::unique_ptr<tiers::CheckpointCatalog>> checkpoint_catalogs;
   std::vector<NamespaceSources> sources_of_namespace;
   for (const NamespaceConfig& ns : config->namespaces) {
     sources_of_namespace.emplace_back();
+    if (ns.kind == NamespaceKind::kCheckpoint) {
+      auto catalog = OpenCheckpointCatalog(config->nvme.directory, ns);
+      if (!catalog.ok()) {
+        spdlog::critical("namespace {}: {}", ns.name, catalog.status().ToString());
+        return 1;
+      }
+      spdlog::info("namespace {}: checkpoint objects in {} blocks, {} recovered ({})", ns.name,
+                   FormatByteSize(ns.objects.block_bytes), (*catalog)->object_count(),
+                   FormatByteSize((*catalog)->stored_bytes()));
+      sources_of_namespace.back() = {nullptr, catalog->get(), catalog->get()};
+      checkpoint_catalogs.push_back(std::move(*catalog));
+      continue;
+    }
     if (!ns.origin.enabled) continue;
     auto origin = OpenOrigin(config->blob, ns);
     if (!origin.ok()) {
@@ -361,11 +389,11 @@ int Run(int argc, char** argv) {
     blob = std::move(*opened);
   }
   tiers::TierStack stack(*dram, nvme.get(), config->stack, blob.get());
-  if (stack.resumed_uploads() > 0) {
+  ServerStats stats;
+  Service service(*config, stack, stats, sources_of_namespace);  // sets namespace policies
+  if (stack.ResumeUploads() > 0) {
     spdlog::info("Blob tier: resuming {} uploads left pending on NVMe", stack.resumed_uploads());
   }
-  ServerStats stats;
-  Service service(*config, stack, stats, sources_of_namespace);
   service.SetRdmaRefusal(rdma_refusal);
   TcpServer server(config->listener, service, stats);
   server.SetRdmaHost(rdma_host.get());

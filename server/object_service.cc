@@ -9,7 +9,20 @@ namespace kvtier::server {
 namespace {
 
 protocol::ObjectEntry ToWire(const tiers::ObjectInfo& object) {
-  return {object.path, object.size, object.version, object.modified_ms, object.block_bytes};
+  return {object.path,        object.size,        object.version,
+          object.modified_ms, object.block_bytes, object.in_blob};
+}
+
+ReplyBody EncodeWrite(const protocol::ObjectWriteResponse& response) {
+  return ReplyBody{protocol::EncodeObjectWriteResponse(response), {}, 0};
+}
+
+// Completes a write that answers with an empty response.
+std::function<void(Status)> AnswerDone(const DeferredReply& deferred) {
+  return [deferred](Status status) {
+    if (!status.ok()) return deferred(Result<ReplyBody>(std::move(status)));
+    deferred(EncodeWrite({}));
+  };
 }
 
 ReplyBody EncodeListing(const tiers::ObjectListing& listing) {
@@ -27,8 +40,9 @@ ReplyBody EncodeListing(const tiers::ObjectListing& listing) {
 Status Service::NotStarted(const NamespaceState& ns, Status status) {
   if (status.code() == StatusCode::kUnsupported) {
     return Unsupported("namespace '" + ns.name + "' (" + std::string(NamespaceKindName(ns.kind)) +
-                       ") holds no objects: List, Stat and ReadRange serve dataset namespaces "
-                       "with an origin");
+                       ") holds no objects, or none that can be written: List, Stat and "
+                       "ReadRange serve dataset namespaces with an origin and checkpoint "
+                       "namespaces; only checkpoint namespaces take object writes");
   }
   return status;
 }
@@ -95,6 +109,51 @@ Service::Answer Service::ReadRange(std::span<const std::byte> metadata,
             protocol::EncodeReadRangeResponse({ToWire(read->object), read->offset, read->length});
         deferred(std::move(body));
       });
+  if (!started.ok()) return Result<ReplyBody>(NotStarted(*state, std::move(started)));
+  return std::nullopt;
+}
+
+Service::Answer Service::WriteObject(protocol::Opcode opcode, std::span<const std::byte> metadata,
+                                     const DeferredReply& deferred, const Access& access) {
+  auto request = protocol::DecodeObjectWriteRequest(metadata, opcode);
+  if (!request.ok()) return Reject(request.status());
+  auto ns = Resolve(request->namespace_name, access, Grant::kReadWrite);
+  if (!ns.ok()) return Reject(ns.status());
+  NamespaceState* state = *ns;
+  const uint32_t id = state->id;
+  // A commit is what a writer's close() waits on: latency class.
+  const JobClass job_class = JobClass::kLatency;
+  Status started = Status::Ok();
+  switch (opcode) {
+    case protocol::Opcode::kCreateObject: {
+      auto session = stack_.CreateObject(id, std::string(request->path));
+      if (!session.ok()) return Result<ReplyBody>(NotStarted(*state, session.status()));
+      return Result<ReplyBody>(EncodeWrite({session->storage, session->block_bytes, false, {}}));
+    }
+    case protocol::Opcode::kCommitObject:
+      started = stack_.CommitObject(id, std::string(request->session), request->size, job_class,
+                                    [deferred](Result<tiers::ObjectInfo> object) {
+                                      if (!object.ok()) {
+                                        return deferred(Result<ReplyBody>(object.status()));
+                                      }
+                                      deferred(EncodeWrite({"", 0, true, ToWire(*object)}));
+                                    });
+      break;
+    case protocol::Opcode::kAbortObject:
+      started =
+          stack_.AbortObject(id, std::string(request->session), job_class, AnswerDone(deferred));
+      break;
+    case protocol::Opcode::kRenameObject:
+      started = stack_.RenameObject(id, std::string(request->path), std::string(request->to_path),
+                                    job_class, AnswerDone(deferred));
+      break;
+    case protocol::Opcode::kDeleteObject:
+      started =
+          stack_.DeleteObject(id, std::string(request->path), job_class, AnswerDone(deferred));
+      break;
+    default:
+      return Result<ReplyBody>(Internal("not an object write"));
+  }
   if (!started.ok()) return Result<ReplyBody>(NotStarted(*state, std::move(started)));
   return std::nullopt;
 }

@@ -66,12 +66,16 @@ Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStat
     ns->pin = config.namespaces[i].pin;
     ns->bulk = config.namespaces[i].bulk;
     ns->kind = config.namespaces[i].kind;
-    stack_.SetNamespacePolicy(ns->id, {.use_nvme = config.namespaces[i].use_nvme,
-                                       .write_mode = config.namespaces[i].write_mode,
-                                       .blob = config.namespaces[i].blob,
-                                       .origin = i < sources.size() ? sources[i].origin : nullptr,
-                                       .objects = i < sources.size() ? sources[i].objects : nullptr,
-                                       .hard_pin_quota = config.namespaces[i].pin_quota});
+    stack_.SetNamespacePolicy(
+        ns->id, {.use_nvme = config.namespaces[i].use_nvme,
+                 .write_mode = config.namespaces[i].write_mode,
+                 // Checkpoint objects go to Blob whole, never as blocks.
+                 .blob = ns->kind == NamespaceKind::kCheckpoint ? tiers::BlobUse::kNone
+                                                                : config.namespaces[i].blob,
+                 .origin = i < sources.size() ? sources[i].origin : nullptr,
+                 .objects = i < sources.size() ? sources[i].objects : nullptr,
+                 .checkpoints = i < sources.size() ? sources[i].checkpoints : nullptr,
+                 .hard_pin_quota = config.namespaces[i].pin_quota});
     namespaces_.push_back(std::move(ns));
   }
 }
@@ -128,6 +132,12 @@ Result<PendingPut> Service::BeginPut(std::vector<std::byte> metadata, uint64_t p
   put.ns = *ns;
   put.request = std::move(*request);
   const size_t count = put.request.keys.size();
+  // Checkpoint namespaces take only the blocks of open write sessions.
+  for (size_t i = 0; i < count; ++i) {
+    Status allowed =
+        stack_.CheckObjectBlockPut(put.ns->id, put.request.keys[i], put.request.value_lengths[i]);
+    if (!allowed.ok()) return Reject(std::move(allowed));
+  }
   put.blocks.resize(count);
   put.codes.assign(count, StatusCode::kOk);
   for (size_t i = 0; i < count; ++i) {
@@ -249,6 +259,12 @@ std::optional<Result<ReplyBody>> Service::Handle(protocol::Opcode opcode,
       return StatObject(metadata, deferred, access);
     case protocol::Opcode::kReadRange:
       return ReadRange(metadata, deferred, access);
+    case protocol::Opcode::kCreateObject:
+    case protocol::Opcode::kCommitObject:
+    case protocol::Opcode::kAbortObject:
+    case protocol::Opcode::kRenameObject:
+    case protocol::Opcode::kDeleteObject:
+      return WriteObject(opcode, metadata, deferred, access);
     case protocol::Opcode::kPut:
       break;
   }

@@ -98,8 +98,9 @@ protocol::TierId ToWireTier(tiers::Location location);
 
 // What a namespace reads through and lists (a dataset's origin container).
 struct NamespaceSources {
-  tiers::BlockSource* origin = nullptr;     // read-through source of missing blocks
-  tiers::ObjectCatalog* objects = nullptr;  // List, Stat and ReadRange
+  tiers::BlockSource* origin = nullptr;             // read-through source of missing blocks
+  tiers::ObjectCatalog* objects = nullptr;          // List, Stat and ReadRange
+  tiers::CheckpointCatalog* checkpoints = nullptr;  // object writes (checkpoint namespaces)
 };
 
 class Service {
@@ -193,6 +194,9 @@ class Service {
                     const Access& access);
   Answer ReadRange(std::span<const std::byte> metadata, const DeferredReply& deferred,
                    const Access& access);
+  // CreateObject, CommitObject, AbortObject, RenameObject, DeleteObject.
+  Answer WriteObject(protocol::Opcode opcode, std::span<const std::byte> metadata,
+                     const DeferredReply& deferred, const Access& access);
   // A stack object operation that did not start, with the namespace named.
   Status NotStarted(const NamespaceState& ns, Status status);
   // Takes `metadata`, decodes it into `job` and resolves its namespace.

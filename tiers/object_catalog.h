@@ -22,6 +22,12 @@ struct ObjectInfo {
   std::string version;       // changes whenever the bytes do (an ETag)
   uint64_t modified_ms = 0;  // Unix ms of the last change; 0: unknown
   uint64_t block_bytes = 0;  // block i holds bytes [i * block_bytes, (i + 1) * block_bytes)
+  // The name its blocks are keyed under (ObjectBlockKey(storage, i)); "":
+  // the path itself (dataset objects).
+  std::string storage;
+  bool in_blob = false;  // a checkpoint object: its upload to Blob is done
+
+  const std::string& block_name() const { return storage.empty() ? path : storage; }
 
   uint64_t block_count() const {
     return block_bytes == 0 ? 0 : (size + block_bytes - 1) / block_bytes;

@@ -68,7 +68,8 @@ Result<RangeRead> TierStack::ReadRangeNow(uint32_t namespace_id, ObjectCatalog& 
   for (uint64_t index = offset / object.block_bytes; index * object.block_bytes < end; ++index) {
     const uint64_t block_start = index * object.block_bytes;
     const uint64_t block_size = std::min(object.block_bytes, object.size - block_start);
-    KVTIER_ASSIGN_OR_RETURN(std::string key, ObjectBlockKey(path, index, kMaxObjectBlockKeyBytes));
+    KVTIER_ASSIGN_OR_RETURN(std::string key,
+                            ObjectBlockKey(object.block_name(), index, kMaxObjectBlockKeyBytes));
     const BlockKey block_key{namespace_id, key};
     Result<BlockHandle> block = [&]() -> Result<BlockHandle> {
       if (auto held = FromMemory(/*lease_id=*/0, block_key)) return std::move(*held);

@@ -26,6 +26,8 @@ void TierStack::ScheduleExpirySweep() {
   // nobody reads them again.
   timers_.Schedule(TimerQueue::Clock::now() + std::chrono::seconds(10), [this] {
     dram_.ReclaimExpired(std::numeric_limits<size_t>::max());
+    // Abandoned write sessions: freeing their blocks touches NVMe.
+    Defer([this] { ExpireWriteSessions(); }, JobClass::kBulk);
     ScheduleExpirySweep();
   });
 }
@@ -35,6 +37,9 @@ void TierStack::AddOperationCounters(std::vector<TierCounter>& out) const {
   out.push_back({"worker_queue_full", counters_.worker_queue_full.load()});
   out.push_back({"paced_puts", counters_.paced_puts.load()});
   out.push_back({"blob_promotions_started", counters_.blob_promotions_started.load()});
+  out.push_back({"objects_committed", counters_.objects_committed.load()});
+  out.push_back({"object_blocks_freed", counters_.object_blocks_freed.load()});
+  out.push_back({"write_sessions_expired", counters_.write_sessions_expired.load()});
   out.push_back({"worker_queued_jobs", workers_.queued()});
   leases_.AddCounters(out);
 }

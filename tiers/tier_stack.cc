@@ -82,7 +82,6 @@ TierStack::TierStack(DramTier& dram, Tier* nvme, const TierStackOptions& options
   SetNvmeEvictionObserver(nullptr);
   if (blob_ == nullptr) return;
   uploader_ = std::make_unique<Uploader>(*nvme_, *blob_, options_.uploads);
-  resumed_uploads_ = uploader_->ResumeMarked();
 }
 
 TierStack::~TierStack() { Shutdown(); }
@@ -109,7 +108,7 @@ BlobUse TierStack::BlobUseOf(uint32_t namespace_id) const {
 bool TierStack::IsWriteThrough(uint32_t namespace_id) const {
   if (!UsesNvme(namespace_id)) return false;
   const NamespacePolicy& policy = PolicyFor(namespace_id);
-  return policy.write_mode == WriteMode::kWriteThrough ||
+  return policy.write_mode == WriteMode::kWriteThrough || policy.checkpoints != nullptr ||
          BlobUseOf(namespace_id) == BlobUse::kWriteBack;
 }
 
@@ -255,8 +254,11 @@ Status TierStack::PutWriteThrough(const BlockKey& key, BlockHandle block) {
   std::lock_guard stripe(StripeFor(index_key));
   demotions_->CancelBefore(index_key, barrier);
   const bool upload = BlobUseOf(key.namespace_id) == BlobUse::kWriteBack;
+  // Checkpoint blocks are kept (marked) until their object is in Blob or
+  // deleted; whole objects are uploaded, never single blocks.
+  const bool mark = upload || PolicyFor(key.namespace_id).checkpoints != nullptr;
   UploadJournal* journal = nvme_->upload_journal();
-  Status status = !upload              ? nvme_->PutDurable(key, std::move(durable))
+  Status status = !mark                ? nvme_->PutDurable(key, std::move(durable))
                   : journal != nullptr ? journal->PutDurableForUpload(key, std::move(durable))
                                        : Unsupported("the NVMe tier keeps no upload journal");
   if (!status.ok()) {

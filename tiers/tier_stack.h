@@ -83,6 +83,7 @@
 #include "common/timer_queue.h"
 #include "common/worker_pool.h"
 #include "tiers/block_source.h"
+#include "tiers/checkpoint_catalog.h"
 #include "tiers/demotion_queue.h"
 #include "tiers/dram/dram_tier.h"
 #include "tiers/lease_table.h"
@@ -126,6 +127,11 @@ struct NamespacePolicy {
   // Which objects the namespace holds (dataset and checkpoint namespaces);
   // it must outlive the stack. None: object operations are kUnsupported.
   ObjectCatalog* objects = nullptr;
+  // A checkpoint namespace (needs NVMe): objects are written through write
+  // sessions; every put is durable on NVMe before its ack and carries an
+  // upload mark, so NVMe never evicts it before the object is in Blob (or
+  // deleted). Its catalog must outlive the stack and should be `objects`.
+  CheckpointCatalog* checkpoints = nullptr;
   uint64_t hard_pin_quota = 0;  // DRAM bytes hard-pinned blocks may hold
 };
 
@@ -175,7 +181,14 @@ class TierStack {
   void SetNvmeEvictionObserver(Tier::EvictionSink observer);
   bool has_nvme() const { return nvme_ != nullptr; }
   bool has_blob() const { return uploader_ != nullptr; }
-  // Uploads left marked on NVMe by an earlier run, queued again at start.
+  // Queues the uploads an earlier run left marked on NVMe, once the
+  // namespace policies are set (the blocks of checkpoint namespaces are not
+  // uploaded one by one). Frees the blocks of checkpoint namespaces that no
+  // object or session names (a crash between a catalog change and the
+  // freeing of blocks, or sessions the crash ended). Call once, on a thread
+  // that may block; returns how many uploads were queued.
+  size_t ResumeUploads();
+  // What ResumeUploads queued.
   size_t resumed_uploads() const { return resumed_uploads_; }
 
   // ---- Whole operations (stack_operations.h says how they complete). ----
@@ -235,11 +248,33 @@ class TierStack {
   Status ReadRange(uint32_t namespace_id, std::string path, uint64_t offset, uint64_t length,
                    JobClass job_class, RangeDone done);
 
+  // Writing objects of checkpoint namespaces (tiers/object_writes.cc;
+  // docs/protocol.md, "Writing objects"). kUnsupported for other
+  // namespaces. CreateObject is non-blocking; the others finish on the
+  // pool and call `done` once, unless they return an error.
+  //
+  // CheckObjectBlockPut checks, before a put is accepted, that each key is a
+  // block of an open session (CheckpointCatalog::CheckBlockPut); OK in
+  // namespaces that are not checkpoint namespaces.
+  Result<WriteSession> CreateObject(uint32_t namespace_id, const std::string& path);
+  Status CheckObjectBlockPut(uint32_t namespace_id, std::string_view key, uint64_t size);
+  // Commit checks that every block of the object is durable on NVMe, then
+  // makes it visible and frees the version it replaced.
+  Status CommitObject(uint32_t namespace_id, std::string storage, uint64_t size, JobClass job_class,
+                      StatDone done);
+  Status AbortObject(uint32_t namespace_id, std::string storage, JobClass job_class,
+                     std::function<void(Status)> done);
+  Status RenameObject(uint32_t namespace_id, std::string from, std::string to, JobClass job_class,
+                      std::function<void(Status)> done);
+  Status DeleteObject(uint32_t namespace_id, std::string path, JobClass job_class,
+                      std::function<void(Status)> done);
+
   // Runs the jobs already queued, then stops the pool: later operations
   // that need a worker answer kResourceExhausted. Idempotent.
   void StopOperations();
   // deferred_requests, worker_queue_full, paced_puts,
-  // blob_promotions_started, worker_queued_jobs, then the leases'.
+  // blob_promotions_started, objects_committed, object_blocks_freed,
+  // write_sessions_expired, worker_queued_jobs, then the leases'.
   void AddOperationCounters(std::vector<TierCounter>& out) const;
 
   // ---- Non-blocking steps. ----
@@ -359,6 +394,13 @@ class TierStack {
   // kResourceExhausted (pool full) when it cannot start.
   Status OnCatalog(uint32_t namespace_id, JobClass job_class,
                    std::function<void(ObjectCatalog&)> work);
+  Result<CheckpointCatalog*> CheckpointsOf(uint32_t namespace_id) const;
+  // Erases a block from every tier, on a worker (a delete nobody waits on).
+  void EraseEverywhere(const BlockKey& key);
+  // Erases the blocks of `freed` from every tier, on a worker.
+  void FreeBlocks(uint32_t namespace_id, const FreedBlocks& freed);
+  // Frees the blocks of write sessions idle past their TTL (a periodic job).
+  void ExpireWriteSessions();
   // ReadRange's work, on a worker.
   Result<RangeRead> ReadRangeNow(uint32_t namespace_id, ObjectCatalog& catalog,
                                  const std::string& path, uint64_t offset, uint64_t length);
@@ -407,6 +449,9 @@ class TierStack {
     std::atomic<uint64_t> worker_queue_full{0};
     std::atomic<uint64_t> paced_puts{0};
     std::atomic<uint64_t> blob_promotions_started{0};
+    std::atomic<uint64_t> objects_committed{0};
+    std::atomic<uint64_t> object_blocks_freed{0};
+    std::atomic<uint64_t> write_sessions_expired{0};
   };
   mutable Counters counters_;
 

@@ -32,12 +32,16 @@ Uploader::Uploader(Tier& source, Tier& target, const UploaderOptions& options)
 
 Uploader::~Uploader() { Shutdown(); }
 
-size_t Uploader::ResumeMarked() {
+size_t Uploader::ResumeMarked(const std::function<bool(std::string_view index_key)>& include) {
   if (journal_ == nullptr) return 0;
-  const std::vector<std::string> marked = journal_->MarkedForUpload();
-  for (const std::string& key : marked) Upload(key);
-  counters_.uploads_resumed.fetch_add(marked.size(), std::memory_order_relaxed);
-  return marked.size();
+  size_t queued = 0;
+  for (const std::string& key : journal_->MarkedForUpload()) {
+    if (!include(key)) continue;
+    Upload(key);
+    ++queued;
+  }
+  counters_.uploads_resumed.fetch_add(queued, std::memory_order_relaxed);
+  return queued;
 }
 
 void Uploader::Upload(const std::string& index_key) {

@@ -8,7 +8,8 @@
 //               it. The uploader reads the key's current bytes from NVMe,
 //               writes the blob (replacing an older one: the newest
 //               acknowledged put wins) and clears the mark. Marks survive a
-//               crash; ResumeMarked() queues them again at start. A failed
+//               crash; ResumeMarked() queues them again at start (those its
+//               filter includes). A failed
 //               attempt is retried with backoff until it succeeds or the key
 //               is deleted.
 //   spill       NVMe evicts a live block (Tier::EvictionSink); Spill() queues
@@ -46,6 +47,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -74,7 +76,7 @@ class Uploader {
 
   // Queues every block `source` still has marked for upload (after a
   // restart). Returns how many.
-  size_t ResumeMarked();
+  size_t ResumeMarked(const std::function<bool(std::string_view index_key)>& include);
   // Queues the write-back of `index_key`, just written to `source` marked.
   void Upload(const std::string& index_key);
   // Queues a block `source` evicted; `read` returns its bytes.

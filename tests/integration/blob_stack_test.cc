@@ -130,6 +130,7 @@ struct Node {
     stack = std::make_unique<TierStack>(*dram, nvme.get(), options, blob_gate.get());
     stack->SetNamespacePolicy(kSpillNs, {.blob = BlobUse::kSpill});
     stack->SetNamespacePolicy(kWriteBackNs, {.blob = BlobUse::kWriteBack});
+    stack->ResumeUploads();
     return Status::Ok();
   }
   void Close() {

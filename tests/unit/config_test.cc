@@ -188,6 +188,45 @@ TEST(Config, BlobAndOriginErrorsNameTheField) {
       invalid(blob + "namespaces: [{name: d, kind: dataset, origin: {container: c}}]").ok());
 }
 
+TEST(Config, CheckpointNamespacesNeedNvmeAndTakeObjectSettings) {
+  auto invalid = [](const std::string& yaml) {
+    auto config = ParseConfig(yaml);
+    return config.ok() ? config->Validate() : config.status();
+  };
+  const std::string nvme = "tiers: {nvme: {directory: /tmp/x}}\n";
+  auto config = ParseConfig(nvme +
+                            "namespaces: [{name: ckpt, kind: checkpoint, objects: {block_bytes: "
+                            "8MiB, quota: 1GiB, session_ttl_ms: 5000}}]");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ASSERT_TRUE(config->Validate().ok()) << config->Validate().ToString();
+  const NamespaceConfig& ns = config->namespaces[0];
+  EXPECT_EQ(ns.kind, NamespaceKind::kCheckpoint);
+  EXPECT_EQ(ns.objects.block_bytes, 8ull << 20);
+  EXPECT_EQ(ns.objects.quota_bytes, 1ull << 30);
+  EXPECT_EQ(ns.objects.session_ttl, std::chrono::milliseconds(5000));
+  EXPECT_EQ(ns.objects.blob_prefix, "ckpt/");
+
+  EXPECT_NE(invalid("namespaces: [{name: ckpt, kind: checkpoint}]").message().find("nvme"),
+            std::string::npos);
+  EXPECT_NE(invalid(nvme + "namespaces: [{name: ckpt, kind: checkpoint, tiers: [dram]}]")
+                .message()
+                .find("nvme"),
+            std::string::npos);
+  EXPECT_NE(invalid(nvme + "namespaces: [{name: kv, objects: {block_bytes: 1MiB}}]")
+                .message()
+                .find("namespaces[0].objects"),
+            std::string::npos);
+  EXPECT_NE(invalid(nvme + "namespaces: [{name: '../up', kind: checkpoint}]")
+                .message()
+                .find("letters, digits"),
+            std::string::npos);
+  EXPECT_NE(
+      invalid(nvme + "namespaces: [{name: c, kind: checkpoint, objects: {block_bytes: 1GiB}}]")
+          .message()
+          .find("block_bytes"),
+      std::string::npos);
+}
+
 TEST(Config, BlobTierNamespacesSpillOrWriteBack) {
   auto config = ParseConfig(
       "tiers:\n"

@@ -90,8 +90,8 @@ TEST(FrameHeader, UnknownOpcodeStillDecodes) {
   EXPECT_FALSE(IsKnownOpcode(decoded->opcode));
   EXPECT_TRUE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kStats)));
   EXPECT_TRUE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kFlush)));
-  EXPECT_TRUE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kReadRange)));
-  EXPECT_FALSE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kReadRange) + 1));
+  EXPECT_TRUE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kDeleteObject)));
+  EXPECT_FALSE(IsKnownOpcode(static_cast<uint8_t>(Opcode::kDeleteObject) + 1));
   EXPECT_EQ(OpcodeName(Opcode::kFlush), "flush");
 }
 
@@ -451,7 +451,8 @@ TEST(ObjectMessages, PathsAreCheckedOnBothSides) {
   EXPECT_TRUE(CheckObjectPath("a/..b/c.").ok());
   for (const std::string& bad :
        {std::string(), std::string("a\0b", 3), std::string("../x"), std::string("a/./b"),
-        std::string("a/.."), std::string(kMaxObjectPathBytes + 1, 'p')}) {
+        std::string("a/.."), std::string(kMaxObjectPathBytes + 1, 'p'), std::string("a\xff"),
+        std::string("\xc0\xaf"), std::string("\xed\xa0\x80"), std::string("x\xe2\x82")}) {
     EXPECT_EQ(CheckObjectPath(bad).code(), StatusCode::kInvalidArgument) << bad;
     EXPECT_FALSE(DecodeStatRequest(EncodeStatRequest({"d", bad}).bytes()).ok()) << bad;
   }
@@ -460,6 +461,43 @@ TEST(ObjectMessages, PathsAreCheckedOnBothSides) {
   ASSERT_TRUE(stat.ok());
   EXPECT_EQ(stat->path, "a/b");
   EXPECT_TRUE(IsVerifyFailure(DecodeStatRequest({}).status()));
+}
+
+TEST(ObjectMessages, ObjectWritesCheckTheFieldsTheirOpcodeNeeds) {
+  EXPECT_TRUE(CheckObjectPath("ckpt/\xc3\xa9t\xc3\xa9/\xf0\x9f\x98\x80.pt").ok());
+  const Metadata rename = EncodeObjectWriteRequest({"c", "a.tmp", "a", "", 0});
+  auto decoded = DecodeObjectWriteRequest(rename.bytes(), Opcode::kRenameObject);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->path, "a.tmp");
+  EXPECT_EQ(decoded->to_path, "a");
+  // Each opcode checks what it uses.
+  EXPECT_FALSE(DecodeObjectWriteRequest(EncodeObjectWriteRequest({"c", "a", "../b", "", 0}).bytes(),
+                                        Opcode::kRenameObject)
+                   .ok());
+  EXPECT_FALSE(DecodeObjectWriteRequest(EncodeObjectWriteRequest({"c", "", "", "", 0}).bytes(),
+                                        Opcode::kCreateObject)
+                   .ok());
+  EXPECT_FALSE(DecodeObjectWriteRequest(EncodeObjectWriteRequest({"c", "", "", "", 5}).bytes(),
+                                        Opcode::kCommitObject)
+                   .ok());
+  EXPECT_FALSE(DecodeObjectWriteRequest(
+                   EncodeObjectWriteRequest({"c", "", "", std::string(65, 's'), 5}).bytes(),
+                   Opcode::kAbortObject)
+                   .ok());
+  const Metadata commit = EncodeObjectWriteRequest({"c", "", "", "w123", 77});
+  auto committed = DecodeObjectWriteRequest(commit.bytes(), Opcode::kCommitObject);
+  ASSERT_TRUE(committed.ok());
+  EXPECT_EQ(committed->session, "w123");
+  EXPECT_EQ(committed->size, 77u);
+  EXPECT_TRUE(IsVerifyFailure(DecodeObjectWriteRequest({}, Opcode::kDeleteObject).status()));
+
+  ObjectWriteResponse response;
+  response.has_object = true;
+  response.object = {"a", 10, "v", 1, 4, true};
+  auto back = DecodeObjectWriteResponse(EncodeObjectWriteResponse(response).bytes());
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(back->has_object);
+  EXPECT_EQ(back->object, response.object);
 }
 
 TEST(ObjectMessages, ReadRangeIsBoundedByThePayloadLimitAndItsPayload) {
