@@ -32,6 +32,7 @@
 #include "server/service.h"
 #include "server/tcp_server.h"
 #include "tiers/blob/blob_tier.h"
+#include "tiers/blob/checkpoint_uploader.h"
 #include "tiers/blob/dataset_origin.h"
 #include "tiers/dram/dram_tier.h"
 #include "tiers/nvme/nvme_tier.h"
@@ -262,6 +263,16 @@ Result<std::unique_ptr<tiers::CheckpointCatalog>> OpenCheckpointCatalog(
   return tiers::CheckpointCatalog::Open(options);
 }
 
+// The uploader of checkpoint namespace `ns` into the Blob tier's container.
+Result<std::unique_ptr<tiers::blob::CheckpointUploader>> OpenCheckpointUploader(
+    const BlobConfig& blob, const NamespaceConfig& ns, tiers::CheckpointCatalog& catalog) {
+  tiers::blob::CheckpointUploaderOptions options;
+  KVTIER_ASSIGN_OR_RETURN(options.client, BlobClientOptionsFor(blob, blob.container));
+  options.prefix = ns.objects.blob_prefix;
+  options.stats_name = "checkpoint_blobs/" + ns.name;
+  return tiers::blob::CheckpointUploader::Create(std::move(options), catalog);
+}
+
 // The Blob tier in `tiers.blob.container`. Blob being unreachable at start
 // does not stop the server: it serves DRAM and NVMe, and uploads retry (the
 // first write makes the container).
@@ -350,8 +361,12 @@ int Run(int argc, char** argv) {
   }
   std::vector<std::unique_ptr<tiers::blob::DatasetOrigin>> origins;
   std::vector<std::unique_ptr<tiers::CheckpointCatalog>> checkpoint_catalogs;
+  // With the index of their namespace in the config.
+  std::vector<std::pair<size_t, std::unique_ptr<tiers::blob::CheckpointUploader>>>
+      checkpoint_uploaders;
   std::vector<NamespaceSources> sources_of_namespace;
-  for (const NamespaceConfig& ns : config->namespaces) {
+  for (size_t ns_index = 0; ns_index < config->namespaces.size(); ++ns_index) {
+    const NamespaceConfig& ns = config->namespaces[ns_index];
     sources_of_namespace.emplace_back();
     if (ns.kind == NamespaceKind::kCheckpoint) {
       auto catalog = OpenCheckpointCatalog(config->nvme.directory, ns);
@@ -363,6 +378,18 @@ int Run(int argc, char** argv) {
                    FormatByteSize(ns.objects.block_bytes), (*catalog)->object_count(),
                    FormatByteSize((*catalog)->stored_bytes()));
       sources_of_namespace.back() = {nullptr, catalog->get(), catalog->get()};
+      if (ns.blob != tiers::BlobUse::kNone) {
+        auto uploader = OpenCheckpointUploader(config->blob, ns, **catalog);
+        if (!uploader.ok()) {
+          spdlog::critical("namespace {}: {}", ns.name, uploader.status().ToString());
+          return 1;
+        }
+        spdlog::info("namespace {}: checkpoints go to Blob as {} container {} '{}<path>'", ns.name,
+                     config->blob.endpoint, config->blob.container, ns.objects.blob_prefix);
+        sources_of_namespace.back().origin = uploader->get();
+        sources_of_namespace.back().publisher = uploader->get();
+        checkpoint_uploaders.emplace_back(ns_index, std::move(*uploader));
+      }
       checkpoint_catalogs.push_back(std::move(*catalog));
       continue;
     }
@@ -379,8 +406,11 @@ int Run(int argc, char** argv) {
     origins.push_back(std::move(*origin));
   }
   std::unique_ptr<tiers::blob::BlobTier> blob;
-  if (std::any_of(config->namespaces.begin(), config->namespaces.end(),
-                  [](const NamespaceConfig& ns) { return ns.blob != tiers::BlobUse::kNone; })) {
+  if (std::any_of(
+          config->namespaces.begin(), config->namespaces.end(), [](const NamespaceConfig& ns) {
+            // Checkpoint namespaces upload whole objects (their own uploader).
+            return ns.blob != tiers::BlobUse::kNone && ns.kind != NamespaceKind::kCheckpoint;
+          })) {
     auto opened = OpenBlobTier(*config);
     if (!opened.ok()) {
       spdlog::critical("Blob tier: {}", opened.status().ToString());
@@ -393,6 +423,27 @@ int Run(int argc, char** argv) {
   Service service(*config, stack, stats, sources_of_namespace);  // sets namespace policies
   if (stack.ResumeUploads() > 0) {
     spdlog::info("Blob tier: resuming {} uploads left pending on NVMe", stack.resumed_uploads());
+  }
+  // Checkpoint uploaders stop before the stack whose blocks they read.
+  struct StopUploaders {
+    decltype(checkpoint_uploaders)& uploaders;
+    ~StopUploaders() {
+      for (auto& [index, uploader] : uploaders) uploader->Shutdown();
+    }
+  } stop_uploaders{checkpoint_uploaders};
+  for (auto& [index, uploader] : checkpoint_uploaders) {
+    const auto namespace_id = static_cast<uint32_t>(index + 1);  // ids start at 1
+    const size_t pending = uploader->Start(
+        {[&stack, namespace_id](const std::string& storage, uint64_t block) {
+           return stack.ReadObjectBlock(namespace_id, storage, block);
+         },
+         [&stack, namespace_id](const std::string& storage, uint64_t block, uint64_t checksum) {
+           stack.ReleaseObjectBlock(namespace_id, storage, block, checksum);
+         }});
+    if (pending > 0) {
+      spdlog::info("namespace {}: resuming the upload of {} checkpoints to Blob",
+                   config->namespaces[index].name, pending);
+    }
   }
   service.SetRdmaRefusal(rdma_refusal);
   TcpServer server(config->listener, service, stats);

@@ -75,6 +75,7 @@ Service::Service(const ServerConfig& config, tiers::TierStack& stack, ServerStat
                  .origin = i < sources.size() ? sources[i].origin : nullptr,
                  .objects = i < sources.size() ? sources[i].objects : nullptr,
                  .checkpoints = i < sources.size() ? sources[i].checkpoints : nullptr,
+                 .publisher = i < sources.size() ? sources[i].publisher : nullptr,
                  .hard_pin_quota = config.namespaces[i].pin_quota});
     namespaces_.push_back(std::move(ns));
   }

@@ -101,6 +101,7 @@ struct NamespaceSources {
   tiers::BlockSource* origin = nullptr;             // read-through source of missing blocks
   tiers::ObjectCatalog* objects = nullptr;          // List, Stat and ReadRange
   tiers::CheckpointCatalog* checkpoints = nullptr;  // object writes (checkpoint namespaces)
+  tiers::ObjectPublisher* publisher = nullptr;      // copies checkpoints to Blob
 };
 
 class Service {

@@ -14,7 +14,7 @@ namespace {
 
 // RocksDB keys: "o" + path -> an object record.
 constexpr char kObjectPrefix = 'o';
-constexpr uint8_t kRecordVersion = 1;
+constexpr uint8_t kRecordVersion = 2;  // 2 added blob_path
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
@@ -60,7 +60,7 @@ class RecordReader {
   std::string_view bytes_;
 };
 
-std::string EncodeRecord(const ObjectInfo& object) {
+std::string EncodeRecord(const ObjectInfo& object, const std::vector<uint64_t>& checksums) {
   std::string out;
   out.push_back(static_cast<char>(kRecordVersion));
   PutU64(out, object.size);
@@ -69,20 +69,35 @@ std::string EncodeRecord(const ObjectInfo& object) {
   out.push_back(object.in_blob ? 1 : 0);
   PutString(out, object.storage);
   PutString(out, object.version);
+  PutString(out, object.blob_path);
+  PutU64(out, checksums.size());
+  for (uint64_t checksum : checksums) PutU64(out, checksum);
   return out;
 }
 
-Result<ObjectInfo> DecodeRecord(std::string_view path, std::string_view bytes) {
+Result<ObjectInfo> DecodeRecord(std::string_view path, std::string_view bytes,
+                                std::vector<uint64_t>& checksums) {
   RecordReader reader(bytes);
   ObjectInfo object;
   object.path = std::string(path);
   uint8_t version = 0;
   uint8_t in_blob = 0;
-  if (!reader.U8(version) || version != kRecordVersion || !reader.U64(object.size) ||
+  if (!reader.U8(version) || version < 1 || version > kRecordVersion || !reader.U64(object.size) ||
       !reader.U64(object.modified_ms) || !reader.U64(object.block_bytes) || !reader.U8(in_blob) ||
-      !reader.String(object.storage) || !reader.String(object.version) || object.block_bytes == 0 ||
+      !reader.String(object.storage) || !reader.String(object.version) ||
+      (version >= 2 && !reader.String(object.blob_path)) || object.block_bytes == 0 ||
       object.storage.empty()) {
     return Corruption("checkpoint catalog record of '" + object.path + "' is damaged");
+  }
+  uint64_t count = 0;
+  if (version >= 2 && (!reader.U64(count) || count != object.block_count())) {
+    return Corruption("checkpoint catalog record of '" + object.path + "' is damaged");
+  }
+  checksums.resize(count);
+  for (uint64_t& checksum : checksums) {
+    if (!reader.U64(checksum)) {
+      return Corruption("checkpoint catalog record of '" + object.path + "' is damaged");
+    }
   }
   object.in_blob = in_blob != 0;
   return object;
@@ -148,8 +163,10 @@ Status CheckpointCatalog::Load() {
   const std::string first(1, kObjectPrefix);
   for (it->Seek(first); it->Valid() && it->key().starts_with(first); it->Next()) {
     const std::string_view key = it->key().ToStringView();
+    std::vector<uint64_t> checksums;
     KVTIER_ASSIGN_OR_RETURN(ObjectInfo object,
-                            DecodeRecord(key.substr(1), it->value().ToStringView()));
+                            DecodeRecord(key.substr(1), it->value().ToStringView(), checksums));
+    checksums_[object.storage] = std::move(checksums);
     stored_bytes_ += object.size;
     path_of_storage_[object.storage] = object.path;
     objects_.emplace(object.path, std::move(object));
@@ -247,7 +264,9 @@ Status CheckpointCatalog::CheckComplete(const std::string& storage, uint64_t siz
 Status CheckpointCatalog::WriteObject(const ObjectInfo* put, const std::string* erase_path) {
   rocksdb::WriteBatch batch;
   if (erase_path != nullptr) batch.Delete(std::string(1, kObjectPrefix) + *erase_path);
-  if (put != nullptr) batch.Put(std::string(1, kObjectPrefix) + put->path, EncodeRecord(*put));
+  if (put != nullptr)
+    batch.Put(std::string(1, kObjectPrefix) + put->path,
+              EncodeRecord(*put, checksums_[put->storage]));
   rocksdb::WriteOptions write_options;
   write_options.sync = true;  // an acknowledged commit survives a crash
   return FromRocks(db_->Write(write_options, &batch), "writing the checkpoint catalog");
@@ -261,7 +280,8 @@ FreedBlocks CheckpointCatalog::BlocksOf(const std::string& storage, const Sessio
   return {storage, session.block_sizes.empty() ? 0 : session.block_sizes.rbegin()->first + 1};
 }
 
-Result<CommitResult> CheckpointCatalog::Commit(const std::string& storage, uint64_t size) {
+Result<CommitResult> CheckpointCatalog::Commit(const std::string& storage, uint64_t size,
+                                               std::vector<uint64_t> checksums) {
   KVTIER_RETURN_IF_ERROR(CheckComplete(storage, size));
   // Commits of one catalog are serialised by mu_ across the durable write:
   // they are rare (one per checkpoint file) and a commit must not race a
@@ -282,12 +302,20 @@ Result<CommitResult> CheckpointCatalog::Commit(const std::string& storage, uint6
   object.modified_ms = NowUnixMs();
   object.block_bytes = options_.block_bytes;
   object.storage = storage;
-  KVTIER_RETURN_IF_ERROR(WriteObject(&object, nullptr));
+  if (checksums.size() != object.block_count()) {
+    return Internal("commit of " + path + " without a checksum per block");
+  }
+  checksums_[storage] = std::move(checksums);
+  if (Status written = WriteObject(&object, nullptr); !written.ok()) {
+    checksums_.erase(storage);
+    return written;
+  }
   CommitResult result;
   if (old != objects_.end()) {
     result.replaced = BlocksOf(old->second);
     stored_bytes_ -= old->second.size;
     path_of_storage_.erase(old->second.storage);
+    checksums_.erase(old->second.storage);
   }
   session_bytes_ -= it->second.bytes;
   sessions_.erase(it);
@@ -316,12 +344,14 @@ Result<std::optional<FreedBlocks>> CheckpointCatalog::Rename(const std::string& 
   if (from == to) return std::optional<FreedBlocks>();
   ObjectInfo moved = source->second;
   moved.path = to;
+  moved.in_blob = false;  // Blob has no rename: it is uploaded again under `to`
   KVTIER_RETURN_IF_ERROR(WriteObject(&moved, &from));
   std::optional<FreedBlocks> replaced;
   if (auto target = objects_.find(to); target != objects_.end()) {
     replaced = BlocksOf(target->second);
     stored_bytes_ -= target->second.size;
     path_of_storage_.erase(target->second.storage);
+    checksums_.erase(target->second.storage);
     objects_.erase(target);
   }
   objects_.erase(from);
@@ -338,6 +368,7 @@ Result<FreedBlocks> CheckpointCatalog::Remove(const std::string& path) {
   FreedBlocks freed = BlocksOf(it->second);
   stored_bytes_ -= it->second.size;
   path_of_storage_.erase(it->second.storage);
+  checksums_.erase(it->second.storage);
   objects_.erase(it);
   return freed;
 }
@@ -376,6 +407,36 @@ std::optional<ObjectInfo> CheckpointCatalog::ObjectOfStorage(std::string_view st
 size_t CheckpointCatalog::open_sessions() const {
   std::lock_guard lock(mu_);
   return sessions_.size();
+}
+
+Result<bool> CheckpointCatalog::MarkInBlob(const std::string& storage, const std::string& path) {
+  std::lock_guard lock(mu_);
+  auto at = path_of_storage_.find(storage);
+  if (at == path_of_storage_.end() || at->second != path) return false;
+  ObjectInfo& object = objects_.at(path);
+  ObjectInfo updated = object;
+  updated.in_blob = true;
+  updated.blob_path = path;
+  KVTIER_RETURN_IF_ERROR(WriteObject(&updated, nullptr));
+  object = std::move(updated);
+  return true;
+}
+
+std::vector<ObjectInfo> CheckpointCatalog::NotInBlob() const {
+  std::lock_guard lock(mu_);
+  std::vector<ObjectInfo> out;
+  for (const auto& [path, object] : objects_) {
+    if (!object.in_blob) out.push_back(object);
+  }
+  return out;
+}
+
+std::optional<uint64_t> CheckpointCatalog::BlockChecksum(std::string_view storage,
+                                                         uint64_t index) const {
+  std::lock_guard lock(mu_);
+  auto it = checksums_.find(std::string(storage));
+  if (it == checksums_.end() || index >= it->second.size()) return std::nullopt;
+  return it->second[index];
 }
 
 size_t CheckpointCatalog::object_count() const {

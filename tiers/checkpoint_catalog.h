@@ -17,7 +17,7 @@
 // entry names; IsLiveStorage tells the restart sweep which ones those are.
 //
 // Thread safety: every method may be called concurrently; the durable ones
-// (Commit, Rename, Remove) write RocksDB with sync and must run
+// (Commit, Rename, Remove, MarkInBlob) write RocksDB with sync and must run
 // on a worker.
 
 #include <chrono>
@@ -103,7 +103,10 @@ class CheckpointCatalog final : public ObjectCatalog {
   // Makes the session's object visible under its path, durably. Errors:
   // as CheckComplete, kResourceExhausted
   // (max_objects), kIoError.
-  Result<CommitResult> Commit(const std::string& storage, uint64_t size);
+  // `checksums` holds each block's checksum, as stored (reads from Blob
+  // verify them).
+  Result<CommitResult> Commit(const std::string& storage, uint64_t size,
+                              std::vector<uint64_t> checksums);
   // Ends a session without an object; its blocks are freed.
   Result<FreedBlocks> Abort(const std::string& storage);
   // Moves the object at `from` to `to`, replacing what `to` held (returned
@@ -114,9 +117,18 @@ class CheckpointCatalog final : public ObjectCatalog {
   // Drops sessions idle past the TTL; returns their blocks.
   std::vector<FreedBlocks> ExpireSessions(std::chrono::steady_clock::time_point now);
 
+  // Records, durably, that the object stored under `storage` is in Blob at
+  // `path`. False (nothing recorded) when it no longer is the object at
+  // `path` (renamed, replaced or deleted meanwhile).
+  Result<bool> MarkInBlob(const std::string& storage, const std::string& path);
+  // Committed objects not yet in Blob (what a restart must upload).
+  std::vector<ObjectInfo> NotInBlob() const;
+
   // Whether blocks under `storage` belong to a committed object or an open
   // session (the restart sweep frees the others).
   bool IsLiveStorage(std::string_view storage) const;
+  // The checksum of block `index` of the committed object under `storage`.
+  std::optional<uint64_t> BlockChecksum(std::string_view storage, uint64_t index) const;
   // The committed object whose blocks are under `storage`, if any.
   std::optional<ObjectInfo> ObjectOfStorage(std::string_view storage) const;
   uint64_t block_bytes() const { return options_.block_bytes; }
@@ -141,9 +153,10 @@ class CheckpointCatalog final : public ObjectCatalog {
   const CheckpointCatalogOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
   mutable std::mutex mu_;
-  ObjectMap objects_;                                             // by path
-  std::unordered_map<std::string, std::string> path_of_storage_;  // committed objects
-  std::unordered_map<std::string, Session> sessions_;             // by storage name
+  ObjectMap objects_;                                                 // by path
+  std::unordered_map<std::string, std::string> path_of_storage_;      // committed objects
+  std::unordered_map<std::string, Session> sessions_;                 // by storage name
+  std::unordered_map<std::string, std::vector<uint64_t>> checksums_;  // committed, by storage
   uint64_t stored_bytes_ = 0;
   uint64_t session_bytes_ = 0;
 };

@@ -26,6 +26,9 @@ struct ObjectInfo {
   // the path itself (dataset objects).
   std::string storage;
   bool in_blob = false;  // a checkpoint object: its upload to Blob is done
+  // A checkpoint object: the path its bytes sit at in Blob ("": none yet).
+  // It differs from `path` after a rename until the object is uploaded again.
+  std::string blob_path;
 
   const std::string& block_name() const { return storage.empty() ? path : storage; }
 

@@ -57,19 +57,24 @@ Status TierStack::CommitObject(uint32_t namespace_id, std::string storage, uint6
     // Every block must be durable on NVMe: an acknowledged commit survives
     // a crash. A put that failed after its size was recorded shows here.
     const uint64_t blocks = (size + catalog->block_bytes() - 1) / catalog->block_bytes();
+    std::vector<uint64_t> checksums;
+    checksums.reserve(blocks);
     for (uint64_t index = 0; index < blocks; ++index) {
       auto key = ObjectBlockKey(storage, index, kMaxObjectBlockKeyBytes);
       if (!key.ok()) return done(key.status());
-      if (!nvme_->Contains({namespace_id, *key})) {
+      std::optional<uint64_t> checksum = nvme_->StoredChecksum({namespace_id, *key});
+      if (!checksum) {
         return done(InvalidArgument("block " + std::to_string(index) + " of " +
                                     std::to_string(blocks) +
                                     " is not stored (its put failed?); put it again"));
       }
+      checksums.push_back(*checksum);
     }
-    auto committed = catalog->Commit(storage, size);
+    auto committed = catalog->Commit(storage, size, std::move(checksums));
     if (!committed.ok()) return done(committed.status());
     if (committed->replaced) FreeBlocks(namespace_id, *committed->replaced);
     counters_.objects_committed.fetch_add(1, std::memory_order_relaxed);
+    if (ObjectPublisher* publisher = PolicyFor(namespace_id).publisher) publisher->Publish(storage);
     done(std::move(committed->object));
   };
   if (!Defer(std::move(job), job_class)) return ResourceExhausted("worker queue full; retry");
@@ -94,9 +99,13 @@ Status TierStack::RenameObject(uint32_t namespace_id, std::string from, std::str
   KVTIER_ASSIGN_OR_RETURN(CheckpointCatalog * catalog, CheckpointsOf(namespace_id));
   auto job = [this, catalog, namespace_id, from = std::move(from), to = std::move(to),
               done = std::move(done)] {
+    auto moved = catalog->Stat(from);
     auto replaced = catalog->Rename(from, to);
     if (!replaced.ok()) return done(replaced.status());
     if (*replaced) FreeBlocks(namespace_id, **replaced);
+    if (ObjectPublisher* publisher = PolicyFor(namespace_id).publisher; publisher && moved.ok()) {
+      publisher->Publish(moved->storage);  // uploaded again under `to`; the old blob goes
+    }
     done(Status::Ok());
   };
   if (!Defer(std::move(job), job_class)) return ResourceExhausted("worker queue full; retry");
@@ -107,13 +116,35 @@ Status TierStack::DeleteObject(uint32_t namespace_id, std::string path, JobClass
                                std::function<void(Status)> done) {
   KVTIER_ASSIGN_OR_RETURN(CheckpointCatalog * catalog, CheckpointsOf(namespace_id));
   auto job = [this, catalog, namespace_id, path = std::move(path), done = std::move(done)] {
+    auto removed = catalog->Stat(path);
     auto freed = catalog->Remove(path);
     if (!freed.ok()) return done(freed.status());
     FreeBlocks(namespace_id, *freed);
+    ObjectPublisher* publisher = PolicyFor(namespace_id).publisher;
+    if (publisher != nullptr && removed.ok() && !removed->blob_path.empty()) {
+      publisher->Unpublish(removed->blob_path);
+    }
     done(Status::Ok());
   };
   if (!Defer(std::move(job), job_class)) return ResourceExhausted("worker queue full; retry");
   return Status::Ok();
+}
+
+Result<BlockHandle> TierStack::ReadObjectBlock(uint32_t namespace_id, const std::string& storage,
+                                               uint64_t index) {
+  KVTIER_ASSIGN_OR_RETURN(std::string key, ObjectBlockKey(storage, index, kMaxObjectBlockKeyBytes));
+  const BlockKey block{namespace_id, key};
+  if (auto held = FromMemory(/*lease_id=*/0, block)) return std::move(*held);
+  Location from = Location::kNone;
+  return GetBelow(block, &from);
+}
+
+void TierStack::ReleaseObjectBlock(uint32_t namespace_id, const std::string& storage,
+                                   uint64_t index, uint64_t checksum) {
+  auto key = ObjectBlockKey(storage, index, kMaxObjectBlockKeyBytes);
+  UploadJournal* journal = nvme_ == nullptr ? nullptr : nvme_->upload_journal();
+  if (!key.ok() || journal == nullptr) return;
+  journal->ClearUploadMark({namespace_id, *key}, checksum).IgnoreError();
 }
 
 void TierStack::EraseEverywhere(const BlockKey& key) {

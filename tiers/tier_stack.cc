@@ -233,6 +233,11 @@ Result<bool> TierStack::RemoveBelow(const BlockKey& key, uint64_t barrier, bool 
 
 void TierStack::FlushUploads(uint32_t namespace_id, const std::vector<std::string_view>& keys,
                              std::function<void(Status)> done) {
+  if (ObjectPublisher* publisher = PolicyFor(namespace_id).publisher) {
+    // A checkpoint namespace: `keys` are object paths.
+    publisher->Flush(std::vector<std::string>(keys.begin(), keys.end()), std::move(done));
+    return;
+  }
   if (BlobUseOf(namespace_id) != BlobUse::kWriteBack) {
     done(Unsupported("the namespace does not write back to Blob: there is nothing to flush"));
     return;

@@ -89,6 +89,7 @@
 #include "tiers/lease_table.h"
 #include "tiers/object_catalog.h"
 #include "tiers/object_operations.h"
+#include "tiers/object_publisher.h"
 #include "tiers/single_flight.h"
 #include "tiers/stack_operations.h"
 #include "tiers/stripe_locks.h"
@@ -132,6 +133,10 @@ struct NamespacePolicy {
   // upload mark, so NVMe never evicts it before the object is in Blob (or
   // deleted). Its catalog must outlive the stack and should be `objects`.
   CheckpointCatalog* checkpoints = nullptr;
+  // Copies committed checkpoint objects to Blob (and, as `origin`, reads
+  // back blocks NVMe dropped once their object was there). None: objects
+  // stay on NVMe only.
+  ObjectPublisher* publisher = nullptr;
   uint64_t hard_pin_quota = 0;  // DRAM bytes hard-pinned blocks may hold
 };
 
@@ -258,6 +263,14 @@ class TierStack {
   // namespaces that are not checkpoint namespaces.
   Result<WriteSession> CreateObject(uint32_t namespace_id, const std::string& path);
   Status CheckObjectBlockPut(uint32_t namespace_id, std::string_view key, uint64_t size);
+  // For the publisher, on its own threads (blocking): block `index` of the
+  // object stored under `storage`, through every tier; and, once the object
+  // is in Blob, the release of the block's NVMe mark (NVMe may then evict
+  // it like any other block).
+  Result<BlockHandle> ReadObjectBlock(uint32_t namespace_id, const std::string& storage,
+                                      uint64_t index);
+  void ReleaseObjectBlock(uint32_t namespace_id, const std::string& storage, uint64_t index,
+                          uint64_t checksum);
   // Commit checks that every block of the object is durable on NVMe, then
   // makes it visible and frees the version it replaced.
   Status CommitObject(uint32_t namespace_id, std::string storage, uint64_t size, JobClass job_class,
