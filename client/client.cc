@@ -135,7 +135,12 @@ std::future<Result<T>> Failed(Status status) {
 }  // namespace
 
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Client::~Client() = default;
+Client::~Client() {
+  // Inherited through fork(): joining an I/O thread that is not in this
+  // process would crash, and closing the connection would be the parent's
+  // loss. Leave it.
+  if (impl_ != nullptr && impl_->owner_pid() != getpid()) static_cast<void>(impl_.release());
+}
 
 const ServerInfo& Client::server_info() const { return impl_->info(); }
 bool Client::uses_shared_memory() const {

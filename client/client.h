@@ -221,6 +221,10 @@ class Client {
   // Connects and says Hello. Errors: kUnavailable (cannot connect),
   // kDeadlineExceeded, kUnsupported (no common protocol version).
   static Result<std::unique_ptr<Client>> Connect(const ClientOptions& options);
+  // A client belongs to the process that connected it. In a child made by
+  // fork() (a DataLoader worker) its I/O thread does not exist: the child
+  // must connect its own, and destroying an inherited one leaves it alone
+  // (its memory is not freed and its connection is not touched).
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;

@@ -8,6 +8,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -83,6 +84,8 @@ class Client::Impl {
     receive_limits_.max_payload_bytes = 1ull << 32;
     thread_ = std::thread([this] { io_.run(); });
   }
+
+  pid_t owner_pid() const { return owner_pid_; }
 
   ~Impl() {
     asio::post(io_, [this] { Fail(Unavailable("client closed")); });
@@ -702,6 +705,7 @@ class Client::Impl {
   asio::steady_timer reader_wake_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::thread thread_;
+  const pid_t owner_pid_ = getpid();  // the process whose thread_ this is
 
   std::deque<Outgoing> queue_;
   std::unordered_map<uint64_t, Pending> pending_;

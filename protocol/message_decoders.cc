@@ -203,6 +203,28 @@ Result<HelloResponse> DecodeHelloResponse(std::span<const std::byte> metadata) {
       out.namespace_models[i] = std::string(View(root->namespace_models()->Get(i)));
     }
   }
+  out.namespace_kinds.assign(out.namespaces.size(), "");
+  if (root->namespace_kinds() != nullptr) {
+    if (root->namespace_kinds()->size() != out.namespaces.size()) {
+      return BadResponse("HelloResponse has " + std::to_string(out.namespaces.size()) +
+                         " namespaces but " + std::to_string(root->namespace_kinds()->size()) +
+                         " kinds");
+    }
+    for (uint32_t i = 0; i < out.namespaces.size(); ++i) {
+      out.namespace_kinds[i] = std::string(View(root->namespace_kinds()->Get(i)));
+    }
+  }
+  out.namespace_writable.assign(out.namespaces.size(), true);
+  if (root->namespace_writable() != nullptr) {
+    if (root->namespace_writable()->size() != out.namespaces.size()) {
+      return BadResponse("HelloResponse has " + std::to_string(out.namespaces.size()) +
+                         " namespaces but " + std::to_string(root->namespace_writable()->size()) +
+                         " write flags");
+    }
+    for (uint32_t i = 0; i < out.namespaces.size(); ++i) {
+      out.namespace_writable[i] = root->namespace_writable()->Get(i);
+    }
+  }
   if (root->transports() != nullptr) {
     for (const fb::String* name : *root->transports()) out.transports.emplace_back(View(name));
   }

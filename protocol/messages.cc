@@ -71,8 +71,18 @@ Metadata EncodeHelloResponse(const HelloResponse& response) {
   auto server_id = builder.CreateString(response.server_id);
   auto rdma = EncodeRdmaEndpoint(builder, response.rdma);
   auto refusal = response.rdma_refusal.empty() ? 0 : builder.CreateString(response.rdma_refusal);
+  std::vector<fb::Offset<fb::String>> kind_names;
+  for (const std::string& kind : response.namespace_kinds) {
+    kind_names.push_back(builder.CreateString(kind));
+  }
+  // Absent when not given (as from an older server).
+  auto kinds = kind_names.empty() ? 0 : builder.CreateVector(kind_names);
+  const std::vector<uint8_t> writable_flags(response.namespace_writable.begin(),
+                                            response.namespace_writable.end());
+  auto writable = writable_flags.empty() ? 0 : builder.CreateVector(writable_flags);
   builder.Finish(w::CreateHelloResponse(builder, response.version, server_name, server_id, limits,
-                                        namespaces, models, transports, rdma, refusal));
+                                        namespaces, models, transports, rdma, refusal, kinds,
+                                        writable));
   return Finish(builder);
 }
 

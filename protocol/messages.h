@@ -73,6 +73,8 @@ struct HelloResponse {
   Limits limits;
   std::vector<std::string> namespaces;
   std::vector<std::string> namespace_models;  // as namespaces; "" for none
+  std::vector<std::string> namespace_kinds;   // as namespaces; "" when the server did not say
+  std::vector<bool> namespace_writable;       // as namespaces; true when the server did not say
   std::vector<std::string> transports;        // "tcp", "shm"
   // Answering a Hello that asked for RDMA: the server's queue pair, or, when
   // absent, why the values go over the stream (rdma_refusal).

@@ -292,6 +292,8 @@ Result<ReplyBody> Service::Hello(std::span<const std::byte> metadata, const Acce
     if (!Grants(access, *ns, Grant::kRead)) continue;
     response.namespaces.push_back(ns->name);
     response.namespace_models.push_back(ns->model);
+    response.namespace_kinds.emplace_back(NamespaceKindName(ns->kind));
+    response.namespace_writable.push_back(Grants(access, *ns, Grant::kReadWrite));
   }
   response.transports = transports_;
   // Asked for RDMA: the connection's queue pair, or why there is none (the

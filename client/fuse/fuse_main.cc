@@ -3,8 +3,9 @@
 //   kvtier-fuse --server HOST:PORT [--token-file FILE] [--read-ahead N]
 //               [--metadata-ttl-ms MS] [--retry-ms MS] MOUNTPOINT [FUSE options]
 //
-// One directory per namespace that holds objects (dataset namespaces),
-// read-only. FUSE options pass through (-f: stay in the foreground, -d:
+// One directory per namespace that holds objects: dataset namespaces
+// read-only, checkpoint namespaces writable (client/fuse/object_fs.h says
+// how). FUSE options pass through (-f: stay in the foreground, -d:
 // debug, -o allow_other, ...). The token comes from --token-file or the
 // environment variable KVTIER_TOKEN. Unmount with `fusermount3 -u MOUNTPOINT`.
 // docs/training.md shows a training job reading through the mount.
@@ -44,10 +45,13 @@ void* Init(struct fuse_conn_info* conn, struct fuse_config* config) {
   config->entry_timeout = ttl_seconds;
   config->attr_timeout = ttl_seconds;
   config->negative_timeout = 1.0;
-  // Objects are immutable per version: the page cache may keep what it read.
-  config->kernel_cache = 1;
+  // Whether the page cache may keep what it read is decided per open (Open).
+  config->kernel_cache = 0;
   config->use_ino = 0;
   conn->max_readahead = 1 << 20;
+  conn->max_write = 1 << 20;  // checkpoint writes in large pieces
+  // An open with O_TRUNC comes as such, not as a truncate() before it.
+  if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
   return mount;
 }
 
@@ -76,8 +80,62 @@ int Open(const char* path, struct fuse_file_info* info) {
   uint64_t handle = 0;
   if (int rc = Tree().Open(path, info->flags, &handle); rc != 0) return rc;
   info->fh = handle;
-  info->keep_cache = 1;
+  // Dataset objects are immutable per version: the page cache may keep
+  // what it read. Checkpoints are rewritten in place: read them afresh.
+  info->keep_cache = Tree().IsReadOnly(path) ? 1 : 0;
   return 0;
+}
+
+int Create(const char* path, mode_t, struct fuse_file_info* info) {
+  uint64_t handle = 0;
+  if (int rc = Tree().Create(path, &handle); rc != 0) return rc;
+  info->fh = handle;
+  return 0;
+}
+
+int Write(const char*, const char* data, size_t size, off_t offset, struct fuse_file_info* info) {
+  if (offset < 0) return -EINVAL;
+  return static_cast<int>(Tree().Write(info->fh, data, size, static_cast<uint64_t>(offset)));
+}
+
+// close() returns what flush returns: the commit's outcome.
+int Flush(const char*, struct fuse_file_info* info) {
+  return Tree().Flush(info->fh, fuse_get_context()->pid);
+}
+int Fsync(const char*, int, struct fuse_file_info* info) { return Tree().Flush(info->fh); }
+int Truncate(const char* path, off_t size, struct fuse_file_info*) {
+  if (size < 0) return -EINVAL;
+  return Tree().Truncate(path, static_cast<uint64_t>(size));
+}
+int Rename(const char* from, const char* to, unsigned int flags) {
+  if (flags != 0) return -EINVAL;  // RENAME_NOREPLACE / EXCHANGE: not offered
+  return Tree().Rename(from, to);
+}
+int Unlink(const char* path) { return Tree().Unlink(path); }
+// Objects keep no owner, mode or times of their own (the server sets the
+// modification time at commit): accepted and ignored, so cp -p, touch and
+// shutil.copy2 work, as on BlobFuse.
+int SetTimes(const char*, const struct timespec*, struct fuse_file_info*) { return 0; }
+int ChangeMode(const char*, mode_t, struct fuse_file_info*) { return 0; }
+int ChangeOwner(const char*, uid_t, gid_t, struct fuse_file_info*) { return 0; }
+int MakeDirectory(const char* path, mode_t) { return Tree().MakeDirectory(path); }
+int RemoveDirectory(const char* path) { return Tree().RemoveDirectory(path); }
+
+int GetXattr(const char* path, const char* name, char* value, size_t size) {
+  std::string text;
+  if (int rc = Tree().GetXattr(path, name, &text); rc != 0) return rc;
+  if (size == 0) return static_cast<int>(text.size());
+  if (size < text.size()) return -ERANGE;
+  std::memcpy(value, text.data(), text.size());
+  return static_cast<int>(text.size());
+}
+
+int ListXattr(const char*, char* list, size_t size) {
+  const size_t needed = sizeof(kInBlobAttribute);  // with its NUL
+  if (size == 0) return static_cast<int>(needed);
+  if (size < needed) return -ERANGE;
+  std::memcpy(list, kInBlobAttribute, needed);
+  return static_cast<int>(needed);
 }
 
 int Read(const char*, char* into, size_t size, off_t offset, struct fuse_file_info* info) {
@@ -89,16 +147,6 @@ int Release(const char*, struct fuse_file_info* info) {
   Tree().Release(info->fh);
   return 0;
 }
-
-// Dataset namespaces are read-only: every change is EROFS, not ENOSYS, so
-// tools say "Read-only file system".
-int ReadOnly() { return -EROFS; }
-int Create(const char*, mode_t, struct fuse_file_info*) { return ReadOnly(); }
-int MakeDirectory(const char*, mode_t) { return ReadOnly(); }
-int Remove(const char*) { return ReadOnly(); }
-int Rename(const char*, const char*, unsigned int) { return ReadOnly(); }
-int Truncate(const char*, off_t, struct fuse_file_info*) { return ReadOnly(); }
-int Write(const char*, const char*, size_t, off_t, struct fuse_file_info*) { return ReadOnly(); }
 
 int Usage(const std::string& what) {
   std::cerr << "kvtier-fuse: " << what
@@ -156,12 +204,19 @@ int Run(int argc, char** argv) {
   operations.read = Read;
   operations.release = Release;
   operations.create = Create;
+  operations.write = Write;
+  operations.flush = Flush;
+  operations.fsync = Fsync;
   operations.mkdir = MakeDirectory;
-  operations.unlink = Remove;
-  operations.rmdir = Remove;
+  operations.unlink = Unlink;
+  operations.rmdir = RemoveDirectory;
   operations.rename = Rename;
   operations.truncate = Truncate;
-  operations.write = Write;
+  operations.utimens = SetTimes;
+  operations.chmod = ChangeMode;
+  operations.chown = ChangeOwner;
+  operations.getxattr = GetXattr;
+  operations.listxattr = ListXattr;
   return fuse_main(static_cast<int>(fuse_args.size()), fuse_args.data(), &operations, &mount);
 }
 

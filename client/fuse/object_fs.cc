@@ -41,6 +41,10 @@ int ErrnoOf(const Status& status) {
   }
 }
 
+int WriteErrnoOf(const Status& status) {
+  return status.code() == StatusCode::kResourceExhausted ? ENOSPC : ErrnoOf(status);
+}
+
 ObjectFs::ObjectFs(ServerSession& session, FsOptions options)
     : session_(session), options_(options) {}
 
@@ -124,19 +128,33 @@ int ObjectFs::GetAttr(const std::string& path, struct stat* out) {
   const auto [ns, object] = Split(path);
   if (ns.empty() || object.empty()) {
     if (!ns.empty() && !IsNamespace(ns)) return -ENOENT;
-    out->st_mode = S_IFDIR | 0555;
+    out->st_mode = S_IFDIR | (!ns.empty() && CheckWritable(ns) == 0 ? 0755 : 0555);
     out->st_nlink = 2;
     return 0;
   }
   if (!IsNamespace(ns)) return -ENOENT;
+  const bool writable = CheckWritable(ns) == 0;
+  const std::string key = ns + "/" + object;
+  if (auto writer = WriterAt(key)) {
+    // Being written: what was written so far, not visible to others yet.
+    std::lock_guard lock(writer->mu);
+    out->st_mode = S_IFREG | 0644;
+    out->st_nlink = 1;
+    out->st_size = static_cast<off_t>(writer->size);
+    return 0;
+  }
   auto attr = Lookup(ns, object);
+  if (!attr.ok() && attr.status().code() == StatusCode::kNotFound) {
+    std::lock_guard lock(files_mu_);
+    if (made_dirs_.contains(key)) attr = Attr{.is_dir = true};
+  }
   if (!attr.ok()) return -ErrnoOf(attr.status());
   if (attr->is_dir) {
-    out->st_mode = S_IFDIR | 0555;
+    out->st_mode = S_IFDIR | (writable ? 0755 : 0555);
     out->st_nlink = 2;
     return 0;
   }
-  out->st_mode = S_IFREG | 0444;
+  out->st_mode = S_IFREG | (writable ? 0644 : 0444);
   out->st_nlink = 1;
   out->st_size = static_cast<off_t>(attr->size);
   out->st_blksize = static_cast<blksize_t>(std::min<uint64_t>(attr->block_bytes, 1 << 20));
@@ -178,15 +196,38 @@ int ObjectFs::ReadDir(const std::string& path, std::vector<DirEntry>* out) {
     }
     token = page->next_page_token;
   } while (!token.empty());
-  if (out->empty() && !object.empty()) return -ENOENT;
+  {
+    // Directories made here that hold nothing yet.
+    std::lock_guard lock(files_mu_);
+    const std::string parent = ns + "/" + prefix;
+    for (auto it = made_dirs_.lower_bound(parent);
+         it != made_dirs_.end() && it->starts_with(parent); ++it) {
+      const std::string name = it->substr(parent.size());
+      if (name.empty() || name.find('/') != std::string::npos) continue;
+      const bool listed = std::any_of(out->begin(), out->end(),
+                                      [&](const DirEntry& entry) { return entry.name == name; });
+      if (!listed) out->push_back({name, true, 0, 0});
+    }
+  }
+  if (out->empty() && !object.empty()) {
+    std::lock_guard lock(files_mu_);
+    if (!made_dirs_.contains(ns + "/" + object)) return -ENOENT;
+  }
   return 0;
 }
 
 int ObjectFs::Open(const std::string& path, int flags, uint64_t* handle) {
-  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0) return -EROFS;
   const auto [ns, object] = Split(path);
   if (ns.empty() || object.empty()) return -EISDIR;
   if (!IsNamespace(ns)) return -ENOENT;
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0) {
+    if (int rc = CheckWritable(ns); rc != 0) return rc;
+    // Objects are written whole: a new version from its first byte.
+    if ((flags & O_ACCMODE) != O_WRONLY || (flags & O_TRUNC) == 0 || (flags & O_APPEND) != 0) {
+      return -ENOTSUP;
+    }
+    return StartWrite(ns, object, handle);
+  }
   // The current version, not a cached one: an open pins what it reads.
   auto entry = session_.Run<ObjectEntry>([&](Client& client) { return client.Stat(ns, object); });
   if (!entry.ok()) return -ErrnoOf(entry.status());
@@ -210,9 +251,10 @@ std::shared_ptr<ObjectFs::OpenFile> ObjectFs::FileOf(uint64_t handle) {
   return it == files_.end() ? nullptr : it->second;
 }
 
-void ObjectFs::Release(uint64_t handle) {
+std::shared_ptr<ObjectFs::WriteFile> ObjectFs::WriterOf(uint64_t handle) {
   std::lock_guard lock(files_mu_);
-  files_.erase(handle);
+  auto it = writers_.find(handle);
+  return it == writers_.end() ? nullptr : it->second;
 }
 
 std::shared_future<Result<RangeBytes>> ObjectFs::Request(OpenFile& file, uint64_t index) {

@@ -1,8 +1,9 @@
 #pragma once
 
 // Python source run when the kvtier module is imported: an fsspec
-// filesystem over dataset namespaces, registered as "kvtier" when fsspec is
-// installed (Debian: python3-fsspec). docs/python.md, "Objects and fsspec".
+// filesystem over object namespaces (dataset: read; checkpoint: read and
+// write), registered as "kvtier" when fsspec is installed (Debian:
+// python3-fsspec). docs/python.md, "Objects and fsspec".
 
 namespace kvtier::python {
 
@@ -15,14 +16,47 @@ except ImportError:
 
 if fsspec is not None:
     class KvtierFile(AbstractBufferedFile):
-        """A read-only object, pinned to the version it was opened at."""
-        def __init__(self, fs, path, **kwargs):
-            super().__init__(fs, path, **kwargs)
+        """An object: read pinned to the version it was opened at, or written
+        (checkpoint namespaces) through a write session that commits at close."""
+        def __init__(self, fs, path, mode="rb", **kwargs):
             self.ns, self.key = fs._split(path)
-            self.version = self.details.get("version", "")
+            super().__init__(fs, path, mode=mode, **kwargs)
+            self.version = self.details.get("version", "") if mode == "rb" else ""
 
         def _fetch_range(self, start, end):
             return self.fs.client.read(self.ns, self.key, start, end - start, self.version)
+
+        def _initiate_upload(self):
+            self.session = self.fs.client.create_object(self.ns, self.key)
+            self.next_block = 0
+            self.pending = b""
+            self.written = 0
+
+        def _upload_chunk(self, final=False):
+            block = self.session["block_bytes"]
+            data = self.pending + self.buffer.getvalue()
+            try:
+                whole = len(data) - len(data) % block
+                for start in range(0, whole, block):
+                    self.fs.client.put_object_block(self.session, self.next_block,
+                                                    data[start:start + block])
+                    self.next_block += 1
+                self.written += whole
+                self.pending = data[whole:]
+                if final:
+                    if self.pending:
+                        self.fs.client.put_object_block(self.session, self.next_block,
+                                                        self.pending)
+                        self.written += len(self.pending)
+                    self.fs.client.commit_object(self.session, self.written)
+            except Exception:
+                self.fs.client.abort_object(self.session)
+                raise
+            return True
+
+        def discard(self):
+            if getattr(self, "session", None) is not None:
+                self.fs.client.abort_object(self.session)
 
     class KvtierFileSystem(AbstractFileSystem):
         """kvtier://NAMESPACE/PATH: the objects of a kvtierd's dataset namespaces."""
@@ -86,10 +120,42 @@ if fsspec is not None:
 
         def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None,
                   **kwargs):
-            if mode != "rb":
-                raise PermissionError("kvtier dataset namespaces are read-only: " + path)
+            if mode not in ("rb", "wb"):
+                raise ValueError("kvtier objects open as rb or wb, not " + mode)
+            if mode == "wb":
+                ns, _ = self._split(path)
+                kinds = dict(zip(self.client.server_info["namespaces"],
+                                 self.client.server_info.get("namespace_kinds", [])))
+                if kinds.get(ns) != "checkpoint":
+                    raise PermissionError("only checkpoint namespaces take writes: " + path)
             return KvtierFile(self, path, mode=mode, block_size=block_size or "default",
                               cache_options=cache_options, **kwargs)
+
+        def _rm(self, path):
+            ns, key = self._split(path)
+            try:
+                self.client.delete_object(ns, key)
+            except Error as error:
+                if error.code == 2:
+                    raise FileNotFoundError(path) from error
+                raise
+
+        def rm_file(self, path):
+            self._rm(path)
+
+        def mv(self, path1, path2, recursive=False, maxdepth=None, **kwargs):
+            ns1, key1 = self._split(path1)
+            ns2, key2 = self._split(path2)
+            if ns1 != ns2:
+                return super().mv(path1, path2, recursive=recursive, maxdepth=maxdepth, **kwargs)
+            self.client.rename(ns1, key1, key2)
+            self.invalidate_cache()
+
+        def mkdir(self, path, create_parents=True, **kwargs):
+            pass  # directories are path prefixes
+
+        def makedirs(self, path, exist_ok=False):
+            pass
 
     fsspec.register_implementation("kvtier", KvtierFileSystem, clobber=True)
 )";

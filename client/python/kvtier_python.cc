@@ -126,6 +126,8 @@ class PyClient {
     out["version"] = info.version;
     out["server_name"] = info.server_name;
     out["namespaces"] = info.namespaces;
+    out["namespace_kinds"] = info.namespace_kinds;
+    out["namespace_writable"] = info.namespace_writable;
     out["transports"] = info.transports;
     out["limits"] = limits;
     return out;
@@ -254,7 +256,81 @@ class PyClient {
     out["version"] = object.version;
     out["modified_ms"] = object.modified_ms;
     out["block_bytes"] = object.block_bytes;
+    out["in_blob"] = object.in_blob;
     return out;
+  }
+
+  // ---- Writing objects (checkpoint namespaces) ----
+
+  // Releases the GIL around `call` and raises its error.
+  template <typename Call>
+  static void Checked(Call call) {
+    Status status;
+    {
+      py::gil_scoped_release unlocked;
+      status = call();
+    }
+    if (!status.ok()) Raise(status);
+  }
+
+  py::dict Write(const std::string& ns, const std::string& path, const py::handle data) {
+    const Buffer held = ToBuffer(data, /*writable=*/false);
+    Result<client::ObjectEntry> written = InvalidArgument("not run");
+    {
+      py::gil_scoped_release unlocked;
+      written = client_->WriteObject(ns, path, held.bytes());
+    }
+    return ObjectDict(Unwrap(std::move(written)));
+  }
+
+  py::dict CreateObject(const std::string& ns, const std::string& path) {
+    Result<client::ObjectWriter> writer = InvalidArgument("not run");
+    {
+      py::gil_scoped_release unlocked;
+      writer = client_->CreateObject(ns, path);
+    }
+    const client::ObjectWriter opened = Unwrap(std::move(writer));
+    py::dict out;
+    out["ns"] = opened.ns;
+    out["path"] = opened.path;
+    out["session"] = opened.session;
+    out["block_bytes"] = opened.block_bytes;
+    return out;
+  }
+
+  static client::ObjectWriter WriterOf(const py::dict& session) {
+    return {session["ns"].cast<std::string>(), session["path"].cast<std::string>(),
+            session["session"].cast<std::string>(), session["block_bytes"].cast<uint64_t>()};
+  }
+
+  void PutObjectBlock(const py::dict& session, uint64_t index, const py::handle data) {
+    const client::ObjectWriter writer = WriterOf(session);
+    const Buffer held = ToBuffer(data, /*writable=*/false);
+    const std::span<const std::byte> block = held.bytes();
+    Checked([&] { return client_->PutObjectBlocks(writer, index, std::span(&block, 1)); });
+  }
+
+  py::dict CommitObject(const py::dict& session, uint64_t size) {
+    const client::ObjectWriter writer = WriterOf(session);
+    Result<client::ObjectEntry> committed = InvalidArgument("not run");
+    {
+      py::gil_scoped_release unlocked;
+      committed = client_->CommitObject(writer, size);
+    }
+    return ObjectDict(Unwrap(std::move(committed)));
+  }
+
+  void AbortObject(const py::dict& session) {
+    const client::ObjectWriter writer = WriterOf(session);
+    Checked([&] { return client_->AbortObject(writer); });
+  }
+
+  void Rename(const std::string& ns, const std::string& from, const std::string& to) {
+    Checked([&] { return client_->RenameObject(ns, from, to); });
+  }
+
+  void DeleteObject(const std::string& ns, const std::string& path) {
+    Checked([&] { return client_->DeleteObject(ns, path); });
   }
 
   py::dict List(const std::string& ns, const std::string& prefix, const std::string& delimiter,
@@ -563,7 +639,19 @@ class Error(Exception):
            "Reads object bytes from `offset` into a writable buffer; returns the count.")
       .def("read", &PyClient::Read, py::arg("ns"), py::arg("path"), py::arg("offset") = 0,
            py::arg("length") = -1, py::arg("version") = "",
-           "Object bytes [offset, offset + length) (length -1: to the end).");
+           "Object bytes [offset, offset + length) (length -1: to the end).")
+      .def("write", &PyClient::Write, py::arg("ns"), py::arg("path"), py::arg("data"),
+           "Writes a whole object of a checkpoint namespace (a bytes-like); returns its "
+           "{path, size, version, ...} once it is durable and visible.")
+      .def("create_object", &PyClient::CreateObject, py::arg("ns"), py::arg("path"),
+           "Opens a write session: {ns, path, session, block_bytes}.")
+      .def("put_object_block", &PyClient::PutObjectBlock, py::arg("session"), py::arg("index"),
+           py::arg("data"), "Puts block `index` (block_bytes long but the last) of a session.")
+      .def("commit_object", &PyClient::CommitObject, py::arg("session"), py::arg("size"),
+           "Makes the session's object of `size` bytes visible at its path.")
+      .def("abort_object", &PyClient::AbortObject, py::arg("session"))
+      .def("rename", &PyClient::Rename, py::arg("ns"), py::arg("src"), py::arg("dst"))
+      .def("delete_object", &PyClient::DeleteObject, py::arg("ns"), py::arg("path"));
 
   m.def(
       "prefix_block_keys",

@@ -143,12 +143,15 @@ TEST(Config, RackExampleSpillsAndWritesBackToBlob) {
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   ASSERT_TRUE(config->Validate().ok()) << config->Validate().ToString();
   EXPECT_EQ(config->blob.container, "kvtier");
-  ASSERT_EQ(config->namespaces.size(), 4u);
+  ASSERT_EQ(config->namespaces.size(), 5u);
   EXPECT_EQ(config->namespaces[0].blob, tiers::BlobUse::kSpill);
   EXPECT_EQ(config->namespaces[1].blob, tiers::BlobUse::kWriteBack);
   EXPECT_EQ(config->namespaces[2].kind, NamespaceKind::kKb);
   EXPECT_EQ(config->namespaces[3].kind, NamespaceKind::kDataset);
   EXPECT_TRUE(config->namespaces[3].origin.enabled);
+  EXPECT_EQ(config->namespaces[4].kind, NamespaceKind::kCheckpoint);
+  EXPECT_EQ(config->namespaces[4].objects.block_bytes, 8ull << 20);
+  EXPECT_EQ(config->namespaces[4].objects.blob_prefix, "ckpt/");
   EXPECT_EQ(config->listener.unix_socket, "/run/kvtier/kvtier.sock");
 }
 

@@ -234,6 +234,20 @@ TEST(Messages, HelloRoundTripAndVersionRange) {
   EXPECT_EQ(back->namespaces, response.namespaces);
   EXPECT_EQ(back->namespace_models, response.namespace_models);
   EXPECT_EQ(back->limits.max_value_bytes, Limits{}.max_value_bytes);
+  // Kinds and write flags: absent (an older server) reads as unknown and
+  // writable; present, one per namespace.
+  EXPECT_EQ(back->namespace_kinds, (std::vector<std::string>{"", ""}));
+  EXPECT_EQ(back->namespace_writable, (std::vector<bool>{true, true}));
+  response.namespace_kinds = {"checkpoint", "dataset"};
+  response.namespace_writable = {true, false};
+  back = DecodeHelloResponse(EncodeHelloResponse(response).bytes());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->namespace_kinds, response.namespace_kinds);
+  EXPECT_EQ(back->namespace_writable, response.namespace_writable);
+  response.namespace_writable.pop_back();
+  EXPECT_EQ(DecodeHelloResponse(EncodeHelloResponse(response).bytes()).status().code(),
+            StatusCode::kProtocolError);
+  response.namespace_writable = {true, false};
   // One model per namespace, or the reply is malformed.
   response.namespace_models.pop_back();
   EXPECT_EQ(DecodeHelloResponse(EncodeHelloResponse(response).bytes()).status().code(),

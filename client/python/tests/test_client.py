@@ -198,3 +198,23 @@ def test_example_connector_loads_a_shared_prefix(server):
     spec.loader.exec_module(example)
     first, second, same = example.demo(f"127.0.0.1:{server.port}", NS)
     assert (first, second, same) == (0, 8, True)
+
+
+def test_a_client_inherited_by_a_forked_child_is_left_alone(server):
+    # A DataLoader worker is a fork of the process that holds the client: if
+    # the child drops the client, the parent's connection must keep working
+    # and the child must not crash on an I/O thread it does not have.
+    import gc
+    import os
+    c = kvtier.Client("127.0.0.1", server.port)
+    assert c.put(NS, ["fork"], [b"before"]) == [0]
+    pid = os.fork()
+    if pid == 0:
+        del c
+        gc.collect()
+        child = kvtier.Client("127.0.0.1", server.port)  # the child's own works
+        ok = child.get(NS, ["fork"]) == [b"before"]
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    assert c.get(NS, ["fork"]) == [b"before"]

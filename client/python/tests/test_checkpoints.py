@@ -1,0 +1,131 @@
+"""Checkpoints from PyTorch through a kvtier-fuse mount of a checkpoint
+namespace: torch.save to the mount and torch.load back, the same file in
+Blob as an ordinary blob once flushed, and the write-then-rename pattern
+frameworks use. Needs Debian's python3 with python3-torch
+(scripts/setup.sh installs it), /dev/fuse and Azurite."""
+
+import io
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+import kvtier
+from conftest import Server
+from test_objects import ACCOUNT, KEY, Azurite
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse"),
+                                reason="no /dev/fuse on this machine")
+torch = pytest.importorskip("torch")
+fsspec = pytest.importorskip("fsspec")
+
+
+@pytest.fixture(scope="module")
+def mounted(tmp_path_factory):
+    azurite = Azurite()
+    os.environ["KVTIER_TEST_BLOB_KEY"] = KEY
+    nvme = tmp_path_factory.mktemp("nvme")
+    server = Server(
+        "tiers:\n"
+        "  dram: {capacity: 64MiB}\n"
+        f"  nvme: {{directory: {nvme}, capacity: 256MiB, segment_bytes: 8MiB}}\n"
+        f"  blob: {{endpoint: 'http://127.0.0.1:{azurite.port}/{ACCOUNT}', account: {ACCOUNT},"
+        " key_env: KVTIER_TEST_BLOB_KEY, container: training}\n"
+        "namespaces:\n"
+        "  - {name: ckpt, kind: checkpoint, tiers: [dram, nvme, blob],"
+        " objects: {block_bytes: 1MiB}}\n")
+    mount = tmp_path_factory.mktemp("mnt")
+    bin_dir = pathlib.Path(os.environ.get("KVTIER_BIN_DIR", "build/bin"))
+    subprocess.run([str(bin_dir / "kvtier-fuse"), "--server", f"127.0.0.1:{server.port}",
+                    str(mount)], check=True)
+    yield server, azurite, mount
+    subprocess.run(["fusermount3", "-u", str(mount)], check=False)
+    assert server.stop() == 0
+    azurite.stop()
+
+
+def state_dict(seed):
+    generator = torch.Generator().manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(512, 1024), torch.nn.ReLU(),
+                                torch.nn.Linear(1024, 256))
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator))
+    return {"model": model.state_dict(), "step": seed,
+            "optimizer": {"lr": 0.1, "moments": torch.randn(300_000, generator=generator)}}
+
+
+def assert_equal(got, want):
+    assert got["step"] == want["step"]
+    for name, tensor in want["model"].items():
+        assert torch.equal(got["model"][name], tensor), name
+    assert torch.equal(got["optimizer"]["moments"], want["optimizer"]["moments"])
+
+
+def test_torch_save_to_the_mount_loads_back_and_lands_in_blob(mounted):
+    server, azurite, mount = mounted
+    saved = state_dict(100)
+    (mount / "ckpt" / "run1").mkdir()
+    path = mount / "ckpt" / "run1" / "step-100.pt"
+    torch.save(saved, path)
+    assert_equal(torch.load(path), saved)
+
+    client = kvtier.Client("127.0.0.1", server.port)
+    client.flush("ckpt", ["run1/step-100.pt"])
+    assert os.getxattr(path, "user.kvtier.in_blob") == b"1"
+    # An ordinary blob at the same path: any Blob client reads it.
+    blob = azurite.get_blob("training", "ckpt/run1/step-100.pt")
+    assert blob == path.read_bytes()
+    assert_equal(torch.load(io.BytesIO(blob)), saved)
+
+
+def test_write_to_a_temporary_name_then_rename(mounted):
+    _, _, mount = mounted
+    saved = state_dict(200)
+    final = mount / "ckpt" / "step-200.pt"
+    temporary = mount / "ckpt" / "step-200.pt.tmp"
+    torch.save(saved, temporary)
+    os.replace(temporary, final)
+    assert not temporary.exists()
+    assert_equal(torch.load(final), saved)
+    # Saving over an existing checkpoint replaces it whole.
+    newer = state_dict(201)
+    torch.save(newer, final)
+    assert_equal(torch.load(final), newer)
+    os.remove(final)
+    assert not final.exists()
+
+
+def test_python_and_fsspec_write_checkpoint_objects(mounted):
+    server, _, mount = mounted
+    client = kvtier.Client("127.0.0.1", server.port)
+    data = os.urandom(2 * (1 << 20) + 777)
+    info = client.write("ckpt", "py/whole.bin", data)
+    assert info["size"] == len(data)
+    assert client.read("ckpt", "py/whole.bin") == data
+    # A session by hand: blocks in any order, nothing visible before commit.
+    session = client.create_object("ckpt", "py/by-hand.bin")
+    block = session["block_bytes"]
+    client.put_object_block(session, 1, data[block:2 * block])
+    client.put_object_block(session, 0, data[:block])
+    with pytest.raises(kvtier.Error) as missing:
+        client.stat("ckpt", "py/by-hand.bin")
+    assert missing.value.code == kvtier.StatusCode.NOT_FOUND
+    client.commit_object(session, 2 * block)
+    assert client.read("ckpt", "py/by-hand.bin") == data[:2 * block]
+    client.rename("ckpt", "py/by-hand.bin", "py/renamed.bin")
+    assert (mount / "ckpt" / "py" / "renamed.bin").read_bytes() == data[:2 * block]
+
+    fs = fsspec.filesystem("kvtier", host="127.0.0.1", port=server.port)
+    with fs.open("kvtier://ckpt/fs/model.bin", "wb", block_size=1 << 20) as f:
+        for start in range(0, len(data), 300_000):
+            f.write(data[start:start + 300_000])
+    assert fs.cat("ckpt/fs/model.bin") == data
+    fs.mv("ckpt/fs/model.bin", "ckpt/fs/final.bin")
+    assert fs.ls("ckpt/fs", detail=False) == ["ckpt/fs/final.bin"]
+    fs.rm("ckpt/fs/final.bin")
+    assert not fs.exists("ckpt/fs/final.bin")
+    with pytest.raises(kvtier.Error) as denied:
+        client.write("nope", "x", b"x")
+    assert denied.value.code == kvtier.StatusCode.UNKNOWN_NAMESPACE
