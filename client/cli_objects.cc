@@ -1,6 +1,7 @@
 #include "client/cli_objects.h"
 
 #include <ctime>
+#include <deque>
 #include <fstream>
 #include <iostream>
 #include <vector>
@@ -108,18 +109,52 @@ int WriteCommand(Client& client, std::span<const std::string> args) {
   }
   auto writer = client.CreateObject(args[0], args[1]);
   if (!writer.ok()) return Fail("write", writer.status());
-  std::vector<std::byte> block(writer->block_bytes);
-  uint64_t size = 0;
+  // A window of blocks in flight while the next is read: each put waits
+  // for NVMe on the server, so one at a time would leave the disk idle.
+  constexpr size_t kWindow = 4;
+  struct InFlight {
+    std::vector<std::byte> block;
+    std::vector<std::string> keys;
+    std::vector<std::span<const std::byte>> values;
+    std::future<Result<KeyStatuses>> reply;
+  };
+  std::deque<InFlight> in_flight;
   Status failed = Status::Ok();
+  auto settle = [&] {
+    Result<KeyStatuses> reply = in_flight.front().reply.get();
+    in_flight.pop_front();
+    if (!failed.ok()) return;
+    if (!reply.ok()) {
+      failed = reply.status();
+      return;
+    }
+    for (const Status& status : reply->statuses) {
+      if (!status.ok() && failed.ok()) failed = status;
+    }
+  };
+  uint64_t size = 0;
   for (uint64_t index = 0; failed.ok(); ++index) {
-    in->read(reinterpret_cast<char*>(block.data()), static_cast<std::streamsize>(block.size()));
+    if (in_flight.size() >= kWindow) settle();
+    InFlight put;
+    put.block.resize(writer->block_bytes);
+    in->read(reinterpret_cast<char*>(put.block.data()),
+             static_cast<std::streamsize>(put.block.size()));
     const auto got = static_cast<uint64_t>(in->gcount());
     if (got == 0) break;
-    const std::span<const std::byte> value(block.data(), got);
-    failed = client.PutObjectBlocks(*writer, index, std::span(&value, 1));
+    put.block.resize(got);
+    auto key = writer->BlockKey(index);
+    if (!key.ok()) {
+      failed = key.status();
+      break;
+    }
+    put.keys = {std::move(*key)};
+    put.values = {std::span<const std::byte>(put.block)};
+    put.reply = client.PutAsync(writer->ns, put.keys, put.values);
+    in_flight.push_back(std::move(put));
     size += got;
-    if (got < block.size()) break;
+    if (got < writer->block_bytes) break;
   }
+  while (!in_flight.empty()) settle();
   if (failed.ok() && in->bad()) failed = IoError("reading the input failed");
   if (failed.ok()) {
     auto committed = client.CommitObject(*writer, size);

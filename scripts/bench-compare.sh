@@ -464,5 +464,9 @@ machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpui
 if [[ -f bench/RESULTS.md ]] && grep -q '<!-- prefix-table' bench/RESULTS.md; then
   { echo; sed -n '/<!-- prefix-table/,/<!-- \/prefix-table -->/p' bench/RESULTS.md; } >>bench/RESULTS.md.new
 fi
+# So is the checkpoint table (scripts/bench-checkpoint.sh, recorded by hand).
+if [[ -f bench/RESULTS.md ]] && grep -q '<!-- checkpoint-table' bench/RESULTS.md; then
+  { echo; sed -n '/<!-- checkpoint-table/,/<!-- \/checkpoint-table -->/p' bench/RESULTS.md; } >>bench/RESULTS.md.new
+fi
 mv bench/RESULTS.md.new bench/RESULTS.md
 cat bench/RESULTS.md

@@ -252,5 +252,35 @@ TEST_F(CheckpointTest, AFullNvmeTierRefusesNewBlocksAndNeverEvictsCommittedOnes)
   }
 }
 
+TEST(CheckpointLargeTest, ATwoGibObjectStreamsThroughTheCliAndReadsBackWhole) {
+  // No size limit but the quota: 2 GiB in 8 MiB blocks, written by the CLI
+  // block by block from a file and read back with cat.
+  testing::ServerProcess holder;  // only for its directory
+  const std::filesystem::path dir = holder.dir();
+  testing::ServerProcess server({},
+                                "tiers:\n"
+                                "  dram: {capacity: 64MiB}\n"
+                                "  nvme: {directory: " +
+                                    (dir / "nvme").string() +
+                                    ", capacity: 3GiB}\n"
+                                    "namespaces:\n"
+                                    "  - {name: ckpt, kind: checkpoint, objects: "
+                                    "{block_bytes: 8MiB}}\n");
+  ASSERT_TRUE(server.Start().ok()) << server.log();
+  const std::string source = (dir / "source.bin").string();
+  const std::string cli = testing::BinaryPath("kvtier") +
+                          " --server 127.0.0.1:" + std::to_string(server.port()) +
+                          " --timeout 600000";
+  ASSERT_EQ(testing::RunShell("head -c 2147483648 /dev/urandom > " + source).exit_code, 0);
+  auto written = testing::RunShell(cli + " write ckpt big/model.bin " + source + " 2>&1");
+  ASSERT_EQ(written.exit_code, 0) << written.out << server.log();
+  auto stat = testing::RunShell(cli + " stat ckpt big/model.bin");
+  EXPECT_NE(stat.out.find("size\t2147483648\n"), std::string::npos) << stat.out;
+  EXPECT_NE(stat.out.find("blocks\t256\n"), std::string::npos) << stat.out;
+  auto same = testing::RunShell(cli + " cat ckpt big/model.bin | cmp - " + source + " 2>&1");
+  EXPECT_EQ(same.exit_code, 0) << same.out;
+  std::filesystem::remove(source);
+}
+
 }  // namespace
 }  // namespace kvtier

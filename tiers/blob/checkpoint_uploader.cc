@@ -141,26 +141,44 @@ Status CheckpointUploader::UploadObject(const std::string& storage) {
   if (object->in_blob && object->blob_path == object->path) return Status::Ok();
   const std::string name = options_.prefix + object->path;
   const uint64_t blocks = object->block_count();
-  std::vector<std::string> ids;
-  std::vector<uint64_t> checksums;
-  ids.reserve(blocks);
-  for (uint64_t index = 0; index < blocks; ++index) {
+  std::vector<std::string> ids(blocks);
+  std::vector<uint64_t> checksums(blocks);
+  // One block: read it through the tiers, check it, stage it in Blob.
+  auto stage = [&](uint64_t index) -> Status {
     KVTIER_ASSIGN_OR_RETURN(BlockHandle block, blocks_.read(storage, index));
     const std::optional<uint64_t> expected = catalog_.BlockChecksum(storage, index);
     if (expected && *expected != block.checksum()) {
       return Corruption("block " + std::to_string(index) + " of " + object->path +
                         " does not have the checksum it was committed with");
     }
-    ids.push_back(BlobClient::StagedBlockId(index));
-    Status put = client_->PutBlock(name, ids.back(), block.bytes());
+    ids[index] = BlobClient::StagedBlockId(index);
+    Status put = client_->PutBlock(name, ids[index], block.bytes());
     if (put.code() == StatusCode::kNotFound && client_->CreateContainer().ok()) {
-      put = client_->PutBlock(name, ids.back(), block.bytes());
+      put = client_->PutBlock(name, ids[index], block.bytes());
     }
     KVTIER_RETURN_IF_ERROR(put);
-    checksums.push_back(block.checksum());
+    checksums[index] = block.checksum();
     counters_.blocks_uploaded.fetch_add(1, std::memory_order_relaxed);
     counters_.bytes_uploaded.fetch_add(block.size(), std::memory_order_relaxed);
-  }
+    return Status::Ok();
+  };
+  // Blocks go up `blocks_in_flight` at a time (lanes take every n-th
+  // block); the first failure stops the others at their next block.
+  const uint64_t lanes =
+      std::max<uint64_t>(1, std::min<uint64_t>(options_.blocks_in_flight, blocks));
+  std::vector<Status> lane_status(lanes, Status::Ok());
+  std::atomic<bool> failed{false};
+  auto run_lane = [&](uint64_t lane) {
+    for (uint64_t index = lane; index < blocks && !failed.load(); index += lanes) {
+      lane_status[lane] = stage(index);
+      if (!lane_status[lane].ok()) failed = true;
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (uint64_t lane = 1; lane < lanes; ++lane) helpers.emplace_back(run_lane, lane);
+  run_lane(0);
+  for (std::thread& helper : helpers) helper.join();
+  for (const Status& status : lane_status) KVTIER_RETURN_IF_ERROR(status);
   KVTIER_RETURN_IF_ERROR(
       client_->PutBlockList(name, ids, {{kVersionMetadata, storage}}, /*if_absent=*/false)
           .status());

@@ -20,6 +20,7 @@
 // Thread safety: every method may be called from any thread. Publish,
 // Unpublish and Flush never block; Fetch blocks on Blob (worker threads).
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -44,6 +45,7 @@ struct CheckpointUploaderOptions {
   BlobClientOptions client;  // its container holds the blobs
   std::string prefix;        // blob name = prefix + object path
   int threads = 2;           // objects uploaded at once
+  int blocks_in_flight = 4;  // blocks of one object uploaded at once
   std::chrono::milliseconds retry_initial{200};
   std::chrono::milliseconds retry_max{30'000};
   std::string stats_name = "checkpoint_blobs";

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Checkpoint writes through a kvtier-fuse mount, side by side in one run:
+#   - dd of SIZE_MIB MiB with conv=fsync through the mount of a checkpoint
+#     namespace (close returns once the file is durable on the server's NVMe)
+#     against dd of the same bytes to a file in the NVMe directory's file
+#     system with conv=fsync;
+#   - the time until `kvtier flush` returns (the file is in Blob as an
+#     ordinary blob) against curl uploading the same bytes to the same
+#     Azurite as one blob.
+# Builds Release into build-release/; needs /dev/fuse, fuse3 and Azurite
+# (scripts/setup.sh). Usage: scripts/bench-checkpoint.sh [SIZE_MIB] (default 2048)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+size_mib=${1:-2048}
+if [[ ! -f build-release/CMakeCache.txt ]]; then
+  cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DKVTIER_BUILD_TESTS=OFF >&2
+fi
+cmake --build build-release --parallel "$(nproc)" >&2
+bin="$PWD/build-release/bin"
+
+work=$(mktemp -d "$PWD/.bench-checkpoint-XXXXXX")  # on the project's disk, like NVMe
+cleanup() {
+  fusermount3 -u "$work/mnt" 2>/dev/null || true
+  [[ -n "${server_pid:-}" ]] && kill "$server_pid" 2>/dev/null || true
+  [[ -n "${azurite_pid:-}" ]] && kill "$azurite_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$work/azurite" "$work/mnt" "$work/nvme"
+scripts/start-azurite.sh 0 "$work/azurite" >"$work/azurite.log" 2>&1 &
+azurite_pid=$!
+for _ in $(seq 300); do grep -q 'listens on' "$work/azurite.log" && break; sleep 0.1; done
+azurite_port=$(grep -o 'listens on http://127.0.0.1:[0-9]*' "$work/azurite.log" | cut -d: -f3)
+export KVTIER_BLOB_ACCOUNT=devstoreaccount1
+export KVTIER_BLOB_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+blob_url="http://127.0.0.1:$azurite_port/devstoreaccount1"
+sas=$("$bin/kvtier-blob-bench" --print-sas rwdlc)
+"$bin/kvtier-blob-bench" --endpoint "$blob_url" --container ckptbench --count 1 >/dev/null
+
+cat >"$work/kvtierd.yaml" <<EOF
+server: {listen: 127.0.0.1:0, metrics_listen: off}
+tiers:
+  dram: {capacity: 1GiB}
+  nvme: {directory: $work/nvme, capacity: $(( size_mib * 3 ))MiB}
+  blob: {endpoint: '$blob_url', account: devstoreaccount1, key_env: KVTIER_BLOB_KEY,
+         container: ckptbench}
+namespaces:
+  - {name: ckpt, kind: checkpoint, tiers: [dram, nvme, blob], objects: {block_bytes: 8MiB}}
+EOF
+"$bin/kvtierd" --config "$work/kvtierd.yaml" --port-file "$work/port" >"$work/kvtierd.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 300); do [[ -s "$work/port" ]] && break; sleep 0.1; done
+port=$(head -1 "$work/port")
+"$bin/kvtier-fuse" --server "127.0.0.1:$port" "$work/mnt"
+
+head -c $((size_mib << 20)) /dev/urandom >"$work/source.bin"
+seconds() { local start=$(date +%s.%N); "$@" >/dev/null 2>&1; echo "$(date +%s.%N) - $start" | bc -l; }
+
+dd_disk=$(seconds dd if="$work/source.bin" of="$work/nvme/dd.bin" bs=8M conv=fsync)
+rm -f "$work/nvme/dd.bin"
+dd_mount=$(seconds dd if="$work/source.bin" of="$work/mnt/ckpt/step.pt" bs=8M conv=fsync)
+flush=$(seconds "$bin/kvtier" --server "127.0.0.1:$port" --timeout 600000 flush ckpt step.pt)
+curl_put=$(seconds curl -sf -H 'x-ms-blob-type: BlockBlob' -T "$work/source.bin" \
+  "$blob_url/ckptbench/curl.bin?$sas")
+cmp "$work/source.bin" "$work/mnt/ckpt/step.pt"
+
+gbps() { echo "scale=3; $size_mib * 1048576 / $1 / 1000000000" | bc -l; }
+echo "| write of $size_mib MiB | seconds | GB/s |"
+echo "|---|---|---|"
+echo "| dd conv=fsync to the NVMe directory's file system | $(printf %.2f "$dd_disk") | $(gbps "$dd_disk") |"
+echo "| dd conv=fsync through the kvtier-fuse mount (durable on NVMe) | $(printf %.2f "$dd_mount") | $(gbps "$dd_mount") |"
+echo "| then kvtier flush (in Blob) | $(printf %.2f "$flush") | $(gbps "$flush") |"
+echo "| curl upload of the same bytes to Azurite | $(printf %.2f "$curl_put") | $(gbps "$curl_put") |"
+echo
+echo "mount / dd: $(echo "scale=2; $dd_disk / $dd_mount" | bc -l)x; flush / curl: $(echo "scale=2; $curl_put / $flush" | bc -l)x (1.0 = as fast)"
