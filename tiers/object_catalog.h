@@ -8,6 +8,7 @@
 // Thread safety: every method may be called concurrently. List and Stat may
 // block on the network (a dataset's origin container): worker threads only.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,6 +16,10 @@
 #include "common/result.h"
 
 namespace kvtier::tiers {
+
+// Object paths are at most 1024 bytes (the protocol's limit) and storage
+// names far shorter; their block keys add a separator and the index.
+inline constexpr size_t kMaxObjectBlockKeyBytes = 1024 + 9;
 
 struct ObjectInfo {
   std::string path;

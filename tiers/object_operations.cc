@@ -7,13 +7,6 @@
 #include "tiers/tier_stack.h"
 
 namespace kvtier::tiers {
-namespace {
-
-// Object paths are at most 1024 bytes (the protocol's limit); their block
-// keys add a separator and the index.
-constexpr size_t kMaxObjectBlockKeyBytes = 1024 + 9;
-
-}  // namespace
 
 Result<ObjectCatalog*> TierStack::CatalogOf(uint32_t namespace_id) const {
   ObjectCatalog* catalog = PolicyFor(namespace_id).objects;

@@ -7,13 +7,6 @@
 #include "tiers/tier_stack.h"
 
 namespace kvtier::tiers {
-namespace {
-
-// Object paths are at most 1024 bytes and storage names far shorter; their
-// block keys add a separator and the index.
-constexpr size_t kMaxObjectBlockKeyBytes = 1024 + 9;
-
-}  // namespace
 
 Result<CheckpointCatalog*> TierStack::CheckpointsOf(uint32_t namespace_id) const {
   CheckpointCatalog* catalog = PolicyFor(namespace_id).checkpoints;

@@ -76,13 +76,7 @@ class CheckpointBlobTest : public ::testing::Test {
   }
 
   std::vector<std::byte> ReadAll(const std::string& path) {
-    auto object = client_->Stat("ckpt", path);
-    EXPECT_TRUE(object.ok()) << object.status().ToString();
-    if (!object.ok()) return {};
-    std::vector<std::byte> bytes(object->size);
-    auto read = client_->ReadRange("ckpt", path, 0, bytes);
-    EXPECT_TRUE(read.ok()) << read.status().ToString();
-    return bytes;
+    return testing::ReadObject(*client_, "ckpt", path);
   }
 
   testing::AzuriteProcess azurite_;

@@ -59,15 +59,7 @@ class CheckpointTest : public ::testing::Test {
   }
 
   std::vector<std::byte> ReadAll(const std::string& path) {
-    auto object = client_->Stat("ckpt", path);
-    EXPECT_TRUE(object.ok()) << object.status().ToString();
-    if (!object.ok()) return {};
-    std::vector<std::byte> bytes(object->size);
-    auto read = client_->ReadRange("ckpt", path, 0, bytes);
-    EXPECT_TRUE(read.ok()) << read.status().ToString();
-    if (!read.ok()) return {};
-    EXPECT_EQ(read->length, object->size);
-    return bytes;
+    return testing::ReadObject(*client_, "ckpt", path);
   }
 
   std::unique_ptr<testing::ServerProcess> holder_;

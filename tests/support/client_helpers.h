@@ -103,6 +103,21 @@ inline uint64_t ServerCounter(client::Client& client, const std::string& name) {
   return 0;
 }
 
+// The whole object at `path` of namespace `ns`, read with ReadRange (empty,
+// and a test failure, when it cannot be read).
+inline std::vector<std::byte> ReadObject(client::Client& client, const std::string& ns,
+                                         const std::string& path) {
+  auto object = client.Stat(ns, path);
+  EXPECT_TRUE(object.ok()) << path << ": " << object.status().ToString();
+  if (!object.ok()) return {};
+  std::vector<std::byte> bytes(object->size);
+  auto read = client.ReadRange(ns, path, 0, bytes);
+  EXPECT_TRUE(read.ok()) << path << ": " << read.status().ToString();
+  if (!read.ok()) return {};
+  EXPECT_EQ(read->length, object->size);
+  return bytes;
+}
+
 // Whether `got` holds exactly `expected`.
 inline bool SameBytes(std::span<const std::byte> got, std::span<const std::byte> expected) {
   return std::equal(got.begin(), got.end(), expected.begin(), expected.end());
