@@ -191,40 +191,28 @@ Result<HelloResponse> DecodeHelloResponse(std::span<const std::byte> metadata) {
   if (root->namespaces() != nullptr) {
     for (const fb::String* name : *root->namespaces()) out.namespaces.emplace_back(View(name));
   }
-  // Older servers send no models: every namespace then names none.
-  out.namespace_models.assign(out.namespaces.size(), "");
-  if (root->namespace_models() != nullptr) {
-    if (root->namespace_models()->size() != out.namespaces.size()) {
+  // Per-namespace lists: absent from older servers (then `fallback` for
+  // each), else exactly one entry per namespace.
+  auto per_namespace = [&](const auto* list, std::string_view what, auto fallback, auto& out_list,
+                           auto convert) -> Status {
+    out_list.assign(out.namespaces.size(), fallback);
+    if (list == nullptr) return Status::Ok();
+    if (list->size() != out.namespaces.size()) {
       return BadResponse("HelloResponse has " + std::to_string(out.namespaces.size()) +
-                         " namespaces but " + std::to_string(root->namespace_models()->size()) +
-                         " models");
+                         " namespaces but " + std::to_string(list->size()) + " " +
+                         std::string(what));
     }
-    for (uint32_t i = 0; i < out.namespaces.size(); ++i) {
-      out.namespace_models[i] = std::string(View(root->namespace_models()->Get(i)));
-    }
-  }
-  out.namespace_kinds.assign(out.namespaces.size(), "");
-  if (root->namespace_kinds() != nullptr) {
-    if (root->namespace_kinds()->size() != out.namespaces.size()) {
-      return BadResponse("HelloResponse has " + std::to_string(out.namespaces.size()) +
-                         " namespaces but " + std::to_string(root->namespace_kinds()->size()) +
-                         " kinds");
-    }
-    for (uint32_t i = 0; i < out.namespaces.size(); ++i) {
-      out.namespace_kinds[i] = std::string(View(root->namespace_kinds()->Get(i)));
-    }
-  }
-  out.namespace_writable.assign(out.namespaces.size(), true);
-  if (root->namespace_writable() != nullptr) {
-    if (root->namespace_writable()->size() != out.namespaces.size()) {
-      return BadResponse("HelloResponse has " + std::to_string(out.namespaces.size()) +
-                         " namespaces but " + std::to_string(root->namespace_writable()->size()) +
-                         " write flags");
-    }
-    for (uint32_t i = 0; i < out.namespaces.size(); ++i) {
-      out.namespace_writable[i] = root->namespace_writable()->Get(i);
-    }
-  }
+    for (uint32_t i = 0; i < out.namespaces.size(); ++i) out_list[i] = convert(list->Get(i));
+    return Status::Ok();
+  };
+  auto text = [](const fb::String* s) { return std::string(View(s)); };
+  KVTIER_RETURN_IF_ERROR(
+      per_namespace(root->namespace_models(), "models", std::string(), out.namespace_models, text));
+  KVTIER_RETURN_IF_ERROR(
+      per_namespace(root->namespace_kinds(), "kinds", std::string(), out.namespace_kinds, text));
+  KVTIER_RETURN_IF_ERROR(per_namespace(root->namespace_writable(), "write flags", true,
+                                       out.namespace_writable,
+                                       [](uint8_t flag) { return flag != 0; }));
   if (root->transports() != nullptr) {
     for (const fb::String* name : *root->transports()) out.transports.emplace_back(View(name));
   }

@@ -133,8 +133,9 @@ Result<PendingPut> Service::BeginPut(std::vector<std::byte> metadata, uint64_t p
   put.ns = *ns;
   put.request = std::move(*request);
   const size_t count = put.request.keys.size();
-  // Checkpoint namespaces take only the blocks of open write sessions.
-  for (size_t i = 0; i < count; ++i) {
+  // Checkpoint namespaces take only the blocks of open write sessions
+  // (other namespaces skip the check: this is every put's path).
+  for (size_t i = 0; put.ns->kind == NamespaceKind::kCheckpoint && i < count; ++i) {
     Status allowed =
         stack_.CheckObjectBlockPut(put.ns->id, put.request.keys[i], put.request.value_lengths[i]);
     if (!allowed.ok()) return Reject(std::move(allowed));

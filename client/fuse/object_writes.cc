@@ -140,7 +140,7 @@ Status ObjectFs::SendTail(WriteFile& file) {
 
 int64_t ObjectFs::Write(uint64_t handle, const char* data, uint64_t size, uint64_t offset) {
   std::shared_ptr<WriteFile> file = WriterOf(handle);
-  if (file == nullptr) return FileOf(handle) != nullptr ? -EBADF : -EBADF;
+  if (file == nullptr) return -EBADF;  // not open, or open for reading
   std::lock_guard lock(file->mu);
   if (!file->failed.ok()) return -WriteErrnoOf(file->failed);
   if (file->committed) return -EIO;  // the object was committed (fsync): it is whole
