@@ -253,7 +253,7 @@ bool ParseObjects(Reader& r, const YAML::Node& node, const std::string& path, Na
   if (!node) return true;
   if (!r.Map(node, path,
              {"block_bytes", "quota", "session_ttl_ms", "max_sessions", "max_objects",
-              "blob_prefix"})) {
+              "blob_prefix", "listing_ttl_ms"})) {
     return false;
   }
   return r.Bytes(node["block_bytes"], path + ".block_bytes", ns.objects.block_bytes) &&
@@ -261,7 +261,8 @@ bool ParseObjects(Reader& r, const YAML::Node& node, const std::string& path, Na
          r.Millis(node["session_ttl_ms"], path + ".session_ttl_ms", ns.objects.session_ttl) &&
          r.Integer(node["max_sessions"], path + ".max_sessions", ns.objects.max_sessions) &&
          r.Integer(node["max_objects"], path + ".max_objects", ns.objects.max_objects) &&
-         r.String(node["blob_prefix"], path + ".blob_prefix", ns.objects.blob_prefix);
+         r.String(node["blob_prefix"], path + ".blob_prefix", ns.objects.blob_prefix) &&
+         r.Millis(node["listing_ttl_ms"], path + ".listing_ttl_ms", ns.objects.listing_ttl);
 }
 
 bool ParseLeases(Reader& r, const YAML::Node& node, tiers::LeaseOptions& leases) {
@@ -665,11 +666,11 @@ Status ServerConfig::Validate() const {
                                FormatByteSize(limits.max_value_bytes) +
                                " (limits.max_value_bytes)");
       }
-      if (objects.session_ttl.count() <= 0 || objects.max_sessions == 0 ||
-          objects.max_objects == 0) {
+      if (objects.session_ttl.count() <= 0 || objects.listing_ttl.count() <= 0 ||
+          objects.max_sessions == 0 || objects.max_objects == 0) {
         return InvalidArgument(path +
-                               ".objects: session_ttl_ms, max_sessions and max_objects must be "
-                               "> 0");
+                               ".objects: session_ttl_ms, listing_ttl_ms, max_sessions and "
+                               "max_objects must be > 0");
       }
     }
     const OriginConfig& origin = namespaces[i].origin;
@@ -781,7 +782,8 @@ std::string DescribeConfig(const ServerConfig& c) {
     if (ns.kind == NamespaceKind::kCheckpoint) {
       out << ", objects: {block_bytes: " << FormatByteSize(ns.objects.block_bytes) << ", quota: "
           << (ns.objects.quota_bytes == 0 ? "none" : FormatByteSize(ns.objects.quota_bytes))
-          << ", session_ttl_ms: " << ns.objects.session_ttl.count() << ", blob_prefix: '"
+          << ", session_ttl_ms: " << ns.objects.session_ttl.count()
+          << ", listing_ttl_ms: " << ns.objects.listing_ttl.count() << ", blob_prefix: '"
           << ns.objects.blob_prefix << "'}";
     }
     out << "}";

@@ -66,6 +66,9 @@ struct ObjectsConfig {
   uint32_t max_sessions = 1024;
   uint64_t max_objects = 1'000'000;
   std::string blob_prefix;  // "": "<namespace name>/"
+  // With a Blob tier, the container's objects under blob_prefix that other
+  // servers wrote are listed too; that listing is read again after this.
+  std::chrono::milliseconds listing_ttl{10'000};
 };
 
 struct NamespaceConfig {

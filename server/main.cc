@@ -34,6 +34,7 @@
 #include "tiers/blob/blob_tier.h"
 #include "tiers/blob/checkpoint_uploader.h"
 #include "tiers/blob/dataset_origin.h"
+#include "tiers/blob/shared_checkpoints.h"
 #include "tiers/dram/dram_tier.h"
 #include "tiers/nvme/nvme_tier.h"
 #include "tiers/tier_stack.h"
@@ -273,6 +274,22 @@ Result<std::unique_ptr<tiers::blob::CheckpointUploader>> OpenCheckpointUploader(
   return tiers::blob::CheckpointUploader::Create(std::move(options), catalog);
 }
 
+// Checkpoint namespace `ns` together with what other servers wrote to the
+// same container under its blob prefix.
+Result<std::unique_ptr<tiers::blob::SharedCheckpoints>> OpenSharedCheckpoints(
+    const BlobConfig& blob, const NamespaceConfig& ns, tiers::CheckpointCatalog& catalog,
+    tiers::blob::CheckpointUploader& uploader) {
+  tiers::blob::DatasetOriginOptions options;
+  KVTIER_ASSIGN_OR_RETURN(options.client, BlobClientOptionsFor(blob, blob.container));
+  options.prefix = ns.objects.blob_prefix;
+  options.block_bytes = ns.objects.block_bytes;
+  options.listing_ttl = ns.objects.listing_ttl;
+  options.max_listed_objects = ns.objects.max_objects;
+  KVTIER_ASSIGN_OR_RETURN(std::unique_ptr<tiers::blob::DatasetOrigin> container,
+                          tiers::blob::DatasetOrigin::Create(std::move(options)));
+  return std::make_unique<tiers::blob::SharedCheckpoints>(catalog, uploader, std::move(container));
+}
+
 // The Blob tier in `tiers.blob.container`. Blob being unreachable at start
 // does not stop the server: it serves DRAM and NVMe, and uploads retry (the
 // first write makes the container).
@@ -364,6 +381,7 @@ int Run(int argc, char** argv) {
   // With the index of their namespace in the config.
   std::vector<std::pair<size_t, std::unique_ptr<tiers::blob::CheckpointUploader>>>
       checkpoint_uploaders;
+  std::vector<std::unique_ptr<tiers::blob::SharedCheckpoints>> shared_checkpoints;
   std::vector<NamespaceSources> sources_of_namespace;
   for (size_t ns_index = 0; ns_index < config->namespaces.size(); ++ns_index) {
     const NamespaceConfig& ns = config->namespaces[ns_index];
@@ -386,9 +404,16 @@ int Run(int argc, char** argv) {
         }
         spdlog::info("namespace {}: checkpoints go to Blob as {} container {} '{}<path>'", ns.name,
                      config->blob.endpoint, config->blob.container, ns.objects.blob_prefix);
-        sources_of_namespace.back().origin = uploader->get();
-        sources_of_namespace.back().publisher = uploader->get();
+        auto shared = OpenSharedCheckpoints(config->blob, ns, **catalog, **uploader);
+        if (!shared.ok()) {
+          spdlog::critical("namespace {}: {}", ns.name, shared.status().ToString());
+          return 1;
+        }
+        sources_of_namespace.back().origin = shared->get();
+        sources_of_namespace.back().objects = shared->get();
+        sources_of_namespace.back().publisher = shared->get();
         checkpoint_uploaders.emplace_back(ns_index, std::move(*uploader));
+        shared_checkpoints.push_back(std::move(*shared));
       }
       checkpoint_catalogs.push_back(std::move(*catalog));
       continue;

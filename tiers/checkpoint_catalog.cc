@@ -262,6 +262,7 @@ Status CheckpointCatalog::CheckComplete(const std::string& storage, uint64_t siz
 }
 
 Status CheckpointCatalog::WriteObject(const ObjectInfo* put, const std::string* erase_path) {
+  ++generation_;  // every change of objects_ follows a write (mu_ is held)
   rocksdb::WriteBatch batch;
   if (erase_path != nullptr) batch.Delete(std::string(1, kObjectPrefix) + *erase_path);
   if (put != nullptr)
@@ -402,6 +403,17 @@ std::optional<ObjectInfo> CheckpointCatalog::ObjectOfStorage(std::string_view st
   auto object = objects_.find(it->second);
   if (object == objects_.end()) return std::nullopt;
   return object->second;
+}
+
+ObjectMap CheckpointCatalog::Objects(uint64_t* generation) const {
+  std::lock_guard lock(mu_);
+  *generation = generation_;
+  return objects_;
+}
+
+uint64_t CheckpointCatalog::generation() const {
+  std::lock_guard lock(mu_);
+  return generation_;
 }
 
 size_t CheckpointCatalog::open_sessions() const {

@@ -131,6 +131,9 @@ class CheckpointCatalog final : public ObjectCatalog {
   std::optional<uint64_t> BlockChecksum(std::string_view storage, uint64_t index) const;
   // The committed object whose blocks are under `storage`, if any.
   std::optional<ObjectInfo> ObjectOfStorage(std::string_view storage) const;
+  // Every committed object, and a number that changes whenever they do.
+  ObjectMap Objects(uint64_t* generation) const;
+  uint64_t generation() const;
   uint64_t block_bytes() const { return options_.block_bytes; }
   size_t open_sessions() const;
   size_t object_count() const;
@@ -159,6 +162,7 @@ class CheckpointCatalog final : public ObjectCatalog {
   std::unordered_map<std::string, std::vector<uint64_t>> checksums_;  // committed, by storage
   uint64_t stored_bytes_ = 0;
   uint64_t session_bytes_ = 0;
+  uint64_t generation_ = 0;  // counts changes of objects_
 };
 
 }  // namespace kvtier::tiers

@@ -17,9 +17,11 @@
 
 namespace kvtier::tiers {
 
-// Object paths are at most 1024 bytes (the protocol's limit) and storage
-// names far shorter; their block keys add a separator and the index.
-inline constexpr size_t kMaxObjectBlockKeyBytes = 1024 + 9;
+// Object paths are at most 1024 bytes (the protocol's limit); a storage
+// name is at most a path with a version of up to 64 bytes in hex before it
+// (tiers/blob/shared_checkpoints.h). Block keys add a separator and the
+// index.
+inline constexpr size_t kMaxObjectBlockKeyBytes = 3 + 2 * 64 + 1 + 1024 + 9;
 
 struct ObjectInfo {
   std::string path;

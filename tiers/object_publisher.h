@@ -23,9 +23,17 @@ class ObjectPublisher {
   // The object stored under `storage` was committed or renamed: copy it to
   // Blob under its current path (the catalog says which).
   virtual void Publish(const std::string& storage) = 0;
+  // The object stored under `storage` was renamed while its bytes sat in
+  // Blob at `old_blob_path`: copy it under its new path, then remove that
+  // blob (Publish does both; this also says which blob is going).
+  virtual void Republish(const std::string& storage, const std::string& old_blob_path) = 0;
   // An object whose bytes sat in Blob at `blob_path` was deleted: remove
   // that blob unless another object has taken its place there.
   virtual void Unpublish(const std::string& blob_path) = 0;
+  // `path` names no object written here: removes the blob another server
+  // put there. Blocks on Blob (worker threads). kNotFound when there is
+  // none.
+  virtual Status RemoveForeign(const std::string& path) = 0;
   // Calls `done` once the objects at `paths` (every committed object when
   // empty) are in Blob, or with the error of a failed attempt on one.
   virtual void Flush(std::vector<std::string> paths, std::function<void(Status)> done) = 0;

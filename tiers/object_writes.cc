@@ -94,10 +94,24 @@ Status TierStack::RenameObject(uint32_t namespace_id, std::string from, std::str
               done = std::move(done)] {
     auto moved = catalog->Stat(from);
     auto replaced = catalog->Rename(from, to);
+    const NamespacePolicy& policy = PolicyFor(namespace_id);
+    if (replaced.status().code() == StatusCode::kNotFound && policy.objects != catalog &&
+        policy.objects != nullptr && policy.objects->Stat(from).ok()) {
+      // Another server's object, seen in the shared container: renaming
+      // it would copy the blob. Programs that move files fall back to
+      // copy and delete on EXDEV, which this maps to.
+      return done(Unsupported("object " + from +
+                              " was written by another server and is only in Blob; copy it"));
+    }
     if (!replaced.ok()) return done(replaced.status());
     if (*replaced) FreeBlocks(namespace_id, **replaced);
-    if (ObjectPublisher* publisher = PolicyFor(namespace_id).publisher; publisher && moved.ok()) {
-      publisher->Publish(moved->storage);  // uploaded again under `to`; the old blob goes
+    if (policy.publisher != nullptr && moved.ok()) {
+      // Uploaded again under `to`; the blob under the old name goes.
+      if (moved->blob_path.empty()) {
+        policy.publisher->Publish(moved->storage);
+      } else {
+        policy.publisher->Republish(moved->storage, moved->blob_path);
+      }
     }
     done(Status::Ok());
   };
@@ -111,9 +125,13 @@ Status TierStack::DeleteObject(uint32_t namespace_id, std::string path, JobClass
   auto job = [this, catalog, namespace_id, path = std::move(path), done = std::move(done)] {
     auto removed = catalog->Stat(path);
     auto freed = catalog->Remove(path);
+    ObjectPublisher* publisher = PolicyFor(namespace_id).publisher;
+    if (freed.status().code() == StatusCode::kNotFound && publisher != nullptr) {
+      // Perhaps another server's object in the shared container.
+      return done(publisher->RemoveForeign(path));
+    }
     if (!freed.ok()) return done(freed.status());
     FreeBlocks(namespace_id, *freed);
-    ObjectPublisher* publisher = PolicyFor(namespace_id).publisher;
     if (publisher != nullptr && removed.ok() && !removed->blob_path.empty()) {
       publisher->Unpublish(removed->blob_path);
     }

@@ -296,6 +296,9 @@ int ObjectFs::Rename(const std::string& from, const std::string& to) {
   }
   Forget(ns + "/" + object);
   Forget(ns + "/" + to_object);
+  // An object another server wrote is only in Blob: moving it is a copy,
+  // which mv and shutil.move do themselves on EXDEV.
+  if (renamed.code() == StatusCode::kUnsupported) return -EXDEV;
   return renamed.ok() ? 0 : -ErrnoOf(renamed);
 }
 

@@ -68,6 +68,26 @@ void CheckpointUploader::Enqueue(const std::string& storage, Clock::time_point n
 
 void CheckpointUploader::Publish(const std::string& storage) { Enqueue(storage, Clock::now()); }
 
+void CheckpointUploader::Republish(const std::string& storage, const std::string& old_blob_path) {
+  // The catalog still names the old blob; the upload removes it after.
+  static_cast<void>(old_blob_path);
+  Publish(storage);
+}
+
+Status CheckpointUploader::RemoveForeign(const std::string& path) {
+  if (catalog_.Stat(path).ok())
+    return Internal("object " + path + " is written here, not by another server");
+  Status removed = client_->DeleteBlob(options_.prefix + path);
+  if (removed.ok()) counters_.blobs_removed.fetch_add(1, std::memory_order_relaxed);
+  if (removed.code() == StatusCode::kNotFound) removed = NotFound("no object " + path);
+  if (blob_removed_) blob_removed_(path);
+  return removed;
+}
+
+void CheckpointUploader::OnBlobRemoved(std::function<void(const std::string& path)> removed) {
+  blob_removed_ = std::move(removed);
+}
+
 void CheckpointUploader::Unpublish(const std::string& blob_path) {
   {
     std::lock_guard lock(mu_);
@@ -246,9 +266,12 @@ void CheckpointUploader::Finished(const std::string& storage, const Status& stat
 }
 
 void CheckpointUploader::RemoveOrphanBlob(const std::string& path) {
-  if (catalog_.Stat(path).ok()) return;  // an object holds the path again
-  const Status removed = client_->DeleteBlob(options_.prefix + path);
-  if (removed.ok()) counters_.blobs_removed.fetch_add(1, std::memory_order_relaxed);
+  // Unless an object holds the path again.
+  if (!catalog_.Stat(path).ok()) {
+    const Status removed = client_->DeleteBlob(options_.prefix + path);
+    if (removed.ok()) counters_.blobs_removed.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (blob_removed_) blob_removed_(path);
 }
 
 Result<BlockHandle> CheckpointUploader::Fetch(const BlockKey& key) {

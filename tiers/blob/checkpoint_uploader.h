@@ -73,9 +73,16 @@ class CheckpointUploader final : public ObjectPublisher, public BlockSource {
   // Stops the workers after their current attempt; pending flushes fail.
   void Shutdown();
 
+  // Calls `removed` after each attempt to remove a blob that no longer
+  // names an object (Unpublish, a rename's old blob, RemoveForeign),
+  // whatever its outcome. Set before Start.
+  void OnBlobRemoved(std::function<void(const std::string& path)> removed);
+
   // ObjectPublisher.
   void Publish(const std::string& storage) override;
+  void Republish(const std::string& storage, const std::string& old_blob_path) override;
   void Unpublish(const std::string& blob_path) override;
+  Status RemoveForeign(const std::string& path) override;
   void Flush(std::vector<std::string> paths, std::function<void(Status)> done) override;
 
   // BlockSource: block `index` of the committed object under storage name
@@ -104,6 +111,7 @@ class CheckpointUploader final : public ObjectPublisher, public BlockSource {
   CheckpointCatalog& catalog_;
   std::unique_ptr<BlobClient> client_;
   CheckpointBlocks blocks_;
+  std::function<void(const std::string& path)> blob_removed_;
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;

@@ -50,14 +50,16 @@ ObjectInfo DatasetOrigin::ToObject(const std::string& path, const Recorded& info
   return ObjectInfo{path, info.size, info.etag, info.modified_ms, options_.block_bytes};
 }
 
-std::shared_ptr<const ObjectMap> DatasetOrigin::ListingIfFresh() {
+DatasetOrigin::Snapshot DatasetOrigin::ListingIfFresh() {
   std::lock_guard lock(mu_);
-  if (listing_ != nullptr && Clock::now() - listed_at_ < options_.listing_ttl) return listing_;
-  return nullptr;
+  if (listing_ != nullptr && Clock::now() - listed_at_ < options_.listing_ttl) {
+    return {listing_, listed_at_};
+  }
+  return {};
 }
 
-Result<std::shared_ptr<const ObjectMap>> DatasetOrigin::FreshListing() {
-  if (auto fresh = ListingIfFresh()) return fresh;
+Result<DatasetOrigin::Snapshot> DatasetOrigin::FreshListing() {
+  if (Snapshot fresh = ListingIfFresh(); fresh.objects != nullptr) return fresh;
   // One listing at a time. While it runs, readers take the expired
   // listing if there is one (a large container takes many pages, and the
   // readers hold worker threads); only the first listing is waited for.
@@ -67,16 +69,16 @@ Result<std::shared_ptr<const ObjectMap>> DatasetOrigin::FreshListing() {
       std::lock_guard lock(mu_);
       if (listing_ != nullptr) {
         counters_.stale_listings_served.fetch_add(1, std::memory_order_relaxed);
-        return listing_;
+        return Snapshot{listing_, listed_at_};
       }
     }
     listing_lock.lock();
   }
-  if (auto fresh = ListingIfFresh()) return fresh;
+  if (Snapshot fresh = ListingIfFresh(); fresh.objects != nullptr) return fresh;
   return ReadListing();
 }
 
-Result<std::shared_ptr<const ObjectMap>> DatasetOrigin::ReadListing() {
+Result<DatasetOrigin::Snapshot> DatasetOrigin::ReadListing() {
   auto listing = std::make_shared<ObjectMap>();
   const Clock::time_point started = Clock::now();
   std::string marker;
@@ -109,18 +111,20 @@ Result<std::shared_ptr<const ObjectMap>> DatasetOrigin::ReadListing() {
   }
   listing_ = listing;
   listed_at_ = started;
-  return std::shared_ptr<const ObjectMap>(std::move(listing));
+  return Snapshot{std::move(listing), started};
 }
 
+Result<DatasetOrigin::Snapshot> DatasetOrigin::Listing() { return FreshListing(); }
+
 Result<ObjectListing> DatasetOrigin::List(const ListQuery& query) {
-  KVTIER_ASSIGN_OR_RETURN(std::shared_ptr<const ObjectMap> listing, FreshListing());
-  return ListPage(*listing, query);
+  KVTIER_ASSIGN_OR_RETURN(Snapshot listing, FreshListing());
+  return ListPage(*listing.objects, query);
 }
 
 Result<ObjectInfo> DatasetOrigin::Stat(const std::string& path) {
-  if (auto listing = ListingIfFresh()) {
-    auto it = listing->find(path);
-    if (it == listing->end()) return NotFound("no object " + path);
+  if (Snapshot listing = ListingIfFresh(); listing.objects != nullptr) {
+    auto it = listing.objects->find(path);
+    if (it == listing.objects->end()) return NotFound("no object " + path);
     return it->second;
   }
   const std::string blob = options_.prefix + path;
@@ -168,6 +172,60 @@ Result<BlockHandle> DatasetOrigin::Fetch(const BlockKey& key) {
     }
     return Failed(data.status());
   }
+}
+
+Result<ObjectInfo> DatasetOrigin::StatBlob(const std::string& path, Clock::time_point* read_at) {
+  const std::string blob = options_.prefix + path;
+  bool stale = true;
+  {
+    std::lock_guard lock(mu_);
+    auto it = objects_.find(blob);
+    stale = it == objects_.end() || Clock::now() - it->second.info.read_at >= options_.listing_ttl;
+  }
+  KVTIER_ASSIGN_OR_RETURN(Recorded info, Properties(blob, /*refresh=*/stale));
+  *read_at = info.read_at;
+  return ToObject(path, info);
+}
+
+Result<BlockHandle> DatasetOrigin::FetchVersion(const std::string& path, const std::string& version,
+                                                uint64_t index) {
+  const std::string blob = options_.prefix + path;
+  auto info = Properties(blob, /*refresh=*/false);
+  if (info.ok() && info->etag != version) info = Properties(blob, /*refresh=*/true);
+  if (!info.ok()) return Failed(info.status());
+  if (info->etag != version) {
+    return Failed(NotFound("object " + path + " changed since it was listed"));
+  }
+  const uint64_t offset = index * options_.block_bytes;
+  if (offset >= info->size) {
+    return Failed(NotFound("block " + std::to_string(index) + " is past the end of " + path));
+  }
+  const uint64_t length = std::min(options_.block_bytes, info->size - offset);
+  counters_.reads.fetch_add(1, std::memory_order_relaxed);
+  bool changed = false;
+  auto data = client_->GetBlob(blob, ByteRange{offset, length}, version, &changed);
+  if (!data.ok()) {
+    if (changed) return Failed(NotFound("object " + path + " changed since it was listed"));
+    return Failed(data.status());
+  }
+  counters_.bytes.fetch_add(length, std::memory_order_relaxed);
+  const auto bytes = std::as_bytes(std::span(data->bytes));
+  WritableBlock block = HeapBlockAllocator::Instance().Allocate(bytes.size());
+  std::memcpy(block.mutable_bytes().data(), bytes.data(), bytes.size());
+  return std::move(block).Seal(BlockChecksum(bytes));
+}
+
+void DatasetOrigin::Forget(const std::string& path) {
+  std::lock_guard lock(mu_);
+  auto it = objects_.find(options_.prefix + path);
+  if (it == objects_.end()) return;
+  lru_.erase(it->second.position);
+  objects_.erase(it);
+}
+
+bool DatasetOrigin::IsRecorded(const std::string& path) {
+  std::lock_guard lock(mu_);
+  return objects_.contains(options_.prefix + path);
 }
 
 Status DatasetOrigin::Failed(Status status) {

@@ -61,8 +61,30 @@ class DatasetOrigin final : public BlockSource, public ObjectCatalog {
   Result<ObjectListing> List(const ListQuery& query) override;
   Result<ObjectInfo> Stat(const std::string& path) override;
 
- private:
+  // ---- For a catalog that merges this container with objects of its own
+  // (tiers/blob/shared_checkpoints.h). ----
   using Clock = std::chrono::steady_clock;
+  struct Snapshot {
+    std::shared_ptr<const ObjectMap> objects;
+    Clock::time_point read_at;  // when the listing that gave it started
+  };
+  // The container's listing, as List uses it (read again once older than
+  // listing_ttl).
+  Result<Snapshot> Listing();
+  // The blob's properties as an object, from the recorded ones while they
+  // are younger than listing_ttl, else read again (a HEAD request).
+  // `*read_at` tells when they were read.
+  Result<ObjectInfo> StatBlob(const std::string& path, Clock::time_point* read_at);
+  // Block `index` of the version `version` (an ETag) of object `path`.
+  // kNotFound when the object no longer has that version (or that block).
+  Result<BlockHandle> FetchVersion(const std::string& path, const std::string& version,
+                                   uint64_t index);
+  // Drops the recorded properties of `path` (its blob was removed).
+  void Forget(const std::string& path);
+  // Whether properties of `path` are recorded; never touches the network.
+  bool IsRecorded(const std::string& path);
+
+ private:
   struct Recorded {
     uint64_t size = 0;
     std::string etag;
@@ -70,10 +92,10 @@ class DatasetOrigin final : public BlockSource, public ObjectCatalog {
     Clock::time_point read_at;  // when the properties were read or listed
   };
   // The container's listing, fetched again when older than listing_ttl.
-  Result<std::shared_ptr<const ObjectMap>> FreshListing();
-  Result<std::shared_ptr<const ObjectMap>> ReadListing();
-  // The listing if it is fresh, else nullptr; never touches the network.
-  std::shared_ptr<const ObjectMap> ListingIfFresh();
+  Result<Snapshot> FreshListing();
+  Result<Snapshot> ReadListing();
+  // The listing if it is fresh, else no objects; never touches the network.
+  Snapshot ListingIfFresh();
   ObjectInfo ToObject(const std::string& path, const Recorded& info) const;
   DatasetOrigin(DatasetOriginOptions options, std::unique_ptr<BlobClient> client);
   // The recorded properties, read (and recorded) when absent or `refresh`.

@@ -1,7 +1,8 @@
 """Checkpoints from PyTorch through a kvtier-fuse mount of a checkpoint
 namespace: torch.save to the mount and torch.load back, the same file in
-Blob as an ordinary blob once flushed, and the write-then-rename pattern
-frameworks use. Needs Debian's python3 with python3-torch
+Blob as an ordinary blob once flushed, torch.load of it through a second
+mount of a second kvtierd sharing the container (another rack), and the
+write-then-rename pattern frameworks use. Needs Debian's python3 with python3-torch
 (scripts/setup.sh installs it), /dev/fuse and Azurite."""
 
 import io
@@ -45,6 +46,29 @@ def mounted(tmp_path_factory):
     azurite.stop()
 
 
+@pytest.fixture(scope="module")
+def second_rack(mounted, tmp_path_factory):
+    """Another kvtierd with its own NVMe and mount, on the same container."""
+    _, azurite, _ = mounted
+    nvme = tmp_path_factory.mktemp("nvme2")
+    server = Server(
+        "tiers:\n"
+        "  dram: {capacity: 64MiB}\n"
+        f"  nvme: {{directory: {nvme}, capacity: 256MiB, segment_bytes: 8MiB}}\n"
+        f"  blob: {{endpoint: 'http://127.0.0.1:{azurite.port}/{ACCOUNT}', account: {ACCOUNT},"
+        " key_env: KVTIER_TEST_BLOB_KEY, container: training}\n"
+        "namespaces:\n"
+        "  - {name: ckpt, kind: checkpoint, tiers: [dram, nvme, blob],"
+        " objects: {block_bytes: 1MiB}}\n")
+    mount = tmp_path_factory.mktemp("mnt2")
+    bin_dir = pathlib.Path(os.environ.get("KVTIER_BIN_DIR", "build/bin"))
+    subprocess.run([str(bin_dir / "kvtier-fuse"), "--server", f"127.0.0.1:{server.port}",
+                    str(mount)], check=True)
+    yield server, mount
+    subprocess.run(["fusermount3", "-u", str(mount)], check=False)
+    assert server.stop() == 0
+
+
 def state_dict(seed):
     generator = torch.Generator().manual_seed(seed)
     model = torch.nn.Sequential(torch.nn.Linear(512, 1024), torch.nn.ReLU(),
@@ -78,6 +102,22 @@ def test_torch_save_to_the_mount_loads_back_and_lands_in_blob(mounted):
     blob = azurite.get_blob("training", "ckpt/run1/step-100.pt")
     assert blob == path.read_bytes()
     assert_equal(torch.load(io.BytesIO(blob)), saved)
+
+
+def test_torch_load_through_a_second_rack_sharing_the_container(mounted, second_rack):
+    server, _, mount = mounted
+    _, other_mount = second_rack
+    saved = state_dict(300)
+    (mount / "ckpt" / "run2").mkdir()
+    torch.save(saved, mount / "ckpt" / "run2" / "step-300.pt")
+    kvtier.Client("127.0.0.1", server.port).flush("ckpt", ["run2/step-300.pt"])
+    # The other rack's server reads it from Blob once, then from its tiers.
+    assert_equal(torch.load(other_mount / "ckpt" / "run2" / "step-300.pt"), saved)
+    assert "step-300.pt" in os.listdir(other_mount / "ckpt" / "run2")
+    assert os.getxattr(other_mount / "ckpt" / "run2" / "step-300.pt",
+                       "user.kvtier.in_blob") == b"1"
+    assert ((other_mount / "ckpt" / "run2" / "step-300.pt").read_bytes()
+            == (mount / "ckpt" / "run2" / "step-300.pt").read_bytes())
 
 
 def test_write_to_a_temporary_name_then_rename(mounted):
