@@ -22,10 +22,9 @@ torch = pytest.importorskip("torch")
 fsspec = pytest.importorskip("fsspec")
 
 
-@pytest.fixture(scope="module")
-def mounted(tmp_path_factory):
-    azurite = Azurite()
-    os.environ["KVTIER_TEST_BLOB_KEY"] = KEY
+def start_rack(azurite, tmp_path_factory):
+    """A kvtierd with its own NVMe and a kvtier-fuse mount of it, its ckpt
+    namespace in the container `training`."""
     nvme = tmp_path_factory.mktemp("nvme")
     server = Server(
         "tiers:\n"
@@ -40,9 +39,21 @@ def mounted(tmp_path_factory):
     bin_dir = pathlib.Path(os.environ.get("KVTIER_BIN_DIR", "build/bin"))
     subprocess.run([str(bin_dir / "kvtier-fuse"), "--server", f"127.0.0.1:{server.port}",
                     str(mount)], check=True)
-    yield server, azurite, mount
+    return server, mount
+
+
+def stop_rack(server, mount):
     subprocess.run(["fusermount3", "-u", str(mount)], check=False)
     assert server.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def mounted(tmp_path_factory):
+    azurite = Azurite()
+    os.environ["KVTIER_TEST_BLOB_KEY"] = KEY
+    server, mount = start_rack(azurite, tmp_path_factory)
+    yield server, azurite, mount
+    stop_rack(server, mount)
     azurite.stop()
 
 
@@ -50,23 +61,9 @@ def mounted(tmp_path_factory):
 def second_rack(mounted, tmp_path_factory):
     """Another kvtierd with its own NVMe and mount, on the same container."""
     _, azurite, _ = mounted
-    nvme = tmp_path_factory.mktemp("nvme2")
-    server = Server(
-        "tiers:\n"
-        "  dram: {capacity: 64MiB}\n"
-        f"  nvme: {{directory: {nvme}, capacity: 256MiB, segment_bytes: 8MiB}}\n"
-        f"  blob: {{endpoint: 'http://127.0.0.1:{azurite.port}/{ACCOUNT}', account: {ACCOUNT},"
-        " key_env: KVTIER_TEST_BLOB_KEY, container: training}\n"
-        "namespaces:\n"
-        "  - {name: ckpt, kind: checkpoint, tiers: [dram, nvme, blob],"
-        " objects: {block_bytes: 1MiB}}\n")
-    mount = tmp_path_factory.mktemp("mnt2")
-    bin_dir = pathlib.Path(os.environ.get("KVTIER_BIN_DIR", "build/bin"))
-    subprocess.run([str(bin_dir / "kvtier-fuse"), "--server", f"127.0.0.1:{server.port}",
-                    str(mount)], check=True)
+    server, mount = start_rack(azurite, tmp_path_factory)
     yield server, mount
-    subprocess.run(["fusermount3", "-u", str(mount)], check=False)
-    assert server.stop() == 0
+    stop_rack(server, mount)
 
 
 def state_dict(seed):
