@@ -9,15 +9,17 @@
 #     Azurite as one blob.
 # Builds Release into build-release/; needs /dev/fuse, fuse3 and Azurite
 # (scripts/setup.sh). Usage: scripts/bench-checkpoint.sh [SIZE_MIB] (default 2048)
+# KVTIER_BENCH_BUILD=DIR uses binaries already built in DIR instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 size_mib=${1:-2048}
-if [[ ! -f build-release/CMakeCache.txt ]]; then
-  cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DKVTIER_BUILD_TESTS=OFF >&2
+build_dir=${KVTIER_BENCH_BUILD:-build-release}
+if [[ ! -f $build_dir/CMakeCache.txt ]]; then
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKVTIER_BUILD_TESTS=OFF >&2
 fi
-cmake --build build-release --parallel "$(nproc)" >&2
-bin="$PWD/build-release/bin"
+cmake --build "$build_dir" --parallel "$(nproc)" >&2
+bin="$PWD/$build_dir/bin"
 
 work=$(mktemp -d "$PWD/.bench-checkpoint-XXXXXX")  # on the project's disk, like NVMe
 cleanup() {

@@ -252,7 +252,12 @@ void TierStack::FlushUploads(uint32_t namespace_id, const std::vector<std::strin
 
 Status TierStack::PutWriteThrough(const BlockKey& key, BlockHandle block) {
   BlockHandle durable = block.Clone();
-  KVTIER_RETURN_IF_ERROR(dram_.Put(key, std::move(block)));
+  // Checkpoint blocks go to NVMe only: written once and rarely read on this
+  // rack, they would evict the DRAM working set (and a 2 GiB checkpoint
+  // costs twice the memory traffic). A read brings a block up as usual.
+  if (PolicyFor(key.namespace_id).checkpoints == nullptr) {
+    KVTIER_RETURN_IF_ERROR(dram_.Put(key, std::move(block)));
+  }
   std::string index_key;
   EncodeIndexKey(key, index_key);
   const uint64_t barrier = demotions_->NextBarrier();

@@ -325,9 +325,10 @@ class TierStack {
   // into DRAM.
   // `*from` says which level answered.
   Result<BlockHandle> GetBelow(const BlockKey& key, Location* from);
-  // A write-through put: DRAM, then NVMe durably (marked for upload, and
-  // queued, in write-back Blob namespaces). On an NVMe error the key is
-  // removed from both tiers and the error returned.
+  // A write-through put: DRAM (not for checkpoint blocks), then NVMe
+  // durably (marked for upload, and queued, in write-back Blob namespaces).
+  // On an NVMe error the key is removed from both tiers and the error
+  // returned.
   Status PutWriteThrough(const BlockKey& key, BlockHandle block);
   // Cancels demotions of `key` queued before `barrier`, and queued or
   // running spills, and erases its NVMe copy. With `erase_dram` (deletes),

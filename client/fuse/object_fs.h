@@ -139,17 +139,23 @@ class ObjectFs {
     std::string object;
     ObjectWriter writer;
     std::mutex mu;
-    std::vector<std::byte> tail;  // block `next_block`, not sent yet
+    // Block `next_block`, not sent yet: `tail_size` bytes of `tail` hold
+    // data. Allocated without zeroing (writes overwrite it); the zeros of a
+    // hole are written explicitly (ZeroTailTo).
+    std::shared_ptr<std::byte[]> tail;
+    uint64_t tail_size = 0;
     uint64_t next_block = 0;
     uint64_t size = 0;  // bytes written (the end of the furthest write)
     struct Put {
       uint64_t index;
-      std::shared_ptr<std::vector<std::byte>> bytes;
+      std::shared_ptr<std::byte[]> bytes;
+      uint64_t size;
       std::future<Result<KeyStatuses>> reply;
     };
     std::deque<Put> in_flight;
-    Status failed = Status::Ok();  // the first failure; every later call sees it
-    bool wrote = false;            // a write came since the open
+    std::shared_ptr<std::byte[]> spare;  // a settled put's block, for the next tail
+    Status failed = Status::Ok();        // the first failure; every later call sees it
+    bool wrote = false;                  // a write came since the open
     bool committed = false;
   };
   // "/ns/a/b" -> ("ns", "a/b"); "/ns" -> ("ns", ""); "/" -> ("", "").
@@ -170,10 +176,16 @@ class ObjectFs {
   int CheckWritable(const std::string& ns);
 
   int StartWrite(const std::string& ns, const std::string& object, uint64_t* handle);
+  // Grows the tail to `size` bytes, zeros where nothing was written; file.mu
+  // held.
+  static void ZeroTailTo(WriteFile& file, uint64_t size);
   // Sends block `file.next_block` (the tail); file.mu held.
   Status SendTail(WriteFile& file);
   // Waits for the oldest put; file.mu held.
   Status Settle(WriteFile& file, WriteFile::Put& put);
+  // Settles and removes the oldest put, keeping its memory for the next
+  // block; file.mu held.
+  Status SettleOldest(WriteFile& file);
   Status Commit(WriteFile& file);
   // The open writer of "ns/object", if one.
   std::shared_ptr<WriteFile> WriterAt(const std::string& key);

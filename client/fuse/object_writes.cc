@@ -7,11 +7,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <utility>
 
 #include "client/fuse/object_fs.h"
-
-#include <fstream>
-#include <sstream>
 
 namespace kvtier::client {
 
@@ -80,7 +81,6 @@ int ObjectFs::StartWrite(const std::string& ns, const std::string& object, uint6
   file->ns = ns;
   file->object = object;
   file->writer = std::move(*writer);
-  file->tail.reserve(file->writer.block_bytes);
   std::lock_guard lock(files_mu_);
   *handle = next_handle_++;
   writers_[*handle] = std::move(file);
@@ -102,7 +102,7 @@ Status ObjectFs::Settle(WriteFile& file, WriteFile::Put& put) {
   }
   // The connection went away with the put: again, with the session's
   // reconnects and backoff (the session lives on the server meanwhile).
-  const std::span<const std::byte> block(*put.bytes);
+  const std::span<const std::byte> block(put.bytes.get(), put.size);
   return session_
       .Run<bool>([&](Client& client) -> Result<bool> {
         KVTIER_RETURN_IF_ERROR(
@@ -112,30 +112,48 @@ Status ObjectFs::Settle(WriteFile& file, WriteFile::Put& put) {
       .status();
 }
 
+Status ObjectFs::SettleOldest(WriteFile& file) {
+  WriteFile::Put& put = file.in_flight.front();
+  Status status = Settle(file, put);
+  // Its memory fills a later block: no fresh pages to fault in per block.
+  if (put.bytes.use_count() == 1 && file.spare == nullptr) file.spare = std::move(put.bytes);
+  file.in_flight.pop_front();
+  return status;
+}
+
 Status ObjectFs::SendTail(WriteFile& file) {
   while (file.in_flight.size() >= std::max<uint32_t>(options_.write_window_blocks, 1)) {
-    Status settled = Settle(file, file.in_flight.front());
-    file.in_flight.pop_front();
+    Status settled = SettleOldest(file);
     KVTIER_RETURN_IF_ERROR(settled);
   }
-  auto bytes = std::make_shared<std::vector<std::byte>>(std::move(file.tail));
-  file.tail = {};
-  file.tail.reserve(file.writer.block_bytes);
+  std::shared_ptr<std::byte[]> bytes = std::move(file.tail);
+  const uint64_t size = std::exchange(file.tail_size, 0);
   KVTIER_ASSIGN_OR_RETURN(std::string key, file.writer.BlockKey(file.next_block));
   auto client = session_.Current();
   std::future<Result<KeyStatuses>> reply;
   if (client.ok()) {
     const std::vector<std::string> keys = {std::move(key)};
-    const std::vector<std::span<const std::byte>> values = {std::span(*bytes)};
+    const std::vector<std::span<const std::byte>> values = {std::span(bytes.get(), size)};
     reply = (*client)->PutAsync(file.ns, keys, values);
   } else {
     std::promise<Result<KeyStatuses>> failed;
     failed.set_value(client.status());
     reply = failed.get_future();
   }
-  file.in_flight.push_back({file.next_block, std::move(bytes), std::move(reply)});
+  file.in_flight.push_back({file.next_block, std::move(bytes), size, std::move(reply)});
   ++file.next_block;
   return Status::Ok();
+}
+
+void ObjectFs::ZeroTailTo(WriteFile& file, uint64_t size) {
+  if (file.tail == nullptr) {
+    file.tail = file.spare != nullptr
+                    ? std::move(file.spare)
+                    : std::make_shared_for_overwrite<std::byte[]>(file.writer.block_bytes);
+  }
+  if (file.tail_size >= size) return;
+  std::memset(file.tail.get() + file.tail_size, 0, size - file.tail_size);
+  file.tail_size = size;
 }
 
 int64_t ObjectFs::Write(uint64_t handle, const char* data, uint64_t size, uint64_t offset) {
@@ -152,15 +170,16 @@ int64_t ObjectFs::Write(uint64_t handle, const char* data, uint64_t size, uint64
     const uint64_t block_start = file->next_block * block_bytes;
     if (at >= block_start + block_bytes) {
       // A hole past this block: it reads as zeros.
-      file->tail.resize(block_bytes);
+      ZeroTailTo(*file, block_bytes);
     } else {
       const uint64_t within = at - block_start;
       const uint64_t take = std::min(size - done, block_bytes - within);
-      if (file->tail.size() < within + take) file->tail.resize(within + take);
-      std::memcpy(file->tail.data() + within, data + done, take);
+      ZeroTailTo(*file, within);
+      std::memcpy(file->tail.get() + within, data + done, take);
+      file->tail_size = std::max(file->tail_size, within + take);
       done += take;
     }
-    if (file->tail.size() == block_bytes && (offset + done >= block_start + block_bytes)) {
+    if (file->tail_size == block_bytes && (offset + done >= block_start + block_bytes)) {
       if (Status sent = SendTail(*file); !sent.ok()) {
         file->failed = sent;
         return -WriteErrnoOf(sent);
@@ -176,13 +195,12 @@ Status ObjectFs::Commit(WriteFile& file) {
   const uint64_t block_bytes = file.writer.block_bytes;
   // The last block: what the tail holds, or the zeros of a trailing hole.
   if (file.size > file.next_block * block_bytes) {
-    file.tail.resize(file.size - file.next_block * block_bytes);
+    ZeroTailTo(file, file.size - file.next_block * block_bytes);
     KVTIER_RETURN_IF_ERROR(SendTail(file));
   }
   Status status = Status::Ok();
   while (!file.in_flight.empty()) {
-    Status settled = Settle(file, file.in_flight.front());
-    file.in_flight.pop_front();
+    Status settled = SettleOldest(file);
     if (status.ok()) status = settled;
   }
   KVTIER_RETURN_IF_ERROR(status);

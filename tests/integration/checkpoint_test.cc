@@ -96,6 +96,24 @@ TEST_F(CheckpointTest, AnObjectWrittenInASessionReadsBackAcrossBlockBoundaries) 
   EXPECT_EQ((*all)[0].path, "run/step-100.pt");
 }
 
+// Checkpoints are written once and rarely read on the rack that wrote them:
+// their blocks go to NVMe only, never evicting the DRAM working set.
+TEST_F(CheckpointTest, WrittenBlocksGoToNvmeAndLeaveDramAlone) {
+  const auto bytes = testing::RandomBytes(2 * kBlock + 7, 11);
+  ASSERT_TRUE(client_->WriteObject("ckpt", "step-1.pt", bytes).ok());
+  auto stats = client_->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  uint64_t dram_items = 1;
+  uint64_t nvme_items = 0;
+  for (const auto& tier : stats->tiers) {
+    if (tier.name == "dram") dram_items = tier.items;
+    if (tier.name == "nvme") nvme_items = tier.items;
+  }
+  EXPECT_EQ(dram_items, 0u);
+  EXPECT_EQ(nvme_items, 3u);
+  EXPECT_TRUE(testing::SameBytes(ReadAll("step-1.pt"), bytes));
+}
+
 TEST_F(CheckpointTest, NothingIsVisibleUntilCommitAndACommitReplacesTheOldVersionWhole) {
   const auto first = testing::RandomBytes(2 * kBlock, 2);
   ASSERT_TRUE(client_->WriteObject("ckpt", "latest.pt", first).ok());
