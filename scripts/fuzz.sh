@@ -6,7 +6,7 @@
 # crashes is copied into tests/fuzz/regressions/<target>/, which every
 # ordinary build replays, and the script fails.
 #
-# Usage: scripts/fuzz.sh [--seconds N] [--target frames|service|all]
+# Usage: scripts/fuzz.sh [--seconds N] [--target frames|service|resp|all]
 #                        [--no-build | --build-only]
 #   --seconds N   per target (default 600)
 #   --no-build    use build-fuzz/ as it is; exit 77 (skip) when it is absent
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=600
-targets=(frames service)
+targets=(frames service resp)
 build=1
 run=1
 while [[ $# -gt 0 ]]; do
@@ -24,7 +24,7 @@ while [[ $# -gt 0 ]]; do
     --target) [[ "$2" == all ]] || targets=("$2"); shift 2 ;;
     --no-build) build=0; shift ;;
     --build-only) run=0; shift ;;
-    *) echo "usage: $0 [--seconds N] [--target frames|service|all] [--no-build|--build-only]" >&2
+    *) echo "usage: $0 [--seconds N] [--target frames|service|resp|all] [--no-build|--build-only]" >&2
        exit 2 ;;
   esac
 done
@@ -66,8 +66,10 @@ for target in "${targets[@]}"; do
   "$dir/bin/kvtier-fuzz-seeds" "$seeds" >/dev/null
   echo "fuzz: $target for ${seconds}s (corpus $corpus)"
   # Inputs up to 64 KiB: a few frames with values; 2 GiB of RSS at most.
+  dict=tests/fuzz/protocol.dict
+  [[ -f "tests/fuzz/$target.dict" ]] && dict="tests/fuzz/$target.dict"
   if ! "$dir/bin/fuzz_$target" "$corpus" "$seeds" tests/fuzz/regressions/"$target" \
-      -dict=tests/fuzz/protocol.dict -max_total_time="$seconds" -max_len=65536 \
+      -dict="$dict" -max_total_time="$seconds" -max_len=65536 \
       -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$artifacts/" 2>"$artifacts/log"; then
     status=1

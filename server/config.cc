@@ -109,10 +109,11 @@ bool ParseTls(Reader& r, const YAML::Node& node, TlsListenerConfig& tls) {
 
 bool ParseServer(Reader& r, const YAML::Node& node, ServerConfig& config) {
   if (!node) return true;
-  if (!r.Map(node, "server",
-             {"name", "listen", "io_threads", "max_connections", "idle_timeout_ms",
-              "frame_timeout_ms", "max_queued_reply_bytes", "unix_socket", "shm_max_region_bytes",
-              "rdma", "rdma_device", "metrics_listen", "tls"})) {
+  if (!r.Map(
+          node, "server",
+          {"name", "listen", "io_threads", "max_connections", "idle_timeout_ms", "frame_timeout_ms",
+           "max_queued_reply_bytes", "unix_socket", "shm_max_region_bytes", "rdma", "rdma_device",
+           "metrics_listen", "tls", "resp_listen", "resp_namespace", "resp_idle_timeout_ms"})) {
     return false;
   }
   ListenerConfig& l = config.listener;
@@ -138,7 +139,23 @@ bool ParseServer(Reader& r, const YAML::Node& node, ServerConfig& config) {
       l.metrics_port = parsed->second;
     }
   }
+  if (node["resp_listen"]) {
+    std::string listen;
+    if (!r.String(node["resp_listen"], "server.resp_listen", listen)) return false;
+    if (listen == "off") {
+      l.resp.enabled = false;
+    } else {
+      auto parsed = ParseHostPort(listen);
+      if (!parsed.ok()) return r.Fail("server.resp_listen", parsed.status().message());
+      l.resp.enabled = true;
+      l.resp.host = parsed->first;
+      l.resp.port = parsed->second;
+    }
+  }
   return ParseTls(r, node["tls"], l.tls) &&
+         r.String(node["resp_namespace"], "server.resp_namespace", l.resp.namespace_name) &&
+         r.Millis(node["resp_idle_timeout_ms"], "server.resp_idle_timeout_ms",
+                  l.resp.idle_timeout) &&
          r.Integer(node["io_threads"], "server.io_threads", l.io_threads) &&
          r.Integer(node["max_connections"], "server.max_connections", l.max_connections) &&
          r.Millis(node["idle_timeout_ms"], "server.idle_timeout_ms", l.idle_timeout) &&
@@ -594,6 +611,30 @@ Status ServerConfig::Validate() const {
       return InvalidArgument("server.tls needs cert_file and key_file");
     }
     if (listener.tls.host.empty()) return InvalidArgument("server.tls.listen has an empty host");
+  }
+  if (listener.resp.enabled) {
+    if (listener.resp.host.empty()) return InvalidArgument("server.resp_listen has an empty host");
+    if (listener.resp.idle_timeout.count() < 0) {
+      return InvalidArgument("server.resp_idle_timeout_ms must be >= 0");
+    }
+    const std::string& wanted = listener.resp.namespace_name;
+    bool found = false;
+    for (const NamespaceConfig& ns : namespaces) {
+      if (!wanted.empty() && ns.name != wanted) continue;
+      if (ns.kind != NamespaceKind::kKv && ns.kind != NamespaceKind::kKb) {
+        if (wanted.empty()) continue;
+        return InvalidArgument("server.resp_namespace: '" + wanted + "' is a " +
+                               std::string(NamespaceKindName(ns.kind)) +
+                               " namespace; RESP serves kv and kb namespaces");
+      }
+      found = true;
+      break;
+    }
+    if (!found) {
+      return InvalidArgument(wanted.empty()
+                                 ? "server.resp_listen needs a kv or kb namespace to serve"
+                                 : "server.resp_namespace: no namespace '" + wanted + "'");
+    }
   }
   static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",
                                                 "error", "critical", "off"};

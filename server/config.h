@@ -126,6 +126,18 @@ struct TlsListenerConfig {
   bool only = false;           // no plaintext TCP listener
 };
 
+// The Redis-protocol endpoint (docs/resp.md): RESP clients read and write
+// the blocks of one kv or kb namespace (SELECT picks another by name).
+struct RespListenerConfig {
+  bool enabled = false;  // `server.resp_listen` is set and not "off"
+  std::string host = "127.0.0.1";
+  uint16_t port = 6379;        // 0: pick a free port (see --port-file)
+  std::string namespace_name;  // "": the first kv or kb namespace
+  // A connection with no command for this long is closed (0: never, as
+  // Redis's `timeout 0`: client pools keep idle connections).
+  std::chrono::milliseconds idle_timeout{0};
+};
+
 struct ListenerConfig {
   std::string host = "127.0.0.1";
   uint16_t port = 7400;  // 0: pick a free port (see --port-file)
@@ -151,6 +163,7 @@ struct ListenerConfig {
   bool rdma = true;
   std::string rdma_device;
   TlsListenerConfig tls;
+  RespListenerConfig resp;
 };
 
 struct ServerConfig {

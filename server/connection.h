@@ -43,15 +43,16 @@
 #include "server/rdma_session.h"
 #include "server/server_stats.h"
 #include "server/service.h"
+#include "server/session.h"
 
 namespace kvtier::server {
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public Session, public std::enable_shared_from_this<Connection> {
  public:
   // Requests of one connection waiting on workers before reading pauses.
   static constexpr uint32_t kMaxDeferredRequests = 64;
 
-  using OnClosed = std::function<void(Connection*)>;
+  using OnClosed = std::function<void(Session*)>;
 
   // `local`: a Unix-socket connection, which may attach a shared region.
   // `tls`: the TLS listener's context (outliving the connection), or null.
@@ -66,7 +67,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Thread-safe. Stops reading at the next frame boundary, sends every
   // queued reply, then closes.
-  void Drain();
+  void Drain() override;
 
  private:
   using Clock = std::chrono::steady_clock;

@@ -47,6 +47,7 @@ constexpr std::string_view kUsage =
     "               [--dram-capacity SIZE] [--dram-policy prefix|lru|s3fifo|arc] [--nvme-dir DIR]\n"
     "               [--nvme-capacity SIZE] [--no-nvme] [--log-level LEVEL] [--port-file FILE]\n"
     "               [--unix PATH] [--metrics-listen HOST:PORT|off] [--rdma-device NAME]\n"
+    "               [--resp-listen HOST:PORT|off] [--resp-namespace NAME]\n"
     "               [--tls-listen HOST:PORT --tls-cert FILE --tls-key FILE [--tls-client-ca "
     "FILE]]\n"
     "               [--print-config] [--help]\n";
@@ -81,7 +82,8 @@ Result<CommandLine> ParseCommandLine(int argc, char** argv) {
                arg == "--dram-capacity" || arg == "--dram-policy" || arg == "--nvme-dir" ||
                arg == "--nvme-capacity" || arg == "--log-level" || arg == "--unix" ||
                arg == "--metrics-listen" || arg == "--tls-listen" || arg == "--tls-cert" ||
-               arg == "--tls-key" || arg == "--tls-client-ca" || arg == "--rdma-device") {
+               arg == "--tls-key" || arg == "--tls-client-ca" || arg == "--rdma-device" ||
+               arg == "--resp-listen" || arg == "--resp-namespace") {
       KVTIER_ASSIGN_OR_RETURN(std::string v, value(arg));
       cl.overrides.emplace_back(std::string(arg), std::move(v));
     } else {
@@ -173,6 +175,17 @@ Status ApplyOverride(ServerConfig& config, const std::string& name, const std::s
       config.listener.metrics_host = host_port.first;
       config.listener.metrics_port = host_port.second;
     }
+  } else if (name == "--resp-listen") {
+    if (value == "off") {
+      config.listener.resp.enabled = false;
+    } else {
+      KVTIER_ASSIGN_OR_RETURN(auto host_port, ParseHostPort(value));
+      config.listener.resp.enabled = true;
+      config.listener.resp.host = host_port.first;
+      config.listener.resp.port = host_port.second;
+    }
+  } else if (name == "--resp-namespace") {
+    config.listener.resp.namespace_name = value;
   } else if (name == "--tls-listen") {
     // Enables the TLS listener; its files come from the config or the
     // options below.
@@ -504,12 +517,13 @@ int Run(int argc, char** argv) {
                  config->listener.metrics_host, metrics.port());
   }
   if (!cl->port_file.empty()) {
-    // Line 1: the TCP port; line 2: the metrics port; line 3: the TLS port
-    // (0 for a listener that is off).
+    // Line 1: the TCP port; line 2: the metrics port; line 3: the TLS port;
+    // line 4: the RESP port (0 for a listener that is off).
     const std::string tmp = cl->port_file + ".tmp";
     std::ofstream(tmp) << server.port() << "\n"
                        << (config->listener.metrics_enabled ? metrics.port() : 0) << "\n"
-                       << server.tls_port() << "\n";
+                       << server.tls_port() << "\n"
+                       << server.resp_port() << "\n";
     std::rename(tmp.c_str(), cl->port_file.c_str());  // readers never see a partial file
   }
 

@@ -36,6 +36,8 @@ std::string_view BadInputName(BadInput kind) {
       return "permission_denied";
     case BadInput::kTlsHandshake:
       return "tls_handshake";
+    case BadInput::kRespProtocol:
+      return "resp_protocol";
     case BadInput::kCount:
       break;
   }

@@ -32,6 +32,7 @@ enum class BadInput : uint8_t {
   kUnauthenticated,   // no valid token in Hello, or another frame before it
   kPermissionDenied,  // a request its token does not grant
   kTlsHandshake,      // a TLS listener's handshake failed (plaintext, bad certificate)
+  kRespProtocol,      // a RESP request that does not parse (the connection is closed)
   kCount,
 };
 
@@ -55,6 +56,9 @@ struct ServerStats {
   std::atomic<uint64_t> rdma_bytes_read{0};
   std::atomic<uint64_t> rdma_bytes_written{0};
   std::atomic<uint64_t> rdma_failures{0};
+  // RESP endpoint: commands served, and those it does not know.
+  std::atomic<uint64_t> resp_commands{0};
+  std::atomic<uint64_t> resp_unknown_commands{0};
   // By opcode; [0] counts unknown ones.
   std::array<std::atomic<uint64_t>, protocol::kMaxOpcode + 1> requests{};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(BadInput::kCount)> bad_input{};

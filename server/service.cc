@@ -538,6 +538,31 @@ std::vector<NamespaceHistograms> Service::Histograms() const {
   return out;
 }
 
+Result<NamespaceKind> Service::KindOf(std::string_view name) const {
+  for (const auto& ns : namespaces_) {
+    if (ns->name == name) return ns->kind;
+  }
+  return UnknownNamespace("namespace '" + std::string(name) + "' is not configured");
+}
+
+std::string Service::FirstKeyValueNamespace() const {
+  for (const auto& ns : namespaces_) {
+    if (ns->kind == NamespaceKind::kKv || ns->kind == NamespaceKind::kKb) return ns->name;
+  }
+  return "";
+}
+
+Status Service::ScanKeys(std::string_view name, const Access& access, uint64_t cursor, size_t limit,
+                         tiers::KeyPageDone done) {
+  KVTIER_ASSIGN_OR_RETURN(NamespaceState * ns, Resolve(name, access, Grant::kRead));
+  return stack_.ScanKeys(ns->id, cursor, limit, ClassOf(*ns, false), std::move(done));
+}
+
+Status Service::CountKeys(std::string_view name, const Access& access, tiers::KeyCountDone done) {
+  KVTIER_ASSIGN_OR_RETURN(NamespaceState * ns, Resolve(name, access, Grant::kRead));
+  return stack_.CountKeys(ns->id, ClassOf(*ns, false), std::move(done));
+}
+
 protocol::StatsResponse Service::Snapshot() {
   protocol::StatsResponse response;
   response.server_name = server_name_;
@@ -560,6 +585,8 @@ protocol::StatsResponse Service::Snapshot() {
   add("rdma_bytes_read", stats_.rdma_bytes_read.load());
   add("rdma_bytes_written", stats_.rdma_bytes_written.load());
   add("rdma_failures", stats_.rdma_failures.load());
+  add("resp_commands", stats_.resp_commands.load());
+  add("resp_unknown_commands", stats_.resp_unknown_commands.load());
   for (uint8_t op = 1; op < stats_.requests.size(); ++op) {
     if (!protocol::IsKnownOpcode(op)) continue;
     add("requests_" + std::string(protocol::OpcodeName(static_cast<protocol::Opcode>(op))),

@@ -162,6 +162,19 @@ class Service {
   Result<ReplyBody> Hello(std::span<const std::byte> metadata, const Access& access,
                           const RdmaAnswer& rdma = {});
 
+  // For the RESP endpoint (server/resp/), beyond the wire protocol's
+  // requests: the kind of namespace `name` (kUnknownNamespace when none);
+  // the keys it holds in DRAM and on NVMe, a page from `cursor` on (SCAN),
+  // and how many (DBSIZE), both finished on the stack's workers through
+  // `done` unless they return an error (permission, unknown namespace, the
+  // pool full).
+  Result<NamespaceKind> KindOf(std::string_view name) const;
+  // The first kv or kb namespace configured ("" when none).
+  std::string FirstKeyValueNamespace() const;
+  Status ScanKeys(std::string_view name, const Access& access, uint64_t cursor, size_t limit,
+                  tiers::KeyPageDone done);
+  Status CountKeys(std::string_view name, const Access& access, tiers::KeyCountDone done);
+
   // Checks the access tokens of Hello; see server/auth.h.
   const Authenticator& authenticator() const { return authenticator_; }
 

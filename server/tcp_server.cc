@@ -61,11 +61,23 @@ Status TcpServer::Start() {
                  tls.client_ca_file.empty() ? "" : ", client certificates required");
   }
   if (!config_.unix_socket.empty()) KVTIER_RETURN_IF_ERROR(StartUnix());
+  if (config_.resp.enabled) {
+    KVTIER_ASSIGN_OR_RETURN(resp_acceptor_, OpenTcpAcceptor(*contexts_[0], "server.resp_listen",
+                                                            config_.resp.host, config_.resp.port));
+    resp_port_ = resp_acceptor_->local_endpoint().port();
+    resp_namespace_ = config_.resp.namespace_name;
+    if (resp_namespace_.empty()) resp_namespace_ = service_.FirstKeyValueNamespace();
+    spdlog::info("RESP on {}:{}, namespace '{}'", config_.resp.host, resp_port_, resp_namespace_);
+  }
   if (acceptor_) asio::co_spawn(*contexts_[0], AcceptLoop(*acceptor_, nullptr), asio::detached);
   if (tls_acceptor_) {
     asio::co_spawn(*contexts_[0], AcceptLoop(*tls_acceptor_, tls_context_.get()), asio::detached);
   }
   if (unix_acceptor_) asio::co_spawn(*contexts_[0], AcceptUnixLoop(), asio::detached);
+  if (resp_acceptor_) {
+    asio::co_spawn(*contexts_[0], AcceptLoop(*resp_acceptor_, nullptr, Face::kResp),
+                   asio::detached);
+  }
   for (auto& context : contexts_) {
     threads_.emplace_back([ctx = context.get()] { ctx->run(); });
   }
@@ -122,7 +134,8 @@ asio::awaitable<void> TcpServer::AcceptUnixLoop() {
   }
 }
 
-asio::awaitable<void> TcpServer::AcceptLoop(tcp::acceptor& acceptor, protocol::TlsContext* tls) {
+asio::awaitable<void> TcpServer::AcceptLoop(tcp::acceptor& acceptor, protocol::TlsContext* tls,
+                                            Face face) {
   while (acceptor.is_open()) {
     asio::io_context& target = NextContext();
     boost::system::error_code ec;
@@ -140,8 +153,40 @@ asio::awaitable<void> TcpServer::AcceptLoop(tcp::acceptor& acceptor, protocol::T
     const auto remote = socket.remote_endpoint(ec);
     std::string peer =
         ec ? "unknown-peer" : remote.address().to_string() + ":" + std::to_string(remote.port());
-    Admit(stream_socket(std::move(socket)), /*local=*/false, std::move(peer), tls);
+    if (face == Face::kResp) {
+      AdmitResp(stream_socket(std::move(socket)), std::move(peer));
+    } else {
+      Admit(stream_socket(std::move(socket)), /*local=*/false, std::move(peer), tls);
+    }
   }
+}
+
+void TcpServer::AdmitResp(stream_socket socket, std::string peer) {
+  if (stats_.connections_active.load(std::memory_order_relaxed) >= config_.max_connections) {
+    stats_.connections_refused.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("refusing a RESP connection: connection limit of {} reached",
+                 config_.max_connections);
+    // Redis's own answer at maxclients, then close.
+    static constexpr std::string_view kRefusal = "-ERR max number of clients reached\r\n";
+    boost::system::error_code ec;
+    asio::write(socket, asio::buffer(kRefusal), ec);  // a fresh socket's buffer takes it
+    socket.close(ec);
+    return;
+  }
+  stats_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+  auto connection = std::make_shared<resp::RespConnection>(
+      std::move(socket), std::move(peer), service_, stats_, log_, config_, resp_namespace_,
+      next_resp_id_.fetch_add(1), [this](Session* closed) {
+        std::lock_guard lock(connections_mu_);
+        connections_.erase(closed);
+      });
+  Register(connection);
+  connection->Start();
+}
+
+void TcpServer::Register(const std::shared_ptr<Session>& session) {
+  std::lock_guard lock(connections_mu_);
+  connections_.emplace(session.get(), session);
 }
 
 void TcpServer::Admit(stream_socket socket, bool local, std::string peer,
@@ -164,14 +209,11 @@ void TcpServer::Admit(stream_socket socket, bool local, std::string peer,
   stats_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
   auto connection =
       std::make_shared<Connection>(std::move(socket), local, std::move(peer), service_, stats_,
-                                   log_, config_, tls, rdma_host_, [this](Connection* closed) {
+                                   log_, config_, tls, rdma_host_, [this](Session* closed) {
                                      std::lock_guard lock(connections_mu_);
                                      connections_.erase(closed);
                                    });
-  {
-    std::lock_guard lock(connections_mu_);
-    connections_.emplace(connection.get(), connection);
-  }
+  Register(connection);
   connection->Start();
 }
 
@@ -201,8 +243,9 @@ void TcpServer::Stop(std::chrono::milliseconds drain_timeout) {
     if (acceptor_) acceptor_->close(ec);
     if (tls_acceptor_) tls_acceptor_->close(ec);
     if (unix_acceptor_) unix_acceptor_->close(ec);
+    if (resp_acceptor_) resp_acceptor_->close(ec);
   });
-  std::vector<std::shared_ptr<Connection>> live;
+  std::vector<std::shared_ptr<Session>> live;
   {
     std::lock_guard lock(connections_mu_);
     for (auto& [raw, weak] : connections_) {
@@ -230,6 +273,7 @@ void TcpServer::Stop(std::chrono::milliseconds drain_timeout) {
   threads_.clear();
   acceptor_.reset();
   tls_acceptor_.reset();
+  resp_acceptor_.reset();
   if (unix_acceptor_) {
     unix_acceptor_.reset();
     ::unlink(config_.unix_socket.c_str());

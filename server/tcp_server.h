@@ -1,10 +1,10 @@
 #pragma once
 
 // The listeners: N io_context threads, a TCP acceptor and, when configured,
-// a TLS acceptor (TLS over TCP, beside the plaintext one or instead of it)
-// and a Unix-socket acceptor (the shared-memory transport), and the registry
-// of live connections used for the connection limit and for draining on
-// stop.
+// a TLS acceptor (TLS over TCP, beside the plaintext one or instead of it),
+// a Unix-socket acceptor (the shared-memory transport) and a RESP acceptor
+// (server/resp/), and the registry of live connections of every kind used
+// for the connection limit and for draining on stop.
 
 #include <atomic>
 #include <chrono>
@@ -20,6 +20,7 @@
 #include "server/connection.h"
 #include "server/rate_limited_log.h"
 #include "server/rdma_session.h"
+#include "server/resp/resp_connection.h"
 #include "server/server_stats.h"
 #include "server/service.h"
 
@@ -47,6 +48,7 @@ class TcpServer {
   // Valid after Start.
   uint16_t port() const { return port_; }
   uint16_t tls_port() const { return tls_port_; }
+  uint16_t resp_port() const { return resp_port_; }
 
   // Stops accepting, lets every connection finish the requests it has
   // received and send their replies, then stops the threads. Connections
@@ -56,11 +58,15 @@ class TcpServer {
  private:
   Status StartUnix();
   // `tls`: the context of a TLS listener, else null.
-  asio::awaitable<void> AcceptLoop(tcp::acceptor& acceptor, protocol::TlsContext* tls);
+  enum class Face { kNative, kResp };
+  asio::awaitable<void> AcceptLoop(tcp::acceptor& acceptor, protocol::TlsContext* tls,
+                                   Face face = Face::kNative);
   asio::awaitable<void> AcceptUnixLoop();
   // Registers and starts a connection, or refuses it past the limit.
   void Admit(stream_socket socket, bool local, std::string peer,
              protocol::TlsContext* tls = nullptr);
+  void AdmitResp(stream_socket socket, std::string peer);
+  void Register(const std::shared_ptr<Session>& session);
   asio::awaitable<void> Refuse(stream_socket socket);
   asio::io_context& NextContext();
 
@@ -79,11 +85,15 @@ class TcpServer {
   std::unique_ptr<tcp::acceptor> tls_acceptor_;
   uint16_t port_ = 0;
   uint16_t tls_port_ = 0;
+  std::unique_ptr<tcp::acceptor> resp_acceptor_;
+  uint16_t resp_port_ = 0;
+  std::string resp_namespace_;  // what RESP connections address until SELECT
+  std::atomic<uint64_t> next_resp_id_{1};
   size_t next_context_ = 0;
   bool stopped_ = false;
 
   std::mutex connections_mu_;
-  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
+  std::unordered_map<Session*, std::weak_ptr<Session>> connections_;
 };
 
 }  // namespace kvtier::server

@@ -132,8 +132,12 @@ Status TierStack::DeleteObject(uint32_t namespace_id, std::string path, JobClass
     }
     if (!freed.ok()) return done(freed.status());
     FreeBlocks(namespace_id, *freed);
-    if (publisher != nullptr && removed.ok() && !removed->blob_path.empty()) {
-      publisher->Unpublish(removed->blob_path);
+    if (publisher != nullptr && removed.ok()) {
+      if (!removed->blob_path.empty()) publisher->Unpublish(removed->blob_path);
+      // An upload of this version may be under way: the blob it is about to
+      // commit at the path goes too (the uploader also removes it once it
+      // sees the object gone), and the path reads as absent meanwhile.
+      if (removed->blob_path != removed->path) publisher->Unpublish(removed->path);
     }
     done(Status::Ok());
   };

@@ -130,6 +130,16 @@ class Tier {
 
   virtual TierStats Stats() const = 0;
 
+  // Calls `visit` with the key of every block of `namespace_id` the tier
+  // holds itself (in no particular order) until it returns false. A key put
+  // or erased during the walk may or may not be seen. The view passed to
+  // `visit` is valid only during that call, which runs under the tier's
+  // index lock: it must be short and must not call back into the tier.
+  // Never does I/O, but walks the whole index: call it from a worker.
+  // Default: the tier holds nothing it can walk (Blob, origins).
+  using KeyVisitor = std::function<bool(std::string_view key)>;
+  virtual void VisitKeys(uint32_t /*namespace_id*/, const KeyVisitor& /*visit*/) const {}
+
   // Puts unless the key is stored; returns whether it wrote. The default
   // (Contains, then Put) is not atomic; tiers shared between writers
   // override it with an atomic one.
@@ -181,6 +191,9 @@ class TierWrapper : public Tier {
   }
   Status Erase(const BlockKey& key) override { return target_->Erase(key); }
   TierStats Stats() const override { return target_->Stats(); }
+  void VisitKeys(uint32_t namespace_id, const KeyVisitor& visit) const override {
+    target_->VisitKeys(namespace_id, visit);
+  }
   Result<bool> PutIfAbsent(const BlockKey& key, BlockHandle block) override {
     return target_->PutIfAbsent(key, std::move(block));
   }

@@ -86,6 +86,7 @@
 #include "tiers/checkpoint_catalog.h"
 #include "tiers/demotion_queue.h"
 #include "tiers/dram/dram_tier.h"
+#include "tiers/key_scan.h"
 #include "tiers/lease_table.h"
 #include "tiers/object_catalog.h"
 #include "tiers/object_operations.h"
@@ -243,6 +244,15 @@ class TierStack {
                             uint32_t lease_ms);
   // Ends a lease early; false when there is none (expired or released).
   bool ReleaseLease(uint64_t lease_id) { return leases_.Release(lease_id); }
+
+  // The keys of a namespace this server holds in DRAM and on NVMe, a page
+  // at a time in the order of key_scan.h (tiers/key_scan.cc): the page of
+  // at most `limit` keys from `cursor` on, and how many distinct keys there
+  // are. Both walk the tiers' indexes on the pool (no I/O) and call `done`
+  // once unless they return kResourceExhausted (the pool is full).
+  Status ScanKeys(uint32_t namespace_id, uint64_t cursor, size_t limit, JobClass job_class,
+                  KeyPageDone done);
+  Status CountKeys(uint32_t namespace_id, JobClass job_class, KeyCountDone done);
 
   // Object operations (object_operations.h; tiers/object_operations.cc).
   // ReadRange reads bytes [offset, offset + length) of the object's current

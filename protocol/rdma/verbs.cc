@@ -148,7 +148,7 @@ MemoryRegistration::~MemoryRegistration() { ibv_dereg_mr(mr_); }
 
 Result<std::unique_ptr<QueuePair>> QueuePair::Create(VerbsDevice& device, uint32_t depth,
                                                      uint32_t max_sge, RemoteAccess access) {
-  std::unique_ptr<QueuePair> pair(new QueuePair(device, access));
+  std::unique_ptr<QueuePair> pair(new QueuePair(device));
   pair->channel_ = ibv_create_comp_channel(device.context());
   if (pair->channel_ == nullptr) return VerbFailed("ibv_create_comp_channel", errno);
   const int flags = fcntl(pair->channel_->fd, F_GETFL);

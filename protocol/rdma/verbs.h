@@ -124,9 +124,8 @@ class QueuePair final : public WorkQueue {
   Status TakeEvent() override;
 
  private:
-  QueuePair(VerbsDevice& device, RemoteAccess access) : device_(device), access_(access) {}
+  explicit QueuePair(VerbsDevice& device) : device_(device) {}
   VerbsDevice& device_;
-  const RemoteAccess access_;
   ibv_comp_channel* channel_ = nullptr;
   ibv_cq* cq_ = nullptr;
   ibv_qp* qp_ = nullptr;

@@ -277,6 +277,45 @@ std::vector<Seed> Replies() {
   return seeds;
 }
 
+// RESP client streams (the resp target): every command, pipelined, and the
+// malformed requests the endpoint must refuse.
+std::vector<Seed> RespStreams() {
+  auto bulk = [](const std::vector<std::string>& args) {
+    std::string out = "*" + std::to_string(args.size()) + "\r\n";
+    for (const std::string& arg : args) {
+      out += "$" + std::to_string(arg.size()) + "\r\n" + arg + "\r\n";
+    }
+    return out;
+  };
+  auto seed = [](std::string name, const std::string& text) {
+    const auto* bytes = reinterpret_cast<const std::byte*>(text.data());
+    return Seed{"resp-" + std::move(name), Bytes(bytes, bytes + text.size())};
+  };
+  std::vector<Seed> seeds;
+  seeds.push_back(
+      seed("set-get", bulk({"SET", "k", "v"}) + bulk({"GET", "k"}) + bulk({"GET", "absent"})));
+  seeds.push_back(seed("set-options", bulk({"SET", "k", "v", "NX", "PX", "100"}) +
+                                          bulk({"SET", "k", "w", "XX", "EX", "5"})));
+  seeds.push_back(seed("multi", bulk({"MSET", "a", "1", "b", "2", "c", std::string(9000, 'x')}) +
+                                    bulk({"MGET", "a", "b", "c", "d"}) +
+                                    bulk({"EXISTS", "a", "b", "z"}) + bulk({"DEL", "a", "z"}) +
+                                    bulk({"UNLINK", "b"})));
+  seeds.push_back(seed("scan", bulk({"SCAN", "0", "MATCH", "[a-c]*", "COUNT", "5"}) +
+                                   bulk({"SCAN", "12345", "TYPE", "string"}) + bulk({"DBSIZE"})));
+  seeds.push_back(seed("server", bulk({"HELLO", "3", "SETNAME", "x"}) + bulk({"PING"}) +
+                                     bulk({"ECHO", "e"}) + bulk({"INFO", "tiers"}) +
+                                     bulk({"COMMAND", "INFO", "get", "nope"}) +
+                                     bulk({"COMMAND", "DOCS"}) + bulk({"CLIENT", "SETNAME", "n"}) +
+                                     bulk({"AUTH", "pw"}) + bulk({"SELECT", "kb"}) +
+                                     bulk({"SELECT", "data"}) + bulk({"QUIT"})));
+  seeds.push_back(seed("inline", "PING\r\nSET k v\nGET k\r\n\r\nBOGUS x\r\n"));
+  seeds.push_back(seed("bad-multibulk", "*2\r\n$3\r\nGET\r\n:1\r\n"));
+  seeds.push_back(seed("bad-length", "*1\r\n$-5\r\n"));
+  seeds.push_back(seed(
+      "oversize", bulk({"SET", "k"}).substr(0, 4) + "$3\r\nSET\r\n$1\r\nk\r\n" + "$99999999\r\n"));
+  return seeds;
+}
+
 }  // namespace
 }  // namespace kvtier::protocol
 
@@ -287,7 +326,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   int written = 0;
-  for (auto make : {Requests, BadInputs, Replies}) {
+  for (auto make : {Requests, BadInputs, Replies, RespStreams}) {
     for (const Seed& seed : make()) {
       const std::string path = std::string(argv[1]) + "/" + seed.name;
       std::ofstream file(path, std::ios::binary | std::ios::trunc);

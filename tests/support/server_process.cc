@@ -103,10 +103,12 @@ Status ServerProcess::Start() {
     int port = 0;
     int metrics_port = 0;
     int tls_port = 0;
-    if (in >> port >> metrics_port >> tls_port && (port > 0 || tls_port > 0)) {
+    int resp_port = 0;
+    if (in >> port >> metrics_port >> tls_port >> resp_port && (port > 0 || tls_port > 0)) {
       port_ = static_cast<uint16_t>(port);
       metrics_port_ = static_cast<uint16_t>(metrics_port);
       tls_port_ = static_cast<uint16_t>(tls_port);
+      resp_port_ = static_cast<uint16_t>(resp_port);
       return Status::Ok();
     }
     if (!running()) return Internal("kvtierd exited during start:\n" + log());

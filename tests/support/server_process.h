@@ -42,6 +42,8 @@ class ServerProcess {
   uint16_t tls_port() const { return tls_port_; }
   // The /metrics, /healthz and /readyz port (0 when the server has none).
   uint16_t metrics_port() const { return metrics_port_; }
+  // The RESP listener's port (0 when it is off).
+  uint16_t resp_port() const { return resp_port_; }
   bool running();
   // Sends SIGTERM and waits; returns the exit status (or 128 + signal).
   int Stop();
@@ -63,6 +65,7 @@ class ServerProcess {
   uint16_t port_ = 0;
   uint16_t metrics_port_ = 0;
   uint16_t tls_port_ = 0;
+  uint16_t resp_port_ = 0;
 };
 
 // Runs scripts/tls-certs.sh: a new CA in `dir`, with a server certificate

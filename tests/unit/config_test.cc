@@ -122,6 +122,34 @@ TEST(Config, ErrorsNameTheBadField) {
   ExpectError("namespaces: [{name: a, write_mode: write_through}]", "namespaces[0].write_mode");
 }
 
+TEST(Config, RespListenerIsOffByDefaultAndServesAKeyValueNamespace) {
+  auto plain = ParseConfig("namespaces: [{name: a}]");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->listener.resp.enabled);
+  auto config = ParseConfig(
+      "server: {resp_listen: 0.0.0.0:6380, resp_namespace: b, resp_idle_timeout_ms: 5000}\n"
+      "namespaces: [{name: a, kind: dataset}, {name: b, kind: kb}]");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ASSERT_TRUE(config->Validate().ok());
+  EXPECT_TRUE(config->listener.resp.enabled);
+  EXPECT_EQ(config->listener.resp.host, "0.0.0.0");
+  EXPECT_EQ(config->listener.resp.port, 6380);
+  EXPECT_EQ(config->listener.resp.namespace_name, "b");
+  EXPECT_EQ(config->listener.resp.idle_timeout.count(), 5000);
+  auto off = ParseConfig("server: {resp_listen: 'off'}\nnamespaces: [{name: a}]");
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->listener.resp.enabled);
+  ExpectError("server: {resp_listen: six}\nnamespaces: [{name: a}]", "server.resp_listen");
+  ExpectError(
+      "server: {resp_listen: 127.0.0.1:6379, resp_namespace: a}\n"
+      "namespaces: [{name: a, kind: dataset}]",
+      "server.resp_namespace");
+  ExpectError("server: {resp_listen: 127.0.0.1:6379, resp_namespace: z}\nnamespaces: [{name: a}]",
+              "server.resp_namespace");
+  ExpectError("server: {resp_listen: 127.0.0.1:6379}\nnamespaces: [{name: a, kind: dataset}]",
+              "server.resp_listen");
+}
+
 TEST(Config, DatasetExampleParsesWithAnOriginOverBlob) {
   auto config = ParseConfig(ReadSample("dataset.yaml"));
   ASSERT_TRUE(config.ok()) << config.status().ToString();

@@ -199,6 +199,10 @@ Status CheckpointUploader::UploadObject(const std::string& storage) {
   run_lane(0);
   for (std::thread& helper : helpers) helper.join();
   for (const Status& status : lane_status) KVTIER_RETURN_IF_ERROR(status);
+  // Deleted or replaced while its blocks went up: commit nothing (the
+  // staged blocks expire in Blob unless a later commit uses them).
+  const std::optional<ObjectInfo> current = catalog_.ObjectOfStorage(storage);
+  if (!current || current->path != object->path) return Status::Ok();
   KVTIER_RETURN_IF_ERROR(
       client_->PutBlockList(name, ids, {{kVersionMetadata, storage}}, /*if_absent=*/false)
           .status());

@@ -576,6 +576,17 @@ size_t DramTier::ReclaimExpired(size_t max_entries_per_shard) {
   return reclaimed;
 }
 
+void DramTier::VisitKeys(uint32_t namespace_id, const KeyVisitor& visit) const {
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard->mu);
+    for (const auto& [index_key, entry] : shard->index) {
+      const BlockKey key = DecodeIndexKey(index_key);
+      if (key.namespace_id != namespace_id || entry->block.attributes().Expired()) continue;
+      if (!visit(key.key)) return;
+    }
+  }
+}
+
 TierStats DramTier::Stats() const {
   TierStats stats;
   stats.name = "dram";

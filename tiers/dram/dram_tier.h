@@ -115,6 +115,7 @@ class DramTier final : public Tier, private BlockAllocator {
   bool Contains(const BlockKey& key) const override;
   Status Erase(const BlockKey& key) override;
   TierStats Stats() const override;
+  void VisitKeys(uint32_t namespace_id, const KeyVisitor& visit) const override;
 
   // Call before the tier is shared between threads.
   void SetEvictionListener(EvictionListener listener) { eviction_listener_ = std::move(listener); }

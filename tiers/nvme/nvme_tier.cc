@@ -514,6 +514,14 @@ uint64_t NvmeTier::DiskBytes() const {
   return bytes;
 }
 
+void NvmeTier::VisitKeys(uint32_t namespace_id, const KeyVisitor& visit) const {
+  std::shared_lock lock(index_mu_);
+  for (const auto& [index_key, extent] : entries_) {
+    const BlockKey key = DecodeIndexKey(index_key);
+    if (key.namespace_id == namespace_id && !visit(key.key)) return;
+  }
+}
+
 TierStats NvmeTier::Stats() const {
   TierStats stats;
   stats.name = "nvme";

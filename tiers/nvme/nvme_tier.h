@@ -121,6 +121,7 @@ class NvmeTier final : public Tier, public UploadJournal {
   std::optional<uint64_t> StoredChecksum(const BlockKey& key) const override;
   Status Erase(const BlockKey& key) override;
   TierStats Stats() const override;
+  void VisitKeys(uint32_t namespace_id, const KeyVisitor& visit) const override;
 
   // Bytes of segment files on disk (allocated blocks, from stat).
   uint64_t DiskBytes() const;

@@ -1,0 +1,211 @@
+#include "server/resp/resp_connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+
+#include "server/resp/rendezvous.h"
+
+namespace kvtier::server::resp {
+namespace {
+
+auto Redirect(boost::system::error_code& ec) {
+  return asio::redirect_error(asio::use_awaitable, ec);
+}
+
+// Reads go into at least this much free buffer, so that small pipelined
+// commands arrive many per read.
+constexpr size_t kReadChunk = 16 * 1024;
+// A buffer grown past this for a large command is given back once that
+// command is parsed, so idle connections hold little memory.
+constexpr size_t kKeptInputBytes = 4u << 20;
+// Replies of a pipelined batch are written once they pass this, even when
+// more whole commands are waiting.
+constexpr uint64_t kFlushReplyBytes = 4u << 20;
+
+}  // namespace
+
+RespConnection::RespConnection(stream_socket socket, std::string peer, Service& service,
+                               ServerStats& stats, RateLimitedLog& log,
+                               const ListenerConfig& config, std::string namespace_name,
+                               uint64_t id, OnClosed on_closed)
+    : socket_(std::move(socket)),
+      service_(service),
+      stats_(stats),
+      log_(log),
+      config_(config),
+      peer_(std::move(peer)),
+      default_namespace_(namespace_name),
+      namespace_name_(std::move(namespace_name)),
+      id_(id),
+      on_closed_(std::move(on_closed)),
+      watchdog_(socket_.get_executor()),
+      access_(service.authenticator().required() ? Access::Nothing() : Access::Everything()),
+      authenticated_(!service.authenticator().required()) {
+  const protocol::Limits& limits = service_.limits();
+  parser_limits_.max_bulk_bytes = limits.max_value_bytes;
+  // MSET of a full request's worth of values, with room for the keys.
+  parser_limits_.max_command_bytes = limits.max_payload_bytes + (4u << 20);
+  parser_limits_.max_arguments = 2 * static_cast<size_t>(limits.max_keys_per_request) + 16;
+  stats_.connections_active.fetch_add(1, std::memory_order_relaxed);
+}
+
+RespConnection::~RespConnection() {
+  stats_.connections_active.fetch_sub(1, std::memory_order_relaxed);
+  if (on_closed_) on_closed_(this);
+}
+
+asio::awaitable<void> RespConnection::Guarded(std::shared_ptr<RespConnection> self) {
+  try {
+    co_await self->Serve();
+  } catch (const std::exception& e) {
+    // Nothing from the network may take the server down: end this
+    // connection only.
+    spdlog::error("RESP connection {}: {}", self->peer_, e.what());
+  }
+  self->CloseSocket();
+}
+
+void RespConnection::Start() {
+  const auto executor = socket_.get_executor();
+  asio::co_spawn(executor, Guarded(shared_from_this()), asio::detached);
+  asio::co_spawn(
+      executor,
+      [](std::shared_ptr<RespConnection> self) -> asio::awaitable<void> {
+        co_await self->Watchdog();
+      }(shared_from_this()),
+      asio::detached);
+}
+
+void RespConnection::Drain() {
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    self->draining_ = true;
+    if (self->closed_) return;
+    // Ends a wait for the next command; the replies owed still go out.
+    boost::system::error_code ec;
+    self->socket_.shutdown(asio::socket_base::shutdown_receive, ec);
+  });
+}
+
+void RespConnection::CloseSocket() {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ec;
+  socket_.shutdown(asio::socket_base::shutdown_both, ec);
+  socket_.close(ec);
+  watchdog_.cancel();
+}
+
+asio::awaitable<void> RespConnection::Watchdog() {
+  while (!closed_) {
+    watchdog_.expires_at(deadline_);
+    boost::system::error_code ec;
+    co_await watchdog_.async_wait(Redirect(ec));
+    if (closed_) break;
+    if (Clock::now() >= deadline_ && deadline_ != Clock::time_point::max()) {
+      stats_.CountBadInput(BadInput::kIdleTimeout);
+      spdlog::debug("RESP connection {} idle or stalled past its timeout; closing", peer_);
+      CloseSocket();
+    }
+  }
+}
+
+void RespConnection::SetDeadline(Clock::time_point deadline) {
+  deadline_ = deadline;
+  // The watchdog re-arms itself for a later deadline when it wakes; only an
+  // earlier one needs it woken now (saves a timer syscall per read).
+  if (deadline < watchdog_.expiry()) watchdog_.cancel();
+}
+
+asio::awaitable<bool> RespConnection::ReadMore(uint64_t at_least) {
+  if (input_.size() - input_end_ < at_least) {
+    // Out of room at the tail: move the unparsed bytes to the front first
+    // (rarely: the buffer is reused from the front once all is parsed),
+    // then grow if that is not enough.
+    if (input_begin_ > 0) {
+      std::memmove(input_.data(), input_.data() + input_begin_, input_end_ - input_begin_);
+      input_end_ -= input_begin_;
+      input_begin_ = 0;
+    }
+    const uint64_t wanted = input_end_ + std::max<uint64_t>(at_least, kReadChunk);
+    if (input_.size() < wanted) input_.resize(static_cast<size_t>(wanted));
+  }
+  // A started command must keep arriving (frame timeout); between commands
+  // the idle timeout holds.
+  const bool between_commands = input_end_ == input_begin_;
+  const auto idle = config_.resp.idle_timeout;
+  SetDeadline(between_commands ? (idle.count() > 0 ? Clock::now() + idle : Clock::time_point::max())
+                               : Clock::now() + config_.frame_timeout);
+  boost::system::error_code ec;
+  const size_t n = co_await asio::async_read(
+      socket_, asio::buffer(input_.data() + input_end_, input_.size() - input_end_),
+      asio::transfer_at_least(static_cast<size_t>(at_least)), Redirect(ec));
+  input_end_ += n;
+  stats_.bytes_received.fetch_add(n, std::memory_order_relaxed);
+  deadline_ = Clock::time_point::max();
+  if (ec && n < at_least) co_return false;  // closed before the command was whole
+  co_return true;
+}
+
+asio::awaitable<bool> RespConnection::WriteReplies() {
+  if (replies_.empty() || closed_) co_return !closed_;
+  SetDeadline(Clock::now() + config_.frame_timeout);  // a peer that stops reading is cut
+  boost::system::error_code ec;
+  const size_t n = co_await asio::async_write(socket_, replies_.Buffers(), Redirect(ec));
+  deadline_ = Clock::time_point::max();
+  stats_.bytes_sent.fetch_add(n, std::memory_order_relaxed);
+  replies_.Clear();  // drops the pins of the values sent
+  co_return !ec;
+}
+
+asio::awaitable<void> RespConnection::Serve() {
+  while (!closed_) {
+    const std::string_view pending(input_.data() + input_begin_, input_end_ - input_begin_);
+    const ParseResult parsed = ParseCommand(pending, parser_limits_, args_);
+    if (parsed.outcome == ParseOutcome::kError) {
+      // The stream cannot be followed past this: answer, then close.
+      stats_.CountBadInput(BadInput::kRespProtocol);
+      log_.Warn(BadInput::kRespProtocol, peer_, parsed.error);
+      replies_.Error("ERR " + parsed.error);
+      co_await WriteReplies();
+      co_return;
+    }
+    if (parsed.outcome == ParseOutcome::kNeedMore) {
+      // Everything received is answered: send, then wait for more.
+      if (!co_await WriteReplies()) co_return;
+      if (draining_) co_return;
+      if (!co_await ReadMore(parsed.needed)) {
+        if (input_end_ > input_begin_ && !draining_ && !closed_) {
+          log_.Warn(BadInput::kTruncated, peer_, "peer closed inside a command");
+          stats_.CountBadInput(BadInput::kTruncated);
+        }
+        co_return;
+      }
+      continue;
+    }
+    bool keep_open = true;
+    if (!args_.empty()) keep_open = co_await Execute(args_);
+    input_begin_ += parsed.consumed;
+    if (input_begin_ == input_end_) {
+      input_begin_ = input_end_ = 0;
+      if (input_.size() > kKeptInputBytes) std::string().swap(input_);
+    }
+    if (!keep_open || replies_.bytes() >= kFlushReplyBytes) {
+      if (!co_await WriteReplies() || !keep_open) co_return;
+    }
+  }
+}
+
+asio::awaitable<Result<ReplyBody>> RespConnection::Call(protocol::Opcode opcode,
+                                                        const protocol::Metadata& request) {
+  const auto bytes = request.bytes();
+  Rendezvous<Result<ReplyBody>> reply(socket_.get_executor());
+  auto answer = service_.Handle(opcode, std::vector<std::byte>(bytes.begin(), bytes.end()),
+                                reply.Callback(), access_);
+  if (answer) co_return std::move(*answer);
+  co_return co_await reply.Wait();
+}
+
+}  // namespace kvtier::server::resp
