@@ -212,7 +212,8 @@ std::optional<Result<ReplyBody>> Service::FinishPut(PendingPut put, const Deferr
   for (size_t i = 0; i < put.blocks.size(); ++i) {
     if (!put.blocks[i]) continue;
     tiers::WritableBlock& block = put.blocks[i];
-    const uint64_t checksum = BlockChecksum(block.mutable_bytes());
+    const uint64_t checksum =
+        put.edge_checksums.empty() ? BlockChecksum(block.mutable_bytes()) : put.edge_checksums[i];
     if (!put.request.checksums.empty() && put.request.checksums[i] != checksum) {
       // The bytes changed between the client and us: never store them.
       put.codes[i] = StatusCode::kCorruption;

@@ -77,6 +77,11 @@ struct PendingPut {
   protocol::PutRequest request;
   std::vector<tiers::WritableBlock> blocks;
   std::vector<StatusCode> codes;
+  // Checksums the server computed itself from the bytes as they arrived
+  // (the RESP endpoint: it is the edge), one per block: FinishPut seals the
+  // blocks with them instead of reading the values once more. Empty: it
+  // computes them (and checks the request's, when the client sent some).
+  std::vector<uint64_t> edge_checksums;
 };
 
 // A keys request (Get, Delete) that may finish on a worker: it owns its

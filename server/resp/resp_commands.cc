@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/checksum.h"
 #include "server/resp/glob.h"
 #include "server/resp/rendezvous.h"
 #include "server/resp/resp_connection.h"
@@ -23,6 +24,23 @@ constexpr std::string_view kRedisVersion = "7.0.0";
 // cost less than many small ones. COUNT is a hint in Redis too.
 constexpr size_t kMinScanPage = 100;
 constexpr size_t kMaxScanPage = 100'000;
+
+// Copies `value` to `target` and returns its BlockChecksum, a chunk at a
+// time so that the checksum reads each chunk from cache right after the copy.
+uint64_t CopyAndChecksum(std::string_view value, std::byte* target) {
+  constexpr size_t kChunk = 32 * 1024;
+  if (value.size() <= kChunk) {
+    std::memcpy(target, value.data(), value.size());
+    return BlockChecksum({target, value.size()});
+  }
+  BlockChecksummer checksum;
+  for (size_t offset = 0; offset < value.size(); offset += kChunk) {
+    const size_t n = std::min(kChunk, value.size() - offset);
+    std::memcpy(target + offset, value.data() + offset, n);
+    checksum.Update({target + offset, n});
+  }
+  return checksum.Digest();
+}
 
 std::string Lower(std::string_view text) {
   std::string out(text);
@@ -384,9 +402,9 @@ asio::awaitable<Result<std::vector<StatusCode>>> RespConnection::Put(
     lengths.push_back(value.size());
     payload += value.size();
   }
-  // No checksums in the request: FinishPut computes each value's from the
-  // block it was copied into, here at the edge, once (a native client's are
-  // verified instead).
+  // No checksums in the request: each value's is computed here, at the
+  // edge, while it is copied into its block (a native client's are verified
+  // instead).
   const std::vector<uint32_t> ttls(ttl_ms > 0 ? keys.size() : 0, ttl_ms);
   const protocol::Metadata request =
       protocol::EncodePutRequest(namespace_name_, keys, lengths, {}, ttls);
@@ -394,9 +412,10 @@ asio::awaitable<Result<std::vector<StatusCode>>> RespConnection::Put(
   auto put =
       service_.BeginPut(std::vector<std::byte>(bytes.begin(), bytes.end()), payload, access_);
   if (!put.ok()) co_return put.status();
+  put->edge_checksums.assign(values.size(), 0);
   for (size_t i = 0; i < values.size(); ++i) {
     if (!put->blocks[i]) continue;
-    std::memcpy(put->blocks[i].mutable_bytes().data(), values[i].data(), values[i].size());
+    put->edge_checksums[i] = CopyAndChecksum(values[i], put->blocks[i].mutable_bytes().data());
   }
   Rendezvous<Result<ReplyBody>> reply(socket_.get_executor());
   auto answer = service_.FinishPut(std::move(*put), reply.Callback());

@@ -18,9 +18,12 @@ auto Redirect(boost::system::error_code& ec) {
 // Reads go into at least this much free buffer, so that small pipelined
 // commands arrive many per read.
 constexpr size_t kReadChunk = 16 * 1024;
-// A buffer grown past this for a large command is given back once that
-// command is parsed, so idle connections hold little memory.
+// A buffer grown past this for large commands is given back once this many
+// commands in a row did not need it, so a client that stopped sending large
+// values holds little memory, and one that keeps sending them does not pay
+// for a new buffer each time.
 constexpr size_t kKeptInputBytes = 4u << 20;
+constexpr uint32_t kSmallCommandsBeforeShrink = 64;
 // Replies of a pipelined batch are written once they pass this, even when
 // more whole commands are waiting.
 constexpr uint64_t kFlushReplyBytes = 4u << 20;
@@ -120,17 +123,28 @@ void RespConnection::SetDeadline(Clock::time_point deadline) {
 }
 
 asio::awaitable<bool> RespConnection::ReadMore(uint64_t at_least) {
-  if (input_.size() - input_end_ < at_least) {
+  if (input_capacity_ - input_end_ < at_least) {
     // Out of room at the tail: move the unparsed bytes to the front first
     // (rarely: the buffer is reused from the front once all is parsed),
     // then grow if that is not enough.
     if (input_begin_ > 0) {
-      std::memmove(input_.data(), input_.data() + input_begin_, input_end_ - input_begin_);
+      std::memmove(input_.get(), input_.get() + input_begin_, input_end_ - input_begin_);
       input_end_ -= input_begin_;
       input_begin_ = 0;
     }
     const uint64_t wanted = input_end_ + std::max<uint64_t>(at_least, kReadChunk);
-    if (input_.size() < wanted) input_.resize(static_cast<size_t>(wanted));
+    if (input_capacity_ < wanted) {
+      // At least double, so a value arriving in many reads moves few times.
+      // (No more than a whole command's limit, though: the parser refuses
+      // larger ones.)
+      const uint64_t doubled =
+          std::min<uint64_t>(2 * input_capacity_, parser_limits_.max_command_bytes + kReadChunk);
+      const size_t capacity = static_cast<size_t>(std::max<uint64_t>(wanted, doubled));
+      auto grown = std::make_unique_for_overwrite<char[]>(capacity);
+      if (input_end_ > 0) std::memcpy(grown.get(), input_.get(), input_end_);
+      input_ = std::move(grown);
+      input_capacity_ = capacity;
+    }
   }
   // A started command must keep arriving (frame timeout); between commands
   // the idle timeout holds.
@@ -140,7 +154,7 @@ asio::awaitable<bool> RespConnection::ReadMore(uint64_t at_least) {
                                : Clock::now() + config_.frame_timeout);
   boost::system::error_code ec;
   const size_t n = co_await asio::async_read(
-      socket_, asio::buffer(input_.data() + input_end_, input_.size() - input_end_),
+      socket_, asio::buffer(input_.get() + input_end_, input_capacity_ - input_end_),
       asio::transfer_at_least(static_cast<size_t>(at_least)), Redirect(ec));
   input_end_ += n;
   stats_.bytes_received.fetch_add(n, std::memory_order_relaxed);
@@ -162,7 +176,7 @@ asio::awaitable<bool> RespConnection::WriteReplies() {
 
 asio::awaitable<void> RespConnection::Serve() {
   while (!closed_) {
-    const std::string_view pending(input_.data() + input_begin_, input_end_ - input_begin_);
+    const std::string_view pending(input_.get() + input_begin_, input_end_ - input_begin_);
     const ParseResult parsed = ParseCommand(pending, parser_limits_, args_);
     if (parsed.outcome == ParseOutcome::kError) {
       // The stream cannot be followed past this: answer, then close.
@@ -188,9 +202,13 @@ asio::awaitable<void> RespConnection::Serve() {
     bool keep_open = true;
     if (!args_.empty()) keep_open = co_await Execute(args_);
     input_begin_ += parsed.consumed;
+    small_commands_ = parsed.consumed > kKeptInputBytes / 2 ? 0 : small_commands_ + 1;
     if (input_begin_ == input_end_) {
       input_begin_ = input_end_ = 0;
-      if (input_.size() > kKeptInputBytes) std::string().swap(input_);
+      if (input_capacity_ > kKeptInputBytes && small_commands_ >= kSmallCommandsBeforeShrink) {
+        input_.reset();
+        input_capacity_ = 0;
+      }
     }
     if (!keep_open || replies_.bytes() >= kFlushReplyBytes) {
       if (!co_await WriteReplies() || !keep_open) co_return;

@@ -119,9 +119,15 @@ class RespConnection : public Session, public std::enable_shared_from_this<RespC
   bool closed_ = false;
   bool draining_ = false;
 
-  std::string input_;  // bytes received; [input_begin_, input_end_) not yet parsed
+  // Bytes received: [input_begin_, input_end_) not yet parsed. Not zeroed
+  // when grown (a large value is written over at once by the socket).
+  std::unique_ptr<char[]> input_;
+  size_t input_capacity_ = 0;
   size_t input_begin_ = 0;
   size_t input_end_ = 0;
+  // Commands since the last one that needed a buffer past kKeptInputBytes:
+  // after enough small ones the large buffer is given back.
+  uint32_t small_commands_ = 0;
   ReplyBuffer replies_;
   std::vector<std::string_view> args_;
 
