@@ -60,21 +60,49 @@ std::vector<std::string> ToKeys(const py::sequence& keys) {
   return out;
 }
 
-// A contiguous view of a Python buffer, held (with the object) while used.
+// A contiguous view of a Python buffer or a torch.Tensor's memory, held
+// (with the object) while used.
 struct Buffer {
-  py::buffer_info info;
-  std::span<std::byte> bytes() const {
-    return {static_cast<std::byte*>(info.ptr), static_cast<size_t>(info.size * info.itemsize)};
-  }
+  std::optional<py::buffer_info> info;  // a buffer object's view
+  py::object owner;                     // a tensor, kept alive
+  std::span<std::byte> span;
+  std::span<std::byte> bytes() const { return span; }
 };
 
+// A CPU, contiguous torch.Tensor of any dtype (bfloat16 included, which no
+// buffer protocol describes): its own memory, no copy. Found by duck typing,
+// so the module does not depend on torch. nullopt: not a tensor.
+std::optional<Buffer> TensorBuffer(const py::handle object) {
+  for (const char* attribute : {"data_ptr", "element_size", "numel", "is_contiguous", "device"}) {
+    if (!py::hasattr(object, attribute)) return std::nullopt;
+  }
+  if (object.attr("device").attr("type").cast<std::string>() != "cpu") {
+    throw py::value_error("tensors must be on the CPU (copy it with .cpu() first)");
+  }
+  if (!object.attr("is_contiguous")().cast<bool>()) {
+    throw py::value_error("tensors must be contiguous (use .contiguous())");
+  }
+  const auto address = object.attr("data_ptr")().cast<uintptr_t>();
+  const auto size =
+      object.attr("numel")().cast<size_t>() * object.attr("element_size")().cast<size_t>();
+  return Buffer{std::nullopt,
+                py::reinterpret_borrow<py::object>(object),
+                {reinterpret_cast<std::byte*>(address), size}};
+}
+
 Buffer ToBuffer(const py::handle object, bool writable) {
-  if (!PyObject_CheckBuffer(object.ptr())) throw py::type_error("expected a buffer object");
+  if (!PyObject_CheckBuffer(object.ptr())) {
+    if (auto tensor = TensorBuffer(object)) return std::move(*tensor);
+    throw py::type_error("expected a buffer object (bytes, bytearray, numpy array) or a tensor");
+  }
   const int flags = PyBUF_FORMAT | PyBUF_ND | PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
   // buffer_info takes the view (heap-allocated) and releases it when done.
   auto view = std::make_unique<Py_buffer>();
   if (PyObject_GetBuffer(object.ptr(), view.get(), flags) != 0) throw py::error_already_set();
-  return Buffer{py::buffer_info(view.release(), /*ownview=*/true)};
+  py::buffer_info info(view.release(), /*ownview=*/true);
+  const std::span<std::byte> span(static_cast<std::byte*>(info.ptr),
+                                  static_cast<size_t>(info.size * info.itemsize));
+  return Buffer{std::move(info), py::object(), span};
 }
 
 std::optional<std::string> TierOrNone(protocol::TierId tier) {
@@ -96,11 +124,16 @@ std::vector<std::span<std::byte>> Spans(const std::vector<Buffer>& buffers) {
   return out;
 }
 
+// The first `count` buffers: one per key. More are allowed and left alone,
+// so the buffers of a whole request serve the keys of a partial match.
 std::vector<Buffer> WritableBuffers(const py::sequence& buffers, size_t count) {
-  if (buffers.size() != count) throw py::value_error("one buffer per key is needed");
+  if (buffers.size() < count) {
+    throw py::value_error("one buffer per key is needed: " + std::to_string(count) + " keys, " +
+                          std::to_string(buffers.size()) + " buffers");
+  }
   std::vector<Buffer> out;
   out.reserve(count);
-  for (const py::handle buffer : buffers) out.push_back(ToBuffer(buffer, /*writable=*/true));
+  for (size_t i = 0; i < count; ++i) out.push_back(ToBuffer(buffers[i], /*writable=*/true));
   return out;
 }
 
@@ -116,7 +149,7 @@ class PyClient {
   }
 
   py::dict ServerInfo() const {
-    const client::ServerInfo& info = client_->server_info();
+    const client::ServerInfo& info = Live()->server_info();
     py::dict limits;
     limits["max_keys_per_request"] = info.limits.max_keys_per_request;
     limits["max_key_bytes"] = info.limits.max_key_bytes;
@@ -133,9 +166,18 @@ class PyClient {
     return out;
   }
 
-  bool uses_shared_memory() const { return client_->uses_shared_memory(); }
-  bool uses_rdma() const { return client_->uses_rdma(); }
-  std::string rdma_fallback() const { return client_->rdma_fallback(); }
+  // Closes the connection; later calls raise. Idempotent. A call in flight
+  // on another thread finishes first (it holds the client).
+  void Close() {
+    std::shared_ptr<Client> closing = std::move(client_);
+    py::gil_scoped_release unlocked;
+    closing.reset();
+  }
+  bool closed() const { return client_ == nullptr; }
+
+  bool uses_shared_memory() const { return Live()->uses_shared_memory(); }
+  bool uses_rdma() const { return Live()->uses_rdma(); }
+  std::string rdma_fallback() const { return Live()->rdma_fallback(); }
 
   std::vector<int> Put(const std::string& ns, const py::sequence& keys, const py::sequence& values,
                        const std::vector<uint32_t>& ttls_ms, const std::vector<uint8_t>& pins,
@@ -156,8 +198,9 @@ class PyClient {
     options.partial_tail = partial_tail;
     Result<client::KeyStatuses> put = InvalidArgument("not run");
     {
-      py::gil_scoped_release unlocked;  // `held` keeps the buffers alive and in place
-      put = client_->Put(ns, key_list, spans, options);
+      const std::shared_ptr<Client> live = Live();  // with the GIL held
+      py::gil_scoped_release unlocked;              // `held` keeps the buffers alive and in place
+      put = live->Put(ns, key_list, spans, options);
     }
     std::vector<int> codes;
     for (const Status& status : Unwrap(std::move(put)).statuses) {
@@ -190,8 +233,9 @@ class PyClient {
     const std::vector<std::span<std::byte>> targets = Spans(held);
     Result<client::GetIntoResult> got = InvalidArgument("not run");
     {
-      py::gil_scoped_release unlocked;  // `held` keeps the buffers alive and in place
-      got = client_->GetInto(ns, key_list, targets, lease_id);
+      const std::shared_ptr<Client> live = Live();  // with the GIL held
+      py::gil_scoped_release unlocked;              // `held` keeps the buffers alive and in place
+      got = live->GetInto(ns, key_list, targets, lease_id);
     }
     const client::GetIntoResult result = Unwrap(std::move(got));
     std::vector<std::optional<uint64_t>> lengths(key_list.size());
@@ -222,9 +266,10 @@ class PyClient {
     const std::vector<std::span<std::byte>> targets = Spans(held);
     Result<client::PrefixIntoResult> got = InvalidArgument("not run");
     {
+      const std::shared_ptr<Client> live = Live();  // with the GIL held
       py::gil_scoped_release unlocked;
-      got = client_->GetPrefixInto(ns, key_list, targets, std::chrono::milliseconds(deadline_ms),
-                                   lease_id);
+      got = live->GetPrefixInto(ns, key_list, targets, std::chrono::milliseconds(deadline_ms),
+                                lease_id);
     }
     const client::PrefixIntoResult result = Unwrap(std::move(got));
     if (result.stop_reason == protocol::PrefixStop::kError &&
@@ -239,8 +284,9 @@ class PyClient {
     const std::vector<std::string> key_list = ToKeys(keys);
     Result<client::ExistsResult> exists = InvalidArgument("not run");
     {
+      const std::shared_ptr<Client> live = Live();  // with the GIL held
       py::gil_scoped_release unlocked;
-      exists = client_->Exists(ns, key_list);
+      exists = live->Exists(ns, key_list);
     }
     std::vector<std::optional<std::string>> out;
     for (protocol::TierId tier : Unwrap(std::move(exists)).tiers) out.push_back(TierOrNone(tier));
@@ -277,8 +323,9 @@ class PyClient {
     const Buffer held = ToBuffer(data, /*writable=*/false);
     Result<client::ObjectEntry> written = InvalidArgument("not run");
     {
+      const std::shared_ptr<Client> live = Live();  // with the GIL held
       py::gil_scoped_release unlocked;
-      written = client_->WriteObject(ns, path, held.bytes());
+      written = live->WriteObject(ns, path, held.bytes());
     }
     return ObjectDict(Unwrap(std::move(written)));
   }
@@ -286,8 +333,9 @@ class PyClient {
   py::dict CreateObject(const std::string& ns, const std::string& path) {
     Result<client::ObjectWriter> writer = InvalidArgument("not run");
     {
+      const std::shared_ptr<Client> live = Live();  // with the GIL held
       py::gil_scoped_release unlocked;
-      writer = client_->CreateObject(ns, path);
+      writer = live->CreateObject(ns, path);
     }
     const client::ObjectWriter opened = Unwrap(std::move(writer));
     py::dict out;
@@ -307,38 +355,41 @@ class PyClient {
     const client::ObjectWriter writer = WriterOf(session);
     const Buffer held = ToBuffer(data, /*writable=*/false);
     const std::span<const std::byte> block = held.bytes();
-    Checked([&] { return client_->PutObjectBlocks(writer, index, std::span(&block, 1)); });
+    Checked(
+        [&, live = Live()] { return live->PutObjectBlocks(writer, index, std::span(&block, 1)); });
   }
 
   py::dict CommitObject(const py::dict& session, uint64_t size) {
     const client::ObjectWriter writer = WriterOf(session);
     Result<client::ObjectEntry> committed = InvalidArgument("not run");
     {
+      const std::shared_ptr<Client> live = Live();  // with the GIL held
       py::gil_scoped_release unlocked;
-      committed = client_->CommitObject(writer, size);
+      committed = live->CommitObject(writer, size);
     }
     return ObjectDict(Unwrap(std::move(committed)));
   }
 
   void AbortObject(const py::dict& session) {
     const client::ObjectWriter writer = WriterOf(session);
-    Checked([&] { return client_->AbortObject(writer); });
+    Checked([&, live = Live()] { return live->AbortObject(writer); });
   }
 
   void Rename(const std::string& ns, const std::string& from, const std::string& to) {
-    Checked([&] { return client_->RenameObject(ns, from, to); });
+    Checked([&, live = Live()] { return live->RenameObject(ns, from, to); });
   }
 
   void DeleteObject(const std::string& ns, const std::string& path) {
-    Checked([&] { return client_->DeleteObject(ns, path); });
+    Checked([&, live = Live()] { return live->DeleteObject(ns, path); });
   }
 
   py::dict List(const std::string& ns, const std::string& prefix, const std::string& delimiter,
                 const std::string& page_token, uint32_t max_results) {
     Result<client::ObjectPage> page = InvalidArgument("not run");
     {
+      const std::shared_ptr<Client> live = Live();  // with the GIL held
       py::gil_scoped_release unlocked;
-      page = client_->List(ns, prefix, delimiter, page_token, max_results);
+      page = live->List(ns, prefix, delimiter, page_token, max_results);
     }
     const client::ObjectPage listing = Unwrap(std::move(page));
     py::list objects;
@@ -353,8 +404,9 @@ class PyClient {
   py::dict Stat(const std::string& ns, const std::string& path) {
     Result<client::ObjectEntry> object = InvalidArgument("not run");
     {
+      const std::shared_ptr<Client> live = Live();  // with the GIL held
       py::gil_scoped_release unlocked;
-      object = client_->Stat(ns, path);
+      object = live->Stat(ns, path);
     }
     return ObjectDict(Unwrap(std::move(object)));
   }
@@ -366,8 +418,9 @@ class PyClient {
     const Buffer held = ToBuffer(buffer, /*writable=*/true);
     Result<client::RangeResult> read = InvalidArgument("not run");
     {
+      const std::shared_ptr<Client> live = Live();  // with the GIL held
       py::gil_scoped_release unlocked;
-      read = client_->ReadRange(ns, path, offset, held.bytes());
+      read = live->ReadRange(ns, path, offset, held.bytes());
     }
     const client::RangeResult result = Unwrap(std::move(read));
     if (!version.empty() && result.object.version != version) {
@@ -388,9 +441,10 @@ class PyClient {
     std::string bytes(want, '\0');
     Result<client::RangeResult> read = InvalidArgument("not run");
     {
+      const std::shared_ptr<Client> live = Live();  // with the GIL held
       py::gil_scoped_release unlocked;
-      read = client_->ReadRange(ns, path, offset,
-                                std::as_writable_bytes(std::span(bytes.data(), bytes.size())));
+      read = live->ReadRange(ns, path, offset,
+                             std::as_writable_bytes(std::span(bytes.data(), bytes.size())));
     }
     const client::RangeResult result = Unwrap(std::move(read));
     if (!version.empty() && result.object.version != version) {
@@ -404,8 +458,9 @@ class PyClient {
     const std::vector<std::string> key_list = ToKeys(keys);
     Result<client::KeyStatuses> deleted = InvalidArgument("not run");
     {
+      const std::shared_ptr<Client> live = Live();  // with the GIL held
       py::gil_scoped_release unlocked;
-      deleted = client_->Delete(ns, key_list);
+      deleted = live->Delete(ns, key_list);
     }
     std::vector<int> codes;
     for (const Status& status : Unwrap(std::move(deleted)).statuses) {
@@ -418,8 +473,9 @@ class PyClient {
     const std::vector<std::string> key_list = ToKeys(keys);
     Result<client::MatchResult> match = InvalidArgument("not run");
     {
+      const std::shared_ptr<Client> live = Live();  // with the GIL held
       py::gil_scoped_release unlocked;
-      match = client_->MatchPrefix(ns, key_list, lease_ms);
+      match = live->MatchPrefix(ns, key_list, lease_ms);
     }
     const client::MatchResult m = Unwrap(std::move(match));
     MatchResult out{m.matched, {}, m.lease_id, m.lease_ms};
@@ -431,8 +487,9 @@ class PyClient {
   bool Release(uint64_t lease_id) {
     Result<bool> released = InvalidArgument("not run");
     {
+      const std::shared_ptr<Client> live = Live();  // with the GIL held
       py::gil_scoped_release unlocked;
-      released = client_->Release(lease_id);
+      released = live->Release(lease_id);
     }
     return Unwrap(std::move(released));
   }
@@ -441,8 +498,9 @@ class PyClient {
     const std::vector<std::string> key_list = ToKeys(keys);
     Status flushed;
     {
+      const std::shared_ptr<Client> live = Live();  // with the GIL held
       py::gil_scoped_release unlocked;
-      flushed = client_->Flush(ns, key_list);
+      flushed = live->Flush(ns, key_list);
     }
     if (!flushed.ok()) Raise(flushed);
   }
@@ -450,8 +508,9 @@ class PyClient {
   py::dict Stats() {
     Result<client::StatsResult> stats = InvalidArgument("not run");
     {
+      const std::shared_ptr<Client> live = Live();  // with the GIL held
       py::gil_scoped_release unlocked;
-      stats = client_->Stats();
+      stats = live->Stats();
     }
     const client::StatsResult s = Unwrap(std::move(stats));
     auto counters = [](const std::vector<protocol::NamedCounter>& list) {
@@ -487,8 +546,9 @@ class PyClient {
                           uint64_t lease_id) {
     Result<client::GetResult> got = InvalidArgument("not run");
     {
+      const std::shared_ptr<Client> live = Live();  // with the GIL held
       py::gil_scoped_release unlocked;
-      got = client_->Get(ns, keys, lease_id);
+      got = live->Get(ns, keys, lease_id);
     }
     return Unwrap(std::move(got));
   }
@@ -497,13 +557,24 @@ class PyClient {
                                    uint32_t deadline_ms, uint64_t lease_id) {
     Result<client::PrefixResult> got = InvalidArgument("not run");
     {
+      const std::shared_ptr<Client> live = Live();  // with the GIL held
       py::gil_scoped_release unlocked;
-      got = client_->GetPrefix(ns, keys, std::chrono::milliseconds(deadline_ms), lease_id);
+      got = live->GetPrefix(ns, keys, std::chrono::milliseconds(deadline_ms), lease_id);
     }
     return Unwrap(std::move(got));
   }
 
-  std::unique_ptr<Client> client_;
+  // The open client; raises kvtier.Error (unavailable) once closed. Call
+  // with the GIL held.
+  std::shared_ptr<Client> Live() const {
+    if (!client_) Raise(Unavailable("the client is closed"));
+    return client_;
+  }
+
+  // Null once closed. Read and reset only with the GIL held; each call
+  // holds its own reference while the GIL is released, so close() from
+  // another thread never pulls the client from under a call in flight.
+  std::shared_ptr<Client> client_;
 };
 
 ChainHash ToChainHash(const std::string& name) {
@@ -519,6 +590,7 @@ PYBIND11_MODULE(kvtier, m) {
   using namespace kvtier;
   using namespace kvtier::python;
   m.doc() = "kvtier client: a per-rack KV-cache and dataset block cache (docs/python.md)";
+  m.attr("__version__") = KVTIER_VERSION;
 
   // kvtier.Error(code, name, message): `code` is a kvtier.StatusCode value.
   py::dict error_body;
@@ -599,6 +671,14 @@ class Error(Exception):
            py::arg("tls_cert_file") = "", py::arg("tls_key_file") = "", py::arg("rdma") = false,
            py::arg("rdma_device") = "", py::arg("rdma_region_bytes") = 256ull << 20)
       .def_property_readonly("server_info", &PyClient::ServerInfo)
+      .def("close", &PyClient::Close, "Closes the connection; later calls raise kvtier.Error.")
+      .def_property_readonly("closed", &PyClient::closed)
+      .def("__enter__", [](py::object self) { return self; })
+      .def("__exit__",
+           [](PyClient& self, py::handle, py::handle, py::handle) {
+             self.Close();
+             return false;
+           })
       .def_property_readonly("uses_shared_memory", &PyClient::uses_shared_memory)
       .def_property_readonly("uses_rdma", &PyClient::uses_rdma)
       .def_property_readonly(

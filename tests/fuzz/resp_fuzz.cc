@@ -12,20 +12,12 @@
 #include <string>
 
 #include "protocol/asio.h"
-#include "server/config.h"
 #include "server/rate_limited_log.h"
 #include "server/resp/resp_connection.h"
-#include "server/server_stats.h"
-#include "server/service.h"
-#include "tiers/dram/dram_tier.h"
-#include "tiers/tier_stack.h"
+#include "tests/fuzz/fuzz_server.h"
 
 namespace kvtier::server {
 namespace {
-
-void Check(bool condition) {
-  if (!condition) std::abort();
-}
 
 // Small limits keep each input cheap.
 constexpr std::string_view kConfig = R"(
@@ -55,22 +47,8 @@ namespaces:
     kind: dataset
 )";
 
-struct Server {
-  Server()
-      : config(Load()),
-        dram(config.dram),
-        stack(dram, nullptr, config.stack),
-        service(config, stack, stats) {}
-  static ServerConfig Load() {
-    auto config = ParseConfig(kConfig);
-    Check(config.ok() && config->Validate().ok());
-    return *config;
-  }
-  ServerConfig config;
-  tiers::DramTier dram;
-  tiers::TierStack stack;
-  ServerStats stats;
-  Service service;
+struct Server : FuzzServer {
+  Server() : FuzzServer(kConfig) {}
   RateLimitedLog log{0};
 };
 

@@ -16,18 +16,10 @@
 
 #include "protocol/frame.h"
 #include "protocol/messages.h"
-#include "server/config.h"
-#include "server/server_stats.h"
-#include "server/service.h"
-#include "tiers/dram/dram_tier.h"
-#include "tiers/tier_stack.h"
+#include "tests/fuzz/fuzz_server.h"
 
 namespace kvtier::server {
 namespace {
-
-void Check(bool condition) {
-  if (!condition) std::abort();
-}
 
 // Small limits keep each input cheap; the namespaces cover every kind.
 constexpr std::string_view kConfig = R"(
@@ -58,24 +50,6 @@ namespaces:
     pin: soft
 )";
 
-struct Server {
-  Server()
-      : config(Load()),
-        dram(config.dram),
-        stack(dram, nullptr, config.stack),
-        service(config, stack, stats) {}
-  static ServerConfig Load() {
-    auto config = ParseConfig(kConfig);
-    Check(config.ok() && config->Validate().ok());
-    return *config;
-  }
-  ServerConfig config;
-  tiers::DramTier dram;
-  tiers::TierStack stack;
-  ServerStats stats;
-  Service service;
-};
-
 // Reads from the input as a socket would deliver it; false once it ends.
 class Stream {
  public:
@@ -100,8 +74,8 @@ void CheckReply(const std::optional<Result<ReplyBody>>& reply) {
   if (!reply || !reply->ok()) return;
   uint64_t bytes = 0;
   for (const auto& piece : (*reply)->payload) bytes += piece.bytes.size();
-  Check(bytes == (*reply)->payload_bytes);
-  Check(!(*reply)->metadata.bytes().empty());
+  FuzzCheck(bytes == (*reply)->payload_bytes);
+  FuzzCheck(!(*reply)->metadata.bytes().empty());
 }
 
 // Serves frames until the stream ends or a frame would end the connection.
@@ -138,7 +112,7 @@ void Serve(Service& service, Stream& stream) {
         const uint64_t length = put->request.value_lengths[i];
         if (put->blocks[i]) {
           const std::span<std::byte> target = put->blocks[i].mutable_bytes();
-          Check(target.size() == length);
+          FuzzCheck(target.size() == length);
           if (!stream.Take(target)) return;
         } else if (!stream.Skip(length)) {
           return;
@@ -164,7 +138,8 @@ void Serve(Service& service, Stream& stream) {
 }  // namespace kvtier::server
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static auto* server = new kvtier::server::Server();  // lives for the whole run
+  // Lives for the whole run.
+  static auto* server = new kvtier::server::FuzzServer(kvtier::server::kConfig);
   kvtier::server::Stream stream(
       std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), size));
   kvtier::server::Serve(server->service, stream);
