@@ -2,6 +2,8 @@
 // verifies it as its FlatBuffers root, then checks what the verifier
 // cannot (counts that must match, limits, names) before anything is used.
 
+#include <cstring>
+
 #include "protocol/messages.h"
 #include "protocol/wire_codec.h"
 
@@ -31,8 +33,12 @@ Result<HelloRequest> DecodeHelloRequest(std::span<const std::byte> metadata) {
   if (root->rdma_regions() != nullptr) {
     if (!out.rdma) return BadRequest("Hello names RDMA regions without an RDMA endpoint");
     RegisteredRegions check;  // refuses empty, wrapping, overlapping and too many
-    for (const w::RdmaRegion* region : *root->rdma_regions()) {
-      const BufferRef ref{region->address(), region->length(), region->rkey()};
+    for (const w::RdmaRegion* unaligned : *root->rdma_regions()) {
+      // The verifier checks a struct vector's bounds, not its elements'
+      // alignment: copy each into an aligned struct before reading it.
+      w::RdmaRegion region;
+      std::memcpy(static_cast<void*>(&region), unaligned, sizeof(region));
+      const BufferRef ref{region.address(), region.length(), region.rkey()};
       if (Status added = check.Add(ref.address, ref.length, ref.key); !added.ok()) {
         return BadRequest("Hello RDMA region: " + added.message());
       }

@@ -121,9 +121,15 @@ TEST_F(CheckpointBlobTest, RenameAndDeleteCarryOverToBlob) {
   EXPECT_EQ(ReadBlob("ckpt/step-1.pt.tmp").status().code(), StatusCode::kNotFound);
 
   ASSERT_TRUE(client_->DeleteObject("ckpt", "step-1.pt").ok());
-  // The delete's blob removal runs in the background: wait for it.
-  while (ReadBlob("ckpt/step-1.pt").ok())
+  // The delete's blob removal runs in the background, and counts itself
+  // just after the blob is gone: wait for both (bounded).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (
+      (ReadBlob("ckpt/step-1.pt").ok() || Counter("checkpoint_blobs/ckpt", "blobs_removed") < 2) &&
+      std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(ReadBlob("ckpt/step-1.pt").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(Counter("checkpoint_blobs/ckpt", "blobs_removed"), 2u);
 }
 
