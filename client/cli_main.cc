@@ -1,6 +1,6 @@
 // kvtier: command-line client.
 //
-//   kvtier [--server HOST:PORT] [--hex] [--timeout MS] COMMAND ...
+//   kvtier [--server HOST:PORT | --servers H:P,H:P...] [--hex] [--timeout MS] COMMAND ...
 //     put NS KEY [FILE|-]     store FILE (or stdin) under KEY
 //     get NS KEY [FILE|-]     write the value to FILE (or stdout)
 //     exists NS KEY...        print each key's tier, or "absent"
@@ -20,10 +20,16 @@
 // --tls-ca FILE to trust (default: the system's CA store), --tls-server-name
 // NAME to expect (default: the host), --tls-cert and --tls-key to present.
 //
+// --servers names several servers (the servers of a rack): put, get,
+// exists, del and match then go to each key's rendezvous owner
+// (client/cluster_client.h), as ClusterClient does; other commands need one
+// --server.
+//
 // Keys are taken as text; with --hex each KEY is hex-encoded bytes.
 // Exit status: 0 on success, 1 when the operation failed (or a get missed),
 // 2 on a usage error. Errors are one line on stderr.
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -37,6 +43,7 @@
 #include "client/cli_objects.h"
 #include "client/cli_stats.h"
 #include "client/client.h"
+#include "client/cluster_client.h"
 #include "common/keys.h"
 #include "common/token.h"
 
@@ -44,7 +51,8 @@ namespace kvtier::client {
 namespace {
 
 constexpr std::string_view kUsage =
-    "usage: kvtier [--server HOST:PORT] [--hex] [--timeout MS] [--token-file FILE] COMMAND ...\n"
+    "usage: kvtier [--server HOST:PORT | --servers H:P,H:P...] [--hex] [--timeout MS]\n"
+    "              [--token-file FILE] COMMAND ...\n"
     "  put NS KEY [FILE|-]   get NS KEY [FILE|-]   exists NS KEY...\n"
     "  del NS KEY...         match NS KEY...       stats [--json]\n"
     "  ls NS [PREFIX]        stat NS PATH          cat NS PATH [OFFSET [LENGTH]]\n"
@@ -58,6 +66,7 @@ constexpr std::string_view kUsage =
 
 struct Options {
   ClientOptions client;
+  std::vector<std::string> servers;  // --servers: keys go to their rendezvous owners
   bool hex = false;
   std::vector<std::string> args;  // command and its operands
 };
@@ -89,6 +98,17 @@ Result<Options> ParseArgs(int argc, char** argv) {
         options.client.port = static_cast<uint16_t>(port);
       } catch (const std::exception&) {
         return InvalidArgument("bad port in --server " + std::string(value));
+      }
+    } else if (arg == "--servers" && i + 1 < argc) {
+      const std::string_view list = argv[++i];
+      for (size_t begin = 0; begin <= list.size();) {
+        const size_t comma = std::min(list.find(',', begin), list.size());
+        const std::string_view server = list.substr(begin, comma - begin);
+        if (server.find(':') == std::string_view::npos) {
+          return InvalidArgument("--servers needs HOST:PORT,HOST:PORT...");
+        }
+        options.servers.emplace_back(server);
+        begin = comma + 1;
       }
     } else if (arg == "--timeout" && i + 1 < argc) {
       try {
@@ -155,7 +175,8 @@ Result<std::vector<char>> ReadInput(const std::string& path) {
   return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-int Put(Client& client, const Options& o) {
+template <typename AnyClient>  // Client or ClusterClient
+int Put(AnyClient& client, const Options& o) {
   if (o.args.size() < 3 || o.args.size() > 4) return Usage("put NS KEY [FILE|-]");
   auto keys = Keys(o, 2, 3);
   if (!keys.ok()) return Usage(keys.status().message());
@@ -169,7 +190,8 @@ int Put(Client& client, const Options& o) {
   return 0;
 }
 
-int Get(Client& client, const Options& o) {
+template <typename AnyClient>  // Client or ClusterClient
+int Get(AnyClient& client, const Options& o) {
   if (o.args.size() < 3 || o.args.size() > 4) return Usage("get NS KEY [FILE|-]");
   auto keys = Keys(o, 2, 3);
   if (!keys.ok()) return Usage(keys.status().message());
@@ -188,7 +210,8 @@ int Get(Client& client, const Options& o) {
   return out ? 0 : Fail("get: cannot write '" + path + "'");
 }
 
-int Exists(Client& client, const Options& o) {
+template <typename AnyClient>  // Client or ClusterClient
+int Exists(AnyClient& client, const Options& o) {
   if (o.args.size() < 3) return Usage("exists NS KEY...");
   auto keys = Keys(o, 2, o.args.size());
   if (!keys.ok()) return Usage(keys.status().message());
@@ -202,7 +225,8 @@ int Exists(Client& client, const Options& o) {
   return 0;
 }
 
-int Delete(Client& client, const Options& o) {
+template <typename AnyClient>  // Client or ClusterClient
+int Delete(AnyClient& client, const Options& o) {
   if (o.args.size() < 3) return Usage("del NS KEY...");
   auto keys = Keys(o, 2, o.args.size());
   if (!keys.ok()) return Usage(keys.status().message());
@@ -216,7 +240,8 @@ int Delete(Client& client, const Options& o) {
   return 0;
 }
 
-int Match(Client& client, const Options& o) {
+template <typename AnyClient>  // Client or ClusterClient
+int Match(AnyClient& client, const Options& o) {
   if (o.args.size() < 3) return Usage("match NS KEY...");
   auto keys = Keys(o, 2, o.args.size());
   if (!keys.ok()) return Usage(keys.status().message());
@@ -328,11 +353,38 @@ int Run(int argc, char** argv) {
   const std::string& command = options->args[0];
   if (command == "keys") return KeysCommand(std::span(options->args).subspan(1));
   if (command == "token") return TokenCommand(*options);
+  if (!options->servers.empty()) {
+    using ClusterHandler = int (*)(ClusterClient&, const Options&);
+    static const std::pair<std::string_view, ClusterHandler> kKeyCommands[] = {
+        {"put", Put<ClusterClient>},       {"get", Get<ClusterClient>},
+        {"exists", Exists<ClusterClient>}, {"del", Delete<ClusterClient>},
+        {"match", Match<ClusterClient>},
+    };
+    for (const auto& [name, handler] : kKeyCommands) {
+      if (command != name) continue;
+      ClusterOptions cluster;
+      cluster.servers = options->servers;
+      cluster.client = options->client;
+      auto client = ClusterClient::Connect(cluster);
+      if (!client.ok()) return Fail(client.status().ToString());
+      return handler(**client, *options);
+    }
+    return Usage("'" + command + "' talks to one server: use --server, not --servers");
+  }
   using Handler = int (*)(Client&, const Options&);
   static const std::pair<std::string_view, Handler> kCommands[] = {
-      {"put", Put},         {"get", Get},     {"exists", Exists}, {"del", Delete},
-      {"match", Match},     {"stats", Stats}, {"flush", Flush},   {"ls", Ls},
-      {"stat", StatObject}, {"cat", Cat},     {"write", Write},   {"mv", Move},
+      {"put", Put<Client>},
+      {"get", Get<Client>},
+      {"exists", Exists<Client>},
+      {"del", Delete<Client>},
+      {"match", Match<Client>},
+      {"stats", Stats},
+      {"flush", Flush},
+      {"ls", Ls},
+      {"stat", StatObject},
+      {"cat", Cat},
+      {"write", Write},
+      {"mv", Move},
       {"rm", Remove},
   };
   for (const auto& [name, handler] : kCommands) {

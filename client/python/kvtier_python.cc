@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "client/client.h"
+#include "client/cluster_client.h"
 #include "client/python/fsspec_source.h"
 #include "common/engine_keys.h"
 #include "common/keys.h"
@@ -577,6 +578,117 @@ class PyClient {
   std::shared_ptr<Client> client_;
 };
 
+// Several servers as one (client/cluster_client.h): each key goes to its
+// rendezvous owner; batched calls are split by owner and sent in parallel.
+class PyClusterClient {
+ private:
+  std::shared_ptr<client::ClusterClient> Live() const {
+    if (!cluster_) Raise(Unavailable("the client is closed"));
+    return cluster_;
+  }
+  // Runs `call` on the cluster with the GIL released; its value or a raise.
+  template <typename Call>
+  auto Run(Call call) {
+    const std::shared_ptr<client::ClusterClient> live = Live();  // with the GIL held
+    decltype(call(*live)) result = InvalidArgument("not run");
+    {
+      py::gil_scoped_release unlocked;
+      result = call(*live);
+    }
+    return Unwrap(std::move(result));
+  }
+  static std::vector<int> Codes(const client::KeyStatuses& statuses) {
+    std::vector<int> codes;
+    for (const Status& status : statuses.statuses) codes.push_back(static_cast<int>(status.code()));
+    return codes;
+  }
+
+ public:
+  explicit PyClusterClient(const client::ClusterOptions& options) {
+    Result<std::unique_ptr<client::ClusterClient>> connected = InvalidArgument("not connected");
+    {
+      py::gil_scoped_release unlocked;
+      connected = client::ClusterClient::Connect(options);
+    }
+    cluster_ = Unwrap(std::move(connected));
+  }
+
+  std::vector<std::string> servers() const { return Live()->servers(); }
+  std::string OwnerOf(const py::object& key) const {
+    const std::shared_ptr<client::ClusterClient> live = Live();
+    return live->servers()[live->OwnerOf(ToKeys(py::make_tuple(key)).front())];
+  }
+
+  std::vector<int> Put(const std::string& ns, const py::sequence& keys, const py::sequence& values,
+                       const std::vector<uint32_t>& ttls_ms) {
+    const std::vector<std::string> key_list = ToKeys(keys);
+    if (values.size() != key_list.size()) throw py::value_error("one value per key is needed");
+    std::vector<Buffer> held;
+    std::vector<std::span<const std::byte>> spans;
+    held.reserve(values.size());
+    for (const py::handle value : values) {
+      held.push_back(ToBuffer(value, /*writable=*/false));
+      spans.push_back(held.back().bytes());
+    }
+    client::PutOptions options;
+    options.ttls_ms = ttls_ms;
+    return Codes(
+        Run([&](client::ClusterClient& c) { return c.Put(ns, key_list, spans, options); }));
+  }
+
+  std::vector<std::optional<py::bytes>> Get(const std::string& ns, const py::sequence& keys) {
+    const std::vector<std::string> key_list = ToKeys(keys);
+    const client::GetResult result =
+        Run([&](client::ClusterClient& c) { return c.Get(ns, key_list); });
+    std::vector<std::optional<py::bytes>> out;
+    for (const client::GetValue& value : result.values) {
+      if (value.status.code() == StatusCode::kNotFound) {
+        out.emplace_back(std::nullopt);
+        continue;
+      }
+      if (!value.status.ok()) Raise(value.status);
+      out.emplace_back(
+          py::bytes(reinterpret_cast<const char*>(value.bytes.data()), value.bytes.size()));
+    }
+    return out;
+  }
+
+  std::vector<std::optional<std::string>> Exists(const std::string& ns, const py::sequence& keys) {
+    const std::vector<std::string> key_list = ToKeys(keys);
+    std::vector<std::optional<std::string>> out;
+    for (protocol::TierId tier :
+         Run([&](client::ClusterClient& c) { return c.Exists(ns, key_list); }).tiers) {
+      out.push_back(TierOrNone(tier));
+    }
+    return out;
+  }
+
+  std::vector<int> Delete(const std::string& ns, const py::sequence& keys) {
+    const std::vector<std::string> key_list = ToKeys(keys);
+    return Codes(Run([&](client::ClusterClient& c) { return c.Delete(ns, key_list); }));
+  }
+
+  MatchResult Match(const std::string& ns, const py::sequence& keys) {
+    const std::vector<std::string> key_list = ToKeys(keys);
+    const client::MatchResult m =
+        Run([&](client::ClusterClient& c) { return c.MatchPrefix(ns, key_list); });
+    MatchResult out{m.matched, {}, 0, 0};
+    for (protocol::TierId tier : m.tiers)
+      out.tiers.push_back(std::string(protocol::TierName(tier)));
+    return out;
+  }
+
+  void Close() {
+    std::shared_ptr<client::ClusterClient> closing = std::move(cluster_);
+    py::gil_scoped_release unlocked;
+    closing.reset();
+  }
+  bool closed() const { return cluster_ == nullptr; }
+
+ private:
+  std::shared_ptr<client::ClusterClient> cluster_;  // as PyClient::client_
+};
+
 ChainHash ToChainHash(const std::string& name) {
   if (name == "xxh3") return ChainHash::kXxh3_128;
   if (name == "sha256") return ChainHash::kSha256;
@@ -733,6 +845,40 @@ class Error(Exception):
       .def("rename", &PyClient::Rename, py::arg("ns"), py::arg("src"), py::arg("dst"))
       .def("delete_object", &PyClient::DeleteObject, py::arg("ns"), py::arg("path"));
 
+  py::class_<PyClusterClient>(
+      m, "ClusterClient",
+      "Several kvtierd servers as one: each key goes to its rendezvous owner; thread-safe.")
+      .def(py::init([](const std::vector<std::string>& servers, const std::string& dns_name,
+                       uint16_t port, uint32_t timeout_ms, const std::string& token,
+                       const std::string& client_name) {
+             client::ClusterOptions options;
+             options.servers = servers;
+             options.dns_name = dns_name;
+             options.port = port;
+             options.client.request_timeout = std::chrono::milliseconds(timeout_ms);
+             options.client.token = token;
+             options.client.client_name = client_name;
+             return std::make_unique<PyClusterClient>(options);
+           }),
+           py::arg("servers") = std::vector<std::string>{}, py::kw_only(), py::arg("dns_name") = "",
+           py::arg("port") = 7400, py::arg("timeout_ms") = 30000, py::arg("token") = "",
+           py::arg("client_name") = "kvtier-python")
+      .def_property_readonly("servers", &PyClusterClient::servers)
+      .def("owner_of", &PyClusterClient::OwnerOf, py::arg("key"),
+           "The \"host:port\" of the server that holds `key`.")
+      .def("put", &PyClusterClient::Put, py::arg("ns"), py::arg("keys"), py::arg("values"),
+           py::arg("ttls_ms") = std::vector<uint32_t>{})
+      .def("get", &PyClusterClient::Get, py::arg("ns"), py::arg("keys"))
+      .def("exists", &PyClusterClient::Exists, py::arg("ns"), py::arg("keys"))
+      .def("delete", &PyClusterClient::Delete, py::arg("ns"), py::arg("keys"))
+      .def("match", &PyClusterClient::Match, py::arg("ns"), py::arg("keys"))
+      .def("close", &PyClusterClient::Close)
+      .def_property_readonly("closed", &PyClusterClient::closed)
+      .def("__enter__", [](py::object self) { return self; })
+      .def("__exit__", [](PyClusterClient& self, py::handle, py::handle, py::handle) {
+        self.Close();
+        return false;
+      });
   m.def(
       "prefix_block_keys",
       [](const std::vector<uint32_t>& tokens, size_t block_tokens, const std::string& seed,

@@ -138,5 +138,42 @@ TEST_F(CliTest, StatsTextAndJson) {
   EXPECT_NE(json.out.find("\"tiers\": [{\"name\": \"dram\""), std::string::npos);
 }
 
+TEST(CliClusterTest, ServersSpreadKeysToTheirOwners) {
+  testing::ServerProcess a({"--no-nvme"});
+  testing::ServerProcess b({"--no-nvme"});
+  ASSERT_TRUE(a.Start().ok()) << a.log();
+  ASSERT_TRUE(b.Start().ok()) << b.log();
+  const std::string cli = testing::BinaryPath("kvtier");
+  const std::string servers = " --servers 127.0.0.1:" + std::to_string(a.port()) +
+                              ",127.0.0.1:" + std::to_string(b.port()) + " ";
+  int on_a = 0;
+  int on_b = 0;
+  for (int i = 0; i < 16; ++i) {
+    const std::string key = "spread-" + std::to_string(i);
+    ASSERT_EQ(testing::RunShell("echo value-" + std::to_string(i) + " | " + cli + servers +
+                                "put kv " + key + " -")
+                  .exit_code,
+              0);
+    EXPECT_EQ(testing::RunShell(cli + servers + "get kv " + key).out,
+              "value-" + std::to_string(i) + "\n");
+    const bool held_by_a =
+        testing::RunShell(cli + " --server 127.0.0.1:" + std::to_string(a.port()) + " exists kv " +
+                          key)
+            .out.find("dram") != std::string::npos;
+    const bool held_by_b =
+        testing::RunShell(cli + " --server 127.0.0.1:" + std::to_string(b.port()) + " exists kv " +
+                          key)
+            .out.find("dram") != std::string::npos;
+    EXPECT_NE(held_by_a, held_by_b) << key << " must live on exactly one server";
+    on_a += held_by_a;
+    on_b += held_by_b;
+  }
+  EXPECT_GT(on_a, 0);
+  EXPECT_GT(on_b, 0);
+  const auto stats = testing::RunShell(cli + servers + "stats 2>&1");
+  EXPECT_EQ(stats.exit_code, 2);
+  EXPECT_NE(stats.out.find("use --server"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kvtier

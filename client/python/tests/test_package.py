@@ -58,3 +58,63 @@ def test_readme_example_works_on_a_partial_match(server):
         c.get_into("kv", keys[:hit], pages)
         assert pages[0] == bytes([0]) * 4096 and pages[1] == bytes([1]) * 4096
         assert pages[2] == bytearray(4096)
+
+
+def test_cluster_client_spreads_keys_by_owner(make_server):
+    servers = [make_server(), make_server()]
+    names = [f"127.0.0.1:{s.port}" for s in servers]
+    with kvtier.ClusterClient(names) as cluster:
+        assert cluster.servers == names
+        keys = [f"cluster-{i}".encode() for i in range(64)]
+        values = [bytes([i]) * 100 for i in range(64)]
+        assert cluster.put("kv", keys, values) == [0] * 64
+        assert cluster.get("kv", keys) == values
+        assert cluster.exists("kv", keys + [b"absent"])[-1] is None
+        # Each key lives on its owner only.
+        singles = {name: kvtier.Client("127.0.0.1", s.port) for name, s in zip(names, servers)}
+        owners = {cluster.owner_of(key) for key in keys}
+        assert owners == set(names)  # both servers own some of 64 keys
+        for key in keys:
+            owner = cluster.owner_of(key)
+            for name, single in singles.items():
+                assert (single.exists("kv", [key])[0] is not None) == (name == owner)
+        chain = kvtier.prefix_block_keys(list(range(64)), 16, "m")
+        cluster.put("kv", chain[:3], [b"x"] * 3)
+        assert cluster.match("kv", chain).matched == 3
+        assert cluster.delete("kv", keys[:2]) == [0, 0]
+    assert cluster.closed
+    with pytest.raises(kvtier.Error):
+        cluster.get("kv", keys)
+
+
+def test_type_stubs_name_everything_the_module_has():
+    import ast
+    stub = ast.parse((pathlib.Path(__file__).parents[1] / "kvtier.pyi").read_text())
+    names = {}
+    for node in stub.body:
+        if isinstance(node, ast.ClassDef):
+            names[node.name] = {n.name for n in node.body
+                                if isinstance(n, (ast.FunctionDef, ast.AnnAssign, ast.Assign))
+                                and not isinstance(n, (ast.AnnAssign, ast.Assign))} | {
+                n.target.id for n in node.body if isinstance(n, ast.AnnAssign)}
+        elif isinstance(node, ast.FunctionDef):
+            names[node.name] = None
+        elif isinstance(node, ast.AnnAssign):
+            names[node.target.id] = None
+    import types
+    # What the module defines (not what it imported, such as fsspec's bases).
+    public = {n for n in dir(kvtier) if not n.startswith("_")
+              and not isinstance(getattr(kvtier, n), types.ModuleType)
+              and getattr(getattr(kvtier, n), "__module__", "kvtier") == "kvtier"}
+    assert public <= set(names) | {"Key", "Buffer"}, public - set(names)
+    for name, members in names.items():
+        assert hasattr(kvtier, name), name
+        if members is None or name in ("Error", "StatusCode", "KvtierFileSystem", "KvtierFile"):
+            continue
+        cls = getattr(kvtier, name)
+        for member in members:
+            if member == "__init__":
+                continue
+            assert hasattr(cls, member), f"{name}.{member}"
+        runtime = {m for m in dir(cls) if not m.startswith("_")}
+        assert runtime <= members, f"{name}: not in the stub: {runtime - members}"
