@@ -138,6 +138,22 @@ std::vector<Buffer> WritableBuffers(const py::sequence& buffers, size_t count) {
   return out;
 }
 
+// A Get's values as bytes (one copy each), None for a miss; raises on any
+// other failed value.
+std::vector<std::optional<py::bytes>> ValuesAsBytes(const client::GetResult& result) {
+  std::vector<std::optional<py::bytes>> out;
+  for (const client::GetValue& value : result.values) {
+    if (value.status.code() == StatusCode::kNotFound) {
+      out.emplace_back(std::nullopt);
+      continue;
+    }
+    if (!value.status.ok()) Raise(value.status);
+    out.emplace_back(
+        py::bytes(reinterpret_cast<const char*>(value.bytes.data()), value.bytes.size()));
+  }
+  return out;
+}
+
 class PyClient {
  public:
   explicit PyClient(const ClientOptions& options) {
@@ -213,17 +229,7 @@ class PyClient {
   std::vector<std::optional<py::bytes>> Get(const std::string& ns, const py::sequence& keys,
                                             uint64_t lease_id) {
     const client::GetResult result = Fetch(ns, ToKeys(keys), lease_id);
-    std::vector<std::optional<py::bytes>> out;
-    for (const client::GetValue& value : result.values) {
-      if (value.status.code() == StatusCode::kNotFound) {
-        out.emplace_back(std::nullopt);
-        continue;
-      }
-      if (!value.status.ok()) Raise(value.status);
-      out.emplace_back(
-          py::bytes(reinterpret_cast<const char*>(value.bytes.data()), value.bytes.size()));
-    }
-    return out;
+    return ValuesAsBytes(result);
   }
 
   // The values are read from the connection straight into the buffers.
@@ -640,17 +646,7 @@ class PyClusterClient {
     const std::vector<std::string> key_list = ToKeys(keys);
     const client::GetResult result =
         Run([&](client::ClusterClient& c) { return c.Get(ns, key_list); });
-    std::vector<std::optional<py::bytes>> out;
-    for (const client::GetValue& value : result.values) {
-      if (value.status.code() == StatusCode::kNotFound) {
-        out.emplace_back(std::nullopt);
-        continue;
-      }
-      if (!value.status.ok()) Raise(value.status);
-      out.emplace_back(
-          py::bytes(reinterpret_cast<const char*>(value.bytes.data()), value.bytes.size()));
-    }
-    return out;
+    return ValuesAsBytes(result);
   }
 
   std::vector<std::optional<std::string>> Exists(const std::string& ns, const py::sequence& keys) {
