@@ -166,11 +166,20 @@ void TcpServer::AdmitResp(stream_socket socket, std::string peer) {
     stats_.connections_refused.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("refusing a RESP connection: connection limit of {} reached",
                  config_.max_connections);
-    // Redis's own answer at maxclients, then close.
-    static constexpr std::string_view kRefusal = "-ERR max number of clients reached\r\n";
-    boost::system::error_code ec;
-    asio::write(socket, asio::buffer(kRefusal), ec);  // a fresh socket's buffer takes it
-    socket.close(ec);
+    // Redis's own answer at maxclients, then close; written asynchronously,
+    // as the network thread never blocks.
+    const auto executor = socket.get_executor();
+    asio::co_spawn(
+        executor,
+        [](stream_socket refused) -> asio::awaitable<void> {
+          static constexpr std::string_view kRefusal = "-ERR max number of clients reached\r\n";
+          boost::system::error_code ec;
+          co_await asio::async_write(refused, asio::buffer(kRefusal),
+                                     asio::redirect_error(asio::use_awaitable, ec));
+          refused.shutdown(asio::socket_base::shutdown_both, ec);
+          refused.close(ec);
+        }(std::move(socket)),
+        asio::detached);
     return;
   }
   stats_.connections_accepted.fetch_add(1, std::memory_order_relaxed);

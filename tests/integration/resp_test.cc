@@ -237,5 +237,23 @@ TEST(RespAuthTest, TokensGateEveryCommandAndGrantsHold) {
   EXPECT_EQ(server.Stop(), 0) << server.log();
 }
 
+TEST(RespLimitTest, PastTheConnectionLimitAClientReadsRedisRefusal) {
+  testing::ServerProcess server({"--resp-listen", "127.0.0.1:0", "--no-nvme"},
+                                "server: {max_connections: 1}\nnamespaces: [{name: kv}]\n");
+  ASSERT_TRUE(server.Start().ok()) << server.log();
+  auto first = testing::RawSocket::Connect(server.resp_port());
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(Exchange(*first, "PING\r\n", 7), "+PONG\r\n");  // holds the only slot
+  auto second = testing::RawSocket::Connect(server.resp_port());
+  ASSERT_TRUE(second.ok());
+  const std::string refusal = "-ERR max number of clients reached\r\n";
+  std::string reply(refusal.size(), '\0');
+  ASSERT_TRUE(second->RecvAll(reply.data(), reply.size()));
+  EXPECT_EQ(reply, refusal);
+  EXPECT_TRUE(second->WaitClosed());
+  EXPECT_EQ(Exchange(*first, "PING\r\n", 7), "+PONG\r\n");
+  EXPECT_EQ(server.Stop(), 0) << server.log();
+}
+
 }  // namespace
 }  // namespace kvtier
