@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Azurite, the Azure Storage emulator, for the Blob tier's tests and local
 # runs. Installs it once with npm into .azurite/ (project-local; Debian's
-# nodejs and npm are installed first when missing), then runs the Blob service
-# in the foreground on 127.0.0.1, keeping its data in DIR.
+# nodejs and npm are installed first when missing), with Azure's JavaScript
+# SDK beside it (the real client of the Blob-compatible endpoint's tests),
+# then runs the Blob service in the foreground on 127.0.0.1, keeping its
+# data in DIR.
 #
 # Usage: scripts/start-azurite.sh --install-only
 #        scripts/start-azurite.sh PORT DIR [AZURITE OPTIONS...]
@@ -13,10 +15,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 AZURITE_VERSION=3.35.0
+STORAGE_BLOB_VERSION=12.34.0
 prefix="$PWD/.azurite"
 azurite="$prefix/node_modules/.bin/azurite-blob"
+sdk="$prefix/node_modules/@azure/storage-blob/package.json"
 
-if [[ ! -x "$azurite" ]]; then
+if [[ ! -x "$azurite" || ! -f "$sdk" ]]; then
   if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
     SUDO=""
     if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
@@ -24,10 +28,11 @@ if [[ ! -x "$azurite" ]]; then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
   fi
-  echo "start-azurite: installing azurite@$AZURITE_VERSION into $prefix" >&2
+  echo "start-azurite: installing azurite@$AZURITE_VERSION and" \
+    "@azure/storage-blob@$STORAGE_BLOB_VERSION into $prefix" >&2
   mkdir -p "$prefix"
   npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error \
-    "azurite@$AZURITE_VERSION" >&2
+    "azurite@$AZURITE_VERSION" "@azure/storage-blob@$STORAGE_BLOB_VERSION" >&2
 fi
 
 if [[ "${1:-}" == "--install-only" ]]; then exit 0; fi

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <set>
@@ -107,13 +108,23 @@ bool ParseTls(Reader& r, const YAML::Node& node, TlsListenerConfig& tls) {
          r.Bool(node["only"], "server.tls.only", tls.only);
 }
 
+// A listener given as "host:port" or "off".
+bool ParseListen(Reader& r, const YAML::Node& node, const char* field, bool& enabled,
+                 std::string& host, uint16_t& port) {
+  if (!node) return true;
+  std::string listen;
+  if (!r.String(node, field, listen)) return false;
+  Status parsed = ParseListenOrOff(listen, enabled, host, port);
+  return parsed.ok() || r.Fail(field, parsed.message());
+}
+
 bool ParseServer(Reader& r, const YAML::Node& node, ServerConfig& config) {
   if (!node) return true;
-  if (!r.Map(
-          node, "server",
-          {"name", "listen", "io_threads", "max_connections", "idle_timeout_ms", "frame_timeout_ms",
-           "max_queued_reply_bytes", "unix_socket", "shm_max_region_bytes", "rdma", "rdma_device",
-           "metrics_listen", "tls", "resp_listen", "resp_namespace", "resp_idle_timeout_ms"})) {
+  if (!r.Map(node, "server",
+             {"name", "listen", "io_threads", "max_connections", "idle_timeout_ms",
+              "frame_timeout_ms", "max_queued_reply_bytes", "unix_socket", "shm_max_region_bytes",
+              "rdma", "rdma_device", "metrics_listen", "tls", "resp_listen", "resp_namespace",
+              "resp_idle_timeout_ms", "blob_listen", "blob_idle_timeout_ms"})) {
     return false;
   }
   ListenerConfig& l = config.listener;
@@ -126,36 +137,20 @@ bool ParseServer(Reader& r, const YAML::Node& node, ServerConfig& config) {
     l.host = parsed->first;
     l.port = parsed->second;
   }
-  if (node["metrics_listen"]) {
-    std::string listen;
-    if (!r.String(node["metrics_listen"], "server.metrics_listen", listen)) return false;
-    if (listen == "off") {
-      l.metrics_enabled = false;
-    } else {
-      auto parsed = ParseHostPort(listen);
-      if (!parsed.ok()) return r.Fail("server.metrics_listen", parsed.status().message());
-      l.metrics_enabled = true;
-      l.metrics_host = parsed->first;
-      l.metrics_port = parsed->second;
-    }
-  }
-  if (node["resp_listen"]) {
-    std::string listen;
-    if (!r.String(node["resp_listen"], "server.resp_listen", listen)) return false;
-    if (listen == "off") {
-      l.resp.enabled = false;
-    } else {
-      auto parsed = ParseHostPort(listen);
-      if (!parsed.ok()) return r.Fail("server.resp_listen", parsed.status().message());
-      l.resp.enabled = true;
-      l.resp.host = parsed->first;
-      l.resp.port = parsed->second;
-    }
+  if (!ParseListen(r, node["metrics_listen"], "server.metrics_listen", l.metrics_enabled,
+                   l.metrics_host, l.metrics_port) ||
+      !ParseListen(r, node["resp_listen"], "server.resp_listen", l.resp.enabled, l.resp.host,
+                   l.resp.port) ||
+      !ParseListen(r, node["blob_listen"], "server.blob_listen", l.blob.enabled, l.blob.host,
+                   l.blob.port)) {
+    return false;
   }
   return ParseTls(r, node["tls"], l.tls) &&
          r.String(node["resp_namespace"], "server.resp_namespace", l.resp.namespace_name) &&
          r.Millis(node["resp_idle_timeout_ms"], "server.resp_idle_timeout_ms",
                   l.resp.idle_timeout) &&
+         r.Millis(node["blob_idle_timeout_ms"], "server.blob_idle_timeout_ms",
+                  l.blob.idle_timeout) &&
          r.Integer(node["io_threads"], "server.io_threads", l.io_threads) &&
          r.Integer(node["max_connections"], "server.max_connections", l.max_connections) &&
          r.Millis(node["idle_timeout_ms"], "server.idle_timeout_ms", l.idle_timeout) &&
@@ -495,6 +490,18 @@ std::string_view NamespaceKindName(NamespaceKind kind) {
   return "kv";
 }
 
+Status ParseListenOrOff(std::string_view text, bool& enabled, std::string& host, uint16_t& port) {
+  if (text == "off") {
+    enabled = false;
+    return Status::Ok();
+  }
+  KVTIER_ASSIGN_OR_RETURN(auto parsed, ParseHostPort(text));
+  enabled = true;
+  host = std::move(parsed.first);
+  port = parsed.second;
+  return Status::Ok();
+}
+
 Result<std::pair<std::string, uint16_t>> ParseHostPort(std::string_view text) {
   const size_t colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
@@ -634,6 +641,22 @@ Status ServerConfig::Validate() const {
       return InvalidArgument(wanted.empty()
                                  ? "server.resp_listen needs a kv or kb namespace to serve"
                                  : "server.resp_namespace: no namespace '" + wanted + "'");
+    }
+  }
+  if (listener.blob.enabled) {
+    if (listener.blob.host.empty()) return InvalidArgument("server.blob_listen has an empty host");
+    if (listener.blob.idle_timeout.count() < 0) {
+      return InvalidArgument("server.blob_idle_timeout_ms must be >= 0");
+    }
+    const bool serves_something =
+        std::any_of(namespaces.begin(), namespaces.end(), [](const NamespaceConfig& ns) {
+          return (ns.kind == NamespaceKind::kDataset && ns.origin.enabled) ||
+                 (ns.kind == NamespaceKind::kCheckpoint && ns.blob != tiers::BlobUse::kNone);
+        });
+    if (!serves_something) {
+      return InvalidArgument(
+          "server.blob_listen needs a dataset namespace with an origin or a checkpoint "
+          "namespace with a Blob tier to serve");
     }
   }
   static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",

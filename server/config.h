@@ -138,6 +138,17 @@ struct RespListenerConfig {
   std::chrono::milliseconds idle_timeout{0};
 };
 
+// The Azure-Blob-compatible read endpoint (docs/blob-endpoint.md): Blob
+// REST readers (SDKs, azcopy, hadoop-azure) read the containers of dataset
+// origins and of checkpoint namespaces' Blob copies from the rack's tiers.
+struct BlobEndpointConfig {
+  bool enabled = false;  // `server.blob_listen` is set and not "off"
+  std::string host = "127.0.0.1";
+  uint16_t port = 10000;  // 0: pick a free port (see --port-file)
+  // A keep-alive connection with no request for this long is closed.
+  std::chrono::milliseconds idle_timeout{120'000};
+};
+
 struct ListenerConfig {
   std::string host = "127.0.0.1";
   uint16_t port = 7400;  // 0: pick a free port (see --port-file)
@@ -164,6 +175,7 @@ struct ListenerConfig {
   std::string rdma_device;
   TlsListenerConfig tls;
   RespListenerConfig resp;
+  BlobEndpointConfig blob;
 };
 
 struct ServerConfig {
@@ -196,5 +208,8 @@ std::string DescribeConfig(const ServerConfig& config);
 
 // Splits "host:port"; the port must be 0..65535.
 Result<std::pair<std::string, uint16_t>> ParseHostPort(std::string_view text);
+
+// A listener's address: "host:port" turns it on there, "off" turns it off.
+Status ParseListenOrOff(std::string_view text, bool& enabled, std::string& host, uint16_t& port);
 
 }  // namespace kvtier::server

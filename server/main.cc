@@ -48,6 +48,7 @@ constexpr std::string_view kUsage =
     "               [--nvme-capacity SIZE] [--no-nvme] [--log-level LEVEL] [--port-file FILE]\n"
     "               [--unix PATH] [--metrics-listen HOST:PORT|off] [--rdma-device NAME]\n"
     "               [--resp-listen HOST:PORT|off] [--resp-namespace NAME]\n"
+    "               [--blob-listen HOST:PORT|off]\n"
     "               [--tls-listen HOST:PORT --tls-cert FILE --tls-key FILE [--tls-client-ca "
     "FILE]]\n"
     "               [--print-config] [--help]\n";
@@ -83,7 +84,7 @@ Result<CommandLine> ParseCommandLine(int argc, char** argv) {
                arg == "--nvme-capacity" || arg == "--log-level" || arg == "--unix" ||
                arg == "--metrics-listen" || arg == "--tls-listen" || arg == "--tls-cert" ||
                arg == "--tls-key" || arg == "--tls-client-ca" || arg == "--rdma-device" ||
-               arg == "--resp-listen" || arg == "--resp-namespace") {
+               arg == "--resp-listen" || arg == "--resp-namespace" || arg == "--blob-listen") {
       KVTIER_ASSIGN_OR_RETURN(std::string v, value(arg));
       cl.overrides.emplace_back(std::string(arg), std::move(v));
     } else {
@@ -167,23 +168,15 @@ Status ApplyOverride(ServerConfig& config, const std::string& name, const std::s
   } else if (name == "--rdma-device") {
     config.listener.rdma_device = value;
   } else if (name == "--metrics-listen") {
-    if (value == "off") {
-      config.listener.metrics_enabled = false;
-    } else {
-      KVTIER_ASSIGN_OR_RETURN(auto host_port, ParseHostPort(value));
-      config.listener.metrics_enabled = true;
-      config.listener.metrics_host = host_port.first;
-      config.listener.metrics_port = host_port.second;
-    }
+    KVTIER_RETURN_IF_ERROR(ParseListenOrOff(value, config.listener.metrics_enabled,
+                                            config.listener.metrics_host,
+                                            config.listener.metrics_port));
   } else if (name == "--resp-listen") {
-    if (value == "off") {
-      config.listener.resp.enabled = false;
-    } else {
-      KVTIER_ASSIGN_OR_RETURN(auto host_port, ParseHostPort(value));
-      config.listener.resp.enabled = true;
-      config.listener.resp.host = host_port.first;
-      config.listener.resp.port = host_port.second;
-    }
+    KVTIER_RETURN_IF_ERROR(ParseListenOrOff(value, config.listener.resp.enabled,
+                                            config.listener.resp.host, config.listener.resp.port));
+  } else if (name == "--blob-listen") {
+    KVTIER_RETURN_IF_ERROR(ParseListenOrOff(value, config.listener.blob.enabled,
+                                            config.listener.blob.host, config.listener.blob.port));
   } else if (name == "--resp-namespace") {
     config.listener.resp.namespace_name = value;
   } else if (name == "--tls-listen") {
@@ -486,6 +479,19 @@ int Run(int argc, char** argv) {
   service.SetRdmaRefusal(rdma_refusal);
   TcpServer server(config->listener, service, stats);
   server.SetRdmaHost(rdma_host.get());
+  std::unique_ptr<blob_endpoint::BlobEndpoint> blob_endpoint;
+  if (config->listener.blob.enabled) {
+    // Shared Key and SAS requests are verified with the key the origin is
+    // read with; a server reading with a SAS verifies only kvtier tokens.
+    const char* key =
+        config->blob.key_env.empty() ? nullptr : std::getenv(config->blob.key_env.c_str());
+    blob_endpoint = std::make_unique<blob_endpoint::BlobEndpoint>(blob_endpoint::BlobEndpoint{
+        blob_endpoint::BlobRoutes::FromConfig(*config),
+        blob_endpoint::BlobAuthorizer(config->blob.account, key == nullptr ? "" : key,
+                                      service.authenticator()),
+        std::time(nullptr)});
+    server.SetBlobEndpoint(blob_endpoint.get());
+  }
   if (Status status = server.Start(); !status.ok()) {
     spdlog::critical("{}", status.ToString());
     return 1;
@@ -518,12 +524,14 @@ int Run(int argc, char** argv) {
   }
   if (!cl->port_file.empty()) {
     // Line 1: the TCP port; line 2: the metrics port; line 3: the TLS port;
-    // line 4: the RESP port (0 for a listener that is off).
+    // line 4: the RESP port; line 5: the Blob endpoint's port (0 for a
+    // listener that is off).
     const std::string tmp = cl->port_file + ".tmp";
     std::ofstream(tmp) << server.port() << "\n"
                        << (config->listener.metrics_enabled ? metrics.port() : 0) << "\n"
                        << server.tls_port() << "\n"
-                       << server.resp_port() << "\n";
+                       << server.resp_port() << "\n"
+                       << server.blob_port() << "\n";
     std::rename(tmp.c_str(), cl->port_file.c_str());  // readers never see a partial file
   }
 

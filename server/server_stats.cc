@@ -38,6 +38,8 @@ std::string_view BadInputName(BadInput kind) {
       return "tls_handshake";
     case BadInput::kRespProtocol:
       return "resp_protocol";
+    case BadInput::kBlobHttp:
+      return "blob_http";
     case BadInput::kCount:
       break;
   }

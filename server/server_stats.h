@@ -33,6 +33,7 @@ enum class BadInput : uint8_t {
   kPermissionDenied,  // a request its token does not grant
   kTlsHandshake,      // a TLS listener's handshake failed (plaintext, bad certificate)
   kRespProtocol,      // a RESP request that does not parse (the connection is closed)
+  kBlobHttp,          // a Blob endpoint request that does not parse (answered 400, closed)
   kCount,
 };
 
@@ -59,6 +60,11 @@ struct ServerStats {
   // RESP endpoint: commands served, and those it does not know.
   std::atomic<uint64_t> resp_commands{0};
   std::atomic<uint64_t> resp_unknown_commands{0};
+  // Blob-compatible endpoint: requests answered, those refused for their
+  // credentials, and body bytes sent.
+  std::atomic<uint64_t> blob_requests{0};
+  std::atomic<uint64_t> blob_auth_failures{0};
+  std::atomic<uint64_t> blob_bytes_sent{0};
   // By opcode; [0] counts unknown ones.
   std::array<std::atomic<uint64_t>, protocol::kMaxOpcode + 1> requests{};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(BadInput::kCount)> bad_input{};

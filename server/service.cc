@@ -588,6 +588,9 @@ protocol::StatsResponse Service::Snapshot() {
   add("rdma_failures", stats_.rdma_failures.load());
   add("resp_commands", stats_.resp_commands.load());
   add("resp_unknown_commands", stats_.resp_unknown_commands.load());
+  add("blob_requests", stats_.blob_requests.load());
+  add("blob_auth_failures", stats_.blob_auth_failures.load());
+  add("blob_bytes_sent", stats_.blob_bytes_sent.load());
   for (uint8_t op = 1; op < stats_.requests.size(); ++op) {
     if (!protocol::IsKnownOpcode(op)) continue;
     add("requests_" + std::string(protocol::OpcodeName(static_cast<protocol::Opcode>(op))),

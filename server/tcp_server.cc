@@ -69,6 +69,18 @@ Status TcpServer::Start() {
     if (resp_namespace_.empty()) resp_namespace_ = service_.FirstKeyValueNamespace();
     spdlog::info("RESP on {}:{}, namespace '{}'", config_.resp.host, resp_port_, resp_namespace_);
   }
+  if (config_.blob.enabled) {
+    if (blob_endpoint_ == nullptr) return Internal("server.blob_listen set without its routes");
+    KVTIER_ASSIGN_OR_RETURN(blob_acceptor_, OpenTcpAcceptor(*contexts_[0], "server.blob_listen",
+                                                            config_.blob.host, config_.blob.port));
+    blob_port_ = blob_acceptor_->local_endpoint().port();
+    std::string containers;
+    for (const std::string& name : blob_endpoint_->routes.Containers()) {
+      containers += (containers.empty() ? "" : ", ") + name;
+    }
+    spdlog::info("Blob-compatible endpoint on http://{}:{}/{} (containers: {})", config_.blob.host,
+                 blob_port_, blob_endpoint_->authorizer.account(), containers);
+  }
   if (acceptor_) asio::co_spawn(*contexts_[0], AcceptLoop(*acceptor_, nullptr), asio::detached);
   if (tls_acceptor_) {
     asio::co_spawn(*contexts_[0], AcceptLoop(*tls_acceptor_, tls_context_.get()), asio::detached);
@@ -76,6 +88,10 @@ Status TcpServer::Start() {
   if (unix_acceptor_) asio::co_spawn(*contexts_[0], AcceptUnixLoop(), asio::detached);
   if (resp_acceptor_) {
     asio::co_spawn(*contexts_[0], AcceptLoop(*resp_acceptor_, nullptr, Face::kResp),
+                   asio::detached);
+  }
+  if (blob_acceptor_) {
+    asio::co_spawn(*contexts_[0], AcceptLoop(*blob_acceptor_, nullptr, Face::kBlob),
                    asio::detached);
   }
   for (auto& context : contexts_) {
@@ -155,6 +171,8 @@ asio::awaitable<void> TcpServer::AcceptLoop(tcp::acceptor& acceptor, protocol::T
         ec ? "unknown-peer" : remote.address().to_string() + ":" + std::to_string(remote.port());
     if (face == Face::kResp) {
       AdmitResp(stream_socket(std::move(socket)), std::move(peer));
+    } else if (face == Face::kBlob) {
+      AdmitBlob(stream_socket(std::move(socket)), std::move(peer));
     } else {
       Admit(stream_socket(std::move(socket)), /*local=*/false, std::move(peer), tls);
     }
@@ -186,6 +204,40 @@ void TcpServer::AdmitResp(stream_socket socket, std::string peer) {
   auto connection = std::make_shared<resp::RespConnection>(
       std::move(socket), std::move(peer), service_, stats_, log_, config_, resp_namespace_,
       next_resp_id_.fetch_add(1), [this](Session* closed) {
+        std::lock_guard lock(connections_mu_);
+        connections_.erase(closed);
+      });
+  Register(connection);
+  connection->Start();
+}
+
+void TcpServer::AdmitBlob(stream_socket socket, std::string peer) {
+  if (stats_.connections_active.load(std::memory_order_relaxed) >= config_.max_connections) {
+    stats_.connections_refused.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("refusing a Blob endpoint connection: connection limit of {} reached",
+                 config_.max_connections);
+    // Azure's answer when busy (clients retry it), then close; written
+    // asynchronously, as the network thread never blocks.
+    const auto executor = socket.get_executor();
+    asio::co_spawn(
+        executor,
+        [](stream_socket refused) -> asio::awaitable<void> {
+          static constexpr std::string_view kRefusal =
+              "HTTP/1.1 503 Service Unavailable\r\nServer: kvtier\r\n"
+              "x-ms-error-code: ServerBusy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+          boost::system::error_code ec;
+          co_await asio::async_write(refused, asio::buffer(kRefusal),
+                                     asio::redirect_error(asio::use_awaitable, ec));
+          refused.shutdown(asio::socket_base::shutdown_both, ec);
+          refused.close(ec);
+        }(std::move(socket)),
+        asio::detached);
+    return;
+  }
+  stats_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+  auto connection = std::make_shared<blob_endpoint::BlobConnection>(
+      std::move(socket), std::move(peer), service_, stats_, log_, config_, *blob_endpoint_,
+      [this](Session* closed) {
         std::lock_guard lock(connections_mu_);
         connections_.erase(closed);
       });
@@ -253,6 +305,7 @@ void TcpServer::Stop(std::chrono::milliseconds drain_timeout) {
     if (tls_acceptor_) tls_acceptor_->close(ec);
     if (unix_acceptor_) unix_acceptor_->close(ec);
     if (resp_acceptor_) resp_acceptor_->close(ec);
+    if (blob_acceptor_) blob_acceptor_->close(ec);
   });
   std::vector<std::shared_ptr<Session>> live;
   {
@@ -283,6 +336,7 @@ void TcpServer::Stop(std::chrono::milliseconds drain_timeout) {
   acceptor_.reset();
   tls_acceptor_.reset();
   resp_acceptor_.reset();
+  blob_acceptor_.reset();
   if (unix_acceptor_) {
     unix_acceptor_.reset();
     ::unlink(config_.unix_socket.c_str());

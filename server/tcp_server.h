@@ -3,7 +3,8 @@
 // The listeners: N io_context threads, a TCP acceptor and, when configured,
 // a TLS acceptor (TLS over TCP, beside the plaintext one or instead of it),
 // a Unix-socket acceptor (the shared-memory transport) and a RESP acceptor
-// (server/resp/), and the registry of live connections of every kind used
+// (server/resp/) and a Blob-compatible HTTP acceptor (server/blob_endpoint/),
+// and the registry of live connections of every kind used
 // for the connection limit and for draining on stop.
 
 #include <atomic>
@@ -16,6 +17,7 @@
 
 #include "protocol/asio.h"
 #include "protocol/tls.h"
+#include "server/blob_endpoint/blob_connection.h"
 #include "server/config.h"
 #include "server/connection.h"
 #include "server/rate_limited_log.h"
@@ -43,12 +45,16 @@ class TcpServer {
   // (outliving this server); without one they hear the Service's refusal.
   // Call before Start.
   void SetRdmaHost(RdmaHost* host) { rdma_host_ = host; }
+  // The routes and credentials of the Blob-compatible endpoint (outliving
+  // this server); needed when config.blob is enabled. Call before Start.
+  void SetBlobEndpoint(const blob_endpoint::BlobEndpoint* endpoint) { blob_endpoint_ = endpoint; }
 
   // The bound ports (useful with port 0); 0 for a listener not opened.
   // Valid after Start.
   uint16_t port() const { return port_; }
   uint16_t tls_port() const { return tls_port_; }
   uint16_t resp_port() const { return resp_port_; }
+  uint16_t blob_port() const { return blob_port_; }
 
   // Stops accepting, lets every connection finish the requests it has
   // received and send their replies, then stops the threads. Connections
@@ -58,7 +64,7 @@ class TcpServer {
  private:
   Status StartUnix();
   // `tls`: the context of a TLS listener, else null.
-  enum class Face { kNative, kResp };
+  enum class Face { kNative, kResp, kBlob };
   asio::awaitable<void> AcceptLoop(tcp::acceptor& acceptor, protocol::TlsContext* tls,
                                    Face face = Face::kNative);
   asio::awaitable<void> AcceptUnixLoop();
@@ -66,6 +72,7 @@ class TcpServer {
   void Admit(stream_socket socket, bool local, std::string peer,
              protocol::TlsContext* tls = nullptr);
   void AdmitResp(stream_socket socket, std::string peer);
+  void AdmitBlob(stream_socket socket, std::string peer);
   void Register(const std::shared_ptr<Session>& session);
   asio::awaitable<void> Refuse(stream_socket socket);
   asio::io_context& NextContext();
@@ -89,6 +96,9 @@ class TcpServer {
   uint16_t resp_port_ = 0;
   std::string resp_namespace_;  // what RESP connections address until SELECT
   std::atomic<uint64_t> next_resp_id_{1};
+  const blob_endpoint::BlobEndpoint* blob_endpoint_ = nullptr;
+  std::unique_ptr<tcp::acceptor> blob_acceptor_;
+  uint16_t blob_port_ = 0;
   size_t next_context_ = 0;
   bool stopped_ = false;
 

@@ -7,8 +7,8 @@
 #include <cstring>
 
 #include "common/checksum.h"
+#include "server/rendezvous.h"
 #include "server/resp/glob.h"
-#include "server/resp/rendezvous.h"
 #include "server/resp/resp_connection.h"
 
 namespace kvtier::server::resp {

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <optional>
 
-#include "server/resp/rendezvous.h"
+#include "server/rendezvous.h"
 
 namespace kvtier::server::resp {
 namespace {

@@ -150,6 +150,31 @@ TEST(Config, RespListenerIsOffByDefaultAndServesAKeyValueNamespace) {
               "server.resp_listen");
 }
 
+TEST(Config, BlobEndpointIsOffByDefaultAndNeedsSomethingToServe) {
+  auto plain = ParseConfig("namespaces: [{name: a}]");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->listener.blob.enabled);
+  const std::string blob =
+      "tiers:\n"
+      "  blob: {endpoint: 'http://127.0.0.1:1/acct', account: acct, key_env: K}\n";
+  auto config =
+      ParseConfig("server: {blob_listen: 0.0.0.0:10000, blob_idle_timeout_ms: 5000}\n" + blob +
+                  "namespaces: [{name: d, kind: dataset, origin: {container: data}}]");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ASSERT_TRUE(config->Validate().ok()) << config->Validate().ToString();
+  EXPECT_TRUE(config->listener.blob.enabled);
+  EXPECT_EQ(config->listener.blob.host, "0.0.0.0");
+  EXPECT_EQ(config->listener.blob.port, 10000);
+  EXPECT_EQ(config->listener.blob.idle_timeout.count(), 5000);
+  auto off = ParseConfig("server: {blob_listen: 'off'}\nnamespaces: [{name: a}]");
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->listener.blob.enabled);
+  ExpectError("server: {blob_listen: ten}\nnamespaces: [{name: a}]", "server.blob_listen");
+  // Nothing to serve: no dataset origin, no checkpoint namespace in Blob.
+  ExpectError("server: {blob_listen: 127.0.0.1:10000}\nnamespaces: [{name: a}]",
+              "server.blob_listen");
+}
+
 TEST(Config, DatasetExampleParsesWithAnOriginOverBlob) {
   auto config = ParseConfig(ReadSample("dataset.yaml"));
   ASSERT_TRUE(config.ok()) << config.status().ToString();

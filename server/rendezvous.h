@@ -15,7 +15,7 @@
 
 #include "protocol/asio.h"
 
-namespace kvtier::server::resp {
+namespace kvtier::server {
 
 template <typename T>
 class Rendezvous {
@@ -53,4 +53,4 @@ class Rendezvous {
   std::shared_ptr<State> state_;
 };
 
-}  // namespace kvtier::server::resp
+}  // namespace kvtier::server
