@@ -6,7 +6,7 @@
 # crashes is copied into tests/fuzz/regressions/<target>/, which every
 # ordinary build replays, and the script fails.
 #
-# Usage: scripts/fuzz.sh [--seconds N] [--target frames|service|resp|all]
+# Usage: scripts/fuzz.sh [--seconds N] [--target frames|service|resp|blob_http|all]
 #                        [--no-build | --build-only]
 #   --seconds N   per target (default 600)
 #   --no-build    use build-fuzz/ as it is; exit 77 (skip) when it is absent
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=600
-targets=(frames service resp)
+targets=(frames service resp blob_http)
 build=1
 run=1
 while [[ $# -gt 0 ]]; do
@@ -24,7 +24,7 @@ while [[ $# -gt 0 ]]; do
     --target) [[ "$2" == all ]] || targets=("$2"); shift 2 ;;
     --no-build) build=0; shift ;;
     --build-only) run=0; shift ;;
-    *) echo "usage: $0 [--seconds N] [--target frames|service|resp|all] [--no-build|--build-only]" >&2
+    *) echo "usage: $0 [--seconds N] [--target frames|service|resp|blob_http|all] [--no-build|--build-only]" >&2
        exit 2 ;;
   esac
 done

@@ -323,3 +323,49 @@ test("16 concurrent downloads of one blob read each block from the origin once",
   const after = await metric(server.metrics, reads);
   assert.equal(after - before, 8, "one origin read per 1 MiB block");
 });
+
+// Raw HTTP, for what no SDK sends: bytes in, everything the server
+// answered until it closed (or `waitMs` passed) out.
+function exchange(port, bytes, waitMs = 3000) {
+  const net = require("node:net");
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1", () => socket.write(bytes));
+    const chunks = [];
+    const timer = setTimeout(() => { socket.destroy(); resolve({ text: Buffer.concat(chunks).toString("latin1"), closed: false }); }, waitMs);
+    socket.on("data", (chunk) => chunks.push(chunk));
+    socket.on("close", () => { clearTimeout(timer); resolve({ text: Buffer.concat(chunks).toString("latin1"), closed: true }); });
+    socket.on("error", reject);
+  });
+}
+
+test("malformed requests get a 400 and a close, pipelined ones each an answer", async () => {
+  const port = Number(new URL(server.blob).port);
+  const badInput = /kvtier_bad_input_total\{kind="blob_http"\} (\d+)/;
+  const before = await metric(server.metrics, badInput);
+
+  const garbage = await exchange(port, "GARBAGE\r\n\r\n");
+  assert.match(garbage.text, /^HTTP\/1\.1 400 /);
+  assert.ok(garbage.closed);
+  const huge = await exchange(port, "GET /x HTTP/1.1\r\nX-Big: " + "a".repeat(20000) + "\r\n\r\n");
+  assert.match(huge.text, /^HTTP\/1\.1 400 /);
+  assert.ok(huge.closed);
+  const badEscape = await exchange(port, "GET /devstoreaccount1/training/a%zz HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n");
+  assert.match(badEscape.text, /^HTTP\/1\.1 400 [^]*x-ms-error-code: InvalidUri/);
+  const withBody = await exchange(port, "GET /devstoreaccount1/training/readme.txt HTTP/1.1\r\nHost: k\r\nContent-Length: 3\r\n\r\nabc");
+  assert.match(withBody.text, /^HTTP\/1\.1 400 /);
+  assert.ok(withBody.closed);
+  const put = await exchange(port, "PUT /devstoreaccount1/training/x HTTP/1.1\r\nHost: k\r\nContent-Length: 1000000\r\n\r\n");
+  assert.match(put.text, /^HTTP\/1\.1 405 [^]*Connection: close/);
+  assert.ok(put.closed, "a write's body is never read: the connection is closed");
+
+  // Two requests in one write, on one keep-alive connection.
+  const request = "GET /devstoreaccount1/training/readme.txt HTTP/1.1\r\nHost: k\r\n\r\n";
+  const pipelined = await exchange(port, request + request.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n"));
+  assert.equal(pipelined.text.match(/HTTP\/1\.1 200 OK/g).length, 2);
+  assert.equal(pipelined.text.match(/hello from the origin\n/g).length, 2);
+
+  assert.ok(await metric(server.metrics, badInput) - before >= 3);
+  // And the server still serves.
+  const text = await cached.getContainerClient("training").getBlobClient("readme.txt").downloadToBuffer();
+  assert.equal(text.toString(), "hello from the origin\n");
+});

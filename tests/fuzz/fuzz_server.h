@@ -1,11 +1,12 @@
 #pragma once
 
-// What the service and resp fuzz targets run against: a real Service over
+// What the service, resp and blob_http fuzz targets run against: a real Service over
 // a real DRAM tier, from a config of small limits. Built once per process,
 // so state carries over between inputs, as on a long-lived server.
 
 #include <cstdlib>
 #include <string_view>
+#include <vector>
 
 #include "server/config.h"
 #include "server/server_stats.h"
@@ -20,11 +21,13 @@ inline void FuzzCheck(bool condition) {
 }
 
 struct FuzzServer {
-  explicit FuzzServer(std::string_view config_yaml)
+  // `sources[i]` serves the config's namespace i (they must outlive this).
+  explicit FuzzServer(std::string_view config_yaml,
+                      const std::vector<NamespaceSources>& sources = {})
       : config(Load(config_yaml)),
         dram(config.dram),
         stack(dram, nullptr, config.stack),
-        service(config, stack, stats) {}
+        service(config, stack, stats, sources) {}
   static ServerConfig Load(std::string_view config_yaml) {
     auto config = ParseConfig(config_yaml);
     FuzzCheck(config.ok() && config->Validate().ok());

@@ -316,6 +316,63 @@ std::vector<Seed> RespStreams() {
   return seeds;
 }
 
+// HTTP requests to the Blob-compatible endpoint (the blob_http target):
+// each operation, keep-alive pipelining, credentials, and malformed
+// requests it must refuse.
+std::vector<Seed> BlobHttpStreams() {
+  auto seed = [](std::string name, const std::string& text) {
+    const auto* bytes = reinterpret_cast<const std::byte*>(text.data());
+    return Seed{"blob-" + std::move(name), Bytes(bytes, bytes + text.size())};
+  };
+  auto get = [](const std::string& verb, const std::string& target, const std::string& extra) {
+    return verb + " " + target + " HTTP/1.1\r\nHost: kvtier\r\nx-ms-version: 2021-12-02\r\n" +
+           extra + "\r\n";
+  };
+  std::vector<Seed> seeds;
+  seeds.push_back(seed(
+      "get", get("GET", "/devstoreaccount1/data/a.bin", "") +
+                 get("GET", "/data/dir/b.bin", "Range: bytes=3-40\r\n") +
+                 get("GET", "/devstoreaccount1/data/a.bin", "x-ms-range: bytes=1000-5000\r\n") +
+                 get("GET", "/devstoreaccount1/data/empty", "")));
+  seeds.push_back(
+      seed("head", get("HEAD", "/devstoreaccount1/data/a.bin", "If-None-Match: \"0x1\"\r\n") +
+                       get("HEAD", "/devstoreaccount1/data/missing", "") +
+                       get("GET", "/devstoreaccount1/data/a.bin", "If-Match: \"0x2\"\r\n")));
+  seeds.push_back(
+      seed("list",
+           get("GET", "/devstoreaccount1/data?restype=container&comp=list", "") +
+               get("GET",
+                   "/devstoreaccount1/data?restype=container&comp=list&delimiter=%2F&prefix="
+                   "dir%2F&maxresults=1",
+                   "") +
+               get("GET", "/devstoreaccount1/data?restype=container&comp=list&marker=k1.1.ox", "") +
+               get("GET", "/devstoreaccount1/?comp=list", "") +
+               get("HEAD", "/devstoreaccount1/data?restype=container", "") +
+               get("GET", "/devstoreaccount1/keys?restype=container&comp=list", "")));
+  seeds.push_back(seed(
+      "credentials",
+      get("GET", "/devstoreaccount1/data/a.bin",
+          "x-ms-date: Sun, 06 Dec 2026 10:00:00 GMT\r\nAuthorization: SharedKey "
+          "devstoreaccount1:AAAA\r\n") +
+          get("GET",
+              "/devstoreaccount1/data/a.bin?sv=2021-12-02&sr=b&sp=r&se=2099-01-01T00%3A00%3A00Z&"
+              "sig=AAAA",
+              "") +
+          get("GET",
+              "/devstoreaccount1/data/a.bin?sv=2021-12-02&ss=b&srt=o&sp=r&se=2099-01-01&sig=x",
+              "") +
+          get("GET", "/devstoreaccount1/data/a.bin", "Authorization: Bearer token\r\n")));
+  seeds.push_back(seed("writes",
+                       "PUT /devstoreaccount1/data/new HTTP/1.1\r\nHost: k\r\n"
+                       "Content-Length: 5\r\n\r\nhello"));
+  seeds.push_back(
+      seed("bad", get("GET", "/devstoreaccount1/data/a%zz", "") +
+                      get("GET", "/devstoreaccount1/data/a.bin", "Range: bytes=-5\r\n") +
+                      "GET / HTTP/1.1\r\nHost: k\r\nContent-Length: 3\r\n\r\nabc"));
+  seeds.push_back(seed("garbage", "GET\r\n\r\n\x00\xff HTTP/9.9\r\n\r\n"));
+  return seeds;
+}
+
 }  // namespace
 }  // namespace kvtier::protocol
 
@@ -326,7 +383,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   int written = 0;
-  for (auto make : {Requests, BadInputs, Replies, RespStreams}) {
+  for (auto make : {Requests, BadInputs, Replies, RespStreams, BlobHttpStreams}) {
     for (const Seed& seed : make()) {
       const std::string path = std::string(argv[1]) + "/" + seed.name;
       std::ofstream file(path, std::ios::binary | std::ios::trunc);
