@@ -15,7 +15,7 @@ PACKAGES=(
   liburing-dev libxxhash-dev libssl-dev openssl libfuse3-dev fuse3
   libgtest-dev libgmock-dev libbenchmark-dev
   netcat-openbsd clang-format clang libclang-rt-14-dev
-  python3 python3-dev python3-cbor2 python3-xxhash python3-numpy python3-pytest pybind11-dev
+  python3 python3-dev python3-venv python3-pip python3-cbor2 python3-xxhash python3-numpy python3-pytest pybind11-dev
   python3-fsspec python3-torch python3-redis
   redis-server iperf3
 )

@@ -694,6 +694,11 @@ ChainHash ToChainHash(const std::string& name) {
 }  // namespace
 }  // namespace kvtier::python
 
+namespace kvtier::python {
+// The Python source of kvtier.aio (generated from kvtier_aio.py).
+std::string_view AioModuleSource();
+}  // namespace kvtier::python
+
 PYBIND11_MODULE(kvtier, m) {
   using namespace kvtier;
   using namespace kvtier::python;
@@ -947,4 +952,12 @@ class Error(Exception):
   // is installed.
   py::object module_globals = m.attr("__dict__");
   py::exec(kFsspecSource, module_globals);
+
+  // kvtier.aio (client/python/kvtier_aio.py): `import kvtier.aio` finds it
+  // in sys.modules, as the extension is one module, not a package.
+  py::module_ aio = m.def_submodule("aio", "kvtier for asyncio event loops");
+  aio.attr("_kvtier") = m;
+  const std::string_view aio_source = AioModuleSource();
+  py::exec(py::str(aio_source.data(), aio_source.size()), aio.attr("__dict__"));
+  py::module_::import("sys").attr("modules")["kvtier.aio"] = aio;
 }
