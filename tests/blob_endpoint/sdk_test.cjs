@@ -84,8 +84,10 @@ server: {blob_listen: "127.0.0.1:0", metrics_listen: "127.0.0.1:0"}
 tiers:
   dram: {capacity: 64MiB}
   nvme: {directory: ${dir}/nvme, capacity: 1GiB, segment_bytes: 16MiB}
-  blob: {endpoint: "${origin}", account: ${ACCOUNT}, key_env: KVTIER_TEST_BLOB_KEY}
+  blob: {endpoint: "${origin}", account: ${ACCOUNT}, key_env: KVTIER_TEST_BLOB_KEY,
+         container: checkpoints}
 namespaces:
+  - {name: ckpt, kind: checkpoint, tiers: [dram, nvme, blob], objects: {block_bytes: 64KiB}}
   - {name: training, kind: dataset, origin: {container: training, block_bytes: 1MiB}}
   - {name: eval, kind: dataset, origin: {container: shared, prefix: eval/, block_bytes: 1MiB}}
   - {name: models, kind: dataset, origin: {container: shared, prefix: models/, block_bytes: 1MiB}}
@@ -103,7 +105,8 @@ namespaces:
     const lines = fs.readFileSync(portFile, "utf8").split("\n");
     return lines.length >= 5 && lines[4] !== "" ? lines.map(Number) : null;
   }, "kvtierd");
-  return { blob: `http://127.0.0.1:${ports[4]}/${ACCOUNT}`, metrics: ports[1], child };
+  return { blob: `http://127.0.0.1:${ports[4]}/${ACCOUNT}`, native: ports[0], metrics: ports[1],
+           child };
 }
 
 async function metric(port, pattern) {
@@ -151,6 +154,7 @@ test.before(async () => {
   await shared.getBlockBlobClient("eval/set-a.bin").uploadData(bytes(4096, 5));
   await shared.getBlockBlobClient("models/m.bin").uploadData(bytes(8192, 6));
   await shared.getBlockBlobClient("other/not-served.bin").uploadData(bytes(10, 7));
+  await origin.getContainerClient("checkpoints").create();
   server = await startKvtier(originUrl);
   cached = new BlobServiceClient(server.blob, credential, options);
 });
@@ -202,7 +206,7 @@ test("serves a container shared by namespaces under their prefixes only", async 
       cached.getContainerClient("shared").getBlobClient("other/not-served.bin").downloadToBuffer(),
       (e) => e.statusCode === 404);
   const containers = await collect(cached.listContainers());
-  assert.deepEqual(containers.map((c) => c.name), ["shared", "training"]);
+  assert.deepEqual(containers.map((c) => c.name), ["checkpoints", "shared", "training"]);
 });
 
 test("downloads whole blobs, byte for byte", async () => {
@@ -368,4 +372,26 @@ test("malformed requests get a 400 and a close, pipelined ones each an answer", 
   // And the server still serves.
   const text = await cached.getContainerClient("training").getBlobClient("readme.txt").downloadToBuffer();
   assert.equal(text.toString(), "hello from the origin\n");
+});
+
+test("serves a checkpoint namespace's objects where they land in Blob", async () => {
+  const bin = process.env.KVTIER_BIN_DIR || path.join(root, "build", "bin");
+  const data = bytes(300 * 1024 + 7, 11);  // five 64 KiB blocks, the last one short
+  const file = path.join(dir, "model.pt");
+  fs.writeFileSync(file, data);
+  const cli = (...args) => require("node:child_process").execFileSync(
+      path.join(bin, "kvtier"), ["--server", `127.0.0.1:${server.native}`, ...args]);
+  cli("write", "ckpt", "step-1/model.pt", file);
+  const container = cached.getContainerClient("checkpoints");
+  const listed = await collect(container.listBlobsFlat({ prefix: "ckpt/" }));
+  assert.deepEqual(listed.map((b) => [b.name, b.properties.contentLength]),
+                   [["ckpt/step-1/model.pt", data.length]]);
+  assert.ok((await container.getBlobClient("ckpt/step-1/model.pt").downloadToBuffer()).equals(data));
+  const part = await container.getBlobClient("ckpt/step-1/model.pt").downloadToBuffer(65530, 20);
+  assert.ok(part.equals(data.subarray(65530, 65550)));
+  // Once uploaded, the origin holds the same bytes at the same name.
+  cli("flush", "ckpt");
+  const direct = await origin.getContainerClient("checkpoints").getBlobClient("ckpt/step-1/model.pt")
+                     .downloadToBuffer();
+  assert.ok(direct.equals(data));
 });
