@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <deque>
 #include <limits>
 
 #include "protocol/object_messages.h"
@@ -16,6 +17,10 @@ namespace kvtier::server::blob_endpoint {
 namespace {
 
 using Fields = BlobConnection::Fields;
+
+// A download's first read, and how many reads after it may be in flight.
+constexpr uint64_t kFirstRead = 1u << 20;
+constexpr size_t kReadsAhead = 3;
 
 std::string_view FieldOf(const BlobConnection::Exchange& exchange, std::string_view name) {
   for (const tiers::blob::HeaderField& field : exchange.headers) {
@@ -214,7 +219,9 @@ asio::awaitable<void> BlobConnection::GetBlob(Exchange& exchange, const BlobRout
                                                        /*bulk=*/false}),
                      exchange.access);
   };
-  const uint64_t first_length = std::min(chunk, wanted);
+  // The first read learns the blob's size, version and block size; a small
+  // one, so that the answer's head goes out soon.
+  const uint64_t first_length = std::min({kFirstRead, chunk, wanted});
   auto reply = co_await Finish(read(first, first_length));
   if (!reply.ok()) {
     co_await RespondStatus(exchange, reply.status(), "BlobNotFound");
@@ -255,29 +262,43 @@ asio::awaitable<void> BlobConnection::GetBlob(Exchange& exchange, const BlobRout
   }
   const std::string head = Head(exchange, *range ? 206 : 200, fields, total);
   std::vector<asio::const_buffer> buffers{asio::buffer(head)};
-  uint64_t next = first;
+  // The rest is asked for in block-aligned reads, several in flight, so the
+  // blocks a cold read fetches from the origin (or NVMe) arrive in parallel
+  // while the socket drains; each holds its blocks pinned until written.
+  const uint64_t step = object.block_bytes == 0
+                            ? chunk
+                            : std::min(chunk, std::max<uint64_t>(object.block_bytes, 1u << 20));
+  struct Ahead {
+    uint64_t offset;
+    uint64_t length;
+    std::unique_ptr<PendingCall> call;
+  };
+  std::deque<Ahead> ahead;
+  uint64_t issued = first + reply->payload_bytes;  // the next byte to ask for
   for (;;) {
     for (const PayloadPiece& piece : reply->payload) {
       buffers.push_back(asio::buffer(piece.bytes.data(), piece.bytes.size()));
     }
-    next += reply->payload_bytes;
-    // Ask for the next chunk before writing this one: the tiers fetch it
-    // while the socket drains.
-    std::unique_ptr<PendingCall> ahead;
-    if (next < end) ahead = read(next, std::min(chunk, end - next));
+    while (ahead.size() < kReadsAhead && issued < end) {
+      const uint64_t stop = std::min(end, (issued / step + 1) * step);
+      ahead.push_back({issued, stop - issued, read(issued, stop - issued)});
+      issued = stop;
+    }
     if (!co_await Write(std::move(buffers))) co_return;
     stats_.blob_bytes_sent.fetch_add(reply->payload_bytes, std::memory_order_relaxed);
     buffers.clear();
-    if (!ahead) break;
-    reply = co_await Finish(std::move(ahead));
+    if (ahead.empty()) break;
+    Ahead next = std::move(ahead.front());
+    ahead.pop_front();
+    reply = co_await Finish(std::move(next.call));
     Status broken = reply.status();
     if (reply.ok()) {
-      auto more = protocol::DecodeReadRangeResponse(reply->metadata.bytes(), end - next,
+      auto more = protocol::DecodeReadRangeResponse(reply->metadata.bytes(), next.length,
                                                     reply->payload_bytes);
       if (!more.ok()) {
         broken = more.status();
       } else if (more->object.version != object.version || more->object.size != object.size ||
-                 reply->payload_bytes == 0) {
+                 reply->payload_bytes != next.length) {
         broken = Unavailable("the blob changed while it was sent");
       }
     }
@@ -286,7 +307,7 @@ asio::awaitable<void> BlobConnection::GetBlob(Exchange& exchange, const BlobRout
       // response short, which the client sees and retries.
       log_.Warn(BadInput::kTruncated, peer_,
                 "Blob endpoint: download of " + route.namespace_name + "/" + path +
-                    " cut at byte " + std::to_string(next) + ": " + broken.message());
+                    " cut at byte " + std::to_string(next.offset) + ": " + broken.message());
       CloseSocket();
       co_return;
     }
