@@ -184,20 +184,8 @@ void TcpServer::AdmitResp(stream_socket socket, std::string peer) {
     stats_.connections_refused.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("refusing a RESP connection: connection limit of {} reached",
                  config_.max_connections);
-    // Redis's own answer at maxclients, then close; written asynchronously,
-    // as the network thread never blocks.
-    const auto executor = socket.get_executor();
-    asio::co_spawn(
-        executor,
-        [](stream_socket refused) -> asio::awaitable<void> {
-          static constexpr std::string_view kRefusal = "-ERR max number of clients reached\r\n";
-          boost::system::error_code ec;
-          co_await asio::async_write(refused, asio::buffer(kRefusal),
-                                     asio::redirect_error(asio::use_awaitable, ec));
-          refused.shutdown(asio::socket_base::shutdown_both, ec);
-          refused.close(ec);
-        }(std::move(socket)),
-        asio::detached);
+    // Redis's own answer at maxclients, then close.
+    RefuseWith(std::move(socket), "-ERR max number of clients reached\r\n");
     return;
   }
   stats_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -216,22 +204,10 @@ void TcpServer::AdmitBlob(stream_socket socket, std::string peer) {
     stats_.connections_refused.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("refusing a Blob endpoint connection: connection limit of {} reached",
                  config_.max_connections);
-    // Azure's answer when busy (clients retry it), then close; written
-    // asynchronously, as the network thread never blocks.
-    const auto executor = socket.get_executor();
-    asio::co_spawn(
-        executor,
-        [](stream_socket refused) -> asio::awaitable<void> {
-          static constexpr std::string_view kRefusal =
-              "HTTP/1.1 503 Service Unavailable\r\nServer: kvtier\r\n"
-              "x-ms-error-code: ServerBusy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-          boost::system::error_code ec;
-          co_await asio::async_write(refused, asio::buffer(kRefusal),
-                                     asio::redirect_error(asio::use_awaitable, ec));
-          refused.shutdown(asio::socket_base::shutdown_both, ec);
-          refused.close(ec);
-        }(std::move(socket)),
-        asio::detached);
+    // Azure's answer when busy (clients retry it), then close.
+    RefuseWith(std::move(socket),
+               "HTTP/1.1 503 Service Unavailable\r\nServer: kvtier\r\n"
+               "x-ms-error-code: ServerBusy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     return;
   }
   stats_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -276,6 +252,21 @@ void TcpServer::Admit(stream_socket socket, bool local, std::string peer,
                                    });
   Register(connection);
   connection->Start();
+}
+
+void TcpServer::RefuseWith(stream_socket socket, std::string_view answer) {
+  // Written asynchronously, as the network thread never blocks.
+  const auto executor = socket.get_executor();
+  asio::co_spawn(
+      executor,
+      [](stream_socket refused, std::string_view text) -> asio::awaitable<void> {
+        boost::system::error_code ec;
+        co_await asio::async_write(refused, asio::buffer(text),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+        refused.shutdown(asio::socket_base::shutdown_both, ec);
+        refused.close(ec);
+      }(std::move(socket), answer),
+      asio::detached);
 }
 
 asio::awaitable<void> TcpServer::Refuse(stream_socket socket) {

@@ -75,6 +75,8 @@ class TcpServer {
   void AdmitBlob(stream_socket socket, std::string peer);
   void Register(const std::shared_ptr<Session>& session);
   asio::awaitable<void> Refuse(stream_socket socket);
+  // Writes `answer` (static text) to a refused connection, then closes it.
+  static void RefuseWith(stream_socket socket, std::string_view answer);
   asio::io_context& NextContext();
 
   const ListenerConfig config_;

@@ -1,7 +1,5 @@
 #include "server/blob_endpoint/blob_connection.h"
 
-#include <spdlog/spdlog.h>
-
 #include <boost/beast/http.hpp>
 #include <cstdio>
 
@@ -66,83 +64,13 @@ BlobConnection::BlobConnection(stream_socket socket, std::string peer, Service& 
                                ServerStats& stats, RateLimitedLog& log,
                                const ListenerConfig& config, const BlobEndpoint& endpoint,
                                OnClosed on_closed)
-    : socket_(std::move(socket)),
+    : StreamSession(std::move(socket), std::move(peer), stats, "Blob endpoint",
+                    std::move(on_closed)),
       service_(service),
-      stats_(stats),
       log_(log),
       config_(config),
       endpoint_(endpoint),
-      peer_(std::move(peer)),
-      on_closed_(std::move(on_closed)),
-      buffer_(kMaxHeaderBytes + 4096),
-      watchdog_(socket_.get_executor()) {
-  stats_.connections_active.fetch_add(1, std::memory_order_relaxed);
-}
-
-BlobConnection::~BlobConnection() {
-  stats_.connections_active.fetch_sub(1, std::memory_order_relaxed);
-  if (on_closed_) on_closed_(this);
-}
-
-asio::awaitable<void> BlobConnection::Guarded(std::shared_ptr<BlobConnection> self) {
-  try {
-    co_await self->Serve();
-  } catch (const std::exception& e) {
-    // Nothing from the network may take the server down: end this
-    // connection only.
-    spdlog::error("Blob endpoint connection {}: {}", self->peer_, e.what());
-  }
-  self->CloseSocket();
-}
-
-void BlobConnection::Start() {
-  const auto executor = socket_.get_executor();
-  asio::co_spawn(executor, Guarded(shared_from_this()), asio::detached);
-  asio::co_spawn(
-      executor,
-      [](std::shared_ptr<BlobConnection> self) -> asio::awaitable<void> {
-        co_await self->Watchdog();
-      }(shared_from_this()),
-      asio::detached);
-}
-
-void BlobConnection::Drain() {
-  asio::post(socket_.get_executor(), [self = shared_from_this()] {
-    self->draining_ = true;
-    if (self->closed_) return;
-    // Ends a wait for the next request; an answer being written goes out.
-    boost::system::error_code ec;
-    self->socket_.shutdown(asio::socket_base::shutdown_receive, ec);
-  });
-}
-
-void BlobConnection::CloseSocket() {
-  if (closed_) return;
-  closed_ = true;
-  boost::system::error_code ec;
-  socket_.shutdown(asio::socket_base::shutdown_both, ec);
-  socket_.close(ec);
-  watchdog_.cancel();
-}
-
-asio::awaitable<void> BlobConnection::Watchdog() {
-  while (!closed_) {
-    watchdog_.expires_at(deadline_);
-    boost::system::error_code ec;
-    co_await watchdog_.async_wait(Redirect(ec));
-    if (closed_) break;
-    if (Clock::now() >= deadline_ && deadline_ != Clock::time_point::max()) {
-      stats_.CountBadInput(BadInput::kIdleTimeout);
-      spdlog::debug("Blob endpoint connection {} idle or stalled past its timeout; closing", peer_);
-      CloseSocket();
-    }
-  }
-}
-
-void BlobConnection::SetDeadline(Clock::time_point deadline) {
-  deadline_ = deadline;
-  if (deadline < watchdog_.expiry()) watchdog_.cancel();
-}
+      buffer_(kMaxHeaderBytes + 4096) {}
 
 asio::awaitable<void> BlobConnection::Serve() {
   while (!closed_ && !draining_) {
@@ -153,7 +81,7 @@ asio::awaitable<void> BlobConnection::Serve() {
     SetDeadline(idle.count() > 0 ? Clock::now() + idle : Clock::time_point::max());
     boost::system::error_code ec;
     co_await http::async_read_header(socket_, buffer_, *parser, Redirect(ec));
-    deadline_ = Clock::time_point::max();
+    ClearDeadline();
     if (ec == http::error::end_of_stream || ec == asio::error::eof ||
         ec == asio::error::operation_aborted || ec == asio::error::connection_reset || closed_ ||
         (ec && buffer_.size() == 0 && !parser->got_some())) {
@@ -241,7 +169,7 @@ asio::awaitable<bool> BlobConnection::Write(std::vector<asio::const_buffer> buff
   SetDeadline(Clock::now() + config_.frame_timeout);  // a peer that stops reading is cut
   boost::system::error_code ec;
   const size_t n = co_await asio::async_write(socket_, buffers, Redirect(ec));
-  deadline_ = Clock::time_point::max();
+  ClearDeadline();
   stats_.bytes_sent.fetch_add(n, std::memory_order_relaxed);
   if (ec) CloseSocket();
   co_return !ec;

@@ -35,7 +35,7 @@
 #include "server/rendezvous.h"
 #include "server/server_stats.h"
 #include "server/service.h"
-#include "server/session.h"
+#include "server/stream_session.h"
 
 namespace kvtier::server::blob_endpoint {
 
@@ -46,17 +46,11 @@ struct BlobEndpoint {
   std::time_t started = 0;  // Last-Modified of containers and of undated objects
 };
 
-class BlobConnection : public Session, public std::enable_shared_from_this<BlobConnection> {
+class BlobConnection : public StreamSession<BlobConnection> {
  public:
-  using OnClosed = std::function<void(Session*)>;
-
   BlobConnection(stream_socket socket, std::string peer, Service& service, ServerStats& stats,
                  RateLimitedLog& log, const ListenerConfig& config, const BlobEndpoint& endpoint,
                  OnClosed on_closed);
-  ~BlobConnection() override;
-
-  void Start();
-  void Drain() override;
 
   // One request being answered.
   struct Exchange {
@@ -74,13 +68,8 @@ class BlobConnection : public Session, public std::enable_shared_from_this<BlobC
   using Fields = std::vector<std::pair<std::string, std::string>>;
 
  private:
-  using Clock = std::chrono::steady_clock;
-
-  static asio::awaitable<void> Guarded(std::shared_ptr<BlobConnection> self);
+  friend class StreamSession<BlobConnection>;
   asio::awaitable<void> Serve();
-  asio::awaitable<void> Watchdog();
-  void SetDeadline(Clock::time_point deadline);
-  void CloseSocket();
 
   // Answers one request whose header has been read.
   asio::awaitable<void> Answer(Exchange& exchange);
@@ -111,20 +100,11 @@ class BlobConnection : public Session, public std::enable_shared_from_this<BlobC
                                          const Access& access);
   asio::awaitable<Result<ReplyBody>> Finish(std::unique_ptr<PendingCall> call);
 
-  stream_socket socket_;
   Service& service_;
-  ServerStats& stats_;
   RateLimitedLog& log_;
   const ListenerConfig& config_;
   const BlobEndpoint& endpoint_;
-  std::string peer_;
-  OnClosed on_closed_;
   boost::beast::flat_buffer buffer_;
-
-  asio::steady_timer watchdog_;
-  Clock::time_point deadline_ = Clock::time_point::max();
-  bool closed_ = false;
-  bool draining_ = false;
   uint64_t requests_ = 0;
 };
 

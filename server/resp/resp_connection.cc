@@ -1,7 +1,5 @@
 #include "server/resp/resp_connection.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <cstring>
 #include <optional>
@@ -34,17 +32,13 @@ RespConnection::RespConnection(stream_socket socket, std::string peer, Service& 
                                ServerStats& stats, RateLimitedLog& log,
                                const ListenerConfig& config, std::string namespace_name,
                                uint64_t id, OnClosed on_closed)
-    : socket_(std::move(socket)),
+    : StreamSession(std::move(socket), std::move(peer), stats, "RESP", std::move(on_closed)),
       service_(service),
-      stats_(stats),
       log_(log),
       config_(config),
-      peer_(std::move(peer)),
       default_namespace_(namespace_name),
       namespace_name_(std::move(namespace_name)),
       id_(id),
-      on_closed_(std::move(on_closed)),
-      watchdog_(socket_.get_executor()),
       access_(service.authenticator().required() ? Access::Nothing() : Access::Everything()),
       authenticated_(!service.authenticator().required()) {
   const protocol::Limits& limits = service_.limits();
@@ -52,74 +46,6 @@ RespConnection::RespConnection(stream_socket socket, std::string peer, Service& 
   // MSET of a full request's worth of values, with room for the keys.
   parser_limits_.max_command_bytes = limits.max_payload_bytes + (4u << 20);
   parser_limits_.max_arguments = 2 * static_cast<size_t>(limits.max_keys_per_request) + 16;
-  stats_.connections_active.fetch_add(1, std::memory_order_relaxed);
-}
-
-RespConnection::~RespConnection() {
-  stats_.connections_active.fetch_sub(1, std::memory_order_relaxed);
-  if (on_closed_) on_closed_(this);
-}
-
-asio::awaitable<void> RespConnection::Guarded(std::shared_ptr<RespConnection> self) {
-  try {
-    co_await self->Serve();
-  } catch (const std::exception& e) {
-    // Nothing from the network may take the server down: end this
-    // connection only.
-    spdlog::error("RESP connection {}: {}", self->peer_, e.what());
-  }
-  self->CloseSocket();
-}
-
-void RespConnection::Start() {
-  const auto executor = socket_.get_executor();
-  asio::co_spawn(executor, Guarded(shared_from_this()), asio::detached);
-  asio::co_spawn(
-      executor,
-      [](std::shared_ptr<RespConnection> self) -> asio::awaitable<void> {
-        co_await self->Watchdog();
-      }(shared_from_this()),
-      asio::detached);
-}
-
-void RespConnection::Drain() {
-  asio::post(socket_.get_executor(), [self = shared_from_this()] {
-    self->draining_ = true;
-    if (self->closed_) return;
-    // Ends a wait for the next command; the replies owed still go out.
-    boost::system::error_code ec;
-    self->socket_.shutdown(asio::socket_base::shutdown_receive, ec);
-  });
-}
-
-void RespConnection::CloseSocket() {
-  if (closed_) return;
-  closed_ = true;
-  boost::system::error_code ec;
-  socket_.shutdown(asio::socket_base::shutdown_both, ec);
-  socket_.close(ec);
-  watchdog_.cancel();
-}
-
-asio::awaitable<void> RespConnection::Watchdog() {
-  while (!closed_) {
-    watchdog_.expires_at(deadline_);
-    boost::system::error_code ec;
-    co_await watchdog_.async_wait(Redirect(ec));
-    if (closed_) break;
-    if (Clock::now() >= deadline_ && deadline_ != Clock::time_point::max()) {
-      stats_.CountBadInput(BadInput::kIdleTimeout);
-      spdlog::debug("RESP connection {} idle or stalled past its timeout; closing", peer_);
-      CloseSocket();
-    }
-  }
-}
-
-void RespConnection::SetDeadline(Clock::time_point deadline) {
-  deadline_ = deadline;
-  // The watchdog re-arms itself for a later deadline when it wakes; only an
-  // earlier one needs it woken now (saves a timer syscall per read).
-  if (deadline < watchdog_.expiry()) watchdog_.cancel();
 }
 
 asio::awaitable<bool> RespConnection::ReadMore(uint64_t at_least) {
@@ -158,7 +84,7 @@ asio::awaitable<bool> RespConnection::ReadMore(uint64_t at_least) {
       asio::transfer_at_least(static_cast<size_t>(at_least)), Redirect(ec));
   input_end_ += n;
   stats_.bytes_received.fetch_add(n, std::memory_order_relaxed);
-  deadline_ = Clock::time_point::max();
+  ClearDeadline();
   if (ec && n < at_least) co_return false;  // closed before the command was whole
   co_return true;
 }
@@ -168,7 +94,7 @@ asio::awaitable<bool> RespConnection::WriteReplies() {
   SetDeadline(Clock::now() + config_.frame_timeout);  // a peer that stops reading is cut
   boost::system::error_code ec;
   const size_t n = co_await asio::async_write(socket_, replies_.Buffers(), Redirect(ec));
-  deadline_ = Clock::time_point::max();
+  ClearDeadline();
   stats_.bytes_sent.fetch_add(n, std::memory_order_relaxed);
   replies_.Clear();  // drops the pins of the values sent
   co_return !ec;

@@ -31,35 +31,25 @@
 #include "server/resp/resp_reply.h"
 #include "server/server_stats.h"
 #include "server/service.h"
-#include "server/session.h"
+#include "server/stream_session.h"
 
 namespace kvtier::server::resp {
 
-class RespConnection : public Session, public std::enable_shared_from_this<RespConnection> {
+class RespConnection : public StreamSession<RespConnection> {
  public:
-  using OnClosed = std::function<void(Session*)>;
-
   // `namespace_name`: the namespace commands address until SELECT.
   RespConnection(stream_socket socket, std::string peer, Service& service, ServerStats& stats,
                  RateLimitedLog& log, const ListenerConfig& config, std::string namespace_name,
                  uint64_t id, OnClosed on_closed);
-  ~RespConnection() override;
-
-  void Start();
-  void Drain() override;
 
  private:
-  using Clock = std::chrono::steady_clock;
+  friend class StreamSession<RespConnection>;
   using Args = std::span<const std::string_view>;
 
-  static asio::awaitable<void> Guarded(std::shared_ptr<RespConnection> self);
   asio::awaitable<void> Serve();
-  asio::awaitable<void> Watchdog();
   // Reads at least `at_least` more bytes into the input buffer.
   asio::awaitable<bool> ReadMore(uint64_t at_least);
   asio::awaitable<bool> WriteReplies();
-  void SetDeadline(Clock::time_point deadline);
-  void CloseSocket();
 
   // Executes one command and appends its reply. False: close the
   // connection once the replies are written (QUIT).
@@ -102,22 +92,13 @@ class RespConnection : public Session, public std::enable_shared_from_this<RespC
   // empty or over limits.max_key_bytes.
   bool CopyKeys(Args keys, std::vector<std::string>& out);
 
-  stream_socket socket_;
   Service& service_;
-  ServerStats& stats_;
   RateLimitedLog& log_;
   const ListenerConfig& config_;
-  std::string peer_;
   const std::string default_namespace_;  // the listener's
   std::string namespace_name_;           // SELECTed
   const uint64_t id_;
-  OnClosed on_closed_;
   ParserLimits parser_limits_;
-
-  asio::steady_timer watchdog_;
-  Clock::time_point deadline_ = Clock::time_point::max();
-  bool closed_ = false;
-  bool draining_ = false;
 
   // Bytes received: [input_begin_, input_end_) not yet parsed. Not zeroed
   // when grown (a large value is written over at once by the socket).

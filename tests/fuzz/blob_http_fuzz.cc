@@ -110,30 +110,12 @@ struct Server : Origin, FuzzServer {
   blob_endpoint::BlobEndpoint endpoint;
 };
 
-asio::awaitable<void> Client(local_stream::socket socket, std::string input) {
-  boost::system::error_code ec;
-  co_await asio::async_write(socket, asio::buffer(input),
-                             asio::redirect_error(asio::use_awaitable, ec));
-  socket.shutdown(asio::socket_base::shutdown_send, ec);
-  std::string answers(16384, '\0');
-  while (!ec) {
-    co_await socket.async_read_some(asio::buffer(answers),
-                                    asio::redirect_error(asio::use_awaitable, ec));
-  }
-}
-
 void Serve(Server& server, std::string input) {
-  asio::io_context context(1);
-  local_stream::socket server_end(context);
-  local_stream::socket client_end(context);
-  asio::local::connect_pair(server_end, client_end);
-  auto connection = std::make_shared<blob_endpoint::BlobConnection>(
-      stream_socket(std::move(server_end)), "fuzz", server.service, server.stats, server.log,
-      server.config.listener, server.endpoint, nullptr);
-  connection->Start();
-  connection.reset();  // the coroutines hold it until they end
-  asio::co_spawn(context, Client(std::move(client_end), std::move(input)), asio::detached);
-  context.run();  // returns once the client read the server's close
+  ServeOverSocketPair(std::move(input), [&server](stream_socket socket) {
+    return std::make_shared<blob_endpoint::BlobConnection>(
+        std::move(socket), "fuzz", server.service, server.stats, server.log, server.config.listener,
+        server.endpoint, nullptr);
+  });
 }
 
 }  // namespace
