@@ -131,8 +131,9 @@ std::variant<Access, AuthRefusal> BlobAuthorizer::Sas(const AuthRequest& request
     if (!starts) return Failed("the SAS start (st) is not an ISO 8601 UTC time");
     if (request.now < *starts) return Failed("the SAS is not valid yet");
   }
+  const bool any_grant = request.operation == BlobOperation::kAccountInfo;
   const char needed = IsList(request.operation) ? 'l' : 'r';
-  if (permissions.find(needed) == std::string::npos) {
+  if (!any_grant && permissions.find(needed) == std::string::npos) {
     return NotPermitted(std::string("the SAS does not grant '") + needed +
                         "' (read or list), which this operation needs");
   }
@@ -145,7 +146,7 @@ std::variant<Access, AuthRefusal> BlobAuthorizer::Sas(const AuthRequest& request
     const char type = request.operation == BlobOperation::kReadBlob         ? 'o'
                       : request.operation == BlobOperation::kListContainers ? 's'
                                                                             : 'c';
-    if (q("srt").find(type) == std::string::npos) {
+    if (!any_grant && q("srt").find(type) == std::string::npos) {
       return NotPermitted(std::string("the account SAS does not grant resource type '") + type +
                           "' (srt)");
     }
@@ -161,7 +162,7 @@ std::variant<Access, AuthRefusal> BlobAuthorizer::Sas(const AuthRequest& request
     if (version < "2018-11-09") return Failed("SAS versions before 2018-11-09 are not served");
     std::string canonical = "/blob/" + account_ + '/' + target.container;
     if (resource == "b") {
-      if (request.operation != BlobOperation::kReadBlob) {
+      if (request.operation != BlobOperation::kReadBlob && !any_grant) {
         return NotPermitted("a blob SAS (sr=b) grants that blob only");
       }
       canonical += '/' + target.blob;

@@ -35,6 +35,7 @@ enum class BlobOperation {
   kReadContainer,   // Get Container Properties
   kListBlobs,       // List Blobs
   kListContainers,  // List Containers
+  kAccountInfo,     // Get Account Information: any valid credential
 };
 
 struct AuthRequest {

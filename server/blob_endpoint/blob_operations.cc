@@ -96,7 +96,11 @@ asio::awaitable<void> BlobConnection::Answer(Exchange& exchange) {
   const auto restype = target.Query("restype");
   const auto comp = target.Query("comp");
   BlobOperation operation;
-  if (target.container.empty()) {
+  if (restype == "account" && comp == "properties") {
+    // Get Account Information, on the account, a container or a blob
+    // (tools such as azcopy ask it first).
+    operation = BlobOperation::kAccountInfo;
+  } else if (target.container.empty()) {
     if (comp != "list") {
       co_await RespondError(exchange, 400, "InvalidQueryParameterValue",
                             "of the account's operations this endpoint serves List Containers "
@@ -134,6 +138,13 @@ asio::awaitable<void> BlobConnection::Answer(Exchange& exchange) {
   }
   exchange.access = std::get<Access>(decision);
 
+  if (operation == BlobOperation::kAccountInfo) {
+    const Fields fields{{"x-ms-sku-name", "Standard_LRS"},
+                        {"x-ms-account-kind", "StorageV2"},
+                        {"x-ms-is-hns-enabled", "false"}};
+    co_await Respond(exchange, 200, fields, std::string());
+    co_return;
+  }
   if (operation == BlobOperation::kListContainers) {
     const std::string endpoint = "http://" + exchange.host + "/";
     std::vector<std::string> containers = endpoint_.routes.Containers();

@@ -205,6 +205,9 @@ test("serves a container shared by namespaces under their prefixes only", async 
   await assert.rejects(
       cached.getContainerClient("shared").getBlobClient("other/not-served.bin").downloadToBuffer(),
       (e) => e.statusCode === 404);
+  const info = await cached.getAccountInfo();
+  assert.equal(info.accountKind, "StorageV2");
+  assert.equal(info.isHierarchicalNamespaceEnabled, false);
   const containers = await collect(cached.listContainers());
   assert.deepEqual(containers.map((c) => c.name), ["checkpoints", "shared", "training"]);
 });
