@@ -68,13 +68,15 @@ metrics_port=$(sed -n 2p "$work/port")
 "$bin/kvtier-fuse" --server "127.0.0.1:$port" "$work/mnt2"
 
 seconds() { local start=$(date +%s.%N); "$@" >/dev/null 2>&1; echo "$(date +%s.%N) - $start" | bc -l; }
-origin_reads() {
+origin_counter() {
   curl -s "http://127.0.0.1:$metrics_port/metrics" |
-    sed -n 's/^kvtier_tier_reads_total{tier="origin\/data"} \([0-9]*\)$/\1/p'
+    sed -n "s/^kvtier_tier_$1_total{tier=\"origin\/data\"} \([0-9]*\)\$/\1/p"
 }
+origin_reads() { origin_counter reads; }
 
 curl_cold=$(seconds curl -sf -o /dev/null "$blob_url/dataset/shard-0.bin?$sas")
 mount_cold=$(seconds dd if="$work/mnt1/data/shard-0.bin" of=/dev/null bs=4M)
+cold_requests=$(origin_counter requests)
 # Warm through the second mount: its page cache is empty, so the blocks
 # come from the server's DRAM, not from this node's kernel.
 mount_warm=$(seconds dd if="$work/mnt2/data/shard-0.bin" of=/dev/null bs=4M)
@@ -98,7 +100,7 @@ mibps() { echo "scale=0; $size_mib / $1" | bc -l; }
 echo "| read of $size_mib MiB ($block blocks) | seconds | MiB/s | ratio |"
 echo "|---|---:|---:|---:|"
 echo "| curl GET of the blob from Azurite | $(printf %.2f "$curl_cold") | $(mibps "$curl_cold") | |"
-echo "| cold: dd through the mount (blocks from Azurite) | $(printf %.2f "$mount_cold") | $(mibps "$mount_cold") | $(echo "scale=2; $curl_cold / $mount_cold" | bc -l)x of curl |"
+echo "| cold: dd through the mount (blocks from Azurite) | $(printf %.2f "$mount_cold") | $(mibps "$mount_cold") | $(echo "scale=2; $curl_cold / $mount_cold" | bc -l)x of curl ($cold_requests ranged GETs) |"
 echo "| kvtier cat (ReadRange, one connection), warm | $(printf %.2f "$cat_warm") | $(mibps "$cat_warm") | |"
 echo "| warm: dd through the mount (blocks from DRAM) | $(printf %.2f "$mount_warm") | $(mibps "$mount_warm") | $(echo "scale=2; $cat_warm / $mount_warm" | bc -l)x of kvtier cat |"
 echo "| 8 readers on 2 mounts, a fresh object | $(printf %.2f "$fan_out") | $(echo "scale=0; 8 * $size_mib / $fan_out" | bc -l) in all | origin reads $((after - before)) for $blocks blocks |"

@@ -249,7 +249,8 @@ bool ParseBlob(Reader& r, const YAML::Node& blob, ServerConfig& config) {
 bool ParseOrigin(Reader& r, const YAML::Node& node, const std::string& path, NamespaceConfig& ns) {
   if (!node) return true;
   if (!r.Map(node, path,
-             {"container", "prefix", "block_bytes", "listing_ttl_ms", "max_listed_objects"})) {
+             {"container", "prefix", "block_bytes", "listing_ttl_ms", "max_listed_objects",
+              "read_ahead_blocks"})) {
     return false;
   }
   ns.origin.enabled = true;
@@ -258,7 +259,9 @@ bool ParseOrigin(Reader& r, const YAML::Node& node, const std::string& path, Nam
          r.Bytes(node["block_bytes"], path + ".block_bytes", ns.origin.block_bytes) &&
          r.Millis(node["listing_ttl_ms"], path + ".listing_ttl_ms", ns.origin.listing_ttl) &&
          r.Integer(node["max_listed_objects"], path + ".max_listed_objects",
-                   ns.origin.max_listed_objects);
+                   ns.origin.max_listed_objects) &&
+         r.Integer(node["read_ahead_blocks"], path + ".read_ahead_blocks",
+                   ns.origin.read_ahead_blocks);
 }
 
 bool ParseObjects(Reader& r, const YAML::Node& node, const std::string& path, NamespaceConfig& ns) {
@@ -745,6 +748,9 @@ Status ServerConfig::Validate() const {
       }
       if (!blob.enabled) return InvalidArgument(path + " needs a tiers.blob section");
       if (origin.container.empty()) return InvalidArgument(path + ".container must be set");
+      if (origin.read_ahead_blocks < 1 || origin.read_ahead_blocks > 64) {
+        return InvalidArgument(path + ".read_ahead_blocks must be within 1..64");
+      }
       if (origin.block_bytes == 0 || origin.block_bytes > limits.max_value_bytes) {
         return InvalidArgument(path + ".block_bytes must be within 1.." +
                                FormatByteSize(limits.max_value_bytes) +

@@ -53,6 +53,9 @@ struct OriginConfig {
   // List answers from one listing of the container, read again after this.
   std::chrono::milliseconds listing_ttl{60'000};
   uint64_t max_listed_objects = 1'000'000;  // a larger container: List refused
+  // A sequential reader's next blocks are read from the origin as one range
+  // of up to this many blocks (1: each block alone).
+  uint32_t read_ahead_blocks = 4;
 };
 
 // A checkpoint namespace's objects (`objects:`; docs/config.md): written

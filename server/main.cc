@@ -252,6 +252,7 @@ Result<std::unique_ptr<tiers::blob::DatasetOrigin>> OpenOrigin(const BlobConfig&
   options.block_bytes = ns.origin.block_bytes;
   options.listing_ttl = ns.origin.listing_ttl;
   options.max_listed_objects = ns.origin.max_listed_objects;
+  options.read_ahead.run_blocks = ns.origin.read_ahead_blocks;
   options.stats_name = "origin/" + ns.name;
   return tiers::blob::DatasetOrigin::Create(std::move(options));
 }

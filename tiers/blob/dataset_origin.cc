@@ -152,26 +152,50 @@ Result<BlockHandle> DatasetOrigin::Fetch(const BlockKey& key) {
       return Failed(NotFound("block " + std::to_string(index) + " is past the end of " + object +
                              " (" + std::to_string(blocks) + " blocks)"));
     }
-    const uint64_t offset = index * options_.block_bytes;
-    const uint64_t length = std::min(options_.block_bytes, info->size - offset);
-    counters_.reads.fetch_add(1, std::memory_order_relaxed);
     bool changed = false;
-    auto data = client_->GetBlob(blob, ByteRange{offset, length}, info->etag, &changed);
-    if (data.ok()) {
-      counters_.bytes.fetch_add(length, std::memory_order_relaxed);
-      const auto bytes = std::as_bytes(std::span(data->bytes));
-      WritableBlock block = HeapBlockAllocator::Instance().Allocate(bytes.size());
-      std::memcpy(block.mutable_bytes().data(), bytes.data(), bytes.size());
-      return std::move(block).Seal(BlockChecksum(bytes));
-    }
+    auto block = runs_.Get(
+        blob, info->etag, index, blocks,
+        [&](uint64_t first, uint64_t count, bool* run_changed) {
+          return ReadBlocks(blob, *info, first, count, run_changed);
+        },
+        &changed);
+    if (block.ok()) return block;
     // The object changed (If-Match failed, or it shrank under the range):
     // read its properties again, once, and the block from the new version.
     if (changed && attempt == 0) {
       counters_.source_changes.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    return Failed(data.status());
+    return Failed(block.status());
   }
+}
+
+Result<std::vector<BlockHandle>> DatasetOrigin::ReadBlocks(const std::string& blob,
+                                                           const Recorded& info, uint64_t first,
+                                                           uint64_t count, bool* changed) {
+  const uint64_t offset = first * options_.block_bytes;
+  const uint64_t end = std::min(info.size, (first + count) * options_.block_bytes);
+  if (offset >= end) return NotFound("block " + std::to_string(first) + " is past the end");
+  counters_.requests.fetch_add(1, std::memory_order_relaxed);
+  auto data = client_->GetBlob(blob, ByteRange{offset, end - offset}, info.etag, changed);
+  if (!data.ok()) return data.status();
+  if (data->bytes.size() != end - offset) {
+    return Unavailable("the origin answered " + std::to_string(data->bytes.size()) +
+                       " bytes for a range of " + std::to_string(end - offset));
+  }
+  counters_.bytes.fetch_add(end - offset, std::memory_order_relaxed);
+  // Each block gets its checksum here, at the edge, from the fetched bytes.
+  const auto bytes = std::as_bytes(std::span(data->bytes));
+  std::vector<BlockHandle> blocks;
+  for (uint64_t at = 0; at < bytes.size(); at += options_.block_bytes) {
+    const auto piece =
+        bytes.subspan(at, std::min<uint64_t>(options_.block_bytes, bytes.size() - at));
+    WritableBlock block = HeapBlockAllocator::Instance().Allocate(piece.size());
+    std::memcpy(block.mutable_bytes().data(), piece.data(), piece.size());
+    blocks.push_back(std::move(block).Seal(BlockChecksum(piece)));
+  }
+  counters_.reads.fetch_add(blocks.size(), std::memory_order_relaxed);
+  return blocks;
 }
 
 Result<ObjectInfo> DatasetOrigin::StatBlob(const std::string& path, Clock::time_point* read_at) {
@@ -196,23 +220,16 @@ Result<BlockHandle> DatasetOrigin::FetchVersion(const std::string& path, const s
   if (info->etag != version) {
     return Failed(NotFound("object " + path + " changed since it was listed"));
   }
-  const uint64_t offset = index * options_.block_bytes;
-  if (offset >= info->size) {
+  if (index * options_.block_bytes >= info->size) {
     return Failed(NotFound("block " + std::to_string(index) + " is past the end of " + path));
   }
-  const uint64_t length = std::min(options_.block_bytes, info->size - offset);
-  counters_.reads.fetch_add(1, std::memory_order_relaxed);
   bool changed = false;
-  auto data = client_->GetBlob(blob, ByteRange{offset, length}, version, &changed);
-  if (!data.ok()) {
+  auto blocks = ReadBlocks(blob, *info, index, 1, &changed);
+  if (!blocks.ok()) {
     if (changed) return Failed(NotFound("object " + path + " changed since it was listed"));
-    return Failed(data.status());
+    return Failed(blocks.status());
   }
-  counters_.bytes.fetch_add(length, std::memory_order_relaxed);
-  const auto bytes = std::as_bytes(std::span(data->bytes));
-  WritableBlock block = HeapBlockAllocator::Instance().Allocate(bytes.size());
-  std::memcpy(block.mutable_bytes().data(), bytes.data(), bytes.size());
-  return std::move(block).Seal(BlockChecksum(bytes));
+  return std::move(blocks->front());
 }
 
 void DatasetOrigin::Forget(const std::string& path) {
@@ -238,6 +255,11 @@ TierStats DatasetOrigin::Stats() const {
   TierStats stats;
   stats.name = options_.stats_name;
   stats.Add("reads", counters_.reads);
+  stats.Add("requests", counters_.requests);
+  const OriginRuns::Counts runs = runs_.counts();
+  stats.Add("read_ahead_runs", runs.runs);
+  stats.Add("read_ahead_joined", runs.blocks_joined);
+  stats.Add("read_ahead_dropped", runs.blocks_dropped);
   stats.Add("read_bytes", counters_.bytes);
   stats.Add("property_reads", counters_.property_reads);
   stats.Add("list_requests", counters_.list_requests);

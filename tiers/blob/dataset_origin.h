@@ -31,6 +31,7 @@
 #include <unordered_map>
 
 #include "tiers/blob/blob_client.h"
+#include "tiers/blob/origin_runs.h"
 #include "tiers/block_source.h"
 #include "tiers/object_catalog.h"
 #include "tiers/object_listing.h"
@@ -45,6 +46,8 @@ struct DatasetOriginOptions {
   size_t max_cached_objects = 4096;  // object properties kept (LRU)
   std::chrono::milliseconds listing_ttl{60'000};
   size_t max_listed_objects = 1'000'000;  // a larger container is refused
+  // Sequential readers' next blocks read as one range (origin_runs.h).
+  OriginRunsOptions read_ahead;
 };
 
 class DatasetOrigin final : public BlockSource, public ObjectCatalog {
@@ -100,6 +103,10 @@ class DatasetOrigin final : public BlockSource, public ObjectCatalog {
   DatasetOrigin(DatasetOriginOptions options, std::unique_ptr<BlobClient> client);
   // The recorded properties, read (and recorded) when absent or `refresh`.
   Result<Recorded> Properties(const std::string& blob, bool refresh);
+  // Blocks [first, first + count) of `blob` at `info`'s version, read as one
+  // ranged GET (If-Match the ETag; `*changed` when it no longer matches).
+  Result<std::vector<BlockHandle>> ReadBlocks(const std::string& blob, const Recorded& info,
+                                              uint64_t first, uint64_t count, bool* changed);
   // Counts a failed fetch (not_found or errors) and returns `status`.
   Status Failed(Status status);
 
@@ -119,7 +126,8 @@ class DatasetOrigin final : public BlockSource, public ObjectCatalog {
   Clock::time_point listed_at_;               // under mu_
 
   struct Counters {
-    std::atomic<uint64_t> reads{0};  // ranged reads of the origin
+    std::atomic<uint64_t> reads{0};     // blocks read from the origin
+    std::atomic<uint64_t> requests{0};  // ranged GETs (a run of blocks is one)
     std::atomic<uint64_t> bytes{0};
     std::atomic<uint64_t> property_reads{0};
     std::atomic<uint64_t> list_requests{0};          // pages of container listings
@@ -130,6 +138,7 @@ class DatasetOrigin final : public BlockSource, public ObjectCatalog {
     std::atomic<uint64_t> errors{0};
   };
   mutable Counters counters_;
+  OriginRuns runs_{options_.read_ahead};
 };
 
 }  // namespace kvtier::tiers::blob
