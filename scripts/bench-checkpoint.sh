@@ -14,32 +14,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 size_mib=${1:-2048}
-build_dir=${KVTIER_BENCH_BUILD:-build-release}
-if [[ ! -f $build_dir/CMakeCache.txt ]]; then
-  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKVTIER_BUILD_TESTS=OFF >&2
-fi
-cmake --build "$build_dir" --parallel "$(nproc)" >&2
-bin="$PWD/$build_dir/bin"
-
-work=$(mktemp -d "$PWD/.bench-checkpoint-XXXXXX")  # on the project's disk, like NVMe
-cleanup() {
-  fusermount3 -u "$work/mnt" 2>/dev/null || true
-  [[ -n "${server_pid:-}" ]] && kill "$server_pid" 2>/dev/null || true
-  [[ -n "${azurite_pid:-}" ]] && kill "$azurite_pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-mkdir -p "$work/azurite" "$work/mnt" "$work/nvme"
-scripts/start-azurite.sh 0 "$work/azurite" >"$work/azurite.log" 2>&1 &
-azurite_pid=$!
-for _ in $(seq 300); do grep -q 'listens on' "$work/azurite.log" && break; sleep 0.1; done
-azurite_port=$(grep -o 'listens on http://127.0.0.1:[0-9]*' "$work/azurite.log" | cut -d: -f3)
-export KVTIER_BLOB_ACCOUNT=devstoreaccount1
-export KVTIER_BLOB_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
-blob_url="http://127.0.0.1:$azurite_port/devstoreaccount1"
-sas=$("$bin/kvtier-blob-bench" --print-sas rwdlc)
+source scripts/bench-common.sh
+bench_build kvtierd kvtier kvtier-fuse kvtier-blob-bench
+bench_workdir checkpoint
+bench_start_azurite
+mkdir -p "$work/mnt" "$work/nvme"
 "$bin/kvtier-blob-bench" --endpoint "$blob_url" --container ckptbench --count 1 >/dev/null
 
 cat >"$work/kvtierd.yaml" <<EOF
@@ -53,7 +32,7 @@ namespaces:
   - {name: ckpt, kind: checkpoint, tiers: [dram, nvme, blob], objects: {block_bytes: 8MiB}}
 EOF
 "$bin/kvtierd" --config "$work/kvtierd.yaml" --port-file "$work/port" >"$work/kvtierd.log" 2>&1 &
-server_pid=$!
+bench_pids+=($!)
 for _ in $(seq 300); do [[ -s "$work/port" ]] && break; sleep 0.1; done
 port=$(head -1 "$work/port")
 "$bin/kvtier-fuse" --server "127.0.0.1:$port" "$work/mnt"

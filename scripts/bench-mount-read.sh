@@ -17,33 +17,11 @@ cd "$(dirname "$0")/.."
 
 size_mib=${1:-1024}
 block=${2:-4MiB}
-build_dir=${KVTIER_BENCH_BUILD:-build-release}
-if [[ ! -f $build_dir/CMakeCache.txt ]]; then
-  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKVTIER_BUILD_TESTS=OFF >&2
-fi
-cmake --build "$build_dir" --parallel "$(nproc)" >&2
-bin="$PWD/$build_dir/bin"
-
-work=$(mktemp -d "$PWD/.bench-mount-read-XXXXXX")
-cleanup() {
-  fusermount3 -u "$work/mnt1" 2>/dev/null || true
-  fusermount3 -u "$work/mnt2" 2>/dev/null || true
-  [[ -n "${server_pid:-}" ]] && kill "$server_pid" 2>/dev/null || true
-  [[ -n "${azurite_pid:-}" ]] && kill "$azurite_pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-mkdir -p "$work/azurite" "$work/mnt1" "$work/mnt2"
-scripts/start-azurite.sh 0 "$work/azurite" >"$work/azurite.log" 2>&1 &
-azurite_pid=$!
-for _ in $(seq 300); do grep -q 'listens on' "$work/azurite.log" && break; sleep 0.1; done
-azurite_port=$(grep -o 'listens on http://127.0.0.1:[0-9]*' "$work/azurite.log" | cut -d: -f3)
-export KVTIER_BLOB_ACCOUNT=devstoreaccount1
-export KVTIER_BLOB_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
-blob_url="http://127.0.0.1:$azurite_port/devstoreaccount1"
-sas=$("$bin/kvtier-blob-bench" --print-sas rwdlc)
+source scripts/bench-common.sh
+bench_build kvtierd kvtier kvtier-fuse kvtier-blob-bench
+bench_workdir mount-read
+bench_start_azurite
+mkdir -p "$work/mnt1" "$work/mnt2"
 "$bin/kvtier-blob-bench" --endpoint "$blob_url" --container dataset --count 1 >/dev/null
 head -c $((size_mib << 20)) /dev/urandom >"$work/shard.bin"
 for name in shard-0.bin shard-1.bin; do
@@ -60,7 +38,7 @@ namespaces:
 YAML
 "$bin/kvtierd" --config "$work/kvtierd.yaml" --no-nvme --port-file "$work/port" \
   >"$work/kvtierd.log" 2>&1 &
-server_pid=$!
+bench_pids+=($!)
 for _ in $(seq 300); do [[ -s "$work/port" ]] && break; sleep 0.1; done
 port=$(sed -n 1p "$work/port")
 metrics_port=$(sed -n 2p "$work/port")
@@ -85,13 +63,14 @@ cmp "$work/shard.bin" "$work/mnt1/data/shard-0.bin"
 
 before=$(origin_reads)
 start=$(date +%s.%N)
+readers=()
 for i in 1 2 3 4; do
   dd if="$work/mnt1/data/shard-1.bin" of=/dev/null bs=4M 2>/dev/null &
+  readers+=($!)
   dd if="$work/mnt2/data/shard-1.bin" of=/dev/null bs=4M 2>/dev/null &
+  readers+=($!)
 done
-for pid in $(jobs -p); do
-  [[ $pid == "$server_pid" || $pid == "$azurite_pid" ]] || wait "$pid"
-done
+for pid in "${readers[@]}"; do wait "$pid"; done
 fan_out=$(echo "$(date +%s.%N) - $start" | bc -l)
 after=$(origin_reads)
 blocks=$("$bin/kvtier" --server "127.0.0.1:$port" stat data shard-1.bin | awk '$1 == "blocks" {print $2}')
