@@ -7,10 +7,11 @@
 //
 // Reads become the native protocol's List, Stat and ReadRange requests and
 // go through Service, so namespaces, limits, read-through to the origin and
-// single-flight behave as for native clients. A blob is sent in chunks of
-// at most limits.max_payload_bytes; the next chunk is asked for while the
-// current one is written, so the tiers and the socket work at once, and the
-// pinned blocks of one or two chunks are all the memory a download holds.
+// single-flight behave as for native clients. A blob is sent as a small
+// first read, then block-aligned reads of at most 8 MiB (and at most
+// limits.max_payload_bytes), up to 3 asked for while the current one is
+// written, so the tiers and the socket work at once; the pinned blocks of
+// those reads are all the memory a download holds.
 // Writes (PUT, DELETE, POST, ...) are answered 405 and the connection is
 // closed (their bodies are never read).
 
