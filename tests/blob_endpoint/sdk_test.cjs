@@ -78,12 +78,14 @@ async function startAzurite() {
   return `http://127.0.0.1:${port}/${ACCOUNT}`;
 }
 
-async function startKvtier(origin) {
+// A kvtierd over the origin; `name` keeps its files apart, `server` adds
+// to its server section.
+async function startKvtier(origin, name = "kvtierd", server = "") {
   const config = `
-server: {blob_listen: "127.0.0.1:0", metrics_listen: "127.0.0.1:0"}
+server: {blob_listen: "127.0.0.1:0", metrics_listen: "127.0.0.1:0"${server}}
 tiers:
   dram: {capacity: 64MiB}
-  nvme: {directory: ${dir}/nvme, capacity: 1GiB, segment_bytes: 16MiB}
+  nvme: {directory: ${dir}/${name}-nvme, capacity: 1GiB, segment_bytes: 16MiB}
   blob: {endpoint: "${origin}", account: ${ACCOUNT}, key_env: KVTIER_TEST_BLOB_KEY,
          container: checkpoints}
 namespaces:
@@ -92,15 +94,15 @@ namespaces:
   - {name: eval, kind: dataset, origin: {container: shared, prefix: eval/, block_bytes: 1MiB}}
   - {name: models, kind: dataset, origin: {container: shared, prefix: models/, block_bytes: 1MiB}}
 `;
-  fs.writeFileSync(path.join(dir, "kvtier.yaml"), config);
+  fs.writeFileSync(path.join(dir, `${name}.yaml`), config);
   const bin = process.env.KVTIER_BIN_DIR || path.join(root, "build", "bin");
-  const portFile = path.join(dir, "ports");
+  const portFile = path.join(dir, `${name}.ports`);
   const child = startProcess(path.join(bin, "kvtierd"),
-                             ["--config", path.join(dir, "kvtier.yaml"), "--port", "0",
+                             ["--config", path.join(dir, `${name}.yaml`), "--port", "0",
                               "--port-file", portFile],
-                             "kvtierd.log", { KVTIER_TEST_BLOB_KEY: KEY });
+                             `${name}.log`, { KVTIER_TEST_BLOB_KEY: KEY });
   const ports = await waitFor(() => {
-    if (child.exitCode !== null) throw new Error("kvtierd exited:\n" + logOf("kvtierd.log"));
+    if (child.exitCode !== null) throw new Error("kvtierd exited:\n" + logOf(`${name}.log`));
     if (!fs.existsSync(portFile)) return null;
     const lines = fs.readFileSync(portFile, "utf8").split("\n");
     return lines.length >= 5 && lines[4] !== "" ? lines.map(Number) : null;
@@ -128,6 +130,7 @@ function bytes(size, seed) {
 }
 
 let origin;     // BlobServiceClient straight to Azurite
+let originEndpoint;
 let cached;     // BlobServiceClient through kvtierd
 let server;
 const blobs = {
@@ -143,6 +146,7 @@ const fanOut = bytes(8 * MiB, 9);
 test.before(async () => {
   const originUrl = await startAzurite();
   origin = new BlobServiceClient(originUrl, credential, options);
+  originEndpoint = originUrl;
   const training = origin.getContainerClient("training");
   await training.create();
   for (const [name, data] of Object.entries(blobs)) {
@@ -397,4 +401,29 @@ test("serves a checkpoint namespace's objects where they land in Blob", async ()
   const direct = await origin.getContainerClient("checkpoints").getBlobClient("ckpt/step-1/model.pt")
                      .downloadToBuffer();
   assert.ok(direct.equals(data));
+});
+
+test("past the connection limit a client gets 503 ServerBusy, and the others are served", async () => {
+  const limited = await startKvtier(originEndpoint, "limited", ", max_connections: 2");
+  const port = Number(new URL(limited.blob).port);
+  const net = require("node:net");
+  const request = "GET /devstoreaccount1/training/readme.txt HTTP/1.1\r\nHost: k\r\n\r\n";
+  // Two keep-alive connections, each answered once (so both are registered).
+  const open = [];
+  for (let i = 0; i < 2; ++i) {
+    const socket = net.connect(port, "127.0.0.1");
+    let text = "";
+    socket.on("data", (chunk) => { text += chunk.toString("latin1"); });
+    socket.write(request);
+    await waitFor(() => text.includes("hello from the origin\n"), "an answer");
+    open.push({ socket, text: () => text });
+  }
+  const refused = await exchange(port, request);
+  assert.match(refused.text, /^HTTP\/1\.1 503 [^]*x-ms-error-code: ServerBusy/);
+  assert.ok(refused.closed);
+  // The connections held are still served.
+  open[0].socket.write(request);
+  await waitFor(() => open[0].text().split("hello from the origin").length === 3, "a second answer");
+  for (const { socket } of open) socket.destroy();
+  limited.child.kill("SIGTERM");
 });
