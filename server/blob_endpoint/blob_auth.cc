@@ -14,20 +14,6 @@ bool EqualConstantTime(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string_view Header(const AuthRequest& request, std::string_view name) {
-  for (const tiers::blob::HeaderField& field : *request.headers) {
-    if (EqualsIgnoringCase(field.name, name)) return field.value;
-  }
-  return {};
-}
-
 AuthRefusal Failed(std::string message) {
   return {403, "AuthenticationFailed", std::move(message)};
 }
@@ -54,7 +40,7 @@ BlobAuthorizer::BlobAuthorizer(std::string account, std::string_view account_key
 }
 
 std::variant<Access, AuthRefusal> BlobAuthorizer::Authorize(const AuthRequest& request) const {
-  const std::string_view authorization = Header(request, "authorization");
+  const std::string_view authorization = HeaderValue(*request.headers, "authorization");
   if (!authorization.empty()) {
     const size_t space = authorization.find(' ');
     const std::string_view scheme = authorization.substr(0, space);

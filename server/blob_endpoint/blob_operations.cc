@@ -22,18 +22,6 @@ using Fields = BlobConnection::Fields;
 constexpr uint64_t kFirstRead = 1u << 20;
 constexpr size_t kReadsAhead = 3;
 
-std::string_view FieldOf(const BlobConnection::Exchange& exchange, std::string_view name) {
-  for (const tiers::blob::HeaderField& field : exchange.headers) {
-    if (field.name.size() == name.size() &&
-        std::equal(field.name.begin(), field.name.end(), name.begin(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) == b;
-        })) {
-      return field.value;
-    }
-  }
-  return {};
-}
-
 std::time_t ModifiedOf(const protocol::ObjectEntry& object, std::time_t fallback) {
   return object.modified_ms == 0 ? fallback : static_cast<std::time_t>(object.modified_ms / 1000);
 }
@@ -67,14 +55,14 @@ bool EtagListHas(std::string_view list, std::string_view etag) {
 // The status a conditional request ends with (304 or 412), or 0 to go on.
 int Precondition(const BlobConnection::Exchange& exchange, const std::string& etag,
                  std::time_t modified) {
-  const std::string_view if_match = FieldOf(exchange, "if-match");
+  const std::string_view if_match = HeaderValue(exchange.headers, "if-match");
   if (!if_match.empty() && !EtagListHas(if_match, etag)) return 412;
-  if (const auto since = ParseHttpDate(FieldOf(exchange, "if-unmodified-since"))) {
+  if (const auto since = ParseHttpDate(HeaderValue(exchange.headers, "if-unmodified-since"))) {
     if (modified > *since) return 412;
   }
-  const std::string_view if_none_match = FieldOf(exchange, "if-none-match");
+  const std::string_view if_none_match = HeaderValue(exchange.headers, "if-none-match");
   if (!if_none_match.empty() && EtagListHas(if_none_match, etag)) return 304;
-  if (const auto since = ParseHttpDate(FieldOf(exchange, "if-modified-since"))) {
+  if (const auto since = ParseHttpDate(HeaderValue(exchange.headers, "if-modified-since"))) {
     if (modified <= *since) return 304;
   }
   return 0;
@@ -213,8 +201,8 @@ asio::awaitable<void> BlobConnection::BlobProperties(Exchange& exchange, const B
 
 asio::awaitable<void> BlobConnection::GetBlob(Exchange& exchange, const BlobRoute& route,
                                               std::string path) {
-  std::string_view range_text = FieldOf(exchange, "x-ms-range");
-  if (range_text.empty()) range_text = FieldOf(exchange, "range");
+  std::string_view range_text = HeaderValue(exchange.headers, "x-ms-range");
+  if (range_text.empty()) range_text = HeaderValue(exchange.headers, "range");
   auto range = ParseRange(range_text);
   if (!range.ok()) {
     co_await RespondError(exchange, 400, "InvalidHeaderValue", range.status().message());

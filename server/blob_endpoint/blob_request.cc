@@ -1,5 +1,6 @@
 #include "server/blob_endpoint/blob_request.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -31,6 +32,21 @@ std::optional<std::string_view> BlobTarget::Query(std::string_view name) const {
     if (key == name) return std::string_view(value);
   }
   return std::nullopt;
+}
+
+std::string_view HeaderValue(const std::vector<tiers::blob::HeaderField>& headers,
+                             std::string_view name) {
+  auto same = [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) ==
+           std::tolower(static_cast<unsigned char>(b));
+  };
+  for (const tiers::blob::HeaderField& field : headers) {
+    if (field.name.size() == name.size() &&
+        std::equal(field.name.begin(), field.name.end(), name.begin(), same)) {
+      return field.value;
+    }
+  }
+  return {};
 }
 
 Result<std::string> PercentDecode(std::string_view text) {

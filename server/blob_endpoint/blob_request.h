@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "tiers/blob/auth.h"
 
 namespace kvtier::server::blob_endpoint {
 
@@ -36,6 +37,11 @@ struct BlobTarget {
 // being `account`; otherwise the first segment is the container (the
 // account is the host, as for `<account>.blob.core.windows.net`).
 Result<BlobTarget> ParseTarget(std::string_view target, std::string_view account);
+
+// The value of header field `name` (compared without case; the first of
+// several), or "" when absent.
+std::string_view HeaderValue(const std::vector<tiers::blob::HeaderField>& headers,
+                             std::string_view name);
 
 // Decodes %XX escapes ('+' stays '+', as Azure reads paths and queries).
 Result<std::string> PercentDecode(std::string_view text);

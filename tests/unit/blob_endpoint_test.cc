@@ -53,6 +53,14 @@ TEST(BlobTargetTest, RefusesMalformedTargets) {
   EXPECT_TRUE(ParseTarget("/data/" + std::string(1024, 'a'), kAccount).ok());
 }
 
+TEST(BlobTargetTest, HeaderValuesIgnoreCase) {
+  const std::vector<tiers::blob::HeaderField> headers = {{"X-MS-Range", "bytes=0-1"},
+                                                         {"authorization", "SharedKey a:b"}};
+  EXPECT_EQ(HeaderValue(headers, "x-ms-range"), "bytes=0-1");
+  EXPECT_EQ(HeaderValue(headers, "Authorization"), "SharedKey a:b");
+  EXPECT_EQ(HeaderValue(headers, "range"), "");
+}
+
 TEST(BlobRangeTest, Forms) {
   auto none = ParseRange("");
   ASSERT_TRUE(none.ok());
