@@ -154,6 +154,8 @@ GenOptions ParseOptions(int argc, char** argv) {
       o.follow_up = std::stod(value);
     else if (arg == "--follow-up-gap")
       o.follow_up_gap = std::stod(value);
+    else if (arg == "--follow-up-spread")
+      o.follow_up_spread = std::stod(value);
     else if (arg == "--max-turns")
       o.max_turns = std::stoul(value);
     else if (arg == "--agent-share")
@@ -172,8 +174,10 @@ GenOptions ParseOptions(int argc, char** argv) {
       throw std::invalid_argument("unknown option " + arg);
   }
   if (o.system_prompts == 0 || o.max_turns == 0 || o.rate <= 0 || o.follow_up_gap <= 0 ||
-      o.agent_gap <= 0 || o.user_tokens.high == 0 || o.agent_steps.low == 0) {
-    throw std::invalid_argument("counts, gaps, token ranges and --rate must be > 0");
+      o.follow_up_spread < 0 || o.agent_gap <= 0 || o.user_tokens.high == 0 ||
+      o.agent_steps.low == 0) {
+    throw std::invalid_argument(
+        "counts, gaps, token ranges and --rate must be > 0, --follow-up-spread >= 0");
   }
   return o;
 }

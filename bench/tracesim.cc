@@ -26,8 +26,9 @@ struct SimOptions {
 };
 
 constexpr tiers::EvictionPolicyKind kPolicies[] = {
-    tiers::EvictionPolicyKind::kPrefix, tiers::EvictionPolicyKind::kLru,
-    tiers::EvictionPolicyKind::kS3Fifo, tiers::EvictionPolicyKind::kArc};
+    tiers::EvictionPolicyKind::kDensity, tiers::EvictionPolicyKind::kPrefix,
+    tiers::EvictionPolicyKind::kLru, tiers::EvictionPolicyKind::kS3Fifo,
+    tiers::EvictionPolicyKind::kArc};
 
 int Run(int argc, char** argv) {
   SimOptions o;

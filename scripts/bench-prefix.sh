@@ -9,14 +9,14 @@
 #   --requests N    requests per trace shape [20000]
 #   --capacities    DRAM capacities in blocks of 512 tokens [1953 5859 19531 97656]
 #                   (1M, 3M, 10M and 50M tokens)
-#   --nvme-policies policies also measured over NVMe ["prefix lru"]
+#   --nvme-policies policies also measured over NVMe ["density lru"]
 # Blocks are 4 KiB on the wire: the hit ratio depends on blocks, not bytes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 requests=20000
 capacities="1953 5859 19531 97656"
-nvme_policies="prefix lru"
+nvme_policies="density lru"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --requests) requests=$2; shift 2 ;;
@@ -87,7 +87,7 @@ for shape in $shape_order; do
   for blocks in $capacities; do
     row="$shape|$blocks"
     lru_sim="" belady=""
-    for policy in prefix lru s3fifo arc; do
+    for policy in density prefix lru s3fifo arc; do
       json=$(run "$work/$shape.jsonl" "$blocks" "$policy" 64 0)
       row+="|$(field token_hit_ratio "$json")"
       lru_sim=$(field lru_token_hit_ratio "$json")
@@ -105,7 +105,7 @@ done
 # The shard count: one eviction order whatever the shards.
 shard_row="chat|5859"
 for shards in 1 16 64; do
-  json=$(run "$work/chat.jsonl" 5859 prefix "$shards" 0)
+  json=$(run "$work/chat.jsonl" 5859 density "$shards" 0)
   shard_row+="|$(field token_hit_ratio "$json")"
 done
 
@@ -121,23 +121,23 @@ table=$work/table.md
   echo "columns. Trace shapes are \`kvtier-tracegen --requests $requests\` with:"
   for shape in $shape_order; do echo "- $shape: \`${shapes[$shape]}\`"; done
   echo
-  printf '| shape | blocks | prefix | lru | s3fifo | arc | textbook LRU | Belady | prefix/LRU |'
+  printf '| shape | blocks | density (default) | prefix | lru | s3fifo | arc | textbook LRU | Belady | density/LRU |'
   for policy in $nvme_policies; do printf ' %s +NVMe |' "$policy"; done
   echo
-  printf '|---|---|---|---|---|---|---|---|---|'
+  printf '|---|---|---|---|---|---|---|---|---|---|'
   for _ in $nvme_policies; do printf -- '---|'; done
   echo
   for row in "${rows[@]}"; do
     IFS='|' read -r -a c <<<"$row"
-    ratio=$(awk -v a="${c[2]}" -v b="${c[6]}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |' "${c[0]}" "${c[1]}" "${c[2]}" "${c[3]}" \
-      "${c[4]}" "${c[5]}" "${c[6]}" "${c[7]}" "$ratio"
-    for ((i = 8; i < ${#c[@]}; i++)); do printf ' %s |' "${c[$i]}"; done
+    ratio=$(awk -v a="${c[2]}" -v b="${c[7]}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' "${c[0]}" "${c[1]}" "${c[2]}" \
+      "${c[3]}" "${c[4]}" "${c[5]}" "${c[6]}" "${c[7]}" "${c[8]}" "$ratio"
+    for ((i = 9; i < ${#c[@]}; i++)); do printf ' %s |' "${c[$i]}"; done
     echo
   done
   echo
   IFS='|' read -r -a s <<<"$shard_row"
-  echo "Shard count, prefix policy, chat at 5859 blocks: 1 shard ${s[2]}, 16 shards ${s[3]}, 64 shards ${s[4]}."
+  echo "Shard count, density policy, chat at 5859 blocks: 1 shard ${s[2]}, 16 shards ${s[3]}, 64 shards ${s[4]}."
   echo "<!-- /prefix-table -->"
 } >"$table"
 

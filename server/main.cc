@@ -1,7 +1,7 @@
 // kvtierd: the kvtier cache server.
 //
 //   kvtierd [--config FILE] [--listen HOST:PORT] [--port N] [--io-threads N]
-//           [--dram-capacity SIZE] [--dram-policy prefix|lru|s3fifo|arc] [--nvme-dir DIR]
+//           [--dram-capacity SIZE] [--dram-policy density|prefix|lru|s3fifo|arc] [--nvme-dir DIR]
 //           [--nvme-capacity SIZE] [--no-nvme] [--log-level LEVEL] [--port-file FILE]
 //           [--unix PATH] [--metrics-listen HOST:PORT|off]
 //           [--tls-listen HOST:PORT --tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
@@ -44,7 +44,8 @@ namespace {
 
 constexpr std::string_view kUsage =
     "usage: kvtierd [--config FILE] [--listen HOST:PORT] [--port N] [--io-threads N]\n"
-    "               [--dram-capacity SIZE] [--dram-policy prefix|lru|s3fifo|arc] [--nvme-dir DIR]\n"
+    "               [--dram-capacity SIZE] [--dram-policy density|prefix|lru|s3fifo|arc] "
+    "[--nvme-dir DIR]\n"
     "               [--nvme-capacity SIZE] [--no-nvme] [--log-level LEVEL] [--port-file FILE]\n"
     "               [--unix PATH] [--metrics-listen HOST:PORT|off] [--rdma-device NAME]\n"
     "               [--resp-listen HOST:PORT|off] [--resp-namespace NAME]\n"

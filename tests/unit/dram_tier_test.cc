@@ -487,8 +487,9 @@ TEST(DramTierOrder, TheShardCountDoesNotChangeWhatIsKept) {
 }
 
 TEST(DramTierOrder, ChainsLoseTheirTailFirstUnderEveryPolicy) {
-  for (auto policy : {EvictionPolicyKind::kPrefix, EvictionPolicyKind::kLru,
-                      EvictionPolicyKind::kS3Fifo, EvictionPolicyKind::kArc}) {
+  for (auto policy :
+       {EvictionPolicyKind::kDensity, EvictionPolicyKind::kPrefix, EvictionPolicyKind::kLru,
+        EvictionPolicyKind::kS3Fifo, EvictionPolicyKind::kArc}) {
     DramTier tier(Options(1 << 20, 64, policy));
     // Chains of 8 blocks, put in order; each chain's first block read often
     // (as a shared prefix would be), far more chains than fit.
@@ -559,7 +560,8 @@ TEST(EvictionPolicy, ParsesNames) {
   EXPECT_EQ(*ParseEvictionPolicyKind("s3fifo"), EvictionPolicyKind::kS3Fifo);
   EXPECT_EQ(*ParseEvictionPolicyKind("arc"), EvictionPolicyKind::kArc);
   EXPECT_EQ(*ParseEvictionPolicyKind("prefix"), EvictionPolicyKind::kPrefix);
-  EXPECT_EQ(DramTierOptions{}.policy, EvictionPolicyKind::kPrefix);
+  EXPECT_EQ(*ParseEvictionPolicyKind("density"), EvictionPolicyKind::kDensity);
+  EXPECT_EQ(DramTierOptions{}.policy, EvictionPolicyKind::kDensity);
   EXPECT_FALSE(ParseEvictionPolicyKind("clock").ok());
 }
 

@@ -13,8 +13,8 @@ namespace kvtier::tiers {
 namespace {
 
 constexpr EvictionPolicyKind kAllPolicies[] = {
-    EvictionPolicyKind::kPrefix, EvictionPolicyKind::kLru, EvictionPolicyKind::kS3Fifo,
-    EvictionPolicyKind::kArc};
+    EvictionPolicyKind::kDensity, EvictionPolicyKind::kPrefix, EvictionPolicyKind::kLru,
+    EvictionPolicyKind::kS3Fifo, EvictionPolicyKind::kArc};
 
 struct TestEntry : PolicyEntry {
   std::string name;

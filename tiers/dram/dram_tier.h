@@ -62,7 +62,7 @@ namespace kvtier::tiers {
 struct DramTierOptions {
   uint64_t capacity_bytes = 1ull << 30;
   uint32_t shards = 64;  // rounded up to a power of two
-  EvictionPolicyKind policy = EvictionPolicyKind::kPrefix;
+  EvictionPolicyKind policy = EvictionPolicyKind::kDensity;
 
   Status Validate() const;
 };

@@ -22,6 +22,7 @@ void EvictionOrder::Insert(PolicyEntry* entry) {
   entry->counted_in_parent = false;
   entry->cached_children = 0;
   entry->children_seen = 0;
+  entry->shared_prefix.store(false, std::memory_order_relaxed);
   all_.push_back(entry);
   entry->all_position = std::prev(all_.end());
   // A second key with the same 64-bit hash keeps no links (eviction order
@@ -41,6 +42,7 @@ void EvictionOrder::Insert(PolicyEntry* entry) {
     if (parent != by_hash_.end()) {
       PolicyEntry* p = parent->second;
       ++p->children_seen;
+      if (p->children_seen == 2) p->shared_prefix.store(true, std::memory_order_relaxed);
       if (p->cached_children++ == 0 && p->candidate) DropCandidate(p);
     }
   }

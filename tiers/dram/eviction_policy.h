@@ -36,6 +36,9 @@ struct PolicyEntry {
   std::atomic<uint64_t> stamp{0};  // the policy's time of the last insert or read
   std::atomic<uint64_t> tick{0};   // the order of that insert or read among all
   std::atomic<uint8_t> reads{0};   // reads since the insert, saturating at 255
+  // Set by the order once two different children have named this block as
+  // their parent: a prefix several requests diverged from.
+  std::atomic<bool> shared_prefix{false};
 
   // Owned by the order (under its lock).
   uint64_t id = 0;               // insertion number, unique per order
@@ -76,8 +79,9 @@ class EvictionPolicy {
   virtual PolicyEntry* PickVictim(const std::function<bool(const PolicyEntry&)>& can_evict) = 0;
 };
 
-// kPrefix: GreedyDual over chain leaves (prefix_policy.h), the default.
-enum class EvictionPolicyKind { kPrefix, kLru, kS3Fifo, kArc };
+// kDensity: hit density over chain leaves (hit_density_policy.h), the default;
+// kPrefix: GreedyDual over chain leaves (priority_policy.h).
+enum class EvictionPolicyKind { kDensity, kPrefix, kLru, kS3Fifo, kArc };
 
 Result<EvictionPolicyKind> ParseEvictionPolicyKind(std::string_view name);
 std::string_view EvictionPolicyName(EvictionPolicyKind kind);

@@ -1,0 +1,154 @@
+#include "tiers/dram/hit_density_policy.h"
+
+#include <algorithm>
+#include <bit>
+#include <limits>
+
+namespace kvtier::tiers {
+
+int HitDensityPolicy::ClassOf(const PolicyEntry& entry) {
+  const uint32_t reads =
+      std::max<uint32_t>(entry.reads.load(std::memory_order_relaxed), entry.returned ? 1 : 0);
+  if (entry.partial_tail && reads == 0) return 0;
+  if (entry.shared_prefix.load(std::memory_order_relaxed)) return 1;
+  return 2 + static_cast<int>(std::min<uint32_t>(reads, kClasses - 3));
+}
+
+int HitDensityPolicy::AgeOf(const PolicyEntry& entry, uint64_t now) const {
+  const uint64_t last = entry.tick.load(std::memory_order_relaxed);
+  const uint64_t age = (now > last ? now - last : 0) >> age_shift_.load(std::memory_order_relaxed);
+  return static_cast<int>(std::min<uint64_t>(age, kAges - 1));
+}
+
+void HitDensityPolicy::RecordAccess(PolicyEntry& entry) {
+  const uint64_t now = clock_.fetch_add(1, std::memory_order_relaxed) + 1;
+  new_hits_[ClassOf(entry)][AgeOf(entry, now)].fetch_add(1, std::memory_order_relaxed);
+  entry.tick.store(now, std::memory_order_relaxed);
+  const uint8_t reads = entry.reads.load(std::memory_order_relaxed);
+  if (reads < 255) entry.reads.store(reads + 1, std::memory_order_relaxed);
+}
+
+void HitDensityPolicy::RecordInsert(PolicyEntry& entry) {
+  entry.tick.store(clock_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  entry.reads.store(0, std::memory_order_relaxed);
+}
+
+void HitDensityPolicy::OnInsert(PolicyEntry* entry, bool fresh) {
+  entry->queued_priority = candidates_.size();
+  candidates_.push_back(entry);
+  if (fresh) entry->queue = 0;
+  if (fresh && random_() % kExplorerEvery == 0 &&
+      explorers_ < std::max<size_t>(1, candidates_.size() * kExplorerShare)) {
+    entry->queue = kExplorer;
+  }
+  if (entry->queue == kExplorer) ++explorers_;
+}
+
+void HitDensityPolicy::OnRemove(PolicyEntry* entry) {
+  const uint64_t index = entry->queued_priority;
+  if (index >= candidates_.size() || candidates_[index] != entry) return;
+  if (entry->queue == kExplorer) --explorers_;
+  candidates_[index] = candidates_.back();
+  candidates_[index]->queued_priority = index;
+  candidates_.pop_back();
+}
+
+void HitDensityPolicy::OnEvict(PolicyEntry* victim) {
+  const uint64_t now = Now();
+  const uint64_t last = victim->tick.load(std::memory_order_relaxed);
+  eviction_age_sum_ += static_cast<double>(now > last ? now - last : 0);
+  ++new_evictions_[ClassOf(*victim)][AgeOf(*victim, now)];
+  if (++evictions_since_update_ >= kPeriod) Update();
+}
+
+double HitDensityPolicy::Density(const PolicyEntry& entry, uint64_t now) const {
+  const int age = AgeOf(entry, now);
+  if (entry.queue == kExplorer && age < kExplorerAge) {
+    return std::numeric_limits<double>::infinity();
+  }
+  if (!learned_) return 0;  // ties: the oldest goes, as in LRU
+  return density_[ClassOf(entry)][age];
+}
+
+PolicyEntry* HitDensityPolicy::PickVictim(
+    const std::function<bool(const PolicyEntry&)>& can_evict) {
+  if (candidates_.empty()) return nullptr;
+  const uint64_t now = Now();
+  PolicyEntry* best = nullptr;
+  double best_density = 0;
+  uint64_t best_tick = 0;
+  auto consider = [&](PolicyEntry* entry) {
+    if (!can_evict(*entry)) return;
+    const double density = Density(*entry, now);
+    const uint64_t tick = entry->tick.load(std::memory_order_relaxed);
+    if (best == nullptr || density < best_density ||
+        (density == best_density && tick < best_tick)) {
+      best = entry;
+      best_density = density;
+      best_tick = tick;
+    }
+  };
+  if (candidates_.size() <= static_cast<size_t>(kSamples)) {
+    for (PolicyEntry* entry : candidates_) consider(entry);
+    return best;
+  }
+  std::uniform_int_distribution<size_t> pick(0, candidates_.size() - 1);
+  for (int i = 0; i < kSamples; ++i) consider(candidates_[pick(random_)]);
+  if (best != nullptr) return best;
+  // Every sample was refused (pinned): look at them all, once.
+  for (PolicyEntry* entry : candidates_) consider(entry);
+  return best;
+}
+
+void HitDensityPolicy::Rescale(int new_shift) {
+  const int old_shift = age_shift_.load(std::memory_order_relaxed);
+  if (new_shift == old_shift) return;
+  for (Counts* counts : {&hits_, &evictions_}) {
+    for (auto& ages : *counts) {
+      std::array<double, kAges> scaled{};
+      for (int a = 0; a < kAges; ++a) {
+        if (new_shift > old_shift) {
+          scaled[std::min(a >> (new_shift - old_shift), kAges - 1)] += ages[a];
+        } else {
+          const int split = 1 << (old_shift - new_shift);
+          for (int i = 0; i < split; ++i) {
+            scaled[std::min(a * split + i, kAges - 1)] += ages[a] / split;
+          }
+        }
+      }
+      ages = scaled;
+    }
+  }
+  age_shift_.store(new_shift, std::memory_order_relaxed);
+}
+
+void HitDensityPolicy::Update() {
+  for (int c = 0; c < kClasses; ++c) {
+    for (int a = 0; a < kAges; ++a) {
+      hits_[c][a] = hits_[c][a] * kDecay + new_hits_[c][a].exchange(0, std::memory_order_relaxed);
+      evictions_[c][a] = evictions_[c][a] * kDecay + new_evictions_[c][a];
+      new_evictions_[c][a] = 0;
+    }
+  }
+  // Buckets of 2^shift ticks spanning kSpanOfEvictionAge mean eviction ages.
+  const double mean_age = eviction_age_sum_ / static_cast<double>(evictions_since_update_);
+  const auto span = static_cast<uint64_t>(mean_age * kSpanOfEvictionAge / kAges);
+  Rescale(span <= 1 ? 0 : std::bit_width(span - 1));
+  evictions_since_update_ = 0;
+  eviction_age_sum_ = 0;
+
+  for (int c = 0; c < kClasses; ++c) {
+    double hits = 0;
+    double events = 0;
+    double lifetime = 0;
+    for (int a = kAges - 1; a >= 0; --a) {
+      hits += hits_[c][a];
+      events += hits_[c][a] + evictions_[c][a];
+      lifetime += events;
+      density_[c][a] = lifetime > 0 ? hits / lifetime : 0;
+    }
+  }
+  learned_ = true;
+}
+
+}  // namespace kvtier::tiers

@@ -1,0 +1,99 @@
+#pragma once
+
+// Hit density (after Beckmann, Chen and Cidon's LHD, NSDI 2018) over the
+// candidates: the victim is the candidate whose expected hits per unit of
+// space-time from now on are lowest, as learned from this cache's own
+// history, per class of block and age. It needs no constant tuned to a
+// workload: how long a class of blocks is worth keeping is measured.
+//
+// Age: accesses (reads and stores of any block) since the block's last
+// read or store, in buckets of a power-of-two number of accesses chosen so
+// that the buckets span many times the age at which blocks are evicted.
+//
+// Classes, fixed at the start of each interval between accesses:
+//   - a request's partial last block never read (rarely read again);
+//   - a block of a shared prefix (two or more different children seen);
+//   - else by how often the block was read since it was stored, 0 to 3 and
+//     more (a block stored again soon after its eviction counts as read
+//     once): a conversation that was followed up is likelier to be followed
+//     up again.
+//
+// For each class and age the policy counts hits (reads at that age) and
+// evictions (at that age), decays the counts every kPeriod evictions, and
+// derives the density: hits expected from age a on, over the lifetime
+// expected from age a on. PickVictim samples kSamples candidates and evicts
+// the one with the lowest density (the oldest among equals). Until the first
+// period has passed, it evicts the oldest sampled, as LRU would.
+//
+// Explorers: what is never kept cannot be learned (a class evicted before
+// its reads come in would look worthless for ever), so about one stored
+// block in kExplorerEvery, at most kExplorerShare of the candidates, is kept
+// until twice the mean age at eviction since its last access: its hits and
+// its eviction teach the policy about ages the others do not reach. (Kept
+// longer, explorers cost more space than they teach on conversation traces:
+// bench/RESULTS.md.)
+//
+// Threads: RecordAccess adds to the hit counts with relaxed atomics and may
+// run on any thread; everything else runs under the order's lock.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "tiers/dram/eviction_policy.h"
+
+namespace kvtier::tiers {
+
+class HitDensityPolicy final : public EvictionPolicy {
+ public:
+  static constexpr int kClasses = 6;
+  static constexpr int kAges = 1024;
+  static constexpr int kSamples = 32;
+  static constexpr uint64_t kPeriod = 4096;  // evictions between density updates
+  static constexpr double kDecay = 0.9;      // weight of the history at each update
+  // The age buckets span this many times the mean age at eviction.
+  static constexpr uint64_t kSpanOfEvictionAge = 16;
+  static constexpr uint64_t kExplorerEvery = 32;
+  static constexpr double kExplorerShare = 0.01;
+  static constexpr int kExplorerAge = kAges * 2 / kSpanOfEvictionAge;  // in buckets
+
+  void RecordAccess(PolicyEntry& entry) override;
+  void RecordInsert(PolicyEntry& entry) override;
+  void OnInsert(PolicyEntry* entry, bool fresh) override;
+  void OnRemove(PolicyEntry* entry) override;
+  void OnEvict(PolicyEntry* victim) override;
+  PolicyEntry* PickVictim(const std::function<bool(const PolicyEntry&)>& can_evict) override;
+
+  static int ClassOf(const PolicyEntry& entry);
+  static constexpr uint8_t kExplorer = 1;  // PolicyEntry::queue of an explorer
+  // Ticks per age bucket, as a shift (for tests).
+  int age_shift() const { return age_shift_; }
+
+ private:
+  using Counts = std::array<std::array<double, kAges>, kClasses>;
+
+  uint64_t Now() const { return clock_.load(std::memory_order_relaxed); }
+  int AgeOf(const PolicyEntry& entry, uint64_t now) const;
+  double Density(const PolicyEntry& entry, uint64_t now) const;
+  void Update();
+  void Rescale(int new_shift);
+
+  std::atomic<uint64_t> clock_{0};
+  std::atomic<int> age_shift_{0};
+  std::array<std::array<std::atomic<uint32_t>, kAges>, kClasses> new_hits_{};
+  std::array<std::array<uint32_t, kAges>, kClasses> new_evictions_{};
+  Counts hits_{};
+  Counts evictions_{};
+  Counts density_{};
+  bool learned_ = false;
+  uint64_t evictions_since_update_ = 0;
+  double eviction_age_sum_ = 0;  // in ticks, since the last update
+
+  std::vector<PolicyEntry*> candidates_;  // PolicyEntry::queued_priority is the index
+  size_t explorers_ = 0;                  // candidates with PolicyEntry::queue == kExplorer
+  std::mt19937_64 random_{0x6b7674696572ull};
+};
+
+}  // namespace kvtier::tiers
