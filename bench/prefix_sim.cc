@@ -102,20 +102,52 @@ void TierSimulator::Demote(Entry& entry) {
   nvme_writes_.emplace_back(entry.block_id, next_write_++);
 }
 
-BeladySimulator::BeladySimulator(const std::vector<TraceRequest>& requests,
-                                 uint64_t capacity_blocks)
-    : capacity_(capacity_blocks), next_use_(requests.size()) {
+std::vector<std::vector<uint64_t>> NextUses(const std::vector<TraceRequest>& requests) {
+  std::vector<std::vector<uint64_t>> next_use(requests.size());
   std::unordered_map<uint64_t, uint64_t> next;  // id -> next request using it
   for (size_t r = requests.size(); r-- > 0;) {
     const auto& ids = requests[r].hash_ids;
-    next_use_[r].resize(ids.size());
+    next_use[r].resize(ids.size());
     for (size_t i = 0; i < ids.size(); ++i) {
       auto it = next.find(ids[i]);
-      next_use_[r][i] = it == next.end() ? kNever : it->second;
+      next_use[r][i] = it == next.end() ? kNeverUsedAgain : it->second;
     }
     for (uint64_t id : ids) next[id] = r;
   }
+  return next_use;
 }
+
+DeadBlockOracleSimulator::DeadBlockOracleSimulator(const std::vector<TraceRequest>& requests,
+                                                   uint64_t capacity_blocks)
+    : capacity_(capacity_blocks), next_use_(NextUses(requests)) {}
+
+uint64_t DeadBlockOracleSimulator::Access(const TraceRequest& request) {
+  const size_t r = position_++;
+  const auto& ids = request.hash_ids;
+  uint64_t hits = 0;
+  while (hits < ids.size() && cached_.count(ids[hits]) != 0) ++hits;
+  if (r >= next_use_.size() || capacity_ == 0) return hits;
+  // Deepest first, so that a chain's parent is more recent than its child.
+  for (size_t i = ids.size(); i-- > 0;) {
+    auto it = cached_.find(ids[i]);
+    if (it != cached_.end()) {
+      it->second.first->erase(it->second.second);
+      cached_.erase(it);
+    } else if (cached_.size() >= capacity_) {
+      Order& from = dead_.empty() ? live_ : dead_;
+      cached_.erase(from.back());
+      from.pop_back();
+    }
+    Order& to = next_use_[r][i] == kNeverUsedAgain ? dead_ : live_;
+    to.push_front(ids[i]);
+    cached_[ids[i]] = {&to, to.begin()};
+  }
+  return hits;
+}
+
+BeladySimulator::BeladySimulator(const std::vector<TraceRequest>& requests,
+                                 uint64_t capacity_blocks)
+    : capacity_(capacity_blocks), next_use_(NextUses(requests)) {}
 
 uint64_t BeladySimulator::Access(const TraceRequest& request) {
   const size_t r = position_++;

@@ -11,10 +11,15 @@
 //   - BeladySimulator: the offline ceiling, evicting the block whose next
 //     use is farthest away (deepest first among equals; a block never used
 //     again goes at once).
+//   - DeadBlockOracleSimulator: what any policy that ranks blocks by what
+//     it can learn of them could reach at most if it learned perfectly
+//     whether a block will ever be used again (but not when): textbook
+//     prefix-LRU that evicts blocks never used again first.
 // Capacities count blocks; a request's hits are its leading cached blocks.
 
 #include <cstdint>
 #include <deque>
+#include <list>
 #include <memory>
 #include <set>
 #include <unordered_map>
@@ -56,6 +61,26 @@ class TierSimulator {
   uint64_t next_write_ = 0;
 };
 
+// Next use of each block of each request: next_use[r][i] is the next
+// request after r that uses block i of request r, kNeverUsedAgain if none.
+constexpr uint64_t kNeverUsedAgain = ~0ull;
+std::vector<std::vector<uint64_t>> NextUses(const std::vector<TraceRequest>& requests);
+
+class DeadBlockOracleSimulator {
+ public:
+  DeadBlockOracleSimulator(const std::vector<TraceRequest>& requests, uint64_t capacity_blocks);
+  uint64_t Access(const TraceRequest& request);
+
+ private:
+  using Order = std::list<uint64_t>;  // most recent first
+  uint64_t capacity_;
+  size_t position_ = 0;
+  std::vector<std::vector<uint64_t>> next_use_;
+  Order live_;  // blocks used again later
+  Order dead_;  // blocks never used again: evicted first
+  std::unordered_map<uint64_t, std::pair<Order*, Order::iterator>> cached_;
+};
+
 class BeladySimulator {
  public:
   // `requests` is the whole trace, replayed in order by Access().
@@ -63,7 +88,6 @@ class BeladySimulator {
   uint64_t Access(const TraceRequest& request);
 
  private:
-  static constexpr uint64_t kNever = ~0ull;
   uint64_t capacity_;
   size_t position_ = 0;
   // next_use_[r][i]: the next request after r using block i of request r.

@@ -1,6 +1,8 @@
 // kvtier-tracesim: replays a Mooncake-format trace (trace.h) through the
 // in-process simulations of prefix_sim.h, with no server: the textbook
-// prefix-LRU, the offline Belady ceiling, and the DRAM tier's eviction
+// prefix-LRU, the offline Belady ceiling, prefix-LRU told which blocks are
+// never used again (lru-dead: what a policy that learns perfectly which
+// blocks are dead could reach), and the DRAM tier's eviction
 // order under each policy, DRAM only and over an NVMe tier. Prints the
 // token-weighted prefix hit ratio of each, one row per capacity.
 //
@@ -65,15 +67,17 @@ int Run(int argc, char** argv) {
     std::cerr << "kvtier-tracesim: " << requests.status().message() << "\n";
     return 1;
   }
-  std::printf("%10s %8s %8s", "blocks", "lru-sim", "belady");
+  std::printf("%10s %8s %8s %8s", "blocks", "lru-sim", "belady", "lru-dead");
   for (auto kind : kPolicies)
     std::printf(" %8s", std::string(tiers::EvictionPolicyName(kind)).c_str());
   std::printf("\n");
   for (uint64_t capacity : o.capacities) {
     PrefixLruSimulator lru(capacity);
     BeladySimulator belady(*requests, capacity);
+    DeadBlockOracleSimulator dead_oracle(*requests, capacity);
     PrefixHits lru_hits;
     PrefixHits belady_hits;
+    PrefixHits dead_oracle_hits;
     std::vector<PrefixHits> policy_hits(std::size(kPolicies));
     std::vector<std::unique_ptr<TierSimulator>> sims;
     for (auto kind : kPolicies) {
@@ -83,11 +87,12 @@ int Run(int argc, char** argv) {
     for (const TraceRequest& request : *requests) {
       lru_hits.Add(request, lru.Access(request.hash_ids));
       belady_hits.Add(request, belady.Access(request));
+      dead_oracle_hits.Add(request, dead_oracle.Access(request));
       for (size_t p = 0; p < sims.size(); ++p)
         policy_hits[p].Add(request, sims[p]->Access(request));
     }
-    std::printf("%10llu %8.4f %8.4f", static_cast<unsigned long long>(capacity),
-                lru_hits.TokenRatio(), belady_hits.TokenRatio());
+    std::printf("%10llu %8.4f %8.4f %8.4f", static_cast<unsigned long long>(capacity),
+                lru_hits.TokenRatio(), belady_hits.TokenRatio(), dead_oracle_hits.TokenRatio());
     for (const PrefixHits& hits : policy_hits) std::printf(" %8.4f", hits.TokenRatio());
     std::printf("\n");
   }
