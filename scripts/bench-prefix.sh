@@ -27,9 +27,12 @@ while [[ $# -gt 0 ]]; do
 done
 
 build_dir=$(scripts/build.sh | tail -n 1)
-bin=$build_dir/bin
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The run takes long: it uses copies, so a rebuild meanwhile changes nothing.
+bin=$work/bin
+mkdir -p "$bin"
+cp "$build_dir/bin/kvtierd" "$build_dir/bin/kvtier-bench" "$build_dir/bin/kvtier-tracegen" "$bin/"
 block_bytes=4096
 # What one 4 KiB block under a trace key charges the DRAM tier (value,
 # header, index entry, key): capacities are set so the tier holds that many.

@@ -254,6 +254,11 @@ Result<std::unique_ptr<tiers::blob::DatasetOrigin>> OpenOrigin(const BlobConfig&
   options.listing_ttl = ns.origin.listing_ttl;
   options.max_listed_objects = ns.origin.max_listed_objects;
   options.read_ahead.run_blocks = ns.origin.read_ahead_blocks;
+  // Runs of a sequential reader grow to 256 MiB: large ranges stream
+  // faster than small ones, and a run hands its blocks on as they arrive.
+  options.read_ahead.max_run_blocks = std::max<uint32_t>(
+      ns.origin.read_ahead_blocks,
+      static_cast<uint32_t>(std::max<uint64_t>(1, (256ull << 20) / ns.origin.block_bytes)));
   options.stats_name = "origin/" + ns.name;
   return tiers::blob::DatasetOrigin::Create(std::move(options));
 }

@@ -1,12 +1,14 @@
-// OriginRuns: a sequential reader's next blocks read as one range, joined
-// by their own requests; random readers read alone; versions never mix;
-// a failed run reports the change; held blocks are bounded.
+// OriginRuns: a sequential reader's next blocks read as one range on a
+// run's thread and handed on as they arrive, joined by their own requests;
+// runs grow; random readers read alone; versions never mix; a failed run
+// reports the change; held blocks are bounded per run and in time.
 
 #include "tiers/blob/origin_runs.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <thread>
 
@@ -29,34 +31,44 @@ bool IsBlock(const BlockHandle& block, uint64_t index, char version) {
          block.bytes()[0] == static_cast<std::byte>(static_cast<uint8_t>(index * 7 + version));
 }
 
-// A ReadRun over an object of `blocks` blocks at `version`, recording each
-// (first, count) it was asked for.
+// A ReadRun over an object at `version`, recording each (first, count) it
+// was asked for and handing blocks on one by one.
 struct FakeOrigin {
   char version = 'a';
   std::vector<std::pair<uint64_t, uint64_t>> calls;
   std::mutex mu;
-  std::function<void()> while_reading;  // runs inside each read
+  // Runs inside each read before block `pause_before` (or before any).
+  std::function<void()> while_reading;
+  uint64_t pause_before = 0;
   Status fail = Status::Ok();
+  uint64_t fail_after = 0;  // blocks handed on before `fail`
   bool changed = false;
 
   OriginRuns::ReadRun Reader() {
-    return [this](uint64_t first, uint64_t count,
-                  bool* out_changed) -> Result<std::vector<BlockHandle>> {
+    return [this](uint64_t first, uint64_t count, bool* out_changed,
+                  const OriginRuns::Deliver& deliver) -> Status {
       {
         std::lock_guard lock(mu);
         calls.emplace_back(first, count);
       }
-      if (while_reading) while_reading();
-      if (!fail.ok()) {
-        *out_changed = changed;
-        return fail;
+      for (uint64_t i = first; i < first + count; ++i) {
+        if (while_reading && (pause_before == 0 || i == pause_before)) while_reading();
+        if (!fail.ok() && i - first >= fail_after) {
+          *out_changed = changed;
+          return fail;
+        }
+        KVTIER_RETURN_IF_ERROR(deliver(i, BlockOf(i, version)));
       }
-      std::vector<BlockHandle> out;
-      for (uint64_t i = first; i < first + count; ++i) out.push_back(BlockOf(i, version));
-      return out;
+      return Status::Ok();
     };
   }
+  std::vector<std::pair<uint64_t, uint64_t>> Calls() {
+    std::lock_guard lock(mu);
+    return calls;
+  }
 };
+
+using Calls = std::vector<std::pair<uint64_t, uint64_t>>;
 
 Result<BlockHandle> Get(OriginRuns& runs, FakeOrigin& origin, uint64_t index, uint64_t blocks = 12,
                         std::string version = "a") {
@@ -64,20 +76,40 @@ Result<BlockHandle> Get(OriginRuns& runs, FakeOrigin& origin, uint64_t index, ui
   return runs.Get("obj", version, index, blocks, origin.Reader(), &changed);
 }
 
-TEST(OriginRunsTest, ASequentialReaderReadsRunsAndEveryBlockOnce) {
-  OriginRuns runs({.run_blocks = 4});
+TEST(OriginRunsTest, ASequentialReaderReadsGrowingRunsAndEveryBlockOnce) {
+  OriginRuns runs({.run_blocks = 4, .max_run_blocks = 16});
   FakeOrigin origin;
   for (uint64_t i = 0; i < 12; ++i) {
     auto block = Get(runs, origin, i);
     ASSERT_TRUE(block.ok()) << block.status().ToString();
     EXPECT_TRUE(IsBlock(*block, i, 'a')) << i;
   }
-  // The first block alone, then runs from the frontier, the last one cut at
-  // the object's end.
-  EXPECT_EQ(origin.calls,
-            (std::vector<std::pair<uint64_t, uint64_t>>{{0, 1}, {1, 4}, {5, 4}, {9, 3}}));
-  EXPECT_EQ(runs.counts().runs, 3u);
-  EXPECT_EQ(runs.counts().blocks_joined, 8u);
+  // The first block alone, then runs from the frontier, each twice as long
+  // as the last, the last one cut at the object's end.
+  EXPECT_EQ(origin.Calls(), (Calls{{0, 1}, {1, 4}, {5, 7}}));
+  EXPECT_EQ(runs.counts().runs, 2u);
+  EXPECT_EQ(runs.counts().blocks_joined, 11u);
+}
+
+TEST(OriginRunsTest, ARunHandsOnItsFirstBlockBeforeTheRestHasCome) {
+  OriginRuns runs({.run_blocks = 4});
+  FakeOrigin origin;
+  ASSERT_TRUE(Get(runs, origin, 0).ok());
+  std::atomic<bool> release{false};
+  origin.pause_before = 2;  // blocks 2.. wait until released
+  origin.while_reading = [&] {
+    while (!release) std::this_thread::yield();
+  };
+  auto first = Get(runs, origin, 1);  // returns although the run is still reading
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(IsBlock(*first, 1, 'a'));
+  release = true;
+  for (uint64_t i = 2; i < 5; ++i) {
+    auto block = Get(runs, origin, i);
+    ASSERT_TRUE(block.ok());
+    EXPECT_TRUE(IsBlock(*block, i, 'a'));
+  }
+  EXPECT_EQ(origin.Calls(), (Calls{{0, 1}, {1, 4}}));
 }
 
 TEST(OriginRunsTest, RandomReadsAndStragglersReadAlone) {
@@ -85,11 +117,10 @@ TEST(OriginRunsTest, RandomReadsAndStragglersReadAlone) {
   FakeOrigin origin;
   for (uint64_t i : {5u, 2u, 9u, 3u}) ASSERT_TRUE(Get(runs, origin, i).ok());
   // 5 then 2 (behind), 9 (a jump), 3 (behind): nothing read ahead.
-  EXPECT_EQ(origin.calls,
-            (std::vector<std::pair<uint64_t, uint64_t>>{{5, 1}, {2, 1}, {9, 1}, {3, 1}}));
+  EXPECT_EQ(origin.Calls(), (Calls{{5, 1}, {2, 1}, {9, 1}, {3, 1}}));
   // 10 continues 9: a run from there.
   ASSERT_TRUE(Get(runs, origin, 10).ok());
-  EXPECT_EQ(origin.calls.back(), (std::pair<uint64_t, uint64_t>{10, 2}));
+  EXPECT_EQ(origin.Calls().back(), (std::pair<uint64_t, uint64_t>{10, 2}));
 }
 
 TEST(OriginRunsTest, AConcurrentRequestWaitsForTheRunInsteadOfReading) {
@@ -104,7 +135,6 @@ TEST(OriginRunsTest, AConcurrentRequestWaitsForTheRunInsteadOfReading) {
   };
   std::thread leader([&] { EXPECT_TRUE(Get(runs, origin, 1).ok()); });
   while (!reading) std::this_thread::yield();
-  origin.while_reading = nullptr;
   Result<BlockHandle> joined = Internal("unset");
   std::thread joiner([&] { joined = Get(runs, origin, 3); });
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -113,7 +143,7 @@ TEST(OriginRunsTest, AConcurrentRequestWaitsForTheRunInsteadOfReading) {
   joiner.join();
   ASSERT_TRUE(joined.ok()) << joined.status().ToString();
   EXPECT_TRUE(IsBlock(*joined, 3, 'a'));
-  EXPECT_EQ(origin.calls.size(), 2u);  // {0,1} and the run {1,4}; block 3 was not read again
+  EXPECT_EQ(origin.Calls().size(), 2u);  // {0,1} and the run {1,4}; block 3 was not read again
 }
 
 TEST(OriginRunsTest, VersionsNeverMix) {
@@ -139,18 +169,73 @@ TEST(OriginRunsTest, AFailedRunReportsTheChange) {
   EXPECT_TRUE(changed);
 }
 
-TEST(OriginRunsTest, HeldBlocksAreBounded) {
-  OriginRuns runs({.run_blocks = 8, .max_held_bytes = 2 * kBlock});
+TEST(OriginRunsTest, BlocksARunHandedOnBeforeItFailedAreServedAndTheRestReadAlone) {
+  OriginRuns runs({.run_blocks = 4});
   FakeOrigin origin;
   ASSERT_TRUE(Get(runs, origin, 0).ok());
-  ASSERT_TRUE(Get(runs, origin, 1).ok());       // run {1,8}: 7 blocks held, over the bound
-  ASSERT_TRUE(Get(runs, origin, 20, 40).ok());  // any later call trims
-  EXPECT_EQ(runs.counts().blocks_dropped, 7u);
-  // A dropped block asked for later is read again, alone (behind the frontier).
-  auto again = Get(runs, origin, 2);
+  origin.fail = Unavailable("connection reset");
+  origin.fail_after = 2;  // blocks 1 and 2 come, then the read fails (a read of 1 succeeds)
+  ASSERT_TRUE(Get(runs, origin, 1).ok());
+  auto second = Get(runs, origin, 2);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(IsBlock(*second, 2, 'a'));
+  auto third = Get(runs, origin, 3);
+  ASSERT_TRUE(third.ok());
+  EXPECT_TRUE(IsBlock(*third, 3, 'a'));
+  EXPECT_EQ(origin.Calls(), (Calls{{0, 1}, {1, 4}, {3, 1}}));
+}
+
+TEST(OriginRunsTest, ARunHoldsAtMostItsShareAndGivesUpWhenItsReaderStops) {
+  OriginRuns runs({.run_blocks = 8,
+                   .max_running = 1,
+                   .max_held_bytes = 2 * kBlock,
+                   .hold_for = std::chrono::milliseconds(50)});
+  FakeOrigin origin;
+  ASSERT_TRUE(Get(runs, origin, 0).ok());
+  ASSERT_TRUE(Get(runs, origin, 1).ok());  // run {1,8}: holds 2 and 3, then waits for room
+  // Block 4 never fits: the run gives up after hold_for and 4 is read alone.
+  auto fourth = Get(runs, origin, 4);
+  ASSERT_TRUE(fourth.ok());
+  EXPECT_TRUE(IsBlock(*fourth, 4, 'a'));
+  EXPECT_EQ(origin.Calls(), (Calls{{0, 1}, {1, 8}, {4, 1}}));
+  // What it held is still served.
+  for (uint64_t i : {2u, 3u}) {
+    auto block = Get(runs, origin, i);
+    ASSERT_TRUE(block.ok());
+    EXPECT_TRUE(IsBlock(*block, i, 'a'));
+  }
+  EXPECT_EQ(origin.Calls().size(), 3u);
+}
+
+TEST(OriginRunsTest, AFinishedRunsUntakenBlocksAreDroppedAfterHoldFor) {
+  OriginRuns runs({.run_blocks = 4, .hold_for = std::chrono::milliseconds(20)});
+  FakeOrigin origin;
+  ASSERT_TRUE(Get(runs, origin, 0).ok());
+  ASSERT_TRUE(Get(runs, origin, 1).ok());  // run {1,4}: 2..4 held once it ends
+  // Wait for the run to end: a request for 5 (the frontier) waits for it
+  // only if it covers 5; it does not, so poll the held count instead.
+  for (int i = 0; i < 1000 && runs.counts().blocks_dropped == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_TRUE(Get(runs, origin, 100 + i, 2000).ok());  // any call trims
+  }
+  EXPECT_EQ(runs.counts().blocks_dropped, 3u);
+  auto again = Get(runs, origin, 2);  // dropped: read again, alone
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(IsBlock(*again, 2, 'a'));
-  EXPECT_EQ(origin.calls.back(), (std::pair<uint64_t, uint64_t>{2, 1}));
+  EXPECT_EQ(origin.Calls().back(), (std::pair<uint64_t, uint64_t>{2, 1}));
+}
+
+TEST(OriginRunsTest, DestroyingStopsARunThatWaitsForRoom) {
+  FakeOrigin origin;
+  {
+    OriginRuns runs({.run_blocks = 8,
+                     .max_running = 1,
+                     .max_held_bytes = kBlock,
+                     .hold_for = std::chrono::hours(1)});
+    ASSERT_TRUE(Get(runs, origin, 0).ok());
+    ASSERT_TRUE(Get(runs, origin, 1).ok());  // the run holds 2 and waits for room for 3
+  }                                          // must not wait an hour
+  SUCCEED();
 }
 
 }  // namespace

@@ -167,6 +167,7 @@ Result<HttpResponse> BlobClient::Attempt(const Call& call, Deadline deadline) {
   HttpRequest request;
   request.verb = call.verb;
   request.body = call.body;
+  request.body_sink = call.body_sink;
   request.headers = call.headers;
   request.headers.push_back({"x-ms-date", HttpDate()});
   request.headers.push_back({"x-ms-version", kApiVersion});
@@ -192,7 +193,8 @@ Result<HttpResponse> BlobClient::Attempt(const Call& call, Deadline deadline) {
   auto response = connection->RoundTrip(request, deadline, call.max_body_bytes);
   if (response.ok()) {
     counters_.bytes_sent.fetch_add(call.body.size(), std::memory_order_relaxed);
-    counters_.bytes_received.fetch_add(response->body.size(), std::memory_order_relaxed);
+    counters_.bytes_received.fetch_add(response->body.size() + response->sunk_bytes,
+                                       std::memory_order_relaxed);
     if (connection->reusable()) {
       std::lock_guard lock(pool_mu_);
       if (idle_.size() < options_.max_idle_connections) idle_.push_back(std::move(connection));
@@ -412,6 +414,42 @@ Result<BlobData> BlobClient::GetBlob(const std::string& name, std::optional<Byte
   data.properties = PropertiesFrom(response);
   data.bytes = std::move(response.body);
   return data;
+}
+
+Status BlobClient::ReadRange(const std::string& name, ByteRange range, const std::string& if_match,
+                             bool* changed, const RangeSink& sink) {
+  if (changed != nullptr) *changed = false;
+  if (range.length == 0) return InvalidArgument("get blob: empty range");
+  Call call{.verb = "GET", .path = BlobPath(name), .what = "get blob"};
+  call.headers.push_back({"x-ms-range", "bytes=" + std::to_string(range.offset) + "-" +
+                                            std::to_string(range.offset + range.length - 1)});
+  if (!if_match.empty()) call.headers.push_back({"If-Match", if_match});
+  call.max_body_bytes = std::max<uint64_t>(range.length, 64 << 10);  // an error body fits too
+  uint64_t handed_on = 0;                                            // over every attempt
+  const BodySink body_sink = [&](uint64_t at, std::span<const std::byte> bytes) -> Status {
+    if (at + bytes.size() > range.length) {
+      return ProtocolError("get blob: the service sent more than the range");
+    }
+    if (at + bytes.size() <= handed_on) return Status::Ok();  // a retry's repeat
+    const uint64_t skip = handed_on > at ? handed_on - at : 0;
+    KVTIER_RETURN_IF_ERROR(sink(bytes.subspan(skip)));
+    handed_on = at + bytes.size();
+    return Status::Ok();
+  };
+  call.body_sink = &body_sink;
+  KVTIER_ASSIGN_OR_RETURN(HttpResponse response, Execute(call));
+  if (response.status != 200 && response.status != 206) {
+    if (changed != nullptr) *changed = response.status == 412 || response.status == 416;
+    return ErrorFrom(response, call.what);
+  }
+  if (response.status != 206 || handed_on != range.length) {
+    if (changed != nullptr) *changed = true;
+    counters_.failures.fetch_add(1, std::memory_order_relaxed);
+    return InvalidArgument("get blob: the range reaches past the blob; got " +
+                           std::to_string(handed_on) + " bytes, not " +
+                           std::to_string(range.length));
+  }
+  return Status::Ok();
 }
 
 Result<BlobProperties> BlobClient::GetProperties(const std::string& name) {

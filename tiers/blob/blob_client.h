@@ -26,6 +26,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -130,6 +131,17 @@ class BlobClient {
   Result<BlobData> GetBlob(const std::string& name, std::optional<ByteRange> range = std::nullopt,
                            const std::string& if_match = "", bool* changed = nullptr);
 
+  // Reads `range` of a blob (If-Match `if_match`), handing its bytes to
+  // `sink` in order as they arrive, so that a caller can use the first
+  // bytes before the last have come and never holds the whole range. A
+  // retried attempt reads the range again from its start; bytes already
+  // handed on are not handed again. Errors as GetBlob's, `*changed` too; a
+  // sink's error ends the read and is returned. On an error part of the
+  // range may have been handed on.
+  using RangeSink = std::function<Status(std::span<const std::byte> bytes)>;
+  Status ReadRange(const std::string& name, ByteRange range, const std::string& if_match,
+                   bool* changed, const RangeSink& sink);
+
   Result<BlobProperties> GetProperties(const std::string& name);
 
   // Errors: kNotFound when there is no such blob.
@@ -171,7 +183,8 @@ class BlobClient {
     std::vector<HeaderField> headers;
     std::span<const std::byte> body;
     uint64_t max_body_bytes = 1 << 20;
-    const char* what = "";  // the operation, for messages
+    const BodySink* body_sink = nullptr;  // a 2xx body goes here (HttpRequest)
+    const char* what = "";                // the operation, for messages
   };
 
   BlobClient(BlobClientOptions options, Endpoint endpoint, std::string base_path,

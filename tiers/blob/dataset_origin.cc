@@ -1,6 +1,7 @@
 #include "tiers/blob/dataset_origin.h"
 
 #include <cstring>
+#include <optional>
 
 #include "common/checksum.h"
 #include "common/keys.h"
@@ -153,10 +154,13 @@ Result<BlockHandle> DatasetOrigin::Fetch(const BlockKey& key) {
                              " (" + std::to_string(blocks) + " blocks)"));
     }
     bool changed = false;
+    // The read may go on on a run's thread after this returns: it owns
+    // copies of what it uses.
     auto block = runs_.Get(
         blob, info->etag, index, blocks,
-        [&](uint64_t first, uint64_t count, bool* run_changed) {
-          return ReadBlocks(blob, *info, first, count, run_changed);
+        [this, blob, recorded = *info](uint64_t first, uint64_t count, bool* run_changed,
+                                       const OriginRuns::Deliver& deliver) {
+          return ReadBlocks(blob, recorded, first, count, run_changed, deliver);
         },
         &changed);
     if (block.ok()) return block;
@@ -170,32 +174,41 @@ Result<BlockHandle> DatasetOrigin::Fetch(const BlockKey& key) {
   }
 }
 
-Result<std::vector<BlockHandle>> DatasetOrigin::ReadBlocks(const std::string& blob,
-                                                           const Recorded& info, uint64_t first,
-                                                           uint64_t count, bool* changed) {
+Status DatasetOrigin::ReadBlocks(const std::string& blob, const Recorded& info, uint64_t first,
+                                 uint64_t count, bool* changed,
+                                 const OriginRuns::Deliver& deliver) {
   const uint64_t offset = first * options_.block_bytes;
   const uint64_t end = std::min(info.size, (first + count) * options_.block_bytes);
   if (offset >= end) return NotFound("block " + std::to_string(first) + " is past the end");
   counters_.requests.fetch_add(1, std::memory_order_relaxed);
-  auto data = client_->GetBlob(blob, ByteRange{offset, end - offset}, info.etag, changed);
-  if (!data.ok()) return data.status();
-  if (data->bytes.size() != end - offset) {
-    return Unavailable("the origin answered " + std::to_string(data->bytes.size()) +
-                       " bytes for a range of " + std::to_string(end - offset));
-  }
-  counters_.bytes.fetch_add(end - offset, std::memory_order_relaxed);
-  // Each block gets its checksum here, at the edge, from the fetched bytes.
-  const auto bytes = std::as_bytes(std::span(data->bytes));
-  std::vector<BlockHandle> blocks;
-  for (uint64_t at = 0; at < bytes.size(); at += options_.block_bytes) {
-    const auto piece =
-        bytes.subspan(at, std::min<uint64_t>(options_.block_bytes, bytes.size() - at));
-    WritableBlock block = HeapBlockAllocator::Instance().Allocate(piece.size());
-    std::memcpy(block.mutable_bytes().data(), piece.data(), piece.size());
-    blocks.push_back(std::move(block).Seal(BlockChecksum(piece)));
-  }
-  counters_.reads.fetch_add(blocks.size(), std::memory_order_relaxed);
-  return blocks;
+  // Each block is filled as the bytes arrive and gets its checksum here, at
+  // the edge, from the fetched bytes.
+  uint64_t index = first;
+  uint64_t filled = 0;
+  std::optional<WritableBlock> block;
+  auto sink = [&](std::span<const std::byte> bytes) -> Status {
+    while (!bytes.empty()) {
+      const uint64_t block_size =
+          std::min<uint64_t>(options_.block_bytes, end - index * options_.block_bytes);
+      if (!block) {
+        block = HeapBlockAllocator::Instance().Allocate(block_size);
+        filled = 0;
+      }
+      const uint64_t n = std::min<uint64_t>(bytes.size(), block_size - filled);
+      std::memcpy(block->mutable_bytes().data() + filled, bytes.data(), n);
+      filled += n;
+      bytes = bytes.subspan(n);
+      if (filled < block_size) continue;
+      const uint64_t checksum = BlockChecksum(block->mutable_bytes());
+      counters_.reads.fetch_add(1, std::memory_order_relaxed);
+      counters_.bytes.fetch_add(block_size, std::memory_order_relaxed);
+      KVTIER_RETURN_IF_ERROR(deliver(index, std::move(*block).Seal(checksum)));
+      block.reset();
+      ++index;
+    }
+    return Status::Ok();
+  };
+  return client_->ReadRange(blob, ByteRange{offset, end - offset}, info.etag, changed, sink);
 }
 
 Result<ObjectInfo> DatasetOrigin::StatBlob(const std::string& path, Clock::time_point* read_at) {
@@ -224,12 +237,18 @@ Result<BlockHandle> DatasetOrigin::FetchVersion(const std::string& path, const s
     return Failed(NotFound("block " + std::to_string(index) + " is past the end of " + path));
   }
   bool changed = false;
-  auto blocks = ReadBlocks(blob, *info, index, 1, &changed);
-  if (!blocks.ok()) {
+  std::optional<BlockHandle> block;
+  const Status status =
+      ReadBlocks(blob, *info, index, 1, &changed, [&](uint64_t, BlockHandle handle) {
+        block = std::move(handle);
+        return Status::Ok();
+      });
+  if (!status.ok()) {
     if (changed) return Failed(NotFound("object " + path + " changed since it was listed"));
-    return Failed(blocks.status());
+    return Failed(status);
   }
-  return std::move(blocks->front());
+  if (!block) return Failed(Internal("a read of one block of " + path + " handed on none"));
+  return std::move(*block);
 }
 
 void DatasetOrigin::Forget(const std::string& path) {

@@ -104,9 +104,10 @@ class DatasetOrigin final : public BlockSource, public ObjectCatalog {
   // The recorded properties, read (and recorded) when absent or `refresh`.
   Result<Recorded> Properties(const std::string& blob, bool refresh);
   // Blocks [first, first + count) of `blob` at `info`'s version, read as one
-  // ranged GET (If-Match the ETag; `*changed` when it no longer matches).
-  Result<std::vector<BlockHandle>> ReadBlocks(const std::string& blob, const Recorded& info,
-                                              uint64_t first, uint64_t count, bool* changed);
+  // ranged GET (If-Match the ETag; `*changed` when it no longer matches),
+  // each handed to `deliver` with its checksum as soon as its bytes came.
+  Status ReadBlocks(const std::string& blob, const Recorded& info, uint64_t first, uint64_t count,
+                    bool* changed, const OriginRuns::Deliver& deliver);
   // Counts a failed fetch (not_found or errors) and returns `status`.
   Status Failed(Status status);
 

@@ -23,6 +23,8 @@ namespace {
 
 // Plain-text bodies from this size on are read by ReadBodyDirect.
 constexpr uint64_t kDirectBodyBytes = 256 << 10;
+// A sink gets a streamed body in pieces of this size (the last may be less).
+constexpr uint64_t kSinkPieceBytes = 1 << 20;
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -111,20 +113,31 @@ struct HttpConnection::Impl {
   }
 };
 
-Result<std::string> HttpConnection::ReadBodyDirect(uint64_t length, Deadline deadline) {
-  std::string body(length, '\0');
+Status HttpConnection::ReadBodyDirect(uint64_t length, Deadline deadline, char* into,
+                                      const BodySink* sink) {
+  const uint64_t piece = sink != nullptr ? kSinkPieceBytes : length;
   // Body bytes that arrived with the header first.
-  const size_t buffered = std::min<size_t>(impl_->buffer.size(), length);
-  asio::buffer_copy(asio::buffer(body.data(), buffered), impl_->buffer.data());
-  impl_->buffer.consume(buffered);
-  // Then one blocking MSG_WAITALL receive (bounded by SO_RCVTIMEO): the
-  // event loop would wake for every small segment a slow sender writes.
+  uint64_t filled = std::min<uint64_t>({impl_->buffer.size(), length, piece});
+  asio::buffer_copy(asio::buffer(into, filled), impl_->buffer.data());
+  impl_->buffer.consume(filled);
+  uint64_t done = 0;  // bytes of the body handed on (sink) before `into`
+  auto hand_on = [&]() -> Status {
+    if (sink == nullptr || filled == 0) return Status::Ok();
+    KVTIER_RETURN_IF_ERROR(
+        (*sink)(done, std::as_bytes(std::span(into, static_cast<size_t>(filled)))));
+    done += filled;
+    filled = 0;
+    return Status::Ok();
+  };
+  if (filled == piece) KVTIER_RETURN_IF_ERROR(hand_on());
+  // Then blocking MSG_WAITALL receives (bounded by SO_RCVTIMEO): the event
+  // loop would wake for every small segment a slow sender writes.
   auto& socket = impl_->plain->socket();
   beast::error_code ec;
   socket.native_non_blocking(false, ec);
   if (ec) return Unavailable("reading a blob response: " + ec.message());
   const int fd = socket.native_handle();
-  for (size_t done = buffered; done < length;) {
+  while (done + filled < length) {
     const auto left = deadline - std::chrono::steady_clock::now();
     if (left <= std::chrono::steady_clock::duration::zero()) {
       return DeadlineExceeded("reading a blob response: timed out");
@@ -133,17 +146,20 @@ Result<std::string> HttpConnection::ReadBodyDirect(uint64_t length, Deadline dea
     timeval timeout{.tv_sec = static_cast<time_t>(micros / 1'000'000),
                     .tv_usec = static_cast<suseconds_t>(micros % 1'000'000)};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    const ssize_t n = recv(fd, body.data() + done, length - done, MSG_WAITALL);
+    const uint64_t want = std::min(piece - filled, length - done - filled);
+    const ssize_t n = recv(fd, into + filled, want, MSG_WAITALL);
     if (n > 0) {
-      done += static_cast<size_t>(n);
+      filled += static_cast<uint64_t>(n);
+      if (filled == piece) KVTIER_RETURN_IF_ERROR(hand_on());
     } else if (n == 0) {
       return Unavailable("reading a blob response: connection closed by the blob service");
     } else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
       return Unavailable(std::string("reading a blob response: ") + std::strerror(errno));
     }
   }
+  KVTIER_RETURN_IF_ERROR(hand_on());
   socket.native_non_blocking(true, ec);
-  return body;
+  return Status::Ok();
 }
 
 HttpConnection::HttpConnection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -212,12 +228,23 @@ Result<HttpResponse> HttpConnection::RoundTrip(const HttpRequest& request, Deadl
   });
   if (ec) return FromNetwork(ec, "reading a blob response");
 
+  const int status = static_cast<int>(parser.get().result_int());
+  const BodySink* sink = status >= 200 && status < 300 ? request.body_sink : nullptr;
   std::string large_body;
+  uint64_t sunk = 0;
   const auto length = parser.content_length();
-  if (!impl_->tls && !parser.is_done() && length && *length >= kDirectBodyBytes &&
-      *length <= max_body_bytes) {
-    // Large plain-text body: straight into its final buffer.
-    KVTIER_ASSIGN_OR_RETURN(large_body, ReadBodyDirect(*length, deadline));
+  if (!impl_->tls && !parser.is_done() && length &&
+      (sink != nullptr || (*length >= kDirectBodyBytes && *length <= max_body_bytes))) {
+    if (sink != nullptr) {
+      // Streamed: pieces to the sink, never the whole body in memory.
+      std::string piece(std::min<uint64_t>(*length, kSinkPieceBytes), '\0');
+      KVTIER_RETURN_IF_ERROR(ReadBodyDirect(*length, deadline, piece.data(), sink));
+      sunk = *length;
+    } else {
+      // Large plain-text body: straight into its final buffer.
+      large_body.assign(*length, '\0');
+      KVTIER_RETURN_IF_ERROR(ReadBodyDirect(*length, deadline, large_body.data(), nullptr));
+    }
   } else if (!parser.is_done()) {
     ec = impl_->Run(deadline, [&](auto& stream, auto handler) {
       http::async_read(stream, impl_->buffer, parser, handler);
@@ -227,13 +254,20 @@ Result<HttpResponse> HttpConnection::RoundTrip(const HttpRequest& request, Deadl
 
   auto& got = parser.get();
   HttpResponse response;
-  response.status = static_cast<int>(got.result_int());
+  response.status = status;
   for (const auto& field : got) {
     std::string name(field.name_string());
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     response.headers[std::move(name)] = std::string(field.value());
   }
   response.body = large_body.empty() ? std::move(got.body()) : std::move(large_body);
+  if (sink != nullptr && sunk == 0 && !response.body.empty()) {
+    // TLS, or no Content-Length: the body was collected; hand it on whole.
+    KVTIER_RETURN_IF_ERROR((*sink)(0, std::as_bytes(std::span(response.body))));
+    sunk = response.body.size();
+    response.body.clear();
+  }
+  response.sunk_bytes = sunk;
   reusable_ = got.keep_alive();
   return response;
 }

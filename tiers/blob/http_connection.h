@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -36,17 +37,26 @@ struct Endpoint {
   static Result<Endpoint> Parse(std::string_view url, std::string* base_path);
 };
 
+// Takes a response body in pieces, in order, as it arrives; `at` is the
+// offset of `bytes` in the body. A non-OK status stops the read (and the
+// connection is dropped) and is what the call returns.
+using BodySink = std::function<Status(uint64_t at, std::span<const std::byte> bytes)>;
+
 struct HttpRequest {
   std::string verb;    // GET, PUT, HEAD, DELETE
   std::string target;  // path and query, percent-encoded
   std::vector<HeaderField> headers;
   std::span<const std::byte> body;
+  // With a sink, the body of a 2xx response goes to it instead of into
+  // HttpResponse::body (other statuses' bodies are collected as usual).
+  const BodySink* body_sink = nullptr;
 };
 
 struct HttpResponse {
   int status = 0;
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
+  uint64_t sunk_bytes = 0;  // body bytes handed to the request's sink
   // Header value or empty.
   std::string Header(const std::string& lower_name) const;
 };
@@ -75,8 +85,10 @@ class HttpConnection {
  private:
   struct Impl;
   explicit HttpConnection(std::unique_ptr<Impl> impl);
-  // Reads a plain-text body of `length` bytes with blocking receives.
-  Result<std::string> ReadBodyDirect(uint64_t length, Deadline deadline);
+  // Reads a plain-text body of `length` bytes with blocking receives into
+  // `into` (length bytes), or with `sink`, in pieces of at most kSinkPiece
+  // bytes handed to it (`into` is then that piece's buffer).
+  Status ReadBodyDirect(uint64_t length, Deadline deadline, char* into, const BodySink* sink);
   std::unique_ptr<Impl> impl_;
   bool reusable_ = true;
 };

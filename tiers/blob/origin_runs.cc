@@ -4,6 +4,19 @@
 
 namespace kvtier::tiers::blob {
 
+OriginRuns::OriginRuns(OriginRunsOptions options) : options_(options) {}
+
+OriginRuns::~OriginRuns() {
+  std::list<Worker> workers;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    changed_.notify_all();
+    workers.swap(workers_);
+  }
+  for (Worker& worker : workers) worker.thread.join();
+}
+
 OriginRuns::Counts OriginRuns::counts() const {
   std::lock_guard lock(mu_);
   return counts_;
@@ -34,7 +47,7 @@ void OriginRuns::NoteAsked(const std::string& object, uint64_t last) {
   auto it = recent_.find(object);
   if (it == recent_.end()) {
     recent_order_.push_front(object);
-    recent_.emplace(object, Recent{last, recent_order_.begin()});
+    recent_.emplace(object, Recent{last, options_.run_blocks, recent_order_.begin()});
     if (recent_.size() > options_.tracked_objects) {
       recent_.erase(recent_order_.back());
       recent_order_.pop_back();
@@ -49,7 +62,9 @@ void OriginRuns::Release(Run& run, uint64_t index) {
   auto it = run.held.find(index);
   if (it == run.held.end()) return;
   held_bytes_ -= it->second.size();
+  run.held_bytes -= it->second.size();
   run.held.erase(it);
+  changed_.notify_all();  // room for a run that waits to hold
 }
 
 void OriginRuns::Trim() {
@@ -65,69 +80,129 @@ void OriginRuns::Trim() {
   }
 }
 
+void OriginRuns::Reap() {
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if (!it->finished) {
+      ++it;
+      continue;
+    }
+    it->thread.join();  // it has returned or is about to
+    it = workers_.erase(it);
+  }
+}
+
+std::optional<Result<BlockHandle>> OriginRuns::TakeFrom(const std::shared_ptr<Run>& run,
+                                                        uint64_t index,
+                                                        std::unique_lock<std::mutex>& lock,
+                                                        bool* changed) {
+  changed_.wait(lock, [&] { return run->done || run->held.contains(index) || run->next > index; });
+  auto it = run->held.find(index);
+  if (it != run->held.end()) {
+    held_bytes_ -= it->second.size();
+    run->held_bytes -= it->second.size();
+    BlockHandle block = std::move(it->second);
+    run->held.erase(it);
+    changed_.notify_all();  // room for the run
+    ++counts_.blocks_joined;
+    return Result<BlockHandle>(std::move(block));
+  }
+  if (run->done && !run->status.ok() && run->changed && run->next <= index) {
+    *changed = true;
+    return Result<BlockHandle>(run->status);
+  }
+  // Taken already (the block was read before and asked for again), or the
+  // run failed before it: the caller reads it alone.
+  return std::nullopt;
+}
+
+Status OriginRuns::Hold(Run& run, uint64_t index, BlockHandle block) {
+  std::unique_lock lock(mu_);
+  Trim();  // finished runs' blocks go first
+  // Each run holds at most its share of the bound, so a reader that stops
+  // taking its blocks stalls only its own run.
+  const uint64_t share = options_.max_held_bytes / std::max<uint32_t>(options_.max_running, 1);
+  const bool room = changed_.wait_for(lock, options_.hold_for, [&] {
+    return stopping_ || run.held.empty() || run.held_bytes + block.size() <= share;
+  });
+  if (stopping_) return Unavailable("origin read-ahead: shutting down");
+  if (!room) return Unavailable("origin read-ahead: blocks read ahead were not taken");
+  held_bytes_ += block.size();
+  run.held_bytes += block.size();
+  run.held.emplace(index, std::move(block));
+  run.next = index + 1;
+  changed_.notify_all();
+  return Status::Ok();
+}
+
+void OriginRuns::Execute(const std::shared_ptr<Run>& run, const ReadRun& read) {
+  bool run_changed = false;
+  const Status status =
+      read(run->first, run->count, &run_changed,
+           [&](uint64_t index, BlockHandle block) { return Hold(*run, index, std::move(block)); });
+  std::lock_guard lock(mu_);
+  run->done = true;
+  run->finished = Clock::now();
+  run->changed = run_changed;
+  run->status = status;
+  --running_;
+  for (Worker& worker : workers_) {
+    if (worker.thread.get_id() == std::this_thread::get_id()) worker.finished = true;
+  }
+  changed_.notify_all();
+  Trim();
+}
+
+Result<BlockHandle> OriginRuns::ReadAlone(const ReadRun& read, uint64_t index, bool* changed) {
+  std::optional<BlockHandle> single;
+  const Status status = read(index, 1, changed, [&](uint64_t, BlockHandle block) {
+    single = std::move(block);
+    return Status::Ok();
+  });
+  if (!status.ok()) return status;
+  if (!single) return Internal("origin read-ahead: a read of one block handed on none");
+  return std::move(*single);
+}
+
 Result<BlockHandle> OriginRuns::Get(const std::string& object, const std::string& version,
-                                    uint64_t index, uint64_t blocks, const ReadRun& read,
-                                    bool* changed) {
+                                    uint64_t index, uint64_t blocks, ReadRun read, bool* changed) {
   std::unique_lock lock(mu_);
   Trim();
+  Reap();
   if (auto run = Covering(object, version, index)) {
-    finished_.wait(lock, [&run] { return run->done; });
-    auto it = run->held.find(index);
-    if (it != run->held.end()) {
-      held_bytes_ -= it->second.size();
-      BlockHandle block = std::move(it->second);
-      run->held.erase(it);
-      ++counts_.blocks_joined;
-      return block;
-    }
-    if (!run->status.ok() && run->changed) {
-      *changed = true;
-      return run->status;
-    }
-    // Taken already (the block was read before and asked for again), or
-    // the run failed: read it alone below.
+    if (auto taken = TakeFrom(run, index, lock, changed)) return std::move(*taken);
   }
   uint64_t count = 1;
-  if (options_.run_blocks > 1 && index < blocks && LooksSequential(object, index)) {
-    count = std::min<uint64_t>(options_.run_blocks, blocks - index);
+  const bool sequential =
+      options_.run_blocks > 1 && index < blocks && LooksSequential(object, index) && !stopping_;
+  if (sequential && running_ < options_.max_running) {
+    Recent& recent = recent_.at(object);
+    count = std::min<uint64_t>(recent.next_run_blocks, blocks - index);
+    recent.next_run_blocks = std::min(std::max(options_.max_run_blocks, options_.run_blocks),
+                                      recent.next_run_blocks * 2);
+  } else if (!sequential) {
+    auto it = recent_.find(object);
+    if (it != recent_.end()) it->second.next_run_blocks = options_.run_blocks;
   }
   NoteAsked(object, index + count - 1);
   if (count <= 1) {
     lock.unlock();
-    auto single = read(index, 1, changed);
-    if (!single.ok()) return single.status();
-    return std::move(single->front());
+    return ReadAlone(read, index, changed);
   }
   auto run = std::make_shared<Run>();
   run->object = object;
   run->version = version;
   run->first = index;
   run->count = count;
+  run->next = index;
   runs_.push_back(run);
   ++counts_.runs;
+  ++running_;
+  workers_.push_back(Worker{});
+  workers_.back().thread = std::thread([this, run, read] { Execute(run, read); });
+  if (auto taken = TakeFrom(run, index, lock, changed)) return std::move(*taken);
+  // The run failed before its first block: read it alone.
   lock.unlock();
-
-  bool run_changed = false;
-  auto read_blocks = read(index, count, &run_changed);
-
-  lock.lock();
-  run->done = true;
-  run->finished = Clock::now();
-  run->changed = run_changed;
-  if (!read_blocks.ok()) {
-    run->status = read_blocks.status();
-    *changed = run_changed;
-    finished_.notify_all();
-    Trim();
-    return read_blocks.status();
-  }
-  for (uint64_t i = 1; i < read_blocks->size(); ++i) {
-    held_bytes_ += (*read_blocks)[i].size();
-    run->held.emplace(index + i, std::move((*read_blocks)[i]));
-  }
-  finished_.notify_all();
-  Trim();
-  return std::move(read_blocks->front());
+  return ReadAlone(read, index, changed);
 }
 
 }  // namespace kvtier::tiers::blob

@@ -4,18 +4,26 @@
 // A reader that streams an object asks for its blocks one after the other
 // (several at once with the mount's or the Blob endpoint's read-ahead);
 // reading each as its own ranged GET pays the origin's per-request cost per
-// block. OriginRuns reads such a reader's next blocks as one range (a run
-// of up to `run_blocks` blocks) and holds the blocks the caller did not ask
-// for until their own requests come, which then wait for the run instead of
-// reading again. Runs start only at a reader's frontier (the block right
-// after the furthest one of the object asked for lately), so they cover
-// blocks nobody asked for yet and no block is read twice; any other block
-// is read alone, so random readers fetch nothing extra.
+// block, and small ranges stream far slower than large ones. OriginRuns
+// reads such a reader's next blocks as one range (a run) on a thread of its
+// own, and hands each block on as soon as its bytes have arrived: to the
+// request that waits for it, else held until that request comes. Runs
+// start only at a reader's frontier (the block right after the furthest one
+// of the object asked for lately), so they cover blocks nobody asked for
+// yet and no block is read twice; any other block is read alone, so random
+// readers fetch nothing extra. A reader that keeps going gets longer runs:
+// each run of an object is twice as long as its last, from `run_blocks` up
+// to `max_run_blocks`.
 //
-// Bounded: held blocks take at most `max_held_bytes` (the oldest completed
-// runs' blocks are dropped first) and are dropped after `hold_for`; the
-// recent positions of at most `tracked_objects` objects are kept. A block
-// held at one version is never handed out for another. Thread-safe.
+// Bounded: at most `max_running` runs read at once (past that, blocks are
+// read alone); a run holds at most its share of `max_held_bytes`
+// (max_held_bytes / max_running) and, when it would hold more, waits for
+// its blocks to be taken (the origin's socket is not read meanwhile; a
+// reader that stops stalls only its own run) and gives up after
+// `hold_for`; a finished run's blocks are dropped after `hold_for` or when
+// all runs together hold more than `max_held_bytes`; the recent positions of at most
+// `tracked_objects` objects are kept. A block held at one version is never handed out for another.
+// Thread-safe; the destructor stops the runs and waits for their threads.
 
 #include <chrono>
 #include <condition_variable>
@@ -25,7 +33,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -35,7 +45,9 @@
 namespace kvtier::tiers::blob {
 
 struct OriginRunsOptions {
-  uint32_t run_blocks = 4;  // 1: every block read alone
+  uint32_t run_blocks = 4;       // the first run of an object; 1: every block read alone
+  uint32_t max_run_blocks = 64;  // runs grow up to this (at least run_blocks)
+  uint32_t max_running = 8;
   uint64_t max_held_bytes = 256ull << 20;
   std::chrono::milliseconds hold_for{30'000};
   size_t tracked_objects = 1024;
@@ -44,12 +56,20 @@ struct OriginRunsOptions {
 class OriginRuns {
  public:
   using Clock = std::chrono::steady_clock;
-  // Reads blocks [first, first + count) of the object as one range, in
-  // order. `*changed`: the object is no longer at the version asked for.
-  using ReadRun = std::function<Result<std::vector<BlockHandle>>(uint64_t first, uint64_t count,
-                                                                 bool* changed)>;
+  // Takes block `index` as soon as it has been read; an error stops the
+  // read.
+  using Deliver = std::function<Status(uint64_t index, BlockHandle block)>;
+  // Reads blocks [first, first + count) of the object as one range, handing
+  // each to `deliver` in order as it arrives; OK once all were. `*changed`:
+  // the object is no longer at the version asked for. May run on a run's
+  // thread after the Get that started it returned: it must own what it uses.
+  using ReadRun =
+      std::function<Status(uint64_t first, uint64_t count, bool* changed, const Deliver& deliver)>;
 
-  explicit OriginRuns(OriginRunsOptions options) : options_(options) {}
+  explicit OriginRuns(OriginRunsOptions options);
+  ~OriginRuns();
+  OriginRuns(const OriginRuns&) = delete;
+  OriginRuns& operator=(const OriginRuns&) = delete;
 
   // Block `index` of `object` at `version` (`blocks`: the object's block
   // count at that version): taken from a run that holds it or is reading
@@ -57,7 +77,7 @@ class OriginRuns {
   // frontier, else alone.
   // `*changed` as ReadRun's.
   Result<BlockHandle> Get(const std::string& object, const std::string& version, uint64_t index,
-                          uint64_t blocks, const ReadRun& read, bool* changed);
+                          uint64_t blocks, ReadRun read, bool* changed);
 
   struct Counts {
     uint64_t runs = 0;            // reads of more than one block
@@ -72,6 +92,8 @@ class OriginRuns {
     std::string version;
     uint64_t first = 0;
     uint64_t count = 0;
+    uint64_t next = 0;        // the next block to arrive
+    uint64_t held_bytes = 0;  // of `held`
     bool done = false;
     bool changed = false;
     Status status = Status::Ok();
@@ -90,16 +112,36 @@ class OriginRuns {
   // with nothing held. Under mu_.
   void Trim();
   void Release(Run& run, uint64_t index);
+  // Waits for block `index` of `run` and takes it; nullopt when it will not
+  // come from the run (taken already, or the run failed). Under mu_.
+  std::optional<Result<BlockHandle>> TakeFrom(const std::shared_ptr<Run>& run, uint64_t index,
+                                              std::unique_lock<std::mutex>& lock, bool* changed);
+  // A run's thread: reads it and hands its blocks on.
+  void Execute(const std::shared_ptr<Run>& run, const ReadRun& read);
+  // Holds block `index` of `run` once there is room. Takes mu_.
+  Status Hold(Run& run, uint64_t index, BlockHandle block);
+  // Reads block `index` alone, without mu_.
+  static Result<BlockHandle> ReadAlone(const ReadRun& read, uint64_t index, bool* changed);
+  // Joins the threads of finished runs. Under mu_.
+  void Reap();
 
   const OriginRunsOptions options_;
   mutable std::mutex mu_;
-  std::condition_variable finished_;
+  std::condition_variable changed_;  // a block held or taken, a run done
+  bool stopping_ = false;
+  struct Worker {
+    std::thread thread;
+    bool finished = false;
+  };
+  std::list<Worker> workers_;  // one per run reading or not yet joined
+  uint32_t running_ = 0;
   std::list<std::shared_ptr<Run>> runs_;  // oldest first
   uint64_t held_bytes_ = 0;
   // The highest block index asked for lately, per object (LRU-bounded).
   std::list<std::string> recent_order_;
   struct Recent {
     uint64_t last = 0;
+    uint32_t next_run_blocks = 0;  // the length of the object's next run
     std::list<std::string>::iterator position;
   };
   std::unordered_map<std::string, Recent> recent_;
