@@ -19,6 +19,8 @@
 #include "client/client.h"
 #include "client/cluster_client.h"
 #include "client/python/fsspec_source.h"
+#include "client/python/py_cluster_client.h"
+#include "client/python/py_support.h"
 #include "common/engine_keys.h"
 #include "common/keys.h"
 #include "common/status.h"
@@ -30,129 +32,6 @@ namespace {
 
 using client::Client;
 using client::ClientOptions;
-
-// kvtier.Error, created at import.
-PyObject* g_error = nullptr;
-
-[[noreturn]] void Raise(const Status& status) {
-  py::object error = py::reinterpret_borrow<py::object>(g_error)(
-      static_cast<int>(status.code()), std::string(StatusCodeName(status.code())),
-      status.message());
-  PyErr_SetObject(g_error, error.ptr());
-  throw py::error_already_set();
-}
-
-template <typename T>
-T Unwrap(Result<T> result) {
-  if (!result.ok()) Raise(result.status());
-  return std::move(*result);
-}
-
-// Keys as the server sees them: bytes as they are, str as UTF-8.
-std::vector<std::string> ToKeys(const py::sequence& keys) {
-  std::vector<std::string> out;
-  out.reserve(keys.size());
-  for (const py::handle key : keys) {
-    if (!py::isinstance<py::bytes>(key) && !py::isinstance<py::str>(key)) {
-      throw py::type_error("keys must be bytes or str");
-    }
-    out.push_back(key.cast<std::string>());
-  }
-  return out;
-}
-
-// A contiguous view of a Python buffer or a torch.Tensor's memory, held
-// (with the object) while used.
-struct Buffer {
-  std::optional<py::buffer_info> info;  // a buffer object's view
-  py::object owner;                     // a tensor, kept alive
-  std::span<std::byte> span;
-  std::span<std::byte> bytes() const { return span; }
-};
-
-// A CPU, contiguous torch.Tensor of any dtype (bfloat16 included, which no
-// buffer protocol describes): its own memory, no copy. Found by duck typing,
-// so the module does not depend on torch. nullopt: not a tensor.
-std::optional<Buffer> TensorBuffer(const py::handle object) {
-  for (const char* attribute : {"data_ptr", "element_size", "numel", "is_contiguous", "device"}) {
-    if (!py::hasattr(object, attribute)) return std::nullopt;
-  }
-  if (object.attr("device").attr("type").cast<std::string>() != "cpu") {
-    throw py::value_error("tensors must be on the CPU (copy it with .cpu() first)");
-  }
-  if (!object.attr("is_contiguous")().cast<bool>()) {
-    throw py::value_error("tensors must be contiguous (use .contiguous())");
-  }
-  const auto address = object.attr("data_ptr")().cast<uintptr_t>();
-  const auto size =
-      object.attr("numel")().cast<size_t>() * object.attr("element_size")().cast<size_t>();
-  return Buffer{std::nullopt,
-                py::reinterpret_borrow<py::object>(object),
-                {reinterpret_cast<std::byte*>(address), size}};
-}
-
-Buffer ToBuffer(const py::handle object, bool writable) {
-  if (!PyObject_CheckBuffer(object.ptr())) {
-    if (auto tensor = TensorBuffer(object)) return std::move(*tensor);
-    throw py::type_error("expected a buffer object (bytes, bytearray, numpy array) or a tensor");
-  }
-  const int flags = PyBUF_FORMAT | PyBUF_ND | PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
-  // buffer_info takes the view (heap-allocated) and releases it when done.
-  auto view = std::make_unique<Py_buffer>();
-  if (PyObject_GetBuffer(object.ptr(), view.get(), flags) != 0) throw py::error_already_set();
-  py::buffer_info info(view.release(), /*ownview=*/true);
-  const std::span<std::byte> span(static_cast<std::byte*>(info.ptr),
-                                  static_cast<size_t>(info.size * info.itemsize));
-  return Buffer{std::move(info), py::object(), span};
-}
-
-std::optional<std::string> TierOrNone(protocol::TierId tier) {
-  if (tier == protocol::TierId::kNone) return std::nullopt;
-  return std::string(protocol::TierName(tier));
-}
-
-struct MatchResult {
-  uint32_t matched = 0;
-  std::vector<std::string> tiers;
-  uint64_t lease_id = 0;
-  uint32_t lease_ms = 0;
-};
-
-std::vector<std::span<std::byte>> Spans(const std::vector<Buffer>& buffers) {
-  std::vector<std::span<std::byte>> out;
-  out.reserve(buffers.size());
-  for (const Buffer& buffer : buffers) out.push_back(buffer.bytes());
-  return out;
-}
-
-// The first `count` buffers: one per key. More are allowed and left alone,
-// so the buffers of a whole request serve the keys of a partial match.
-std::vector<Buffer> WritableBuffers(const py::sequence& buffers, size_t count) {
-  if (buffers.size() < count) {
-    throw py::value_error("one buffer per key is needed: " + std::to_string(count) + " keys, " +
-                          std::to_string(buffers.size()) + " buffers");
-  }
-  std::vector<Buffer> out;
-  out.reserve(count);
-  for (size_t i = 0; i < count; ++i) out.push_back(ToBuffer(buffers[i], /*writable=*/true));
-  return out;
-}
-
-// A Get's values as bytes (one copy each), None for a miss; raises on any
-// other failed value.
-std::vector<std::optional<py::bytes>> ValuesAsBytes(const client::GetResult& result) {
-  std::vector<std::optional<py::bytes>> out;
-  for (const client::GetValue& value : result.values) {
-    if (value.status.code() == StatusCode::kNotFound) {
-      out.emplace_back(std::nullopt);
-      continue;
-    }
-    if (!value.status.ok()) Raise(value.status);
-    out.emplace_back(
-        py::bytes(reinterpret_cast<const char*>(value.bytes.data()), value.bytes.size()));
-  }
-  return out;
-}
 
 class PyClient {
  public:
@@ -584,107 +463,6 @@ class PyClient {
   std::shared_ptr<Client> client_;
 };
 
-// Several servers as one (client/cluster_client.h): each key goes to its
-// rendezvous owner; batched calls are split by owner and sent in parallel.
-class PyClusterClient {
- private:
-  std::shared_ptr<client::ClusterClient> Live() const {
-    if (!cluster_) Raise(Unavailable("the client is closed"));
-    return cluster_;
-  }
-  // Runs `call` on the cluster with the GIL released; its value or a raise.
-  template <typename Call>
-  auto Run(Call call) {
-    const std::shared_ptr<client::ClusterClient> live = Live();  // with the GIL held
-    decltype(call(*live)) result = InvalidArgument("not run");
-    {
-      py::gil_scoped_release unlocked;
-      result = call(*live);
-    }
-    return Unwrap(std::move(result));
-  }
-  static std::vector<int> Codes(const client::KeyStatuses& statuses) {
-    std::vector<int> codes;
-    for (const Status& status : statuses.statuses) codes.push_back(static_cast<int>(status.code()));
-    return codes;
-  }
-
- public:
-  explicit PyClusterClient(const client::ClusterOptions& options) {
-    Result<std::unique_ptr<client::ClusterClient>> connected = InvalidArgument("not connected");
-    {
-      py::gil_scoped_release unlocked;
-      connected = client::ClusterClient::Connect(options);
-    }
-    cluster_ = Unwrap(std::move(connected));
-  }
-
-  std::vector<std::string> servers() const { return Live()->servers(); }
-  std::string OwnerOf(const py::object& key) const {
-    const std::shared_ptr<client::ClusterClient> live = Live();
-    return live->servers()[live->OwnerOf(ToKeys(py::make_tuple(key)).front())];
-  }
-
-  std::vector<int> Put(const std::string& ns, const py::sequence& keys, const py::sequence& values,
-                       const std::vector<uint32_t>& ttls_ms) {
-    const std::vector<std::string> key_list = ToKeys(keys);
-    if (values.size() != key_list.size()) throw py::value_error("one value per key is needed");
-    std::vector<Buffer> held;
-    std::vector<std::span<const std::byte>> spans;
-    held.reserve(values.size());
-    for (const py::handle value : values) {
-      held.push_back(ToBuffer(value, /*writable=*/false));
-      spans.push_back(held.back().bytes());
-    }
-    client::PutOptions options;
-    options.ttls_ms = ttls_ms;
-    return Codes(
-        Run([&](client::ClusterClient& c) { return c.Put(ns, key_list, spans, options); }));
-  }
-
-  std::vector<std::optional<py::bytes>> Get(const std::string& ns, const py::sequence& keys) {
-    const std::vector<std::string> key_list = ToKeys(keys);
-    const client::GetResult result =
-        Run([&](client::ClusterClient& c) { return c.Get(ns, key_list); });
-    return ValuesAsBytes(result);
-  }
-
-  std::vector<std::optional<std::string>> Exists(const std::string& ns, const py::sequence& keys) {
-    const std::vector<std::string> key_list = ToKeys(keys);
-    std::vector<std::optional<std::string>> out;
-    for (protocol::TierId tier :
-         Run([&](client::ClusterClient& c) { return c.Exists(ns, key_list); }).tiers) {
-      out.push_back(TierOrNone(tier));
-    }
-    return out;
-  }
-
-  std::vector<int> Delete(const std::string& ns, const py::sequence& keys) {
-    const std::vector<std::string> key_list = ToKeys(keys);
-    return Codes(Run([&](client::ClusterClient& c) { return c.Delete(ns, key_list); }));
-  }
-
-  MatchResult Match(const std::string& ns, const py::sequence& keys) {
-    const std::vector<std::string> key_list = ToKeys(keys);
-    const client::MatchResult m =
-        Run([&](client::ClusterClient& c) { return c.MatchPrefix(ns, key_list); });
-    MatchResult out{m.matched, {}, 0, 0};
-    for (protocol::TierId tier : m.tiers)
-      out.tiers.push_back(std::string(protocol::TierName(tier)));
-    return out;
-  }
-
-  void Close() {
-    std::shared_ptr<client::ClusterClient> closing = std::move(cluster_);
-    py::gil_scoped_release unlocked;
-    closing.reset();
-  }
-  bool closed() const { return cluster_ == nullptr; }
-
- private:
-  std::shared_ptr<client::ClusterClient> cluster_;  // as PyClient::client_
-};
-
 ChainHash ToChainHash(const std::string& name) {
   if (name == "xxh3") return ChainHash::kXxh3_128;
   if (name == "sha256") return ChainHash::kSha256;
@@ -723,8 +501,7 @@ class Error(Exception):
   py::object error = error_body["Error"];
   error.attr("__module__") = "kvtier";
   m.attr("Error") = error;
-  g_error = error.ptr();
-  Py_INCREF(g_error);
+  SetErrorType(error.ptr());
 
   py::dict codes;
   for (uint8_t code = 0; code <= kMaxStatusCode; ++code) {
