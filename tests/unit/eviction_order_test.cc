@@ -189,7 +189,7 @@ TEST(PrefixOrder, AnErasedBlockIsNotRememberedAsEvicted) {
 
 TEST(GhostFilter, RemembersTheLastGenerationAndForgetsOlderOnes) {
   GhostFilter filter;
-  const size_t live = 4000;  // quota: 6000 adds a generation
+  const size_t live = 1500;  // quota: 4 x 1500 = 6000 adds a generation
   for (uint64_t h = 1; h <= 6000; ++h) filter.Add(h, live);
   for (uint64_t h = 1; h <= 6000; ++h) ASSERT_TRUE(filter.MayContain(h)) << h;
   // Two more generations push the first out.

@@ -12,7 +12,7 @@
 // parents not cached, so a parent stored after its children knows them.
 //
 // Memory of evictions: the key hashes of evicted entries are remembered for
-// a few turnovers of the cache (GhostFilter); an entry inserted under one of
+// 4 to 8 turnovers of the cache (GhostFilter); an entry inserted under one of
 // them is marked `returned`, which the prefix policy values as one read.
 //
 // Fallback: when the policy finds no candidate it may evict (all pinned,

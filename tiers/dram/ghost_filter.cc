@@ -46,7 +46,7 @@ void GhostFilter::Set(std::vector<uint64_t>& bits, uint64_t hash) {
 void GhostFilter::Add(uint64_t hash, size_t live_entries) {
   if (added_ >= quota_) {
     previous_ = std::move(current_);
-    quota_ = std::max(kMinQuota, live_entries + live_entries / 2);
+    quota_ = std::max(kMinQuota, live_entries * kTurnoversPerGeneration);
     current_.assign((quota_ * kBitsPerAdd + 63) / 64, 0);
     added_ = 0;
   }
