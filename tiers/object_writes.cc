@@ -5,6 +5,7 @@
 #include "common/keys.h"
 #include "tiers/index_key.h"
 #include "tiers/tier_stack.h"
+#include "tiers/upload_journal.h"
 
 namespace kvtier::tiers {
 
@@ -62,6 +63,11 @@ Status TierStack::CommitObject(uint32_t namespace_id, std::string storage, uint6
                                     " is not stored (its put failed?); put it again"));
       }
       checksums.push_back(*checksum);
+    }
+    // The blocks were written unsynced (PutWriteThrough): one sync for all
+    // of them, before the commit makes the object visible and acknowledged.
+    if (UploadJournal* journal = nvme_->upload_journal(); journal != nullptr) {
+      if (Status synced = journal->SyncWrites(); !synced.ok()) return done(synced);
     }
     auto committed = catalog->Commit(storage, size, std::move(checksums));
     if (!committed.ok()) return done(committed.status());

@@ -266,11 +266,16 @@ Status TierStack::PutWriteThrough(const BlockKey& key, BlockHandle block) {
   const bool upload = BlobUseOf(key.namespace_id) == BlobUse::kWriteBack;
   // Checkpoint blocks are kept (marked) until their object is in Blob or
   // deleted; whole objects are uploaded, never single blocks.
-  const bool mark = upload || PolicyFor(key.namespace_id).checkpoints != nullptr;
+  const bool session_block = PolicyFor(key.namespace_id).checkpoints != nullptr;
+  const bool mark = upload || session_block;
   UploadJournal* journal = nvme_->upload_journal();
+  // A write session's blocks are synced once, by the commit that makes
+  // them an object (CommitObject), not one by one: nothing acknowledges
+  // them as durable before it.
   Status status = !mark                ? nvme_->PutDurable(key, std::move(durable))
-                  : journal != nullptr ? journal->PutDurableForUpload(key, std::move(durable))
-                                       : Unsupported("the NVMe tier keeps no upload journal");
+                  : journal == nullptr ? Unsupported("the NVMe tier keeps no upload journal")
+                  : session_block      ? journal->PutForUploadUnsynced(key, std::move(durable))
+                                       : journal->PutDurableForUpload(key, std::move(durable));
   if (!status.ok()) {
     // Not acknowledged: leave neither the new value nor an older one.
     dram_.Erase(key).IgnoreError();

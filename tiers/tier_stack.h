@@ -130,9 +130,10 @@ struct NamespacePolicy {
   // it must outlive the stack. None: object operations are kUnsupported.
   ObjectCatalog* objects = nullptr;
   // A checkpoint namespace (needs NVMe): objects are written through write
-  // sessions; every put is durable on NVMe before its ack and carries an
-  // upload mark, so NVMe never evicts it before the object is in Blob (or
-  // deleted). Its catalog must outlive the stack and should be `objects`.
+  // sessions; every put is on NVMe before its ack (synced, with all the
+  // session's blocks, by the commit) and carries an upload mark, so NVMe
+  // never evicts it before the object is in Blob (or deleted). Its catalog must outlive the stack
+  // and should be `objects`.
   CheckpointCatalog* checkpoints = nullptr;
   // Copies committed checkpoint objects to Blob (and, as `origin`, reads
   // back blocks NVMe dropped once their object was there). None: objects

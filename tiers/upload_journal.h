@@ -26,6 +26,15 @@ class UploadJournal {
   // writes are refused with kResourceExhausted until uploads clear marks.
   // Errors: as PutDurable.
   virtual Status PutDurableForUpload(const BlockKey& key, BlockHandle block) = 0;
+  // As PutDurableForUpload, but neither the block nor its mark is synced:
+  // they are durable once a later SyncWrites returns. For blocks that
+  // nothing acknowledges as durable until a later commit syncs them (the
+  // blocks of a write session: an open session does not outlive a
+  // restart, whose sweep frees blocks no committed object names).
+  virtual Status PutForUploadUnsynced(const BlockKey& key, BlockHandle block) = 0;
+  // Makes every PutForUploadUnsynced that returned before it durable: one
+  // fdatasync per segment they went to, then one sync of the index's log.
+  virtual Status SyncWrites() = 0;
   // Clears the mark when the stored block still has `checksum` (a newer put
   // keeps its own mark). kNotFound when the key is gone or has other bytes.
   virtual Status ClearUploadMark(const BlockKey& key, uint64_t checksum) = 0;

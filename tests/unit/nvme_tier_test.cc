@@ -230,6 +230,30 @@ TEST_F(NvmeTierTest, UploadMarksSurviveReopenAndClearOnlyForTheirOwnBytes) {
   EXPECT_EQ(tier->Get({1, "a"}).value().checksum(), second.checksum());
 }
 
+TEST_F(NvmeTierTest, UnsyncedMarkedWritesAreServedMarkedAndKeptOnceSynced) {
+  const BlockHandle block = Block(4096, 5);
+  {
+    auto tier = Open();
+    // Three segments' worth, so SyncWrites has more than one to sync.
+    for (int i = 0; i < 12; ++i) {
+      ASSERT_TRUE(
+          tier->PutForUploadUnsynced({1, "s" + std::to_string(i)}, Block(256 * 1024, i)).ok());
+    }
+    ASSERT_TRUE(tier->PutForUploadUnsynced({1, "last"}, block.Clone()).ok());
+    auto read = tier->Get({1, "last"});
+    ASSERT_TRUE(read.ok());
+    EXPECT_EQ(read->checksum(), block.checksum());
+    EXPECT_EQ(tier->MarkedForUpload().size(), 13u);
+    ASSERT_TRUE(tier->SyncWrites().ok());
+    ASSERT_TRUE(tier->SyncWrites().ok());  // nothing left to sync
+  }
+  auto tier = Open();
+  EXPECT_EQ(tier->MarkedForUpload().size(), 13u);
+  auto read = tier->Get({1, "last"});
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->checksum(), block.checksum());
+}
+
 TEST_F(NvmeTierTest, MarkedBlocksAreNeverEvictedWritesAreRefusedInstead) {
   auto tier = Open();
   constexpr size_t kValue = 256 * 1024;

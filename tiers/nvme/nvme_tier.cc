@@ -312,6 +312,12 @@ Status NvmeTier::Append(const BlockKey& key, BlockHandle block, bool sync, bool 
     done += static_cast<uint64_t>(n);
   }
   active_->size += length;
+  if (!sync && marked) {
+    if (unsynced_segments_.empty() || unsynced_segments_.back() != active_) {
+      unsynced_segments_.push_back(active_);
+    }
+    index_unsynced_ = true;
+  }
   if (sync && fdatasync(active_->fd) != 0) {
     counters_.io_errors.fetch_add(1, std::memory_order_relaxed);
     return Errno("syncing an NVMe segment");
@@ -483,6 +489,25 @@ rocksdb::WriteBatch NvmeTier::StartIndexBatch() {
   rocksdb::WriteBatch batch;
   for (const std::string& key : unpersisted_erases_) batch.Delete(key);
   return batch;
+}
+
+Status NvmeTier::SyncWrites() {
+  // Under the write lock: a write that returned before this call is in a
+  // listed segment, and none is half done. Writers wait for the syncs,
+  // which is what a commit of their blocks would wait for anyway.
+  std::lock_guard write_lock(write_mu_);
+  for (const auto& segment : unsynced_segments_) {
+    if (fdatasync(segment->fd) != 0) {
+      counters_.io_errors.fetch_add(1, std::memory_order_relaxed);
+      return Errno("syncing an NVMe segment");
+    }
+  }
+  unsynced_segments_.clear();
+  if (index_unsynced_) {
+    KVTIER_RETURN_IF_ERROR(FromRocks(db_->SyncWAL(), "syncing the NVMe index"));
+    index_unsynced_ = false;
+  }
+  return Status::Ok();
 }
 
 Status NvmeTier::CommitIndexBatch(rocksdb::WriteBatch& batch, bool sync, const char* what) {

@@ -112,6 +112,10 @@ class NvmeTier final : public Tier, public UploadJournal {
   Status PutDurableForUpload(const BlockKey& key, BlockHandle block) override {
     return Append(key, std::move(block), /*sync=*/true, /*marked=*/true);
   }
+  Status PutForUploadUnsynced(const BlockKey& key, BlockHandle block) override {
+    return Append(key, std::move(block), /*sync=*/false, /*marked=*/true);
+  }
+  Status SyncWrites() override;
   Status ClearUploadMark(const BlockKey& key, uint64_t checksum) override;
   std::vector<std::string> MarkedForUpload() const override;
   void SetEvictionSink(EvictionSink sink) override;
@@ -179,6 +183,10 @@ class NvmeTier final : public Tier, public UploadJournal {
 
   std::mutex write_mu_;  // appends, segment roll and drop
   std::shared_ptr<Segment> active_;
+  // Segments holding marked writes not synced yet, and whether the index
+  // has such writes (SyncWrites). Under write_mu_.
+  std::vector<std::shared_ptr<Segment>> unsynced_segments_;
+  bool index_unsynced_ = false;
   uint64_t next_segment_id_ = 1;
   // Index deletes that failed (disk full), retried with the next index
   // write; bounded, see kMaxUnpersistedErases.
