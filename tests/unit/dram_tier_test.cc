@@ -465,10 +465,12 @@ TEST(DramTierOrder, TheGlobalOrderEvictsTheOldestBlockAcrossShards) {
   }
 }
 
-TEST(DramTierOrder, TheShardCountDoesNotChangeWhatIsKept) {
+class ShardCount : public ::testing::TestWithParam<EvictionPolicyKind> {};
+
+TEST_P(ShardCount, DoesNotChangeWhatIsKept) {
   std::vector<std::vector<bool>> kept;
   for (uint32_t shards : {1u, 16u, 64u}) {
-    DramTier tier(Options(1 << 20, shards));
+    DramTier tier(Options(1 << 20, shards, GetParam()));
     std::mt19937_64 random(5);
     for (int i = 0; i < 4000; ++i) {
       const std::string key = FixedKey(random() % 1500);
@@ -485,6 +487,14 @@ TEST(DramTierOrder, TheShardCountDoesNotChangeWhatIsKept) {
   EXPECT_EQ(kept[0], kept[1]);
   EXPECT_EQ(kept[0], kept[2]);
 }
+
+INSTANTIATE_TEST_SUITE_P(Policies, ShardCount,
+                         ::testing::Values(EvictionPolicyKind::kDensity,
+                                           EvictionPolicyKind::kPrefix, EvictionPolicyKind::kLru,
+                                           EvictionPolicyKind::kS3Fifo, EvictionPolicyKind::kArc),
+                         [](const auto& info) {
+                           return std::string(EvictionPolicyName(info.param));
+                         });
 
 TEST(DramTierOrder, ChainsLoseTheirTailFirstUnderEveryPolicy) {
   for (auto policy :

@@ -75,7 +75,9 @@ class EvictionPolicy {
   // Chooses the next candidate to evict among those `can_evict` accepts,
   // and returns it without removing it. May reorder the candidates it passes
   // over. nullptr when every candidate is refused. Visits each candidate a
-  // bounded number of times.
+  // bounded number of times. `can_evict` may take hold of what it accepts
+  // (DramTier keeps the candidate's shard locked), so the policy returns the
+  // first candidate it accepts and asks about no other after it.
   virtual PolicyEntry* PickVictim(const std::function<bool(const PolicyEntry&)>& can_evict) = 0;
 };
 

@@ -74,30 +74,37 @@ PolicyEntry* HitDensityPolicy::PickVictim(
     const std::function<bool(const PolicyEntry&)>& can_evict) {
   if (candidates_.empty()) return nullptr;
   const uint64_t now = Now();
-  PolicyEntry* best = nullptr;
-  double best_density = 0;
-  uint64_t best_tick = 0;
-  auto consider = [&](PolicyEntry* entry) {
-    if (!can_evict(*entry)) return;
-    const double density = Density(*entry, now);
-    const uint64_t tick = entry->tick.load(std::memory_order_relaxed);
-    if (best == nullptr || density < best_density ||
-        (density == best_density && tick < best_tick)) {
-      best = entry;
-      best_density = density;
-      best_tick = tick;
-    }
+  // Ranked first, then offered lowest first: can_evict may take hold of the
+  // candidate it accepts (DramTier locks its shard), so it is asked only
+  // for the one about to be returned.
+  struct Ranked {
+    double density;
+    uint64_t tick;
+    PolicyEntry* entry;
+  };
+  std::vector<Ranked> sample;
+  sample.reserve(kSamples);
+  auto rank = [&](PolicyEntry* entry) {
+    sample.push_back({Density(*entry, now), entry->tick.load(std::memory_order_relaxed), entry});
   };
   if (candidates_.size() <= static_cast<size_t>(kSamples)) {
-    for (PolicyEntry* entry : candidates_) consider(entry);
-    return best;
+    for (PolicyEntry* entry : candidates_) rank(entry);
+  } else {
+    std::uniform_int_distribution<size_t> pick(0, candidates_.size() - 1);
+    for (int i = 0; i < kSamples; ++i) rank(candidates_[pick(random_)]);
   }
-  std::uniform_int_distribution<size_t> pick(0, candidates_.size() - 1);
-  for (int i = 0; i < kSamples; ++i) consider(candidates_[pick(random_)]);
-  if (best != nullptr) return best;
-  // Every sample was refused (pinned): look at them all, once.
-  for (PolicyEntry* entry : candidates_) consider(entry);
-  return best;
+  std::sort(sample.begin(), sample.end(), [](const Ranked& a, const Ranked& b) {
+    return a.density != b.density ? a.density < b.density : a.tick < b.tick;
+  });
+  for (size_t i = 0; i < sample.size(); ++i) {
+    if (i > 0 && sample[i].entry == sample[i - 1].entry) continue;  // drawn twice
+    if (can_evict(*sample[i].entry)) return sample[i].entry;
+  }
+  // Every sample was refused (pinned, or busy): any candidate that may go.
+  for (PolicyEntry* entry : candidates_) {
+    if (can_evict(*entry)) return entry;
+  }
+  return nullptr;
 }
 
 void HitDensityPolicy::Rescale(int new_shift) {
