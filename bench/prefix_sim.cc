@@ -14,6 +14,14 @@ uint64_t HashId(uint64_t id) {
   return z == 0 ? 1 : z;
 }
 
+// A request's hits: its leading blocks that `cached` holds.
+template <typename Map>
+uint64_t LeadingCached(const std::vector<uint64_t>& ids, const Map& cached) {
+  uint64_t hits = 0;
+  while (hits < ids.size() && cached.count(ids[hits]) != 0) ++hits;
+  return hits;
+}
+
 }  // namespace
 
 bool LastBlockPartial(const TraceRequest& request) {
@@ -124,8 +132,7 @@ DeadBlockOracleSimulator::DeadBlockOracleSimulator(const std::vector<TraceReques
 uint64_t DeadBlockOracleSimulator::Access(const TraceRequest& request) {
   const size_t r = position_++;
   const auto& ids = request.hash_ids;
-  uint64_t hits = 0;
-  while (hits < ids.size() && cached_.count(ids[hits]) != 0) ++hits;
+  const uint64_t hits = LeadingCached(ids, cached_);
   if (r >= next_use_.size() || capacity_ == 0) return hits;
   // Deepest first, so that a chain's parent is more recent than its child.
   for (size_t i = ids.size(); i-- > 0;) {
@@ -152,8 +159,7 @@ BeladySimulator::BeladySimulator(const std::vector<TraceRequest>& requests,
 uint64_t BeladySimulator::Access(const TraceRequest& request) {
   const size_t r = position_++;
   const auto& ids = request.hash_ids;
-  uint64_t hits = 0;
-  while (hits < ids.size() && cached_.count(ids[hits]) != 0) ++hits;
+  const uint64_t hits = LeadingCached(ids, cached_);
   if (r >= next_use_.size()) return hits;
   for (size_t i = 0; i < ids.size(); ++i) {
     const auto depth = static_cast<uint32_t>(i);
