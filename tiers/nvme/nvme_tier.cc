@@ -499,6 +499,11 @@ Status NvmeTier::SyncWrites() {
   for (const auto& segment : unsynced_segments_) {
     if (fdatasync(segment->fd) != 0) {
       counters_.io_errors.fetch_add(1, std::memory_order_relaxed);
+      // A file system that allocates at writeback reports a full disk here.
+      if (errno == ENOSPC || errno == EDQUOT) {
+        disk_full_.store(true, std::memory_order_relaxed);
+        return ResourceExhausted("NVMe tier: disk full while syncing written blocks");
+      }
       return Errno("syncing an NVMe segment");
     }
   }
