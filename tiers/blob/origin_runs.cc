@@ -91,28 +91,40 @@ void OriginRuns::Reap() {
   }
 }
 
-std::optional<Result<BlockHandle>> OriginRuns::TakeFrom(const std::shared_ptr<Run>& run,
-                                                        uint64_t index,
-                                                        std::unique_lock<std::mutex>& lock,
-                                                        bool* changed) {
+bool OriginRuns::TakeFrom(const std::shared_ptr<Run>& run, uint64_t index,
+                          std::unique_lock<std::mutex>& lock, BlockHandle* block, Status* failure,
+                          bool* changed) {
   changed_.wait(lock, [&] { return run->done || run->held.contains(index) || run->next > index; });
   auto it = run->held.find(index);
   if (it != run->held.end()) {
     held_bytes_ -= it->second.size();
     run->held_bytes -= it->second.size();
-    BlockHandle block = std::move(it->second);
+    *block = std::move(it->second);
     run->held.erase(it);
     changed_.notify_all();  // room for the run
     ++counts_.blocks_joined;
-    return Result<BlockHandle>(std::move(block));
+    return true;
   }
   if (run->done && !run->status.ok() && run->changed && run->next <= index) {
     *changed = true;
-    return Result<BlockHandle>(run->status);
+    *failure = run->status;
+    return true;
   }
   // Taken already (the block was read before and asked for again), or the
   // run failed before it: the caller reads it alone.
-  return std::nullopt;
+  return false;
+}
+
+Result<BlockHandle> OriginRuns::TakeOrReadAlone(const std::shared_ptr<Run>& run, uint64_t index,
+                                                std::unique_lock<std::mutex>& lock,
+                                                const ReadRun& read, bool* changed) {
+  BlockHandle block;
+  Status failure = Status::Ok();
+  const bool answered = TakeFrom(run, index, lock, &block, &failure, changed);
+  lock.unlock();
+  if (!answered) return ReadAlone(read, index, changed);
+  if (!failure.ok()) return failure;
+  return block;
 }
 
 Status OriginRuns::Hold(Run& run, uint64_t index, BlockHandle block) {
@@ -169,7 +181,7 @@ Result<BlockHandle> OriginRuns::Get(const std::string& object, const std::string
   Trim();
   Reap();
   if (auto run = Covering(object, version, index)) {
-    if (auto taken = TakeFrom(run, index, lock, changed)) return std::move(*taken);
+    return TakeOrReadAlone(run, index, lock, read, changed);
   }
   uint64_t count = 1;
   const bool sequential =
@@ -199,10 +211,7 @@ Result<BlockHandle> OriginRuns::Get(const std::string& object, const std::string
   ++running_;
   workers_.push_back(Worker{});
   workers_.back().thread = std::thread([this, run, read] { Execute(run, read); });
-  if (auto taken = TakeFrom(run, index, lock, changed)) return std::move(*taken);
-  // The run failed before its first block: read it alone.
-  lock.unlock();
-  return ReadAlone(read, index, changed);
+  return TakeOrReadAlone(run, index, lock, read, changed);
 }
 
 }  // namespace kvtier::tiers::blob

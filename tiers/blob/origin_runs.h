@@ -112,10 +112,17 @@ class OriginRuns {
   // with nothing held. Under mu_.
   void Trim();
   void Release(Run& run, uint64_t index);
-  // Waits for block `index` of `run` and takes it; nullopt when it will not
-  // come from the run (taken already, or the run failed). Under mu_.
-  std::optional<Result<BlockHandle>> TakeFrom(const std::shared_ptr<Run>& run, uint64_t index,
-                                              std::unique_lock<std::mutex>& lock, bool* changed);
+  // Waits for block `index` of `run`. True when the run answered for it:
+  // `*block` is set, or `*failure` with the run's error (`*changed` too);
+  // false when the block will not come from the run (taken already, or the
+  // run failed before it without a change). Under mu_.
+  bool TakeFrom(const std::shared_ptr<Run>& run, uint64_t index, std::unique_lock<std::mutex>& lock,
+                BlockHandle* block, Status* failure, bool* changed);
+  // TakeFrom's answer as a result; or read alone when it had none. Under
+  // mu_, which it releases.
+  Result<BlockHandle> TakeOrReadAlone(const std::shared_ptr<Run>& run, uint64_t index,
+                                      std::unique_lock<std::mutex>& lock, const ReadRun& read,
+                                      bool* changed);
   // A run's thread: reads it and hands its blocks on.
   void Execute(const std::shared_ptr<Run>& run, const ReadRun& read);
   // Holds block `index` of `run` once there is room. Takes mu_.
