@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "common/byte_size.h"
@@ -492,25 +493,43 @@ rocksdb::WriteBatch NvmeTier::StartIndexBatch() {
 }
 
 Status NvmeTier::SyncWrites() {
-  // Under the write lock: a write that returned before this call is in a
-  // listed segment, and none is half done. Writers wait for the syncs,
-  // which is what a commit of their blocks would wait for anyway.
-  std::lock_guard write_lock(write_mu_);
-  for (const auto& segment : unsynced_segments_) {
+  // One sync at a time: a caller whose writes another caller's sync took
+  // must not return before that sync has finished.
+  std::lock_guard sync_lock(sync_mu_);
+  std::vector<std::shared_ptr<Segment>> segments;
+  bool index = false;
+  {
+    // A write that returned before this call is in a listed segment. The
+    // syncs themselves run without the write lock: writers go on.
+    std::lock_guard write_lock(write_mu_);
+    segments.swap(unsynced_segments_);
+    index = std::exchange(index_unsynced_, false);
+  }
+  auto keep_for_next_time = [&] {
+    std::lock_guard write_lock(write_mu_);
+    unsynced_segments_.insert(unsynced_segments_.begin(), segments.begin(), segments.end());
+    index_unsynced_ = index_unsynced_ || index;
+  };
+  for (const auto& segment : segments) {  // held: the fd stays open if the segment is dropped
     if (fdatasync(segment->fd) != 0) {
+      const int error = errno;
       counters_.io_errors.fetch_add(1, std::memory_order_relaxed);
+      keep_for_next_time();
       // A file system that allocates at writeback reports a full disk here.
-      if (errno == ENOSPC || errno == EDQUOT) {
+      if (error == ENOSPC || error == EDQUOT) {
         disk_full_.store(true, std::memory_order_relaxed);
         return ResourceExhausted("NVMe tier: disk full while syncing written blocks");
       }
+      errno = error;
       return Errno("syncing an NVMe segment");
     }
   }
-  unsynced_segments_.clear();
-  if (index_unsynced_) {
-    KVTIER_RETURN_IF_ERROR(FromRocks(db_->SyncWAL(), "syncing the NVMe index"));
-    index_unsynced_ = false;
+  if (index) {
+    if (Status synced = FromRocks(db_->SyncWAL(), "syncing the NVMe index"); !synced.ok()) {
+      segments.clear();
+      keep_for_next_time();
+      return synced;
+    }
   }
   return Status::Ok();
 }

@@ -51,7 +51,7 @@
 //
 // Thread safety: all methods may be called concurrently. Every method may
 // block on disk (capabilities().blocking_io): call it from a worker pool,
-// never from a network thread. Lock order: write_mu_ before index_mu_.
+// never from a network thread. Lock order: sync_mu_ before write_mu_ before index_mu_.
 
 #include <atomic>
 #include <cstdint>
@@ -183,6 +183,7 @@ class NvmeTier final : public Tier, public UploadJournal {
 
   std::mutex write_mu_;  // appends, segment roll and drop
   std::shared_ptr<Segment> active_;
+  std::mutex sync_mu_;  // one SyncWrites at a time
   // Segments holding marked writes not synced yet, and whether the index
   // has such writes (SyncWrites). Under write_mu_.
   std::vector<std::shared_ptr<Segment>> unsynced_segments_;
