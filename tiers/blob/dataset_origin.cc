@@ -237,18 +237,16 @@ Result<BlockHandle> DatasetOrigin::FetchVersion(const std::string& path, const s
     return Failed(NotFound("block " + std::to_string(index) + " is past the end of " + path));
   }
   bool changed = false;
-  std::optional<BlockHandle> block;
-  const Status status =
-      ReadBlocks(blob, *info, index, 1, &changed, [&](uint64_t, BlockHandle handle) {
-        block = std::move(handle);
-        return Status::Ok();
-      });
-  if (!status.ok()) {
+  auto block = OriginRuns::ReadOne(
+      [&](uint64_t first, uint64_t count, bool* read_changed, const OriginRuns::Deliver& deliver) {
+        return ReadBlocks(blob, *info, first, count, read_changed, deliver);
+      },
+      index, &changed);
+  if (!block.ok()) {
     if (changed) return Failed(NotFound("object " + path + " changed since it was listed"));
-    return Failed(status);
+    return Failed(block.status());
   }
-  if (!block) return Failed(Internal("a read of one block of " + path + " handed on none"));
-  return std::move(*block);
+  return block;
 }
 
 void DatasetOrigin::Forget(const std::string& path) {

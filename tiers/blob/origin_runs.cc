@@ -58,13 +58,18 @@ void OriginRuns::NoteAsked(const std::string& object, uint64_t last) {
   recent_order_.splice(recent_order_.begin(), recent_order_, it->second.position);
 }
 
-void OriginRuns::Release(Run& run, uint64_t index) {
-  auto it = run.held.find(index);
-  if (it == run.held.end()) return;
+BlockHandle OriginRuns::Unhold(Run& run, std::map<uint64_t, BlockHandle>::iterator it) {
   held_bytes_ -= it->second.size();
   run.held_bytes -= it->second.size();
+  BlockHandle block = std::move(it->second);
   run.held.erase(it);
   changed_.notify_all();  // room for a run that waits to hold
+  return block;
+}
+
+void OriginRuns::Release(Run& run, uint64_t index) {
+  auto it = run.held.find(index);
+  if (it != run.held.end()) Unhold(run, it);
 }
 
 void OriginRuns::Trim() {
@@ -97,11 +102,7 @@ bool OriginRuns::TakeFrom(const std::shared_ptr<Run>& run, uint64_t index,
   changed_.wait(lock, [&] { return run->done || run->held.contains(index) || run->next > index; });
   auto it = run->held.find(index);
   if (it != run->held.end()) {
-    held_bytes_ -= it->second.size();
-    run->held_bytes -= it->second.size();
-    *block = std::move(it->second);
-    run->held.erase(it);
-    changed_.notify_all();  // room for the run
+    *block = Unhold(*run, it);
     ++counts_.blocks_joined;
     return true;
   }
@@ -115,14 +116,14 @@ bool OriginRuns::TakeFrom(const std::shared_ptr<Run>& run, uint64_t index,
   return false;
 }
 
-Result<BlockHandle> OriginRuns::TakeOrReadAlone(const std::shared_ptr<Run>& run, uint64_t index,
-                                                std::unique_lock<std::mutex>& lock,
-                                                const ReadRun& read, bool* changed) {
+Result<BlockHandle> OriginRuns::TakeOrReadOne(const std::shared_ptr<Run>& run, uint64_t index,
+                                              std::unique_lock<std::mutex>& lock,
+                                              const ReadRun& read, bool* changed) {
   BlockHandle block;
   Status failure = Status::Ok();
   const bool answered = TakeFrom(run, index, lock, &block, &failure, changed);
   lock.unlock();
-  if (!answered) return ReadAlone(read, index, changed);
+  if (!answered) return ReadOne(read, index, changed);
   if (!failure.ok()) return failure;
   return block;
 }
@@ -164,7 +165,7 @@ void OriginRuns::Execute(const std::shared_ptr<Run>& run, const ReadRun& read) {
   Trim();
 }
 
-Result<BlockHandle> OriginRuns::ReadAlone(const ReadRun& read, uint64_t index, bool* changed) {
+Result<BlockHandle> OriginRuns::ReadOne(const ReadRun& read, uint64_t index, bool* changed) {
   std::optional<BlockHandle> single;
   const Status status = read(index, 1, changed, [&](uint64_t, BlockHandle block) {
     single = std::move(block);
@@ -181,7 +182,7 @@ Result<BlockHandle> OriginRuns::Get(const std::string& object, const std::string
   Trim();
   Reap();
   if (auto run = Covering(object, version, index)) {
-    return TakeOrReadAlone(run, index, lock, read, changed);
+    return TakeOrReadOne(run, index, lock, read, changed);
   }
   uint64_t count = 1;
   const bool sequential =
@@ -198,7 +199,7 @@ Result<BlockHandle> OriginRuns::Get(const std::string& object, const std::string
   NoteAsked(object, index + count - 1);
   if (count <= 1) {
     lock.unlock();
-    return ReadAlone(read, index, changed);
+    return ReadOne(read, index, changed);
   }
   auto run = std::make_shared<Run>();
   run->object = object;
@@ -211,7 +212,7 @@ Result<BlockHandle> OriginRuns::Get(const std::string& object, const std::string
   ++running_;
   workers_.push_back(Worker{});
   workers_.back().thread = std::thread([this, run, read] { Execute(run, read); });
-  return TakeOrReadAlone(run, index, lock, read, changed);
+  return TakeOrReadOne(run, index, lock, read, changed);
 }
 
 }  // namespace kvtier::tiers::blob

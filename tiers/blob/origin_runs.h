@@ -79,6 +79,9 @@ class OriginRuns {
   Result<BlockHandle> Get(const std::string& object, const std::string& version, uint64_t index,
                           uint64_t blocks, ReadRun read, bool* changed);
 
+  // Block `index` alone, through `read` (a run of one).
+  static Result<BlockHandle> ReadOne(const ReadRun& read, uint64_t index, bool* changed);
+
   struct Counts {
     uint64_t runs = 0;            // reads of more than one block
     uint64_t blocks_joined = 0;   // blocks taken from a run instead of read
@@ -112,6 +115,8 @@ class OriginRuns {
   // with nothing held. Under mu_.
   void Trim();
   void Release(Run& run, uint64_t index);
+  // Takes a held block out of `run`, with the accounting. Under mu_.
+  BlockHandle Unhold(Run& run, std::map<uint64_t, BlockHandle>::iterator it);
   // Waits for block `index` of `run`. True when the run answered for it:
   // `*block` is set, or `*failure` with the run's error (`*changed` too);
   // false when the block will not come from the run (taken already, or the
@@ -120,15 +125,13 @@ class OriginRuns {
                 BlockHandle* block, Status* failure, bool* changed);
   // TakeFrom's answer as a result; or read alone when it had none. Under
   // mu_, which it releases.
-  Result<BlockHandle> TakeOrReadAlone(const std::shared_ptr<Run>& run, uint64_t index,
-                                      std::unique_lock<std::mutex>& lock, const ReadRun& read,
-                                      bool* changed);
+  Result<BlockHandle> TakeOrReadOne(const std::shared_ptr<Run>& run, uint64_t index,
+                                    std::unique_lock<std::mutex>& lock, const ReadRun& read,
+                                    bool* changed);
   // A run's thread: reads it and hands its blocks on.
   void Execute(const std::shared_ptr<Run>& run, const ReadRun& read);
   // Holds block `index` of `run` once there is room. Takes mu_.
   Status Hold(Run& run, uint64_t index, BlockHandle block);
-  // Reads block `index` alone, without mu_.
-  static Result<BlockHandle> ReadAlone(const ReadRun& read, uint64_t index, bool* changed);
   // Joins the threads of finished runs. Under mu_.
   void Reap();
 

@@ -82,10 +82,10 @@ PolicyEntry* HitDensityPolicy::PickVictim(
     uint64_t tick;
     PolicyEntry* entry;
   };
-  std::vector<Ranked> sample;
-  sample.reserve(kSamples);
+  std::array<Ranked, kSamples> sample;  // no allocation per eviction
+  size_t sampled = 0;
   auto rank = [&](PolicyEntry* entry) {
-    sample.push_back({Density(*entry, now), entry->tick.load(std::memory_order_relaxed), entry});
+    sample[sampled++] = {Density(*entry, now), entry->tick.load(std::memory_order_relaxed), entry};
   };
   if (candidates_.size() <= static_cast<size_t>(kSamples)) {
     for (PolicyEntry* entry : candidates_) rank(entry);
@@ -93,10 +93,10 @@ PolicyEntry* HitDensityPolicy::PickVictim(
     std::uniform_int_distribution<size_t> pick(0, candidates_.size() - 1);
     for (int i = 0; i < kSamples; ++i) rank(candidates_[pick(random_)]);
   }
-  std::sort(sample.begin(), sample.end(), [](const Ranked& a, const Ranked& b) {
+  std::sort(sample.begin(), sample.begin() + sampled, [](const Ranked& a, const Ranked& b) {
     return a.density != b.density ? a.density < b.density : a.tick < b.tick;
   });
-  for (size_t i = 0; i < sample.size(); ++i) {
+  for (size_t i = 0; i < sampled; ++i) {
     if (i > 0 && sample[i].entry == sample[i - 1].entry) continue;  // drawn twice
     if (can_evict(*sample[i].entry)) return sample[i].entry;
   }
