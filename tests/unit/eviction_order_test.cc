@@ -108,6 +108,35 @@ TEST_P(OrderTest, ErasingAChildMakesItsParentACandidateAgain) {
   EXPECT_EQ(EvictOne(), "a");
 }
 
+TEST_P(OrderTest, LineageCountsTheFollowUpsBeforeABlockWasStored) {
+  if (GetParam() != EvictionPolicyKind::kDensity && GetParam() != EvictionPolicyKind::kPrefix) {
+    GTEST_SKIP() << "the policy counts no reads";
+  }
+  // Turn 1: a -> b, with a partial last block c. The partial tail is no
+  // divergence: b is not a shared prefix.
+  TestEntry* a = Add("a");
+  TestEntry* b = Add("b", "a");
+  Add("c", "b", /*partial=*/true);
+  EXPECT_FALSE(b->shared_prefix.load());
+  EXPECT_EQ(b->lineage, 0);
+  // Turn 2 reads a and b, then stores d after b and e after d.
+  order_.RecordAccess(*a);
+  order_.RecordAccess(*b);
+  TestEntry* d = Add("d", "b");
+  TestEntry* e = Add("e", "d");
+  EXPECT_FALSE(b->shared_prefix.load());
+  EXPECT_EQ(d->lineage, 1);
+  EXPECT_EQ(e->lineage, 1);
+  // Turn 3 reads the chain and stores f after e: two follow-ups before it.
+  for (TestEntry* read : {a, b, d, e}) order_.RecordAccess(*read);
+  EXPECT_EQ(Add("f", "e")->lineage, 2);
+  // A second full child of e makes e a shared prefix: what is stored after a
+  // shared prefix starts a conversation of its own.
+  TestEntry* g = Add("g", "e");
+  EXPECT_TRUE(e->shared_prefix.load());
+  EXPECT_EQ(g->lineage, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Policies, OrderTest, ::testing::ValuesIn(kAllPolicies),
                          [](const auto& info) {
                            return std::string(EvictionPolicyName(info.param));

@@ -136,7 +136,7 @@ TEST(HitDensity, WhenEverySampleIsRefusedAnyCandidateThatMayGoIsFound) {
   for (auto& entry : entries) order.Remove(entry.get());
 }
 
-TEST(HitDensity, ClassesSeparateUnreadPartialTailsSharedPrefixesAndReads) {
+TEST(HitDensity, ClassesSeparateUnreadPartialTailsSharedPrefixesAndFollowUps) {
   PolicyEntry tail;
   tail.partial_tail = true;
   EXPECT_EQ(HitDensityPolicy::ClassOf(tail), 0);
@@ -149,6 +149,11 @@ TEST(HitDensity, ClassesSeparateUnreadPartialTailsSharedPrefixesAndReads) {
   EXPECT_EQ(HitDensityPolicy::ClassOf(block), 3);
   block.reads = 200;
   EXPECT_EQ(HitDensityPolicy::ClassOf(block), HitDensityPolicy::kClasses - 1);
+  PolicyEntry followed_up;  // stored after two follow-ups, not read yet
+  followed_up.lineage = 2;
+  EXPECT_EQ(HitDensityPolicy::ClassOf(followed_up), 4);
+  followed_up.reads = 1;
+  EXPECT_EQ(HitDensityPolicy::ClassOf(followed_up), 5);
   tail.reads = 1;  // a partial tail read again is valued by its reads
   EXPECT_EQ(HitDensityPolicy::ClassOf(tail), 3);
 }

@@ -23,6 +23,7 @@ void EvictionOrder::Insert(PolicyEntry* entry) {
   entry->cached_children = 0;
   entry->children_seen = 0;
   entry->shared_prefix.store(false, std::memory_order_relaxed);
+  entry->lineage = 0;
   all_.push_back(entry);
   entry->all_position = std::prev(all_.end());
   // A second key with the same 64-bit hash keeps no links (eviction order
@@ -41,8 +42,16 @@ void EvictionOrder::Insert(PolicyEntry* entry) {
     auto parent = by_hash_.find(entry->parent_hash);
     if (parent != by_hash_.end()) {
       PolicyEntry* p = parent->second;
-      ++p->children_seen;
-      if (p->children_seen == 2) p->shared_prefix.store(true, std::memory_order_relaxed);
+      // A partial last block is no divergence: the next turn completes it
+      // under another key.
+      if (!entry->partial_tail && ++p->children_seen == 2) {
+        p->shared_prefix.store(true, std::memory_order_relaxed);
+      }
+      if (!p->shared_prefix.load(std::memory_order_relaxed)) {
+        const uint32_t reads =
+            std::max<uint32_t>(p->reads.load(std::memory_order_relaxed), p->returned ? 1 : 0);
+        entry->lineage = static_cast<uint8_t>(std::min<uint32_t>(p->lineage + reads, 255));
+      }
       if (p->cached_children++ == 0 && p->candidate) DropCandidate(p);
     }
   }

@@ -47,6 +47,11 @@ struct PolicyEntry {
   bool candidate = false;        // offered to the policy
   bool linked = false;           // found by key_hash in the order's chain index
   bool counted_in_parent = false;
+  // Follow-ups its conversation had before this block was stored: the
+  // parent's lineage plus the parent's reads (0 below a shared prefix, which
+  // starts a new conversation). A chat that was followed up n times is
+  // likelier to be followed up again than a new one.
+  uint8_t lineage = 0;
   std::list<PolicyEntry*>::iterator all_position;
 
   // Owned by the policy (under the order's lock).

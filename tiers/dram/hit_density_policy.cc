@@ -11,7 +11,9 @@ int HitDensityPolicy::ClassOf(const PolicyEntry& entry) {
       std::max<uint32_t>(entry.reads.load(std::memory_order_relaxed), entry.returned ? 1 : 0);
   if (entry.partial_tail && reads == 0) return 0;
   if (entry.shared_prefix.load(std::memory_order_relaxed)) return 1;
-  return 2 + static_cast<int>(std::min<uint32_t>(reads, kClasses - 3));
+  // Follow-ups seen: at this block's own position (its reads) and before it
+  // was stored (its lineage).
+  return 2 + static_cast<int>(std::min<uint32_t>(reads + entry.lineage, kClasses - 3));
 }
 
 int HitDensityPolicy::AgeOf(const PolicyEntry& entry, uint64_t now) const {
