@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Sequential reads of one dataset object through kvtier-fuse mounts, side by
+# Sequential reads of dataset objects through kvtier-fuse mounts, side by
 # side in one run (docs/training.md):
-#   - cold: the first dd of the object through a mount (every block read from
-#     Azurite, the origin) against curl reading the same blob from Azurite;
+#   - cold: the first dd of an object through a mount (every block read from
+#     Azurite, the origin) against curl reading the same blob from Azurite
+#     just before, for KVTIER_BENCH_COLD_OBJECTS objects (default 3) in
+#     turn, on a mount that keeps the page cache (the default) and on one
+#     with --direct-io; the median pair of each is the result (this VM's
+#     speed varies 2x from one minute to the next);
 #   - warm: dd through a second mount (blocks from the server's DRAM, not
-#     this node's page cache) against
+#     this node's page cache, which is dropped before each round: root) and
+#     through the --direct-io mount, three rounds each, against
 #     `kvtier cat` (the C++ client's ReadRange, one connection) of the object;
 #   - fan-out: 8 readers on 2 mounts reading a second object at once; the
 #     origin's read counter must equal the object's block count exactly.
+# kvtierd runs as configs/rack.yaml has it: tiers.dram.prefault on.
 # Builds Release into build-release/; needs /dev/fuse, fuse3 and Azurite
 # (scripts/setup.sh). Usage: scripts/bench-mount-read.sh [SIZE_MIB] [BLOCK]
 # (defaults 1024 and 4MiB). KVTIER_BENCH_BUILD=DIR uses binaries already
@@ -17,21 +23,25 @@ cd "$(dirname "$0")/.."
 
 size_mib=${1:-1024}
 block=${2:-4MiB}
+cold_objects=${KVTIER_BENCH_COLD_OBJECTS:-3}
 source scripts/bench-common.sh
 bench_build kvtierd kvtier kvtier-fuse kvtier-blob-bench
 bench_workdir mount-read
 bench_start_azurite
-mkdir -p "$work/mnt1" "$work/mnt2"
+mkdir -p "$work/mnt1" "$work/mnt2" "$work/mnt3"
 "$bin/kvtier-blob-bench" --endpoint "$blob_url" --container dataset --count 1 >/dev/null
 head -c $((size_mib << 20)) /dev/urandom >"$work/shard.bin"
-for name in shard-0.bin shard-1.bin; do
+objects=(shard-0.bin shard-1.bin $(seq -f 'cold-%g.bin' 1 "$cold_objects")
+  $(seq -f 'cold-direct-%g.bin' 1 "$cold_objects"))
+for name in "${objects[@]}"; do
   curl -sf -H 'x-ms-blob-type: BlockBlob' -T "$work/shard.bin" "$blob_url/dataset/$name?$sas"
 done
 
+# Room for every object: the fan-out's count must not see an eviction.
 cat >"$work/kvtierd.yaml" <<YAML
 server: {listen: 127.0.0.1:0, metrics_listen: 127.0.0.1:0}
 tiers:
-  dram: {capacity: $(( size_mib * 2 + 512 ))MiB}
+  dram: {capacity: $((size_mib * ${#objects[@]} + 512))MiB, prefault: true}
   blob: {endpoint: '$blob_url', account: devstoreaccount1, key_env: KVTIER_BLOB_KEY}
 namespaces:
   - {name: data, kind: dataset, origin: {container: dataset, block_bytes: $block}}
@@ -44,7 +54,9 @@ port=$(sed -n 1p "$work/port")
 metrics_port=$(sed -n 2p "$work/port")
 "$bin/kvtier-fuse" --server "127.0.0.1:$port" "$work/mnt1"
 "$bin/kvtier-fuse" --server "127.0.0.1:$port" "$work/mnt2"
+"$bin/kvtier-fuse" --server "127.0.0.1:$port" --direct-io "$work/mnt3"
 
+mibps() { echo "scale=0; $size_mib / $1" | bc -l; }
 seconds() { local start=$(date +%s.%N); "$@" >/dev/null 2>&1; echo "$(date +%s.%N) - $start" | bc -l; }
 origin_counter() {
   curl -s "http://127.0.0.1:$metrics_port/metrics" |
@@ -52,17 +64,51 @@ origin_counter() {
 }
 origin_reads() { origin_counter reads; }
 
-# The setup wrote gigabytes (the source file, Azurite's copies): write them
-# back now, not while the reads are timed.
+# The setup wrote gigabytes (the source file, Azurite's copies) and the
+# server made its memory resident: let both finish before anything is timed.
 sync
-curl_cold=$(seconds curl -sf -o /dev/null "$blob_url/dataset/shard-0.bin?$sas")
-mount_cold=$(seconds dd if="$work/mnt1/data/shard-0.bin" of=/dev/null bs=4M)
-cold_requests=$(origin_counter requests)
-# Warm through the second mount: its page cache is empty, so the blocks
-# come from the server's DRAM, not from this node's kernel.
-mount_warm=$(seconds dd if="$work/mnt2/data/shard-0.bin" of=/dev/null bs=4M)
-cat_warm=$(seconds "$bin/kvtier" --server "127.0.0.1:$port" cat data shard-0.bin)
-cmp "$work/shard.bin" "$work/mnt1/data/shard-0.bin"
+for _ in $(seq 600); do grep -q 'resident in' "$work/kvtierd.log" && break; sleep 0.1; done
+
+# Cold pairs: curl reads an object from Azurite, then dd reads it through
+# a mount (every block from Azurite), one object after the other, so each
+# pair shares this VM's conditions of the moment.
+cold_rows=()
+# cold_pairs MOUNT PREFIX LABEL: sets `median` (of the ratios), adds to cold_rows.
+cold_pairs() {
+  local ratios=() i requests_before curl_s mount_s requests
+  for i in $(seq 1 "$cold_objects"); do
+    requests_before=$(origin_counter requests)
+    curl_s=$(seconds curl -sf -o /dev/null "$blob_url/dataset/$2-$i.bin?$sas")
+    mount_s=$(seconds dd if="$work/$1/data/$2-$i.bin" of=/dev/null bs=4M)
+    requests=$(($(origin_counter requests) - requests_before))
+    ratios+=("$(echo "scale=2; $curl_s / $mount_s" | bc -l)")
+    cold_rows+=("| cold pair $i, $3: curl GET from Azurite, then dd through the mount | $(printf %.2f "$curl_s") / $(printf %.2f "$mount_s") | $(mibps "$curl_s") / $(mibps "$mount_s") | ${ratios[-1]}x of curl ($requests ranged GETs) |")
+  done
+  median=$(printf '%s\n' "${ratios[@]}" | sort -n | sed -n "$(((cold_objects + 1) / 2))p")
+}
+cold_pairs mnt1 cold "page cache"
+median_cached=$median
+cold_pairs mnt3 cold-direct "--direct-io"
+median_direct=$median
+cmp "$work/shard.bin" "$work/mnt1/data/cold-1.bin"
+cmp "$work/shard.bin" "$work/mnt3/data/cold-direct-1.bin"
+# The object the warm rows read, first made warm by a read through mount 1.
+dd if="$work/mnt1/data/shard-0.bin" of=/dev/null bs=4M 2>/dev/null
+# Warm, three rounds of: kvtier cat, dd through the second mount (its page
+# cache emptied first, so the blocks come from the server's DRAM, not from
+# this node's kernel), dd through the --direct-io mount. Medians count.
+cat_times=() mount_times=() direct_times=()
+for _ in 1 2 3; do
+  cat_times+=("$(seconds "$bin/kvtier" --server "127.0.0.1:$port" cat data shard-0.bin)")
+  sync
+  echo 1 >/proc/sys/vm/drop_caches
+  mount_times+=("$(seconds dd if="$work/mnt2/data/shard-0.bin" of=/dev/null bs=4M)")
+  direct_times+=("$(seconds dd if="$work/mnt3/data/shard-0.bin" of=/dev/null bs=4M)")
+done
+median_of() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+cat_warm=$(median_of "${cat_times[@]}")
+mount_warm=$(median_of "${mount_times[@]}")
+direct_warm=$(median_of "${direct_times[@]}")
 
 before=$(origin_reads)
 start=$(date +%s.%N)
@@ -78,11 +124,12 @@ fan_out=$(echo "$(date +%s.%N) - $start" | bc -l)
 after=$(origin_reads)
 blocks=$("$bin/kvtier" --server "127.0.0.1:$port" stat data shard-1.bin | awk '$1 == "blocks" {print $2}')
 
-mibps() { echo "scale=0; $size_mib / $1" | bc -l; }
 echo "| read of $size_mib MiB ($block blocks) | seconds | MiB/s | ratio |"
 echo "|---|---:|---:|---:|"
-echo "| curl GET of the blob from Azurite | $(printf %.2f "$curl_cold") | $(mibps "$curl_cold") | |"
-echo "| cold: dd through the mount (blocks from Azurite) | $(printf %.2f "$mount_cold") | $(mibps "$mount_cold") | $(echo "scale=2; $curl_cold / $mount_cold" | bc -l)x of curl ($cold_requests ranged GETs) |"
-echo "| kvtier cat (ReadRange, one connection), warm | $(printf %.2f "$cat_warm") | $(mibps "$cat_warm") | |"
-echo "| warm: dd through the mount (blocks from DRAM) | $(printf %.2f "$mount_warm") | $(mibps "$mount_warm") | $(echo "scale=2; $cat_warm / $mount_warm" | bc -l)x of kvtier cat |"
+printf '%s\n' "${cold_rows[@]}"
+echo "| cold, page cache: median of the $cold_objects pairs | | | ${median_cached}x of curl |"
+echo "| cold, --direct-io: median of the $cold_objects pairs | | | ${median_direct}x of curl |"
+echo "| kvtier cat (ReadRange, one connection), warm, median of 3 | $(printf %.2f "$cat_warm") | $(mibps "$cat_warm") | |"
+echo "| warm: dd through the mount (blocks from DRAM), median of 3 | $(printf %.2f "$mount_warm") | $(mibps "$mount_warm") | $(echo "scale=2; $cat_warm / $mount_warm" | bc -l)x of kvtier cat |"
+echo "| warm: dd through the --direct-io mount, median of 3 | $(printf %.2f "$direct_warm") | $(mibps "$direct_warm") | $(echo "scale=2; $cat_warm / $direct_warm" | bc -l)x of kvtier cat |"
 echo "| 8 readers on 2 mounts, a fresh object | $(printf %.2f "$fan_out") | $(echo "scale=0; 8 * $size_mib / $fan_out" | bc -l) in all | origin reads $((after - before)) for $blocks blocks |"

@@ -182,11 +182,12 @@ bool ParseLimits(Reader& r, const YAML::Node& node, protocol::Limits& limits) {
 
 bool ParseDram(Reader& r, const YAML::Node& dram, ServerConfig& config) {
   if (!dram) return true;
-  if (!r.Map(dram, "tiers.dram", {"capacity", "shards", "policy"})) return false;
+  if (!r.Map(dram, "tiers.dram", {"capacity", "shards", "policy", "prefault"})) return false;
   std::string policy(tiers::EvictionPolicyName(config.dram.policy));
   if (!r.Bytes(dram["capacity"], "tiers.dram.capacity", config.dram.capacity_bytes) ||
       !r.Integer(dram["shards"], "tiers.dram.shards", config.dram.shards) ||
-      !r.String(dram["policy"], "tiers.dram.policy", policy)) {
+      !r.String(dram["policy"], "tiers.dram.policy", policy) ||
+      !r.Bool(dram["prefault"], "tiers.dram.prefault", config.dram.prefault)) {
     return false;
   }
   auto kind = tiers::ParseEvictionPolicyKind(policy);
@@ -589,7 +590,7 @@ std::string DescribeConfig(const ServerConfig& c) {
       << ", max_payload_bytes: " << FormatByteSize(c.limits.max_payload_bytes) << "}\n";
   out << "tiers: {dram: {capacity: " << FormatByteSize(c.dram.capacity_bytes)
       << ", shards: " << c.dram.shards << ", policy: " << tiers::EvictionPolicyName(c.dram.policy)
-      << "}";
+      << ", prefault: " << (c.dram.prefault ? "true" : "false") << "}";
   if (c.nvme_enabled) {
     out << ", nvme: {directory: " << c.nvme.directory.string()
         << ", capacity: " << FormatByteSize(c.nvme.capacity_bytes)

@@ -11,6 +11,7 @@
 // Command-line options override the file. SIGINT/SIGTERM drain and exit 0.
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 #include <algorithm>
 
 #include <atomic>
@@ -116,13 +117,29 @@ bool SurveyRdma(bool enabled, const std::string& device, std::string* refusal) {
   return true;
 }
 
-// The DRAM tier; in pool mode when RDMA will register its block memory.
+// The DRAM tier; in pool mode when RDMA will register its block memory or
+// the memory is to be made resident at start (tiers.dram.prefault).
 std::unique_ptr<tiers::DramTier> MakeDramTier(const tiers::DramTierOptions& options,
                                               bool for_rdma) {
-  if (for_rdma) {
+  if (options.prefault) {
+    const uint64_t pool_bytes = tiers::DramTier::PoolBytesFor(options.capacity_bytes);
+    const auto memory = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+                        static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    if (pool_bytes > memory) {
+      spdlog::error(
+          "tiers.dram.prefault: the DRAM tier's {} (with room for fragments) does not fit this "
+          "machine's memory ({}); lower tiers.dram.capacity or turn prefault off",
+          FormatByteSize(pool_bytes), FormatByteSize(memory));
+      return nullptr;
+    }
+  }
+  if (for_rdma || options.prefault) {
     auto pool = tiers::BlockPool::Reserve(tiers::DramTier::PoolBytesFor(options.capacity_bytes));
-    if (pool.ok()) return std::make_unique<tiers::DramTier>(options, std::move(*pool));
-    spdlog::warn("no block pool for RDMA: {}", pool.status().ToString());
+    if (pool.ok()) {
+      if (options.prefault) (*pool)->PopulateInBackground();
+      return std::make_unique<tiers::DramTier>(options, std::move(*pool));
+    }
+    spdlog::warn("no block pool: {}", pool.status().ToString());
   }
   return std::make_unique<tiers::DramTier>(options);
 }
@@ -246,7 +263,8 @@ Result<tiers::blob::BlobClientOptions> BlobClientOptionsFor(const BlobConfig& bl
 }
 
 Result<std::unique_ptr<tiers::blob::DatasetOrigin>> OpenOrigin(const BlobConfig& blob,
-                                                               const NamespaceConfig& ns) {
+                                                               const NamespaceConfig& ns,
+                                                               tiers::Tier& dram) {
   tiers::blob::DatasetOriginOptions options;
   KVTIER_ASSIGN_OR_RETURN(options.client, BlobClientOptionsFor(blob, ns.origin.container));
   options.prefix = ns.origin.prefix;
@@ -260,6 +278,7 @@ Result<std::unique_ptr<tiers::blob::DatasetOrigin>> OpenOrigin(const BlobConfig&
       ns.origin.read_ahead_blocks,
       static_cast<uint32_t>(std::max<uint64_t>(1, (256ull << 20) / ns.origin.block_bytes)));
   options.stats_name = "origin/" + ns.name;
+  options.block_memory = &dram;
   return tiers::blob::DatasetOrigin::Create(std::move(options));
 }
 
@@ -371,6 +390,7 @@ int Run(int argc, char** argv) {
   const bool rdma_wanted =
       SurveyRdma(config->listener.rdma, config->listener.rdma_device, &rdma_refusal);
   const std::unique_ptr<tiers::DramTier> dram = MakeDramTier(config->dram, rdma_wanted);
+  if (dram == nullptr) return 1;
   const std::unique_ptr<RdmaHost> rdma_host =
       rdma_wanted ? OpenRdma(*dram, config->listener.rdma_device, &rdma_refusal) : nullptr;
   std::unique_ptr<tiers::NvmeTier> nvme;
@@ -432,7 +452,7 @@ int Run(int argc, char** argv) {
       continue;
     }
     if (!ns.origin.enabled) continue;
-    auto origin = OpenOrigin(config->blob, ns);
+    auto origin = OpenOrigin(config->blob, ns, *dram);
     if (!origin.ok()) {
       spdlog::critical("namespace {}: {}", ns.name, origin.status().ToString());
       return 1;

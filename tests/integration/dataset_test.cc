@@ -140,6 +140,8 @@ TEST_F(DatasetTest, ThirtyTwoConcurrentReadersCauseOneOriginRead) {
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(Counter(*stats, "origin/dataset", "reads"), 1u);
   EXPECT_EQ(Counter(*stats, "origin/dataset", "fills"), 1u);
+  // The origin filled the block in DRAM's own memory: kept without a copy.
+  EXPECT_EQ(Counter(*stats, "dram", "copied_puts"), 0u);
 
   // Now a DRAM hit: no more origin reads.
   auto again = clients[0]->Get("dataset", keys);
@@ -389,9 +391,9 @@ class DatasetMountTest : public DatasetObjectsTest {
     mount_ = mkdtemp(pattern);
     // Without -f it returns once the mount is in place, serving from the
     // background.
-    auto run = testing::RunShell(testing::BinaryPath("kvtier-fuse") +
-                                 " --server 127.0.0.1:" + std::to_string(server_->port()) +
-                                 " --retry-ms 20000 " + mount_.string() + " 2>&1");
+    auto run = testing::RunShell(testing::BinaryPath("kvtier-fuse") + " --server 127.0.0.1:" +
+                                 std::to_string(server_->port()) + " --retry-ms 20000 " +
+                                 ExtraMountOptions() + mount_.string() + " 2>&1");
     ASSERT_EQ(run.exit_code, 0) << run.out;
     mounted_ = true;
   }
@@ -401,6 +403,7 @@ class DatasetMountTest : public DatasetObjectsTest {
     if (!mount_.empty()) std::filesystem::remove(mount_, ec);
     DatasetObjectsTest::TearDown();
   }
+  virtual std::string ExtraMountOptions() const { return ""; }
   std::string At(const std::string& relative) const { return (mount_ / relative).string(); }
   // The bytes a shell command printed.
   static std::string Shell(const std::string& command) {
@@ -482,6 +485,42 @@ TEST_F(DatasetMountTest, ReadersOfTheMountAndOfTheServerShareOneOriginReadPerBlo
   auto stats = client->Stats();
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(Counter(*stats, "origin/dataset", "reads"), 3u);  // its three blocks, once each
+}
+
+TEST_F(DatasetMountTest, ThePageCacheKeepsWhatWasReadOnce) {
+  ASSERT_TRUE(Same(Shell("cat " + At("dataset/train-0002.bin")), large_));
+  ASSERT_TRUE(Same(Shell("cat " + At("dataset/train-0002.bin")), large_));
+  EXPECT_EQ(NamespaceCounter("dataset", "get_bytes"), large_.size());
+}
+
+class DatasetDirectIoMountTest : public DatasetMountTest {
+ protected:
+  std::string ExtraMountOptions() const override { return "--direct-io "; }
+};
+
+TEST_F(DatasetDirectIoMountTest, EveryReadGoesToTheServerAndServesTheSameBytes) {
+  EXPECT_EQ(Shell("stat -c %s " + At("dataset/train-0002.bin")),
+            std::to_string(large_.size()) + "\n");
+  ASSERT_TRUE(Same(Shell("cat " + At("dataset/train-0002.bin")), large_));
+  ASSERT_TRUE(Same(Shell("cat " + At("dataset/train-0002.bin")), large_));
+  // No page cache: the second cat asked the server again.
+  EXPECT_EQ(NamespaceCounter("dataset", "get_bytes"), 2 * large_.size());
+  const std::string part =
+      Shell("dd if=" + At("dataset/train-0001.bin") + " bs=4096 skip=300 count=3 status=none");
+  ASSERT_EQ(part.size(), 3u * 4096);
+  EXPECT_TRUE(Same(part, object_, 300 * 4096));
+  const std::string odd =
+      Shell("dd if=" + At("dataset/train-0001.bin") + " bs=1000 skip=7 count=5 status=none");
+  ASSERT_EQ(odd.size(), 5000u);
+  EXPECT_TRUE(Same(odd, object_, 7000));
+  // A private mapping is served (docs/training.md says so; shared ones are
+  // the kernel's to refuse).
+  const std::string mapped =
+      Shell("python3 -c \"import mmap, sys; f = open('" + At("dataset/train-0001.bin") +
+            "', 'rb'); m = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ); "
+            "sys.stdout.buffer.write(m[4096:8192])\"");
+  ASSERT_EQ(mapped.size(), 4096u);
+  EXPECT_TRUE(Same(mapped, object_, 4096));
 }
 
 TEST_F(DatasetMountTest, TheMountSurvivesAServerRestart) {

@@ -47,7 +47,7 @@ log: {level: debug}
 limits: {max_metadata_bytes: 64KiB, max_keys_per_request: 128, max_key_bytes: 64,
          max_value_bytes: 1MiB, max_payload_bytes: 8MiB}
 tiers:
-  dram: {capacity: 2GiB, shards: 16, policy: lru}
+  dram: {capacity: 2GiB, shards: 16, policy: lru, prefault: true}
   nvme: {directory: /data/kvtier, capacity: 100GiB, segment_bytes: 128MiB, sync_writes: true}
   demotion: {admission: read_once, queue_bytes: 64MiB}
   promote_on_get: false
@@ -67,6 +67,7 @@ namespaces:
   EXPECT_EQ(config->limits.max_metadata_bytes, 64u * 1024);
   EXPECT_EQ(config->limits.max_keys_per_request, 128u);
   EXPECT_EQ(config->dram.policy, tiers::EvictionPolicyKind::kLru);
+  EXPECT_TRUE(config->dram.prefault);
   EXPECT_EQ(config->namespaces[2].kind, NamespaceKind::kDataset);
   EXPECT_EQ(config->nvme.directory, "/data/kvtier");
   EXPECT_EQ(config->nvme.capacity_bytes, 100ull << 30);

@@ -1,4 +1,8 @@
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include <atomic>
 #include <cstring>
@@ -357,6 +361,30 @@ TEST(BlockPool, FreedMemoryKeepsItsBytes) {
   EXPECT_EQ((*pool)->Allocate(128 << 10), m);
   EXPECT_EQ(m[0], std::byte{0x5a});
   EXPECT_EQ(m[(128 << 10) - 1], std::byte{0x5a});
+}
+
+TEST(BlockPool, PopulatingMakesEveryPageResidentAndKeepsTheBytesOfBlocksInUse) {
+  constexpr uint64_t kBytes = 8 << 20;
+  auto pool = BlockPool::Reserve(kBytes);
+  ASSERT_TRUE(pool.ok());
+  const std::span<std::byte> memory = (*pool)->memory();
+  const auto page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t pages = memory.size() / page;
+  auto resident = [&] {
+    std::vector<unsigned char> in_core(pages);
+    EXPECT_EQ(mincore(memory.data(), memory.size(), in_core.data()), 0);
+    return std::count_if(in_core.begin(), in_core.end(), [](unsigned char c) { return c & 1; });
+  };
+  // A block written before population, in a pool that is otherwise lazy.
+  auto* block = static_cast<std::byte*>((*pool)->Allocate(1 << 20));
+  ASSERT_NE(block, nullptr);
+  std::memset(block, 0x5a, 1 << 20);
+  EXPECT_LT(resident(), static_cast<long>(pages));
+  (*pool)->PopulateInBackground();
+  ASSERT_TRUE((*pool)->WaitPopulated().ok());
+  EXPECT_EQ(resident(), static_cast<long>(pages));
+  EXPECT_EQ(block[0], std::byte{0x5a});
+  EXPECT_EQ(block[(1 << 20) - 1], std::byte{0x5a});
 }
 
 // A DRAM tier in pool mode over a pool of the size it asks for.

@@ -1,6 +1,7 @@
 // OriginRuns: a sequential reader's next blocks read as one range on a
 // run's thread and handed on as they arrive, joined by their own requests;
-// runs grow; random readers read alone; versions never mix; a failed run
+// runs grow, and the next starts when the reader is halfway through the
+// current one; random readers read alone; versions never mix; a failed run
 // reports the change; held blocks are bounded per run and in time.
 
 #include "tiers/blob/origin_runs.h"
@@ -91,6 +92,37 @@ TEST(OriginRunsTest, ASequentialReaderReadsGrowingRunsAndEveryBlockOnce) {
   EXPECT_EQ(runs.counts().blocks_joined, 11u);
 }
 
+TEST(OriginRunsTest, TheNextRunStartsOnceTheReaderIsHalfwayThroughTheCurrentOne) {
+  OriginRuns runs({.run_blocks = 4, .max_run_blocks = 16});
+  FakeOrigin origin;
+  for (uint64_t i = 0; i < 3; ++i) ASSERT_TRUE(Get(runs, origin, i).ok());
+  EXPECT_EQ(origin.Calls(), (Calls{{0, 1}, {1, 4}}));  // block 2: not yet halfway
+  ASSERT_TRUE(Get(runs, origin, 3).ok());
+  // Block 3 is past the middle of {1,4}: the run from 5 starts although
+  // nobody asked for 5 yet.
+  for (int i = 0; i < 5000 && origin.Calls().size() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(origin.Calls(), (Calls{{0, 1}, {1, 4}, {5, 7}}));
+  for (uint64_t i = 4; i < 12; ++i) {
+    auto block = Get(runs, origin, i);
+    ASSERT_TRUE(block.ok());
+    EXPECT_TRUE(IsBlock(*block, i, 'a')) << i;
+  }
+  EXPECT_EQ(origin.Calls().size(), 3u);  // every block once
+  EXPECT_EQ(runs.counts().blocks_joined, 11u);
+}
+
+TEST(OriginRunsTest, AReaderThatStopsEarlyStartsNoFurtherRun) {
+  OriginRuns runs({.run_blocks = 8});
+  FakeOrigin origin;
+  ASSERT_TRUE(Get(runs, origin, 0, 100).ok());
+  ASSERT_TRUE(Get(runs, origin, 1, 100).ok());  // run {1,8}; the reader stops at block 2
+  ASSERT_TRUE(Get(runs, origin, 2, 100).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(origin.Calls(), (Calls{{0, 1}, {1, 8}}));
+}
+
 TEST(OriginRunsTest, ARunHandsOnItsFirstBlockBeforeTheRestHasCome) {
   OriginRuns runs({.run_blocks = 4});
   FakeOrigin origin;
@@ -104,11 +136,9 @@ TEST(OriginRunsTest, ARunHandsOnItsFirstBlockBeforeTheRestHasCome) {
   ASSERT_TRUE(first.ok());
   EXPECT_TRUE(IsBlock(*first, 1, 'a'));
   release = true;
-  for (uint64_t i = 2; i < 5; ++i) {
-    auto block = Get(runs, origin, i);
-    ASSERT_TRUE(block.ok());
-    EXPECT_TRUE(IsBlock(*block, i, 'a'));
-  }
+  auto second = Get(runs, origin, 2);  // before the run's middle: nothing follows yet
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(IsBlock(*second, 2, 'a'));
   EXPECT_EQ(origin.Calls(), (Calls{{0, 1}, {1, 4}}));
 }
 
@@ -136,14 +166,14 @@ TEST(OriginRunsTest, AConcurrentRequestWaitsForTheRunInsteadOfReading) {
   std::thread leader([&] { EXPECT_TRUE(Get(runs, origin, 1).ok()); });
   while (!reading) std::this_thread::yield();
   Result<BlockHandle> joined = Internal("unset");
-  std::thread joiner([&] { joined = Get(runs, origin, 3); });
+  std::thread joiner([&] { joined = Get(runs, origin, 2); });
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   release = true;
   leader.join();
   joiner.join();
   ASSERT_TRUE(joined.ok()) << joined.status().ToString();
-  EXPECT_TRUE(IsBlock(*joined, 3, 'a'));
-  EXPECT_EQ(origin.Calls().size(), 2u);  // {0,1} and the run {1,4}; block 3 was not read again
+  EXPECT_TRUE(IsBlock(*joined, 2, 'a'));
+  EXPECT_EQ(origin.Calls().size(), 2u);  // {0,1} and the run {1,4}; block 2 was not read again
 }
 
 TEST(OriginRunsTest, VersionsNeverMix) {

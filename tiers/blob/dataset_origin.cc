@@ -174,6 +174,16 @@ Result<BlockHandle> DatasetOrigin::Fetch(const BlockKey& key) {
   }
 }
 
+WritableBlock DatasetOrigin::AllocateBlock(std::string_view object, uint64_t size) {
+  if (options_.block_memory != nullptr) {
+    // ObjectBlockKey: the name, a 0x00 byte, the index as 8 bytes.
+    const uint64_t key_size = object.size() + 1 + sizeof(uint64_t);
+    auto block = options_.block_memory->Allocate(key_size, size);
+    if (block.ok()) return std::move(*block);
+  }
+  return HeapBlockAllocator::Instance().Allocate(size);
+}
+
 Status DatasetOrigin::ReadBlocks(const std::string& blob, const Recorded& info, uint64_t first,
                                  uint64_t count, bool* changed,
                                  const OriginRuns::Deliver& deliver) {
@@ -186,12 +196,13 @@ Status DatasetOrigin::ReadBlocks(const std::string& blob, const Recorded& info, 
   uint64_t index = first;
   uint64_t filled = 0;
   std::optional<WritableBlock> block;
+  const std::string_view object = std::string_view(blob).substr(options_.prefix.size());
   auto sink = [&](std::span<const std::byte> bytes) -> Status {
     while (!bytes.empty()) {
       const uint64_t block_size =
           std::min<uint64_t>(options_.block_bytes, end - index * options_.block_bytes);
       if (!block) {
-        block = HeapBlockAllocator::Instance().Allocate(block_size);
+        block = AllocateBlock(object, block_size);
         filled = 0;
       }
       const uint64_t n = std::min<uint64_t>(bytes.size(), block_size - filled);

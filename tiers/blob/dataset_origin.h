@@ -35,6 +35,7 @@
 #include "tiers/block_source.h"
 #include "tiers/object_catalog.h"
 #include "tiers/object_listing.h"
+#include "tiers/tier.h"
 
 namespace kvtier::tiers::blob {
 
@@ -48,6 +49,11 @@ struct DatasetOriginOptions {
   size_t max_listed_objects = 1'000'000;  // a larger container is refused
   // Sequential readers' next blocks read as one range (origin_runs.h).
   OriginRunsOptions read_ahead;
+  // Where fetched blocks are filled: the tier that will keep them (the DRAM
+  // tier, whose Put then takes them without a copy, into memory it may have
+  // made resident already), else the heap (also when that tier has no room
+  // now). Must outlive the origin.
+  Tier* block_memory = nullptr;
 };
 
 class DatasetOrigin final : public BlockSource, public ObjectCatalog {
@@ -106,6 +112,8 @@ class DatasetOrigin final : public BlockSource, public ObjectCatalog {
   // Blocks [first, first + count) of `blob` at `info`'s version, read as one
   // ranged GET (If-Match the ETag; `*changed` when it no longer matches),
   // each handed to `deliver` with its checksum as soon as its bytes came.
+  // A block of `object` to fill: from block_memory, else the heap.
+  WritableBlock AllocateBlock(std::string_view object, uint64_t size);
   Status ReadBlocks(const std::string& blob, const Recorded& info, uint64_t first, uint64_t count,
                     bool* changed, const OriginRuns::Deliver& deliver);
   // Counts a failed fetch (not_found or errors) and returns `status`.

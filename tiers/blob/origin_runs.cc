@@ -117,11 +117,12 @@ bool OriginRuns::TakeFrom(const std::shared_ptr<Run>& run, uint64_t index,
 }
 
 Result<BlockHandle> OriginRuns::TakeOrReadOne(const std::shared_ptr<Run>& run, uint64_t index,
-                                              std::unique_lock<std::mutex>& lock,
+                                              uint64_t blocks, std::unique_lock<std::mutex>& lock,
                                               const ReadRun& read, bool* changed) {
   BlockHandle block;
   Status failure = Status::Ok();
   const bool answered = TakeFrom(run, index, lock, &block, &failure, changed);
+  if (answered && failure.ok()) MaybeFollow(*run, index, blocks, read);
   lock.unlock();
   if (!answered) return ReadOne(read, index, changed);
   if (!failure.ok()) return failure;
@@ -176,22 +177,59 @@ Result<BlockHandle> OriginRuns::ReadOne(const ReadRun& read, uint64_t index, boo
   return std::move(*single);
 }
 
+std::shared_ptr<OriginRuns::Run> OriginRuns::StartRun(const std::string& object,
+                                                      const std::string& version, uint64_t first,
+                                                      uint64_t count, const ReadRun& read) {
+  auto run = std::make_shared<Run>();
+  run->object = object;
+  run->version = version;
+  run->first = first;
+  run->count = count;
+  run->next = first;
+  runs_.push_back(run);
+  ++counts_.runs;
+  ++running_;
+  workers_.push_back(Worker{});
+  workers_.back().thread = std::thread([this, run, read] { Execute(run, read); });
+  return run;
+}
+
+uint64_t OriginRuns::NextRunBlocks(Recent& recent, uint64_t first, uint64_t blocks) const {
+  const uint64_t count = std::min<uint64_t>(recent.next_run_blocks, blocks - first);
+  recent.next_run_blocks =
+      std::min(std::max(options_.max_run_blocks, options_.run_blocks), recent.next_run_blocks * 2);
+  return count;
+}
+
+void OriginRuns::MaybeFollow(Run& run, uint64_t index, uint64_t blocks, const ReadRun& read) {
+  if (run.followed || index < run.first + run.count / 2 || stopping_ ||
+      running_ >= options_.max_running) {
+    return;
+  }
+  const uint64_t next = run.first + run.count;
+  auto recent = recent_.find(run.object);
+  // Only the run at the reader's frontier is followed, and only while the
+  // object has blocks after it.
+  if (next >= blocks || recent == recent_.end() || recent->second.last + 1 != next) return;
+  run.followed = true;
+  const uint64_t count = NextRunBlocks(recent->second, next, blocks);
+  NoteAsked(run.object, next + count - 1);
+  if (count > 1) StartRun(run.object, run.version, next, count, read);
+}
+
 Result<BlockHandle> OriginRuns::Get(const std::string& object, const std::string& version,
                                     uint64_t index, uint64_t blocks, ReadRun read, bool* changed) {
   std::unique_lock lock(mu_);
   Trim();
   Reap();
   if (auto run = Covering(object, version, index)) {
-    return TakeOrReadOne(run, index, lock, read, changed);
+    return TakeOrReadOne(run, index, blocks, lock, read, changed);
   }
   uint64_t count = 1;
   const bool sequential =
       options_.run_blocks > 1 && index < blocks && LooksSequential(object, index) && !stopping_;
   if (sequential && running_ < options_.max_running) {
-    Recent& recent = recent_.at(object);
-    count = std::min<uint64_t>(recent.next_run_blocks, blocks - index);
-    recent.next_run_blocks = std::min(std::max(options_.max_run_blocks, options_.run_blocks),
-                                      recent.next_run_blocks * 2);
+    count = NextRunBlocks(recent_.at(object), index, blocks);
   } else if (!sequential) {
     auto it = recent_.find(object);
     if (it != recent_.end()) it->second.next_run_blocks = options_.run_blocks;
@@ -201,18 +239,8 @@ Result<BlockHandle> OriginRuns::Get(const std::string& object, const std::string
     lock.unlock();
     return ReadOne(read, index, changed);
   }
-  auto run = std::make_shared<Run>();
-  run->object = object;
-  run->version = version;
-  run->first = index;
-  run->count = count;
-  run->next = index;
-  runs_.push_back(run);
-  ++counts_.runs;
-  ++running_;
-  workers_.push_back(Worker{});
-  workers_.back().thread = std::thread([this, run, read] { Execute(run, read); });
-  return TakeOrReadOne(run, index, lock, read, changed);
+  const std::shared_ptr<Run> run = StartRun(object, version, index, count, read);
+  return TakeOrReadOne(run, index, blocks, lock, read, changed);
 }
 
 }  // namespace kvtier::tiers::blob

@@ -13,7 +13,9 @@
 // yet and no block is read twice; any other block is read alone, so random
 // readers fetch nothing extra. A reader that keeps going gets longer runs:
 // each run of an object is twice as long as its last, from `run_blocks` up
-// to `max_run_blocks`.
+// to `max_run_blocks`, and the next run starts once the reader has taken
+// half of the current one (so the origin's time to answer a new range
+// overlaps the rest of the current one instead of stalling the reader).
 //
 // Bounded: at most `max_running` runs read at once (past that, blocks are
 // read alone); a run holds at most its share of `max_held_bytes`
@@ -99,6 +101,7 @@ class OriginRuns {
     uint64_t held_bytes = 0;  // of `held`
     bool done = false;
     bool changed = false;
+    bool followed = false;
     Status status = Status::Ok();
     std::map<uint64_t, BlockHandle> held;  // read, not yet taken
     Clock::time_point finished;
@@ -123,11 +126,23 @@ class OriginRuns {
   // run failed before it without a change). Under mu_.
   bool TakeFrom(const std::shared_ptr<Run>& run, uint64_t index, std::unique_lock<std::mutex>& lock,
                 BlockHandle* block, Status* failure, bool* changed);
-  // TakeFrom's answer as a result; or read alone when it had none. Under
-  // mu_, which it releases.
+  // TakeFrom's answer as a result (a block taken may start the next run:
+  // MaybeFollow); or read alone when it had none. Under mu_, which it
+  // releases.
   Result<BlockHandle> TakeOrReadOne(const std::shared_ptr<Run>& run, uint64_t index,
-                                    std::unique_lock<std::mutex>& lock, const ReadRun& read,
-                                    bool* changed);
+                                    uint64_t blocks, std::unique_lock<std::mutex>& lock,
+                                    const ReadRun& read, bool* changed);
+  // Starts a run of `count` blocks from `first` on a thread of its own.
+  // Under mu_.
+  std::shared_ptr<Run> StartRun(const std::string& object, const std::string& version,
+                                uint64_t first, uint64_t count, const ReadRun& read);
+  struct Recent;
+  // The length of the object's next run from `first`, which doubles the one
+  // after it. Under mu_.
+  uint64_t NextRunBlocks(Recent& recent, uint64_t first, uint64_t blocks) const;
+  // Starts the run after `run` once its reader took block `index` past its
+  // middle, when `run` is at the reader's frontier. Under mu_.
+  void MaybeFollow(Run& run, uint64_t index, uint64_t blocks, const ReadRun& read);
   // A run's thread: reads it and hands its blocks on.
   void Execute(const std::shared_ptr<Run>& run, const ReadRun& read);
   // Holds block `index` of `run` once there is room. Takes mu_.

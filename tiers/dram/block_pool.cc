@@ -3,7 +3,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <iterator>
 #include <string>
@@ -31,7 +35,37 @@ BlockPool::BlockPool(std::byte* base, uint64_t size) : base_(base), size_(size) 
   InsertRun(0, size_);
 }
 
-BlockPool::~BlockPool() { munmap(base_, size_); }
+BlockPool::~BlockPool() {
+  stop_populating_.store(true, std::memory_order_relaxed);
+  if (populating_.joinable()) populating_.join();
+  munmap(base_, size_);
+}
+
+void BlockPool::PopulateInBackground() {
+  if (populating_.joinable()) return;
+  populating_ = std::thread([this] {
+    constexpr uint64_t kPiece = 64ull << 20;
+    const auto start = std::chrono::steady_clock::now();
+    for (uint64_t offset = 0; offset < size_; offset += kPiece) {
+      if (stop_populating_.load(std::memory_order_relaxed)) return;
+      if (madvise(base_ + offset, std::min(kPiece, size_ - offset), MADV_POPULATE_WRITE) != 0) {
+        populated_ =
+            Unavailable("cannot populate the block pool: " + std::string(std::strerror(errno)));
+        spdlog::warn("DRAM block pool stays lazy: {}", populated_.ToString());
+        return;
+      }
+    }
+    spdlog::info("DRAM block pool: {} resident in {} ms", FormatByteSize(size_),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - start)
+                     .count());
+  });
+}
+
+Status BlockPool::WaitPopulated() {
+  if (populating_.joinable()) populating_.join();
+  return populated_;
+}
 
 void BlockPool::InsertRun(uint64_t offset, uint64_t length) {
   runs_.emplace(offset, length);

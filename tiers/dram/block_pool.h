@@ -13,9 +13,17 @@
 // be the page the device writes. The pool is unmapped only on destruction,
 // after its registration is gone.
 //
+// Population: a fresh page costs a fault and a zeroing the first time a
+// block's bytes land in it (on a reader's critical path, at about a third
+// of a memory copy's speed). PopulateInBackground makes every page resident
+// ahead of use on a thread of its own (MADV_POPULATE_WRITE, which writes
+// nothing: blocks allocated meanwhile keep their bytes), as a cache that
+// owns its memory does at start.
+//
 // Allocation is best fit over coalesced free runs, on 64-byte boundaries.
 // Thread-safe.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -23,6 +31,7 @@
 #include <mutex>
 #include <set>
 #include <span>
+#include <thread>
 #include <utility>
 
 #include "common/result.h"
@@ -47,6 +56,14 @@ class BlockPool {
   // Returns what Allocate(bytes) gave, with the same `bytes`.
   void Free(void* memory, uint64_t bytes);
 
+  // Starts making every page resident on a background thread, in pieces
+  // (the destructor stops it between pieces). Once only. Kernels without
+  // MADV_POPULATE_WRITE (before 5.14): pages stay lazy, with a log line.
+  void PopulateInBackground();
+  // Waits until PopulateInBackground's thread is done; its result (OK at
+  // once when none was started).
+  Status WaitPopulated();
+
   std::span<std::byte> memory() const { return {base_, size_}; }
   bool Contains(const void* memory) const {
     const auto* p = static_cast<const std::byte*>(memory);
@@ -69,6 +86,10 @@ class BlockPool {
   std::map<uint64_t, uint64_t> runs_;                  // offset -> length, coalesced
   std::set<std::pair<uint64_t, uint64_t>> by_length_;  // (length, offset) of the same runs
   uint64_t free_bytes_ = 0;
+
+  std::atomic<bool> stop_populating_{false};
+  Status populated_ = Status::Ok();  // set by the populating thread before it ends
+  std::thread populating_;
 };
 
 }  // namespace kvtier::tiers

@@ -63,6 +63,10 @@ struct DramTierOptions {
   uint64_t capacity_bytes = 1ull << 30;
   uint32_t shards = 64;  // rounded up to a power of two
   EvictionPolicyKind policy = EvictionPolicyKind::kDensity;
+  // Block memory is reserved as one pool and made resident at start, in the
+  // background (BlockPool::PopulateInBackground), so the first fill of the
+  // cache pays no page faults. The server takes its whole capacity at once.
+  bool prefault = false;
 
   Status Validate() const;
 };
