@@ -123,12 +123,17 @@ std::unique_ptr<tiers::DramTier> MakeDramTier(const tiers::DramTierOptions& opti
                                               bool for_rdma) {
   if (options.prefault) {
     const uint64_t pool_bytes = tiers::DramTier::PoolBytesFor(options.capacity_bytes);
-    const auto memory = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
-                        static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    uint64_t memory = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+                      static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    // A container's limit (cgroup v2) is the memory that counts there.
+    std::ifstream limit_file("/sys/fs/cgroup/memory.max");
+    uint64_t limit = 0;
+    if (limit_file >> limit && limit > 0) memory = std::min(memory, limit);
     if (pool_bytes > memory) {
       spdlog::error(
-          "tiers.dram.prefault: the DRAM tier's {} (with room for fragments) does not fit this "
-          "machine's memory ({}); lower tiers.dram.capacity or turn prefault off",
+          "tiers.dram.prefault: the DRAM tier's pool of {} (capacity plus an eighth for "
+          "fragments) does not fit this machine's or container's memory ({}); lower "
+          "tiers.dram.capacity or turn prefault off",
           FormatByteSize(pool_bytes), FormatByteSize(memory));
       return nullptr;
     }
