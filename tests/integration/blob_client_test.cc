@@ -312,6 +312,49 @@ TEST_F(BlobClientTest, InjectedFaultsAreRetriedAndNoAcknowledgedWriteIsLost) {
   }
 }
 
+TEST_F(BlobClientTest, ARangeCutOffMidBodyIsReadAgainAndHandedOnOnceIntoTheOfferedMemory) {
+  constexpr uint64_t kSize = 10 << 20;
+  const auto bytes = Bytes(kSize, 77);
+  ASSERT_TRUE(client_->PutBlob("cut", bytes, {}, false).ok());
+  using kvtier::testing::ProxyFault;
+  kvtier::testing::FaultProxy proxy(azurite_.port(), [](uint64_t n) {
+    return n == 0 ? ProxyFault::kCutResponse : ProxyFault::kNone;
+  });
+  proxy.set_cut_after_bytes((3 << 20) + 12345);  // in the middle of an offered window
+  ASSERT_TRUE(proxy.Start().ok());
+  auto options = Options();
+  options.endpoint = "http://127.0.0.1:" + std::to_string(proxy.port()) + "/devstoreaccount1";
+  options.max_idle_connections = 0;
+  auto client = MakeClient(options);
+  ASSERT_NE(client, nullptr);
+
+  // The destination offers itself in windows of 1.5 MiB, as blocks would.
+  std::vector<std::byte> destination(kSize);
+  uint64_t received = 0;
+  uint64_t in_place = 0;
+  const BlobClient::RangeTarget target = [&]() -> std::span<std::byte> {
+    const uint64_t window = (3 << 20) / 2 - received % ((3 << 20) / 2);
+    return std::span(destination).subspan(received, std::min(window, kSize - received));
+  };
+  const BlobClient::RangeSink sink = [&](std::span<const std::byte> piece) -> Status {
+    if (received + piece.size() > kSize) return Internal("more than the range");
+    if (piece.data() == destination.data() + received) {
+      in_place += piece.size();
+    } else {
+      std::memcpy(destination.data() + received, piece.data(), piece.size());
+    }
+    received += piece.size();
+    return Status::Ok();
+  };
+  bool changed = false;
+  const Status read = client->ReadRange("cut", ByteRange{0, kSize}, "", &changed, sink, &target);
+  ASSERT_TRUE(read.ok()) << read.ToString();
+  EXPECT_EQ(proxy.injected_resets(), 1u);
+  EXPECT_EQ(received, kSize);
+  EXPECT_GT(in_place, 0u);
+  EXPECT_TRUE(destination == bytes);
+}
+
 TEST(BlobClientTlsTest, HttpsWorksWithATrustedCertificateOnly) {
   kvtier::testing::AzuriteProcess azurite(/*tls=*/true);
   ASSERT_TRUE(azurite.Start().ok()) << azurite.log();

@@ -1,5 +1,7 @@
 #include "tests/support/fault_proxy.h"
 
+#include <algorithm>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -51,17 +53,26 @@ bool ReadRequest(int fd, bool whole) {
 }
 
 // Copies bytes both ways until either side closes.
-void Relay(int a, int b, const std::atomic<bool>& stopping) {
+// Relays between client `a` and upstream `b`; after `response_budget` bytes
+// from `b` (unlimited when ~0) it stops, and returns false.
+bool Relay(int a, int b, const std::atomic<bool>& stopping, uint64_t response_budget = ~0ull) {
   pollfd fds[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
   char buffer[65536];
   while (!stopping) {
-    if (poll(fds, 2, 100) < 0) return;
+    if (poll(fds, 2, 100) < 0) return true;
     for (int i = 0; i < 2; ++i) {
       if (fds[i].revents == 0) continue;
-      const ssize_t n = recv(fds[i].fd, buffer, sizeof(buffer), 0);
-      if (n <= 0 || !SendAll(fds[1 - i].fd, buffer, static_cast<size_t>(n))) return;
+      ssize_t n = recv(fds[i].fd, buffer, sizeof(buffer), 0);
+      if (n <= 0) return true;
+      if (i == 1) {
+        if (response_budget == 0) return false;
+        n = static_cast<ssize_t>(std::min<uint64_t>(static_cast<uint64_t>(n), response_budget));
+        if (response_budget != ~0ull) response_budget -= static_cast<uint64_t>(n);
+      }
+      if (!SendAll(fds[1 - i].fd, buffer, static_cast<size_t>(n))) return true;
     }
   }
+  return true;
 }
 
 }  // namespace
@@ -121,6 +132,18 @@ void FaultProxy::Serve(int client, uint64_t index) {
         injected_resets_.fetch_add(1);
       }
       break;
+    case ProxyFault::kCutResponse: {
+      const int upstream = ConnectLoopback(upstream_port_);
+      if (upstream >= 0) {
+        if (!Relay(client, upstream, stopping_, cut_after_bytes_)) {
+          linger hard{.l_onoff = 1, .l_linger = 0};  // close sends RST
+          setsockopt(client, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+          injected_resets_.fetch_add(1);
+        }
+        close(upstream);
+      }
+      break;
+    }
     case ProxyFault::kNone: {
       const int upstream = ConnectLoopback(upstream_port_);
       if (upstream >= 0) {

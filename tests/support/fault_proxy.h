@@ -18,7 +18,9 @@
 
 namespace kvtier::testing {
 
-enum class ProxyFault { kNone, kServiceUnavailable, kReset };
+// kCutResponse: relayed, but reset once cut_after_bytes of the response
+// (headers included) have passed: a body cut off in the middle.
+enum class ProxyFault { kNone, kServiceUnavailable, kReset, kCutResponse };
 
 class FaultProxy {
  public:
@@ -27,6 +29,7 @@ class FaultProxy {
   ~FaultProxy();  // stops accepting and joins every relay
 
   Status Start();
+  void set_cut_after_bytes(uint64_t bytes) { cut_after_bytes_ = bytes; }
   uint16_t port() const { return port_; }
   uint64_t injected_503() const { return injected_503_.load(); }
   uint64_t injected_resets() const { return injected_resets_.load(); }
@@ -45,6 +48,7 @@ class FaultProxy {
   std::vector<std::thread> threads_;
   std::atomic<uint64_t> injected_503_{0};
   std::atomic<uint64_t> injected_resets_{0};
+  uint64_t cut_after_bytes_ = 1 << 20;
 };
 
 }  // namespace kvtier::testing

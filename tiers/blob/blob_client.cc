@@ -168,6 +168,7 @@ Result<HttpResponse> BlobClient::Attempt(const Call& call, Deadline deadline) {
   request.verb = call.verb;
   request.body = call.body;
   request.body_sink = call.body_sink;
+  request.body_target = call.body_target;
   request.headers = call.headers;
   request.headers.push_back({"x-ms-date", HttpDate()});
   request.headers.push_back({"x-ms-version", kApiVersion});
@@ -417,7 +418,7 @@ Result<BlobData> BlobClient::GetBlob(const std::string& name, std::optional<Byte
 }
 
 Status BlobClient::ReadRange(const std::string& name, ByteRange range, const std::string& if_match,
-                             bool* changed, const RangeSink& sink) {
+                             bool* changed, const RangeSink& sink, const RangeTarget* target) {
   if (changed != nullptr) *changed = false;
   if (range.length == 0) return InvalidArgument("get blob: empty range");
   Call call{.verb = "GET", .path = BlobPath(name), .what = "get blob"};
@@ -437,6 +438,14 @@ Status BlobClient::ReadRange(const std::string& name, ByteRange range, const std
     return Status::Ok();
   };
   call.body_sink = &body_sink;
+  // Only where the body continues what was handed on: a retry's repeat goes
+  // through the connection's buffer and is skipped.
+  const BodyTarget body_target = [&](uint64_t at) -> std::span<std::byte> {
+    if (at != handed_on) return {};
+    const std::span<std::byte> offered = (*target)();
+    return offered.subspan(0, std::min<uint64_t>(offered.size(), range.length - at));
+  };
+  if (target != nullptr) call.body_target = &body_target;
   KVTIER_ASSIGN_OR_RETURN(HttpResponse response, Execute(call));
   if (response.status != 200 && response.status != 206) {
     if (changed != nullptr) *changed = response.status == 412 || response.status == 416;

@@ -137,10 +137,13 @@ class BlobClient {
   // retried attempt reads the range again from its start; bytes already
   // handed on are not handed again. Errors as GetBlob's, `*changed` too; a
   // sink's error ends the read and is returned. On an error part of the
-  // range may have been handed on.
+  // range may have been handed on. `target`, when given, offers the memory
+  // the next bytes are to end up in (empty: none); bytes received straight
+  // into it are handed to the sink in place (the sink sees its own memory).
   using RangeSink = std::function<Status(std::span<const std::byte> bytes)>;
+  using RangeTarget = std::function<std::span<std::byte>()>;
   Status ReadRange(const std::string& name, ByteRange range, const std::string& if_match,
-                   bool* changed, const RangeSink& sink);
+                   bool* changed, const RangeSink& sink, const RangeTarget* target = nullptr);
 
   Result<BlobProperties> GetProperties(const std::string& name);
 
@@ -183,8 +186,9 @@ class BlobClient {
     std::vector<HeaderField> headers;
     std::span<const std::byte> body;
     uint64_t max_body_bytes = 1 << 20;
-    const BodySink* body_sink = nullptr;  // a 2xx body goes here (HttpRequest)
-    const char* what = "";                // the operation, for messages
+    const BodySink* body_sink = nullptr;      // a 2xx body goes here (HttpRequest)
+    const BodyTarget* body_target = nullptr;  // received into this (HttpRequest)
+    const char* what = "";                    // the operation, for messages
   };
 
   BlobClient(BlobClientOptions options, Endpoint endpoint, std::string base_path,

@@ -206,7 +206,8 @@ Status DatasetOrigin::ReadBlocks(const std::string& blob, const Recorded& info, 
         filled = 0;
       }
       const uint64_t n = std::min<uint64_t>(bytes.size(), block_size - filled);
-      std::memcpy(block->mutable_bytes().data() + filled, bytes.data(), n);
+      std::byte* at = block->mutable_bytes().data() + filled;
+      if (bytes.data() != at) std::memcpy(at, bytes.data(), n);  // else received in place
       filled += n;
       bytes = bytes.subspan(n);
       if (filled < block_size) continue;
@@ -219,7 +220,20 @@ Status DatasetOrigin::ReadBlocks(const std::string& blob, const Recorded& info, 
     }
     return Status::Ok();
   };
-  return client_->ReadRange(blob, ByteRange{offset, end - offset}, info.etag, changed, sink);
+  // The rest of the block being filled (a new one when none is): the bytes
+  // are received straight into it.
+  const BlobClient::RangeTarget target = [&]() -> std::span<std::byte> {
+    if (index * options_.block_bytes >= end) return {};
+    const uint64_t block_size =
+        std::min<uint64_t>(options_.block_bytes, end - index * options_.block_bytes);
+    if (!block) {
+      block = AllocateBlock(object, block_size);
+      filled = 0;
+    }
+    return block->mutable_bytes().subspan(filled);
+  };
+  return client_->ReadRange(blob, ByteRange{offset, end - offset}, info.etag, changed, sink,
+                            &target);
 }
 
 Result<ObjectInfo> DatasetOrigin::StatBlob(const std::string& path, Clock::time_point* read_at) {

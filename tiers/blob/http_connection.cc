@@ -114,50 +114,54 @@ struct HttpConnection::Impl {
 };
 
 Status HttpConnection::ReadBodyDirect(uint64_t length, Deadline deadline, char* into,
-                                      const BodySink* sink) {
-  const uint64_t piece = sink != nullptr ? kSinkPieceBytes : length;
-  // Body bytes that arrived with the header first.
-  uint64_t filled = std::min<uint64_t>({impl_->buffer.size(), length, piece});
-  asio::buffer_copy(asio::buffer(into, filled), impl_->buffer.data());
-  impl_->buffer.consume(filled);
-  uint64_t done = 0;  // bytes of the body handed on (sink) before `into`
-  auto hand_on = [&]() -> Status {
-    if (sink == nullptr || filled == 0) return Status::Ok();
-    KVTIER_RETURN_IF_ERROR(
-        (*sink)(done, std::as_bytes(std::span(into, static_cast<size_t>(filled)))));
-    done += filled;
-    filled = 0;
-    return Status::Ok();
-  };
-  if (filled == piece) KVTIER_RETURN_IF_ERROR(hand_on());
-  // Then blocking MSG_WAITALL receives (bounded by SO_RCVTIMEO): the event
-  // loop would wake for every small segment a slow sender writes.
+                                      const BodySink* sink, const BodyTarget* target) {
+  // Blocking MSG_WAITALL receives (bounded by SO_RCVTIMEO): the event loop
+  // would wake for every small segment a slow sender writes.
   auto& socket = impl_->plain->socket();
   beast::error_code ec;
   socket.native_non_blocking(false, ec);
   if (ec) return Unavailable("reading a blob response: " + ec.message());
   const int fd = socket.native_handle();
-  while (done + filled < length) {
-    const auto left = deadline - std::chrono::steady_clock::now();
-    if (left <= std::chrono::steady_clock::duration::zero()) {
-      return DeadlineExceeded("reading a blob response: timed out");
+  uint64_t done = 0;  // bytes of the body received (and, with a sink, handed on)
+  while (done < length) {
+    // Where this piece goes: memory the sink offered (no copy after the
+    // receive), else `into` (a piece of kSinkPieceBytes for a sink, the
+    // whole body without one).
+    std::span<std::byte> offered;
+    if (sink != nullptr && target != nullptr) offered = (*target)(done);
+    char* piece = offered.empty() ? into : reinterpret_cast<char*>(offered.data());
+    const uint64_t piece_bytes = std::min<uint64_t>(
+        length - done,
+        !offered.empty() ? offered.size() : (sink != nullptr ? kSinkPieceBytes : length));
+    // Body bytes that arrived with the header first.
+    uint64_t filled = std::min<uint64_t>(impl_->buffer.size(), piece_bytes);
+    asio::buffer_copy(asio::buffer(piece, filled), impl_->buffer.data());
+    impl_->buffer.consume(filled);
+    while (filled < piece_bytes) {
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero()) {
+        return DeadlineExceeded("reading a blob response: timed out");
+      }
+      const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(left).count();
+      timeval timeout{.tv_sec = static_cast<time_t>(micros / 1'000'000),
+                      .tv_usec = static_cast<suseconds_t>(micros % 1'000'000)};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+      const ssize_t n = recv(fd, piece + filled, piece_bytes - filled, MSG_WAITALL);
+      if (n > 0) {
+        filled += static_cast<uint64_t>(n);
+      } else if (n == 0) {
+        return Unavailable("reading a blob response: connection closed by the blob service");
+      } else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+        return Unavailable(std::string("reading a blob response: ") + std::strerror(errno));
+      }
     }
-    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(left).count();
-    timeval timeout{.tv_sec = static_cast<time_t>(micros / 1'000'000),
-                    .tv_usec = static_cast<suseconds_t>(micros % 1'000'000)};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    const uint64_t want = std::min(piece - filled, length - done - filled);
-    const ssize_t n = recv(fd, into + filled, want, MSG_WAITALL);
-    if (n > 0) {
-      filled += static_cast<uint64_t>(n);
-      if (filled == piece) KVTIER_RETURN_IF_ERROR(hand_on());
-    } else if (n == 0) {
-      return Unavailable("reading a blob response: connection closed by the blob service");
-    } else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
-      return Unavailable(std::string("reading a blob response: ") + std::strerror(errno));
+    if (sink != nullptr) {
+      KVTIER_RETURN_IF_ERROR((*sink)(done, std::as_bytes(std::span(piece, filled))));
+    } else {
+      into += filled;
     }
+    done += filled;
   }
-  KVTIER_RETURN_IF_ERROR(hand_on());
   socket.native_non_blocking(true, ec);
   return Status::Ok();
 }
@@ -238,12 +242,14 @@ Result<HttpResponse> HttpConnection::RoundTrip(const HttpRequest& request, Deadl
     if (sink != nullptr) {
       // Streamed: pieces to the sink, never the whole body in memory.
       std::string piece(std::min<uint64_t>(*length, kSinkPieceBytes), '\0');
-      KVTIER_RETURN_IF_ERROR(ReadBodyDirect(*length, deadline, piece.data(), sink));
+      KVTIER_RETURN_IF_ERROR(
+          ReadBodyDirect(*length, deadline, piece.data(), sink, request.body_target));
       sunk = *length;
     } else {
       // Large plain-text body: straight into its final buffer.
       large_body.assign(*length, '\0');
-      KVTIER_RETURN_IF_ERROR(ReadBodyDirect(*length, deadline, large_body.data(), nullptr));
+      KVTIER_RETURN_IF_ERROR(
+          ReadBodyDirect(*length, deadline, large_body.data(), nullptr, nullptr));
     }
   } else if (!parser.is_done()) {
     ec = impl_->Run(deadline, [&](auto& stream, auto handler) {

@@ -41,6 +41,10 @@ struct Endpoint {
 // offset of `bytes` in the body. A non-OK status stops the read (and the
 // connection is dropped) and is what the call returns.
 using BodySink = std::function<Status(uint64_t at, std::span<const std::byte> bytes)>;
+// Offers memory for the body's bytes from `at` on: they are received
+// straight into it and the sink is then handed that memory (no copy in
+// between). Empty: the connection's own buffer. Plain HTTP only.
+using BodyTarget = std::function<std::span<std::byte>(uint64_t at)>;
 
 struct HttpRequest {
   std::string verb;    // GET, PUT, HEAD, DELETE
@@ -50,6 +54,7 @@ struct HttpRequest {
   // With a sink, the body of a 2xx response goes to it instead of into
   // HttpResponse::body (other statuses' bodies are collected as usual).
   const BodySink* body_sink = nullptr;
+  const BodyTarget* body_target = nullptr;  // with body_sink only
 };
 
 struct HttpResponse {
@@ -86,9 +91,11 @@ class HttpConnection {
   struct Impl;
   explicit HttpConnection(std::unique_ptr<Impl> impl);
   // Reads a plain-text body of `length` bytes with blocking receives into
-  // `into` (length bytes), or with `sink`, in pieces of at most kSinkPiece
-  // bytes handed to it (`into` is then that piece's buffer).
-  Status ReadBodyDirect(uint64_t length, Deadline deadline, char* into, const BodySink* sink);
+  // `into` (length bytes), or with `sink`, in pieces handed to it: each
+  // into the memory `target` offers for it, else into `into` (then a
+  // buffer of kSinkPieceBytes).
+  Status ReadBodyDirect(uint64_t length, Deadline deadline, char* into, const BodySink* sink,
+                        const BodyTarget* target);
   std::unique_ptr<Impl> impl_;
   bool reusable_ = true;
 };
