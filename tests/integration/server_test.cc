@@ -588,15 +588,13 @@ TEST(ServerStart, APrefaultedDramTierServes) {
                                 "tiers: {dram: {capacity: 64MiB, prefault: true}}\n"
                                 "namespaces: [{name: demo, kind: kv, tiers: [dram]}]\n");
   ASSERT_TRUE(server.Start().ok()) << server.log();
-  ClientOptions options;
-  options.port = server.port();
-  auto client = Client::Connect(options);
-  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto client = testing::ConnectTo(server);
+  ASSERT_NE(client, nullptr);
   const auto value = Bytes(1 << 20, 5);
   const std::vector<std::string> keys = {"k"};
   const std::vector<std::span<const std::byte>> values = {View(value)};
-  ASSERT_TRUE((*client)->Put("demo", keys, values).ok());
-  auto got = (*client)->Get("demo", keys);
+  ASSERT_TRUE(client->Put("demo", keys, values).ok());
+  auto got = client->Get("demo", keys);
   ASSERT_TRUE(got.ok());
   ASSERT_TRUE(got->values[0].status.ok());
   EXPECT_TRUE(std::ranges::equal(got->values[0].bytes, value));
