@@ -52,7 +52,8 @@ struct DatasetOriginOptions {
   // Where fetched blocks are filled: the tier that will keep them (the DRAM
   // tier, whose Put then takes them without a copy, into memory it may have
   // made resident already), else the heap (also when that tier has no room
-  // now). Must outlive the origin.
+  // now). Blocks read ahead count against that tier's capacity while they
+  // are held (at most read_ahead.max_held_bytes). Must outlive the origin.
   Tier* block_memory = nullptr;
 };
 
