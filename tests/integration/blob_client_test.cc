@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <random>
+#include <thread>
 
 #include "tests/support/azurite_process.h"
 #include "tests/support/fault_proxy.h"
@@ -353,6 +354,28 @@ TEST_F(BlobClientTest, ARangeCutOffMidBodyIsReadAgainAndHandedOnOnceIntoTheOffer
   EXPECT_EQ(received, kSize);
   EXPECT_GT(in_place, 0u);
   EXPECT_TRUE(destination == bytes);
+}
+
+TEST_F(BlobClientTest, ASlowSinkStretchesARangeReadPastTheOperationTimeoutWithoutFailingIt) {
+  constexpr uint64_t kSize = 6 << 20;
+  const auto bytes = Bytes(kSize, 78);
+  ASSERT_TRUE(client_->PutBlob("slow", bytes, {}, false).ok());
+  auto options = Options();
+  options.operation_timeout = std::chrono::milliseconds(400);
+  auto client = MakeClient(options);
+  ASSERT_NE(client, nullptr);
+  // 1 MiB pieces, each taken after 150 ms: about 0.9 s in all, twice the
+  // operation timeout, while no piece waits longer than it.
+  std::vector<std::byte> got;
+  const BlobClient::RangeSink sink = [&](std::span<const std::byte> piece) -> Status {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    got.insert(got.end(), piece.begin(), piece.end());
+    return Status::Ok();
+  };
+  bool changed = false;
+  const Status read = client->ReadRange("slow", ByteRange{0, kSize}, "", &changed, sink);
+  ASSERT_TRUE(read.ok()) << read.ToString();
+  EXPECT_TRUE(got == bytes);
 }
 
 TEST(BlobClientTlsTest, HttpsWorksWithATrustedCertificateOnly) {

@@ -33,7 +33,9 @@ bool IsBlock(const BlockHandle& block, uint64_t index, char version) {
 }
 
 // A ReadRun over an object at `version`, recording each (first, count) it
-// was asked for and handing blocks on one by one.
+// was asked for and handing blocks on one by one. Declared before the
+// OriginRuns that reads it: a run's thread may still call it until the
+// OriginRuns is destroyed.
 struct FakeOrigin {
   char version = 'a';
   std::vector<std::pair<uint64_t, uint64_t>> calls;
@@ -78,8 +80,8 @@ Result<BlockHandle> Get(OriginRuns& runs, FakeOrigin& origin, uint64_t index, ui
 }
 
 TEST(OriginRunsTest, ASequentialReaderReadsGrowingRunsAndEveryBlockOnce) {
-  OriginRuns runs({.run_blocks = 4, .max_run_blocks = 16});
   FakeOrigin origin;
+  OriginRuns runs({.run_blocks = 4, .max_run_blocks = 16});
   for (uint64_t i = 0; i < 12; ++i) {
     auto block = Get(runs, origin, i);
     ASSERT_TRUE(block.ok()) << block.status().ToString();
@@ -93,8 +95,8 @@ TEST(OriginRunsTest, ASequentialReaderReadsGrowingRunsAndEveryBlockOnce) {
 }
 
 TEST(OriginRunsTest, TheNextRunStartsOnceTheReaderIsHalfwayThroughTheCurrentOne) {
-  OriginRuns runs({.run_blocks = 4, .max_run_blocks = 16});
   FakeOrigin origin;
+  OriginRuns runs({.run_blocks = 4, .max_run_blocks = 16});
   for (uint64_t i = 0; i < 3; ++i) ASSERT_TRUE(Get(runs, origin, i).ok());
   EXPECT_EQ(origin.Calls(), (Calls{{0, 1}, {1, 4}}));  // block 2: not yet halfway
   ASSERT_TRUE(Get(runs, origin, 3).ok());
@@ -114,8 +116,8 @@ TEST(OriginRunsTest, TheNextRunStartsOnceTheReaderIsHalfwayThroughTheCurrentOne)
 }
 
 TEST(OriginRunsTest, AReaderThatStopsEarlyStartsNoFurtherRun) {
-  OriginRuns runs({.run_blocks = 8});
   FakeOrigin origin;
+  OriginRuns runs({.run_blocks = 8});
   ASSERT_TRUE(Get(runs, origin, 0, 100).ok());
   ASSERT_TRUE(Get(runs, origin, 1, 100).ok());  // run {1,8}; the reader stops at block 2
   ASSERT_TRUE(Get(runs, origin, 2, 100).ok());
@@ -124,10 +126,10 @@ TEST(OriginRunsTest, AReaderThatStopsEarlyStartsNoFurtherRun) {
 }
 
 TEST(OriginRunsTest, ARunHandsOnItsFirstBlockBeforeTheRestHasCome) {
-  OriginRuns runs({.run_blocks = 4});
+  std::atomic<bool> release{false};  // outlives the run that reads it
   FakeOrigin origin;
+  OriginRuns runs({.run_blocks = 4});
   ASSERT_TRUE(Get(runs, origin, 0).ok());
-  std::atomic<bool> release{false};
   origin.pause_before = 2;  // blocks 2.. wait until released
   origin.while_reading = [&] {
     while (!release) std::this_thread::yield();
@@ -143,8 +145,8 @@ TEST(OriginRunsTest, ARunHandsOnItsFirstBlockBeforeTheRestHasCome) {
 }
 
 TEST(OriginRunsTest, RandomReadsAndStragglersReadAlone) {
-  OriginRuns runs({.run_blocks = 4});
   FakeOrigin origin;
+  OriginRuns runs({.run_blocks = 4});
   for (uint64_t i : {5u, 2u, 9u, 3u}) ASSERT_TRUE(Get(runs, origin, i).ok());
   // 5 then 2 (behind), 9 (a jump), 3 (behind): nothing read ahead.
   EXPECT_EQ(origin.Calls(), (Calls{{5, 1}, {2, 1}, {9, 1}, {3, 1}}));
@@ -154,11 +156,11 @@ TEST(OriginRunsTest, RandomReadsAndStragglersReadAlone) {
 }
 
 TEST(OriginRunsTest, AConcurrentRequestWaitsForTheRunInsteadOfReading) {
-  OriginRuns runs({.run_blocks = 4});
-  FakeOrigin origin;
-  ASSERT_TRUE(Get(runs, origin, 0).ok());
-  std::atomic<bool> reading{false};
+  std::atomic<bool> reading{false};  // both outlive the run that reads them
   std::atomic<bool> release{false};
+  FakeOrigin origin;
+  OriginRuns runs({.run_blocks = 4});
+  ASSERT_TRUE(Get(runs, origin, 0).ok());
   origin.while_reading = [&] {
     reading = true;
     while (!release) std::this_thread::yield();
@@ -177,8 +179,8 @@ TEST(OriginRunsTest, AConcurrentRequestWaitsForTheRunInsteadOfReading) {
 }
 
 TEST(OriginRunsTest, VersionsNeverMix) {
-  OriginRuns runs({.run_blocks = 4});
   FakeOrigin origin;
+  OriginRuns runs({.run_blocks = 4});
   ASSERT_TRUE(Get(runs, origin, 0).ok());
   ASSERT_TRUE(Get(runs, origin, 1).ok());  // run {1,4} at version a holds 2..4
   origin.version = 'b';
@@ -188,8 +190,8 @@ TEST(OriginRunsTest, VersionsNeverMix) {
 }
 
 TEST(OriginRunsTest, AFailedRunReportsTheChange) {
-  OriginRuns runs({.run_blocks = 4});
   FakeOrigin origin;
+  OriginRuns runs({.run_blocks = 4});
   ASSERT_TRUE(Get(runs, origin, 0).ok());
   origin.fail = Unavailable("the object changed");
   origin.changed = true;
@@ -200,8 +202,8 @@ TEST(OriginRunsTest, AFailedRunReportsTheChange) {
 }
 
 TEST(OriginRunsTest, BlocksARunHandedOnBeforeItFailedAreServedAndTheRestReadAlone) {
-  OriginRuns runs({.run_blocks = 4});
   FakeOrigin origin;
+  OriginRuns runs({.run_blocks = 4});
   ASSERT_TRUE(Get(runs, origin, 0).ok());
   origin.fail = Unavailable("connection reset");
   origin.fail_after = 2;  // blocks 1 and 2 come, then the read fails (a read of 1 succeeds)
@@ -216,11 +218,11 @@ TEST(OriginRunsTest, BlocksARunHandedOnBeforeItFailedAreServedAndTheRestReadAlon
 }
 
 TEST(OriginRunsTest, ARunHoldsAtMostItsShareAndGivesUpWhenItsReaderStops) {
+  FakeOrigin origin;
   OriginRuns runs({.run_blocks = 8,
                    .max_running = 1,
                    .max_held_bytes = 2 * kBlock,
                    .hold_for = std::chrono::milliseconds(50)});
-  FakeOrigin origin;
   ASSERT_TRUE(Get(runs, origin, 0).ok());
   ASSERT_TRUE(Get(runs, origin, 1).ok());  // run {1,8}: holds 2 and 3, then waits for room
   // Block 4 never fits: the run gives up after hold_for and 4 is read alone.
@@ -238,8 +240,8 @@ TEST(OriginRunsTest, ARunHoldsAtMostItsShareAndGivesUpWhenItsReaderStops) {
 }
 
 TEST(OriginRunsTest, AFinishedRunsUntakenBlocksAreDroppedAfterHoldFor) {
-  OriginRuns runs({.run_blocks = 4, .hold_for = std::chrono::milliseconds(20)});
   FakeOrigin origin;
+  OriginRuns runs({.run_blocks = 4, .hold_for = std::chrono::milliseconds(20)});
   ASSERT_TRUE(Get(runs, origin, 0).ok());
   ASSERT_TRUE(Get(runs, origin, 1).ok());  // run {1,4}: 2..4 held once it ends
   // Wait for the run to end: a request for 5 (the frontier) waits for it

@@ -137,7 +137,9 @@ class BlobClient {
   // retried attempt reads the range again from its start; bytes already
   // handed on are not handed again. Errors as GetBlob's, `*changed` too; a
   // sink's error ends the read and is returned. On an error part of the
-  // range may have been handed on. `target`, when given, offers the memory
+  // range may have been handed on. `operation_timeout` bounds the wait for
+  // each piece, not the whole range: a sink that waits for its own reader
+  // slows the read down without failing it. `target`, when given, offers the memory
   // the next bytes are to end up in (empty: none); bytes received straight
   // into it are handed to the sink in place (the sink sees its own memory).
   using RangeSink = std::function<Status(std::span<const std::byte> bytes)>;

@@ -122,6 +122,10 @@ Status HttpConnection::ReadBodyDirect(uint64_t length, Deadline deadline, char* 
   socket.native_non_blocking(false, ec);
   if (ec) return Unavailable("reading a blob response: " + ec.message());
   const int fd = socket.native_handle();
+  // With a sink the deadline bounds each piece, not the whole body: a sink
+  // may wait for its own reader (backpressure), and a slow reader must not
+  // spend the time the sender has for the bytes still to come.
+  const auto piece_budget = deadline - std::chrono::steady_clock::now();
   uint64_t done = 0;  // bytes of the body received (and, with a sink, handed on)
   while (done < length) {
     // Where this piece goes: memory the sink offered (no copy after the
@@ -157,6 +161,7 @@ Status HttpConnection::ReadBodyDirect(uint64_t length, Deadline deadline, char* 
     }
     if (sink != nullptr) {
       KVTIER_RETURN_IF_ERROR((*sink)(done, std::as_bytes(std::span(piece, filled))));
+      deadline = std::max(deadline, std::chrono::steady_clock::now() + piece_budget);
     } else {
       into += filled;
     }

@@ -93,7 +93,8 @@ class HttpConnection {
   // Reads a plain-text body of `length` bytes with blocking receives into
   // `into` (length bytes), or with `sink`, in pieces handed to it: each
   // into the memory `target` offers for it, else into `into` (then a
-  // buffer of kSinkPieceBytes).
+  // buffer of kSinkPieceBytes). With a sink, `deadline` bounds each piece
+  // (the time left at the start, again after each piece handed on).
   Status ReadBodyDirect(uint64_t length, Deadline deadline, char* into, const BodySink* sink,
                         const BodyTarget* target);
   std::unique_ptr<Impl> impl_;
