@@ -419,13 +419,13 @@ Result<BlockHandle> TierStack::ReadAndPromote(const BlockKey& key, Location* fro
     counters_.promotions_deferred.fetch_add(1, std::memory_order_relaxed);
     return block;
   }
-  auto copy = dram_.Allocate(key.key.size(), block.size());
-  if (!copy.ok()) {
+  // Origin blocks were received into DRAM memory already: no copy then.
+  auto own = dram_.InOwnMemory(key.key.size(), block);
+  if (!own.ok()) {
     counters_.promotion_failures.fetch_add(1, std::memory_order_relaxed);
     return block;  // served from the NVMe copy
   }
-  std::memcpy(copy->mutable_bytes().data(), block.bytes().data(), block.size());
-  BlockHandle promoted = std::move(*copy).Seal(block.checksum(), block.attributes());
+  BlockHandle promoted = std::move(*own);
   // Never over a value put meanwhile: that one is newer.
   auto inserted = dram_.PutPromoted(key, promoted.Clone());
   if (inserted.ok() && *inserted) {

@@ -404,15 +404,18 @@ Result<bool> DramTier::PutPromoted(const BlockKey& key, BlockHandle block) {
   return Insert(key, std::move(block), /*replace=*/false, /*read=*/true);
 }
 
+Result<BlockHandle> DramTier::InOwnMemory(uint64_t key_size, const BlockHandle& block) {
+  if (block.buffer()->allocator() == this) return block.Clone();
+  KVTIER_ASSIGN_OR_RETURN(WritableBlock copy, Allocate(key_size, block.size()));
+  std::memcpy(copy.mutable_bytes().data(), block.bytes().data(), block.size());
+  counters_.copied_puts.fetch_add(1, std::memory_order_relaxed);
+  return std::move(copy).Seal(block.checksum(), block.attributes());
+}
+
 Result<bool> DramTier::Insert(const BlockKey& key, BlockHandle block, bool replace, bool read) {
   if (!block) return InvalidArgument("put of an empty block handle");
-  if (block.buffer()->allocator() != this) {
-    // Foreign memory (a lower tier, a test): copy it into our own.
-    KVTIER_ASSIGN_OR_RETURN(WritableBlock copy, Allocate(key.key.size(), block.size()));
-    std::memcpy(copy.mutable_bytes().data(), block.bytes().data(), block.size());
-    block = std::move(copy).Seal(block.checksum(), block.attributes());
-    counters_.copied_puts.fetch_add(1, std::memory_order_relaxed);
-  }
+  // Foreign memory (a lower tier, a test) is copied into our own.
+  KVTIER_ASSIGN_OR_RETURN(block, InOwnMemory(key.key.size(), block));
   auto entry = std::make_unique<Entry>();
   EncodeIndexKey(key, entry->index_key);
   KVTIER_RETURN_IF_ERROR(ChargeHardPin(entry->index_key, block));

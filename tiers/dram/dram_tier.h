@@ -111,6 +111,10 @@ class DramTier final : public Tier, private BlockAllocator {
   // (the read that promoted it), for the eviction policy and for
   // EvictionListener's `was_read`.
   Result<bool> PutPromoted(const BlockKey& key, BlockHandle block);
+  // `block` in this tier's memory: the same block when it already is (an
+  // origin read received into memory from Allocate), else a copy (counted
+  // as `copied_puts`). Fails as Allocate does.
+  Result<BlockHandle> InOwnMemory(uint64_t key_size, const BlockHandle& block);
   Result<BlockHandle> Get(const BlockKey& key) override;
   // A handle to the block without recording an access (for leases: the
   // handle pins the block, so eviction passes it over while it is held).
