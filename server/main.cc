@@ -277,11 +277,13 @@ Result<std::unique_ptr<tiers::blob::DatasetOrigin>> OpenOrigin(const BlobConfig&
   options.listing_ttl = ns.origin.listing_ttl;
   options.max_listed_objects = ns.origin.max_listed_objects;
   options.read_ahead.run_blocks = ns.origin.read_ahead_blocks;
-  // Runs of a sequential reader grow to 256 MiB: large ranges stream
-  // faster than small ones, and a run hands its blocks on as they arrive.
+  // Runs of a sequential reader grow to 64 MiB, four of an object reading
+  // at once: large ranges stream faster than small ones, and several
+  // ranges faster than one (measured against Azurite: 4 x 64 MiB beat
+  // 3 x 32 MiB, 4 x 128 MiB and one stream of 256 MiB ranges; bench/RESULTS.md).
   options.read_ahead.max_run_blocks = std::max<uint32_t>(
       ns.origin.read_ahead_blocks,
-      static_cast<uint32_t>(std::max<uint64_t>(1, (256ull << 20) / ns.origin.block_bytes)));
+      static_cast<uint32_t>(std::max<uint64_t>(1, (64ull << 20) / ns.origin.block_bytes)));
   options.stats_name = "origin/" + ns.name;
   options.block_memory = &dram;
   return tiers::blob::DatasetOrigin::Create(std::move(options));

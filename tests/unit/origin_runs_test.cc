@@ -81,7 +81,7 @@ Result<BlockHandle> Get(OriginRuns& runs, FakeOrigin& origin, uint64_t index, ui
 
 TEST(OriginRunsTest, ASequentialReaderReadsGrowingRunsAndEveryBlockOnce) {
   FakeOrigin origin;
-  OriginRuns runs({.run_blocks = 4, .max_run_blocks = 16});
+  OriginRuns runs({.streams = 1, .run_blocks = 4, .max_run_blocks = 16});
   for (uint64_t i = 0; i < 12; ++i) {
     auto block = Get(runs, origin, i);
     ASSERT_TRUE(block.ok()) << block.status().ToString();
@@ -96,7 +96,7 @@ TEST(OriginRunsTest, ASequentialReaderReadsGrowingRunsAndEveryBlockOnce) {
 
 TEST(OriginRunsTest, TheNextRunStartsOnceTheReaderIsHalfwayThroughTheCurrentOne) {
   FakeOrigin origin;
-  OriginRuns runs({.run_blocks = 4, .max_run_blocks = 16});
+  OriginRuns runs({.streams = 1, .run_blocks = 4, .max_run_blocks = 16});
   for (uint64_t i = 0; i < 3; ++i) ASSERT_TRUE(Get(runs, origin, i).ok());
   EXPECT_EQ(origin.Calls(), (Calls{{0, 1}, {1, 4}}));  // block 2: not yet halfway
   ASSERT_TRUE(Get(runs, origin, 3).ok());
@@ -115,9 +115,82 @@ TEST(OriginRunsTest, TheNextRunStartsOnceTheReaderIsHalfwayThroughTheCurrentOne)
   EXPECT_EQ(runs.counts().blocks_joined, 11u);
 }
 
+// A ReadRun that hands on the first block of each run at once and the rest
+// only once `release` is set, so runs stay reading while the test looks.
+struct PausedOrigin {
+  std::atomic<bool> release{false};
+  std::mutex mu;
+  Calls calls;
+  OriginRuns::ReadRun Reader() {
+    return [this](uint64_t first, uint64_t count, bool*, const OriginRuns::Deliver& deliver) {
+      {
+        std::lock_guard lock(mu);
+        calls.emplace_back(first, count);
+      }
+      for (uint64_t i = first; i < first + count; ++i) {
+        while (i > first && !release) std::this_thread::yield();
+        KVTIER_RETURN_IF_ERROR(deliver(i, BlockOf(i, 'a')));
+      }
+      return Status::Ok();
+    };
+  }
+  Calls Seen() {
+    std::lock_guard lock(mu);
+    return calls;
+  }
+  // The calls once there are `n` (a run records its call on its own
+  // thread), or after 5 s; then 20 ms more, for any that should not come.
+  Calls SeenOnce(size_t n) {
+    for (int i = 0; i < 5000 && Seen().size() < n; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return Seen();
+  }
+};
+
+Result<BlockHandle> Get(OriginRuns& runs, PausedOrigin& origin, uint64_t index,
+                        uint64_t blocks = 40) {
+  bool changed = false;
+  return runs.Get("obj", "a", index, blocks, origin.Reader(), &changed);
+}
+
+TEST(OriginRunsTest, UpToStreamsRunsOfOneReaderReadAtOnceEachFromTheFrontier) {
+  PausedOrigin origin;  // outlives the runs that read it
+  OriginRuns runs({.streams = 3, .run_blocks = 4, .max_run_blocks = 4, .max_running = 8});
+  ASSERT_TRUE(Get(runs, origin, 0).ok());
+  // Block 1 starts a run; taking it starts a second from the frontier.
+  ASSERT_TRUE(Get(runs, origin, 1).ok());
+  EXPECT_EQ(origin.SeenOnce(3), (Calls{{0, 1}, {1, 4}, {5, 4}}));
+  // Taking from the second (both still reading) starts a third; taking
+  // from the third starts none: three read at once.
+  ASSERT_TRUE(Get(runs, origin, 5).ok());
+  ASSERT_TRUE(Get(runs, origin, 9).ok());
+  EXPECT_EQ(origin.SeenOnce(4), (Calls{{0, 1}, {1, 4}, {5, 4}, {9, 4}}));
+  origin.release = true;
+  for (uint64_t i : {2u, 3u, 4u, 6u, 7u, 8u, 10u}) {
+    auto block = Get(runs, origin, i);
+    ASSERT_TRUE(block.ok()) << i;
+    EXPECT_TRUE(IsBlock(*block, i, 'a')) << i;
+  }
+  // Every block came from a run: none was read alone or twice.
+  for (const auto& [first, count] : origin.Seen()) EXPECT_TRUE(first == 0 || count == 4) << first;
+}
+
+TEST(OriginRunsTest, ExtraStreamsLeaveHalfTheRunSlotsToOtherReaders) {
+  PausedOrigin origin;
+  OriginRuns runs({.streams = 4, .run_blocks = 4, .max_run_blocks = 4, .max_running = 4});
+  ASSERT_TRUE(Get(runs, origin, 0).ok());
+  ASSERT_TRUE(Get(runs, origin, 1).ok());  // the first run, and a second (1 of 4 slots used)
+  ASSERT_EQ(origin.SeenOnce(3).size(), 3u);
+  ASSERT_TRUE(Get(runs, origin, 5).ok());  // 2 of 4 used: no third
+  EXPECT_EQ(origin.SeenOnce(4), (Calls{{0, 1}, {1, 4}, {5, 4}}));
+  origin.release = true;
+}
+
 TEST(OriginRunsTest, AReaderThatStopsEarlyStartsNoFurtherRun) {
   FakeOrigin origin;
-  OriginRuns runs({.run_blocks = 8});
+  OriginRuns runs({.streams = 1, .run_blocks = 8});
   ASSERT_TRUE(Get(runs, origin, 0, 100).ok());
   ASSERT_TRUE(Get(runs, origin, 1, 100).ok());  // run {1,8}; the reader stops at block 2
   ASSERT_TRUE(Get(runs, origin, 2, 100).ok());
@@ -128,7 +201,7 @@ TEST(OriginRunsTest, AReaderThatStopsEarlyStartsNoFurtherRun) {
 TEST(OriginRunsTest, ARunHandsOnItsFirstBlockBeforeTheRestHasCome) {
   std::atomic<bool> release{false};  // outlives the run that reads it
   FakeOrigin origin;
-  OriginRuns runs({.run_blocks = 4});
+  OriginRuns runs({.streams = 1, .run_blocks = 4});
   ASSERT_TRUE(Get(runs, origin, 0).ok());
   origin.pause_before = 2;  // blocks 2.. wait until released
   origin.while_reading = [&] {
@@ -146,7 +219,7 @@ TEST(OriginRunsTest, ARunHandsOnItsFirstBlockBeforeTheRestHasCome) {
 
 TEST(OriginRunsTest, RandomReadsAndStragglersReadAlone) {
   FakeOrigin origin;
-  OriginRuns runs({.run_blocks = 4});
+  OriginRuns runs({.streams = 1, .run_blocks = 4});
   for (uint64_t i : {5u, 2u, 9u, 3u}) ASSERT_TRUE(Get(runs, origin, i).ok());
   // 5 then 2 (behind), 9 (a jump), 3 (behind): nothing read ahead.
   EXPECT_EQ(origin.Calls(), (Calls{{5, 1}, {2, 1}, {9, 1}, {3, 1}}));
@@ -159,7 +232,7 @@ TEST(OriginRunsTest, AConcurrentRequestWaitsForTheRunInsteadOfReading) {
   std::atomic<bool> reading{false};  // both outlive the run that reads them
   std::atomic<bool> release{false};
   FakeOrigin origin;
-  OriginRuns runs({.run_blocks = 4});
+  OriginRuns runs({.streams = 1, .run_blocks = 4});
   ASSERT_TRUE(Get(runs, origin, 0).ok());
   origin.while_reading = [&] {
     reading = true;
@@ -180,7 +253,7 @@ TEST(OriginRunsTest, AConcurrentRequestWaitsForTheRunInsteadOfReading) {
 
 TEST(OriginRunsTest, VersionsNeverMix) {
   FakeOrigin origin;
-  OriginRuns runs({.run_blocks = 4});
+  OriginRuns runs({.streams = 1, .run_blocks = 4});
   ASSERT_TRUE(Get(runs, origin, 0).ok());
   ASSERT_TRUE(Get(runs, origin, 1).ok());  // run {1,4} at version a holds 2..4
   origin.version = 'b';
@@ -191,7 +264,7 @@ TEST(OriginRunsTest, VersionsNeverMix) {
 
 TEST(OriginRunsTest, AFailedRunReportsTheChange) {
   FakeOrigin origin;
-  OriginRuns runs({.run_blocks = 4});
+  OriginRuns runs({.streams = 1, .run_blocks = 4});
   ASSERT_TRUE(Get(runs, origin, 0).ok());
   origin.fail = Unavailable("the object changed");
   origin.changed = true;
@@ -203,7 +276,7 @@ TEST(OriginRunsTest, AFailedRunReportsTheChange) {
 
 TEST(OriginRunsTest, BlocksARunHandedOnBeforeItFailedAreServedAndTheRestReadAlone) {
   FakeOrigin origin;
-  OriginRuns runs({.run_blocks = 4});
+  OriginRuns runs({.streams = 1, .run_blocks = 4});
   ASSERT_TRUE(Get(runs, origin, 0).ok());
   origin.fail = Unavailable("connection reset");
   origin.fail_after = 2;  // blocks 1 and 2 come, then the read fails (a read of 1 succeeds)
@@ -219,7 +292,8 @@ TEST(OriginRunsTest, BlocksARunHandedOnBeforeItFailedAreServedAndTheRestReadAlon
 
 TEST(OriginRunsTest, ARunHoldsAtMostItsShareAndGivesUpWhenItsReaderStops) {
   FakeOrigin origin;
-  OriginRuns runs({.run_blocks = 8,
+  OriginRuns runs({.streams = 1,
+                   .run_blocks = 8,
                    .max_running = 1,
                    .max_held_bytes = 2 * kBlock,
                    .hold_for = std::chrono::milliseconds(50)});
@@ -241,7 +315,7 @@ TEST(OriginRunsTest, ARunHoldsAtMostItsShareAndGivesUpWhenItsReaderStops) {
 
 TEST(OriginRunsTest, AFinishedRunsUntakenBlocksAreDroppedAfterHoldFor) {
   FakeOrigin origin;
-  OriginRuns runs({.run_blocks = 4, .hold_for = std::chrono::milliseconds(20)});
+  OriginRuns runs({.streams = 1, .run_blocks = 4, .hold_for = std::chrono::milliseconds(20)});
   ASSERT_TRUE(Get(runs, origin, 0).ok());
   ASSERT_TRUE(Get(runs, origin, 1).ok());  // run {1,4}: 2..4 held once it ends
   // Wait for the run to end: a request for 5 (the frontier) waits for it
@@ -260,7 +334,8 @@ TEST(OriginRunsTest, AFinishedRunsUntakenBlocksAreDroppedAfterHoldFor) {
 TEST(OriginRunsTest, DestroyingStopsARunThatWaitsForRoom) {
   FakeOrigin origin;
   {
-    OriginRuns runs({.run_blocks = 8,
+    OriginRuns runs({.streams = 1,
+                     .run_blocks = 8,
                      .max_running = 1,
                      .max_held_bytes = kBlock,
                      .hold_for = std::chrono::hours(1)});

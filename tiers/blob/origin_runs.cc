@@ -202,17 +202,33 @@ uint64_t OriginRuns::NextRunBlocks(Recent& recent, uint64_t first, uint64_t bloc
 }
 
 void OriginRuns::MaybeFollow(Run& run, uint64_t index, uint64_t blocks, const ReadRun& read) {
-  if (run.followed || index < run.first + run.count / 2 || stopping_ ||
-      running_ >= options_.max_running) {
-    return;
-  }
-  const uint64_t next = run.first + run.count;
   auto recent = recent_.find(run.object);
-  // Only the run at the reader's frontier is followed, and only while the
-  // object has blocks after it.
-  if (next >= blocks || recent == recent_.end() || recent->second.last + 1 != next) return;
-  run.followed = true;
-  const uint64_t count = NextRunBlocks(recent->second, next, blocks);
+  if (stopping_ || recent == recent_.end()) return;
+  Recent& reader = recent->second;
+  const uint64_t next = reader.last + 1;
+  if (next >= blocks) return;
+  // Only while the reader's frontier is the end of one of its runs (it
+  // reads sequentially; a jump elsewhere moved the frontier off them).
+  Run* frontier = nullptr;
+  uint32_t reading = 0;
+  for (const auto& other : runs_) {
+    if (other->object != run.object || other->version != run.version) continue;
+    if (other->first + other->count == next) frontier = other.get();
+    if (!other->done) ++reading;
+  }
+  if (frontier == nullptr) return;
+  // The frontier's run, half taken: its follower starts now, so the
+  // origin's time to answer overlaps the rest of it.
+  bool start = !frontier->followed && frontier == &run && index >= run.first + run.count / 2;
+  if (start) frontier->followed = true;
+  // More streams while the object has one reading (when none reads, its
+  // reader is slower than the origin and the middle rule suffices).
+  if (reading >= 1 && reading < options_.streams &&
+      running_ < std::max<uint32_t>(options_.max_running / 2, 1)) {
+    start = true;
+  }
+  if (!start || running_ >= options_.max_running) return;
+  const uint64_t count = NextRunBlocks(reader, next, blocks);
   NoteAsked(run.object, next + count - 1);
   if (count > 1) StartRun(run.object, run.version, next, count, read);
 }

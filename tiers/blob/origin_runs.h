@@ -16,6 +16,10 @@
 // to `max_run_blocks`, and the next run starts once the reader has taken
 // half of the current one (so the origin's time to answer a new range
 // overlaps the rest of the current one instead of stalling the reader).
+// Up to `streams` runs of an object read at once, one after the other in
+// the object, while half the run slots are free: an origin streams several
+// ranges of one object faster than one (Blob's per-connection throughput is
+// bounded; parallel ranges are how its own tools read large blobs).
 //
 // Bounded: at most `max_running` runs read at once (past that, blocks are
 // read alone); a run holds at most its share of `max_held_bytes`
@@ -47,6 +51,10 @@
 namespace kvtier::tiers::blob {
 
 struct OriginRunsOptions {
+  // Runs of one object reading at once (1: one, the next starting at the
+  // middle of the current one). Runs past the first start only while fewer
+  // than half of max_running read, so other readers still get theirs.
+  uint32_t streams = 4;
   uint32_t run_blocks = 4;       // the first run of an object; 1: every block read alone
   uint32_t max_run_blocks = 64;  // runs grow up to this (at least run_blocks)
   uint32_t max_running = 8;
@@ -140,8 +148,10 @@ class OriginRuns {
   // The length of the object's next run from `first`, which doubles the one
   // after it. Under mu_.
   uint64_t NextRunBlocks(Recent& recent, uint64_t first, uint64_t blocks) const;
-  // Starts the run after `run` once its reader took block `index` past its
-  // middle, when `run` is at the reader's frontier. Under mu_.
+  // When `run` belongs to a reader whose frontier is a run's end: starts
+  // runs from the frontier until `streams` of the object read, and one more
+  // once the reader took block `index` past the middle of the frontier's
+  // run. Under mu_.
   void MaybeFollow(Run& run, uint64_t index, uint64_t blocks, const ReadRun& read);
   // A run's thread: reads it and hands its blocks on.
   void Execute(const std::shared_ptr<Run>& run, const ReadRun& read);
