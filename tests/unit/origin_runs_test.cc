@@ -46,6 +46,10 @@ struct FakeOrigin {
   Status fail = Status::Ok();
   uint64_t fail_after = 0;  // blocks handed on before `fail`
   bool changed = false;
+  // With `hold_after_first`, a run hands on its first block at once and the
+  // rest only once `release` is set, so runs stay reading while a test looks.
+  bool hold_after_first = false;
+  std::atomic<bool> release{false};
 
   OriginRuns::ReadRun Reader() {
     return [this](uint64_t first, uint64_t count, bool* out_changed,
@@ -56,6 +60,7 @@ struct FakeOrigin {
       }
       for (uint64_t i = first; i < first + count; ++i) {
         if (while_reading && (pause_before == 0 || i == pause_before)) while_reading();
+        while (hold_after_first && i > first && !release) std::this_thread::yield();
         if (!fail.ok() && i - first >= fail_after) {
           *out_changed = changed;
           return fail;
@@ -68,6 +73,15 @@ struct FakeOrigin {
   std::vector<std::pair<uint64_t, uint64_t>> Calls() {
     std::lock_guard lock(mu);
     return calls;
+  }
+  // The calls once there are `n` (a run records its call on its own
+  // thread), or after 5 s; then 20 ms more, for any that should not come.
+  std::vector<std::pair<uint64_t, uint64_t>> CallsOnce(size_t n) {
+    for (int i = 0; i < 5000 && Calls().size() < n; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return Calls();
   }
 };
 
@@ -102,10 +116,7 @@ TEST(OriginRunsTest, TheNextRunStartsOnceTheReaderIsHalfwayThroughTheCurrentOne)
   ASSERT_TRUE(Get(runs, origin, 3).ok());
   // Block 3 is past the middle of {1,4}: the run from 5 starts although
   // nobody asked for 5 yet.
-  for (int i = 0; i < 5000 && origin.Calls().size() < 3; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  EXPECT_EQ(origin.Calls(), (Calls{{0, 1}, {1, 4}, {5, 7}}));
+  EXPECT_EQ(origin.CallsOnce(3), (Calls{{0, 1}, {1, 4}, {5, 7}}));
   for (uint64_t i = 4; i < 12; ++i) {
     auto block = Get(runs, origin, i);
     ASSERT_TRUE(block.ok());
@@ -115,76 +126,38 @@ TEST(OriginRunsTest, TheNextRunStartsOnceTheReaderIsHalfwayThroughTheCurrentOne)
   EXPECT_EQ(runs.counts().blocks_joined, 11u);
 }
 
-// A ReadRun that hands on the first block of each run at once and the rest
-// only once `release` is set, so runs stay reading while the test looks.
-struct PausedOrigin {
-  std::atomic<bool> release{false};
-  std::mutex mu;
-  Calls calls;
-  OriginRuns::ReadRun Reader() {
-    return [this](uint64_t first, uint64_t count, bool*, const OriginRuns::Deliver& deliver) {
-      {
-        std::lock_guard lock(mu);
-        calls.emplace_back(first, count);
-      }
-      for (uint64_t i = first; i < first + count; ++i) {
-        while (i > first && !release) std::this_thread::yield();
-        KVTIER_RETURN_IF_ERROR(deliver(i, BlockOf(i, 'a')));
-      }
-      return Status::Ok();
-    };
-  }
-  Calls Seen() {
-    std::lock_guard lock(mu);
-    return calls;
-  }
-  // The calls once there are `n` (a run records its call on its own
-  // thread), or after 5 s; then 20 ms more, for any that should not come.
-  Calls SeenOnce(size_t n) {
-    for (int i = 0; i < 5000 && Seen().size() < n; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    return Seen();
-  }
-};
-
-Result<BlockHandle> Get(OriginRuns& runs, PausedOrigin& origin, uint64_t index,
-                        uint64_t blocks = 40) {
-  bool changed = false;
-  return runs.Get("obj", "a", index, blocks, origin.Reader(), &changed);
-}
-
 TEST(OriginRunsTest, UpToStreamsRunsOfOneReaderReadAtOnceEachFromTheFrontier) {
-  PausedOrigin origin;  // outlives the runs that read it
+  FakeOrigin origin;  // outlives the runs that read it
+  origin.hold_after_first = true;
   OriginRuns runs({.streams = 3, .run_blocks = 4, .max_run_blocks = 4, .max_running = 8});
-  ASSERT_TRUE(Get(runs, origin, 0).ok());
+  ASSERT_TRUE(Get(runs, origin, 0, 40).ok());
   // Block 1 starts a run; taking it starts a second from the frontier.
-  ASSERT_TRUE(Get(runs, origin, 1).ok());
-  EXPECT_EQ(origin.SeenOnce(3), (Calls{{0, 1}, {1, 4}, {5, 4}}));
+  ASSERT_TRUE(Get(runs, origin, 1, 40).ok());
+  EXPECT_EQ(origin.CallsOnce(3), (Calls{{0, 1}, {1, 4}, {5, 4}}));
   // Taking from the second (both still reading) starts a third; taking
   // from the third starts none: three read at once.
-  ASSERT_TRUE(Get(runs, origin, 5).ok());
-  ASSERT_TRUE(Get(runs, origin, 9).ok());
-  EXPECT_EQ(origin.SeenOnce(4), (Calls{{0, 1}, {1, 4}, {5, 4}, {9, 4}}));
+  ASSERT_TRUE(Get(runs, origin, 5, 40).ok());
+  ASSERT_TRUE(Get(runs, origin, 9, 40).ok());
+  EXPECT_EQ(origin.CallsOnce(4), (Calls{{0, 1}, {1, 4}, {5, 4}, {9, 4}}));
   origin.release = true;
   for (uint64_t i : {2u, 3u, 4u, 6u, 7u, 8u, 10u}) {
-    auto block = Get(runs, origin, i);
+    auto block = Get(runs, origin, i, 40);
     ASSERT_TRUE(block.ok()) << i;
     EXPECT_TRUE(IsBlock(*block, i, 'a')) << i;
   }
   // Every block came from a run: none was read alone or twice.
-  for (const auto& [first, count] : origin.Seen()) EXPECT_TRUE(first == 0 || count == 4) << first;
+  for (const auto& [first, count] : origin.Calls()) EXPECT_TRUE(first == 0 || count == 4) << first;
 }
 
 TEST(OriginRunsTest, ExtraStreamsLeaveHalfTheRunSlotsToOtherReaders) {
-  PausedOrigin origin;
+  FakeOrigin origin;
+  origin.hold_after_first = true;
   OriginRuns runs({.streams = 4, .run_blocks = 4, .max_run_blocks = 4, .max_running = 4});
-  ASSERT_TRUE(Get(runs, origin, 0).ok());
-  ASSERT_TRUE(Get(runs, origin, 1).ok());  // the first run, and a second (1 of 4 slots used)
-  ASSERT_EQ(origin.SeenOnce(3).size(), 3u);
-  ASSERT_TRUE(Get(runs, origin, 5).ok());  // 2 of 4 used: no third
-  EXPECT_EQ(origin.SeenOnce(4), (Calls{{0, 1}, {1, 4}, {5, 4}}));
+  ASSERT_TRUE(Get(runs, origin, 0, 40).ok());
+  ASSERT_TRUE(Get(runs, origin, 1, 40).ok());  // the first run, and a second (1 of 4 slots used)
+  ASSERT_EQ(origin.CallsOnce(3).size(), 3u);
+  ASSERT_TRUE(Get(runs, origin, 5, 40).ok());  // 2 of 4 used: no third
+  EXPECT_EQ(origin.CallsOnce(4), (Calls{{0, 1}, {1, 4}, {5, 4}}));
   origin.release = true;
 }
 
