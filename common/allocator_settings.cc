@@ -1,4 +1,5 @@
-// Settings of jemalloc, the allocator of every binary that links kvtier_tiers.
+// Settings of jemalloc, the allocator of every binary that links
+// kvtier_allocator (the server's and the client tools).
 // This file is compiled into each such executable (an INTERFACE source of
 // kvtier_allocator), because jemalloc reads the `malloc_conf` symbol of the
 // executable at its first allocation. MALLOC_CONF in the environment still
