@@ -158,5 +158,48 @@ TEST(HitDensity, ClassesSeparateUnreadPartialTailsSharedPrefixesAndFollowUps) {
   EXPECT_EQ(HitDensityPolicy::ClassOf(tail), 3);
 }
 
+// Learned history misleads: first a block read once is read again 100 steps
+// later (the density policy learns to keep blocks read once), then such
+// blocks are never read again while new blocks are read again 40 steps after
+// their store (recency keeps those; keeping the blocks read once leaves them
+// no room). The guard sees LRU winning and hands eviction to recency.
+TEST(HitDensity, TheGuardHandsEvictionToRecencyWhenWhatWasLearnedStopsHolding) {
+  constexpr size_t kCapacity = 200;
+  constexpr uint64_t kSteps = 60000;
+  DensityCache cache(kCapacity);
+  ASSERT_NE(cache.policy(), nullptr);
+  uint64_t key = 0;
+  std::deque<uint64_t> read_once;  // keys read once, by step
+  for (uint64_t step = 1; step <= kSteps; ++step) {
+    const uint64_t fresh = ++key;
+    cache.Insert(fresh);
+    cache.Insert(++key);
+    cache.Insert(++key);
+    read_once.push_back(fresh);
+    if (read_once.size() > 100) {
+      // Its second read; a miss is stored again, as a client does.
+      if (!cache.Read(read_once.front())) cache.Insert(read_once.front());
+      read_once.pop_front();
+    }
+    cache.Read(fresh);
+  }
+  EXPECT_FALSE(cache.policy()->guard().recency_mode()) << "density wins the first phase";
+  bool recency = false;
+  std::deque<uint64_t> stored;
+  for (uint64_t step = 1; step <= kSteps && !recency; ++step) {
+    const uint64_t fresh = ++key;
+    cache.Insert(fresh);
+    cache.Read(fresh);  // read once: never again
+    cache.Insert(++key);
+    stored.push_back(key);
+    if (stored.size() > 40) {
+      if (!cache.Read(stored.front())) cache.Insert(stored.front());
+      stored.pop_front();
+    }
+    recency = cache.policy()->guard().recency_mode();
+  }
+  EXPECT_TRUE(recency);
+}
+
 }  // namespace
 }  // namespace kvtier::tiers

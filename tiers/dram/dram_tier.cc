@@ -617,6 +617,8 @@ TierStats DramTier::Stats() const {
   {
     std::lock_guard order_lock(order_mu_);
     stats.counters.push_back({"chain_breaks", order_.chain_breaks()});
+    stats.counters.push_back({"policy_recency_mode", order_.policy().recency_mode() ? 1u : 0u});
+    stats.counters.push_back({"policy_recency_switches", order_.policy().recency_switches()});
   }
   return stats;
 }

@@ -56,6 +56,7 @@ void EvictionOrder::Insert(PolicyEntry* entry) {
     }
   }
   entry->returned = evicted_recently_.MayContain(entry->key_hash);
+  policy_->OnCachedEntries(all_.size());
   policy_->RecordInsert(*entry);
   if (entry->cached_children == 0) MakeCandidate(entry, /*fresh=*/true);
 }
@@ -68,6 +69,7 @@ void EvictionOrder::Remove(PolicyEntry* entry, bool evicted) {
   }
   if (entry->candidate) DropCandidate(entry);
   all_.erase(entry->all_position);
+  policy_->OnCachedEntries(all_.size());
   if (entry->linked) {
     by_hash_.erase(entry->key_hash);
     entry->linked = false;

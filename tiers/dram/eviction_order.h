@@ -55,6 +55,7 @@ class EvictionOrder {
   PolicyEntry* PickVictim(const std::function<bool(const PolicyEntry&)>& can_evict);
 
   size_t size() const { return all_.size(); }
+  const EvictionPolicy& policy() const { return *policy_; }
   // Entries evicted by the fallback although they had cached children.
   uint64_t chain_breaks() const { return chain_breaks_; }
 

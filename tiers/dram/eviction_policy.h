@@ -76,6 +76,8 @@ class EvictionPolicy {
   virtual void OnRemove(PolicyEntry* entry) = 0;
   // `victim` (the last PickVictim result) is about to be evicted.
   virtual void OnEvict(PolicyEntry* /*victim*/) {}
+  // The order holds `entries` entries (candidates or not).
+  virtual void OnCachedEntries(size_t /*entries*/) {}
 
   // Chooses the next candidate to evict among those `can_evict` accepts,
   // and returns it without removing it. May reorder the candidates it passes
@@ -84,6 +86,11 @@ class EvictionPolicy {
   // (DramTier keeps the candidate's shard locked), so the policy returns the
   // first candidate it accepts and asks about no other after it.
   virtual PolicyEntry* PickVictim(const std::function<bool(const PolicyEntry&)>& can_evict) = 0;
+
+  // For policies with a PolicyGuard (policy_guard.h): whether it evicts in
+  // LRU order now, and how often it has turned that on.
+  virtual bool recency_mode() const { return false; }
+  virtual uint64_t recency_switches() const { return 0; }
 };
 
 // kDensity: hit density over chain leaves (hit_density_policy.h), the default;

@@ -23,6 +23,7 @@ int HitDensityPolicy::AgeOf(const PolicyEntry& entry, uint64_t now) const {
 }
 
 void HitDensityPolicy::RecordAccess(PolicyEntry& entry) {
+  guard_.Reference(entry.key_hash, /*hit=*/true, entries_.load(std::memory_order_relaxed));
   const uint64_t now = clock_.fetch_add(1, std::memory_order_relaxed) + 1;
   new_hits_[ClassOf(entry)][AgeOf(entry, now)].fetch_add(1, std::memory_order_relaxed);
   entry.tick.store(now, std::memory_order_relaxed);
@@ -31,6 +32,7 @@ void HitDensityPolicy::RecordAccess(PolicyEntry& entry) {
 }
 
 void HitDensityPolicy::RecordInsert(PolicyEntry& entry) {
+  guard_.Reference(entry.key_hash, /*hit=*/false, entries_.load(std::memory_order_relaxed));
   entry.tick.store(clock_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   entry.reads.store(0, std::memory_order_relaxed);
 }
@@ -38,6 +40,8 @@ void HitDensityPolicy::RecordInsert(PolicyEntry& entry) {
 void HitDensityPolicy::OnInsert(PolicyEntry* entry, bool fresh) {
   entry->queued_priority = candidates_.size();
   candidates_.push_back(entry);
+  entry->position_tick = entry->tick.load(std::memory_order_relaxed);
+  by_recency_.emplace(entry->position_tick, entry->id, entry);
   if (fresh) entry->queue = 0;
   if (fresh && random_() % kExplorerEvery == 0 &&
       explorers_ < std::max<size_t>(1, candidates_.size() * kExplorerShare)) {
@@ -49,6 +53,7 @@ void HitDensityPolicy::OnInsert(PolicyEntry* entry, bool fresh) {
 void HitDensityPolicy::OnRemove(PolicyEntry* entry) {
   const uint64_t index = entry->queued_priority;
   if (index >= candidates_.size() || candidates_[index] != entry) return;
+  by_recency_.erase({entry->position_tick, entry->id, entry});
   if (entry->queue == kExplorer) --explorers_;
   candidates_[index] = candidates_.back();
   candidates_[index]->queued_priority = index;
@@ -61,6 +66,7 @@ void HitDensityPolicy::OnEvict(PolicyEntry* victim) {
   eviction_age_sum_ += static_cast<double>(now > last ? now - last : 0);
   ++new_evictions_[ClassOf(*victim)][AgeOf(*victim, now)];
   if (++evictions_since_update_ >= kPeriod) Update();
+  guard_.OnEviction(entries_.load(std::memory_order_relaxed));
 }
 
 double HitDensityPolicy::Density(const PolicyEntry& entry, uint64_t now) const {
@@ -72,9 +78,27 @@ double HitDensityPolicy::Density(const PolicyEntry& entry, uint64_t now) const {
   return density_[ClassOf(entry)][age];
 }
 
+PolicyEntry* HitDensityPolicy::PickOldest(
+    const std::function<bool(const PolicyEntry&)>& can_evict) {
+  for (auto it = by_recency_.begin(); it != by_recency_.end();) {
+    PolicyEntry* entry = std::get<2>(*it);
+    const uint64_t tick = entry->tick.load(std::memory_order_relaxed);
+    if (tick != entry->position_tick) {  // read since queued: queue it anew
+      it = by_recency_.erase(it);
+      entry->position_tick = tick;
+      by_recency_.emplace(tick, entry->id, entry);
+      continue;
+    }
+    if (can_evict(*entry)) return entry;
+    ++it;
+  }
+  return nullptr;
+}
+
 PolicyEntry* HitDensityPolicy::PickVictim(
     const std::function<bool(const PolicyEntry&)>& can_evict) {
   if (candidates_.empty()) return nullptr;
+  if (guard_.recency_mode()) return PickOldest(can_evict);
   const uint64_t now = Now();
   // Ranked first, then offered lowest first: can_evict may take hold of the
   // candidate it accepts (DramTier locks its shard), so it is asked only

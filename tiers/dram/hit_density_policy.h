@@ -37,16 +37,24 @@
 // longer, explorers cost more space than they teach on conversation traces:
 // bench/RESULTS.md.)
 //
+// The guard (policy_guard.h) compares the policy with LRU as it runs and,
+// while LRU does significantly better, evicts in exact LRU order instead
+// (recency mode); hit density keeps learning meanwhile.
+//
 // Threads: RecordAccess adds to the hit counts with relaxed atomics and may
-// run on any thread; everything else runs under the order's lock.
+// run on any thread (a key the guard samples also takes its lock); everything
+// else runs under the order's lock.
 
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <random>
+#include <set>
+#include <tuple>
 #include <vector>
 
 #include "tiers/dram/eviction_policy.h"
+#include "tiers/dram/policy_guard.h"
 
 namespace kvtier::tiers {
 
@@ -68,7 +76,14 @@ class HitDensityPolicy final : public EvictionPolicy {
   void OnInsert(PolicyEntry* entry, bool fresh) override;
   void OnRemove(PolicyEntry* entry) override;
   void OnEvict(PolicyEntry* victim) override;
+  void OnCachedEntries(size_t entries) override {
+    entries_.store(entries, std::memory_order_relaxed);
+  }
   PolicyEntry* PickVictim(const std::function<bool(const PolicyEntry&)>& can_evict) override;
+
+  bool recency_mode() const override { return guard_.recency_mode(); }
+  uint64_t recency_switches() const override { return guard_.recency_switches(); }
+  const PolicyGuard& guard() const { return guard_; }
 
   static int ClassOf(const PolicyEntry& entry);
   static constexpr uint8_t kExplorer = 1;  // PolicyEntry::queue of an explorer
@@ -94,6 +109,13 @@ class HitDensityPolicy final : public EvictionPolicy {
   bool learned_ = false;
   uint64_t evictions_since_update_ = 0;
   double eviction_age_sum_ = 0;  // in ticks, since the last update
+
+  PolicyEntry* PickOldest(const std::function<bool(const PolicyEntry&)>& can_evict);
+
+  std::atomic<size_t> entries_{0};
+  PolicyGuard guard_;
+  // Candidates by their tick when queued (refreshed lazily), for recency mode.
+  std::set<std::tuple<uint64_t, uint64_t, PolicyEntry*>> by_recency_;
 
   std::vector<PolicyEntry*> candidates_;  // PolicyEntry::queued_priority is the index
   size_t explorers_ = 0;                  // candidates with PolicyEntry::queue == kExplorer

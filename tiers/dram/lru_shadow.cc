@@ -1,0 +1,62 @@
+#include "tiers/dram/lru_shadow.h"
+
+#include <algorithm>
+
+namespace kvtier::tiers {
+
+uint64_t LruShadow::Mix(uint64_t key_hash) {
+  // splitmix64's finalizer: the low bits depend on every bit of the hash.
+  uint64_t x = key_hash + 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+bool LruShadow::Sampled(uint64_t key_hash) const {
+  const uint64_t mask = (uint64_t{1} << shift_.load(std::memory_order_relaxed)) - 1;
+  return (Mix(key_hash) & mask) == 0;
+}
+
+size_t LruShadow::sampled_keys() const {
+  std::lock_guard lock(mutex_);
+  return index_.size();
+}
+
+void LruShadow::RaiseShift(int shift) {
+  shift_.store(shift, std::memory_order_relaxed);
+  const uint64_t mask = (uint64_t{1} << shift) - 1;
+  for (auto it = order_.begin(); it != order_.end();) {
+    if ((*it & mask) != 0) {
+      index_.erase(*it);
+      it = order_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+bool LruShadow::Reference(uint64_t key_hash, size_t cache_entries) {
+  const uint64_t mixed = Mix(key_hash);
+  std::lock_guard lock(mutex_);
+  int shift = shift_.load(std::memory_order_relaxed);
+  if ((cache_entries >> shift) > kMaxSampled) {
+    while ((cache_entries >> shift) > kMaxSampled) ++shift;
+    RaiseShift(shift);
+  }
+  const size_t capacity = std::max<size_t>(1, cache_entries >> shift);
+  auto found = index_.find(mixed);
+  const bool hit = found != index_.end();
+  if (hit) {
+    order_.splice(order_.begin(), order_, found->second);
+  } else {
+    order_.push_front(mixed);
+    index_.emplace(mixed, order_.begin());
+  }
+  while (index_.size() > capacity) {
+    index_.erase(order_.back());
+    order_.pop_back();
+  }
+  return hit;
+}
+
+}  // namespace kvtier::tiers

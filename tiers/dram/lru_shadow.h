@@ -1,0 +1,46 @@
+#pragma once
+
+// What textbook LRU would hit on the references a cache sees, at the
+// cache's current size, estimated from a spatial sample of the keys (SHARDS:
+// Waldspurger, Park, Garthwaite and Ahmad, FAST 2015). A key is in the
+// sample when the low `sample_shift` bits of a mix of its hash are zero; the
+// sample is an LRU cache of the cache's size scaled by the same rate, so it
+// hits a sampled key when LRU at the full size would have. The rate halves
+// (and the keys that leave the sample are dropped) whenever the sample would
+// hold more than kMaxSampled keys, so memory stays bounded whatever the
+// cache's size.
+//
+// Thread-safe: Reference takes the shadow's own lock, only for sampled keys.
+
+#include <atomic>
+#include <cstdint>
+#include <list>
+#include <mutex>
+#include <unordered_map>
+
+namespace kvtier::tiers {
+
+class LruShadow {
+ public:
+  static constexpr size_t kMaxSampled = 16384;
+
+  // Whether `key_hash` is in the sample at the current rate.
+  bool Sampled(uint64_t key_hash) const;
+  // Records a reference to a sampled key while the cache holds
+  // `cache_entries` entries; returns whether LRU would have hit it.
+  bool Reference(uint64_t key_hash, size_t cache_entries);
+
+  int sample_shift() const { return shift_.load(std::memory_order_relaxed); }
+  size_t sampled_keys() const;
+
+ private:
+  static uint64_t Mix(uint64_t key_hash);
+  void RaiseShift(int shift);
+
+  std::atomic<int> shift_{0};
+  mutable std::mutex mutex_;
+  std::list<uint64_t> order_;  // mixed hashes, most recent first
+  std::unordered_map<uint64_t, std::list<uint64_t>::iterator> index_;
+};
+
+}  // namespace kvtier::tiers
