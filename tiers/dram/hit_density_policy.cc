@@ -40,8 +40,7 @@ void HitDensityPolicy::RecordInsert(PolicyEntry& entry) {
 void HitDensityPolicy::OnInsert(PolicyEntry* entry, bool fresh) {
   entry->queued_priority = candidates_.size();
   candidates_.push_back(entry);
-  entry->position_tick = entry->tick.load(std::memory_order_relaxed);
-  by_recency_.emplace(entry->position_tick, entry->id, entry);
+  if (by_recency_built_) QueueByRecency(entry);
   if (fresh) entry->queue = 0;
   if (fresh && random_() % kExplorerEvery == 0 &&
       explorers_ < std::max<size_t>(1, candidates_.size() * kExplorerShare)) {
@@ -53,7 +52,7 @@ void HitDensityPolicy::OnInsert(PolicyEntry* entry, bool fresh) {
 void HitDensityPolicy::OnRemove(PolicyEntry* entry) {
   const uint64_t index = entry->queued_priority;
   if (index >= candidates_.size() || candidates_[index] != entry) return;
-  by_recency_.erase({entry->position_tick, entry->id, entry});
+  if (by_recency_built_) by_recency_.erase({entry->position_tick, entry->id, entry});
   if (entry->queue == kExplorer) --explorers_;
   candidates_[index] = candidates_.back();
   candidates_[index]->queued_priority = index;
@@ -78,6 +77,11 @@ double HitDensityPolicy::Density(const PolicyEntry& entry, uint64_t now) const {
   return density_[ClassOf(entry)][age];
 }
 
+void HitDensityPolicy::QueueByRecency(PolicyEntry* entry) {
+  entry->position_tick = entry->tick.load(std::memory_order_relaxed);
+  by_recency_.emplace(entry->position_tick, entry->id, entry);
+}
+
 PolicyEntry* HitDensityPolicy::PickOldest(
     const std::function<bool(const PolicyEntry&)>& can_evict) {
   for (auto it = by_recency_.begin(); it != by_recency_.end();) {
@@ -85,8 +89,7 @@ PolicyEntry* HitDensityPolicy::PickOldest(
     const uint64_t tick = entry->tick.load(std::memory_order_relaxed);
     if (tick != entry->position_tick) {  // read since queued: queue it anew
       it = by_recency_.erase(it);
-      entry->position_tick = tick;
-      by_recency_.emplace(tick, entry->id, entry);
+      QueueByRecency(entry);
       continue;
     }
     if (can_evict(*entry)) return entry;
@@ -98,7 +101,19 @@ PolicyEntry* HitDensityPolicy::PickOldest(
 PolicyEntry* HitDensityPolicy::PickVictim(
     const std::function<bool(const PolicyEntry&)>& can_evict) {
   if (candidates_.empty()) return nullptr;
-  if (guard_.recency_mode()) return PickOldest(can_evict);
+  // The recency order is kept only in recency mode, which is rare: built
+  // when it starts, dropped when it ends.
+  if (guard_.recency_mode()) {
+    if (!by_recency_built_) {
+      for (PolicyEntry* entry : candidates_) QueueByRecency(entry);
+      by_recency_built_ = true;
+    }
+    return PickOldest(can_evict);
+  }
+  if (by_recency_built_) {
+    by_recency_.clear();
+    by_recency_built_ = false;
+  }
   const uint64_t now = Now();
   // Ranked first, then offered lowest first: can_evict may take hold of the
   // candidate it accepts (DramTier locks its shard), so it is asked only

@@ -110,12 +110,15 @@ class HitDensityPolicy final : public EvictionPolicy {
   uint64_t evictions_since_update_ = 0;
   double eviction_age_sum_ = 0;  // in ticks, since the last update
 
+  void QueueByRecency(PolicyEntry* entry);
   PolicyEntry* PickOldest(const std::function<bool(const PolicyEntry&)>& can_evict);
 
   std::atomic<size_t> entries_{0};
   PolicyGuard guard_;
-  // Candidates by their tick when queued (refreshed lazily), for recency mode.
+  // The candidates by their tick when queued (refreshed lazily), while in
+  // recency mode.
   std::set<std::tuple<uint64_t, uint64_t, PolicyEntry*>> by_recency_;
+  bool by_recency_built_ = false;
 
   std::vector<PolicyEntry*> candidates_;  // PolicyEntry::queued_priority is the index
   size_t explorers_ = 0;                  // candidates with PolicyEntry::queue == kExplorer
