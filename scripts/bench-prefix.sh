@@ -10,6 +10,9 @@
 #   --capacities    DRAM capacities in blocks of 512 tokens [1953 5859 19531 97656]
 #                   (1M, 3M, 10M and 50M tokens)
 #   --nvme-policies policies also measured over NVMe ["density lru"]
+#   --trace FILE    measure this trace (Mooncake JSONL, 512-token blocks) instead
+#                   of the generated shapes, DRAM only, with the default policy and
+#                   lru; repeatable. Prints the rows and writes nothing to RESULTS.
 # Blocks are 4 KiB on the wire: the hit ratio depends on blocks, not bytes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,12 +20,14 @@ cd "$(dirname "$0")/.."
 requests=20000
 capacities="1953 5859 19531 97656"
 nvme_policies="density lru"
+traces=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --requests) requests=$2; shift 2 ;;
     --capacities) capacities=$2; shift 2 ;;
     --nvme-policies) nvme_policies=$2; shift 2 ;;
-    *) echo "usage: $0 [--requests N] [--capacities \"B ...\"] [--nvme-policies \"P ...\"]" >&2; exit 2 ;;
+    --trace) traces+=("$(realpath "$2")"); shift 2 ;;
+    *) echo "usage: $0 [--requests N] [--capacities \"B ...\"] [--nvme-policies \"P ...\"] [--trace FILE]..." >&2; exit 2 ;;
   esac
 done
 
@@ -82,6 +87,23 @@ CFG
   wait "$pid" || true
   echo "$json"
 }
+
+if [[ ${#traces[@]} -gt 0 ]]; then
+  echo "| trace | blocks | density (default) | lru | textbook LRU | Belady | density/LRU |"
+  echo "|---|---|---|---|---|---|---|"
+  for trace in "${traces[@]}"; do
+    for blocks in $capacities; do
+      density=$(run "$trace" "$blocks" density 64 0)
+      lru=$(run "$trace" "$blocks" lru 64 0)
+      textbook=$(field lru_token_hit_ratio "$density")
+      ratio=$(awk -v a="$(field token_hit_ratio "$density")" -v b="$textbook" \
+        'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')
+      echo "| $(basename "$trace" .jsonl) | $blocks | $(field token_hit_ratio "$density") |" \
+        "$(field token_hit_ratio "$lru") | $textbook | $(field belady_token_hit_ratio "$density") | $ratio |"
+    done
+  done
+  exit 0
+fi
 
 rows=()
 for shape in $shape_order; do
