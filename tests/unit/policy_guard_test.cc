@@ -3,10 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <list>
+#include <optional>
 #include <random>
+#include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "tiers/dram/lru_shadow.h"
+#include "tiers/dram/reference_ring.h"
 
 namespace kvtier::tiers {
 namespace {
@@ -47,10 +51,12 @@ TEST(LruShadow, BelowItsBoundEveryKeyIsSampledAndHitsAsExactLru) {
   uint64_t hits = 0;
   for (int i = 0; i < 50000; ++i) {
     const uint64_t k = key(random) + 1;
-    ASSERT_TRUE(shadow.Sampled(k));
-    const bool hit = shadow.Reference(k, kCache);
-    ASSERT_EQ(hit, exact.Reference(k)) << "reference " << i;
-    hits += hit ? 1 : 0;
+    const uint64_t mixed = LruShadow::Mix(k);
+    ASSERT_TRUE(shadow.Sampled(mixed));
+    const std::optional<bool> hit = shadow.Reference(mixed, kCache);
+    ASSERT_TRUE(hit.has_value());
+    ASSERT_EQ(*hit, exact.Reference(k)) << "reference " << i;
+    hits += *hit ? 1 : 0;
   }
   EXPECT_EQ(shadow.sample_shift(), 0);
   EXPECT_GT(hits, 10000u);  // the stream does hit, so the comparison means something
@@ -64,11 +70,11 @@ TEST(LruShadow, ALargeCacheIsSampledWithinTheBoundAndStillSeesWhatLruWouldHit) {
     uint64_t hits = 0;
     for (int pass = 0; pass < 2; ++pass) {
       for (uint64_t k = 1; k <= kLoop; ++k) {
-        if (!shadow.Sampled(k)) continue;
-        const bool hit = shadow.Reference(k, cache_entries);
+        const std::optional<bool> hit = shadow.Reference(LruShadow::Mix(k), cache_entries);
+        if (!hit) continue;  // not in the sample
         if (pass == 1) {
           ++sampled;
-          hits += hit ? 1 : 0;
+          hits += *hit ? 1 : 0;
         }
       }
     }
@@ -84,6 +90,38 @@ TEST(LruShadow, ALargeCacheIsSampledWithinTheBoundAndStillSeesWhatLruWouldHit) {
   // A loop three times the cache: LRU hits none.
   EXPECT_EQ(second_pass_hits(100000, &keys), 0.0);
   EXPECT_LE(keys, LruShadow::kMaxSampled);
+}
+
+TEST(ReferenceRing, EveryValuePushedFromSeveralThreadsIsPoppedOnceAndAFullRingRefuses) {
+  ReferenceRing<64> ring;
+  constexpr uint64_t kPerThread = 20000;
+  std::vector<std::thread> producers;
+  std::atomic<uint64_t> refused{0};
+  for (uint64_t t = 0; t < 3; ++t) {
+    producers.emplace_back([&, t] {
+      for (uint64_t i = 0; i < kPerThread; ++i) {
+        while (!ring.Push(t * kPerThread + i)) refused.fetch_add(1);
+      }
+    });
+  }
+  std::vector<int> seen(3 * kPerThread, 0);
+  uint64_t popped = 0;
+  while (popped < 3 * kPerThread) {
+    uint64_t value = 0;
+    if (!ring.Pop(&value)) continue;
+    ASSERT_LT(value, seen.size());
+    ++seen[value];
+    ++popped;
+  }
+  for (auto& producer : producers) producer.join();
+  for (size_t v = 0; v < seen.size(); ++v) ASSERT_EQ(seen[v], 1) << "value " << v;
+  uint64_t value = 0;
+  EXPECT_FALSE(ring.Pop(&value));
+  for (uint64_t i = 0; i < 64; ++i) ASSERT_TRUE(ring.Push(i));
+  EXPECT_FALSE(ring.Push(64)) << "full";
+  ASSERT_TRUE(ring.Pop(&value));
+  EXPECT_EQ(value, 0u);
+  EXPECT_TRUE(ring.Push(64));
 }
 
 TEST(PolicyGuard, LruWinningSignificantlyTurnsOnRecencyAfterTheWarmWindows) {

@@ -23,7 +23,7 @@ int HitDensityPolicy::AgeOf(const PolicyEntry& entry, uint64_t now) const {
 }
 
 void HitDensityPolicy::RecordAccess(PolicyEntry& entry) {
-  guard_.Reference(entry.key_hash, /*hit=*/true, entries_.load(std::memory_order_relaxed));
+  guard_.RecordHit(entry.key_hash);
   const uint64_t now = clock_.fetch_add(1, std::memory_order_relaxed) + 1;
   new_hits_[ClassOf(entry)][AgeOf(entry, now)].fetch_add(1, std::memory_order_relaxed);
   entry.tick.store(now, std::memory_order_relaxed);
@@ -32,7 +32,7 @@ void HitDensityPolicy::RecordAccess(PolicyEntry& entry) {
 }
 
 void HitDensityPolicy::RecordInsert(PolicyEntry& entry) {
-  guard_.Reference(entry.key_hash, /*hit=*/false, entries_.load(std::memory_order_relaxed));
+  guard_.RecordMiss(entry.key_hash, entries_.load(std::memory_order_relaxed));
   entry.tick.store(clock_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   entry.reads.store(0, std::memory_order_relaxed);
 }

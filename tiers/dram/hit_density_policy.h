@@ -41,9 +41,9 @@
 // while LRU does significantly better, evicts in exact LRU order instead
 // (recency mode); hit density keeps learning meanwhile.
 //
-// Threads: RecordAccess adds to the hit counts with relaxed atomics and may
-// run on any thread (a key the guard samples also takes its lock); everything
-// else runs under the order's lock.
+// Threads: RecordAccess adds to the hit counts with relaxed atomics (and a
+// key the guard samples to its lock-free ring) and may run on any thread;
+// everything else runs under the order's lock.
 
 #include <array>
 #include <atomic>

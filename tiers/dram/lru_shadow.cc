@@ -12,16 +12,6 @@ uint64_t LruShadow::Mix(uint64_t key_hash) {
   return x ^ (x >> 31);
 }
 
-bool LruShadow::Sampled(uint64_t key_hash) const {
-  const uint64_t mask = (uint64_t{1} << shift_.load(std::memory_order_relaxed)) - 1;
-  return (Mix(key_hash) & mask) == 0;
-}
-
-size_t LruShadow::sampled_keys() const {
-  std::lock_guard lock(mutex_);
-  return index_.size();
-}
-
 void LruShadow::RaiseShift(int shift) {
   shift_.store(shift, std::memory_order_relaxed);
   const uint64_t mask = (uint64_t{1} << shift) - 1;
@@ -35,14 +25,13 @@ void LruShadow::RaiseShift(int shift) {
   }
 }
 
-bool LruShadow::Reference(uint64_t key_hash, size_t cache_entries) {
-  const uint64_t mixed = Mix(key_hash);
-  std::lock_guard lock(mutex_);
+std::optional<bool> LruShadow::Reference(uint64_t mixed, size_t cache_entries) {
   int shift = shift_.load(std::memory_order_relaxed);
   if ((cache_entries >> shift) > kMaxSampled) {
     while ((cache_entries >> shift) > kMaxSampled) ++shift;
     RaiseShift(shift);
   }
+  if (!Sampled(mixed)) return std::nullopt;
   const size_t capacity = std::max<size_t>(1, cache_entries >> shift);
   auto found = index_.find(mixed);
   const bool hit = found != index_.end();

@@ -10,12 +10,13 @@
 // hold more than kMaxSampled keys, so memory stays bounded whatever the
 // cache's size.
 //
-// Thread-safe: Reference takes the shadow's own lock, only for sampled keys.
+// Threads: Sampled may run on any thread; everything else on one thread at a
+// time (PolicyGuard calls it under the order's lock).
 
 #include <atomic>
 #include <cstdint>
 #include <list>
-#include <mutex>
+#include <optional>
 #include <unordered_map>
 
 namespace kvtier::tiers {
@@ -24,21 +25,25 @@ class LruShadow {
  public:
   static constexpr size_t kMaxSampled = 16384;
 
-  // Whether `key_hash` is in the sample at the current rate.
-  bool Sampled(uint64_t key_hash) const;
-  // Records a reference to a sampled key while the cache holds
-  // `cache_entries` entries; returns whether LRU would have hit it.
-  bool Reference(uint64_t key_hash, size_t cache_entries);
+  // The key's identity in the shadow: a mix of its hash whose low bits
+  // decide the sample.
+  static uint64_t Mix(uint64_t key_hash);
+  // Whether the key whose mix is `mixed` is in the sample at the current rate.
+  bool Sampled(uint64_t mixed) const {
+    return (mixed & ((uint64_t{1} << shift_.load(std::memory_order_relaxed)) - 1)) == 0;
+  }
+  // Records a reference to the key whose mix is `mixed` while the cache
+  // holds `cache_entries` entries; returns whether LRU would have hit it, or
+  // nothing when the key is not in the sample (at the rate for that size).
+  std::optional<bool> Reference(uint64_t mixed, size_t cache_entries);
 
   int sample_shift() const { return shift_.load(std::memory_order_relaxed); }
-  size_t sampled_keys() const;
+  size_t sampled_keys() const { return index_.size(); }
 
  private:
-  static uint64_t Mix(uint64_t key_hash);
   void RaiseShift(int shift);
 
   std::atomic<int> shift_{0};
-  mutable std::mutex mutex_;
   std::list<uint64_t> order_;  // mixed hashes, most recent first
   std::unordered_map<uint64_t, std::list<uint64_t>::iterator> index_;
 };

@@ -2,24 +2,44 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 namespace kvtier::tiers {
 
-void PolicyGuard::Reference(uint64_t key_hash, bool hit, size_t cache_entries) {
-  if (!lru_.Sampled(key_hash)) return;
-  const bool lru_hit = lru_.Reference(key_hash, cache_entries);
-  window_references_.fetch_add(1, std::memory_order_relaxed);
-  if (hit && !lru_hit) window_only_policy_.fetch_add(1, std::memory_order_relaxed);
-  if (!hit && lru_hit) window_only_lru_.fetch_add(1, std::memory_order_relaxed);
+void PolicyGuard::RecordHit(uint64_t key_hash) {
+  const uint64_t mixed = LruShadow::Mix(key_hash);
+  if (lru_.Sampled(mixed)) hits_.Push(mixed | kHitBit);
+}
+
+void PolicyGuard::RecordMiss(uint64_t key_hash, size_t cache_entries) {
+  Drain(cache_entries);
+  Count(LruShadow::Mix(key_hash) & ~kHitBit, /*hit=*/false, cache_entries);
+}
+
+void PolicyGuard::Drain(size_t cache_entries) {
+  uint64_t value = 0;
+  while (hits_.Pop(&value)) Count(value & ~kHitBit, (value & kHitBit) != 0, cache_entries);
+}
+
+void PolicyGuard::Count(uint64_t mixed, bool hit, size_t cache_entries) {
+  const std::optional<bool> lru_hit = lru_.Reference(mixed, cache_entries);
+  if (!lru_hit) return;  // not in the sample
+  ++window_references_;
+  if (hit && !*lru_hit) ++window_only_policy_;
+  if (!hit && *lru_hit) ++window_only_lru_;
 }
 
 void PolicyGuard::OnEviction(size_t cache_entries) {
+  Drain(cache_entries);
   if (++window_evictions_ < cache_entries) return;
-  if (window_references_.load(std::memory_order_relaxed) < kMinWindowReferences) return;
+  if (window_references_ < kMinWindowReferences) return;
   window_evictions_ = 0;
-  window_references_.store(0, std::memory_order_relaxed);
-  Judge(static_cast<double>(window_only_policy_.exchange(0, std::memory_order_relaxed)),
-        static_cast<double>(window_only_lru_.exchange(0, std::memory_order_relaxed)));
+  window_references_ = 0;
+  const auto only_policy = static_cast<double>(window_only_policy_);
+  const auto only_lru = static_cast<double>(window_only_lru_);
+  window_only_policy_ = 0;
+  window_only_lru_ = 0;
+  Judge(only_policy, only_lru);
 }
 
 void PolicyGuard::Judge(double only_policy, double only_lru) {

@@ -18,14 +18,17 @@
 // again (up to kMaxRecencyHold), and 2 again after it has won. The first
 // kWarmWindows windows are not judged: the policy is still learning then.
 //
-// Threads: Reference may run on any thread (a sampled key takes
-// LruShadow's lock); OnEviction and Judge run under the order's lock.
+// Threads: RecordHit may run on any thread: a sampled read only goes into a
+// bounded lock-free ring (dropped when the ring is full, which leaves the
+// paired counts unbiased), so a read pays a hash mix and, when sampled, one
+// push. RecordMiss, OnEviction and Judge run under the order's lock, where
+// the ring is drained into the shadow.
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
 #include "tiers/dram/lru_shadow.h"
+#include "tiers/dram/reference_ring.h"
 
 namespace kvtier::tiers {
 
@@ -40,9 +43,13 @@ class PolicyGuard {
   static constexpr uint32_t kWarmWindows = 2;
   static constexpr uint32_t kMaxRecencyHold = 32;
 
-  // A reference to `key_hash` that the policy's cache hit or missed, while
-  // it holds `cache_entries` entries.
-  void Reference(uint64_t key_hash, bool hit, size_t cache_entries);
+  static constexpr size_t kRingSlots = 4096;
+
+  // A read that the policy's cache hit.
+  void RecordHit(uint64_t key_hash);
+  // A store of a block the cache did not hold, which holds `cache_entries`
+  // entries.
+  void RecordMiss(uint64_t key_hash, size_t cache_entries);
   // One eviction from a cache of `cache_entries` entries.
   void OnEviction(size_t cache_entries);
 
@@ -55,10 +62,16 @@ class PolicyGuard {
   void Judge(double only_policy, double only_lru);
 
  private:
+  static constexpr uint64_t kHitBit = uint64_t{1} << 63;  // in a ring value, over the mix
+
+  void Drain(size_t cache_entries);
+  void Count(uint64_t mixed, bool hit, size_t cache_entries);
+
   LruShadow lru_;
-  std::atomic<uint64_t> window_references_{0};
-  std::atomic<uint64_t> window_only_policy_{0};
-  std::atomic<uint64_t> window_only_lru_{0};
+  ReferenceRing<kRingSlots> hits_;  // mixes of sampled keys read, with kHitBit
+  uint64_t window_references_ = 0;
+  uint64_t window_only_policy_ = 0;
+  uint64_t window_only_lru_ = 0;
   uint64_t window_evictions_ = 0;
   double evidence_policy_ = 0;
   double evidence_lru_ = 0;
