@@ -2,26 +2,16 @@
 
 #include <algorithm>
 
+#include "tiers/dram/hash_mix.h"
+
 namespace kvtier::tiers {
-namespace {
 
 // The probe positions come from the hash's two halves (Kirsch and
 // Mitzenmacher's double hashing), mixed once so that sequential hashes
 // spread.
-uint64_t Mix(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
-
-}  // namespace
-
 bool GhostFilter::Test(const std::vector<uint64_t>& bits, uint64_t hash) {
   if (bits.empty()) return false;
-  const uint64_t mixed = Mix(hash);
+  const uint64_t mixed = MixHash64(hash);
   const uint64_t h1 = mixed & 0xffffffffu;
   const uint64_t h2 = (mixed >> 32) | 1;
   const uint64_t size = bits.size() * 64;
@@ -33,7 +23,7 @@ bool GhostFilter::Test(const std::vector<uint64_t>& bits, uint64_t hash) {
 }
 
 void GhostFilter::Set(std::vector<uint64_t>& bits, uint64_t hash) {
-  const uint64_t mixed = Mix(hash);
+  const uint64_t mixed = MixHash64(hash);
   const uint64_t h1 = mixed & 0xffffffffu;
   const uint64_t h2 = (mixed >> 32) | 1;
   const uint64_t size = bits.size() * 64;

@@ -4,14 +4,6 @@
 
 namespace kvtier::tiers {
 
-uint64_t LruShadow::Mix(uint64_t key_hash) {
-  // splitmix64's finalizer: the low bits depend on every bit of the hash.
-  uint64_t x = key_hash + 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
 void LruShadow::RaiseShift(int shift) {
   shift_.store(shift, std::memory_order_relaxed);
   const uint64_t mask = (uint64_t{1} << shift) - 1;

@@ -19,6 +19,8 @@
 #include <optional>
 #include <unordered_map>
 
+#include "tiers/dram/hash_mix.h"
+
 namespace kvtier::tiers {
 
 class LruShadow {
@@ -27,7 +29,7 @@ class LruShadow {
 
   // The key's identity in the shadow: a mix of its hash whose low bits
   // decide the sample.
-  static uint64_t Mix(uint64_t key_hash);
+  static uint64_t Mix(uint64_t key_hash) { return MixHash64(key_hash); }
   // Whether the key whose mix is `mixed` is in the sample at the current rate.
   bool Sampled(uint64_t mixed) const {
     return (mixed & ((uint64_t{1} << shift_.load(std::memory_order_relaxed)) - 1)) == 0;
