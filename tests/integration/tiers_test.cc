@@ -278,9 +278,10 @@ TEST(TiersTest, FullDiskRefusesNvmeWritesWhileReadsAndDramGoOn) {
 
   // Space returns: writes are taken again.
   std::filesystem::remove(inside / "filler");
-  EXPECT_TRUE(PutOne(*client, "durable", 1000).ok());
+  const Status retaken = PutOne(*client, "durable", 1000);
+  EXPECT_TRUE(retaken.ok()) << retaken.ToString() << "\n" << server.log();
   stats = client->Stats();
-  ASSERT_TRUE(stats.ok());
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   EXPECT_EQ(Counter(*stats, "nvme", "disk_full"), 0u);
   EXPECT_NE(ReadBack(*client, "durable", 1000), TierId::kNone);
   client.reset();

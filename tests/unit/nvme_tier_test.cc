@@ -1,9 +1,13 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
+#include <memory>
+#include <sstream>
 
 #include "common/checksum.h"
 #include "tiers/dram/dram_tier.h"
@@ -105,6 +109,39 @@ TEST_F(NvmeTierTest, BlocksSurviveReopenByteIdentical) {
     EXPECT_EQ(std::memcmp(got->bytes().data(), expected.bytes().data(), got->size()), 0) << i;
   }
   EXPECT_EQ(Counter(tier->Stats(), "recovered_entries"), 19u);
+}
+
+// RocksDB's messages go to kvtierd's log, never to a LOG file beside the
+// data (whose failed write on a full disk would abort the process).
+TEST_F(NvmeTierTest, IndexMessagesGoToTheServerLogAndNoLogFileIsWritten) {
+  auto previous = spdlog::default_logger();
+  const auto previous_level = spdlog::get_level();
+  std::ostringstream captured;
+  auto capture = std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(captured));
+  spdlog::set_default_logger(capture);
+  spdlog::set_level(spdlog::level::debug);
+  {
+    auto tier = Open();
+    ASSERT_NE(tier, nullptr);
+    ASSERT_TRUE(tier->Put({1, "k"}, Block(1000, 1)).ok());
+  }
+  spdlog::set_default_logger(previous);
+  spdlog::set_level(previous_level);
+  EXPECT_NE(captured.str().find("NVMe index (RocksDB): "), std::string::npos) << captured.str();
+  for (const auto& file : std::filesystem::directory_iterator(options_.directory / "index")) {
+    EXPECT_FALSE(file.path().filename().string().starts_with("LOG")) << file.path();
+  }
+
+  // Below spdlog's level, nothing is formatted or written.
+  std::ostringstream quiet;
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "quiet", std::make_shared<spdlog::sinks::ostream_sink_mt>(quiet)));
+  spdlog::set_level(spdlog::level::warn);
+  { EXPECT_NE(Open(), nullptr); }
+  spdlog::set_default_logger(previous);
+  spdlog::set_level(previous_level);
+  EXPECT_EQ(quiet.str(), "");
 }
 
 TEST_F(NvmeTierTest, FlippedBytesAreDetectedCountedAndNeverServed) {

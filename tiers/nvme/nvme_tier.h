@@ -9,7 +9,8 @@
 //                     a flags byte (bit 0: marked for upload; bits 1-2: pin
 //                     level), the expiry in Unix ms (8 bytes) and the KB
 //                     metadata (token count, position offset: 4 bytes each;
-//                     producer: 8 bytes)
+//                     producer: 8 bytes); no LOG file: RocksDB's messages
+//                     go to kvtierd's log (rocksdb_logger.h)
 //   segments/NNNNNNNNNNNNNNNN.seg   values back to back, no headers
 //
 // Why not values inside RocksDB: KV blocks are 256 KiB to 64 MiB. Every

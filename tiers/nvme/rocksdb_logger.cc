@@ -1,0 +1,45 @@
+#include "tiers/nvme/rocksdb_logger.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <string_view>
+
+namespace kvtier::tiers {
+namespace {
+
+spdlog::level::level_enum SpdlogLevel(rocksdb::InfoLogLevel level) {
+  switch (level) {
+    case rocksdb::InfoLogLevel::WARN_LEVEL:
+      return spdlog::level::warn;
+    case rocksdb::InfoLogLevel::ERROR_LEVEL:
+      return spdlog::level::err;
+    case rocksdb::InfoLogLevel::FATAL_LEVEL:
+      return spdlog::level::critical;
+    default:  // debug, info and the header RocksDB writes at open
+      return spdlog::level::debug;
+  }
+}
+
+}  // namespace
+
+RocksDbLogger::RocksDbLogger()
+    : rocksdb::Logger(spdlog::should_log(spdlog::level::debug)
+                          ? rocksdb::InfoLogLevel::DEBUG_LEVEL
+                          : rocksdb::InfoLogLevel::WARN_LEVEL) {}
+
+void RocksDbLogger::Logv(rocksdb::InfoLogLevel level, const char* format, va_list ap) {
+  const spdlog::level::level_enum to = SpdlogLevel(level);
+  if (!spdlog::should_log(to)) return;
+  std::array<char, 1024> line;  // longer messages are cut: a log line, not a record
+  const int length = std::vsnprintf(line.data(), line.size(), format, ap);
+  if (length < 0) return;
+  std::string_view text(line.data(),
+                        std::min<size_t>(static_cast<size_t>(length), line.size() - 1));
+  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  spdlog::log(to, "NVMe index (RocksDB): {}", text);
+}
+
+}  // namespace kvtier::tiers

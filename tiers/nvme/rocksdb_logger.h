@@ -1,0 +1,32 @@
+#pragma once
+
+// RocksDB's own messages (the NVMe index's opens, flushes, compactions,
+// errors) go to kvtierd's log instead of a LOG file in the index directory.
+//
+// Why: RocksDB's file logger writes into the same file system as the data.
+// When that file system fills up, a failed write leaves the logger in an
+// error state, and the librocksdb that Debian ships is built with
+// assertions: the next message it logs aborts the process. kvtierd must
+// refuse writes on a full disk and stay up. Logging through spdlog also
+// puts the index's messages where the operator already looks.
+//
+// Levels: RocksDB's warnings, errors and fatal messages at spdlog's warn,
+// error and critical; its info and debug messages (one per flush or
+// compaction, and the options dump at open) at spdlog's debug.
+
+#include <rocksdb/env.h>
+
+#include <cstdarg>
+
+namespace kvtier::tiers {
+
+class RocksDbLogger final : public rocksdb::Logger {
+ public:
+  // Asks RocksDB for messages down to what spdlog's level keeps now.
+  RocksDbLogger();
+
+  using rocksdb::Logger::Logv;
+  void Logv(rocksdb::InfoLogLevel level, const char* format, va_list ap) override;
+};
+
+}  // namespace kvtier::tiers
