@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Configures and builds kvtier. Usage: scripts/build.sh [--sanitize] [--target NAME]
+# Configures and builds kvtier. Usage: scripts/build.sh [--sanitize|--tsan] [--target NAME]
 #   default:        RelWithDebInfo into build/
 #   --sanitize:     ASan+UBSan into build-sanitize/
+#   --tsan:         ThreadSanitizer into build-tsan/
 #   --target NAME:  only NAME and what it needs (e.g. unit_tests)
 # Re-running only rebuilds what changed. Build output goes to stderr; the
 # build directory is printed on stdout.
@@ -14,8 +15,9 @@ target=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --sanitize) build_dir=build-sanitize; cmake_args+=(-DKVTIER_SANITIZE=ON); shift ;;
+    --tsan) build_dir=build-tsan; cmake_args+=(-DKVTIER_TSAN=ON); shift ;;
     --target) target=(--target "$2"); shift 2 ;;
-    *) echo "usage: $0 [--sanitize] [--target NAME]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--sanitize|--tsan] [--target NAME]" >&2; exit 2 ;;
   esac
 done
 

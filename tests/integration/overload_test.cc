@@ -30,7 +30,7 @@ uint64_t ResidentBytes(pid_t pid) {
   return 0;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr bool kSanitized = true;
 #else
 constexpr bool kSanitized = false;
@@ -38,7 +38,8 @@ constexpr bool kSanitized = false;
 
 TEST(Overload, WritesOfFourTimesTheDramCapacityKeepMemoryBounded) {
   if (kSanitized) {
-    GTEST_SKIP() << "AddressSanitizer keeps freed memory in quarantine: RSS says nothing here";
+    GTEST_SKIP() << "AddressSanitizer keeps freed memory in quarantine and ThreadSanitizer "
+                    "maps shadow memory: RSS says nothing here";
   }
   constexpr uint64_t kCapacity = 64ull << 20;
   testing::ServerProcess server({},

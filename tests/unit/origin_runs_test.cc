@@ -37,7 +37,8 @@ bool IsBlock(const BlockHandle& block, uint64_t index, char version) {
 // OriginRuns that reads it: a run's thread may still call it until the
 // OriginRuns is destroyed.
 struct FakeOrigin {
-  char version = 'a';
+  // Atomic: a test may change the object while a run still reads it.
+  std::atomic<char> version{'a'};
   std::vector<std::pair<uint64_t, uint64_t>> calls;
   std::mutex mu;
   // Runs inside each read before block `pause_before` (or before any).
@@ -65,7 +66,7 @@ struct FakeOrigin {
           *out_changed = changed;
           return fail;
         }
-        KVTIER_RETURN_IF_ERROR(deliver(i, BlockOf(i, version)));
+        KVTIER_RETURN_IF_ERROR(deliver(i, BlockOf(i, version.load())));
       }
       return Status::Ok();
     };
