@@ -8,6 +8,7 @@
 #include <random>
 
 #include "common/keys.h"
+#include "tiers/rocksdb_logger.h"
 
 namespace kvtier::tiers {
 namespace {
@@ -149,6 +150,9 @@ Result<std::unique_ptr<CheckpointCatalog>> CheckpointCatalog::Open(
   rocksdb::Options db_options;
   db_options.create_if_missing = true;
   db_options.max_open_files = 64;
+  // No LOG file beside the catalog: on a full disk it would abort us (rocksdb_logger.h).
+  db_options.info_log = std::make_shared<RocksDbLogger>("checkpoint catalog");
+  db_options.info_log_level = db_options.info_log->GetInfoLogLevel();
   rocksdb::DB* db = nullptr;
   KVTIER_RETURN_IF_ERROR(
       FromRocks(rocksdb::DB::Open(db_options, options.directory.string(), &db),

@@ -94,6 +94,12 @@ TEST_F(CheckpointTest, AnObjectWrittenInASessionReadsBackAcrossBlockBoundaries) 
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 1u);
   EXPECT_EQ((*all)[0].path, "run/step-100.pt");
+
+  // The NVMe index's and the catalog's RocksDB write no LOG file beside
+  // them (one on a full disk would abort the server: tiers/rocksdb_logger.h).
+  for (const auto& file : std::filesystem::recursive_directory_iterator(nvme_dir_)) {
+    EXPECT_FALSE(file.path().filename().string().starts_with("LOG")) << file.path();
+  }
 }
 
 // Checkpoints are written once and rarely read on the rack that wrote them:

@@ -16,7 +16,7 @@
 #include "common/byte_size.h"
 #include "common/checksum.h"
 #include "tiers/index_key.h"
-#include "tiers/nvme/rocksdb_logger.h"
+#include "tiers/rocksdb_logger.h"
 
 namespace kvtier::tiers {
 namespace {
@@ -130,7 +130,7 @@ Result<std::unique_ptr<NvmeTier>> NvmeTier::Open(const NvmeTierOptions& options)
   db_options.compression = rocksdb::kNoCompression;  // 32-byte extents do not compress
   db_options.max_open_files = 256;
   // No LOG file beside the data: on a full disk it would abort us (rocksdb_logger.h).
-  db_options.info_log = std::make_shared<RocksDbLogger>();
+  db_options.info_log = std::make_shared<RocksDbLogger>("NVMe index");
   db_options.info_log_level = db_options.info_log->GetInfoLogLevel();
   rocksdb::DB* db = nullptr;
   KVTIER_RETURN_IF_ERROR(

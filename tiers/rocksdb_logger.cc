@@ -1,4 +1,4 @@
-#include "tiers/nvme/rocksdb_logger.h"
+#include "tiers/rocksdb_logger.h"
 
 #include <spdlog/spdlog.h>
 
@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdio>
 #include <string_view>
+#include <utility>
 
 namespace kvtier::tiers {
 namespace {
@@ -25,10 +26,10 @@ spdlog::level::level_enum SpdlogLevel(rocksdb::InfoLogLevel level) {
 
 }  // namespace
 
-RocksDbLogger::RocksDbLogger()
-    : rocksdb::Logger(spdlog::should_log(spdlog::level::debug)
-                          ? rocksdb::InfoLogLevel::DEBUG_LEVEL
-                          : rocksdb::InfoLogLevel::WARN_LEVEL) {}
+RocksDbLogger::RocksDbLogger(std::string name)
+    : rocksdb::Logger(spdlog::should_log(spdlog::level::debug) ? rocksdb::InfoLogLevel::DEBUG_LEVEL
+                                                               : rocksdb::InfoLogLevel::WARN_LEVEL),
+      name_(std::move(name)) {}
 
 void RocksDbLogger::Logv(rocksdb::InfoLogLevel level, const char* format, va_list ap) {
   const spdlog::level::level_enum to = SpdlogLevel(level);
@@ -39,7 +40,7 @@ void RocksDbLogger::Logv(rocksdb::InfoLogLevel level, const char* format, va_lis
   std::string_view text(line.data(),
                         std::min<size_t>(static_cast<size_t>(length), line.size() - 1));
   while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-  spdlog::log(to, "NVMe index (RocksDB): {}", text);
+  spdlog::log(to, "{} (RocksDB): {}", name_, text);
 }
 
 }  // namespace kvtier::tiers

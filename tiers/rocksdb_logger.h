@@ -1,7 +1,8 @@
 #pragma once
 
-// RocksDB's own messages (the NVMe index's opens, flushes, compactions,
-// errors) go to kvtierd's log instead of a LOG file in the index directory.
+// RocksDB's own messages (opens, flushes, compactions and errors of the NVMe
+// index and the checkpoint catalog) go to kvtierd's log instead of a LOG
+// file beside their data.
 //
 // Why: RocksDB's file logger writes into the same file system as the data.
 // When that file system fills up, a failed write leaves the logger in an
@@ -17,16 +18,21 @@
 #include <rocksdb/env.h>
 
 #include <cstdarg>
+#include <string>
 
 namespace kvtier::tiers {
 
 class RocksDbLogger final : public rocksdb::Logger {
  public:
-  // Asks RocksDB for messages down to what spdlog's level keeps now.
-  RocksDbLogger();
+  // Asks RocksDB for messages down to what spdlog's level keeps now. Each
+  // line starts with `name` ("NVMe index (RocksDB): ...").
+  explicit RocksDbLogger(std::string name);
 
   using rocksdb::Logger::Logv;
   void Logv(rocksdb::InfoLogLevel level, const char* format, va_list ap) override;
+
+ private:
+  const std::string name_;
 };
 
 }  // namespace kvtier::tiers
