@@ -370,5 +370,73 @@ TEST(TiersTest, RepeatedFullDisksNeverStopTheServer) {
   EXPECT_EQ(server.Stop(), 0) << server.log();
 }
 
+// Index writes themselves fail on a full disk: every block is erased while
+// the disk is full (an erase is an index write alone, and RocksDB's WAL
+// needs new pages for them), then space returns. RocksDB's own recovery
+// would wait for more free space than its write buffer; the tier reopens
+// its index instead, and writes go on at once.
+TEST(TiersTest, IndexWritesResumeWhenSpaceReturnsAfterTheyFailed) {
+  testing::ServerProcess scratch;
+  const auto probe = scratch.dir() / "probe";
+  std::filesystem::create_directories(probe);
+  if (!CanMountPrivateTmpfs(probe)) GTEST_SKIP() << "cannot mount a tmpfs in a mount namespace";
+
+  const auto nvme_dir = scratch.dir() / "small-disk";
+  std::filesystem::create_directories(nvme_dir);
+  const std::string config =
+      "tiers:\n"
+      "  dram: {capacity: 4MiB}\n"
+      "  nvme: {directory: " +
+      nvme_dir.string() +
+      ", capacity: 1GiB, segment_bytes: 1MiB}\n"
+      "namespaces:\n"
+      "  - {name: durable, write_mode: write_through}\n";
+  testing::ServerProcess server({}, config);
+  server.set_launcher({"unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+                       "mount -t tmpfs -o size=16m kvtier-small-disk \"$0\" && exec \"$@\"",
+                       nvme_dir.string()});
+  ASSERT_TRUE(server.Start().ok()) << server.log();
+  const auto inside = std::filesystem::path("/proc/" + std::to_string(server.pid()) + "/root") /
+                      nvme_dir.relative_path();
+  auto client = Connect(server);
+  const std::vector<std::byte> value(4096, std::byte{7});
+  auto put = [&](const std::string& key) -> Status {
+    const std::vector<std::string> keys = {key};
+    const std::vector<std::span<const std::byte>> values = {value};
+    auto put = client->Put("durable", keys, values);
+    return put.ok() ? put->statuses[0] : put.status();
+  };
+  constexpr int kBlocks = 1500;
+  for (int i = 0; i < kBlocks; ++i) ASSERT_TRUE(put("k" + std::to_string(i)).ok()) << i;
+
+  const int filled = std::system(
+      ("dd if=/dev/zero of='" + (inside / "tail").string() + "' bs=4k status=none 2>/dev/null")
+          .c_str());
+  (void)filled;  // dd stops with an error at the full disk
+  for (int i = 0; i < kBlocks; ++i) {
+    auto deleted = client->Delete("durable", std::vector<std::string>{"k" + std::to_string(i)});
+    ASSERT_TRUE(deleted.ok()) << i << ": " << deleted.status().ToString();
+  }
+  auto stats = client->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_GT(Counter(*stats, "nvme", "io_errors"), 0u) << "no index write failed";
+  for (int i = 0; i < kBlocks; i += 100) {
+    auto got = client->Get("durable", std::vector<std::string>{"k" + std::to_string(i)});
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got->values[0].status.code(), StatusCode::kNotFound) << i;  // erased at once
+  }
+
+  std::filesystem::remove(inside / "tail");
+  for (int i = 0; i < 50; ++i) {
+    const Status again = put("again" + std::to_string(i));
+    ASSERT_TRUE(again.ok()) << i << ": " << again.ToString() << "\n" << server.log();
+  }
+  stats = client->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_GT(Counter(*stats, "nvme", "index_reopens"), 0u);
+  client.reset();
+  EXPECT_EQ(server.Stop(), 0) << server.log();
+}
+
 }  // namespace
 }  // namespace kvtier

@@ -125,6 +125,15 @@ Result<std::unique_ptr<NvmeTier>> NvmeTier::Open(const NvmeTierOptions& options)
   if (ec) return IoError("cannot create " + options.directory.string() + ": " + ec.message());
 
   std::unique_ptr<NvmeTier> tier(new NvmeTier(options));
+  KVTIER_RETURN_IF_ERROR(tier->OpenIndex());
+  KVTIER_RETURN_IF_ERROR(tier->Recover());
+  std::lock_guard lock(tier->write_mu_);
+  KVTIER_RETURN_IF_ERROR(tier->OpenNewSegment());
+  return tier;
+}
+
+Status NvmeTier::OpenIndex() {
+  db_.reset();  // a DB closes before the same directory opens again
   rocksdb::Options db_options;
   db_options.create_if_missing = true;
   db_options.compression = rocksdb::kNoCompression;  // 32-byte extents do not compress
@@ -134,13 +143,10 @@ Result<std::unique_ptr<NvmeTier>> NvmeTier::Open(const NvmeTierOptions& options)
   db_options.info_log_level = db_options.info_log->GetInfoLogLevel();
   rocksdb::DB* db = nullptr;
   KVTIER_RETURN_IF_ERROR(
-      FromRocks(rocksdb::DB::Open(db_options, (options.directory / "index").string(), &db),
+      FromRocks(rocksdb::DB::Open(db_options, (options_.directory / "index").string(), &db),
                 "opening the NVMe index"));
-  tier->db_.reset(db);
-  KVTIER_RETURN_IF_ERROR(tier->Recover());
-  std::lock_guard lock(tier->write_mu_);
-  KVTIER_RETURN_IF_ERROR(tier->OpenNewSegment());
-  return tier;
+  db_.reset(db);
+  return Status::Ok();
 }
 
 std::filesystem::path NvmeTier::SegmentPath(uint64_t id) const {
@@ -529,9 +535,15 @@ Status NvmeTier::SyncWrites() {
     }
   }
   if (index) {
-    if (Status synced = FromRocks(db_->SyncWAL(), "syncing the NVMe index"); !synced.ok()) {
-      segments.clear();
-      keep_for_next_time();
+    // A synced write of a WAL-only record syncs every index write before it.
+    // Under the write lock, as every use of the index DB: it may be
+    // reopened after a failed write (CommitIndexBatch).
+    std::lock_guard write_lock(write_mu_);
+    rocksdb::WriteBatch batch = StartIndexBatch();
+    batch.PutLogData("sync");
+    if (Status synced = CommitIndexBatch(batch, /*sync=*/true, "syncing the NVMe index");
+        !synced.ok()) {
+      index_unsynced_ = true;  // the segments are synced; the index is not
       return synced;
     }
   }
@@ -539,12 +551,25 @@ Status NvmeTier::SyncWrites() {
 }
 
 Status NvmeTier::CommitIndexBatch(rocksdb::WriteBatch& batch, bool sync, const char* what) {
-  // After a failed write RocksDB refuses every write until resumed; Resume
-  // is a no-op when it holds no error.
-  if (disk_full_.load(std::memory_order_relaxed)) db_->Resume().PermitUncheckedError();
-  rocksdb::WriteOptions write_options;
-  write_options.sync = sync;
-  const Status status = FromRocks(db_->Write(write_options, &batch), what);
+  // After a failed write RocksDB refuses every write until it recovers, and
+  // its own recovery from a full disk waits for more free space than the
+  // tier needs (its write buffer's size). The index is reopened instead:
+  // the reopened DB replays its WAL (every write acknowledged before the
+  // failure) and writes to a new one.
+  Status status = Status::Ok();
+  if (!db_ || index_failed_) {
+    status = OpenIndex();
+    if (status.ok()) {
+      index_failed_ = false;
+      counters_.index_reopens.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  if (status.ok()) {
+    rocksdb::WriteOptions write_options;
+    write_options.sync = sync;
+    status = FromRocks(db_->Write(write_options, &batch), what);
+    index_failed_ = !status.ok();
+  }
   if (!status.ok()) {
     counters_.io_errors.fetch_add(1, std::memory_order_relaxed);
     if (status.code() == StatusCode::kResourceExhausted) {
@@ -598,6 +623,7 @@ TierStats NvmeTier::Stats() const {
   stats.Add("segments_dropped", counters_.segments_dropped);
   stats.Add("checksum_failures", counters_.checksum_failures);
   stats.Add("io_errors", counters_.io_errors);
+  stats.Add("index_reopens", counters_.index_reopens);
   stats.Add("recovered_entries", counters_.recovered_entries);
   stats.Add("dropped_at_recovery", counters_.dropped_at_recovery);
   stats.Add("unpersisted_erases_dropped", counters_.unpersisted_erases_dropped);

@@ -32,7 +32,8 @@
 //     write-through namespaces). An entry whose segment is missing or too
 //     short is dropped at open.
 //   - Disk full: writes are refused with kResourceExhausted (retryable) while
-//     reads go on; the next write after space returns resumes the index. An
+//     reads go on; after a failed index write the next one reopens the index
+//     (counted as index_reopens), so writes resume as soon as space returns. An
 //     erase whose index delete could not be written is gone from memory at
 //     once and its delete rides with the next index write that succeeds; a
 //     crash before that may bring the erased block back (its own, verified
@@ -172,15 +173,21 @@ class NvmeTier final : public Tier, public UploadJournal {
   // An index batch that starts with the erases not yet persisted; requires
   // write_mu_.
   rocksdb::WriteBatch StartIndexBatch();
-  // Writes `batch` (resuming RocksDB first after a disk-full error) and
+  // Writes `batch` (reopening the index first after a failed write) and
   // tracks the disk-full state; requires write_mu_.
   Status CommitIndexBatch(rocksdb::WriteBatch& batch, bool sync, const char* what);
+  // Opens the index DB, closing the open one first. At Open, then under
+  // write_mu_.
+  Status OpenIndex();
   // Deletes an index entry already gone from memory; a delete that cannot
   // be written is kept for the next index write. Requires write_mu_.
   Status DeleteFromIndex(std::string index_key);
 
   const NvmeTierOptions options_;
+  // Used only under write_mu_ once open: it is reopened after a failed
+  // write. Null while a reopen fails.
   std::unique_ptr<rocksdb::DB> db_;
+  bool index_failed_ = false;  // the last index write failed; under write_mu_
 
   std::mutex write_mu_;  // appends, segment roll and drop
   std::shared_ptr<Segment> active_;
@@ -210,6 +217,7 @@ class NvmeTier final : public Tier, public UploadJournal {
     std::atomic<uint64_t> segments_dropped{0};
     std::atomic<uint64_t> checksum_failures{0};
     std::atomic<uint64_t> io_errors{0};
+    std::atomic<uint64_t> index_reopens{0};
     std::atomic<uint64_t> recovered_entries{0};
     std::atomic<uint64_t> dropped_at_recovery{0};
     std::atomic<uint64_t> unpersisted_erases_dropped{0};
