@@ -8,7 +8,7 @@
 #include <random>
 
 #include "common/keys.h"
-#include "tiers/rocksdb_logger.h"
+#include "tiers/rocksdb_support.h"
 
 namespace kvtier::tiers {
 namespace {
@@ -16,11 +16,6 @@ namespace {
 // RocksDB keys: "o" + path -> an object record.
 constexpr char kObjectPrefix = 'o';
 constexpr uint8_t kRecordVersion = 2;  // 2 added blob_path
-
-Status FromRocks(const rocksdb::Status& s, const std::string& what) {
-  if (s.ok()) return Status::Ok();
-  return IoError(what + ": " + s.ToString());
-}
 
 void PutU64(std::string& out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
@@ -147,19 +142,25 @@ Result<std::unique_ptr<CheckpointCatalog>> CheckpointCatalog::Open(
   std::filesystem::create_directories(options.directory, ec);
   if (ec) return IoError("cannot create " + options.directory.string() + ": " + ec.message());
   std::unique_ptr<CheckpointCatalog> catalog(new CheckpointCatalog(options));
+  KVTIER_RETURN_IF_ERROR(catalog->OpenDb());
+  KVTIER_RETURN_IF_ERROR(catalog->Load());
+  return catalog;
+}
+
+Status CheckpointCatalog::OpenDb() {
+  db_.reset();  // a DB closes before the same directory opens again
   rocksdb::Options db_options;
   db_options.create_if_missing = true;
   db_options.max_open_files = 64;
-  // No LOG file beside the catalog: on a full disk it would abort us (rocksdb_logger.h).
+  // No LOG file beside the catalog: on a full disk it would abort us (rocksdb_support.h).
   db_options.info_log = std::make_shared<RocksDbLogger>("checkpoint catalog");
   db_options.info_log_level = db_options.info_log->GetInfoLogLevel();
   rocksdb::DB* db = nullptr;
   KVTIER_RETURN_IF_ERROR(
-      FromRocks(rocksdb::DB::Open(db_options, options.directory.string(), &db),
-                "opening the checkpoint catalog at " + options.directory.string()));
-  catalog->db_.reset(db);
-  KVTIER_RETURN_IF_ERROR(catalog->Load());
-  return catalog;
+      FromRocks(rocksdb::DB::Open(db_options, options_.directory.string(), &db),
+                "opening the checkpoint catalog at " + options_.directory.string()));
+  db_.reset(db);
+  return Status::Ok();
 }
 
 Status CheckpointCatalog::Load() {
@@ -272,9 +273,16 @@ Status CheckpointCatalog::WriteObject(const ObjectInfo* put, const std::string* 
   if (put != nullptr)
     batch.Put(std::string(1, kObjectPrefix) + put->path,
               EncodeRecord(*put, checksums_[put->storage]));
+  // After a failed write (a full disk) RocksDB refuses writes until its own
+  // recovery, which waits for more free space than its write buffer; the
+  // catalog reopens instead (its WAL replayed), as the NVMe index does.
+  if (!db_ || db_failed_) KVTIER_RETURN_IF_ERROR(OpenDb());
   rocksdb::WriteOptions write_options;
   write_options.sync = true;  // an acknowledged commit survives a crash
-  return FromRocks(db_->Write(write_options, &batch), "writing the checkpoint catalog");
+  const Status written =
+      FromRocks(db_->Write(write_options, &batch), "writing the checkpoint catalog");
+  db_failed_ = !written.ok();
+  return written;
 }
 
 FreedBlocks CheckpointCatalog::BlocksOf(const ObjectInfo& object) {

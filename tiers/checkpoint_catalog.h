@@ -149,12 +149,15 @@ class CheckpointCatalog final : public ObjectCatalog {
 
   explicit CheckpointCatalog(const CheckpointCatalogOptions& options);
   Status Load();
+  // Opens the DB, closing the open one first. At Open, then under mu_.
+  Status OpenDb();
   Status WriteObject(const ObjectInfo* put, const std::string* erase_path);
   static FreedBlocks BlocksOf(const ObjectInfo& object);
   static FreedBlocks BlocksOf(const std::string& storage, const Session& session);
 
   const CheckpointCatalogOptions options_;
-  std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<rocksdb::DB> db_;  // under mu_ once open; null while a reopen fails
+  bool db_failed_ = false;           // the last write failed; under mu_
   mutable std::mutex mu_;
   ObjectMap objects_;                                                 // by path
   std::unordered_map<std::string, std::string> path_of_storage_;      // committed objects

@@ -96,7 +96,7 @@ TEST_F(CheckpointTest, AnObjectWrittenInASessionReadsBackAcrossBlockBoundaries) 
   EXPECT_EQ((*all)[0].path, "run/step-100.pt");
 
   // The NVMe index's and the catalog's RocksDB write no LOG file beside
-  // them (one on a full disk would abort the server: tiers/rocksdb_logger.h).
+  // them (one on a full disk would abort the server: tiers/rocksdb_support.h).
   for (const auto& file : std::filesystem::recursive_directory_iterator(nvme_dir_)) {
     EXPECT_FALSE(file.path().filename().string().starts_with("LOG")) << file.path();
   }

@@ -16,7 +16,7 @@
 #include "common/byte_size.h"
 #include "common/checksum.h"
 #include "tiers/index_key.h"
-#include "tiers/rocksdb_logger.h"
+#include "tiers/rocksdb_support.h"
 
 namespace kvtier::tiers {
 namespace {
@@ -86,13 +86,6 @@ bool NvmeTier::DecodeEntry(const rocksdb::Slice& bytes, Extent* extent) {
 
 namespace {
 
-Status FromRocks(const rocksdb::Status& s, const std::string& what) {
-  if (s.ok()) return Status::Ok();
-  if (s.IsNoSpace()) return ResourceExhausted(what + ": disk full: " + s.ToString());
-  if (s.IsCorruption()) return Corruption(what + ": " + s.ToString());
-  return IoError(what + ": " + s.ToString());
-}
-
 Status Errno(const std::string& what) { return IoError(what + ": " + std::strerror(errno)); }
 
 }  // namespace
@@ -138,7 +131,7 @@ Status NvmeTier::OpenIndex() {
   db_options.create_if_missing = true;
   db_options.compression = rocksdb::kNoCompression;  // 32-byte extents do not compress
   db_options.max_open_files = 256;
-  // No LOG file beside the data: on a full disk it would abort us (rocksdb_logger.h).
+  // No LOG file beside the data: on a full disk it would abort us (rocksdb_support.h).
   db_options.info_log = std::make_shared<RocksDbLogger>("NVMe index");
   db_options.info_log_level = db_options.info_log->GetInfoLogLevel();
   rocksdb::DB* db = nullptr;

@@ -10,7 +10,7 @@
 //                     level), the expiry in Unix ms (8 bytes) and the KB
 //                     metadata (token count, position offset: 4 bytes each;
 //                     producer: 8 bytes); no LOG file: RocksDB's messages
-//                     go to kvtierd's log (tiers/rocksdb_logger.h)
+//                     go to kvtierd's log (tiers/rocksdb_support.h)
 //   segments/NNNNNNNNNNNNNNNN.seg   values back to back, no headers
 //
 // Why not values inside RocksDB: KV blocks are 256 KiB to 64 MiB. Every

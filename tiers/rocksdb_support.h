@@ -1,5 +1,8 @@
 #pragma once
 
+// What the NVMe index and the checkpoint catalog share about RocksDB: its
+// statuses as ours, and its log.
+//
 // RocksDB's own messages (opens, flushes, compactions and errors of the NVMe
 // index and the checkpoint catalog) go to kvtierd's log instead of a LOG
 // file beside their data.
@@ -16,11 +19,19 @@
 // compaction, and the options dump at open) at spdlog's debug.
 
 #include <rocksdb/env.h>
+#include <rocksdb/status.h>
 
 #include <cstdarg>
 #include <string>
 
+#include "common/status.h"
+
 namespace kvtier::tiers {
+
+// `s` as a Status: a full disk as kResourceExhausted (retryable: writes go
+// on once space returns), corruption as kCorruption, any other failure as
+// kIoError; `what` says what was being done.
+Status FromRocks(const rocksdb::Status& s, const std::string& what);
 
 class RocksDbLogger final : public rocksdb::Logger {
  public:

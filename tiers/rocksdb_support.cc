@@ -1,4 +1,4 @@
-#include "tiers/rocksdb_logger.h"
+#include "tiers/rocksdb_support.h"
 
 #include <spdlog/spdlog.h>
 
@@ -25,6 +25,13 @@ spdlog::level::level_enum SpdlogLevel(rocksdb::InfoLogLevel level) {
 }
 
 }  // namespace
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsNoSpace()) return ResourceExhausted(what + ": disk full: " + s.ToString());
+  if (s.IsCorruption()) return Corruption(what + ": " + s.ToString());
+  return IoError(what + ": " + s.ToString());
+}
 
 RocksDbLogger::RocksDbLogger(std::string name)
     : rocksdb::Logger(spdlog::should_log(spdlog::level::debug) ? rocksdb::InfoLogLevel::DEBUG_LEVEL
