@@ -207,6 +207,47 @@ bool CanMountPrivateTmpfs(const std::filesystem::path& dir) {
   return std::system(command.c_str()) == 0;
 }
 
+// A kvtierd whose NVMe directory is a tmpfs of `megabytes`, mounted in a
+// mount namespace that only this kvtierd sees; inside() reaches that
+// directory through /proc/<pid>/root, where a filler file takes space and
+// removing it gives the space back. Its config: a DRAM tier of `dram`, an
+// NVMe tier of 1GiB (more than the disk) in segments of `segment`, and
+// `namespaces` (YAML list lines, "  - {...}\n" each).
+class SmallDiskServer {
+ public:
+  SmallDiskServer(int megabytes, const std::string& dram, const std::string& segment,
+                  const std::string& namespaces) {
+    const auto probe = scratch_.dir() / "probe";
+    std::filesystem::create_directories(probe);
+    supported_ = CanMountPrivateTmpfs(probe);
+    nvme_dir_ = scratch_.dir() / "small-disk";
+    std::filesystem::create_directories(nvme_dir_);
+    config_ = "tiers:\n  dram: {capacity: " + dram +
+              "}\n  nvme: {directory: " + nvme_dir_.string() +
+              ", capacity: 1GiB, segment_bytes: " + segment + "}\nnamespaces:\n" + namespaces;
+    server_ = std::make_unique<testing::ServerProcess>(std::vector<std::string>{}, config_);
+    server_->set_launcher({"unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+                           "mount -t tmpfs -o size=" + std::to_string(megabytes) +
+                               "m kvtier-small-disk \"$0\" && exec \"$@\"",
+                           nvme_dir_.string()});
+  }
+  // Whether this machine can mount such a tmpfs (else the test skips).
+  bool supported() const { return supported_; }
+  testing::ServerProcess& server() { return *server_; }
+  // The NVMe directory as the running server sees it.
+  std::filesystem::path inside() const {
+    return std::filesystem::path("/proc/" + std::to_string(server_->pid()) + "/root") /
+           nvme_dir_.relative_path();
+  }
+
+ private:
+  testing::ServerProcess scratch_;  // only for its directory
+  bool supported_ = false;
+  std::filesystem::path nvme_dir_;
+  std::string config_;
+  std::unique_ptr<testing::ServerProcess> server_;
+};
+
 Status PutOne(Client& client, const std::string& ns, int i) {
   const std::vector<std::string> keys = {Key(i)};
   const auto value = Value(i);
@@ -221,30 +262,14 @@ Status PutOne(Client& client, const std::string& ns, int i) {
 // /proc/<pid>/root. A filler file takes part of the space so that freeing
 // space can be shown too.
 TEST(TiersTest, FullDiskRefusesNvmeWritesWhileReadsAndDramGoOn) {
-  testing::ServerProcess scratch;
-  const auto probe = scratch.dir() / "probe";
-  std::filesystem::create_directories(probe);
-  if (!CanMountPrivateTmpfs(probe)) GTEST_SKIP() << "cannot mount a tmpfs in a mount namespace";
-
-  const auto nvme_dir = scratch.dir() / "small-disk";
-  std::filesystem::create_directories(nvme_dir);
-  const std::string config =
-      "tiers:\n"
-      "  dram: {capacity: 8MiB}\n"
-      "  nvme: {directory: " +
-      nvme_dir.string() +
-      ", capacity: 1GiB, segment_bytes: 4MiB}\n"
-      "namespaces:\n"
-      "  - {name: durable, write_mode: write_through}\n"
-      "  - {name: cached}\n"
-      "  - {name: memory, tiers: [dram]}\n";
-  testing::ServerProcess server({}, config);
-  server.set_launcher({"unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
-                       "mount -t tmpfs -o size=24m kvtier-small-disk \"$0\" && exec \"$@\"",
-                       nvme_dir.string()});
+  SmallDiskServer disk(24, "8MiB", "4MiB",
+                       "  - {name: durable, write_mode: write_through}\n"
+                       "  - {name: cached}\n"
+                       "  - {name: memory, tiers: [dram]}\n");
+  if (!disk.supported()) GTEST_SKIP() << "cannot mount a tmpfs in a mount namespace";
+  testing::ServerProcess& server = disk.server();
   ASSERT_TRUE(server.Start().ok()) << server.log();
-  const auto inside = std::filesystem::path("/proc/" + std::to_string(server.pid()) + "/root") /
-                      nvme_dir.relative_path();
+  const auto inside = disk.inside();
   ASSERT_EQ(std::system(("dd if=/dev/zero of='" + (inside / "filler").string() +
                          "' bs=1M count=6 status=none")
                             .c_str()),
@@ -294,29 +319,13 @@ TEST(TiersTest, FullDiskRefusesNvmeWritesWhileReadsAndDramGoOn) {
 // the server stays up, refuses while full, takes writes again each time
 // space returns, and loses nothing it acknowledged.
 TEST(TiersTest, RepeatedFullDisksNeverStopTheServer) {
-  testing::ServerProcess scratch;
-  const auto probe = scratch.dir() / "probe";
-  std::filesystem::create_directories(probe);
-  if (!CanMountPrivateTmpfs(probe)) GTEST_SKIP() << "cannot mount a tmpfs in a mount namespace";
-
-  const auto nvme_dir = scratch.dir() / "small-disk";
-  std::filesystem::create_directories(nvme_dir);
-  const std::string config =
-      "tiers:\n"
-      "  dram: {capacity: 4MiB}\n"
-      "  nvme: {directory: " +
-      nvme_dir.string() +
-      ", capacity: 1GiB, segment_bytes: 2MiB}\n"
-      "namespaces:\n"
-      "  - {name: durable, write_mode: write_through}\n"
-      "  - {name: cached}\n";
-  testing::ServerProcess server({}, config);
-  server.set_launcher({"unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
-                       "mount -t tmpfs -o size=32m kvtier-small-disk \"$0\" && exec \"$@\"",
-                       nvme_dir.string()});
+  SmallDiskServer disk(32, "4MiB", "2MiB",
+                       "  - {name: durable, write_mode: write_through}\n"
+                       "  - {name: cached}\n");
+  if (!disk.supported()) GTEST_SKIP() << "cannot mount a tmpfs in a mount namespace";
+  testing::ServerProcess& server = disk.server();
   ASSERT_TRUE(server.Start().ok()) << server.log();
-  const auto inside = std::filesystem::path("/proc/" + std::to_string(server.pid()) + "/root") /
-                      nvme_dir.relative_path();
+  const auto inside = disk.inside();
   // Fillers of 1 MiB each, freed a few at a time.
   constexpr int kFillers = 20;
   for (int f = 0; f < kFillers; ++f) {
@@ -377,28 +386,11 @@ TEST(TiersTest, RepeatedFullDisksNeverStopTheServer) {
 // would wait for more free space than its write buffer; the tier reopens
 // its index instead, and writes go on at once.
 TEST(TiersTest, IndexWritesResumeWhenSpaceReturnsAfterTheyFailed) {
-  testing::ServerProcess scratch;
-  const auto probe = scratch.dir() / "probe";
-  std::filesystem::create_directories(probe);
-  if (!CanMountPrivateTmpfs(probe)) GTEST_SKIP() << "cannot mount a tmpfs in a mount namespace";
-
-  const auto nvme_dir = scratch.dir() / "small-disk";
-  std::filesystem::create_directories(nvme_dir);
-  const std::string config =
-      "tiers:\n"
-      "  dram: {capacity: 4MiB}\n"
-      "  nvme: {directory: " +
-      nvme_dir.string() +
-      ", capacity: 1GiB, segment_bytes: 1MiB}\n"
-      "namespaces:\n"
-      "  - {name: durable, write_mode: write_through}\n";
-  testing::ServerProcess server({}, config);
-  server.set_launcher({"unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
-                       "mount -t tmpfs -o size=16m kvtier-small-disk \"$0\" && exec \"$@\"",
-                       nvme_dir.string()});
+  SmallDiskServer disk(16, "4MiB", "1MiB", "  - {name: durable, write_mode: write_through}\n");
+  if (!disk.supported()) GTEST_SKIP() << "cannot mount a tmpfs in a mount namespace";
+  testing::ServerProcess& server = disk.server();
   ASSERT_TRUE(server.Start().ok()) << server.log();
-  const auto inside = std::filesystem::path("/proc/" + std::to_string(server.pid()) + "/root") /
-                      nvme_dir.relative_path();
+  const auto inside = disk.inside();
   auto client = Connect(server);
   const std::vector<std::byte> value(4096, std::byte{7});
   auto put = [&](const std::string& key) -> Status {
@@ -443,28 +435,12 @@ TEST(TiersTest, IndexWritesResumeWhenSpaceReturnsAfterTheyFailed) {
 // after their blocks are on NVMe), then space returns: commits go on at
 // once, and every acknowledged commit reads back.
 TEST(TiersTest, CheckpointCommitsResumeWhenSpaceReturnsAfterTheyFailed) {
-  testing::ServerProcess scratch;
-  const auto probe = scratch.dir() / "probe";
-  std::filesystem::create_directories(probe);
-  if (!CanMountPrivateTmpfs(probe)) GTEST_SKIP() << "cannot mount a tmpfs in a mount namespace";
-
-  const auto nvme_dir = scratch.dir() / "small-disk";
-  std::filesystem::create_directories(nvme_dir);
-  const std::string config =
-      "tiers:\n"
-      "  dram: {capacity: 4MiB}\n"
-      "  nvme: {directory: " +
-      nvme_dir.string() +
-      ", capacity: 1GiB, segment_bytes: 1MiB}\n"
-      "namespaces:\n"
-      "  - {name: ckpt, kind: checkpoint, objects: {block_bytes: 4KiB}}\n";
-  testing::ServerProcess server({}, config);
-  server.set_launcher({"unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
-                       "mount -t tmpfs -o size=16m kvtier-small-disk \"$0\" && exec \"$@\"",
-                       nvme_dir.string()});
+  SmallDiskServer disk(16, "4MiB", "1MiB",
+                       "  - {name: ckpt, kind: checkpoint, objects: {block_bytes: 4KiB}}\n");
+  if (!disk.supported()) GTEST_SKIP() << "cannot mount a tmpfs in a mount namespace";
+  testing::ServerProcess& server = disk.server();
   ASSERT_TRUE(server.Start().ok()) << server.log();
-  const auto inside = std::filesystem::path("/proc/" + std::to_string(server.pid()) + "/root") /
-                      nvme_dir.relative_path();
+  const auto inside = disk.inside();
   auto client = Connect(server);
   const std::vector<std::byte> bytes(4096, std::byte{9});
   const std::vector<std::span<const std::byte>> blocks = {bytes};
