@@ -503,7 +503,7 @@ Status NvmeTier::SyncWrites() {
   bool index = false;
   {
     // A write that returned before this call is in a listed segment. The
-    // syncs themselves run without the write lock: writers go on.
+    // segments' syncs run without the write lock: writers go on.
     std::lock_guard write_lock(write_mu_);
     segments.swap(unsynced_segments_);
     index = std::exchange(index_unsynced_, false);
