@@ -131,7 +131,21 @@ Status CheckpointCatalogOptions::Validate() const {
   return Status::Ok();
 }
 
-CheckpointCatalog::CheckpointCatalog(const CheckpointCatalogOptions& options) : options_(options) {}
+namespace {
+
+rocksdb::Options CatalogOptions() {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.max_open_files = 64;
+  return options;
+}
+
+}  // namespace
+
+CheckpointCatalog::CheckpointCatalog(const CheckpointCatalogOptions& options)
+    : options_(options),
+      db_(std::make_unique<ReopeningDb>(options.directory.string(), CatalogOptions(),
+                                        "checkpoint catalog")) {}
 
 CheckpointCatalog::~CheckpointCatalog() = default;
 
@@ -142,29 +156,13 @@ Result<std::unique_ptr<CheckpointCatalog>> CheckpointCatalog::Open(
   std::filesystem::create_directories(options.directory, ec);
   if (ec) return IoError("cannot create " + options.directory.string() + ": " + ec.message());
   std::unique_ptr<CheckpointCatalog> catalog(new CheckpointCatalog(options));
-  KVTIER_RETURN_IF_ERROR(catalog->OpenDb());
+  KVTIER_RETURN_IF_ERROR(catalog->db_->Open());
   KVTIER_RETURN_IF_ERROR(catalog->Load());
   return catalog;
 }
 
-Status CheckpointCatalog::OpenDb() {
-  db_.reset();  // a DB closes before the same directory opens again
-  rocksdb::Options db_options;
-  db_options.create_if_missing = true;
-  db_options.max_open_files = 64;
-  // No LOG file beside the catalog: on a full disk it would abort us (rocksdb_support.h).
-  db_options.info_log = std::make_shared<RocksDbLogger>("checkpoint catalog");
-  db_options.info_log_level = db_options.info_log->GetInfoLogLevel();
-  rocksdb::DB* db = nullptr;
-  KVTIER_RETURN_IF_ERROR(
-      FromRocks(rocksdb::DB::Open(db_options, options_.directory.string(), &db),
-                "opening the checkpoint catalog at " + options_.directory.string()));
-  db_.reset(db);
-  return Status::Ok();
-}
-
 Status CheckpointCatalog::Load() {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<rocksdb::Iterator> it(db_->get().NewIterator(rocksdb::ReadOptions()));
   const std::string first(1, kObjectPrefix);
   for (it->Seek(first); it->Valid() && it->key().starts_with(first); it->Next()) {
     const std::string_view key = it->key().ToStringView();
@@ -273,16 +271,9 @@ Status CheckpointCatalog::WriteObject(const ObjectInfo* put, const std::string* 
   if (put != nullptr)
     batch.Put(std::string(1, kObjectPrefix) + put->path,
               EncodeRecord(*put, checksums_[put->storage]));
-  // After a failed write (a full disk) RocksDB refuses writes until its own
-  // recovery, which waits for more free space than its write buffer; the
-  // catalog reopens instead (its WAL replayed), as the NVMe index does.
-  if (!db_ || db_failed_) KVTIER_RETURN_IF_ERROR(OpenDb());
-  rocksdb::WriteOptions write_options;
-  write_options.sync = true;  // an acknowledged commit survives a crash
-  const Status written =
-      FromRocks(db_->Write(write_options, &batch), "writing the checkpoint catalog");
-  db_failed_ = !written.ok();
-  return written;
+  // An acknowledged commit survives a crash; after a failed write the
+  // catalog reopens before the next (ReopeningDb).
+  return db_->Write(batch, /*sync=*/true, "writing the checkpoint catalog");
 }
 
 FreedBlocks CheckpointCatalog::BlocksOf(const ObjectInfo& object) {

@@ -36,11 +36,9 @@
 #include "tiers/object_catalog.h"
 #include "tiers/object_listing.h"
 
-namespace rocksdb {
-class DB;
-}
-
 namespace kvtier::tiers {
+
+class ReopeningDb;  // tiers/rocksdb_support.h
 
 struct CheckpointCatalogOptions {
   std::filesystem::path directory;  // the catalog's RocksDB
@@ -149,15 +147,12 @@ class CheckpointCatalog final : public ObjectCatalog {
 
   explicit CheckpointCatalog(const CheckpointCatalogOptions& options);
   Status Load();
-  // Opens the DB, closing the open one first. At Open, then under mu_.
-  Status OpenDb();
   Status WriteObject(const ObjectInfo* put, const std::string* erase_path);
   static FreedBlocks BlocksOf(const ObjectInfo& object);
   static FreedBlocks BlocksOf(const std::string& storage, const Session& session);
 
   const CheckpointCatalogOptions options_;
-  std::unique_ptr<rocksdb::DB> db_;  // under mu_ once open; null while a reopen fails
-  bool db_failed_ = false;           // the last write failed; under mu_
+  const std::unique_ptr<ReopeningDb> db_;  // under mu_ once open
   mutable std::mutex mu_;
   ObjectMap objects_;                                                 // by path
   std::unordered_map<std::string, std::string> path_of_storage_;      // committed objects

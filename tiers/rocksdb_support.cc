@@ -33,6 +33,35 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   return IoError(what + ": " + s.ToString());
 }
 
+ReopeningDb::ReopeningDb(std::string path, rocksdb::Options options, const std::string& name)
+    : path_(std::move(path)), name_(name), options_(std::move(options)) {
+  // No LOG file beside the data: on a full disk it would abort us (above).
+  options_.info_log = std::make_shared<RocksDbLogger>(name);
+  options_.info_log_level = options_.info_log->GetInfoLogLevel();
+}
+
+Status ReopeningDb::Open() {
+  db_.reset();  // a DB closes before the same directory opens again
+  rocksdb::DB* db = nullptr;
+  KVTIER_RETURN_IF_ERROR(
+      FromRocks(rocksdb::DB::Open(options_, path_, &db), "opening the " + name_ + " at " + path_));
+  db_.reset(db);
+  failed_ = false;
+  return Status::Ok();
+}
+
+Status ReopeningDb::Write(rocksdb::WriteBatch& batch, bool sync, const std::string& what) {
+  if (!db_ || failed_) {
+    KVTIER_RETURN_IF_ERROR(Open());
+    reopens_.fetch_add(1, std::memory_order_relaxed);
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = sync;
+  const Status written = FromRocks(db_->Write(write_options, &batch), what);
+  failed_ = !written.ok();
+  return written;
+}
+
 RocksDbLogger::RocksDbLogger(std::string name)
     : rocksdb::Logger(spdlog::should_log(spdlog::level::debug) ? rocksdb::InfoLogLevel::DEBUG_LEVEL
                                                                : rocksdb::InfoLogLevel::WARN_LEVEL),

@@ -1,7 +1,7 @@
 #pragma once
 
 // What the NVMe index and the checkpoint catalog share about RocksDB: its
-// statuses as ours, and its log.
+// statuses as ours, its log, and writes that go on after a full disk.
 //
 // RocksDB's own messages (opens, flushes, compactions and errors of the NVMe
 // index and the checkpoint catalog) go to kvtierd's log instead of a LOG
@@ -18,10 +18,16 @@
 // error and critical; its info and debug messages (one per flush or
 // compaction, and the options dump at open) at spdlog's debug.
 
+#include <rocksdb/db.h>
 #include <rocksdb/env.h>
+#include <rocksdb/options.h>
 #include <rocksdb/status.h>
+#include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <cstdarg>
+#include <cstdint>
+#include <memory>
 #include <string>
 
 #include "common/status.h"
@@ -44,6 +50,40 @@ class RocksDbLogger final : public rocksdb::Logger {
 
  private:
   const std::string name_;
+};
+
+// A RocksDB at `path` whose writes resume once a full disk has room again.
+// After a failed write RocksDB refuses every write until its own recovery,
+// which for a full disk waits until more space is free than its write
+// buffer (64 MiB by default) and refuses a manual Resume meanwhile. Here
+// the write after a failed one first reopens the DB: the reopened DB
+// replays its WAL (every write acknowledged before the failure) and writes
+// a new one.
+//
+// Not thread-safe: the owner serializes Open, Write and get() (its own
+// lock). reopens() may be read from any thread.
+class ReopeningDb {
+ public:
+  // `options` as the owner wants them; their logger is set here (a
+  // RocksDbLogger named `name`).
+  ReopeningDb(std::string path, rocksdb::Options options, const std::string& name);
+
+  // Opens the DB, closing the open one first.
+  Status Open();
+  // Writes `batch` (reopening first when the last write failed); `what`
+  // says what the write is for, in errors.
+  Status Write(rocksdb::WriteBatch& batch, bool sync, const std::string& what);
+  // The open DB, for reads; Open must have succeeded.
+  rocksdb::DB& get() { return *db_; }
+  uint64_t reopens() const { return reopens_.load(std::memory_order_relaxed); }
+
+ private:
+  const std::string path_;
+  const std::string name_;
+  rocksdb::Options options_;
+  std::unique_ptr<rocksdb::DB> db_;  // null before Open and while a reopen fails
+  bool failed_ = false;              // the last write failed
+  std::atomic<uint64_t> reopens_{0};
 };
 
 }  // namespace kvtier::tiers

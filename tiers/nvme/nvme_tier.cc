@@ -107,7 +107,22 @@ NvmeTier::Segment::~Segment() {
   if (fd >= 0) close(fd);
 }
 
-NvmeTier::NvmeTier(const NvmeTierOptions& options) : options_(options) {}
+namespace {
+
+rocksdb::Options IndexOptions() {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.compression = rocksdb::kNoCompression;  // 32-byte extents do not compress
+  options.max_open_files = 256;
+  return options;
+}
+
+}  // namespace
+
+NvmeTier::NvmeTier(const NvmeTierOptions& options)
+    : options_(options),
+      index_(std::make_unique<ReopeningDb>((options.directory / "index").string(), IndexOptions(),
+                                           "NVMe index")) {}
 
 NvmeTier::~NvmeTier() = default;
 
@@ -118,28 +133,11 @@ Result<std::unique_ptr<NvmeTier>> NvmeTier::Open(const NvmeTierOptions& options)
   if (ec) return IoError("cannot create " + options.directory.string() + ": " + ec.message());
 
   std::unique_ptr<NvmeTier> tier(new NvmeTier(options));
-  KVTIER_RETURN_IF_ERROR(tier->OpenIndex());
+  KVTIER_RETURN_IF_ERROR(tier->index_->Open());
   KVTIER_RETURN_IF_ERROR(tier->Recover());
   std::lock_guard lock(tier->write_mu_);
   KVTIER_RETURN_IF_ERROR(tier->OpenNewSegment());
   return tier;
-}
-
-Status NvmeTier::OpenIndex() {
-  db_.reset();  // a DB closes before the same directory opens again
-  rocksdb::Options db_options;
-  db_options.create_if_missing = true;
-  db_options.compression = rocksdb::kNoCompression;  // 32-byte extents do not compress
-  db_options.max_open_files = 256;
-  // No LOG file beside the data: on a full disk it would abort us (rocksdb_support.h).
-  db_options.info_log = std::make_shared<RocksDbLogger>("NVMe index");
-  db_options.info_log_level = db_options.info_log->GetInfoLogLevel();
-  rocksdb::DB* db = nullptr;
-  KVTIER_RETURN_IF_ERROR(
-      FromRocks(rocksdb::DB::Open(db_options, (options_.directory / "index").string(), &db),
-                "opening the NVMe index"));
-  db_.reset(db);
-  return Status::Ok();
 }
 
 std::filesystem::path NvmeTier::SegmentPath(uint64_t id) const {
@@ -165,7 +163,7 @@ Status NvmeTier::Recover() {
   }
   // Index entries whose bytes are all on disk; the rest go.
   rocksdb::WriteBatch stale;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<rocksdb::Iterator> it(index_->get().NewIterator(rocksdb::ReadOptions()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     Extent extent;
     const bool decoded = DecodeEntry(it->value(), &extent);
@@ -181,7 +179,8 @@ Status NvmeTier::Recover() {
     counters_.recovered_entries.fetch_add(1, std::memory_order_relaxed);
   }
   KVTIER_RETURN_IF_ERROR(FromRocks(it->status(), "scanning the NVMe index"));
-  return FromRocks(db_->Write(rocksdb::WriteOptions(), &stale), "dropping stale index entries");
+  return FromRocks(index_->get().Write(rocksdb::WriteOptions(), &stale),
+                   "dropping stale index entries");
 }
 
 Status NvmeTier::OpenNewSegment() {
@@ -529,8 +528,8 @@ Status NvmeTier::SyncWrites() {
   }
   if (index) {
     // A synced write of a WAL-only record syncs every index write before it.
-    // Under the write lock, as every use of the index DB: it may be
-    // reopened after a failed write (CommitIndexBatch).
+    // Under the write lock, as every use of the index: it may be reopened
+    // after a failed write (ReopeningDb).
     std::lock_guard write_lock(write_mu_);
     rocksdb::WriteBatch batch = StartIndexBatch();
     batch.PutLogData("sync");
@@ -544,25 +543,8 @@ Status NvmeTier::SyncWrites() {
 }
 
 Status NvmeTier::CommitIndexBatch(rocksdb::WriteBatch& batch, bool sync, const char* what) {
-  // After a failed write RocksDB refuses every write until it recovers, and
-  // its own recovery from a full disk waits for more free space than the
-  // tier needs (its write buffer's size). The index is reopened instead:
-  // the reopened DB replays its WAL (every write acknowledged before the
-  // failure) and writes to a new one.
-  Status status = Status::Ok();
-  if (!db_ || index_failed_) {
-    status = OpenIndex();
-    if (status.ok()) {
-      index_failed_ = false;
-      counters_.index_reopens.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
-  if (status.ok()) {
-    rocksdb::WriteOptions write_options;
-    write_options.sync = sync;
-    status = FromRocks(db_->Write(write_options, &batch), what);
-    index_failed_ = !status.ok();
-  }
+  // After a failed write the index reopens before the next (ReopeningDb).
+  const Status status = index_->Write(batch, sync, what);
   if (!status.ok()) {
     counters_.io_errors.fetch_add(1, std::memory_order_relaxed);
     if (status.code() == StatusCode::kResourceExhausted) {
@@ -616,7 +598,7 @@ TierStats NvmeTier::Stats() const {
   stats.Add("segments_dropped", counters_.segments_dropped);
   stats.Add("checksum_failures", counters_.checksum_failures);
   stats.Add("io_errors", counters_.io_errors);
-  stats.Add("index_reopens", counters_.index_reopens);
+  stats.Add("index_reopens", index_->reopens());
   stats.Add("recovered_entries", counters_.recovered_entries);
   stats.Add("dropped_at_recovery", counters_.dropped_at_recovery);
   stats.Add("unpersisted_erases_dropped", counters_.unpersisted_erases_dropped);

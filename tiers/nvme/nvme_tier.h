@@ -70,12 +70,13 @@
 #include "tiers/tier.h"
 
 namespace rocksdb {
-class DB;
 class Slice;
 class WriteBatch;
 }  // namespace rocksdb
 
 namespace kvtier::tiers {
+
+class ReopeningDb;  // tiers/rocksdb_support.h
 
 struct NvmeTierOptions {
   std::filesystem::path directory;
@@ -176,18 +177,13 @@ class NvmeTier final : public Tier, public UploadJournal {
   // Writes `batch` (reopening the index first after a failed write) and
   // tracks the disk-full state; requires write_mu_.
   Status CommitIndexBatch(rocksdb::WriteBatch& batch, bool sync, const char* what);
-  // Opens the index DB, closing the open one first. At Open, then under
-  // write_mu_.
-  Status OpenIndex();
   // Deletes an index entry already gone from memory; a delete that cannot
   // be written is kept for the next index write. Requires write_mu_.
   Status DeleteFromIndex(std::string index_key);
 
   const NvmeTierOptions options_;
-  // Used only under write_mu_ once open: it is reopened after a failed
-  // write. Null while a reopen fails.
-  std::unique_ptr<rocksdb::DB> db_;
-  bool index_failed_ = false;  // the last index write failed; under write_mu_
+  // Used only under write_mu_ once open: it reopens after a failed write.
+  const std::unique_ptr<ReopeningDb> index_;
 
   std::mutex write_mu_;  // appends, segment roll and drop
   std::shared_ptr<Segment> active_;
@@ -217,7 +213,6 @@ class NvmeTier final : public Tier, public UploadJournal {
     std::atomic<uint64_t> segments_dropped{0};
     std::atomic<uint64_t> checksum_failures{0};
     std::atomic<uint64_t> io_errors{0};
-    std::atomic<uint64_t> index_reopens{0};
     std::atomic<uint64_t> recovered_entries{0};
     std::atomic<uint64_t> dropped_at_recovery{0};
     std::atomic<uint64_t> unpersisted_erases_dropped{0};
