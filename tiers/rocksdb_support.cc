@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <string_view>
+#include <system_error>
 #include <utility>
 
 namespace kvtier::tiers {
@@ -35,13 +37,18 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
 
 ReopeningDb::ReopeningDb(std::string path, rocksdb::Options options, const std::string& name)
     : path_(std::move(path)), name_(name), options_(std::move(options)) {
-  // No LOG file beside the data: on a full disk it would abort us (above).
+  // No LOG file beside the data: on a full disk it would abort us
+  // (rocksdb_support.h).
   options_.info_log = std::make_shared<RocksDbLogger>(name);
   options_.info_log_level = options_.info_log->GetInfoLogLevel();
 }
 
 Status ReopeningDb::Open() {
   db_.reset();  // a DB closes before the same directory opens again
+  // RocksDB logs a missing directory as an error before it creates it.
+  std::error_code ec;
+  std::filesystem::create_directories(path_, ec);
+  if (ec) return IoError("cannot create " + path_ + ": " + ec.message());
   rocksdb::DB* db = nullptr;
   KVTIER_RETURN_IF_ERROR(
       FromRocks(rocksdb::DB::Open(options_, path_, &db), "opening the " + name_ + " at " + path_));
