@@ -13,12 +13,17 @@
 // Dataset files are kept by this node's page cache (they are immutable per
 // version) unless --direct-io: then every read goes to the server (the
 // rack's cache) straight into the reader's buffer, one copy fewer and no
-// node memory spent on pages a data loader reads once an epoch.
+// node memory spent on pages a data loader reads once an epoch. Such files
+// can still be mapped (MAP_PRIVATE always; MAP_SHARED on Linux 6.6 and
+// later, kernel_init.h).
 // docs/training.md shows a training job reading through the mount.
 
 #define FUSE_USE_VERSION 35
 #include <fuse3/fuse.h>
+#include <fuse3/fuse_lowlevel.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -27,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "client/fuse/kernel_init.h"
 #include "client/fuse/object_fs.h"
 
 namespace kvtier::client {
@@ -39,6 +45,37 @@ struct Mount {
   std::unique_ptr<ServerSession> server;
   std::unique_ptr<ObjectFs> tree;
 };
+
+// The session's I/O with the FUSE device: libfuse's own, but for the one
+// INIT reply (kernel_init.h).
+std::atomic<bool> init_reply_pending{false};
+
+ssize_t WriteReply(int fd, struct iovec* iov, int count, void*) {
+  if (init_reply_pending.exchange(false)) return WriteInitReplyAllowingMmap(fd, iov, count);
+  return ::writev(fd, iov, count);
+}
+
+ssize_t ReadRequest(int fd, void* buffer, size_t size, void*) { return ::read(fd, buffer, size); }
+
+// Asks the kernel to let --direct-io files be mapped MAP_SHARED, where it
+// can (kernel 6.6 and later). Called from the init callback: the INIT reply
+// is the next thing the session sends.
+void AllowSharedMmapOfDirectIoFiles(const struct fuse_conn_info& conn) {
+  if (conn.proto_major != 7 || conn.proto_minor < kAllowMmapMinor) {
+    std::cerr << "kvtier-fuse: the kernel's FUSE " << conn.proto_major << "." << conn.proto_minor
+              << " cannot map --direct-io files shared (7." << kAllowMmapMinor
+              << ", Linux 6.6, can)\n";
+    return;
+  }
+  struct fuse_session* session = fuse_get_session(fuse_get_context()->fuse);
+  static const struct fuse_custom_io io = {WriteReply, ReadRequest, nullptr, nullptr};
+  init_reply_pending = true;
+  if (fuse_session_custom_io(session, &io, fuse_session_fd(session)) != 0) {
+    init_reply_pending = false;
+    std::cerr << "kvtier-fuse: cannot set the session's I/O: --direct-io files cannot be mapped "
+                 "shared\n";
+  }
+}
 
 ObjectFs& Tree() { return *static_cast<Mount*>(fuse_get_context()->private_data)->tree; }
 
@@ -59,6 +96,7 @@ void* Init(struct fuse_conn_info* conn, struct fuse_config* config) {
   conn->max_write = 1 << 20;  // checkpoint writes in large pieces
   // An open with O_TRUNC comes as such, not as a truncate() before it.
   if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+  if (mount->direct_io) AllowSharedMmapOfDirectIoFiles(*conn);
   return mount;
 }
 

@@ -259,15 +259,38 @@ std::shared_ptr<ObjectFs::WriteFile> ObjectFs::WriterOf(uint64_t handle) {
 
 std::shared_future<Result<RangeBytes>> ObjectFs::Request(OpenFile& file, uint64_t index) {
   auto it = file.chunks.find(index);
-  if (it != file.chunks.end()) return it->second;
+  if (it != file.chunks.end()) return it->second.reply;
   const uint64_t offset = index * file.chunk_bytes;
   const uint64_t length = std::min(file.chunk_bytes, file.entry.size - offset);
   auto client = session_.Current();
   std::shared_future<Result<RangeBytes>> reply =
       client.ok() ? (*client)->ReadRangeAsync(file.ns, file.object, offset, length).share()
                   : Ready(client.status()).share();
-  file.chunks.emplace(index, reply);
+  file.chunks.emplace(index, OpenFile::Chunk{reply});
   return reply;
+}
+
+void ObjectFs::Served(OpenFile& file, uint64_t index, uint64_t bytes) {
+  auto it = file.chunks.find(index);
+  if (it == file.chunks.end()) return;
+  const uint64_t length = std::min(file.chunk_bytes, file.entry.size - index * file.chunk_bytes);
+  it->second.served += bytes;
+  if (it->second.served >= length) file.chunks.erase(it);
+}
+
+void ObjectFs::Prune(OpenFile& file, uint64_t first, uint64_t last) const {
+  // Past the bound, the chunks farthest behind this read go first (a read
+  // that arrives late needs the nearest ones), then the farthest ahead. The
+  // read-ahead just requested stays: the reader needs it next.
+  const uint64_t window = options_.read_ahead_chunks + 1;
+  const size_t bound = 2 * window + (last - first + 1);
+  while (file.chunks.size() > bound) {
+    if (file.chunks.begin()->first < first) {
+      file.chunks.erase(file.chunks.begin());
+    } else {
+      file.chunks.erase(std::prev(file.chunks.end()));
+    }
+  }
 }
 
 Result<RangeBytes> ObjectFs::Chunk(OpenFile& file, uint64_t index) {
@@ -314,12 +337,7 @@ int64_t ObjectFs::Read(uint64_t handle, char* into, uint64_t size, uint64_t offs
         Request(*file, i);
       }
     }
-    // Bounded: chunks well behind the reader go, and past the bound the
-    // chunks farthest from this read.
-    const uint64_t keep_from = first > window ? first - window : 0;
-    file->chunks.erase(file->chunks.begin(), file->chunks.lower_bound(keep_from));
-    const size_t bound = 2 * window + (last - first + 1);
-    while (file->chunks.size() > bound) file->chunks.erase(std::prev(file->chunks.end()));
+    Prune(*file, first, last);
     // A jump (seek) starts a new sequence where it landed.
     file->next_expected =
         sequential ? std::max(file->next_expected, end / chunk_bytes) : end / chunk_bytes;
@@ -335,6 +353,8 @@ int64_t ObjectFs::Read(uint64_t handle, char* into, uint64_t size, uint64_t offs
     const uint64_t from = std::max(offset, chunk_start);
     const uint64_t to = std::min(end, chunk_start + expected);
     std::memcpy(into + (from - offset), chunk->bytes.get() + (from - chunk_start), to - from);
+    std::lock_guard lock(file->mu);
+    Served(*file, i, to - from);
   }
   return static_cast<int64_t>(end - offset);
 }

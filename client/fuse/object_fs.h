@@ -31,7 +31,10 @@
 // directory. Data: an open file is pinned to the version it was opened
 // at; reads go out in chunks (the object's block size, at most the
 // server's max_payload_bytes), and a sequential reader gets the next
-// `read_ahead_chunks` chunks requested before it asks. A read that finds
+// `read_ahead_chunks` chunks requested before it asks. A chunk is held
+// until all its bytes were read, or it falls out of a bounded window
+// around the reader (reads that FUSE's threads take out of order still
+// find their chunk). A read that finds
 // the object changed underneath fails with ESTALE, never mixing versions.
 //
 // Thread safety: every method may be called concurrently (FUSE's
@@ -130,9 +133,13 @@ class ObjectFs {
     std::string object;
     ObjectEntry entry;  // the version it was opened at
     uint64_t chunk_bytes = 0;
+    struct Chunk {
+      std::shared_future<Result<RangeBytes>> reply;
+      uint64_t served = 0;  // bytes copied out of it so far
+    };
     std::mutex mu;
-    std::map<uint64_t, std::shared_future<Result<RangeBytes>>> chunks;  // by index
-    uint64_t next_expected = 0;  // the chunk a sequential reader reads next
+    std::map<uint64_t, Chunk> chunks;  // by index
+    uint64_t next_expected = 0;        // the chunk a sequential reader reads next
   };
   struct WriteFile {
     std::string ns;
@@ -168,6 +175,12 @@ class ObjectFs {
   Result<Attr> Lookup(const std::string& ns, const std::string& object);
   std::shared_future<Result<RangeBytes>> Request(OpenFile& file, uint64_t index);
   Result<RangeBytes> Chunk(OpenFile& file, uint64_t index);
+  // Counts `bytes` served from chunk `index`; a chunk whose every byte was
+  // served goes (a reader reads each byte once). file.mu held.
+  static void Served(OpenFile& file, uint64_t index, uint64_t bytes);
+  // Keeps the chunks a read from `first` to `last` may still need: file.mu
+  // held.
+  void Prune(OpenFile& file, uint64_t first, uint64_t last) const;
   std::shared_ptr<OpenFile> FileOf(uint64_t handle);
   std::shared_ptr<WriteFile> WriterOf(uint64_t handle);
   // What the server said of namespace `ns` in Hello: its kind and whether
