@@ -1,7 +1,8 @@
 // kvtier-fuse: a kvtierd's object namespaces as files.
 //
 //   kvtier-fuse --server HOST:PORT [--token-file FILE] [--read-ahead N]
-//               [--metadata-ttl-ms MS] [--retry-ms MS] [--direct-io]
+//               [--metadata-ttl-ms MS] [--retry-ms MS]
+//               [--direct-io | --page-cache | --direct-io-from SIZE]
 //               MOUNTPOINT [FUSE options]
 //
 // One directory per namespace that holds objects: dataset namespaces
@@ -10,12 +11,19 @@
 // debug, -o allow_other, ...). The token comes from --token-file or the
 // environment variable KVTIER_TOKEN. Unmount with `fusermount3 -u MOUNTPOINT`.
 //
-// Dataset files are kept by this node's page cache (they are immutable per
-// version) unless --direct-io: then every read goes to the server (the
-// rack's cache) straight into the reader's buffer, one copy fewer and no
-// node memory spent on pages a data loader reads once an epoch. Such files
-// can still be mapped (MAP_PRIVATE always; MAP_SHARED on Linux 6.6 and
-// later, kernel_init.h).
+// Dataset files are read one of two ways, chosen per open:
+//   - through this node's page cache, which keeps what was read (the files
+//     are immutable per version): a second read on the node never leaves
+//     it, and small reads are served from the kernel's read-ahead;
+//   - direct I/O: every read goes to the server (the rack's cache) straight
+//     into the reader's buffer, one copy fewer and no node memory filled
+//     with pages a data loader reads once an epoch.
+// By default a file of at least --direct-io-from bytes (64 MiB: a shard, not
+// a sample) is read direct and smaller ones through the page cache, where
+// the kernel lets direct-I/O files be mapped MAP_SHARED (Linux 6.6 and
+// later, kernel_init.h; numpy.memmap maps that way); on older kernels every
+// file uses the page cache. --direct-io reads every file direct (MAP_SHARED
+// maps of them fail on older kernels), --page-cache none.
 // docs/training.md shows a training job reading through the mount.
 
 #define FUSE_USE_VERSION 35
@@ -34,14 +42,23 @@
 
 #include "client/fuse/kernel_init.h"
 #include "client/fuse/object_fs.h"
+#include "common/byte_size.h"
 
 namespace kvtier::client {
 namespace {
 
+enum class CacheMode {
+  kBySize,     // direct I/O from `direct_io_from` bytes, where shared maps allow
+  kDirect,     // --direct-io
+  kPageCache,  // --page-cache
+};
+
 struct Mount {
   SessionOptions session;
   FsOptions fs;
-  bool direct_io = false;  // dataset files bypass the page cache
+  CacheMode cache_mode = CacheMode::kBySize;
+  uint64_t direct_io_from = uint64_t{64} << 20;
+  bool direct_io_maps_shared = false;  // the kernel agreed at INIT
   std::unique_ptr<ServerSession> server;
   std::unique_ptr<ObjectFs> tree;
 };
@@ -57,24 +74,26 @@ ssize_t WriteReply(int fd, struct iovec* iov, int count, void*) {
 
 ssize_t ReadRequest(int fd, void* buffer, size_t size, void*) { return ::read(fd, buffer, size); }
 
-// Asks the kernel to let --direct-io files be mapped MAP_SHARED, where it
-// can (kernel 6.6 and later). Called from the init callback: the INIT reply
-// is the next thing the session sends.
-void AllowSharedMmapOfDirectIoFiles(const struct fuse_conn_info& conn) {
+// Asks the kernel to let direct-I/O files be mapped MAP_SHARED, where it
+// can (kernel 6.6 and later); whether it will. Called from the init
+// callback: the INIT reply is the next thing the session sends.
+bool AllowSharedMmapOfDirectIoFiles(const struct fuse_conn_info& conn) {
   if (conn.proto_major != 7 || conn.proto_minor < kAllowMmapMinor) {
     std::cerr << "kvtier-fuse: the kernel's FUSE " << conn.proto_major << "." << conn.proto_minor
-              << " cannot map --direct-io files shared (7." << kAllowMmapMinor
+              << " cannot map direct-I/O files shared (7." << kAllowMmapMinor
               << ", Linux 6.6, can)\n";
-    return;
+    return false;
   }
   struct fuse_session* session = fuse_get_session(fuse_get_context()->fuse);
   static const struct fuse_custom_io io = {WriteReply, ReadRequest, nullptr, nullptr};
   init_reply_pending = true;
   if (fuse_session_custom_io(session, &io, fuse_session_fd(session)) != 0) {
     init_reply_pending = false;
-    std::cerr << "kvtier-fuse: cannot set the session's I/O: --direct-io files cannot be mapped "
+    std::cerr << "kvtier-fuse: cannot set the session's I/O: direct-I/O files cannot be mapped "
                  "shared\n";
+    return false;
   }
+  return true;
 }
 
 ObjectFs& Tree() { return *static_cast<Mount*>(fuse_get_context()->private_data)->tree; }
@@ -96,7 +115,12 @@ void* Init(struct fuse_conn_info* conn, struct fuse_config* config) {
   conn->max_write = 1 << 20;  // checkpoint writes in large pieces
   // An open with O_TRUNC comes as such, not as a truncate() before it.
   if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-  if (mount->direct_io) AllowSharedMmapOfDirectIoFiles(*conn);
+  if (mount->cache_mode != CacheMode::kPageCache) {
+    mount->direct_io_maps_shared = AllowSharedMmapOfDirectIoFiles(*conn);
+    if (!mount->direct_io_maps_shared && mount->cache_mode == CacheMode::kBySize) {
+      std::cerr << "kvtier-fuse: every dataset file is read through the page cache\n";
+    }
+  }
   return mount;
 }
 
@@ -126,10 +150,22 @@ int Open(const char* path, struct fuse_file_info* info) {
   if (int rc = Tree().Open(path, info->flags, &handle); rc != 0) return rc;
   info->fh = handle;
   // Dataset objects are immutable per version: the page cache may keep
-  // what it read (or, with --direct-io, is not used for them). Checkpoints
-  // are rewritten in place: read them afresh.
+  // what it read, or is not used for them (the header says which).
+  // Checkpoints are rewritten in place: read them afresh.
+  const auto& mount = *static_cast<Mount*>(fuse_get_context()->private_data);
   const bool read_only = Tree().IsReadOnly(path);
-  const bool direct_io = static_cast<Mount*>(fuse_get_context()->private_data)->direct_io;
+  bool direct_io = false;
+  switch (mount.cache_mode) {
+    case CacheMode::kDirect:
+      direct_io = true;
+      break;
+    case CacheMode::kPageCache:
+      direct_io = false;
+      break;
+    case CacheMode::kBySize:
+      direct_io = mount.direct_io_maps_shared && Tree().OpenedSize(handle) >= mount.direct_io_from;
+      break;
+  }
   info->keep_cache = read_only && !direct_io ? 1 : 0;
   info->direct_io = read_only && direct_io ? 1 : 0;
   return 0;
@@ -200,7 +236,8 @@ int Release(const char*, struct fuse_file_info* info) {
 int Usage(const std::string& what) {
   std::cerr << "kvtier-fuse: " << what
             << "\nusage: kvtier-fuse --server HOST:PORT [--token-file FILE] [--read-ahead N]\n"
-               "                   [--metadata-ttl-ms MS] [--retry-ms MS] [--direct-io]\n"
+               "                   [--metadata-ttl-ms MS] [--retry-ms MS]\n"
+               "                   [--direct-io | --page-cache | --direct-io-from SIZE]\n"
                "                   MOUNTPOINT [FUSE options]\n";
   return 2;
 }
@@ -230,7 +267,14 @@ int Run(int argc, char** argv) {
       } else if (arg == "--metadata-ttl-ms" && has_value) {
         mount.fs.metadata_ttl = std::chrono::milliseconds(std::stoull(argv[++i]));
       } else if (arg == "--direct-io") {
-        mount.direct_io = true;
+        mount.cache_mode = CacheMode::kDirect;
+      } else if (arg == "--page-cache") {
+        mount.cache_mode = CacheMode::kPageCache;
+      } else if (arg == "--direct-io-from" && has_value) {
+        auto size = ParseByteSize(argv[++i]);
+        if (!size.ok()) return Usage("bad value for " + arg + ": " + size.status().ToString());
+        mount.cache_mode = CacheMode::kBySize;
+        mount.direct_io_from = *size;
       } else if (arg == "--retry-ms" && has_value) {
         mount.session.retry_for = std::chrono::milliseconds(std::stoull(argv[++i]));
       } else {

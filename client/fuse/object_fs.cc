@@ -251,6 +251,11 @@ std::shared_ptr<ObjectFs::OpenFile> ObjectFs::FileOf(uint64_t handle) {
   return it == files_.end() ? nullptr : it->second;
 }
 
+uint64_t ObjectFs::OpenedSize(uint64_t handle) {
+  std::shared_ptr<OpenFile> file = FileOf(handle);
+  return file == nullptr ? 0 : file->entry.size;
+}
+
 std::shared_ptr<ObjectFs::WriteFile> ObjectFs::WriterOf(uint64_t handle) {
   std::lock_guard lock(files_mu_);
   auto it = writers_.find(handle);

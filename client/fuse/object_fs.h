@@ -95,6 +95,8 @@ class ObjectFs {
   // checkpoint namespace; elsewhere it is EROFS.
   int Open(const std::string& path, int flags, uint64_t* handle);
   int Create(const std::string& path, uint64_t* handle);
+  // The size of the version a read handle was opened at (0 for others).
+  uint64_t OpenedSize(uint64_t handle);
   // Bytes read (0 at the end), or -errno.
   int64_t Read(uint64_t handle, char* into, uint64_t size, uint64_t offset);
   // Bytes taken, or -errno.
