@@ -621,6 +621,13 @@ TEST_F(DatasetDirectIoMountTest, ASharedMappingIsServedWhereTheKernelAllowsIt) {
   ASSERT_TRUE(Same(Shell("cat " + At("dataset/train-0002.bin")), large_));
 }
 
+TEST(DatasetMountOptions, ABadSizeIsRefusedBeforeMounting) {
+  auto run = testing::RunShell(testing::BinaryPath("kvtier-fuse") +
+                               " --server 127.0.0.1:1 --direct-io-from lots /nonexistent 2>&1");
+  EXPECT_EQ(run.exit_code, 2) << run.out;
+  EXPECT_NE(run.out.find("bad value for --direct-io-from"), std::string::npos) << run.out;
+}
+
 TEST_F(DatasetMountTest, TheMountSurvivesAServerRestart) {
   EXPECT_EQ(Shell("stat -c %s " + At("dataset/val/b.bin")), "1000\n");
   const uint16_t port = server_->port();
