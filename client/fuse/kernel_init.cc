@@ -4,7 +4,6 @@
 #include <sys/uio.h>
 
 #include <cstring>
-#include <vector>
 
 namespace kvtier::client {
 namespace {

@@ -266,7 +266,7 @@ std::shared_future<Result<RangeBytes>> ObjectFs::Request(OpenFile& file, uint64_
   auto it = file.chunks.find(index);
   if (it != file.chunks.end()) return it->second.reply;
   const uint64_t offset = index * file.chunk_bytes;
-  const uint64_t length = std::min(file.chunk_bytes, file.entry.size - offset);
+  const uint64_t length = file.ChunkLength(index);
   auto client = session_.Current();
   std::shared_future<Result<RangeBytes>> reply =
       client.ok() ? (*client)->ReadRangeAsync(file.ns, file.object, offset, length).share()
@@ -278,9 +278,8 @@ std::shared_future<Result<RangeBytes>> ObjectFs::Request(OpenFile& file, uint64_
 void ObjectFs::Served(OpenFile& file, uint64_t index, uint64_t bytes) {
   auto it = file.chunks.find(index);
   if (it == file.chunks.end()) return;
-  const uint64_t length = std::min(file.chunk_bytes, file.entry.size - index * file.chunk_bytes);
   it->second.served += bytes;
-  if (it->second.served >= length) file.chunks.erase(it);
+  if (it->second.served >= file.ChunkLength(index)) file.chunks.erase(it);
 }
 
 void ObjectFs::Prune(OpenFile& file, uint64_t first, uint64_t last) const {
@@ -309,7 +308,7 @@ Result<RangeBytes> ObjectFs::Chunk(OpenFile& file, uint64_t index) {
   // The server went away with the request: again, with the session's
   // reconnects and backoff.
   const uint64_t offset = index * file.chunk_bytes;
-  const uint64_t length = std::min(file.chunk_bytes, file.entry.size - offset);
+  const uint64_t length = file.ChunkLength(index);
   chunk = session_.Run<RangeBytes>([&](Client& client) {
     return client.ReadRangeAsync(file.ns, file.object, offset, length).get();
   });
@@ -351,7 +350,7 @@ int64_t ObjectFs::Read(uint64_t handle, char* into, uint64_t size, uint64_t offs
     Result<RangeBytes> chunk = Chunk(*file, i);
     if (!chunk.ok()) return -ErrnoOf(chunk.status());
     const uint64_t chunk_start = i * chunk_bytes;
-    const uint64_t expected = std::min(chunk_bytes, object_size - chunk_start);
+    const uint64_t expected = file->ChunkLength(i);
     if (chunk->object.version != file->entry.version || chunk->length != expected) {
       return -ESTALE;  // the object changed since the open: never mix versions
     }

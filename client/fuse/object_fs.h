@@ -44,6 +44,7 @@
 
 #include <cerrno>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -142,6 +143,10 @@ class ObjectFs {
     std::mutex mu;
     std::map<uint64_t, Chunk> chunks;  // by index
     uint64_t next_expected = 0;        // the chunk a sequential reader reads next
+    // Bytes in chunk `index` (the last one may be short).
+    uint64_t ChunkLength(uint64_t index) const {
+      return std::min(chunk_bytes, entry.size - index * chunk_bytes);
+    }
   };
   struct WriteFile {
     std::string ns;
